@@ -1,0 +1,2 @@
+//! clv-core: customer-value analytics inside Apache DataFusion.
+pub mod rfm;

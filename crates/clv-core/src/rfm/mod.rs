@@ -1,0 +1,8 @@
+//! RFM kernels: scoring one dimension, segment schemes, exact sums. No I/O, no DataFusion plans.
+
+pub mod exact_sum;
+pub mod score;
+pub mod segment;
+
+pub use score::{CutPoints, Direction, ScoreMethod, ScoreSpec, score_population};
+pub use segment::{SchemeDefinition, SchemeRegistry, SegmentRule, SegmentScheme, cell_code};
