@@ -94,7 +94,9 @@ mod tests {
 
     #[test]
     fn order_does_not_change_the_result() {
-        let mut v: Vec<f64> = (0..2000).map(|i| (i as f64 * 0.1).sin() * 10f64.powi(i % 17 - 8)).collect();
+        let mut v: Vec<f64> = (0..2000)
+            .map(|i| (i as f64 * 0.1).sin() * 10f64.powi(i % 17 - 8))
+            .collect();
         let a = exact_sum(v.iter().copied());
         v.reverse();
         let b = exact_sum(v.iter().copied());

@@ -46,7 +46,13 @@ pub enum ScoreMethod {
 
 impl ScoreMethod {
     /// All methods, in documentation order.
-    pub const ALL: [ScoreMethod; 5] = [Self::Quantile, Self::Ntile, Self::Fixed, Self::Mean, Self::Median];
+    pub const ALL: [ScoreMethod; 5] = [
+        Self::Quantile,
+        Self::Ntile,
+        Self::Fixed,
+        Self::Mean,
+        Self::Median,
+    ];
 
     /// The SQL spelling.
     pub fn as_str(&self) -> &'static str {
@@ -109,7 +115,9 @@ impl FromStr for Direction {
         match s.trim().to_ascii_lowercase().as_str() {
             "higher" | "desc" | "higher_is_better" => Ok(Self::Higher),
             "lower" | "asc" | "lower_is_better" => Ok(Self::Lower),
-            other => plan_err!("unknown direction '{other}': expected 'higher' (larger is better) or 'lower' (smaller is better)"),
+            other => plan_err!(
+                "unknown direction '{other}': expected 'higher' (larger is better) or 'lower' (smaller is better)"
+            ),
         }
     }
 }
@@ -136,13 +144,23 @@ pub struct ScoreSpec {
 impl ScoreSpec {
     /// A spec with the given bins, direction and method and no thresholds.
     pub fn new(bins: u8, direction: Direction, method: ScoreMethod) -> Self {
-        Self { bins, direction, method, thresholds: vec![] }
+        Self {
+            bins,
+            direction,
+            method,
+            thresholds: vec![],
+        }
     }
 
     /// A `fixed` spec from thresholds; `bins` is `thresholds.len() + 1`.
     pub fn fixed(direction: Direction, thresholds: Vec<f64>) -> Self {
         let bins = u8::try_from(thresholds.len() + 1).unwrap_or(u8::MAX);
-        Self { bins, direction, method: ScoreMethod::Fixed, thresholds }
+        Self {
+            bins,
+            direction,
+            method: ScoreMethod::Fixed,
+            thresholds,
+        }
     }
 
     /// Checks the combination of bins, method and thresholds; `what` names the argument in errors.
@@ -150,17 +168,25 @@ impl ScoreSpec {
         let n = self.bins;
         match self.method {
             ScoreMethod::Mean | ScoreMethod::Median if n != 2 => {
-                return plan_err!("{what}: method '{}' splits into high/low, so bins must be 2 (got {n})", self.method);
+                return plan_err!(
+                    "{what}: method '{}' splits into high/low, so bins must be 2 (got {n})",
+                    self.method
+                );
             }
             ScoreMethod::Fixed => {
                 if self.thresholds.is_empty() {
-                    return plan_err!("{what}: method 'fixed' needs thresholds, e.g. '30,90,180,365'");
+                    return plan_err!(
+                        "{what}: method 'fixed' needs thresholds, e.g. '30,90,180,365'"
+                    );
                 }
                 if let Some(t) = self.thresholds.iter().find(|t| !t.is_finite()) {
                     return plan_err!("{what}: threshold {t} is not a finite number");
                 }
                 if self.thresholds.windows(2).any(|w| w[0] >= w[1]) {
-                    return plan_err!("{what}: thresholds must be strictly increasing, got {:?}", self.thresholds);
+                    return plan_err!(
+                        "{what}: thresholds must be strictly increasing, got {:?}",
+                        self.thresholds
+                    );
                 }
                 if usize::from(n) != self.thresholds.len() + 1 {
                     return plan_err!(
@@ -171,7 +197,10 @@ impl ScoreSpec {
                 }
             }
             _ if !self.thresholds.is_empty() => {
-                return plan_err!("{what}: thresholds are only used by method 'fixed' (method is '{}')", self.method);
+                return plan_err!(
+                    "{what}: thresholds are only used by method 'fixed' (method is '{}')",
+                    self.method
+                );
             }
             _ => {}
         }
@@ -215,7 +244,9 @@ impl CutPoints {
                     vec![]
                 } else {
                     // q_i = x_(ceil(i*N/n)), 1-based order statistic.
-                    (1..n).map(|i| sorted[(i * big_n).div_ceil(n) - 1]).collect()
+                    (1..n)
+                        .map(|i| sorted[(i * big_n).div_ceil(n) - 1])
+                        .collect()
                 };
                 (Closed::Right, cuts)
             }
@@ -230,10 +261,17 @@ impl CutPoints {
             }
             ScoreMethod::Median => (Closed::Left, median(values).into_iter().collect()),
             ScoreMethod::Ntile => {
-                return plan_err!("rfm score: method 'ntile' ranks a population; it has no value cut points");
+                return plan_err!(
+                    "rfm score: method 'ntile' ranks a population; it has no value cut points"
+                );
             }
         };
-        Ok(Self { bins: spec.bins, direction: spec.direction, closed, cuts })
+        Ok(Self {
+            bins: spec.bins,
+            direction: spec.direction,
+            closed,
+            cuts,
+        })
     }
 
     /// The cut points in increasing value order.
@@ -275,7 +313,9 @@ pub fn median(values: &[f64]) -> Option<f64> {
 
 fn check_finite(values: &[f64]) -> Result<()> {
     match values.iter().find(|v| !v.is_finite()) {
-        Some(v) => exec_err!("rfm score: value {v} is not finite; scores need finite numbers (filter NaN and infinities first)"),
+        Some(v) => exec_err!(
+            "rfm score: value {v} is not finite; scores need finite numbers (filter NaN and infinities first)"
+        ),
         None => Ok(()),
     }
 }
@@ -285,7 +325,11 @@ fn check_finite(values: &[f64]) -> Result<()> {
 pub fn score_population(spec: &ScoreSpec, values: &[Option<f64>]) -> Result<Vec<Option<u8>>> {
     spec.validate("rfm score")?;
     if spec.method == ScoreMethod::Ntile {
-        let present: Vec<(usize, f64)> = values.iter().enumerate().filter_map(|(i, v)| v.map(|v| (i, v))).collect();
+        let present: Vec<(usize, f64)> = values
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| v.map(|v| (i, v)))
+            .collect();
         check_finite(&present.iter().map(|p| p.1).collect::<Vec<_>>())?;
         let mut order = present;
         match spec.direction {
@@ -310,7 +354,11 @@ pub fn ntile_bucket(pos: usize, rows: usize, bins: u8) -> u8 {
     let base = rows / n;
     let extra = rows % n;
     let large = extra * (base + 1);
-    let bucket = if pos < large { pos / (base + 1) } else { extra + (pos - large) / base.max(1) };
+    let bucket = if pos < large {
+        pos / (base + 1)
+    } else {
+        extra + (pos - large) / base.max(1)
+    };
     bucket as u8 + 1
 }
 
@@ -320,7 +368,11 @@ mod tests {
 
     fn score(spec: &ScoreSpec, v: &[f64]) -> Vec<u8> {
         let v: Vec<Option<f64>> = v.iter().map(|x| Some(*x)).collect();
-        score_population(spec, &v).unwrap().into_iter().map(Option::unwrap).collect()
+        score_population(spec, &v)
+            .unwrap()
+            .into_iter()
+            .map(Option::unwrap)
+            .collect()
     }
 
     #[test]
@@ -328,7 +380,10 @@ mod tests {
         // N = 10, n = 5: cut points at order statistics ceil(2i) = 2, 4, 6, 8 -> values 2, 4, 6, 8.
         let v: Vec<f64> = (1..=10).map(f64::from).collect();
         let spec = ScoreSpec::new(5, Direction::Higher, ScoreMethod::Quantile);
-        assert_eq!(CutPoints::fit(&spec, &v).unwrap().cuts(), &[2.0, 4.0, 6.0, 8.0]);
+        assert_eq!(
+            CutPoints::fit(&spec, &v).unwrap().cuts(),
+            &[2.0, 4.0, 6.0, 8.0]
+        );
         assert_eq!(score(&spec, &v), vec![1, 1, 2, 2, 3, 3, 4, 4, 5, 5]);
         // Lower is better reverses: the smallest value gets 5.
         let spec = ScoreSpec::new(5, Direction::Lower, ScoreMethod::Quantile);
@@ -392,9 +447,15 @@ mod tests {
     fn fixed_thresholds_are_right_closed() {
         // recency <= 30 -> 5, <= 90 -> 4, <= 180 -> 3, <= 365 -> 2, else 1.
         let spec = ScoreSpec::fixed(Direction::Lower, vec![30.0, 90.0, 180.0, 365.0]);
-        assert_eq!(score(&spec, &[0.0, 30.0, 31.0, 90.0, 180.0, 365.0, 366.0]), vec![5, 5, 4, 4, 3, 2, 1]);
+        assert_eq!(
+            score(&spec, &[0.0, 30.0, 31.0, 90.0, 180.0, 365.0, 366.0]),
+            vec![5, 5, 4, 4, 3, 2, 1]
+        );
         let spec = ScoreSpec::fixed(Direction::Higher, vec![1.0, 2.0, 5.0]);
-        assert_eq!(score(&spec, &[1.0, 2.0, 3.0, 5.0, 6.0]), vec![1, 2, 3, 3, 4]);
+        assert_eq!(
+            score(&spec, &[1.0, 2.0, 3.0, 5.0, 6.0]),
+            vec![1, 2, 3, 3, 4]
+        );
     }
 
     #[test]
@@ -414,7 +475,9 @@ mod tests {
 
     #[test]
     fn mean_cut_is_exact_whatever_the_order() {
-        let mut v: Vec<f64> = (0..1000).map(|i| 0.1 * f64::from(i % 7) + 1e6 * f64::from(i % 3)).collect();
+        let mut v: Vec<f64> = (0..1000)
+            .map(|i| 0.1 * f64::from(i % 7) + 1e6 * f64::from(i % 3))
+            .collect();
         let spec = ScoreSpec::new(2, Direction::Higher, ScoreMethod::Mean);
         let a = CutPoints::fit(&spec, &v).unwrap();
         v.reverse();
@@ -425,15 +488,35 @@ mod tests {
     #[test]
     fn nulls_get_no_score_and_bad_input_is_an_error() {
         let spec = ScoreSpec::new(2, Direction::Higher, ScoreMethod::Quantile);
-        assert_eq!(score_population(&spec, &[None, Some(1.0), Some(2.0)]).unwrap(), vec![None, Some(1), Some(2)]);
-        let err = score_population(&spec, &[Some(f64::NAN)]).unwrap_err().to_string();
+        assert_eq!(
+            score_population(&spec, &[None, Some(1.0), Some(2.0)]).unwrap(),
+            vec![None, Some(1), Some(2)]
+        );
+        let err = score_population(&spec, &[Some(f64::NAN)])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not finite"), "{err}");
-        let err = ScoreSpec::new(11, Direction::Higher, ScoreMethod::Quantile).validate("bins").unwrap_err().to_string();
+        let err = ScoreSpec::new(11, Direction::Higher, ScoreMethod::Quantile)
+            .validate("bins")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("between 2 and 10"), "{err}");
-        let err = ScoreSpec::new(5, Direction::Higher, ScoreMethod::Mean).validate("x").unwrap_err().to_string();
+        let err = ScoreSpec::new(5, Direction::Higher, ScoreMethod::Mean)
+            .validate("x")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("bins must be 2"), "{err}");
-        let err = ScoreSpec::fixed(Direction::Higher, vec![3.0, 1.0]).validate("x").unwrap_err().to_string();
+        let err = ScoreSpec::fixed(Direction::Higher, vec![3.0, 1.0])
+            .validate("x")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("strictly increasing"), "{err}");
-        assert!("bogus".parse::<ScoreMethod>().unwrap_err().to_string().contains("quantile, ntile"));
+        assert!(
+            "bogus"
+                .parse::<ScoreMethod>()
+                .unwrap_err()
+                .to_string()
+                .contains("quantile, ntile")
+        );
     }
 }

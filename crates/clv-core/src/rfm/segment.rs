@@ -44,21 +44,40 @@ pub struct SegmentRule {
 impl SegmentRule {
     /// A rule on R and F only.
     pub fn rf(label: &str, r: [u8; 2], f: [u8; 2]) -> Self {
-        Self { label: label.into(), r: Some(r), f: Some(f), m: None, fm: None }
+        Self {
+            label: label.into(),
+            r: Some(r),
+            f: Some(f),
+            m: None,
+            fm: None,
+        }
     }
 
     /// A rule on R and FM.
     pub fn r_fm(label: &str, r: [u8; 2], fm: [f64; 2]) -> Self {
-        Self { label: label.into(), r: Some(r), f: None, m: None, fm: Some(fm) }
+        Self {
+            label: label.into(),
+            r: Some(r),
+            f: None,
+            m: None,
+            fm: Some(fm),
+        }
     }
 
     /// A rule on all three scores.
     pub fn rfm(label: &str, r: [u8; 2], f: [u8; 2], m: [u8; 2]) -> Self {
-        Self { label: label.into(), r: Some(r), f: Some(f), m: Some(m), fm: None }
+        Self {
+            label: label.into(),
+            r: Some(r),
+            f: Some(f),
+            m: Some(m),
+            fm: None,
+        }
     }
 
     fn matches(&self, r: u8, f: u8, m: u8) -> bool {
-        let within = |range: Option<[u8; 2]>, v: u8| range.is_none_or(|[lo, hi]| lo <= v && v <= hi);
+        let within =
+            |range: Option<[u8; 2]>, v: u8| range.is_none_or(|[lo, hi]| lo <= v && v <= hi);
         let fm = (f64::from(f) + f64::from(m)) / 2.0;
         within(self.r, r)
             && within(self.f, f)
@@ -110,11 +129,15 @@ impl SegmentScheme {
         let d = &definition;
         let name = &d.name;
         if name.trim().is_empty() || name.chars().any(|c| !(c.is_alphanumeric() || c == '_')) {
-            return plan_err!("segment scheme name '{name}' must be non-empty letters, digits and '_'");
+            return plan_err!(
+                "segment scheme name '{name}' must be non-empty letters, digits and '_'"
+            );
         }
         let levels = d.levels;
         if !(MIN_BINS..=MAX_BINS).contains(&levels) {
-            return plan_err!("segment scheme '{name}': levels must be between {MIN_BINS} and {MAX_BINS}, got {levels}");
+            return plan_err!(
+                "segment scheme '{name}': levels must be between {MIN_BINS} and {MAX_BINS}, got {levels}"
+            );
         }
         if d.rules.is_empty() {
             return plan_err!("segment scheme '{name}' has no rules");
@@ -127,7 +150,9 @@ impl SegmentScheme {
             for (dim, range) in [("r", rule.r), ("f", rule.f), ("m", rule.m)] {
                 if let Some([lo, hi]) = range {
                     if lo > hi || lo < 1 || hi > levels {
-                        return plan_err!("{at}: range {dim} = [{lo}, {hi}] must satisfy 1 <= lo <= hi <= {levels}");
+                        return plan_err!(
+                            "{at}: range {dim} = [{lo}, {hi}] must satisfy 1 <= lo <= hi <= {levels}"
+                        );
                     }
                 }
             }
@@ -186,7 +211,11 @@ impl SegmentScheme {
                 shown.join(", ")
             );
         }
-        Ok(Self { definition, labels, cells })
+        Ok(Self {
+            definition,
+            labels,
+            cells,
+        })
     }
 
     /// Parses and compiles a TOML definition.
@@ -198,20 +227,24 @@ impl SegmentScheme {
 
     /// Parses and compiles a JSON definition.
     pub fn from_json(text: &str) -> Result<Self> {
-        let d: SchemeDefinition =
-            serde_json::from_str(text).map_err(|e| plan_datafusion_err!("segment scheme JSON: {e}"))?;
+        let d: SchemeDefinition = serde_json::from_str(text)
+            .map_err(|e| plan_datafusion_err!("segment scheme JSON: {e}"))?;
         Self::new(d)
     }
 
     /// Reads a `.toml` or `.json` definition file.
     pub fn from_path(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| plan_datafusion_err!("cannot read segment scheme file {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            plan_datafusion_err!("cannot read segment scheme file {}: {e}", path.display())
+        })?;
         match path.extension().and_then(|e| e.to_str()) {
             Some("json") => Self::from_json(&text),
             Some("toml") => Self::from_toml(&text),
-            _ => plan_err!("segment scheme file {} must end in .toml or .json", path.display()),
+            _ => plan_err!(
+                "segment scheme file {} must end in .toml or .json",
+                path.display()
+            ),
         }
     }
 
@@ -258,7 +291,9 @@ impl SegmentScheme {
 
 fn builtin(d: SchemeDefinition) -> Arc<SegmentScheme> {
     // The built-in tables are constants checked by the unit tests below.
-    Arc::new(SegmentScheme::new(d).unwrap_or_else(|e| unreachable!("built-in scheme is invalid: {e}")))
+    Arc::new(
+        SegmentScheme::new(d).unwrap_or_else(|e| unreachable!("built-in scheme is invalid: {e}")),
+    )
 }
 
 /// `rf_grid`: the widely used 10-cell recency × frequency grid (M is ignored).
@@ -339,11 +374,22 @@ const CN8_EN: [&str; 8] = [
 pub fn cn8(english: bool) -> SchemeDefinition {
     let labels = if english { CN8_EN } else { CN8_ZH };
     // (R, F, M) high flags for each label, in label order.
-    let flags = [(1, 1, 1), (0, 1, 1), (1, 0, 1), (0, 0, 1), (1, 1, 0), (0, 1, 0), (1, 0, 0), (0, 0, 0)];
+    let flags = [
+        (1, 1, 1),
+        (0, 1, 1),
+        (1, 0, 1),
+        (0, 0, 1),
+        (1, 1, 0),
+        (0, 1, 0),
+        (1, 0, 0),
+        (0, 0, 0),
+    ];
     let rules = labels
         .iter()
         .zip(flags)
-        .map(|(label, (r, f, m))| SegmentRule::rfm(label, [r + 1, r + 1], [f + 1, f + 1], [m + 1, m + 1]))
+        .map(|(label, (r, f, m))| {
+            SegmentRule::rfm(label, [r + 1, r + 1], [f + 1, f + 1], [m + 1, m + 1])
+        })
         .collect();
     SchemeDefinition {
         name: if english { "cn8_en" } else { "cn8" }.into(),
@@ -370,7 +416,9 @@ pub struct SchemeRegistry {
 
 impl Default for SchemeRegistry {
     fn default() -> Self {
-        Self { schemes: BUILTINS.clone() }
+        Self {
+            schemes: BUILTINS.clone(),
+        }
     }
 }
 
@@ -383,9 +431,13 @@ impl SchemeRegistry {
     /// Adds (or replaces) a scheme; built-in names cannot be replaced.
     pub fn register(&mut self, scheme: SegmentScheme) -> Result<()> {
         if BUILTINS.contains_key(scheme.name()) {
-            return plan_err!("segment scheme '{}' is built in and cannot be replaced; choose another name", scheme.name());
+            return plan_err!(
+                "segment scheme '{}' is built in and cannot be replaced; choose another name",
+                scheme.name()
+            );
         }
-        self.schemes.insert(scheme.name().to_string(), Arc::new(scheme));
+        self.schemes
+            .insert(scheme.name().to_string(), Arc::new(scheme));
         Ok(())
     }
 
@@ -395,7 +447,10 @@ impl SchemeRegistry {
             Some(s) => Ok(Arc::clone(s)),
             None => {
                 let known: Vec<&str> = self.schemes.keys().map(String::as_str).collect();
-                plan_err!("unknown segment scheme '{name}': known schemes are {}", known.join(", "))
+                plan_err!(
+                    "unknown segment scheme '{name}': known schemes are {}",
+                    known.join(", ")
+                )
             }
         }
     }
@@ -418,7 +473,10 @@ impl Eq for SchemeRegistry {}
 
 /// The RFM cell code: one character per score, `1`..`9` and `A` for 10, e.g. `"545"`.
 pub fn cell_code(r: u8, f: u8, m: u8) -> String {
-    [r, f, m].iter().map(|&s| char::from_digit(u32::from(s), 36).map_or('?', |c| c.to_ascii_uppercase())).collect()
+    [r, f, m]
+        .iter()
+        .map(|&s| char::from_digit(u32::from(s), 36).map_or('?', |c| c.to_ascii_uppercase()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -431,7 +489,9 @@ mod tests {
         for r in 1..=n {
             for f in 1..=n {
                 for m in 1..=n {
-                    *count.entry(s.assign(r, f, m).unwrap().to_string()).or_default() += 1;
+                    *count
+                        .entry(s.assign(r, f, m).unwrap().to_string())
+                        .or_default() += 1;
                 }
             }
         }
@@ -455,7 +515,10 @@ mod tests {
             ("potential_loyalists", 4),
             ("promising", 1),
         ];
-        assert_eq!(cells, expected.iter().map(|(k, v)| (k.to_string(), *v)).collect());
+        assert_eq!(
+            cells,
+            expected.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+        );
         assert_eq!(s.assign(5, 5, 1).unwrap(), "champions");
         assert_eq!(s.assign(5, 1, 5).unwrap(), "new_customers");
         assert_eq!(s.assign(1, 5, 1).unwrap(), "cant_lose");
@@ -522,12 +585,18 @@ mod tests {
         assert_eq!(s.assign(2, 1, 1).unwrap(), "hi");
         assert_eq!(s.labels(), &["hi".to_string(), "lo".to_string()]);
 
-        let unreachable = r#"{"name":"u","levels":2,"rule":[{"label":"all"},{"label":"never","r":[1,1]}]}"#;
-        let err = SegmentScheme::from_json(unreachable).unwrap_err().to_string();
+        let unreachable =
+            r#"{"name":"u","levels":2,"rule":[{"label":"all"},{"label":"never","r":[1,1]}]}"#;
+        let err = SegmentScheme::from_json(unreachable)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("rule 2 ('never') is unreachable"), "{err}");
         let gaps = r#"{"name":"g","levels":2,"rule":[{"label":"hi","r":[2,2]}]}"#;
         let err = SegmentScheme::from_json(gaps).unwrap_err().to_string();
-        assert!(err.contains("4 cells match no rule") && err.contains("default"), "{err}");
+        assert!(
+            err.contains("4 cells match no rule") && err.contains("default"),
+            "{err}"
+        );
         let bad_range = r#"{"name":"b","levels":2,"rule":[{"label":"x","r":[1,3]}]}"#;
         let err = SegmentScheme::from_json(bad_range).unwrap_err().to_string();
         assert!(err.contains("1 <= lo <= hi <= 2"), "{err}");
@@ -536,10 +605,20 @@ mod tests {
         assert!(err.contains("unknown field `rr`"), "{err}");
 
         let mut reg = SchemeRegistry::new();
-        assert!(reg.register(SegmentScheme::new(rf_grid()).unwrap()).unwrap_err().to_string().contains("built in"));
+        assert!(
+            reg.register(SegmentScheme::new(rf_grid()).unwrap())
+                .unwrap_err()
+                .to_string()
+                .contains("built in")
+        );
         reg.register(s).unwrap();
         assert_eq!(reg.get("two").unwrap().levels(), 2);
-        assert!(reg.get("nope").unwrap_err().to_string().contains("known schemes are cn8, cn8_en, rf_grid, rfm11, two"));
+        assert!(
+            reg.get("nope")
+                .unwrap_err()
+                .to_string()
+                .contains("known schemes are cn8, cn8_en, rf_grid, rfm11, two")
+        );
     }
 
     #[test]

@@ -1,0 +1,174 @@
+//! The Rust API: builders that mirror the SQL table functions option for option.
+
+use datafusion::common::Result;
+use datafusion::dataframe::DataFrame;
+use datafusion::prelude::SessionContext;
+
+use crate::config::{ClvOptions, Collapse, InvalidAmounts, Monetary, NegativeAmounts};
+use crate::plan::report::{PolicyReport, policy_report_plan};
+use crate::plan::rfm::{RfmFunctions, rfm_plan};
+use crate::plan::source::TransactionSource;
+use crate::plan::transactions::customer_summary;
+use crate::rfm::ScoreMethod;
+
+fn list(values: &[f64]) -> String {
+    values
+        .iter()
+        .map(f64::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// RFM per customer: `Rfm::new().as_of("1998-07-01").bins(5).dataframe(&ctx, "orders")`.
+///
+/// Every setter corresponds to the `rfm()` argument and the `clv.` session option of the same
+/// name; options left unset come from the session (then the documented defaults).
+#[derive(Debug, Clone, Default)]
+pub struct Rfm {
+    settings: Vec<(&'static str, String)>,
+}
+
+impl Rfm {
+    /// All options from the session.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn set(mut self, key: &'static str, value: impl ToString) -> Self {
+        self.settings.push((key, value.to_string()));
+        self
+    }
+
+    /// Customer id column (default `customer_id`).
+    pub fn customer_column(self, name: &str) -> Self {
+        self.set("customer_column", name)
+    }
+
+    /// Time column (default `order_date`).
+    pub fn time_column(self, name: &str) -> Self {
+        self.set("time_column", name)
+    }
+
+    /// Amount column (default `amount`).
+    pub fn amount_column(self, name: &str) -> Self {
+        self.set("amount_column", name)
+    }
+
+    /// Order id column: frequency counts distinct orders (default none).
+    pub fn order_column(self, name: &str) -> Self {
+        self.set("order_column", name)
+    }
+
+    /// As-of date `YYYY-MM-DD` (default: the day after the last transaction).
+    pub fn as_of(self, date: &str) -> Self {
+        self.set("as_of", date)
+    }
+
+    /// Null/NaN/infinite amounts (default exclude).
+    pub fn invalid_amounts(self, policy: InvalidAmounts) -> Self {
+        self.set("invalid_amounts", policy)
+    }
+
+    /// Negative amounts (default net).
+    pub fn negative_amounts(self, policy: NegativeAmounts) -> Self {
+        self.set("negative_amounts", policy)
+    }
+
+    /// Drop exact duplicate rows (default false).
+    pub fn dedupe(self, on: bool) -> Self {
+        self.set("dedupe", on)
+    }
+
+    /// Purchase grain (default none).
+    pub fn collapse(self, grain: Collapse) -> Self {
+        self.set("collapse", grain)
+    }
+
+    /// Score levels 2..=10 (default: the scheme's, 5).
+    pub fn bins(self, n: u8) -> Self {
+        self.set("bins", n)
+    }
+
+    /// Scoring method (default: the scheme's, quantile).
+    pub fn method(self, method: ScoreMethod) -> Self {
+        self.set("method", method)
+    }
+
+    /// Segment scheme by name (default `rf_grid`; `none` for no segments).
+    pub fn scheme(self, name: &str) -> Self {
+        self.set("scheme", name)
+    }
+
+    /// Monetary aggregation (default sum).
+    pub fn monetary(self, m: Monetary) -> Self {
+        self.set("monetary", m)
+    }
+
+    /// Recency thresholds in days for method `fixed`.
+    pub fn recency_thresholds(self, t: &[f64]) -> Self {
+        self.set("recency_thresholds", list(t))
+    }
+
+    /// Frequency thresholds for method `fixed`.
+    pub fn frequency_thresholds(self, t: &[f64]) -> Self {
+        self.set("frequency_thresholds", list(t))
+    }
+
+    /// Monetary thresholds for method `fixed`.
+    pub fn monetary_thresholds(self, t: &[f64]) -> Self {
+        self.set("monetary_thresholds", list(t))
+    }
+
+    /// The effective options: the session's, overridden by this builder's.
+    pub fn options(&self, ctx: &SessionContext) -> Result<ClvOptions> {
+        let mut o = ClvOptions::from_context(ctx);
+        for (k, v) in &self.settings {
+            o.set_option(k, v)?;
+        }
+        Ok(o)
+    }
+
+    /// RFM per customer, the same columns as SQL `rfm()`.
+    pub async fn dataframe(
+        &self,
+        ctx: &SessionContext,
+        source: impl Into<TransactionSource>,
+    ) -> Result<DataFrame> {
+        let state = ctx.state();
+        let plan = source.into().resolve(&state).await?;
+        let plan = rfm_plan(
+            plan,
+            &self.options(ctx)?,
+            &RfmFunctions::from_session(&state),
+        )?;
+        Ok(DataFrame::new(state, plan))
+    }
+
+    /// The per-customer summary only (no scores).
+    pub async fn summary(
+        &self,
+        ctx: &SessionContext,
+        source: impl Into<TransactionSource>,
+    ) -> Result<DataFrame> {
+        let state = ctx.state();
+        let plan = source.into().resolve(&state).await?;
+        Ok(DataFrame::new(
+            state,
+            customer_summary(plan, &self.options(ctx)?)?,
+        ))
+    }
+
+    /// How many rows each data policy affected under these options.
+    pub async fn policy_report(
+        &self,
+        ctx: &SessionContext,
+        source: impl Into<TransactionSource>,
+    ) -> Result<PolicyReport> {
+        let state = ctx.state();
+        let plan = source.into().resolve(&state).await?;
+        let batches = DataFrame::new(state, policy_report_plan(plan, &self.options(ctx)?)?)
+            .collect()
+            .await?;
+        PolicyReport::from_batches(&batches)
+    }
+}

@@ -1,0 +1,9 @@
+//! The SQL surface: one function per file.
+
+pub mod clv_check;
+pub mod policy_report_table;
+pub mod rfm_cell;
+pub mod rfm_score;
+pub mod rfm_segment;
+pub mod rfm_table;
+pub mod table_args;

@@ -1,0 +1,84 @@
+//! `rfm_cell(r, f, m)`: the cell code, one character per score (`'545'`; a score of 10 is `A`).
+
+use std::sync::{Arc, LazyLock};
+
+use datafusion::arrow::array::{Array, AsArray, StringBuilder};
+use datafusion::arrow::datatypes::{DataType, Int64Type};
+use datafusion::common::{Result, ScalarValue, exec_err};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+
+use super::rfm_segment::coerce_scores;
+use crate::rfm::cell_code;
+
+/// The `rfm_cell` function.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct RfmCell {
+    signature: Signature,
+}
+
+impl Default for RfmCell {
+    fn default() -> Self {
+        Self {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+static UDF: LazyLock<Arc<ScalarUDF>> =
+    LazyLock::new(|| Arc::new(ScalarUDF::from(RfmCell::default())));
+
+/// The shared `rfm_cell` UDF.
+pub fn rfm_cell_udf() -> Arc<ScalarUDF> {
+    Arc::clone(&UDF)
+}
+
+impl ScalarUDFImpl for RfmCell {
+    fn name(&self) -> &str {
+        "rfm_cell"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        coerce_scores(self.name(), arg_types, 0)
+    }
+
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let n = args.number_rows;
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let [r, f, m] = [0, 1, 2].map(|i| arrays[i].as_primitive::<Int64Type>());
+        let mut out = StringBuilder::with_capacity(n, n * 3);
+        for i in 0..n {
+            if r.is_null(i) || f.is_null(i) || m.is_null(i) {
+                out.append_null();
+                continue;
+            }
+            let mut scores = [0u8; 3];
+            for (k, (a, name)) in [(r, "r"), (f, "f"), (m, "m")].into_iter().enumerate() {
+                let v = a.value(i);
+                if !(1..=10).contains(&v) {
+                    return exec_err!("rfm_cell: {name} = {v} is outside the score range 1..10");
+                }
+                scores[k] = v as u8;
+            }
+            out.append_value(cell_code(scores[0], scores[1], scores[2]));
+        }
+        let out = out.finish();
+        if args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)))
+        {
+            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?));
+        }
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}

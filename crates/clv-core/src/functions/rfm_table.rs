@@ -1,0 +1,33 @@
+//! `rfm(source [, as_of [, bins [, method [, scheme]]]] [, 'name=value' ...])`: RFM per customer.
+//!
+//! Returns `customer_id, recency_days, frequency, monetary, r, f, m, rfm_cell, rfm_total,
+//! segment, first_purchase, last_purchase, tenure_days`, one row per customer with a purchase.
+//! The result is a view over an ordinary plan (aggregate + window + projection), so filters and
+//! projections reach the scan and Ballista runs it unchanged.
+
+use std::sync::Arc;
+
+use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::Result;
+use datafusion::datasource::ViewTable;
+
+use super::table_args::parse_table_args;
+use crate::plan::rfm::{RfmFunctions, rfm_plan};
+use crate::plan::source::TransactionSource;
+
+/// The positional arguments after the source.
+pub const RFM_POSITIONAL: [&str; 4] = ["as_of", "bins", "method", "scheme"];
+
+/// The `rfm` table function.
+#[derive(Debug, Default)]
+pub struct RfmTableFunction;
+
+impl TableFunctionImpl for RfmTableFunction {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let session = args.session();
+        let (source, options) = parse_table_args("rfm", args.exprs(), &RFM_POSITIONAL, session)?;
+        let plan = TransactionSource::Name(source).resolve_blocking(session)?;
+        let plan = rfm_plan(plan, &options, &RfmFunctions::from_session(session))?;
+        Ok(Arc::new(ViewTable::new(plan, None)))
+    }
+}

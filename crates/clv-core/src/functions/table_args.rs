@@ -1,0 +1,94 @@
+//! Arguments of the clv table functions.
+//!
+//! The first argument names the transactions: a registered table, or a Parquet/CSV path or glob.
+//! The rest are positional (each function documents its order; `NULL` skips one) or named,
+//! written as one text `'name=value'` (DataFusion 55 does not pass `name => value` to table
+//! functions). A name is any clv session option without the `clv.` / `clv.rfm.` prefix, e.g.
+//! `'bins=4'`, `'customer_column=cust'`, `'negative_amounts=exclude'`. Arguments override the
+//! session options, which override the defaults.
+
+use datafusion::catalog::Session;
+use datafusion::common::{Result, ScalarValue, plan_err};
+use datafusion::logical_expr::Expr;
+
+use crate::config::{ClvOptions, format_date};
+
+fn literal_text(function: &str, position: usize, e: &Expr) -> Result<Option<String>> {
+    let Expr::Literal(v, _) = e else {
+        return plan_err!("{function}: argument {position} must be a constant, got {e}");
+    };
+    Ok(match v {
+        v if v.is_null() => None,
+        ScalarValue::Utf8(Some(s))
+        | ScalarValue::LargeUtf8(Some(s))
+        | ScalarValue::Utf8View(Some(s)) => Some(s.clone()),
+        ScalarValue::Date32(Some(d)) => Some(format_date(*d)),
+        ScalarValue::Boolean(Some(b)) => Some(b.to_string()),
+        v if v.data_type().is_integer() || v.data_type().is_floating() => Some(v.to_string()),
+        other => {
+            return plan_err!(
+                "{function}: argument {position} has unsupported type {}",
+                other.data_type()
+            );
+        }
+    })
+}
+
+/// Parses `(source, positional..., 'name=value'...)` into the source and the effective options.
+pub fn parse_table_args(
+    function: &str,
+    exprs: &[Expr],
+    positional: &[&str],
+    session: &dyn Session,
+) -> Result<(String, ClvOptions)> {
+    let usage = || {
+        let mut args = vec!["source".to_string()];
+        args.extend(positional.iter().map(|p| format!("[{p}]")));
+        format!("{function}({}, ['name=value' ...])", args.join(", "))
+    };
+    let Some(first) = exprs.first() else {
+        return plan_err!(
+            "{function}: missing the transactions argument; usage: {}",
+            usage()
+        );
+    };
+    let Some(source) = literal_text(function, 1, first)? else {
+        return plan_err!(
+            "{function}: the transactions argument must be a table name or a path, not NULL"
+        );
+    };
+    let mut options = ClvOptions::from_session_config(session.config_options());
+    let mut next_positional = 0;
+    for (i, e) in exprs.iter().enumerate().skip(1) {
+        let text = literal_text(function, i + 1, e)?;
+        match text.as_deref().and_then(|t| t.split_once('=')) {
+            Some((name, value)) => options.set_option(name, value).map_err(|err| {
+                datafusion::common::plan_datafusion_err!(
+                    "{function}: argument {} ('{name}'): {}",
+                    i + 1,
+                    err.strip_backtrace()
+                )
+            })?,
+            None => {
+                let Some(name) = positional.get(next_positional) else {
+                    return plan_err!(
+                        "{function}: too many positional arguments (argument {}); usage: {}",
+                        i + 1,
+                        usage()
+                    );
+                };
+                next_positional += 1;
+                if let Some(value) = text {
+                    options.set_option(name, &value).map_err(|err| {
+                        datafusion::common::plan_datafusion_err!(
+                            "{function}: argument {} ({name}): {}",
+                            i + 1,
+                            err.strip_backtrace()
+                        )
+                    })?;
+                }
+            }
+        }
+    }
+    Ok((source, options))
+}

@@ -1,0 +1,212 @@
+//! The RFM plan: customer summary → three window scores → cell, total and segment.
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::catalog::Session;
+use datafusion::common::{Result, ScalarValue, plan_err};
+use datafusion::logical_expr::expr::WindowFunction;
+use datafusion::logical_expr::{
+    Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, ScalarUDF, WindowUDF, cast, ident, lit,
+};
+
+use super::transactions::{columns::CUSTOMER, customer_summary};
+use crate::config::ClvOptions;
+use crate::functions::rfm_cell::rfm_cell_udf;
+use crate::functions::rfm_score::rfm_score_udwf;
+use crate::functions::rfm_segment::{RfmSegment, rfm_segment_udf};
+use crate::rfm::{Direction, SchemeRegistry, ScoreMethod, ScoreSpec, SegmentScheme};
+
+/// The columns of `rfm()`, in order.
+pub const RFM_COLUMNS: [&str; 13] = [
+    "customer_id",
+    "recency_days",
+    "frequency",
+    "monetary",
+    "r",
+    "f",
+    "m",
+    "rfm_cell",
+    "rfm_total",
+    "segment",
+    "first_purchase",
+    "last_purchase",
+    "tenure_days",
+];
+
+/// The UDF instances an RFM plan calls: the session's registered ones (so registered
+/// schemes are visible), or the built-in defaults on a session without clv.
+#[derive(Debug, Clone)]
+pub struct RfmFunctions {
+    /// `rfm_score`.
+    pub score: Arc<WindowUDF>,
+    /// `rfm_segment`.
+    pub segment: Arc<ScalarUDF>,
+    /// `rfm_cell`.
+    pub cell: Arc<ScalarUDF>,
+}
+
+impl RfmFunctions {
+    /// The functions registered on `session`, falling back to the defaults.
+    pub fn from_session(session: &dyn Session) -> Self {
+        Self {
+            score: session
+                .window_functions()
+                .get("rfm_score")
+                .cloned()
+                .unwrap_or_else(rfm_score_udwf),
+            segment: session
+                .scalar_functions()
+                .get("rfm_segment")
+                .cloned()
+                .unwrap_or_else(rfm_segment_udf),
+            cell: session
+                .scalar_functions()
+                .get("rfm_cell")
+                .cloned()
+                .unwrap_or_else(rfm_cell_udf),
+        }
+    }
+
+    /// The schemes `segment` knows.
+    pub fn schemes(&self) -> SchemeRegistry {
+        self.segment
+            .inner()
+            .downcast_ref::<RfmSegment>()
+            .map(|s| s.schemes().clone())
+            .unwrap_or_default()
+    }
+}
+
+/// The resolved scoring of the three dimensions and the segment scheme.
+#[derive(Debug, Clone)]
+pub struct RfmSpecs {
+    /// Recency (lower is better).
+    pub r: ScoreSpec,
+    /// Frequency.
+    pub f: ScoreSpec,
+    /// Monetary.
+    pub m: ScoreSpec,
+    /// The segment scheme; `None` for scheme `none`.
+    pub scheme: Option<Arc<SegmentScheme>>,
+}
+
+/// Resolves bins, method, thresholds and scheme, with the scheme's defaults, and checks them.
+pub fn resolve_specs(o: &ClvOptions, schemes: &SchemeRegistry) -> Result<RfmSpecs> {
+    let scheme = if o.rfm_scheme.eq_ignore_ascii_case("none") {
+        None
+    } else {
+        Some(schemes.get(&o.rfm_scheme)?)
+    };
+    let method = o
+        .rfm_method
+        .or(scheme.as_ref().map(|s| s.method()))
+        .unwrap_or_default();
+    let default_bins = if method.is_two_level() {
+        2
+    } else {
+        scheme.as_ref().map_or(5, |s| s.levels())
+    };
+    let bins = o.rfm_bins.unwrap_or(default_bins);
+    let spec = |direction: Direction,
+                thresholds: &Option<Vec<f64>>,
+                name: &str|
+     -> Result<ScoreSpec> {
+        let spec = if method == ScoreMethod::Fixed {
+            let Some(t) = thresholds else {
+                return plan_err!(
+                    "method 'fixed' needs {name}_thresholds, e.g. '{name}_thresholds=30,90,180,365'"
+                );
+            };
+            let spec = ScoreSpec::fixed(direction, t.clone());
+            if o.rfm_bins.is_some_and(|b| b != spec.bins) {
+                return plan_err!(
+                    "{name}_thresholds make {} bins, but bins = {bins}",
+                    spec.bins
+                );
+            }
+            spec
+        } else {
+            ScoreSpec::new(bins, direction, method)
+        };
+        spec.validate(name)?;
+        Ok(spec)
+    };
+    let specs = RfmSpecs {
+        r: spec(Direction::Lower, &o.rfm_recency_thresholds, "recency")?,
+        f: spec(Direction::Higher, &o.rfm_frequency_thresholds, "frequency")?,
+        m: spec(Direction::Higher, &o.rfm_monetary_thresholds, "monetary")?,
+        scheme,
+    };
+    if let Some(s) = &specs.scheme {
+        for (dim, spec) in [("r", &specs.r), ("f", &specs.f), ("m", &specs.m)] {
+            if spec.bins != s.levels() {
+                return plan_err!(
+                    "scheme '{}' labels scores 1..{}, but the {dim} scores run 1..{}; set bins = {} or scheme = 'none'",
+                    s.name(),
+                    s.levels(),
+                    spec.bins,
+                    s.levels()
+                );
+            }
+        }
+    }
+    Ok(specs)
+}
+
+fn score_expr(udwf: &Arc<WindowUDF>, value: Expr, spec: &ScoreSpec) -> Result<Expr> {
+    let mut args = vec![
+        cast(value, DataType::Float64),
+        lit(i64::from(spec.bins)),
+        lit(spec.direction.as_str()),
+        lit(spec.method.as_str()),
+    ];
+    if spec.method == ScoreMethod::Fixed {
+        let t: Vec<String> = spec.thresholds.iter().map(f64::to_string).collect();
+        args.push(lit(t.join(",")));
+    }
+    let f = Expr::from(WindowFunction::new(Arc::clone(udwf), args));
+    if spec.method == ScoreMethod::Ntile {
+        // Ties are split in customer-id order.
+        return f.order_by(vec![ident(CUSTOMER).sort(true, false)]).build();
+    }
+    Ok(f)
+}
+
+/// The full `rfm()` plan over a transaction source; columns are [`RFM_COLUMNS`].
+pub fn rfm_plan(source: LogicalPlan, o: &ClvOptions, fns: &RfmFunctions) -> Result<LogicalPlan> {
+    let specs = resolve_specs(o, &fns.schemes())?;
+    let summary = customer_summary(source, o)?;
+    let scores = vec![
+        score_expr(&fns.score, ident("recency_days"), &specs.r)?.alias("r"),
+        score_expr(&fns.score, ident("frequency"), &specs.f)?.alias("f"),
+        score_expr(&fns.score, ident("monetary"), &specs.m)?.alias("m"),
+    ];
+    let (r, f, m) = (ident("r"), ident("f"), ident("m"));
+    let segment = match &specs.scheme {
+        Some(s) => fns
+            .segment
+            .call(vec![r.clone(), f.clone(), m.clone(), lit(s.name())]),
+        None => lit(ScalarValue::Utf8(None)),
+    };
+    LogicalPlanBuilder::from(summary)
+        .window(scores)?
+        .project(vec![
+            ident(CUSTOMER),
+            ident("recency_days"),
+            ident("frequency"),
+            ident("monetary"),
+            r.clone(),
+            f.clone(),
+            m.clone(),
+            fns.cell
+                .call(vec![r.clone(), f.clone(), m.clone()])
+                .alias("rfm_cell"),
+            (r + f + m).alias("rfm_total"),
+            segment.alias("segment"),
+            ident("first_purchase"),
+            ident("last_purchase"),
+            ident("tenure_days"),
+        ])?
+        .build()
+}

@@ -1,0 +1,407 @@
+//! The transaction contract: column checks, data policies and the per-customer summary.
+//!
+//! Every clv computation starts here. [`prepare`] checks the columns, applies the data
+//! policies in a fixed order and yields one row per valid transaction with normalised columns;
+//! [`customer_summary`] aggregates that into one row per customer. Both are ordinary logical
+//! plans, so projection and filter pushdown reach the scan, and Ballista runs them unchanged.
+//!
+//! Policy order (a row is attributed to the first policy that applies to it):
+//! 1. `dedupe`: exact duplicate rows (all source columns equal) are dropped when on.
+//! 2. null customer id or time: excluded.
+//! 3. null, NaN or infinite amount: excluded, or an error (`invalid_amounts`).
+//! 4. date after the as-of date: excluded (only when an as-of date is given; the default as-of
+//!    date is the day after the last remaining transaction, so nothing is after it).
+//! 5. negative amount: `net` keeps it as a non-order that reduces monetary, `exclude` drops it,
+//!    `error` fails the query.
+//!
+//! Zero amounts are ordinary orders.
+
+use std::ops::Not;
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{DFSchema, Result, plan_err};
+use datafusion::functions_aggregate::expr_fn::{count, max, min, sum};
+use datafusion::functions_aggregate::min_max::max_udaf;
+use datafusion::logical_expr::expr::WindowFunction;
+use datafusion::logical_expr::{
+    Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, cast, ident, lit,
+};
+
+use crate::config::{ClvOptions, Collapse, InvalidAmounts, Monetary, NegativeAmounts};
+use crate::functions::clv_check::clv_check;
+
+/// Output and internal column names.
+pub mod columns {
+    /// The customer id, as in the source.
+    pub const CUSTOMER: &str = "customer_id";
+    /// The transaction time, as in the source.
+    pub(crate) const TIME: &str = "__clv_time";
+    /// The transaction date as days since 1970-01-01 (Int32).
+    pub(crate) const DAY: &str = "__clv_day";
+    /// The amount, exactly: Decimal128(38, s).
+    pub(crate) const AMOUNT: &str = "__clv_amount";
+    /// True for purchases, false for netted refunds.
+    pub(crate) const PURCHASE: &str = "__clv_purchase";
+    /// The order key (order id or day) when orders are counted by key.
+    pub(crate) const ORDER: &str = "__clv_order";
+    /// The last day with any valid transaction (for the default as-of date).
+    pub(crate) const LAST_ACTIVITY: &str = "__clv_last_activity";
+    /// The as-of day (Int32 days since 1970-01-01).
+    pub(crate) const AS_OF: &str = "__clv_as_of";
+}
+use columns::*;
+
+/// Whether `t` is an accepted customer or order id type.
+pub fn is_id_type(t: &DataType) -> bool {
+    match t {
+        DataType::Int32 | DataType::Int64 | DataType::UInt32 | DataType::UInt64 => true,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
+        DataType::Dictionary(_, v) => is_id_type(v),
+        _ => false,
+    }
+}
+
+/// Whether `t` is an accepted transaction time type.
+pub fn is_time_type(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Date32 | DataType::Date64 | DataType::Timestamp(_, _)
+    )
+}
+
+/// Whether `t` is an accepted amount type.
+pub fn is_amount_type(t: &DataType) -> bool {
+    t.is_integer() || t.is_floating() || matches!(t, DataType::Decimal128(_, _))
+}
+
+const ID_TYPES: &str =
+    "Int32, Int64, UInt32, UInt64, Utf8, LargeUtf8, Utf8View or a Dictionary of those";
+const TIME_TYPES: &str = "Date32, Date64 or Timestamp (any unit and time zone)";
+const AMOUNT_TYPES: &str = "an integer, a float or Decimal128";
+
+/// The exact type amounts are summed in: integers at scale 0, decimals at their own scale,
+/// floats rounded to 9 decimal places (a per-value rounding, so sums stay order-independent).
+pub fn exact_amount_type(t: &DataType) -> DataType {
+    match t {
+        DataType::Decimal128(_, s) => DataType::Decimal128(38, *s),
+        t if t.is_floating() => DataType::Decimal128(38, 9),
+        _ => DataType::Decimal128(38, 0),
+    }
+}
+
+fn check_column(
+    schema: &DFSchema,
+    name: &str,
+    role: &str,
+    option: &str,
+    accepted: fn(&DataType) -> bool,
+    accepted_text: &str,
+) -> Result<DataType> {
+    let Ok(field) = schema.field_with_unqualified_name(name) else {
+        let have: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        return plan_err!(
+            "{role} column '{name}' not found; the input has columns [{}] (choose another with {option})",
+            have.join(", ")
+        );
+    };
+    let t = field.data_type();
+    if !accepted(t) {
+        return plan_err!("{role} column '{name}' has type {t}; expected {accepted_text}");
+    }
+    Ok(t.clone())
+}
+
+/// The checked input columns.
+#[derive(Debug, Clone)]
+pub struct ContractTypes {
+    /// Customer id type.
+    pub customer: DataType,
+    /// Time type.
+    pub time: DataType,
+    /// Amount type.
+    pub amount: DataType,
+    /// Order id type, if an order column is used.
+    pub order: Option<DataType>,
+}
+
+/// Checks that the source has the contract's columns with accepted types.
+pub fn check_contract(schema: &DFSchema, o: &ClvOptions) -> Result<ContractTypes> {
+    Ok(ContractTypes {
+        customer: check_column(
+            schema,
+            &o.customer_column,
+            "customer id",
+            "customer_column",
+            is_id_type,
+            ID_TYPES,
+        )?,
+        time: check_column(
+            schema,
+            &o.time_column,
+            "time",
+            "time_column",
+            is_time_type,
+            TIME_TYPES,
+        )?,
+        amount: check_column(
+            schema,
+            &o.amount_column,
+            "amount",
+            "amount_column",
+            is_amount_type,
+            AMOUNT_TYPES,
+        )?,
+        order: match &o.order_column {
+            Some(c) => Some(check_column(
+                schema,
+                c,
+                "order id",
+                "order_column",
+                is_id_type,
+                ID_TYPES,
+            )?),
+            None => None,
+        },
+    })
+}
+
+/// The policy conditions over the projected columns (see the module docs for the order).
+pub(crate) struct Conditions {
+    /// Customer id and time are both present.
+    pub valid_key: Expr,
+    /// The amount is present and finite.
+    pub valid_amount: Expr,
+    /// The date is on or before the as-of date (true when none is given).
+    pub within_as_of: Expr,
+    /// The amount is negative.
+    pub negative: Expr,
+    /// The amount is zero.
+    pub zero: Expr,
+}
+
+const RAW_AMOUNT: &str = "__clv_raw_amount";
+
+/// Projects the source to the contract columns and builds the policy conditions.
+pub(crate) fn project_contract(
+    source: LogicalPlan,
+    o: &ClvOptions,
+) -> Result<(LogicalPlanBuilder, ContractTypes, Conditions)> {
+    let types = check_contract(source.schema(), o)?;
+    let mut builder = LogicalPlanBuilder::from(source);
+    if o.dedupe {
+        builder = builder.distinct()?;
+    }
+    let mut exprs = vec![
+        ident(&o.customer_column).alias(CUSTOMER),
+        ident(&o.time_column).alias(TIME),
+        cast(
+            cast(ident(&o.time_column), DataType::Date32),
+            DataType::Int32,
+        )
+        .alias(DAY),
+        ident(&o.amount_column).alias(RAW_AMOUNT),
+    ];
+    if let Some(order) = &o.order_column {
+        exprs.push(ident(order).alias(ORDER));
+    }
+    let builder = builder.project(exprs)?;
+
+    let amount = ident(RAW_AMOUNT);
+    let valid_amount = if types.amount.is_floating() {
+        let big = lit(f64::MAX);
+        amount
+            .clone()
+            .is_not_null()
+            .and(cast(amount.clone(), DataType::Float64).between(-big.clone(), big))
+    } else {
+        amount.clone().is_not_null()
+    };
+    let within_as_of = match o.as_of {
+        Some(d) => ident(DAY).lt_eq(lit(d)),
+        None => lit(true),
+    };
+    let conditions = Conditions {
+        valid_key: ident(CUSTOMER).is_not_null().and(ident(TIME).is_not_null()),
+        valid_amount,
+        within_as_of,
+        negative: amount.clone().lt(lit(0)),
+        zero: amount.eq(lit(0)),
+    };
+    Ok((builder, types, conditions))
+}
+
+/// Applies the data policies; one row per valid transaction with columns
+/// `customer_id, __clv_time, __clv_day, __clv_amount, __clv_purchase [, __clv_order]`.
+pub fn prepare(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalPlan> {
+    let (builder, types, c) = project_contract(source, o)?;
+    let customer = ident(CUSTOMER);
+    let amount = ident(RAW_AMOUNT);
+    let mut keep = c.valid_key.clone();
+    match o.invalid_amounts {
+        InvalidAmounts::Exclude => keep = keep.and(c.valid_amount.clone()),
+        InvalidAmounts::Error => {
+            let violation = c.valid_key.clone().and(c.valid_amount.clone().not());
+            let message = format!(
+                "amount column '{}' has a null, NaN or infinite value and invalid_amounts = 'error'; \
+                 use invalid_amounts = 'exclude' to drop and count such rows",
+                o.amount_column
+            );
+            keep = keep
+                .and(clv_check(
+                    violation,
+                    &message,
+                    customer.clone(),
+                    amount.clone(),
+                ))
+                .and(c.valid_amount.clone());
+        }
+    }
+    keep = keep.and(c.within_as_of.clone());
+    let purchase = match o.negative_amounts {
+        NegativeAmounts::Net => c.negative.clone().not(),
+        NegativeAmounts::Exclude => {
+            keep = keep.and(c.negative.clone().not());
+            lit(true)
+        }
+        NegativeAmounts::Error => {
+            let violation = c
+                .valid_key
+                .and(c.valid_amount)
+                .and(c.within_as_of)
+                .and(c.negative.clone());
+            let message = format!(
+                "amount column '{}' has a negative value and negative_amounts = 'error'; \
+                 use negative_amounts = 'net' (refunds reduce monetary) or 'exclude'",
+                o.amount_column
+            );
+            keep = keep.and(clv_check(
+                violation,
+                &message,
+                customer.clone(),
+                amount.clone(),
+            ));
+            lit(true)
+        }
+    };
+    let mut exprs = vec![
+        customer,
+        ident(TIME),
+        ident(DAY),
+        cast(amount, exact_amount_type(&types.amount)).alias(AMOUNT),
+        purchase.alias(PURCHASE),
+    ];
+    if o.order_column.is_some() {
+        exprs.push(ident(ORDER));
+    }
+    builder.filter(keep)?.project(exprs)?.build()
+}
+
+fn day_of(e: Expr) -> Expr {
+    cast(cast(e, DataType::Date32), DataType::Int64)
+}
+
+/// One row per customer with at least one purchase:
+/// `customer_id, recency_days, frequency, monetary, first_purchase, last_purchase, tenure_days`.
+///
+/// * frequency counts orders: rows, distinct order ids (`order_column`), or distinct days
+///   (`collapse = day`, which takes precedence over `order_column`). Refund rows (negative
+///   amounts under `net`) are not orders; an order counts if any of its rows is a purchase.
+/// * monetary is the exact sum of all kept amounts (refunds included), or that sum divided by
+///   frequency (`monetary = mean`), as Float64.
+/// * first/last purchase are the earliest/latest purchase times, in the source's time type.
+/// * recency_days = as_of − date(last_purchase); tenure_days = as_of − date(first_purchase).
+/// * customers whose rows are all refunds have no purchase and are excluded (and counted by
+///   the policy report as `customers_without_purchases`).
+pub fn customer_summary(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalPlan> {
+    customer_summary_with_as_of(source, o, false)
+}
+
+/// [`customer_summary`], optionally keeping the `__clv_as_of` column.
+pub(crate) fn customer_summary_with_as_of(
+    source: LogicalPlan,
+    o: &ClvOptions,
+    keep_as_of: bool,
+) -> Result<LogicalPlan> {
+    let prepared = prepare(source, o)?;
+    let key = match (o.collapse, &o.order_column) {
+        (Collapse::Day, _) => Some(ident(DAY)),
+        (Collapse::None, Some(_)) => Some(ident(ORDER)),
+        (Collapse::None, None) => None,
+    };
+    let mut builder = LogicalPlanBuilder::from(prepared);
+    if let Some(key) = key {
+        // One row per (customer, order): the order's purchase time and net amount.
+        let purchases = count(lit(1)).filter(ident(PURCHASE)).build()?;
+        builder = builder
+            .aggregate(
+                vec![ident(CUSTOMER), key.alias("__clv_key")],
+                vec![
+                    min(ident(TIME))
+                        .filter(ident(PURCHASE))
+                        .build()?
+                        .alias(TIME),
+                    max(ident(DAY)).alias(DAY),
+                    sum(ident(AMOUNT)).alias(AMOUNT),
+                    purchases.alias("__clv_purchases"),
+                ],
+            )?
+            .project(vec![
+                ident(CUSTOMER),
+                ident(TIME),
+                ident(DAY),
+                ident(AMOUNT),
+                ident("__clv_purchases").gt(lit(0)).alias(PURCHASE),
+            ])?;
+    }
+    let builder = builder.aggregate(
+        vec![ident(CUSTOMER)],
+        vec![
+            count(lit(1))
+                .filter(ident(PURCHASE))
+                .build()?
+                .alias("frequency"),
+            min(ident(TIME))
+                .filter(ident(PURCHASE))
+                .build()?
+                .alias("first_purchase"),
+            max(ident(TIME))
+                .filter(ident(PURCHASE))
+                .build()?
+                .alias("last_purchase"),
+            sum(ident(AMOUNT)).alias("__clv_sum"),
+            max(ident(DAY)).alias(LAST_ACTIVITY),
+        ],
+    )?;
+    // The default as-of date is the day after the last valid transaction of the whole input.
+    let builder = match o.as_of {
+        Some(_) => builder,
+        None => builder.window(vec![
+            Expr::from(WindowFunction::new(max_udaf(), vec![ident(LAST_ACTIVITY)])).alias(AS_OF),
+        ])?,
+    };
+    let as_of = match o.as_of {
+        Some(d) => cast(lit(d), DataType::Int64),
+        None => cast(ident(AS_OF), DataType::Int64) + lit(1_i64),
+    };
+    let total = cast(ident("__clv_sum"), DataType::Float64);
+    let monetary = match o.rfm_monetary {
+        Monetary::Sum => total,
+        Monetary::Mean => total / cast(ident("frequency"), DataType::Float64),
+    };
+    let mut exprs = vec![
+        ident(CUSTOMER),
+        (as_of.clone() - day_of(ident("last_purchase"))).alias("recency_days"),
+        ident("frequency"),
+        monetary.alias("monetary"),
+        ident("first_purchase"),
+        ident("last_purchase"),
+        (as_of.clone() - day_of(ident("first_purchase"))).alias("tenure_days"),
+    ];
+    if keep_as_of {
+        exprs.push(cast(as_of, DataType::Int32).alias(AS_OF));
+    }
+    builder
+        .filter(ident("frequency").gt(lit(0)))?
+        .project(exprs)?
+        .build()
+}
