@@ -13,6 +13,14 @@ use datafusion::logical_expr::Expr;
 
 use crate::config::{ClvOptions, format_date};
 
+/// The bare message of a planning error (without DataFusion's "Error during planning: " prefix).
+fn message(e: &datafusion::error::DataFusionError) -> String {
+    match e {
+        datafusion::error::DataFusionError::Plan(m) => m.clone(),
+        other => other.strip_backtrace(),
+    }
+}
+
 fn literal_text(function: &str, position: usize, e: &Expr) -> Result<Option<String>> {
     let Expr::Literal(v, _) = e else {
         return plan_err!("{function}: argument {position} must be a constant, got {e}");
@@ -66,7 +74,7 @@ pub fn parse_table_args(
                 datafusion::common::plan_datafusion_err!(
                     "{function}: argument {} ('{name}'): {}",
                     i + 1,
-                    err.strip_backtrace()
+                    message(&err)
                 )
             })?,
             None => {
@@ -83,7 +91,7 @@ pub fn parse_table_args(
                         datafusion::common::plan_datafusion_err!(
                             "{function}: argument {} ({name}): {}",
                             i + 1,
-                            err.strip_backtrace()
+                            message(&err)
                         )
                     })?;
                 }

@@ -279,6 +279,21 @@ impl CutPoints {
         &self.cuts
     }
 
+    /// True when a value equal to a cut point goes to the upper bin (`mean`, `median`).
+    pub fn is_left_closed(&self) -> bool {
+        self.closed == Closed::Left
+    }
+
+    /// The number of score levels.
+    pub fn bins(&self) -> u8 {
+        self.bins
+    }
+
+    /// Which end is good.
+    pub fn direction(&self) -> Direction {
+        self.direction
+    }
+
     /// The score of `v` (1..=bins).
     pub fn score(&self, v: f64) -> u8 {
         let below = match self.closed {
