@@ -109,13 +109,23 @@ async fn registered_table(
 }
 
 fn looks_like_path(name: &str) -> bool {
-    name.contains(['/', '*', '\\']) || Path::new(name).exists() || name.contains("://")
+    let lower = name.to_ascii_lowercase();
+    name.contains(['/', '*', '\\'])
+        || Path::new(name).exists()
+        || name.contains("://")
+        || lower.ends_with(".parquet")
+        || lower.ends_with(".csv")
 }
 
 async fn listing_table(session: &dyn Session, name: &str) -> Result<Arc<dyn TableProvider>> {
     if !looks_like_path(name) {
         return plan_err!(
             "no table named '{name}' is registered, and '{name}' is not a file path or glob"
+        );
+    }
+    if !name.contains(['*', '?']) && !name.contains("://") && !Path::new(name).exists() {
+        return plan_err!(
+            "no table named '{name}' is registered, and no file or folder exists at '{name}'"
         );
     }
     let lower = name.to_ascii_lowercase();
