@@ -1,0 +1,99 @@
+//! Times clv `rfm()` against the same computation in plain DataFusion SQL (GROUP BY + three
+//! NTILE + CASE), on the same Parquet file, in one process, alternating runs.
+//!
+//! `rfm-side-by-side FILE [--runs 5] [--partitions N]`
+
+use std::time::Instant;
+
+use clap::Parser;
+use datafusion::common::Result;
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+#[derive(Parser)]
+struct Args {
+    /// Transactions (Parquet) with customer_id, order_date, amount.
+    file: String,
+    /// Timed runs per variant (after one warm-up each).
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Target partitions (default: the number of cores).
+    #[arg(long)]
+    partitions: Option<usize>,
+}
+
+/// The plain-SQL equivalent of `rfm(file, 'method=ntile')`: same scores and rf_grid segments.
+pub const PLAIN_SQL: &str = "
+WITH base AS (SELECT customer_id, CAST(order_date AS INT) AS d, amount FROM tx),
+     a AS (SELECT max(d) + 1 AS as_of FROM base),
+     s AS (SELECT customer_id, max(d) AS last_d, count(*) AS frequency, sum(amount) AS monetary FROM base GROUP BY customer_id),
+     sc AS (SELECT s.customer_id, a.as_of - s.last_d AS recency_days, frequency, monetary,
+                   ntile(5) OVER (ORDER BY a.as_of - s.last_d DESC, s.customer_id) AS r,
+                   ntile(5) OVER (ORDER BY frequency, s.customer_id) AS f,
+                   ntile(5) OVER (ORDER BY monetary, s.customer_id) AS m
+            FROM s CROSS JOIN a)
+SELECT customer_id, recency_days, frequency, monetary, r, f, m,
+  CASE WHEN r = 5 AND f >= 4 THEN 'champions' WHEN r IN (3, 4) AND f >= 4 THEN 'loyal_customers'
+       WHEN r >= 4 AND f IN (2, 3) THEN 'potential_loyalists' WHEN r = 5 AND f = 1 THEN 'new_customers'
+       WHEN r = 4 AND f = 1 THEN 'promising' WHEN r = 3 AND f = 3 THEN 'need_attention'
+       WHEN r = 3 AND f <= 2 THEN 'about_to_sleep' WHEN r <= 2 AND f IN (3, 4) THEN 'at_risk'
+       WHEN r <= 2 AND f = 5 THEN 'cant_lose' ELSE 'hibernating' END AS segment
+FROM sc";
+
+async fn time(ctx: &SessionContext, sql: &str) -> Result<(f64, usize)> {
+    let start = Instant::now();
+    let batches = ctx.sql(sql).await?.collect().await?;
+    Ok((
+        start.elapsed().as_secs_f64(),
+        batches.iter().map(|b| b.num_rows()).sum(),
+    ))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let mut config = SessionConfig::new();
+    if let Some(p) = args.partitions {
+        config = config.with_target_partitions(p);
+    }
+    let ctx = SessionContext::new_with_config(config);
+    clv::register_all(&ctx)?;
+    ctx.register_parquet("tx", &args.file, Default::default())
+        .await?;
+    let variants = [
+        ("clv rfm() quantile", "SELECT * FROM rfm('tx')".to_string()),
+        (
+            "clv rfm() ntile",
+            "SELECT * FROM rfm('tx', 'method=ntile')".to_string(),
+        ),
+        (
+            "plain DataFusion SQL (GROUP BY + 3 NTILE + CASE)",
+            PLAIN_SQL.to_string(),
+        ),
+    ];
+    let mut times: Vec<Vec<f64>> = vec![vec![]; variants.len()];
+    let mut rows = vec![0; variants.len()];
+    for (i, (_, sql)) in variants.iter().enumerate() {
+        rows[i] = time(&ctx, sql).await?.1; // warm-up
+    }
+    for _ in 0..args.runs {
+        for (i, (_, sql)) in variants.iter().enumerate() {
+            times[i].push(time(&ctx, sql).await?.0);
+        }
+    }
+    let base = median(times[2].clone());
+    println!(
+        "| variant | customers | median s ({} runs) | ratio to plain SQL |",
+        args.runs
+    );
+    println!("|---|---|---|---|");
+    for (i, (name, _)) in variants.iter().enumerate() {
+        let m = median(times[i].clone());
+        println!("| {name} | {} | {m:.3} | {:.2} |", rows[i], m / base);
+    }
+    Ok(())
+}
