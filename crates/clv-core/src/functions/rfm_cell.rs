@@ -2,14 +2,13 @@
 
 use std::sync::{Arc, LazyLock};
 
-use datafusion::arrow::array::{Array, AsArray, StringBuilder};
-use datafusion::arrow::datatypes::{DataType, Int64Type};
-use datafusion::common::{Result, ScalarValue, exec_err};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 
-use super::rfm_segment::coerce_scores;
+use super::rfm_segment::{coerce_scores, map_score_cells};
 use crate::rfm::cell_code;
 
 /// The `rfm_cell` function.
@@ -52,33 +51,15 @@ impl ScalarUDFImpl for RfmCell {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let n = args.number_rows;
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let [r, f, m] = [0, 1, 2].map(|i| arrays[i].as_primitive::<Int64Type>());
-        let mut out = StringBuilder::with_capacity(n, n * 3);
-        for i in 0..n {
-            if r.is_null(i) || f.is_null(i) || m.is_null(i) {
-                out.append_null();
-                continue;
-            }
+        map_score_cells(&args, 3, |r, f, m| {
             let mut scores = [0u8; 3];
-            for (k, (a, name)) in [(r, "r"), (f, "f"), (m, "m")].into_iter().enumerate() {
-                let v = a.value(i);
+            for (k, (v, name)) in [(r, "r"), (f, "f"), (m, "m")].into_iter().enumerate() {
                 if !(1..=10).contains(&v) {
                     return exec_err!("rfm_cell: {name} = {v} is outside the score range 1..10");
                 }
                 scores[k] = v as u8;
             }
-            out.append_value(cell_code(scores[0], scores[1], scores[2]));
-        }
-        let out = out.finish();
-        if args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)))
-        {
-            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?));
-        }
-        Ok(ColumnarValue::Array(Arc::new(out)))
+            Ok(cell_code(scores[0], scores[1], scores[2]))
+        })
     }
 }

@@ -83,6 +83,35 @@ pub(crate) fn coerce_scores(
     Ok(out)
 }
 
+/// Maps each (r, f, m) row of the first three arguments to a label: null scores give null, and
+/// an all-constant call returns a constant.
+pub(crate) fn map_score_cells(
+    args: &ScalarFunctionArgs,
+    bytes_per_row: usize,
+    mut label: impl FnMut(i64, i64, i64) -> Result<String>,
+) -> Result<ColumnarValue> {
+    let n = args.number_rows;
+    let arrays = ColumnarValue::values_to_arrays(&args.args[..3])?;
+    let [r, f, m] = [0, 1, 2].map(|i| arrays[i].as_primitive::<Int64Type>());
+    let mut out = StringBuilder::with_capacity(n, n * bytes_per_row);
+    for i in 0..n {
+        if r.is_null(i) || f.is_null(i) || m.is_null(i) {
+            out.append_null();
+        } else {
+            out.append_value(label(r.value(i), f.value(i), m.value(i))?);
+        }
+    }
+    let out = out.finish();
+    if args
+        .args
+        .iter()
+        .all(|a| matches!(a, ColumnarValue::Scalar(_)))
+    {
+        return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?));
+    }
+    Ok(ColumnarValue::Array(Arc::new(out)))
+}
+
 impl ScalarUDFImpl for RfmSegment {
     fn name(&self) -> &str {
         "rfm_segment"
@@ -101,7 +130,6 @@ impl ScalarUDFImpl for RfmSegment {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let n = args.number_rows;
         let scheme_name = match args.args.get(3) {
             None => ClvOptions::from_session_config(&args.config_options).rfm_scheme,
             Some(ColumnarValue::Scalar(ScalarValue::Utf8(Some(s)))) => s.clone(),
@@ -113,24 +141,8 @@ impl ScalarUDFImpl for RfmSegment {
             }
         };
         let scheme = self.schemes.get(&scheme_name)?;
-        let arrays = ColumnarValue::values_to_arrays(&args.args[..3])?;
-        let [r, f, m] = [0, 1, 2].map(|i| arrays[i].as_primitive::<Int64Type>());
-        let mut out = StringBuilder::with_capacity(n, n * 12);
-        for i in 0..n {
-            if r.is_null(i) || f.is_null(i) || m.is_null(i) {
-                out.append_null();
-            } else {
-                out.append_value(scheme.assign(r.value(i), f.value(i), m.value(i))?);
-            }
-        }
-        let out = out.finish();
-        if args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)))
-        {
-            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?));
-        }
-        Ok(ColumnarValue::Array(Arc::new(out)))
+        map_score_cells(&args, 12, |r, f, m| {
+            scheme.assign(r, f, m).map(str::to_string)
+        })
     }
 }

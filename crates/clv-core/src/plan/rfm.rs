@@ -182,6 +182,20 @@ pub fn rfm_plan(source: LogicalPlan, o: &ClvOptions, fns: &RfmFunctions) -> Resu
         score_expr(&fns.score, ident("frequency"), &specs.f)?.alias("f"),
         score_expr(&fns.score, ident("monetary"), &specs.m)?.alias("m"),
     ];
+    rfm_output(
+        LogicalPlanBuilder::from(summary).window(scores)?,
+        &specs,
+        fns,
+    )
+}
+
+/// The `rfm()` columns from a plan with the summary columns and the scores `r`, `f`, `m`:
+/// adds `rfm_cell`, `rfm_total` and `segment` and fixes the column order ([`RFM_COLUMNS`]).
+pub(crate) fn rfm_output(
+    scored: LogicalPlanBuilder,
+    specs: &RfmSpecs,
+    fns: &RfmFunctions,
+) -> Result<LogicalPlan> {
     let (r, f, m) = (ident("r"), ident("f"), ident("m"));
     let segment = match &specs.scheme {
         Some(s) => fns
@@ -189,8 +203,7 @@ pub fn rfm_plan(source: LogicalPlan, o: &ClvOptions, fns: &RfmFunctions) -> Resu
             .call(vec![r.clone(), f.clone(), m.clone(), lit(s.name())]),
         None => lit(ScalarValue::Utf8(None)),
     };
-    LogicalPlanBuilder::from(summary)
-        .window(scores)?
+    scored
         .project(vec![
             ident(CUSTOMER),
             ident("recency_days"),

@@ -21,7 +21,7 @@ use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int32Type, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::common::{Column, Result, ScalarValue, exec_err};
+use datafusion::common::{Column, Result, exec_err};
 use datafusion::datasource::TableType;
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{
@@ -31,7 +31,7 @@ use datafusion::physical_plan::{ExecutionPlan, collect};
 use tokio::sync::Mutex;
 
 use crate::config::ClvOptions;
-use crate::plan::rfm::{RFM_COLUMNS, RfmFunctions, RfmSpecs, resolve_specs, rfm_plan};
+use crate::plan::rfm::{RFM_COLUMNS, RfmFunctions, RfmSpecs, resolve_specs, rfm_output, rfm_plan};
 use crate::plan::transactions::{columns, customer_summary, customer_summary_with_as_of};
 use crate::rfm::{CutPoints, Direction, ScoreMethod};
 
@@ -154,47 +154,19 @@ impl RfmTable {
         let mut options = self.options.clone();
         options.as_of = population.as_of;
         let summary = customer_summary(source.build()?, &options)?;
-        let (r, f, m) = (ident("r"), ident("f"), ident("m"));
-        let segment = match &self.specs.scheme {
-            Some(s) => {
-                self.functions
-                    .segment
-                    .call(vec![r.clone(), f.clone(), m.clone(), lit(s.name())])
-            }
-            None => lit(ScalarValue::Utf8(None)),
-        };
-        LogicalPlanBuilder::from(summary)
-            .project(vec![
-                ident(columns::CUSTOMER),
-                ident("recency_days"),
-                ident("frequency"),
-                ident("monetary"),
-                bucket(ident("recency_days"), &population.r)?.alias("r"),
-                bucket(ident("frequency"), &population.f)?.alias("f"),
-                bucket(ident("monetary"), &population.m)?.alias("m"),
-                ident("first_purchase"),
-                ident("last_purchase"),
-                ident("tenure_days"),
-            ])?
-            .project(vec![
-                ident(columns::CUSTOMER),
-                ident("recency_days"),
-                ident("frequency"),
-                ident("monetary"),
-                r.clone(),
-                f.clone(),
-                m.clone(),
-                self.functions
-                    .cell
-                    .call(vec![r.clone(), f.clone(), m.clone()])
-                    .alias("rfm_cell"),
-                (r + f + m).alias("rfm_total"),
-                segment.alias("segment"),
-                ident("first_purchase"),
-                ident("last_purchase"),
-                ident("tenure_days"),
-            ])?
-            .build()
+        let scored = LogicalPlanBuilder::from(summary).project(vec![
+            ident(columns::CUSTOMER),
+            ident("recency_days"),
+            ident("frequency"),
+            ident("monetary"),
+            bucket(ident("recency_days"), &population.r)?.alias("r"),
+            bucket(ident("frequency"), &population.f)?.alias("f"),
+            bucket(ident("monetary"), &population.m)?.alias("m"),
+            ident("first_purchase"),
+            ident("last_purchase"),
+            ident("tenure_days"),
+        ])?;
+        rfm_output(scored, &self.specs, &self.functions)
     }
 
     fn to_source_column(&self, e: Expr) -> Result<Expr> {
