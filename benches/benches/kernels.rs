@@ -35,13 +35,7 @@ fn segments(c: &mut Criterion) {
     let scheme = SchemeRegistry::new().get("rfm11").unwrap();
     let mut rng = rand::rngs::StdRng::seed_from_u64(2);
     let cells: Vec<(i64, i64, i64)> = (0..1_000_000)
-        .map(|_| {
-            (
-                rng.gen_range(1..=5),
-                rng.gen_range(1..=5),
-                rng.gen_range(1..=5),
-            )
-        })
+        .map(|_| (rng.gen_range(1..=5), rng.gen_range(1..=5), rng.gen_range(1..=5)))
         .collect();
     let mut g = c.benchmark_group("segment_assign");
     g.throughput(Throughput::Elements(cells.len() as u64));

@@ -10,9 +10,7 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
-};
+use datafusion::arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::Result;
 use datafusion::parquet::arrow::ArrowWriter;
@@ -72,8 +70,7 @@ pub fn generate(config: &GeneratorConfig, path: &Path) -> Result<(u64, u64)> {
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_row_count(Some(1 << 20))
         .build();
-    let file = File::create(path)
-        .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+    let file = File::create(path).map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
     let mut writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(props))?;
     let mut rng = StdRng::seed_from_u64(config.seed);
     // Purchases beyond the first: Poisson(lambda), lambda ~ Gamma(r = 0.6, mean = mean - 1).
@@ -95,13 +92,8 @@ pub fn generate(config: &GeneratorConfig, path: &Path) -> Result<(u64, u64)> {
         let arrival = rng.gen_range(0..365);
         let spend = Gamma::new(2.0, spend_scale.sample(&mut rng) / 2.0).expect("valid gamma");
         for k in 0..n {
-            let day = if k == 0 {
-                arrival
-            } else {
-                rng.gen_range(arrival..730)
-            };
-            let amount: f64 =
-                (Distribution::<f64>::sample(&spend, &mut rng) * 100.0).round() / 100.0;
+            let day = if k == 0 { arrival } else { rng.gen_range(arrival..730) };
+            let amount: f64 = (Distribution::<f64>::sample(&spend, &mut rng) * 100.0).round() / 100.0;
             rows.push((id, DAY0 + day, amount));
         }
         written += n;

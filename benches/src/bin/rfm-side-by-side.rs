@@ -62,14 +62,10 @@ async fn main() -> Result<()> {
     }
     let ctx = SessionContext::new_with_config(config);
     clv::register_all(&ctx)?;
-    ctx.register_parquet("tx", &args.file, Default::default())
-        .await?;
+    ctx.register_parquet("tx", &args.file, Default::default()).await?;
     let variants = [
         ("clv rfm() quantile", "SELECT * FROM rfm('tx')".to_string()),
-        (
-            "clv rfm() ntile",
-            "SELECT * FROM rfm('tx', 'method=ntile')".to_string(),
-        ),
+        ("clv rfm() ntile", "SELECT * FROM rfm('tx', 'method=ntile')".to_string()),
         (
             "plain DataFusion SQL (GROUP BY + 3 NTILE + CASE)",
             PLAIN_SQL.to_string(),

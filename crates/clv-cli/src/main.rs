@@ -145,9 +145,8 @@ fn set_options(ctx: &SessionContext, options: &[(&str, Option<String>)]) -> Resu
         .ok_or_else(|| DataFusionError::Internal("clv options are not registered".into()))?;
     for (key, value) in options {
         if let Some(v) = value {
-            clv.set_option(key, v).map_err(|e| {
-                DataFusionError::Plan(format!("--{}: {}", key.replace('_', "-"), e.message()))
-            })?;
+            clv.set_option(key, v)
+                .map_err(|e| DataFusionError::Plan(format!("--{}: {}", key.replace('_', "-"), e.message())))?;
         }
     }
     Ok(())
@@ -185,27 +184,14 @@ async fn run_rfm(args: RfmArgs) -> Result<()> {
     set_options(&ctx, &options)?;
     let (source, label) = match &args.path {
         Some(p) => (p.clone(), p.clone()),
-        None => (
-            sample::SAMPLE_TABLE.to_string(),
-            "the bundled CDNOW sample".to_string(),
-        ),
+        None => (sample::SAMPLE_TABLE.to_string(), "the bundled CDNOW sample".to_string()),
     };
     let rfm = Rfm::new();
     let effective = rfm.options(&ctx)?;
-    let result = rfm
-        .dataframe(&ctx, source.as_str())
-        .await?
-        .collect()
-        .await?;
+    let result = rfm.dataframe(&ctx, source.as_str()).await?.collect().await?;
     let schema = match result.first() {
         Some(b) => b.schema(),
-        None => std::sync::Arc::new(
-            rfm.dataframe(&ctx, source.as_str())
-                .await?
-                .schema()
-                .as_arrow()
-                .clone(),
-        ),
+        None => std::sync::Arc::new(rfm.dataframe(&ctx, source.as_str()).await?.schema().as_arrow().clone()),
     };
     ctx.register_table(
         "rfm_result",
@@ -245,10 +231,7 @@ async fn run_rfm(args: RfmArgs) -> Result<()> {
         .collect()
         .await?;
     output::write(&segments, Some(Format::Table), None)?;
-    println!(
-        "\nPreview (top {} by R+F+M, then customer id)",
-        args.preview
-    );
+    println!("\nPreview (top {} by R+F+M, then customer id)", args.preview);
     let preview = ctx
         .sql(&format!(
             "SELECT customer_id, recency_days, frequency, round(monetary, 2) AS monetary, r, f, m, rfm_cell, segment
@@ -286,8 +269,7 @@ async fn register_path(ctx: &SessionContext, name: &str, path: &str) -> Result<(
     if lower.ends_with(".csv") {
         ctx.register_csv(name, path, CsvReadOptions::new()).await
     } else if lower.ends_with(".parquet") || Path::new(path).is_dir() || path.contains('*') {
-        ctx.register_parquet(name, path, ParquetReadOptions::default())
-            .await
+        ctx.register_parquet(name, path, ParquetReadOptions::default()).await
     } else {
         plan_err!("--table {name}={path}: expected a .parquet or .csv file, a folder or a glob")
     }
@@ -308,8 +290,7 @@ async fn run_sql(args: SqlArgs) -> Result<()> {
 /// One line, without DataFusion's nested "Error during planning:" prefixes or backtraces.
 fn one_line(e: &DataFusionError) -> String {
     let text = e.find_root().message().to_string();
-    text.replace("Error during planning: ", "")
-        .replace('\n', " ")
+    text.replace("Error during planning: ", "").replace('\n', " ")
 }
 
 #[tokio::main]

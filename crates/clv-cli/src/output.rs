@@ -55,9 +55,9 @@ pub fn write(batches: &[RecordBatch], format: Option<Format>, out: Option<&Path>
         (None, None) => Format::Table,
     };
     let mut sink: Box<dyn Write + Send> = match out {
-        Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).map_err(
-            |e| DataFusionError::Execution(format!("cannot create '{}': {e}", p.display())),
-        )?)),
+        Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).map_err(|e| {
+            DataFusionError::Execution(format!("cannot create '{}': {e}", p.display()))
+        })?)),
         None if format == Format::Parquet => return plan_err!("Parquet output needs --out FILE"),
         None => Box::new(std::io::stdout()),
     };

@@ -14,13 +14,9 @@ static CDNOW: &[u8] = include_bytes!("../../../testdata/cdnow_master.parquet");
 
 /// Registers the bundled CDNOW transactions as table `cdnow`.
 pub fn register(ctx: &SessionContext) -> Result<()> {
-    let reader =
-        ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from_static(CDNOW))?.build()?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from_static(CDNOW))?.build()?;
     let batches = reader.collect::<std::result::Result<Vec<_>, _>>()?;
     let schema = batches[0].schema();
-    ctx.register_table(
-        SAMPLE_TABLE,
-        Arc::new(MemTable::try_new(schema, vec![batches])?),
-    )?;
+    ctx.register_table(SAMPLE_TABLE, Arc::new(MemTable::try_new(schema, vec![batches])?))?;
     Ok(())
 }

@@ -2,10 +2,7 @@
 
 use std::process::Command;
 
-const CDNOW: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../testdata/cdnow_master.parquet"
-);
+const CDNOW: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/cdnow_master.parquet");
 
 fn clv(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_clv"))
@@ -35,11 +32,7 @@ async fn library_segment_counts() -> Vec<(String, i64)> {
         .unwrap();
     let mut out = vec![];
     for b in batches {
-        let seg = datafusion::arrow::compute::cast(
-            b.column(0),
-            &datafusion::arrow::datatypes::DataType::Utf8,
-        )
-        .unwrap();
+        let seg = datafusion::arrow::compute::cast(b.column(0), &datafusion::arrow::datatypes::DataType::Utf8).unwrap();
         for i in 0..b.num_rows() {
             out.push((
                 seg.as_string::<i32>().value(i).to_string(),
@@ -55,9 +48,7 @@ async fn rfm_on_the_bundled_sample_matches_the_library() {
     let (code, stdout, stderr) = clv(&["rfm"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(
-        stderr.contains(
-            "23570 customers as of 1998-07-01, scheme rf_grid, method quantile with 5 bins"
-        ),
+        stderr.contains("23570 customers as of 1998-07-01, scheme rf_grid, method quantile with 5 bins"),
         "{stderr}"
     );
     for (segment, n) in library_segment_counts().await {
@@ -72,10 +63,7 @@ async fn rfm_on_the_bundled_sample_matches_the_library() {
         "duplicate rows                        255  kept",
         "zero amount                            80  kept",
     ] {
-        assert!(
-            stdout.contains(expected),
-            "missing '{expected}' in\n{stdout}"
-        );
+        assert!(stdout.contains(expected), "missing '{expected}' in\n{stdout}");
     }
 }
 
@@ -85,14 +73,7 @@ fn rfm_writes_every_format() {
     std::fs::create_dir_all(&dir).unwrap();
     for ext in ["csv", "json", "parquet"] {
         let out = dir.join(format!("rfm.{ext}"));
-        let (code, stdout, stderr) = clv(&[
-            "rfm",
-            CDNOW,
-            "--out",
-            out.to_str().unwrap(),
-            "--scheme",
-            "rfm11",
-        ]);
+        let (code, stdout, stderr) = clv(&["rfm", CDNOW, "--out", out.to_str().unwrap(), "--scheme", "rfm11"]);
         assert_eq!(code, 0, "{stderr}");
         assert!(stdout.contains("Wrote 23570 rows"), "{stdout}");
         assert!(std::fs::metadata(&out).unwrap().len() > 1000);

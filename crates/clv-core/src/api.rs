@@ -12,11 +12,7 @@ use crate::plan::transactions::customer_summary;
 use crate::rfm::ScoreMethod;
 
 fn list(values: &[f64]) -> String {
-    values
-        .iter()
-        .map(f64::to_string)
-        .collect::<Vec<_>>()
-        .join(",")
+    values.iter().map(f64::to_string).collect::<Vec<_>>().join(",")
 }
 
 /// RFM per customer: `Rfm::new().as_of("1998-07-01").bins(5).dataframe(&ctx, "orders")`.
@@ -129,33 +125,18 @@ impl Rfm {
     }
 
     /// RFM per customer, the same columns as SQL `rfm()`.
-    pub async fn dataframe(
-        &self,
-        ctx: &SessionContext,
-        source: impl Into<TransactionSource>,
-    ) -> Result<DataFrame> {
+    pub async fn dataframe(&self, ctx: &SessionContext, source: impl Into<TransactionSource>) -> Result<DataFrame> {
         let state = ctx.state();
         let plan = source.into().resolve(&state).await?;
-        let plan = rfm_plan(
-            plan,
-            &self.options(ctx)?,
-            &RfmFunctions::from_session(&state),
-        )?;
+        let plan = rfm_plan(plan, &self.options(ctx)?, &RfmFunctions::from_session(&state))?;
         Ok(DataFrame::new(state, plan))
     }
 
     /// The per-customer summary only (no scores).
-    pub async fn summary(
-        &self,
-        ctx: &SessionContext,
-        source: impl Into<TransactionSource>,
-    ) -> Result<DataFrame> {
+    pub async fn summary(&self, ctx: &SessionContext, source: impl Into<TransactionSource>) -> Result<DataFrame> {
         let state = ctx.state();
         let plan = source.into().resolve(&state).await?;
-        Ok(DataFrame::new(
-            state,
-            customer_summary(plan, &self.options(ctx)?)?,
-        ))
+        Ok(DataFrame::new(state, customer_summary(plan, &self.options(ctx)?)?))
     }
 
     /// How many rows each data policy affected under these options.

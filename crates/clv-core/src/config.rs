@@ -77,6 +77,29 @@ option_enum!(
 );
 
 option_enum!(
+    /// The time unit of BTYD summaries and models: explicit everywhere, never implied.
+    TimeUnit, "time_unit" {
+        /// Weeks of 7 days (default; the unit of the published CDNOW results).
+        Week => "week",
+        /// Days.
+        Day => "day",
+        /// Months of exactly 365.25 / 12 = 30.4375 days.
+        Month => "month",
+    }
+);
+
+impl TimeUnit {
+    /// The length of one unit in days.
+    pub fn days(&self) -> f64 {
+        match self {
+            Self::Day => 1.0,
+            Self::Week => 7.0,
+            Self::Month => 365.25 / 12.0,
+        }
+    }
+}
+
+option_enum!(
     /// How the monetary value aggregates a customer's amounts.
     Monetary, "monetary" {
         /// Total spend (default).
@@ -105,8 +128,8 @@ pub struct ClvOptions {
     pub negative_amounts: NegativeAmounts,
     /// Drop exact duplicate rows (default false: keep them).
     pub dedupe: bool,
-    /// Purchase grain (default none).
-    pub collapse: Collapse,
+    /// Purchase grain; `None` = the function's default (none for RFM, day for BTYD).
+    pub collapse: Option<Collapse>,
     /// RFM score levels; `None` = the scheme's levels (5 for `rf_grid`).
     pub rfm_bins: Option<u8>,
     /// RFM score method; `None` = the scheme's method (quantile; mean for `cn8`).
@@ -121,6 +144,12 @@ pub struct ClvOptions {
     pub rfm_frequency_thresholds: Option<Vec<f64>>,
     /// Thresholds for method `fixed`, monetary.
     pub rfm_monetary_thresholds: Option<Vec<f64>>,
+    /// BTYD time unit (default week).
+    pub btyd_time_unit: TimeUnit,
+    /// End of the BTYD calibration period (inclusive; days since 1970-01-01); `None` = the as-of date.
+    pub btyd_calibration_end: Option<i32>,
+    /// End of the BTYD holdout period (inclusive); `None` = no holdout columns.
+    pub btyd_holdout_end: Option<i32>,
 }
 
 impl Default for ClvOptions {
@@ -134,7 +163,7 @@ impl Default for ClvOptions {
             invalid_amounts: InvalidAmounts::default(),
             negative_amounts: NegativeAmounts::default(),
             dedupe: false,
-            collapse: Collapse::default(),
+            collapse: None,
             rfm_bins: None,
             rfm_method: None,
             rfm_scheme: "rf_grid".into(),
@@ -142,16 +171,16 @@ impl Default for ClvOptions {
             rfm_recency_thresholds: None,
             rfm_frequency_thresholds: None,
             rfm_monetary_thresholds: None,
+            btyd_time_unit: TimeUnit::default(),
+            btyd_calibration_end: None,
+            btyd_holdout_end: None,
         }
     }
 }
 
 /// Every key with its description, in documentation order.
 pub const OPTION_KEYS: &[(&str, &str)] = &[
-    (
-        "customer_column",
-        "Customer id column (default customer_id)",
-    ),
+    ("customer_column", "Customer id column (default customer_id)"),
     (
         "time_column",
         "Transaction date or timestamp column (default order_date)",
@@ -169,18 +198,9 @@ pub const OPTION_KEYS: &[(&str, &str)] = &[
         "invalid_amounts",
         "Null/NaN/infinite amounts: exclude (default) or error",
     ),
-    (
-        "negative_amounts",
-        "Negative amounts: net (default), exclude or error",
-    ),
-    (
-        "dedupe",
-        "Drop exact duplicate rows: false (default) or true",
-    ),
-    (
-        "collapse",
-        "Purchases per customer per day: none (default) or day",
-    ),
+    ("negative_amounts", "Negative amounts: net (default), exclude or error"),
+    ("dedupe", "Drop exact duplicate rows: false (default) or true"),
+    ("collapse", "Purchases per customer per day: none (default) or day"),
     (
         "rfm.bins",
         "RFM score levels 2..10 (default: the scheme's, 5 for rf_grid)",
@@ -193,10 +213,7 @@ pub const OPTION_KEYS: &[(&str, &str)] = &[
         "rfm.scheme",
         "Segment scheme: rf_grid (default), rfm11, cn8, cn8_en or a registered one",
     ),
-    (
-        "rfm.monetary",
-        "Monetary value: sum (default) or mean per order",
-    ),
+    ("rfm.monetary", "Monetary value: sum (default) or mean per order"),
     (
         "rfm.recency_thresholds",
         "Method fixed: recency day thresholds, e.g. 30,90,180,365",
@@ -213,8 +230,7 @@ pub const OPTION_KEYS: &[(&str, &str)] = &[
 
 fn none_if_empty(v: &str) -> Option<&str> {
     let v = v.trim();
-    (!v.is_empty() && !v.eq_ignore_ascii_case("none") && !v.eq_ignore_ascii_case("default"))
-        .then_some(v)
+    (!v.is_empty() && !v.eq_ignore_ascii_case("none") && !v.eq_ignore_ascii_case("default")).then_some(v)
 }
 
 /// Parses `YYYY-MM-DD` into days since 1970-01-01.
@@ -236,9 +252,9 @@ fn parse_thresholds(v: &str, key: &str) -> Result<Option<Vec<f64>>> {
     };
     v.split(',')
         .map(|t| {
-            t.trim().parse::<f64>().map_err(|_| {
-                plan_datafusion_err!("{key}: '{t}' is not a number; expected e.g. '30,90,180,365'")
-            })
+            t.trim()
+                .parse::<f64>()
+                .map_err(|_| plan_datafusion_err!("{key}: '{t}' is not a number; expected e.g. '30,90,180,365'"))
         })
         .collect::<Result<Vec<_>>>()
         .map(Some)
@@ -260,11 +276,7 @@ fn join(v: &Option<Vec<f64>>) -> Option<String> {
 impl ClvOptions {
     /// The options of a session (defaults when clv is not registered on it).
     pub fn from_session_config(config: &datafusion::common::config::ConfigOptions) -> Self {
-        config
-            .extensions
-            .get::<ClvOptions>()
-            .cloned()
-            .unwrap_or_default()
+        config.extensions.get::<ClvOptions>().cloned().unwrap_or_default()
     }
 
     /// The options of a context.
@@ -287,32 +299,37 @@ impl ClvOptions {
             "time_column" => self.time_column = name(value)?,
             "amount_column" => self.amount_column = name(value)?,
             "order_column" => self.order_column = none_if_empty(value).map(str::to_string),
-            "as_of" => {
-                self.as_of = none_if_empty(value)
-                    .map(|v| parse_date(v, "clv.as_of"))
-                    .transpose()?
-            }
+            "as_of" => self.as_of = none_if_empty(value).map(|v| parse_date(v, "clv.as_of")).transpose()?,
             "invalid_amounts" => self.invalid_amounts = value.parse()?,
             "negative_amounts" => self.negative_amounts = value.parse()?,
             "dedupe" => self.dedupe = parse_bool(value, "clv.dedupe")?,
-            "collapse" => self.collapse = value.parse()?,
+            // 'none' is a grain here, so only an empty value resets to the function's default.
+            "collapse" => {
+                self.collapse = Some(value.trim())
+                    .filter(|v| !v.is_empty())
+                    .map(str::parse)
+                    .transpose()?
+            }
+            "btyd.time_unit" | "time_unit" => self.btyd_time_unit = value.parse()?,
+            "btyd.calibration_end" | "calibration_end" => {
+                self.btyd_calibration_end = none_if_empty(value)
+                    .map(|v| parse_date(v, "calibration_end"))
+                    .transpose()?
+            }
+            "btyd.holdout_end" | "holdout_end" => {
+                self.btyd_holdout_end = none_if_empty(value).map(|v| parse_date(v, "holdout_end")).transpose()?
+            }
             "rfm.bins" | "bins" => {
                 self.rfm_bins = none_if_empty(value)
                     .map(|v| {
                         v.parse::<u8>()
                             .ok()
                             .filter(|b| (2..=10).contains(b))
-                            .ok_or_else(|| {
-                                plan_datafusion_err!(
-                                    "bins must be an integer between 2 and 10, got '{v}'"
-                                )
-                            })
+                            .ok_or_else(|| plan_datafusion_err!("bins must be an integer between 2 and 10, got '{v}'"))
                     })
                     .transpose()?
             }
-            "rfm.method" | "method" => {
-                self.rfm_method = none_if_empty(value).map(str::parse).transpose()?
-            }
+            "rfm.method" | "method" => self.rfm_method = none_if_empty(value).map(str::parse).transpose()?,
             "rfm.scheme" | "scheme" => {
                 self.rfm_scheme = none_if_empty(value).unwrap_or("rf_grid").to_string();
             }
@@ -328,10 +345,7 @@ impl ClvOptions {
             }
             _ => {
                 let known: Vec<&str> = OPTION_KEYS.iter().map(|(k, _)| *k).collect();
-                return plan_err!(
-                    "unknown clv option '{key}': known options are {}",
-                    known.join(", ")
-                );
+                return plan_err!("unknown clv option '{key}': known options are {}", known.join(", "));
             }
         }
         Ok(())
@@ -351,7 +365,7 @@ impl ClvOptions {
                     "invalid_amounts" => Some(self.invalid_amounts.to_string()),
                     "negative_amounts" => Some(self.negative_amounts.to_string()),
                     "dedupe" => Some(self.dedupe.to_string()),
-                    "collapse" => Some(self.collapse.to_string()),
+                    "collapse" => self.collapse.map(|c| c.to_string()),
                     "rfm.bins" => self.rfm_bins.map(|b| b.to_string()),
                     "rfm.method" => self.rfm_method.map(|m| m.to_string()),
                     "rfm.scheme" => Some(self.rfm_scheme.clone()),
@@ -359,6 +373,9 @@ impl ClvOptions {
                     "rfm.recency_thresholds" => join(&self.rfm_recency_thresholds),
                     "rfm.frequency_thresholds" => join(&self.rfm_frequency_thresholds),
                     "rfm.monetary_thresholds" => join(&self.rfm_monetary_thresholds),
+                    "btyd.time_unit" => Some(self.btyd_time_unit.to_string()),
+                    "btyd.calibration_end" => self.btyd_calibration_end.map(format_date),
+                    "btyd.holdout_end" => self.btyd_holdout_end.map(format_date),
                     _ => None,
                 };
                 (*k, v)
@@ -419,18 +436,17 @@ mod tests {
             (Some(4), Some(ScoreMethod::Ntile), None)
         );
         assert_eq!(o.rfm_recency_thresholds, Some(vec![30.0, 90.0, 180.0]));
-        let e = |k: &str, v: &str| {
-            ClvOptions::default()
-                .set_option(k, v)
-                .unwrap_err()
-                .to_string()
-        };
+        let e = |k: &str, v: &str| ClvOptions::default().set_option(k, v).unwrap_err().to_string();
         assert!(e("as_of", "July").contains("expected YYYY-MM-DD"));
         assert!(e("rfm.bins", "11").contains("between 2 and 10"));
         assert!(e("negative_amounts", "keep").contains("net, exclude, error"));
         assert!(e("colour", "x").contains("unknown clv option 'colour'"));
         assert!(e("recency_thresholds", "30,x").contains("'x' is not a number"));
         assert!(e("dedupe", "maybe").contains("true or false"));
+        o.set_option("collapse", "none").unwrap();
+        assert_eq!(o.collapse, Some(Collapse::None));
+        o.set_option("collapse", "").unwrap();
+        assert_eq!(o.collapse, None);
         assert_eq!(o.values().len(), OPTION_KEYS.len());
     }
 }

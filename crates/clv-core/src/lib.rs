@@ -38,7 +38,7 @@ use datafusion::logical_expr::{ScalarUDF, WindowUDF};
 use datafusion::prelude::SessionContext;
 
 pub use api::Rfm;
-pub use config::{ClvOptions, Collapse, InvalidAmounts, Monetary, NegativeAmounts};
+pub use config::{ClvOptions, Collapse, InvalidAmounts, Monetary, NegativeAmounts, TimeUnit};
 pub use plan::report::PolicyReport;
 pub use plan::source::TransactionSource;
 pub use rfm::{Direction, SchemeRegistry, ScoreMethod, SegmentScheme};
@@ -65,6 +65,10 @@ pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
         (
             "clv_policy_report",
             Arc::new(functions::policy_report_table::PolicyReportTableFunction),
+        ),
+        (
+            "btyd_summary",
+            Arc::new(functions::btyd_summary_table::BtydSummaryTableFunction),
         ),
     ]
 }
@@ -104,9 +108,7 @@ pub fn register_all_on_builder(mut builder: SessionStateBuilder) -> SessionState
         .window_functions()
         .get_or_insert_with(Vec::new)
         .extend(window_functions());
-    let tables = builder
-        .table_functions()
-        .get_or_insert_with(Default::default);
+    let tables = builder.table_functions().get_or_insert_with(Default::default);
     for (name, f) in table_functions() {
         tables.insert(
             name.to_string(),
@@ -115,10 +117,7 @@ pub fn register_all_on_builder(mut builder: SessionStateBuilder) -> SessionState
     }
     let config = builder.config().get_or_insert_with(Default::default);
     if config.options().extensions.get::<ClvOptions>().is_none() {
-        config
-            .options_mut()
-            .extensions
-            .insert(ClvOptions::default());
+        config.options_mut().extensions.insert(ClvOptions::default());
     }
     builder
 }
@@ -129,8 +128,6 @@ pub fn register_scheme(ctx: &SessionContext, scheme: SegmentScheme) -> Result<()
     let state = ctx.state();
     let mut schemes = plan::rfm::RfmFunctions::from_session(&state).schemes();
     schemes.register(scheme)?;
-    ctx.register_udf(ScalarUDF::from(functions::rfm_segment::RfmSegment::new(
-        schemes,
-    )));
+    ctx.register_udf(ScalarUDF::from(functions::rfm_segment::RfmSegment::new(schemes)));
     Ok(())
 }

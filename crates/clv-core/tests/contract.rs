@@ -8,10 +8,9 @@ use std::sync::Arc;
 use clv_core::{NegativeAmounts, Rfm, ScoreMethod, SegmentScheme};
 use common::*;
 use datafusion::arrow::array::{
-    ArrayRef, Date32Array, Date64Array, Decimal128Array, DictionaryArray, Float32Array,
-    Float64Array, Int32Array, Int64Array, LargeStringArray, RecordBatch, StringArray,
-    StringViewArray, TimestampMicrosecondArray, TimestampMillisecondArray,
-    TimestampNanosecondArray, TimestampSecondArray, UInt32Array, UInt64Array,
+    ArrayRef, Date32Array, Date64Array, Decimal128Array, DictionaryArray, Float32Array, Float64Array, Int32Array,
+    Int64Array, LargeStringArray, RecordBatch, StringArray, StringViewArray, TimestampMicrosecondArray,
+    TimestampMillisecondArray, TimestampNanosecondArray, TimestampSecondArray, UInt32Array, UInt64Array,
 };
 use datafusion::arrow::datatypes::{Field, Int32Type, Schema};
 use datafusion::common::Result;
@@ -19,13 +18,7 @@ use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::SessionContext;
 
 /// Three customers, five rows: (id, day offset from 2024-01-01, amount in cents).
-const ROWS: [(i64, i32, i64); 5] = [
-    (1, 0, 1000),
-    (1, 9, 2050),
-    (2, 2, 1500),
-    (3, 5, 725),
-    (3, 5, 100),
-];
+const ROWS: [(i64, i32, i64); 5] = [(1, 0, 1000), (1, 9, 2050), (2, 2, 1500), (3, 5, 725), (3, 5, 100)];
 const DAY0: i32 = 19723; // 2024-01-01
 
 fn batch(id: ArrayRef, time: ArrayRef, amount: ArrayRef) -> RecordBatch {
@@ -48,10 +41,7 @@ async fn every_accepted_type_gives_the_same_result() -> Result<()> {
     let ids: Vec<i64> = ROWS.iter().map(|r| r.0).collect();
     let days: Vec<i32> = ROWS.iter().map(|r| DAY0 + r.1).collect();
     let cents: Vec<i64> = ROWS.iter().map(|r| r.2).collect();
-    let secs: Vec<i64> = days
-        .iter()
-        .map(|d| i64::from(*d) * 86_400 + 3_600)
-        .collect();
+    let secs: Vec<i64> = days.iter().map(|d| i64::from(*d) * 86_400 + 3_600).collect();
     let base_time: ArrayRef = Arc::new(Date32Array::from(days.clone()));
     let base_amount: ArrayRef = Arc::new(Float64Array::from(
         cents.iter().map(|c| *c as f64 / 100.0).collect::<Vec<_>>(),
@@ -69,15 +59,9 @@ async fn every_accepted_type_gives_the_same_result() -> Result<()> {
     );
 
     let id_arrays: Vec<ArrayRef> = vec![
-        Arc::new(Int32Array::from(
-            ids.iter().map(|i| *i as i32).collect::<Vec<_>>(),
-        )),
-        Arc::new(UInt32Array::from(
-            ids.iter().map(|i| *i as u32).collect::<Vec<_>>(),
-        )),
-        Arc::new(UInt64Array::from(
-            ids.iter().map(|i| *i as u64).collect::<Vec<_>>(),
-        )),
+        Arc::new(Int32Array::from(ids.iter().map(|i| *i as i32).collect::<Vec<_>>())),
+        Arc::new(UInt32Array::from(ids.iter().map(|i| *i as u32).collect::<Vec<_>>())),
+        Arc::new(UInt64Array::from(ids.iter().map(|i| *i as u64).collect::<Vec<_>>())),
         Arc::new(StringArray::from(strings.clone())),
         Arc::new(LargeStringArray::from(strings.clone())),
         Arc::new(StringViewArray::from(strings.clone())),
@@ -98,9 +82,7 @@ async fn every_accepted_type_gives_the_same_result() -> Result<()> {
     }
     let time_arrays: Vec<ArrayRef> = vec![
         Arc::new(Date64Array::from(
-            days.iter()
-                .map(|d| i64::from(*d) * 86_400_000)
-                .collect::<Vec<_>>(),
+            days.iter().map(|d| i64::from(*d) * 86_400_000).collect::<Vec<_>>(),
         )),
         Arc::new(TimestampSecondArray::from(secs.clone())),
         Arc::new(TimestampMillisecondArray::from(
@@ -111,10 +93,8 @@ async fn every_accepted_type_gives_the_same_result() -> Result<()> {
                 .with_timezone("UTC"),
         ),
         Arc::new(
-            TimestampNanosecondArray::from(
-                secs.iter().map(|s| s * 1_000_000_000).collect::<Vec<_>>(),
-            )
-            .with_timezone("+05:00"),
+            TimestampNanosecondArray::from(secs.iter().map(|s| s * 1_000_000_000).collect::<Vec<_>>())
+                .with_timezone("+05:00"),
         ),
     ];
     for time in time_arrays {
@@ -189,11 +169,7 @@ async fn days_follow_the_timestamp_time_zone() -> Result<()> {
         20
     );
     // The time columns keep their source type.
-    let s = text(
-        &ctx,
-        "SELECT arrow_typeof(first_purchase) FROM rfm('plus2')",
-    )
-    .await?;
+    let s = text(&ctx, "SELECT arrow_typeof(first_purchase) FROM rfm('plus2')").await?;
     assert!(s.contains("Timestamp(s, \"+02:00\")"), "{s}");
     Ok(())
 }
@@ -206,11 +182,11 @@ async fn the_builder_mirrors_the_table_function() -> Result<()> {
         .bins(5)
         .method(ScoreMethod::Ntile)
         .scheme("rf_grid");
-    let df = rust.dataframe(&ctx, "orders").await?.sort(vec![
-        datafusion::prelude::col("customer_id").sort(true, false),
-    ])?;
-    let from_rust =
-        datafusion::arrow::util::pretty::pretty_format_batches(&df.collect().await?)?.to_string();
+    let df = rust
+        .dataframe(&ctx, "orders")
+        .await?
+        .sort(vec![datafusion::prelude::col("customer_id").sort(true, false)])?;
+    let from_rust = datafusion::arrow::util::pretty::pretty_format_batches(&df.collect().await?)?.to_string();
     let from_sql = text(
         &ctx,
         "SELECT * FROM rfm('orders', '1998-07-01', 5, 'ntile', 'rf_grid') ORDER BY customer_id",
@@ -232,15 +208,8 @@ async fn the_builder_mirrors_the_table_function() -> Result<()> {
     );
     assert_eq!(report.as_of.as_deref(), Some("1998-07-01"));
     // Session options apply to the builder; its own settings override them.
-    ctx.sql("SET clv.rfm.scheme = 'rfm11'")
-        .await?
-        .collect()
-        .await?;
-    let s = Rfm::new()
-        .dataframe(&ctx, "orders")
-        .await?
-        .collect()
-        .await?;
+    ctx.sql("SET clv.rfm.scheme = 'rfm11'").await?.collect().await?;
+    let s = Rfm::new().dataframe(&ctx, "orders").await?.collect().await?;
     let segs = datafusion::arrow::util::pretty::pretty_format_batches(&s)?.to_string();
     assert!(segs.contains("Champions") && !segs.contains("champions"));
     assert!(
@@ -282,7 +251,11 @@ async fn user_schemes_work_from_sql_by_name() -> Result<()> {
             .trim(),
         "| vip |"
     );
-    let counts = text(&ctx, "SELECT segment, count(*) AS n FROM rfm('orders', NULL, 3, NULL, 'vip3') GROUP BY segment ORDER BY segment").await?;
+    let counts = text(
+        &ctx,
+        "SELECT segment, count(*) AS n FROM rfm('orders', NULL, 3, NULL, 'vip3') GROUP BY segment ORDER BY segment",
+    )
+    .await?;
     // An independent CASE over the same scores.
     let check = scalar_i64(
         &ctx,
@@ -301,11 +274,7 @@ async fn user_schemes_work_from_sql_by_name() -> Result<()> {
     std::fs::write(&path, r#"{"name": "two", "levels": 2, "method": "median", "rule": [{"label": "up", "r": [2, 2]}, {"label": "down"}]}"#).unwrap();
     clv_core::register_scheme(&ctx, SegmentScheme::from_path(&path)?)?;
     assert_eq!(
-        scalar_i64(
-            &ctx,
-            "SELECT count(DISTINCT segment) FROM rfm('orders', 'scheme=two')"
-        )
-        .await?,
+        scalar_i64(&ctx, "SELECT count(DISTINCT segment) FROM rfm('orders', 'scheme=two')").await?,
         2
     );
     Ok(())
@@ -313,9 +282,7 @@ async fn user_schemes_work_from_sql_by_name() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn builder_registration_appends_to_existing_functions() -> Result<()> {
-    let state =
-        clv_core::register_all_on_builder(SessionStateBuilder::new().with_default_features())
-            .build();
+    let state = clv_core::register_all_on_builder(SessionStateBuilder::new().with_default_features()).build();
     let ctx = SessionContext::new_with_state(state);
     // DataFusion's own functions are still there next to clv's.
     assert_eq!(

@@ -55,11 +55,7 @@ fn examples(doc: &str) -> (String, Vec<(usize, usize, String)>) {
 async fn sql_reference_examples_run_and_match() -> Result<()> {
     let doc = std::fs::read_to_string(DOC).unwrap();
     let (setup, examples) = examples(&doc);
-    assert!(
-        examples.len() >= 8,
-        "found only {} examples",
-        examples.len()
-    );
+    assert!(examples.len() >= 8, "found only {} examples", examples.len());
     let mut lines: Vec<String> = doc.lines().map(String::from).collect();
     let update = std::env::var("UPDATE_DOCS").is_ok();
     let mut failures = vec![];
@@ -75,9 +71,7 @@ async fn sql_reference_examples_run_and_match() -> Result<()> {
             if update {
                 lines.splice(*start..*end, actual.trim().lines().map(String::from));
             } else {
-                failures.push(format!(
-                    "{sql}\n--- expected\n{expected}\n--- actual\n{actual}"
-                ));
+                failures.push(format!("{sql}\n--- expected\n{expected}\n--- actual\n{actual}"));
             }
         }
     }

@@ -24,8 +24,7 @@ const PLAIN_SUMMARY: &str = "
 #[tokio::test(flavor = "multi_thread")]
 async fn summary_matches_plain_sql() -> Result<()> {
     let ctx = cdnow(4).await?;
-    ctx.sql(&format!("CREATE VIEW plain AS {PLAIN_SUMMARY}"))
-        .await?;
+    ctx.sql(&format!("CREATE VIEW plain AS {PLAIN_SUMMARY}")).await?;
     let mismatches = scalar_i64(
         &ctx,
         "SELECT count(*) FROM rfm('orders') r JOIN plain p ON r.customer_id = p.customer_id
@@ -35,14 +34,8 @@ async fn summary_matches_plain_sql() -> Result<()> {
     .await?;
     assert_eq!(mismatches, 0);
     // Same customers on both sides.
-    assert_eq!(
-        scalar_i64(&ctx, "SELECT count(*) FROM rfm('orders')").await?,
-        23_570
-    );
-    assert_eq!(
-        scalar_i64(&ctx, "SELECT count(*) FROM plain").await?,
-        23_570
-    );
+    assert_eq!(scalar_i64(&ctx, "SELECT count(*) FROM rfm('orders')").await?, 23_570);
+    assert_eq!(scalar_i64(&ctx, "SELECT count(*) FROM plain").await?, 23_570);
     assert_eq!(
         scalar_i64(
             &ctx,
@@ -68,11 +61,7 @@ async fn summary_matches_plain_sql() -> Result<()> {
 /// score = 1 + #{cuts < v} (for lower-is-better: n + 1 - that).
 fn plain_quantile(column: &str, lower: bool) -> String {
     let bin = "1 + sum(CASE WHEN c.q < s.v THEN 1 ELSE 0 END)";
-    let score = if lower {
-        format!("6 - ({bin})")
-    } else {
-        bin.to_string()
-    };
+    let score = if lower { format!("6 - ({bin})") } else { bin.to_string() };
     format!(
         "WITH s AS (SELECT customer_id, CAST({column} AS DOUBLE) AS v FROM rfm('orders')),
               sorted AS (SELECT v, row_number() OVER (ORDER BY v) AS pos, count(*) OVER () AS n FROM s),
@@ -94,11 +83,7 @@ async fn quantile_scores_match_plain_sql() -> Result<()> {
             "SELECT count(*) FROM rfm('orders') r JOIN ({}) p USING (customer_id) WHERE r.{dim} <> p.score",
             plain_quantile(column, lower)
         );
-        assert_eq!(
-            scalar_i64(&ctx, &sql).await?,
-            0,
-            "{dim} differs from plain SQL"
-        );
+        assert_eq!(scalar_i64(&ctx, &sql).await?, 0, "{dim} differs from plain SQL");
     }
     // Every score level is used on CDNOW recency, and equal values always share a score.
     assert_eq!(
@@ -106,7 +91,11 @@ async fn quantile_scores_match_plain_sql() -> Result<()> {
         5
     );
     assert_eq!(
-        scalar_i64(&ctx, "SELECT count(*) FROM (SELECT frequency FROM rfm('orders') GROUP BY frequency HAVING count(DISTINCT f) > 1)").await?,
+        scalar_i64(
+            &ctx,
+            "SELECT count(*) FROM (SELECT frequency FROM rfm('orders') GROUP BY frequency HAVING count(DISTINCT f) > 1)"
+        )
+        .await?,
         0
     );
     Ok(())
@@ -146,11 +135,7 @@ async fn segments_follow_the_rf_grid_table() -> Result<()> {
 }
 
 async fn sorted_rfm(ctx: &datafusion::prelude::SessionContext, args: &str) -> Result<RecordBatch> {
-    let b = query(
-        ctx,
-        &format!("SELECT * FROM rfm({args}) ORDER BY customer_id"),
-    )
-    .await?;
+    let b = query(ctx, &format!("SELECT * FROM rfm({args}) ORDER BY customer_id")).await?;
     Ok(concat_batches(&b[0].schema(), &b)?)
 }
 
@@ -173,24 +158,16 @@ async fn identical_across_partitionings_and_row_orders() -> Result<()> {
     let all = concat_batches(&rows[0].schema(), &rows)?;
     let mut order: Vec<u32> = (0..all.num_rows() as u32).collect();
     order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(7));
-    let shuffled = datafusion::arrow::compute::take_record_batch(
-        &all,
-        &datafusion::arrow::array::UInt32Array::from(order),
-    )?;
+    let shuffled =
+        datafusion::arrow::compute::take_record_batch(&all, &datafusion::arrow::array::UInt32Array::from(order))?;
     let n = shuffled.num_rows();
     let parts: Vec<Vec<RecordBatch>> = (0..5)
         .map(|p| vec![shuffled.slice(p * n / 5, (p + 1) * n / 5 - p * n / 5)])
         .collect();
     let ctx = context(8)?;
     ctx.register_table("orders", Arc::new(MemTable::try_new(all.schema(), parts)?))?;
-    assert_eq!(
-        scalar_i64(&ctx, "SELECT count(*) FROM orders").await?,
-        69_659
-    );
-    assert_eq!(
-        sorted_rfm(&ctx, "'orders'").await?,
-        sorted_rfm(&one, "'orders'").await?
-    );
+    assert_eq!(scalar_i64(&ctx, "SELECT count(*) FROM orders").await?, 69_659);
+    assert_eq!(sorted_rfm(&ctx, "'orders'").await?, sorted_rfm(&one, "'orders'").await?);
     assert_eq!(
         sorted_rfm(&ctx, "'orders', 'method=ntile'").await?,
         sorted_rfm(&one, "'orders', 'method=ntile'").await?
@@ -201,9 +178,7 @@ async fn identical_across_partitionings_and_row_orders() -> Result<()> {
 #[tokio::test(flavor = "multi_thread")]
 async fn rfm_table_pushes_customer_filters_into_the_scan() -> Result<()> {
     let ctx = cdnow(4).await?;
-    let table =
-        RfmTable::try_from_context(&ctx, TransactionSource::from(CDNOW), ClvOptions::default())
-            .await?;
+    let table = RfmTable::try_from_context(&ctx, TransactionSource::from(CDNOW), ClvOptions::default()).await?;
     ctx.register_table("customer_rfm", Arc::new(table))?;
     let ids = "(3, 5, 100, 23570, 17, 9999)";
     let filtered = text(
@@ -217,35 +192,16 @@ async fn rfm_table_pushes_customer_filters_into_the_scan() -> Result<()> {
     )
     .await?;
     assert_eq!(filtered, full);
-    let one = text(
-        &ctx,
-        "SELECT segment, r, f, m FROM customer_rfm WHERE customer_id = 3",
-    )
-    .await?;
+    let one = text(&ctx, "SELECT segment, r, f, m FROM customer_rfm WHERE customer_id = 3").await?;
     assert!(one.contains("champions"), "{one}");
     // The filter reaches the Parquet scan as a predicate.
-    let plan = text(
-        &ctx,
-        "EXPLAIN SELECT segment FROM customer_rfm WHERE customer_id = 3",
-    )
-    .await?;
+    let plan = text(&ctx, "EXPLAIN SELECT segment FROM customer_rfm WHERE customer_id = 3").await?;
     assert!(plan.contains("predicate=customer_id@0 = 3"), "{plan}");
     // Without a customer filter the full computation runs; a projection still works.
+    assert_eq!(scalar_i64(&ctx, "SELECT count(*) FROM customer_rfm").await?, 23_570);
     assert_eq!(
-        scalar_i64(&ctx, "SELECT count(*) FROM customer_rfm").await?,
-        23_570
-    );
-    assert_eq!(
-        scalar_i64(
-            &ctx,
-            "SELECT count(*) FROM customer_rfm WHERE segment = 'champions'"
-        )
-        .await?,
-        scalar_i64(
-            &ctx,
-            "SELECT count(*) FROM rfm('orders') WHERE segment = 'champions'"
-        )
-        .await?
+        scalar_i64(&ctx, "SELECT count(*) FROM customer_rfm WHERE segment = 'champions'").await?,
+        scalar_i64(&ctx, "SELECT count(*) FROM rfm('orders') WHERE segment = 'champions'").await?
     );
     // ntile falls back to the full plan and still agrees.
     let mut o = ClvOptions::default();
@@ -253,8 +209,16 @@ async fn rfm_table_pushes_customer_filters_into_the_scan() -> Result<()> {
     let nt = RfmTable::try_from_context(&ctx, "orders", o).await?;
     ctx.register_table("customer_rfm_ntile", Arc::new(nt))?;
     assert_eq!(
-        text(&ctx, &format!("SELECT * FROM customer_rfm_ntile WHERE customer_id IN {ids} ORDER BY customer_id")).await?,
-        text(&ctx, &format!("SELECT * FROM rfm('orders', 'method=ntile') WHERE customer_id IN {ids} ORDER BY customer_id")).await?
+        text(
+            &ctx,
+            &format!("SELECT * FROM customer_rfm_ntile WHERE customer_id IN {ids} ORDER BY customer_id")
+        )
+        .await?,
+        text(
+            &ctx,
+            &format!("SELECT * FROM rfm('orders', 'method=ntile') WHERE customer_id IN {ids} ORDER BY customer_id")
+        )
+        .await?
     );
     Ok(())
 }
@@ -262,11 +226,7 @@ async fn rfm_table_pushes_customer_filters_into_the_scan() -> Result<()> {
 #[tokio::test(flavor = "multi_thread")]
 async fn parquet_path_and_glob_sources() -> Result<()> {
     let ctx = context(2)?;
-    let dir = std::path::Path::new(CDNOW)
-        .parent()
-        .unwrap()
-        .display()
-        .to_string();
+    let dir = std::path::Path::new(CDNOW).parent().unwrap().display().to_string();
     let by_path = scalar_i64(&ctx, &format!("SELECT count(*) FROM rfm('{CDNOW}')")).await?;
     let by_glob = scalar_i64(
         &ctx,

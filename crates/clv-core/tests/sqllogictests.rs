@@ -22,9 +22,7 @@ struct Engine {
 
 impl Engine {
     fn new(partitions: usize) -> Result<Self, DataFusionError> {
-        let ctx = SessionContext::new_with_config(
-            SessionConfig::new().with_target_partitions(partitions),
-        );
+        let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(partitions));
         clv_core::register_all(&ctx)?;
         Ok(Self { ctx })
     }
@@ -33,9 +31,7 @@ impl Engine {
 fn column_type(t: &DataType) -> DefaultColumnType {
     match t {
         t if t.is_integer() => DefaultColumnType::Integer,
-        t if t.is_floating() || matches!(t, DataType::Decimal128(..)) => {
-            DefaultColumnType::FloatingPoint
-        }
+        t if t.is_floating() || matches!(t, DataType::Decimal128(..)) => DefaultColumnType::FloatingPoint,
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => DefaultColumnType::Text,
         _ => DefaultColumnType::Any,
     }
@@ -80,11 +76,7 @@ impl sqllogictest::AsyncDB for Engine {
             return Ok(DBOutput::StatementComplete(0));
         }
         Ok(DBOutput::Rows {
-            types: schema
-                .fields()
-                .iter()
-                .map(|f| column_type(f.data_type()))
-                .collect(),
+            types: schema.fields().iter().map(|f| column_type(f.data_type())).collect(),
             rows: rows(&batches)?,
         })
     }
@@ -120,8 +112,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             continue;
         }
         for partitions in [1, 4] {
-            let mut runner =
-                sqllogictest::Runner::new(move || async move { Engine::new(partitions) });
+            let mut runner = sqllogictest::Runner::new(move || async move { Engine::new(partitions) });
             runner.with_column_validator(sqllogictest::default_column_validator);
             if complete && partitions == 1 {
                 runner

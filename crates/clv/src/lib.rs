@@ -22,8 +22,7 @@ pub use clv_core::*;
 /// The names most programs need.
 pub mod prelude {
     pub use clv_core::{
-        ClvOptions, Collapse, Direction, InvalidAmounts, Monetary, NegativeAmounts, PolicyReport,
-        Rfm, RfmTable, SchemeRegistry, ScoreMethod, SegmentScheme, TransactionSource, register_all,
-        register_scheme,
+        ClvOptions, Collapse, Direction, InvalidAmounts, Monetary, NegativeAmounts, PolicyReport, Rfm, RfmTable,
+        SchemeRegistry, ScoreMethod, SegmentScheme, TransactionSource, register_all, register_scheme,
     };
 }

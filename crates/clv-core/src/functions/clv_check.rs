@@ -29,8 +29,7 @@ impl Default for ClvCheck {
     }
 }
 
-static UDF: LazyLock<Arc<ScalarUDF>> =
-    LazyLock::new(|| Arc::new(ScalarUDF::from(ClvCheck::default())));
+static UDF: LazyLock<Arc<ScalarUDF>> = LazyLock::new(|| Arc::new(ScalarUDF::from(ClvCheck::default())));
 
 /// The shared `clv_check` UDF.
 pub fn clv_check_udf() -> Arc<ScalarUDF> {
@@ -39,12 +38,7 @@ pub fn clv_check_udf() -> Arc<ScalarUDF> {
 
 /// `clv_check(violation, message, customer, value)` as an expression.
 pub fn clv_check(violation: Expr, message: &str, customer: Expr, value: Expr) -> Expr {
-    clv_check_udf().call(vec![
-        violation,
-        datafusion::logical_expr::lit(message),
-        customer,
-        value,
-    ])
+    clv_check_udf().call(vec![violation, datafusion::logical_expr::lit(message), customer, value])
 }
 
 impl ScalarUDFImpl for ClvCheck {
@@ -68,29 +62,16 @@ impl ScalarUDFImpl for ClvCheck {
         };
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let violation = arrays[0].as_boolean_opt().map_or_else(
-            || {
-                exec_err!(
-                    "clv_check: violation must be a boolean, got {}",
-                    arrays[0].data_type()
-                )
-            },
+            || exec_err!("clv_check: violation must be a boolean, got {}", arrays[0].data_type()),
             Ok,
         )?;
-        if let Some(i) = (0..violation.len()).find(|&i| violation.is_valid(i) && violation.value(i))
-        {
+        if let Some(i) = (0..violation.len()).find(|&i| violation.is_valid(i) && violation.value(i)) {
             let fmt = |a: &dyn Array| -> String {
                 ArrayFormatter::try_new(a, &FormatOptions::default().with_null("NULL"))
                     .map_or_else(|_| "?".into(), |f| f.value(i).to_string())
             };
-            return exec_err!(
-                "{message} (customer {}, value {})",
-                fmt(&arrays[2]),
-                fmt(&arrays[3])
-            );
+            return exec_err!("{message} (customer {}, value {})", fmt(&arrays[2]), fmt(&arrays[3]));
         }
-        Ok(ColumnarValue::Array(Arc::new(BooleanArray::from(vec![
-            true;
-            n
-        ]))))
+        Ok(ColumnarValue::Array(Arc::new(BooleanArray::from(vec![true; n]))))
     }
 }

@@ -1,5 +1,6 @@
 //! The SQL surface: one function per file.
 
+pub mod btyd_summary_table;
 pub mod clv_check;
 pub mod policy_report_table;
 pub mod rfm_cell;

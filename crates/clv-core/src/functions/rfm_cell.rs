@@ -4,9 +4,7 @@ use std::sync::{Arc, LazyLock};
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, exec_err};
-use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
-};
+use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
 use super::rfm_segment::{coerce_scores, map_score_cells};
 use crate::rfm::cell_code;
@@ -25,8 +23,7 @@ impl Default for RfmCell {
     }
 }
 
-static UDF: LazyLock<Arc<ScalarUDF>> =
-    LazyLock::new(|| Arc::new(ScalarUDF::from(RfmCell::default())));
+static UDF: LazyLock<Arc<ScalarUDF>> = LazyLock::new(|| Arc::new(ScalarUDF::from(RfmCell::default())));
 
 /// The shared `rfm_cell` UDF.
 pub fn rfm_cell_udf() -> Arc<ScalarUDF> {

@@ -14,12 +14,8 @@ use datafusion::arrow::array::{ArrayRef, AsArray, Int32Array};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::expr::WindowFunction;
-use datafusion::logical_expr::function::{
-    PartitionEvaluatorArgs, WindowFunctionSimplification, WindowUDFFieldArgs,
-};
-use datafusion::logical_expr::{
-    Expr, PartitionEvaluator, Signature, Volatility, WindowUDF, WindowUDFImpl, lit,
-};
+use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowFunctionSimplification, WindowUDFFieldArgs};
+use datafusion::logical_expr::{Expr, PartitionEvaluator, Signature, Volatility, WindowUDF, WindowUDFImpl, lit};
 use datafusion::physical_expr::expressions::Literal;
 use datafusion::physical_plan::PhysicalExpr;
 
@@ -40,8 +36,7 @@ impl Default for RfmScore {
     }
 }
 
-static UDWF: LazyLock<Arc<WindowUDF>> =
-    LazyLock::new(|| Arc::new(WindowUDF::from(RfmScore::default())));
+static UDWF: LazyLock<Arc<WindowUDF>> = LazyLock::new(|| Arc::new(WindowUDF::from(RfmScore::default())));
 
 /// The shared `rfm_score` UDWF.
 pub fn rfm_score_udwf() -> Arc<WindowUDF> {
@@ -126,22 +121,15 @@ impl WindowUDFImpl for RfmScore {
         }
         let mut out = vec![DataType::Float64, DataType::Int64];
         for t in &arg_types[2..] {
-            if !(matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
-                || t.is_null())
-            {
-                return plan_err!(
-                    "rfm_score: direction, method and thresholds must be text, got {t}"
-                );
+            if !(matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) || t.is_null()) {
+                return plan_err!("rfm_score: direction, method and thresholds must be text, got {t}");
             }
             out.push(DataType::Utf8);
         }
         Ok(out)
     }
 
-    fn partition_evaluator(
-        &self,
-        args: PartitionEvaluatorArgs,
-    ) -> Result<Box<dyn PartitionEvaluator>> {
+    fn partition_evaluator(&self, args: PartitionEvaluatorArgs) -> Result<Box<dyn PartitionEvaluator>> {
         let exprs = args.input_exprs();
         let bins = literal(&exprs[1], "bins")?;
         let rest = exprs[2..]
@@ -154,11 +142,7 @@ impl WindowUDFImpl for RfmScore {
     }
 
     fn field(&self, field_args: WindowUDFFieldArgs) -> Result<FieldRef> {
-        Ok(Arc::new(Field::new(
-            field_args.name(),
-            DataType::Int32,
-            true,
-        )))
+        Ok(Arc::new(Field::new(field_args.name(), DataType::Int32, true)))
     }
 
     /// Fills a missing method from the session option `clv.rfm.method`.
@@ -194,10 +178,7 @@ impl PartitionEvaluator for RfmScoreEvaluator {
         debug_assert_eq!(v.len(), num_rows);
         let scores = score_population(&self.spec, &v)?;
         Ok(Arc::new(
-            scores
-                .into_iter()
-                .map(|s| s.map(i32::from))
-                .collect::<Int32Array>(),
+            scores.into_iter().map(|s| s.map(i32::from)).collect::<Int32Array>(),
         ))
     }
 }

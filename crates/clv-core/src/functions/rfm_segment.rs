@@ -9,9 +9,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, AsArray, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
-use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
-};
+use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
 use crate::config::ClvOptions;
 use crate::rfm::SchemeRegistry;
@@ -49,11 +47,7 @@ pub fn rfm_segment_udf() -> Arc<ScalarUDF> {
     Arc::new(ScalarUDF::from(RfmSegment::default()))
 }
 
-pub(crate) fn coerce_scores(
-    name: &str,
-    arg_types: &[DataType],
-    extra_text: usize,
-) -> Result<Vec<DataType>> {
+pub(crate) fn coerce_scores(name: &str, arg_types: &[DataType], extra_text: usize) -> Result<Vec<DataType>> {
     let max = 3 + extra_text;
     if !(3..=max).contains(&arg_types.len()) {
         return plan_err!(
@@ -74,8 +68,7 @@ pub(crate) fn coerce_scores(
         out.push(DataType::Int64);
     }
     for t in &arg_types[3..] {
-        if !(matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) || t.is_null())
-        {
+        if !(matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) || t.is_null()) {
             return plan_err!("{name}: scheme must be text, got {t}");
         }
         out.push(DataType::Utf8);
@@ -102,11 +95,7 @@ pub(crate) fn map_score_cells(
         }
     }
     let out = out.finish();
-    if args
-        .args
-        .iter()
-        .all(|a| matches!(a, ColumnarValue::Scalar(_)))
-    {
+    if args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_))) {
         return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?));
     }
     Ok(ColumnarValue::Array(Arc::new(out)))
@@ -141,8 +130,6 @@ impl ScalarUDFImpl for RfmSegment {
             }
         };
         let scheme = self.schemes.get(&scheme_name)?;
-        map_score_cells(&args, 12, |r, f, m| {
-            scheme.assign(r, f, m).map(str::to_string)
-        })
+        map_score_cells(&args, 12, |r, f, m| scheme.assign(r, f, m).map(str::to_string))
     }
 }

@@ -27,9 +27,9 @@ fn literal_text(function: &str, position: usize, e: &Expr) -> Result<Option<Stri
     };
     Ok(match v {
         v if v.is_null() => None,
-        ScalarValue::Utf8(Some(s))
-        | ScalarValue::LargeUtf8(Some(s))
-        | ScalarValue::Utf8View(Some(s)) => Some(s.clone()),
+        ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => {
+            Some(s.clone())
+        }
         ScalarValue::Date32(Some(d)) => Some(format_date(*d)),
         ScalarValue::Boolean(Some(b)) => Some(b.to_string()),
         v if v.data_type().is_integer() || v.data_type().is_floating() => Some(v.to_string()),
@@ -55,15 +55,10 @@ pub fn parse_table_args(
         format!("{function}({}, ['name=value' ...])", args.join(", "))
     };
     let Some(first) = exprs.first() else {
-        return plan_err!(
-            "{function}: missing the transactions argument; usage: {}",
-            usage()
-        );
+        return plan_err!("{function}: missing the transactions argument; usage: {}", usage());
     };
     let Some(source) = literal_text(function, 1, first)? else {
-        return plan_err!(
-            "{function}: the transactions argument must be a table name or a path, not NULL"
-        );
+        return plan_err!("{function}: the transactions argument must be a table name or a path, not NULL");
     };
     let mut options = ClvOptions::from_session_config(session.config_options());
     let mut next_positional = 0;
@@ -71,11 +66,7 @@ pub fn parse_table_args(
         let text = literal_text(function, i + 1, e)?;
         match text.as_deref().and_then(|t| t.split_once('=')) {
             Some((name, value)) => options.set_option(name, value).map_err(|err| {
-                datafusion::common::plan_datafusion_err!(
-                    "{function}: argument {} ('{name}'): {}",
-                    i + 1,
-                    message(&err)
-                )
+                datafusion::common::plan_datafusion_err!("{function}: argument {} ('{name}'): {}", i + 1, message(&err))
             })?,
             None => {
                 let Some(name) = positional.get(next_positional) else {

@@ -1,5 +1,6 @@
 //! Logical plans over transactions: the contract and policies, the summary, RFM, the report.
 
+pub mod btyd;
 pub mod report;
 pub mod rfm;
 pub mod source;

@@ -6,9 +6,7 @@ use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::common::{Result, exec_err};
 use datafusion::functions_aggregate::expr_fn::{count, max, sum};
-use datafusion::logical_expr::{
-    Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, cast, ident, lit, when,
-};
+use datafusion::logical_expr::{Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, cast, ident, lit, when};
 
 use super::transactions::{Conditions, columns, project_contract};
 use crate::config::{ClvOptions, InvalidAmounts, NegativeAmounts, format_date};
@@ -69,10 +67,7 @@ pub fn policy_report_plan(source: LogicalPlan, o: &ClvOptions) -> Result<Logical
         .build()?;
     let distinct_rows = LogicalPlanBuilder::from(source.clone())
         .distinct()?
-        .aggregate(
-            Vec::<Expr>::new(),
-            vec![count(lit(1)).alias("__clv_distinct")],
-        )?
+        .aggregate(Vec::<Expr>::new(), vec![count(lit(1)).alias("__clv_distinct")])?
         .build()?;
     let (rows, _, c) = project_contract(source, o)?;
     let Conditions {
@@ -120,8 +115,7 @@ pub fn policy_report_plan(source: LogicalPlan, o: &ClvOptions) -> Result<Logical
             Vec::<Expr>::new(),
             vec![
                 count_if(ident("__clv_purchases").gt(lit(0_i64))).alias("customers"),
-                count_if(ident("__clv_purchases").eq(lit(0_i64)))
-                    .alias("customers_without_purchases"),
+                count_if(ident("__clv_purchases").eq(lit(0_i64))).alias("customers_without_purchases"),
             ],
         )?
         .build()?;
@@ -129,9 +123,7 @@ pub fn policy_report_plan(source: LogicalPlan, o: &ClvOptions) -> Result<Logical
         Some(d) => cast(lit(d), DataType::Date32),
         None => cast(ident("__clv_last_day") + lit(1), DataType::Date32),
     };
-    let zero_if_null = |name: &str| {
-        datafusion::functions::expr_fn::coalesce(vec![ident(name), lit(0_i64)]).alias(name)
-    };
+    let zero_if_null = |name: &str| datafusion::functions::expr_fn::coalesce(vec![ident(name), lit(0_i64)]).alias(name);
     // Duplicates are counted whether or not `dedupe` drops them.
     let duplicates = (ident("rows_read") - ident("__clv_distinct")).alias("duplicate_rows");
     LogicalPlanBuilder::from(rows_read)
@@ -161,16 +153,12 @@ impl PolicyReport {
             return exec_err!("policy report: the report query returned no row");
         };
         let int = |name: &str| -> Result<u64> {
-            let a = b.column_by_name(name).ok_or_else(|| {
-                datafusion::common::exec_datafusion_err!("policy report: no column {name}")
-            })?;
+            let a = b
+                .column_by_name(name)
+                .ok_or_else(|| datafusion::common::exec_datafusion_err!("policy report: no column {name}"))?;
             let a = datafusion::arrow::compute::cast(a, &DataType::Int64)?;
             let a = a.as_primitive::<Int64Type>();
-            Ok(if a.is_null(0) {
-                0
-            } else {
-                a.value(0).max(0) as u64
-            })
+            Ok(if a.is_null(0) { 0 } else { a.value(0).max(0) as u64 })
         };
         let as_of = b.column_by_name("as_of").and_then(|a| {
             let a = datafusion::arrow::compute::cast(a, &DataType::Int32).ok()?;
@@ -201,11 +189,7 @@ impl PolicyReport {
                 if o.dedupe { "dropped" } else { "kept" },
                 self.duplicate_rows,
             ),
-            (
-                "null customer id or time",
-                "excluded",
-                self.null_customer_or_time,
-            ),
+            ("null customer id or time", "excluded", self.null_customer_or_time),
             (
                 "null/NaN/infinite amount",
                 match o.invalid_amounts {

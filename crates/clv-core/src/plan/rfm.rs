@@ -98,32 +98,21 @@ pub fn resolve_specs(o: &ClvOptions, schemes: &SchemeRegistry) -> Result<RfmSpec
     } else {
         Some(schemes.get(&o.rfm_scheme)?)
     };
-    let method = o
-        .rfm_method
-        .or(scheme.as_ref().map(|s| s.method()))
-        .unwrap_or_default();
+    let method = o.rfm_method.or(scheme.as_ref().map(|s| s.method())).unwrap_or_default();
     let default_bins = if method.is_two_level() {
         2
     } else {
         scheme.as_ref().map_or(5, |s| s.levels())
     };
     let bins = o.rfm_bins.unwrap_or(default_bins);
-    let spec = |direction: Direction,
-                thresholds: &Option<Vec<f64>>,
-                name: &str|
-     -> Result<ScoreSpec> {
+    let spec = |direction: Direction, thresholds: &Option<Vec<f64>>, name: &str| -> Result<ScoreSpec> {
         let spec = if method == ScoreMethod::Fixed {
             let Some(t) = thresholds else {
-                return plan_err!(
-                    "method 'fixed' needs {name}_thresholds, e.g. '{name}_thresholds=30,90,180,365'"
-                );
+                return plan_err!("method 'fixed' needs {name}_thresholds, e.g. '{name}_thresholds=30,90,180,365'");
             };
             let spec = ScoreSpec::fixed(direction, t.clone());
             if o.rfm_bins.is_some_and(|b| b != spec.bins) {
-                return plan_err!(
-                    "{name}_thresholds make {} bins, but bins = {bins}",
-                    spec.bins
-                );
+                return plan_err!("{name}_thresholds make {} bins, but bins = {bins}", spec.bins);
             }
             spec
         } else {
@@ -182,25 +171,15 @@ pub fn rfm_plan(source: LogicalPlan, o: &ClvOptions, fns: &RfmFunctions) -> Resu
         score_expr(&fns.score, ident("frequency"), &specs.f)?.alias("f"),
         score_expr(&fns.score, ident("monetary"), &specs.m)?.alias("m"),
     ];
-    rfm_output(
-        LogicalPlanBuilder::from(summary).window(scores)?,
-        &specs,
-        fns,
-    )
+    rfm_output(LogicalPlanBuilder::from(summary).window(scores)?, &specs, fns)
 }
 
 /// The `rfm()` columns from a plan with the summary columns and the scores `r`, `f`, `m`:
 /// adds `rfm_cell`, `rfm_total` and `segment` and fixes the column order ([`RFM_COLUMNS`]).
-pub(crate) fn rfm_output(
-    scored: LogicalPlanBuilder,
-    specs: &RfmSpecs,
-    fns: &RfmFunctions,
-) -> Result<LogicalPlan> {
+pub(crate) fn rfm_output(scored: LogicalPlanBuilder, specs: &RfmSpecs, fns: &RfmFunctions) -> Result<LogicalPlan> {
     let (r, f, m) = (ident("r"), ident("f"), ident("m"));
     let segment = match &specs.scheme {
-        Some(s) => fns
-            .segment
-            .call(vec![r.clone(), f.clone(), m.clone(), lit(s.name())]),
+        Some(s) => fns.segment.call(vec![r.clone(), f.clone(), m.clone(), lit(s.name())]),
         None => lit(ScalarValue::Utf8(None)),
     };
     scored
@@ -212,9 +191,7 @@ pub(crate) fn rfm_output(
             r.clone(),
             f.clone(),
             m.clone(),
-            fns.cell
-                .call(vec![r.clone(), f.clone(), m.clone()])
-                .alias("rfm_cell"),
+            fns.cell.call(vec![r.clone(), f.clone(), m.clone()]).alias("rfm_cell"),
             (r + f + m).alias("rfm_total"),
             segment.alias("segment"),
             ident("first_purchase"),

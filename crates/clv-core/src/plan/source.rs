@@ -9,9 +9,7 @@ use datafusion::dataframe::DataFrame;
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::csv::CsvFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{
-    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
-};
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::datasource::provider_as_source;
 use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
 use futures::FutureExt;
@@ -92,13 +90,9 @@ pub(crate) fn block_on<T>(fut: impl std::future::Future<Output = Result<T>>) -> 
     }
 }
 
-async fn registered_table(
-    session: &dyn Session,
-    name: &str,
-) -> Result<Option<Arc<dyn TableProvider>>> {
+async fn registered_table(session: &dyn Session, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
     let opts = session.config_options();
-    let reference = TableReference::from(name)
-        .resolve(&opts.catalog.default_catalog, &opts.catalog.default_schema);
+    let reference = TableReference::from(name).resolve(&opts.catalog.default_catalog, &opts.catalog.default_schema);
     let Some(catalog) = session.catalog_list().catalog(&reference.catalog) else {
         return Ok(None);
     };
@@ -119,14 +113,10 @@ fn looks_like_path(name: &str) -> bool {
 
 async fn listing_table(session: &dyn Session, name: &str) -> Result<Arc<dyn TableProvider>> {
     if !looks_like_path(name) {
-        return plan_err!(
-            "no table named '{name}' is registered, and '{name}' is not a file path or glob"
-        );
+        return plan_err!("no table named '{name}' is registered, and '{name}' is not a file path or glob");
     }
     if !name.contains(['*', '?']) && !name.contains("://") && !Path::new(name).exists() {
-        return plan_err!(
-            "no table named '{name}' is registered, and no file or folder exists at '{name}'"
-        );
+        return plan_err!("no table named '{name}' is registered, and no file or folder exists at '{name}'");
     }
     let lower = name.to_ascii_lowercase();
     let (format, ext): (Arc<dyn FileFormat>, &str) = if lower.ends_with(".csv") {

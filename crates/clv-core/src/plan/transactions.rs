@@ -23,9 +23,7 @@ use datafusion::common::{DFSchema, Result, plan_err};
 use datafusion::functions_aggregate::expr_fn::{count, max, min, sum};
 use datafusion::functions_aggregate::min_max::max_udaf;
 use datafusion::logical_expr::expr::WindowFunction;
-use datafusion::logical_expr::{
-    Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, cast, ident, lit,
-};
+use datafusion::logical_expr::{Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, cast, ident, lit};
 
 use crate::config::{ClvOptions, Collapse, InvalidAmounts, Monetary, NegativeAmounts};
 use crate::functions::clv_check::clv_check;
@@ -63,10 +61,7 @@ pub fn is_id_type(t: &DataType) -> bool {
 
 /// Whether `t` is an accepted transaction time type.
 pub fn is_time_type(t: &DataType) -> bool {
-    matches!(
-        t,
-        DataType::Date32 | DataType::Date64 | DataType::Timestamp(_, _)
-    )
+    matches!(t, DataType::Date32 | DataType::Date64 | DataType::Timestamp(_, _))
 }
 
 /// Whether `t` is an accepted amount type.
@@ -74,8 +69,7 @@ pub fn is_amount_type(t: &DataType) -> bool {
     t.is_integer() || t.is_floating() || matches!(t, DataType::Decimal128(_, _))
 }
 
-const ID_TYPES: &str =
-    "Int32, Int64, UInt32, UInt64, Utf8, LargeUtf8, Utf8View or a Dictionary of those";
+const ID_TYPES: &str = "Int32, Int64, UInt32, UInt64, Utf8, LargeUtf8, Utf8View or a Dictionary of those";
 const TIME_TYPES: &str = "Date32, Date64 or Timestamp (any unit and time zone)";
 const AMOUNT_TYPES: &str = "an integer, a float or Decimal128";
 
@@ -135,14 +129,7 @@ pub fn check_contract(schema: &DFSchema, o: &ClvOptions) -> Result<ContractTypes
             is_id_type,
             ID_TYPES,
         )?,
-        time: check_column(
-            schema,
-            &o.time_column,
-            "time",
-            "time_column",
-            is_time_type,
-            TIME_TYPES,
-        )?,
+        time: check_column(schema, &o.time_column, "time", "time_column", is_time_type, TIME_TYPES)?,
         amount: check_column(
             schema,
             &o.amount_column,
@@ -194,11 +181,7 @@ pub(crate) fn project_contract(
     let mut exprs = vec![
         ident(&o.customer_column).alias(CUSTOMER),
         ident(&o.time_column).alias(TIME),
-        cast(
-            cast(ident(&o.time_column), DataType::Date32),
-            DataType::Int32,
-        )
-        .alias(DAY),
+        cast(cast(ident(&o.time_column), DataType::Date32), DataType::Int32).alias(DAY),
         ident(&o.amount_column).alias(RAW_AMOUNT),
     ];
     if let Some(order) = &o.order_column {
@@ -247,12 +230,7 @@ pub fn prepare(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalPlan> {
                 o.amount_column
             );
             keep = keep
-                .and(clv_check(
-                    violation,
-                    &message,
-                    customer.clone(),
-                    amount.clone(),
-                ))
+                .and(clv_check(violation, &message, customer.clone(), amount.clone()))
                 .and(c.valid_amount.clone());
         }
     }
@@ -274,12 +252,7 @@ pub fn prepare(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalPlan> {
                  use negative_amounts = 'net' (refunds reduce monetary) or 'exclude'",
                 o.amount_column
             );
-            keep = keep.and(clv_check(
-                violation,
-                &message,
-                customer.clone(),
-                amount.clone(),
-            ));
+            keep = keep.and(clv_check(violation, &message, customer.clone(), amount.clone()));
             lit(true)
         }
     };
@@ -323,7 +296,7 @@ pub(crate) fn customer_summary_with_as_of(
     keep_as_of: bool,
 ) -> Result<LogicalPlan> {
     let prepared = prepare(source, o)?;
-    let key = match (o.collapse, &o.order_column) {
+    let key = match (o.collapse.unwrap_or(Collapse::None), &o.order_column) {
         (Collapse::Day, _) => Some(ident(DAY)),
         (Collapse::None, Some(_)) => Some(ident(ORDER)),
         (Collapse::None, None) => None,
@@ -336,10 +309,7 @@ pub(crate) fn customer_summary_with_as_of(
             .aggregate(
                 vec![ident(CUSTOMER), key.alias("__clv_key")],
                 vec![
-                    min(ident(TIME))
-                        .filter(ident(PURCHASE))
-                        .build()?
-                        .alias(TIME),
+                    min(ident(TIME)).filter(ident(PURCHASE)).build()?.alias(TIME),
                     max(ident(DAY)).alias(DAY),
                     sum(ident(AMOUNT)).alias(AMOUNT),
                     purchases.alias("__clv_purchases"),
@@ -356,18 +326,12 @@ pub(crate) fn customer_summary_with_as_of(
     let builder = builder.aggregate(
         vec![ident(CUSTOMER)],
         vec![
-            count(lit(1))
-                .filter(ident(PURCHASE))
-                .build()?
-                .alias("frequency"),
+            count(lit(1)).filter(ident(PURCHASE)).build()?.alias("frequency"),
             min(ident(TIME))
                 .filter(ident(PURCHASE))
                 .build()?
                 .alias("first_purchase"),
-            max(ident(TIME))
-                .filter(ident(PURCHASE))
-                .build()?
-                .alias("last_purchase"),
+            max(ident(TIME)).filter(ident(PURCHASE)).build()?.alias("last_purchase"),
             sum(ident(AMOUNT)).alias("__clv_sum"),
             max(ident(DAY)).alias(LAST_ACTIVITY),
         ],
@@ -400,8 +364,5 @@ pub(crate) fn customer_summary_with_as_of(
     if keep_as_of {
         exprs.push(cast(as_of, DataType::Int32).alias(AS_OF));
     }
-    builder
-        .filter(ident("frequency").gt(lit(0)))?
-        .project(exprs)?
-        .build()
+    builder.filter(ident("frequency").gt(lit(0)))?.project(exprs)?.build()
 }

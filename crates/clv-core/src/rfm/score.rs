@@ -46,13 +46,7 @@ pub enum ScoreMethod {
 
 impl ScoreMethod {
     /// All methods, in documentation order.
-    pub const ALL: [ScoreMethod; 5] = [
-        Self::Quantile,
-        Self::Ntile,
-        Self::Fixed,
-        Self::Mean,
-        Self::Median,
-    ];
+    pub const ALL: [ScoreMethod; 5] = [Self::Quantile, Self::Ntile, Self::Fixed, Self::Mean, Self::Median];
 
     /// The SQL spelling.
     pub fn as_str(&self) -> &'static str {
@@ -81,10 +75,10 @@ impl FromStr for ScoreMethod {
     type Err = datafusion::error::DataFusionError;
     fn from_str(s: &str) -> Result<Self> {
         let s = s.trim().to_ascii_lowercase();
-        Self::ALL
-            .into_iter()
-            .find(|m| m.as_str() == s)
-            .map_or_else(|| plan_err!("unknown score method '{s}': expected one of quantile, ntile, fixed, mean, median"), Ok)
+        Self::ALL.into_iter().find(|m| m.as_str() == s).map_or_else(
+            || plan_err!("unknown score method '{s}': expected one of quantile, ntile, fixed, mean, median"),
+            Ok,
+        )
     }
 }
 
@@ -175,9 +169,7 @@ impl ScoreSpec {
             }
             ScoreMethod::Fixed => {
                 if self.thresholds.is_empty() {
-                    return plan_err!(
-                        "{what}: method 'fixed' needs thresholds, e.g. '30,90,180,365'"
-                    );
+                    return plan_err!("{what}: method 'fixed' needs thresholds, e.g. '30,90,180,365'");
                 }
                 if let Some(t) = self.thresholds.iter().find(|t| !t.is_finite()) {
                     return plan_err!("{what}: threshold {t} is not a finite number");
@@ -244,9 +236,7 @@ impl CutPoints {
                     vec![]
                 } else {
                     // q_i = x_(ceil(i*N/n)), 1-based order statistic.
-                    (1..n)
-                        .map(|i| sorted[(i * big_n).div_ceil(n) - 1])
-                        .collect()
+                    (1..n).map(|i| sorted[(i * big_n).div_ceil(n) - 1]).collect()
                 };
                 (Closed::Right, cuts)
             }
@@ -261,9 +251,7 @@ impl CutPoints {
             }
             ScoreMethod::Median => (Closed::Left, median(values).into_iter().collect()),
             ScoreMethod::Ntile => {
-                return plan_err!(
-                    "rfm score: method 'ntile' ranks a population; it has no value cut points"
-                );
+                return plan_err!("rfm score: method 'ntile' ranks a population; it has no value cut points");
             }
         };
         Ok(Self {
@@ -395,10 +383,7 @@ mod tests {
         // N = 10, n = 5: cut points at order statistics ceil(2i) = 2, 4, 6, 8 -> values 2, 4, 6, 8.
         let v: Vec<f64> = (1..=10).map(f64::from).collect();
         let spec = ScoreSpec::new(5, Direction::Higher, ScoreMethod::Quantile);
-        assert_eq!(
-            CutPoints::fit(&spec, &v).unwrap().cuts(),
-            &[2.0, 4.0, 6.0, 8.0]
-        );
+        assert_eq!(CutPoints::fit(&spec, &v).unwrap().cuts(), &[2.0, 4.0, 6.0, 8.0]);
         assert_eq!(score(&spec, &v), vec![1, 1, 2, 2, 3, 3, 4, 4, 5, 5]);
         // Lower is better reverses: the smallest value gets 5.
         let spec = ScoreSpec::new(5, Direction::Lower, ScoreMethod::Quantile);
@@ -467,10 +452,7 @@ mod tests {
             vec![5, 5, 4, 4, 3, 2, 1]
         );
         let spec = ScoreSpec::fixed(Direction::Higher, vec![1.0, 2.0, 5.0]);
-        assert_eq!(
-            score(&spec, &[1.0, 2.0, 3.0, 5.0, 6.0]),
-            vec![1, 2, 3, 3, 4]
-        );
+        assert_eq!(score(&spec, &[1.0, 2.0, 3.0, 5.0, 6.0]), vec![1, 2, 3, 3, 4]);
     }
 
     #[test]
@@ -507,9 +489,7 @@ mod tests {
             score_population(&spec, &[None, Some(1.0), Some(2.0)]).unwrap(),
             vec![None, Some(1), Some(2)]
         );
-        let err = score_population(&spec, &[Some(f64::NAN)])
-            .unwrap_err()
-            .to_string();
+        let err = score_population(&spec, &[Some(f64::NAN)]).unwrap_err().to_string();
         assert!(err.contains("not finite"), "{err}");
         let err = ScoreSpec::new(11, Direction::Higher, ScoreMethod::Quantile)
             .validate("bins")

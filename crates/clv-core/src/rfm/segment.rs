@@ -76,8 +76,7 @@ impl SegmentRule {
     }
 
     fn matches(&self, r: u8, f: u8, m: u8) -> bool {
-        let within =
-            |range: Option<[u8; 2]>, v: u8| range.is_none_or(|[lo, hi]| lo <= v && v <= hi);
+        let within = |range: Option<[u8; 2]>, v: u8| range.is_none_or(|[lo, hi]| lo <= v && v <= hi);
         let fm = (f64::from(f) + f64::from(m)) / 2.0;
         within(self.r, r)
             && within(self.f, f)
@@ -129,9 +128,7 @@ impl SegmentScheme {
         let d = &definition;
         let name = &d.name;
         if name.trim().is_empty() || name.chars().any(|c| !(c.is_alphanumeric() || c == '_')) {
-            return plan_err!(
-                "segment scheme name '{name}' must be non-empty letters, digits and '_'"
-            );
+            return plan_err!("segment scheme name '{name}' must be non-empty letters, digits and '_'");
         }
         let levels = d.levels;
         if !(MIN_BINS..=MAX_BINS).contains(&levels) {
@@ -150,9 +147,7 @@ impl SegmentScheme {
             for (dim, range) in [("r", rule.r), ("f", rule.f), ("m", rule.m)] {
                 if let Some([lo, hi]) = range {
                     if lo > hi || lo < 1 || hi > levels {
-                        return plan_err!(
-                            "{at}: range {dim} = [{lo}, {hi}] must satisfy 1 <= lo <= hi <= {levels}"
-                        );
+                        return plan_err!("{at}: range {dim} = [{lo}, {hi}] must satisfy 1 <= lo <= hi <= {levels}");
                     }
                 }
             }
@@ -220,31 +215,26 @@ impl SegmentScheme {
 
     /// Parses and compiles a TOML definition.
     pub fn from_toml(text: &str) -> Result<Self> {
-        let d: SchemeDefinition =
-            toml::from_str(text).map_err(|e| plan_datafusion_err!("segment scheme TOML: {e}"))?;
+        let d: SchemeDefinition = toml::from_str(text).map_err(|e| plan_datafusion_err!("segment scheme TOML: {e}"))?;
         Self::new(d)
     }
 
     /// Parses and compiles a JSON definition.
     pub fn from_json(text: &str) -> Result<Self> {
-        let d: SchemeDefinition = serde_json::from_str(text)
-            .map_err(|e| plan_datafusion_err!("segment scheme JSON: {e}"))?;
+        let d: SchemeDefinition =
+            serde_json::from_str(text).map_err(|e| plan_datafusion_err!("segment scheme JSON: {e}"))?;
         Self::new(d)
     }
 
     /// Reads a `.toml` or `.json` definition file.
     pub fn from_path(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            plan_datafusion_err!("cannot read segment scheme file {}: {e}", path.display())
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| plan_datafusion_err!("cannot read segment scheme file {}: {e}", path.display()))?;
         match path.extension().and_then(|e| e.to_str()) {
             Some("json") => Self::from_json(&text),
             Some("toml") => Self::from_toml(&text),
-            _ => plan_err!(
-                "segment scheme file {} must end in .toml or .json",
-                path.display()
-            ),
+            _ => plan_err!("segment scheme file {} must end in .toml or .json", path.display()),
         }
     }
 
@@ -291,9 +281,7 @@ impl SegmentScheme {
 
 fn builtin(d: SchemeDefinition) -> Arc<SegmentScheme> {
     // The built-in tables are constants checked by the unit tests below.
-    Arc::new(
-        SegmentScheme::new(d).unwrap_or_else(|e| unreachable!("built-in scheme is invalid: {e}")),
-    )
+    Arc::new(SegmentScheme::new(d).unwrap_or_else(|e| unreachable!("built-in scheme is invalid: {e}")))
 }
 
 /// `rf_grid`: the widely used 10-cell recency × frequency grid (M is ignored).
@@ -387,9 +375,7 @@ pub fn cn8(english: bool) -> SchemeDefinition {
     let rules = labels
         .iter()
         .zip(flags)
-        .map(|(label, (r, f, m))| {
-            SegmentRule::rfm(label, [r + 1, r + 1], [f + 1, f + 1], [m + 1, m + 1])
-        })
+        .map(|(label, (r, f, m))| SegmentRule::rfm(label, [r + 1, r + 1], [f + 1, f + 1], [m + 1, m + 1]))
         .collect();
     SchemeDefinition {
         name: if english { "cn8_en" } else { "cn8" }.into(),
@@ -436,8 +422,7 @@ impl SchemeRegistry {
                 scheme.name()
             );
         }
-        self.schemes
-            .insert(scheme.name().to_string(), Arc::new(scheme));
+        self.schemes.insert(scheme.name().to_string(), Arc::new(scheme));
         Ok(())
     }
 
@@ -489,9 +474,7 @@ mod tests {
         for r in 1..=n {
             for f in 1..=n {
                 for m in 1..=n {
-                    *count
-                        .entry(s.assign(r, f, m).unwrap().to_string())
-                        .or_default() += 1;
+                    *count.entry(s.assign(r, f, m).unwrap().to_string()).or_default() += 1;
                 }
             }
         }
@@ -515,10 +498,7 @@ mod tests {
             ("potential_loyalists", 4),
             ("promising", 1),
         ];
-        assert_eq!(
-            cells,
-            expected.iter().map(|(k, v)| (k.to_string(), *v)).collect()
-        );
+        assert_eq!(cells, expected.iter().map(|(k, v)| (k.to_string(), *v)).collect());
         assert_eq!(s.assign(5, 5, 1).unwrap(), "champions");
         assert_eq!(s.assign(5, 1, 5).unwrap(), "new_customers");
         assert_eq!(s.assign(1, 5, 1).unwrap(), "cant_lose");
@@ -585,11 +565,8 @@ mod tests {
         assert_eq!(s.assign(2, 1, 1).unwrap(), "hi");
         assert_eq!(s.labels(), &["hi".to_string(), "lo".to_string()]);
 
-        let unreachable =
-            r#"{"name":"u","levels":2,"rule":[{"label":"all"},{"label":"never","r":[1,1]}]}"#;
-        let err = SegmentScheme::from_json(unreachable)
-            .unwrap_err()
-            .to_string();
+        let unreachable = r#"{"name":"u","levels":2,"rule":[{"label":"all"},{"label":"never","r":[1,1]}]}"#;
+        let err = SegmentScheme::from_json(unreachable).unwrap_err().to_string();
         assert!(err.contains("rule 2 ('never') is unreachable"), "{err}");
         let gaps = r#"{"name":"g","levels":2,"rule":[{"label":"hi","r":[2,2]}]}"#;
         let err = SegmentScheme::from_json(gaps).unwrap_err().to_string();

@@ -77,11 +77,7 @@ impl RfmTable {
         Self::with_functions(plan, options, RfmFunctions::from_session(&state))
     }
 
-    fn with_functions(
-        source: LogicalPlan,
-        options: ClvOptions,
-        functions: RfmFunctions,
-    ) -> Result<Self> {
+    fn with_functions(source: LogicalPlan, options: ClvOptions, functions: RfmFunctions) -> Result<Self> {
         let specs = resolve_specs(&options, &functions.schemes())?;
         let plan = rfm_plan(source.clone(), &options, &functions)?;
         let schema = Arc::clone(plan.schema().inner());
@@ -137,11 +133,7 @@ impl RfmTable {
         Ok(p)
     }
 
-    fn filtered_plan(
-        &self,
-        population: &Population,
-        customer_filters: &[Expr],
-    ) -> Result<LogicalPlan> {
+    fn filtered_plan(&self, population: &Population, customer_filters: &[Expr]) -> Result<LogicalPlan> {
         let mut source = LogicalPlanBuilder::from(self.source.clone());
         if let Some(f) = conjunction(
             customer_filters
@@ -210,10 +202,7 @@ fn is_customer_filter(e: &Expr) -> bool {
         }
         if matches!(
             e,
-            Expr::ScalarFunction(_)
-                | Expr::ScalarSubquery(_)
-                | Expr::InSubquery(_)
-                | Expr::Exists(_)
+            Expr::ScalarFunction(_) | Expr::ScalarSubquery(_) | Expr::InSubquery(_) | Expr::Exists(_)
         ) {
             only_customer = false;
         }
@@ -232,10 +221,7 @@ impl TableProvider for RfmTable {
         TableType::View
     }
 
-    fn supports_filters_pushdown(
-        &self,
-        filters: &[&Expr],
-    ) -> Result<Vec<TableProviderFilterPushDown>> {
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
         Ok(filters
             .iter()
             .map(|f| {
@@ -255,11 +241,7 @@ impl TableProvider for RfmTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let customer_filters: Vec<Expr> = filters
-            .iter()
-            .filter(|f| is_customer_filter(f))
-            .cloned()
-            .collect();
+        let customer_filters: Vec<Expr> = filters.iter().filter(|f| is_customer_filter(f)).cloned().collect();
         let plan = if customer_filters.is_empty() || self.specs.r.method == ScoreMethod::Ntile {
             let plan = rfm_plan(self.source.clone(), &self.options, &self.functions)?;
             match conjunction(customer_filters) {

@@ -7,15 +7,11 @@ use datafusion::common::Result;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 
 /// The CDNOW master file (69,659 transactions, 23,570 customers).
-pub const CDNOW: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../testdata/cdnow_master.parquet"
-);
+pub const CDNOW: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/cdnow_master.parquet");
 
 /// A context with clv registered and `partitions` target partitions.
 pub fn context(partitions: usize) -> Result<SessionContext> {
-    let ctx =
-        SessionContext::new_with_config(SessionConfig::new().with_target_partitions(partitions));
+    let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(partitions));
     clv_core::register_all(&ctx)?;
     Ok(ctx)
 }
@@ -43,9 +39,6 @@ pub async fn scalar_i64(ctx: &SessionContext, sql: &str) -> Result<i64> {
     use datafusion::arrow::array::AsArray;
     use datafusion::arrow::datatypes::Int64Type;
     let b = query(ctx, sql).await?;
-    let c = datafusion::arrow::compute::cast(
-        b[0].column(0),
-        &datafusion::arrow::datatypes::DataType::Int64,
-    )?;
+    let c = datafusion::arrow::compute::cast(b[0].column(0), &datafusion::arrow::datatypes::DataType::Int64)?;
     Ok(c.as_primitive::<Int64Type>().value(0))
 }

@@ -1,0 +1,114 @@
+//! The buy-till-you-die summary: per customer `x, t_x, t, monetary` (and a holdout).
+//!
+//! Definitions (Fader, Hardie & Lee 2005; the CDNOW summaries in testdata follow them):
+//! * purchases are collapsed to one per customer per calendar day (`collapse = day`; a refund
+//!   nets into the amount of its day; a day with only refunds is not a purchase);
+//! * `x` = purchase days in the calibration period − 1 (repeat purchases);
+//! * `t_x` = (last calibration purchase − first purchase) in the time unit;
+//! * `t` = (calibration end − first purchase) in the time unit;
+//! * `monetary` = the mean amount of the repeat purchase days (the first excluded), 0 when x = 0;
+//! * with a holdout end: `x_holdout` = purchase days in (calibration end, holdout end] and
+//!   `t_holdout` = (holdout end − calibration end) in the time unit.
+//!
+//! The calibration end is inclusive. By default it is the as-of date if one is given, else the
+//! last transaction date. Customers whose first purchase is after the calibration end are not in
+//! the calibration cohort and are left out. The time unit is explicit: day, week (7 days) or
+//! month (365.25 / 12 days).
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{Result, plan_err};
+use datafusion::functions_aggregate::expr_fn::{count, first_value, max, min, sum};
+use datafusion::functions_aggregate::min_max::max_udaf;
+use datafusion::logical_expr::expr::WindowFunction;
+use datafusion::logical_expr::{Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, cast, ident, lit, when};
+
+use super::transactions::columns::{AMOUNT, CUSTOMER, DAY, PURCHASE};
+use super::transactions::prepare;
+use crate::config::{ClvOptions, Collapse};
+
+/// The columns of `btyd_summary`, without and with a holdout.
+pub const BTYD_COLUMNS: [&str; 6] = ["customer_id", "x", "t_x", "t", "monetary", "first_purchase"];
+/// The extra holdout columns.
+pub const HOLDOUT_COLUMNS: [&str; 2] = ["x_holdout", "t_holdout"];
+
+/// The BTYD summary plan; see the module documentation.
+pub fn btyd_summary_plan(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalPlan> {
+    let collapse = o.collapse.unwrap_or(Collapse::Day);
+    if collapse != Collapse::Day {
+        return plan_err!(
+            "btyd_summary counts one purchase per customer per day (collapse = 'day'); collapse = '{collapse}' would give repeat purchases on the first day, which the models cannot represent"
+        );
+    }
+    let calibration_end = o.btyd_calibration_end.or(o.as_of);
+    if let (Some(h), Some(c)) = (o.btyd_holdout_end, calibration_end) {
+        if h <= c {
+            return plan_err!("holdout_end must be after calibration_end");
+        }
+    }
+    if o.btyd_holdout_end.is_some() && calibration_end.is_none() {
+        return plan_err!("a holdout needs calibration_end: the holdout is the period after it");
+    }
+    // Rows after the last period of interest are excluded (and counted by the policy report).
+    let mut options = o.clone();
+    options.as_of = o.btyd_holdout_end.or(calibration_end);
+    let prepared = prepare(source, &options)?;
+    let unit = o.btyd_time_unit.days();
+    let in_calibration = |e: Expr| match calibration_end {
+        Some(c) => e.filter(ident(DAY).lt_eq(lit(c))).build(),
+        None => Ok(e),
+    };
+    let amount = ident(AMOUNT);
+    let days = LogicalPlanBuilder::from(prepared)
+        .aggregate(
+            vec![ident(CUSTOMER), ident(DAY)],
+            vec![
+                sum(amount.clone()).alias(AMOUNT),
+                count(lit(1)).filter(ident(PURCHASE)).build()?.alias("__clv_purchases"),
+            ],
+        )?
+        .filter(ident("__clv_purchases").gt(lit(0)))?;
+    let customers = days.aggregate(
+        vec![ident(CUSTOMER)],
+        vec![
+            min(ident(DAY)).alias("__clv_first"),
+            in_calibration(count(lit(1)))?.alias("__clv_n"),
+            in_calibration(max(ident(DAY)))?.alias("__clv_last"),
+            in_calibration(sum(amount.clone()))?.alias("__clv_sum"),
+            first_value(amount, vec![ident(DAY).sort(true, false)]).alias("__clv_first_amount"),
+            match calibration_end {
+                Some(c) => count(lit(1)).filter(ident(DAY).gt(lit(c))).build()?,
+                None => lit(0_i64),
+            }
+            .alias("x_holdout"),
+        ],
+    )?;
+    let (customers, cal) = match calibration_end {
+        Some(c) => (customers, lit(c)),
+        None => {
+            let w = Expr::from(WindowFunction::new(max_udaf(), vec![ident("__clv_last")]));
+            (customers.window(vec![w.alias("__clv_cal")])?, ident("__clv_cal"))
+        }
+    };
+    let days_between =
+        |a: Expr, b: Expr| cast(cast(a, DataType::Int64) - cast(b, DataType::Int64), DataType::Float64) / lit(unit);
+    let x = ident("__clv_n") - lit(1_i64);
+    let repeat_sum = cast(ident("__clv_sum") - ident("__clv_first_amount"), DataType::Float64);
+    let mut exprs = vec![
+        ident(CUSTOMER),
+        x.clone().alias("x"),
+        days_between(ident("__clv_last"), ident("__clv_first")).alias("t_x"),
+        days_between(cal.clone(), ident("__clv_first")).alias("t"),
+        when(x.clone().gt(lit(0_i64)), repeat_sum / cast(x, DataType::Float64))
+            .otherwise(lit(0.0))?
+            .alias("monetary"),
+        cast(ident("__clv_first"), DataType::Date32).alias("first_purchase"),
+    ];
+    if let (Some(h), Some(c)) = (o.btyd_holdout_end, calibration_end) {
+        exprs.push(ident("x_holdout"));
+        exprs.push(lit((f64::from(h) - f64::from(c)) / unit).alias("t_holdout"));
+    }
+    customers
+        .filter(ident("__clv_n").gt(lit(0_i64)))?
+        .project(exprs)?
+        .build()
+}
