@@ -150,6 +150,8 @@ pub struct ClvOptions {
     pub btyd_calibration_end: Option<i32>,
     /// End of the BTYD holdout period (inclusive); `None` = no holdout columns.
     pub btyd_holdout_end: Option<i32>,
+    /// Cohort grain (default month).
+    pub cohort_period: crate::churn::Period,
 }
 
 impl Default for ClvOptions {
@@ -174,6 +176,7 @@ impl Default for ClvOptions {
             btyd_time_unit: TimeUnit::default(),
             btyd_calibration_end: None,
             btyd_holdout_end: None,
+            cohort_period: crate::churn::Period::default(),
         }
     }
 }
@@ -316,6 +319,7 @@ impl ClvOptions {
                     .map(|v| parse_date(v, "calibration_end"))
                     .transpose()?
             }
+            "cohort.period" | "period" => self.cohort_period = value.parse()?,
             "btyd.holdout_end" | "holdout_end" => {
                 self.btyd_holdout_end = none_if_empty(value).map(|v| parse_date(v, "holdout_end")).transpose()?
             }
@@ -376,6 +380,7 @@ impl ClvOptions {
                     "btyd.time_unit" => Some(self.btyd_time_unit.to_string()),
                     "btyd.calibration_end" => self.btyd_calibration_end.map(format_date),
                     "btyd.holdout_end" => self.btyd_holdout_end.map(format_date),
+                    "cohort.period" => Some(self.cohort_period.to_string()),
                     _ => None,
                 };
                 (*k, v)

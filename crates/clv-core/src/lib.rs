@@ -21,6 +21,7 @@
 //! [`table::RfmTable`] provider; [`config`] the `clv.` session options; [`api`] the builders.
 
 pub mod api;
+pub mod churn;
 pub mod config;
 pub mod functions;
 pub mod plan;
@@ -50,6 +51,8 @@ pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
         functions::rfm_segment::rfm_segment_udf(),
         functions::rfm_cell::rfm_cell_udf(),
         functions::clv_check::clv_check_udf(),
+        functions::clv_period_index::clv_period_index_udf(),
+        functions::clv_period_start::clv_period_start_udf(),
     ]
 }
 
@@ -69,6 +72,10 @@ pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
         (
             "btyd_summary",
             Arc::new(functions::btyd_summary_table::BtydSummaryTableFunction),
+        ),
+        (
+            "cohort_retention",
+            Arc::new(functions::cohort_retention_table::CohortRetentionTableFunction),
         ),
     ]
 }

@@ -2,6 +2,10 @@
 
 pub mod btyd_summary_table;
 pub mod clv_check;
+pub mod clv_period_index;
+pub mod clv_period_start;
+pub mod cohort_retention_table;
+mod period_args;
 pub mod policy_report_table;
 pub mod rfm_cell;
 pub mod rfm_score;

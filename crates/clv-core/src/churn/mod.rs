@@ -1,0 +1,5 @@
+//! Churn and retention kernels: calendar periods.
+
+pub mod calendar;
+
+pub use calendar::Period;
