@@ -74,7 +74,11 @@ async fn grains_and_refunds() -> Result<()> {
           (2, DATE '2024-03-10', -8.0), (3, DATE '2024-02-20', 4.0), (4, DATE '2024-02-21', -1.0)",
     )
     .await?;
-    let months = text(&ctx, "SELECT * FROM cohort_retention('tx')").await?;
+    let months = text(
+        &ctx,
+        "SELECT * FROM cohort_retention('tx') ORDER BY cohort, period_offset",
+    )
+    .await?;
     // Jan cohort {1, 2}: Feb has customer 1 (5.0); Mar has only customer 2's refund (active 0, revenue -8).
     // Feb cohort {3}. Customer 4 only refunds: no cohort.
     let expected = "\

@@ -119,9 +119,5 @@ pub fn cohort_retention_plan(source: LogicalPlan, o: &ClvOptions, period: Period
         .alias("revenue_retention"),
         (ident("__clv_cum") / size_f).alias("cumulative_revenue_per_customer"),
     ])?
-    .sort(vec![
-        ident("cohort").sort(true, false),
-        ident("period_offset").sort(true, false),
-    ])?
     .build()
 }
