@@ -152,6 +152,8 @@ pub struct ClvOptions {
     pub btyd_holdout_end: Option<i32>,
     /// Cohort grain (default month).
     pub cohort_period: crate::churn::Period,
+    /// Lifecycle stage windows in days (30 / 90 / 180).
+    pub lifecycle_windows: crate::churn::StageWindows,
 }
 
 impl Default for ClvOptions {
@@ -177,6 +179,7 @@ impl Default for ClvOptions {
             btyd_calibration_end: None,
             btyd_holdout_end: None,
             cohort_period: crate::churn::Period::default(),
+            lifecycle_windows: crate::churn::StageWindows::default(),
         }
     }
 }
@@ -263,6 +266,13 @@ fn parse_thresholds(v: &str, key: &str) -> Result<Option<Vec<f64>>> {
         .map(Some)
 }
 
+fn parse_days(v: &str, key: &str) -> Result<i64> {
+    match v.trim().parse::<i64>() {
+        Ok(d) if d > 0 => Ok(d),
+        _ => plan_err!("{key} must be a positive whole number of days, got '{v}'"),
+    }
+}
+
 fn parse_bool(v: &str, key: &str) -> Result<bool> {
     match v.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
@@ -320,6 +330,9 @@ impl ClvOptions {
                     .transpose()?
             }
             "cohort.period" | "period" => self.cohort_period = value.parse()?,
+            "lifecycle.new_days" | "new_days" => self.lifecycle_windows.new_days = parse_days(value, key)?,
+            "lifecycle.active_days" | "active_days" => self.lifecycle_windows.active_days = parse_days(value, key)?,
+            "lifecycle.churn_days" | "churn_days" => self.lifecycle_windows.churn_days = parse_days(value, key)?,
             "btyd.holdout_end" | "holdout_end" => {
                 self.btyd_holdout_end = none_if_empty(value).map(|v| parse_date(v, "holdout_end")).transpose()?
             }
@@ -381,6 +394,9 @@ impl ClvOptions {
                     "btyd.calibration_end" => self.btyd_calibration_end.map(format_date),
                     "btyd.holdout_end" => self.btyd_holdout_end.map(format_date),
                     "cohort.period" => Some(self.cohort_period.to_string()),
+                    "lifecycle.new_days" => Some(self.lifecycle_windows.new_days.to_string()),
+                    "lifecycle.active_days" => Some(self.lifecycle_windows.active_days.to_string()),
+                    "lifecycle.churn_days" => Some(self.lifecycle_windows.churn_days.to_string()),
                     _ => None,
                 };
                 (*k, v)

@@ -53,6 +53,7 @@ pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
         functions::clv_check::clv_check_udf(),
         functions::clv_period_index::clv_period_index_udf(),
         functions::clv_period_start::clv_period_start_udf(),
+        functions::lifecycle_stage::lifecycle_stage_udf(),
     ]
 }
 
@@ -63,20 +64,20 @@ pub fn window_functions() -> Vec<Arc<WindowUDF>> {
 
 /// Every clv table function with its SQL name.
 pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
+    use functions::{
+        btyd_summary_table::BtydSummaryTableFunction as Btyd,
+        cohort_retention_table::CohortRetentionTableFunction as Cohort,
+        lifecycle_table::LifecycleTableFunction as Lifecycle,
+        lifecycle_table::LifecycleTransitionsTableFunction as Moves,
+        policy_report_table::PolicyReportTableFunction as Report, rfm_table::RfmTableFunction as Rfm,
+    };
     vec![
-        ("rfm", Arc::new(functions::rfm_table::RfmTableFunction)),
-        (
-            "clv_policy_report",
-            Arc::new(functions::policy_report_table::PolicyReportTableFunction),
-        ),
-        (
-            "btyd_summary",
-            Arc::new(functions::btyd_summary_table::BtydSummaryTableFunction),
-        ),
-        (
-            "cohort_retention",
-            Arc::new(functions::cohort_retention_table::CohortRetentionTableFunction),
-        ),
+        ("rfm", Arc::new(Rfm)),
+        ("clv_policy_report", Arc::new(Report)),
+        ("btyd_summary", Arc::new(Btyd)),
+        ("cohort_retention", Arc::new(Cohort)),
+        ("lifecycle", Arc::new(Lifecycle)),
+        ("lifecycle_transitions", Arc::new(Moves)),
     ]
 }
 

@@ -5,6 +5,8 @@ pub mod clv_check;
 pub mod clv_period_index;
 pub mod clv_period_start;
 pub mod cohort_retention_table;
+pub mod lifecycle_stage;
+pub mod lifecycle_table;
 mod period_args;
 pub mod policy_report_table;
 pub mod rfm_cell;

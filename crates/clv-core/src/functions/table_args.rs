@@ -7,6 +7,8 @@
 //! `'bins=4'`, `'customer_column=cust'`, `'negative_amounts=exclude'`. Arguments override the
 //! session options, which override the defaults.
 
+use std::collections::BTreeMap;
+
 use datafusion::catalog::Session;
 use datafusion::common::{Result, ScalarValue, plan_err};
 use datafusion::logical_expr::Expr;
@@ -49,6 +51,19 @@ pub fn parse_table_args(
     positional: &[&str],
     session: &dyn Session,
 ) -> Result<(String, ClvOptions)> {
+    parse_table_args_with_locals(function, exprs, positional, &[], session).map(|(s, o, _)| (s, o))
+}
+
+/// [`parse_table_args`] where the names in `locals` are arguments of the function itself
+/// (not session options); their values are returned by name.
+pub fn parse_table_args_with_locals(
+    function: &str,
+    exprs: &[Expr],
+    positional: &[&str],
+    locals: &[&str],
+    session: &dyn Session,
+) -> Result<(String, ClvOptions, BTreeMap<String, String>)> {
+    let mut local_values = BTreeMap::new();
     let usage = || {
         let mut args = vec!["source".to_string()];
         args.extend(positional.iter().map(|p| format!("[{p}]")));
@@ -65,6 +80,9 @@ pub fn parse_table_args(
     for (i, e) in exprs.iter().enumerate().skip(1) {
         let text = literal_text(function, i + 1, e)?;
         match text.as_deref().and_then(|t| t.split_once('=')) {
+            Some((name, value)) if locals.contains(&name.trim()) => {
+                local_values.insert(name.trim().to_string(), value.trim().to_string());
+            }
             Some((name, value)) => options.set_option(name, value).map_err(|err| {
                 datafusion::common::plan_datafusion_err!("{function}: argument {} ('{name}'): {}", i + 1, message(&err))
             })?,
@@ -77,7 +95,11 @@ pub fn parse_table_args(
                     );
                 };
                 next_positional += 1;
-                if let Some(value) = text {
+                if locals.contains(name) {
+                    if let Some(value) = text {
+                        local_values.insert(name.to_string(), value);
+                    }
+                } else if let Some(value) = text {
                     options.set_option(name, &value).map_err(|err| {
                         datafusion::common::plan_datafusion_err!(
                             "{function}: argument {} ({name}): {}",
@@ -89,5 +111,5 @@ pub fn parse_table_args(
             }
         }
     }
-    Ok((source, options))
+    Ok((source, options, local_values))
 }

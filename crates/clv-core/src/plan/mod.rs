@@ -2,6 +2,7 @@
 
 pub mod btyd;
 pub mod cohort;
+pub mod lifecycle;
 pub mod report;
 pub mod rfm;
 pub mod source;

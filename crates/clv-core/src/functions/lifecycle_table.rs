@@ -1,0 +1,49 @@
+//! `lifecycle(source [, as_of] [, 'name=value' ...])`: each customer's lifecycle stage as of a
+//! date, and `lifecycle_transitions(source, from_date, to_date [, 'name=value' ...])`: customer
+//! counts and revenue moving between stages. Windows: `new_days`, `active_days`, `churn_days`.
+
+use std::sync::Arc;
+
+use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::{Result, plan_err};
+use datafusion::datasource::ViewTable;
+
+use super::table_args::{parse_table_args, parse_table_args_with_locals};
+use crate::config::parse_date;
+use crate::plan::lifecycle::{lifecycle_plan, transitions_plan};
+use crate::plan::source::TransactionSource;
+
+/// The `lifecycle` table function.
+#[derive(Debug, Default)]
+pub struct LifecycleTableFunction;
+
+impl TableFunctionImpl for LifecycleTableFunction {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let session = args.session();
+        let (source, options) = parse_table_args("lifecycle", args.exprs(), &["as_of"], session)?;
+        let plan = TransactionSource::Name(source).resolve_blocking(session)?;
+        Ok(Arc::new(ViewTable::new(lifecycle_plan(plan, &options)?, None)))
+    }
+}
+
+/// The `lifecycle_transitions` table function.
+#[derive(Debug, Default)]
+pub struct LifecycleTransitionsTableFunction;
+
+impl TableFunctionImpl for LifecycleTransitionsTableFunction {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let session = args.session();
+        let dates = ["from_date", "to_date"];
+        let (source, options, locals) =
+            parse_table_args_with_locals("lifecycle_transitions", args.exprs(), &dates, &dates, session)?;
+        let (Some(from), Some(to)) = (locals.get("from_date"), locals.get("to_date")) else {
+            return plan_err!("lifecycle_transitions(source, from_date, to_date): both dates are required");
+        };
+        let (from, to) = (parse_date(from, "from_date")?, parse_date(to, "to_date")?);
+        let plan = TransactionSource::Name(source).resolve_blocking(session)?;
+        Ok(Arc::new(ViewTable::new(
+            transitions_plan(plan, &options, from, to)?,
+            None,
+        )))
+    }
+}
