@@ -76,25 +76,18 @@ option_enum!(
     }
 );
 
-option_enum!(
-    /// The time unit of BTYD summaries and models: explicit everywhere, never implied.
-    TimeUnit, "time_unit" {
-        /// Weeks of 7 days (default; the unit of the published CDNOW results).
-        Week => "week",
-        /// Days.
-        Day => "day",
-        /// Months of exactly 365.25 / 12 = 30.4375 days.
-        Month => "month",
-    }
-);
+/// The time unit of BTYD summaries and models (day, week = 7 days, month = 365.25/12 days):
+/// explicit everywhere, never implied. Defined with the models in [`crate::ltv`].
+pub use crate::ltv::TimeUnit;
 
-impl TimeUnit {
-    /// The length of one unit in days.
-    pub fn days(&self) -> f64 {
-        match self {
-            Self::Day => 1.0,
-            Self::Week => 7.0,
-            Self::Month => 365.25 / 12.0,
+impl FromStr for TimeUnit {
+    type Err = datafusion::error::DataFusionError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "week" => Ok(Self::Week),
+            "day" => Ok(Self::Day),
+            "month" => Ok(Self::Month),
+            other => plan_err!("time_unit must be one of week, day, month, got '{other}'"),
         }
     }
 }
@@ -175,7 +168,7 @@ impl Default for ClvOptions {
             rfm_recency_thresholds: None,
             rfm_frequency_thresholds: None,
             rfm_monetary_thresholds: None,
-            btyd_time_unit: TimeUnit::default(),
+            btyd_time_unit: TimeUnit::Week,
             btyd_calibration_end: None,
             btyd_holdout_end: None,
             cohort_period: crate::churn::Period::default(),

@@ -24,6 +24,7 @@ pub mod api;
 pub mod churn;
 pub mod config;
 pub mod functions;
+pub mod ltv;
 pub mod plan;
 pub mod rfm;
 pub mod table;
@@ -55,6 +56,14 @@ pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
         functions::clv_period_start::clv_period_start_udf(),
         functions::lifecycle_stage::lifecycle_stage_udf(),
     ]
+    .into_iter()
+    .chain(functions::model_predictions::model_prediction_udfs())
+    .collect()
+}
+
+/// Every clv aggregate function: the model fits.
+pub fn aggregate_functions() -> Vec<Arc<datafusion::logical_expr::AggregateUDF>> {
+    functions::model_fit::model_fit_udafs()
 }
 
 /// Every clv window function.
@@ -94,6 +103,9 @@ pub fn register_all_on_state(state: &mut SessionState) -> Result<()> {
     }
     for f in window_functions() {
         state.register_udwf(f)?;
+    }
+    for f in aggregate_functions() {
+        state.register_udaf(f)?;
     }
     for (name, f) in table_functions() {
         state.register_udtf(name, f);

@@ -1,0 +1,176 @@
+//! Reading a fitted model from a struct argument: the result of a `*_fit` aggregate, or any
+//! struct with the same fields (`named_struct('model', 'bg_nbd', 'r', 0.24, 'alpha', 4.41,
+//! 'a', 0.79, 'b', 2.43, 'time_unit', 'week')`). Only `model`, the parameters and `time_unit`
+//! (for the continuous-time models; default week) are read.
+
+use datafusion::arrow::array::{Array, AsArray, StructArray};
+use datafusion::arrow::datatypes::{DataType, Float64Type};
+use datafusion::common::{Result, exec_err, plan_err};
+
+use crate::ltv::{
+    BgBbParams, BgNbdParams, FittedBgBb, FittedBgNbd, FittedGammaGamma, FittedMbgNbd, FittedParetoNbd, FittedSbg,
+    GammaGammaParams, MbgNbdParams, ModelError, ParetoNbdParams, SbgParams, TimeUnit, TransactionModel,
+};
+
+/// A fitted model of any kind.
+pub enum Fitted {
+    /// BG/NBD, Pareto/NBD or MBG/NBD.
+    Transactions(Box<dyn TransactionModel + Send + Sync>),
+    /// Gamma-Gamma spend.
+    GammaGamma(FittedGammaGamma),
+    /// BG/BB.
+    BgBb(FittedBgBb),
+    /// Shifted beta-geometric.
+    Sbg(FittedSbg),
+}
+
+impl Fitted {
+    /// The model name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Transactions(m) => m.kind().name(),
+            Self::GammaGamma(_) => "gamma_gamma",
+            Self::BgBb(_) => "bg_bb",
+            Self::Sbg(_) => "sbg",
+        }
+    }
+}
+
+/// Checks that a model argument is a struct with a `model` field.
+pub fn check_model_type(function: &str, t: &DataType) -> Result<()> {
+    match t {
+        DataType::Struct(fields) if fields.iter().any(|f| f.name() == "model") => Ok(()),
+        DataType::Struct(_) => {
+            plan_err!("{function}: the model struct has no 'model' field; pass the result of a *_fit aggregate")
+        }
+        other => plan_err!("{function}: model must be the struct returned by a *_fit aggregate, got {other}"),
+    }
+}
+
+/// Reads the models of a struct column, one per row (`None` for a null row), reusing the
+/// previous row's model when the fields are the same (a fitted model is usually one row,
+/// broadcast or joined in).
+pub fn read_models(function: &str, models: &StructArray) -> Result<Vec<Option<std::sync::Arc<Fitted>>>> {
+    let field = |name: &str| models.column_by_name(name);
+    let Some(kind) = field("model") else {
+        return exec_err!("{function}: the model struct has no 'model' field");
+    };
+    let kind = datafusion::arrow::compute::cast(kind, &DataType::Utf8)?;
+    let kind = kind.as_string::<i32>();
+    let unit = field("time_unit")
+        .map(|u| datafusion::arrow::compute::cast(u, &DataType::Utf8))
+        .transpose()?;
+    let mut out: Vec<Option<std::sync::Arc<Fitted>>> = Vec::with_capacity(models.len());
+    let mut previous: Option<(String, Vec<u64>, std::sync::Arc<Fitted>)> = None;
+    for row in 0..models.len() {
+        if models.is_null(row) || kind.is_null(row) {
+            out.push(None);
+            continue;
+        }
+        let name = kind.value(row);
+        let names: &[&str] = match name {
+            "bg_nbd" | "mbg_nbd" => &["r", "alpha", "a", "b"],
+            "pareto_nbd" => &["r", "alpha", "s", "beta"],
+            "gamma_gamma" => &["p", "q", "gamma"],
+            "bg_bb" => &["alpha", "beta", "gamma", "delta"],
+            "sbg" => &["alpha", "beta"],
+            other => return exec_err!("{function}: unknown model '{other}'"),
+        };
+        let mut p = Vec::with_capacity(names.len());
+        for n in names {
+            let Some(c) = field(n) else {
+                return exec_err!("{function}: the {name} model struct has no '{n}' field");
+            };
+            let c = datafusion::arrow::compute::cast(c, &DataType::Float64)?;
+            let c = c.as_primitive::<Float64Type>();
+            if c.is_null(row) {
+                return exec_err!("{function}: parameter '{n}' of the {name} model is null");
+            }
+            p.push(c.value(row));
+        }
+        let time_unit = match unit.as_ref().map(|u| u.as_string::<i32>()) {
+            Some(u) if u.is_valid(row) => u.value(row).parse::<TimeUnit>()?,
+            _ => TimeUnit::Week,
+        };
+        let bits: Vec<u64> = p.iter().map(|v| v.to_bits()).chain([time_unit as u64]).collect();
+        if let Some((n, b, m)) = &previous {
+            if n == name && *b == bits {
+                out.push(Some(std::sync::Arc::clone(m)));
+                continue;
+            }
+        }
+        let e = |e: ModelError| datafusion::error::DataFusionError::Execution(format!("{function}: {e}"));
+        let model = match name {
+            "bg_nbd" => Fitted::Transactions(Box::new(
+                FittedBgNbd::from_params(
+                    BgNbdParams {
+                        r: p[0],
+                        alpha: p[1],
+                        a: p[2],
+                        b: p[3],
+                    },
+                    time_unit,
+                )
+                .map_err(e)?,
+            )),
+            "mbg_nbd" => Fitted::Transactions(Box::new(
+                FittedMbgNbd::from_params(
+                    MbgNbdParams {
+                        r: p[0],
+                        alpha: p[1],
+                        a: p[2],
+                        b: p[3],
+                    },
+                    time_unit,
+                )
+                .map_err(e)?,
+            )),
+            "pareto_nbd" => Fitted::Transactions(Box::new(
+                FittedParetoNbd::from_params(
+                    ParetoNbdParams {
+                        r: p[0],
+                        alpha: p[1],
+                        s: p[2],
+                        beta: p[3],
+                    },
+                    time_unit,
+                )
+                .map_err(e)?,
+            )),
+            "gamma_gamma" => Fitted::GammaGamma(
+                FittedGammaGamma::from_params(GammaGammaParams {
+                    p: p[0],
+                    q: p[1],
+                    gamma: p[2],
+                })
+                .map_err(e)?,
+            ),
+            "bg_bb" => Fitted::BgBb(
+                FittedBgBb::from_params(
+                    BgBbParams {
+                        alpha: p[0],
+                        beta: p[1],
+                        gamma: p[2],
+                        delta: p[3],
+                    },
+                    None,
+                )
+                .map_err(e)?,
+            ),
+            _ => Fitted::Sbg(
+                FittedSbg::from_params(
+                    SbgParams {
+                        alpha: p[0],
+                        beta: p[1],
+                    },
+                    None,
+                )
+                .map_err(e)?,
+            ),
+        };
+        let model = std::sync::Arc::new(model);
+        previous = Some((name.to_string(), bits, std::sync::Arc::clone(&model)));
+        out.push(Some(model));
+    }
+    Ok(out)
+}

@@ -1,0 +1,501 @@
+//! The model-fitting aggregates: `bgnbd_fit`, `pareto_nbd_fit`, `mbgnbd_fit`,
+//! `gamma_gamma_fit`, `bgbb_fit` and `sbg_fit`. One generic implementation serves all six; only
+//! the inputs and the fitted parameters differ.
+//!
+//! | function | inputs | parameters |
+//! |---|---|---|
+//! | `bgnbd_fit(x, t_x, t [, weight [, time_unit]])` | repeat purchases, recency, age | r, alpha, a, b |
+//! | `pareto_nbd_fit(x, t_x, t [, weight [, time_unit]])` | same | r, alpha, s, beta |
+//! | `mbgnbd_fit(x, t_x, t [, weight [, time_unit]])` | same | r, alpha, a, b |
+//! | `gamma_gamma_fit(x, monetary [, weight])` | repeat purchases, mean repeat spend | p, q, gamma |
+//! | `bgbb_fit(x, t_x, n [, weight])` | discrete: transactions, last period, opportunities | alpha, beta, gamma, delta |
+//! | `sbg_fit(t, churned [, weight])` | contract periods, whether it ended (false = still active) | alpha, beta |
+//!
+//! Each returns one struct: `model`, the parameters, `log_likelihood`, `iterations`,
+//! `converged`, `customers` (sum of weights), `time_unit`, `skipped_rows` (rows with a null
+//! input, left out and counted), the standard errors `se_<param>` (null when the Hessian is not
+//! positive definite) and `json`, the serialized model (load it with `clv predict`). A fit that
+//! does not converge is returned with `converged = false`, never hidden; empty input and
+//! invalid rows are errors naming the function and the problem.
+//!
+//! The partial state is the multiset of distinct input rows with their weights (identical rows
+//! are compressed as they arrive), so `GROUP BY` fits and distributed fits see exactly the same
+//! data as a single-node fit. `time_unit` defaults to the session option `clv.btyd.time_unit`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, ListArray, StringArray, StructArray,
+};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, Int64Type};
+use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
+use datafusion::logical_expr::expr::AggregateFunction;
+use datafusion::logical_expr::function::{AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs};
+use datafusion::logical_expr::utils::format_state_name;
+use datafusion::logical_expr::{Accumulator, AggregateUDF, AggregateUDFImpl, Expr, Signature, Volatility, lit};
+use datafusion::physical_expr::expressions::Literal;
+
+use crate::config::ClvOptions;
+use crate::ltv::{
+    BgBb, BgNbd, DiscreteSummary, GammaGamma, MbgNbd, ModelError, ParetoNbd, Sbg, SpendSummary, SurvivalData, TimeUnit,
+    TransactionSummary,
+};
+
+/// Which model an aggregate fits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FitKind {
+    /// BG/NBD (Fader, Hardie & Lee 2005).
+    BgNbd,
+    /// Pareto/NBD (Schmittlein, Morrison & Colombo 1987).
+    ParetoNbd,
+    /// Modified BG/NBD (Batislam, Denizel & Filiztekin 2007).
+    MbgNbd,
+    /// Gamma-Gamma spend (Fader & Hardie 2013).
+    GammaGamma,
+    /// BG/BB (Fader, Hardie & Shang 2010).
+    BgBb,
+    /// Shifted beta-geometric (Fader & Hardie 2007).
+    Sbg,
+}
+
+impl FitKind {
+    /// Every kind.
+    pub const ALL: [FitKind; 6] = [
+        Self::BgNbd,
+        Self::ParetoNbd,
+        Self::MbgNbd,
+        Self::GammaGamma,
+        Self::BgBb,
+        Self::Sbg,
+    ];
+
+    /// The SQL function name.
+    pub fn function_name(&self) -> &'static str {
+        match self {
+            Self::BgNbd => "bgnbd_fit",
+            Self::ParetoNbd => "pareto_nbd_fit",
+            Self::MbgNbd => "mbgnbd_fit",
+            Self::GammaGamma => "gamma_gamma_fit",
+            Self::BgBb => "bgbb_fit",
+            Self::Sbg => "sbg_fit",
+        }
+    }
+
+    /// The model name stored in the result's `model` field.
+    pub fn model_name(&self) -> &'static str {
+        match self {
+            Self::BgNbd => "bg_nbd",
+            Self::ParetoNbd => "pareto_nbd",
+            Self::MbgNbd => "mbg_nbd",
+            Self::GammaGamma => "gamma_gamma",
+            Self::BgBb => "bg_bb",
+            Self::Sbg => "sbg",
+        }
+    }
+
+    /// The input column names (for messages).
+    pub fn inputs(&self) -> &'static [&'static str] {
+        match self {
+            Self::BgNbd | Self::ParetoNbd | Self::MbgNbd => &["x", "t_x", "t"],
+            Self::GammaGamma => &["x", "monetary"],
+            Self::BgBb => &["x", "t_x", "n"],
+            Self::Sbg => &["t", "churned"],
+        }
+    }
+
+    /// The fitted parameter names, as in the papers.
+    pub fn params(&self) -> &'static [&'static str] {
+        match self {
+            Self::BgNbd | Self::MbgNbd => &["r", "alpha", "a", "b"],
+            Self::ParetoNbd => &["r", "alpha", "s", "beta"],
+            Self::GammaGamma => &["p", "q", "gamma"],
+            Self::BgBb => &["alpha", "beta", "gamma", "delta"],
+            Self::Sbg => &["alpha", "beta"],
+        }
+    }
+
+    /// Whether the inputs carry a continuous time unit.
+    pub fn has_time_unit(&self) -> bool {
+        matches!(self, Self::BgNbd | Self::ParetoNbd | Self::MbgNbd)
+    }
+
+    /// The result struct's fields.
+    pub fn result_fields(&self) -> Fields {
+        let mut f = vec![Field::new("model", DataType::Utf8, false)];
+        f.extend(self.params().iter().map(|p| Field::new(*p, DataType::Float64, false)));
+        f.extend([
+            Field::new("log_likelihood", DataType::Float64, false),
+            Field::new("iterations", DataType::Int64, false),
+            Field::new("converged", DataType::Boolean, false),
+            Field::new("customers", DataType::Float64, false),
+            Field::new("time_unit", DataType::Utf8, true),
+            Field::new("skipped_rows", DataType::Int64, false),
+        ]);
+        f.extend(
+            self.params()
+                .iter()
+                .map(|p| Field::new(format!("se_{p}"), DataType::Float64, true)),
+        );
+        f.push(Field::new("json", DataType::Utf8, false));
+        Fields::from(f)
+    }
+}
+
+/// A model-fitting aggregate.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct ModelFit {
+    kind: FitKind,
+    signature: Signature,
+}
+
+impl ModelFit {
+    /// The aggregate fitting `kind`.
+    pub fn new(kind: FitKind) -> Self {
+        Self {
+            kind,
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+/// All six fitting aggregates.
+pub fn model_fit_udafs() -> Vec<Arc<AggregateUDF>> {
+    FitKind::ALL
+        .iter()
+        .map(|k| Arc::new(AggregateUDF::from(ModelFit::new(*k))))
+        .collect()
+}
+
+fn usage(kind: FitKind) -> String {
+    let inputs = kind.inputs().join(", ");
+    if kind.has_time_unit() {
+        format!("{}({inputs} [, weight [, time_unit]])", kind.function_name())
+    } else {
+        format!("{}({inputs} [, weight])", kind.function_name())
+    }
+}
+
+impl AggregateUDFImpl for ModelFit {
+    fn name(&self) -> &str {
+        self.kind.function_name()
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        let k = self.kind;
+        let n = k.inputs().len();
+        let max = n + 1 + usize::from(k.has_time_unit());
+        if !(n..=max).contains(&arg_types.len()) {
+            return plan_err!(
+                "{} takes {}, got {} arguments",
+                k.function_name(),
+                usage(k),
+                arg_types.len()
+            );
+        }
+        let mut out = vec![];
+        for (i, t) in arg_types.iter().enumerate() {
+            let name = k
+                .inputs()
+                .get(i)
+                .copied()
+                .unwrap_or(if i == n { "weight" } else { "time_unit" });
+            let ok = match name {
+                "churned" => matches!(t, DataType::Boolean | DataType::Null),
+                "time_unit" => matches!(
+                    t,
+                    DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 | DataType::Null
+                ),
+                _ => t.is_numeric() || t.is_null(),
+            };
+            if !ok {
+                let want = match name {
+                    "churned" => "boolean",
+                    "time_unit" => "text: day, week or month",
+                    _ => "numeric",
+                };
+                return plan_err!("{}: {name} must be {want}, got {t}", k.function_name());
+            }
+            out.push(match name {
+                "churned" => DataType::Boolean,
+                "time_unit" => DataType::Utf8,
+                _ => DataType::Float64,
+            });
+        }
+        Ok(out)
+    }
+
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Struct(self.kind.result_fields()))
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        let list = DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true)));
+        let mut f: Vec<FieldRef> = (0..self.kind.inputs().len())
+            .map(|i| {
+                Arc::new(Field::new(
+                    format_state_name(args.name, &format!("k{i}")),
+                    list.clone(),
+                    true,
+                ))
+            })
+            .collect();
+        f.push(Arc::new(Field::new(format_state_name(args.name, "w"), list, true)));
+        f.push(Arc::new(Field::new(
+            format_state_name(args.name, "skipped"),
+            DataType::Int64,
+            true,
+        )));
+        Ok(f)
+    }
+
+    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        let n = self.kind.inputs().len();
+        let time_unit = match args.exprs.get(n + 1) {
+            Some(e) => match e.downcast_ref::<Literal>().map(|l| l.value()) {
+                Some(ScalarValue::Utf8(Some(u))) => Some(u.parse::<TimeUnit>()?),
+                _ => {
+                    return plan_err!(
+                        "{}: time_unit must be a constant: day, week or month",
+                        self.kind.function_name()
+                    );
+                }
+            },
+            None => None,
+        };
+        Ok(Box::new(FitAccumulator {
+            kind: self.kind,
+            rows: HashMap::new(),
+            skipped: 0,
+            time_unit,
+        }))
+    }
+
+    /// Fills a missing weight (1) and time unit (the session's `clv.btyd.time_unit`).
+    fn simplify(&self) -> Option<AggregateFunctionSimplification> {
+        let kind = self.kind;
+        if !kind.has_time_unit() {
+            return None;
+        }
+        Some(Box::new(move |f: AggregateFunction, info| {
+            let n = kind.inputs().len();
+            let mut f = f;
+            if f.params.args.len() < n + 2 {
+                let unit = ClvOptions::from_session_config(info.config_options()).btyd_time_unit;
+                if f.params.args.len() == n {
+                    f.params.args.push(lit(1.0));
+                }
+                f.params.args.push(lit(unit.name()));
+            }
+            Ok(Expr::AggregateFunction(f))
+        }))
+    }
+}
+
+/// Row keys are the bit patterns of the inputs (-0.0 folded into 0.0).
+type Key = [u64; 3];
+
+#[derive(Debug)]
+struct FitAccumulator {
+    kind: FitKind,
+    rows: HashMap<Key, f64>,
+    skipped: i64,
+    time_unit: Option<TimeUnit>,
+}
+
+fn key_bits(v: f64) -> u64 {
+    (v + 0.0).to_bits()
+}
+
+impl FitAccumulator {
+    fn add(&mut self, key: Key, w: f64) {
+        *self.rows.entry(key).or_insert(0.0) += w;
+    }
+
+    fn columns(&self) -> (Vec<[f64; 3]>, Vec<f64>) {
+        // Sorted, so the fit sees the same rows in the same order whatever the partitioning.
+        let mut rows: Vec<(Key, f64)> = self.rows.iter().map(|(k, w)| (*k, *w)).collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        let keys = rows.iter().map(|(k, _)| k.map(f64::from_bits)).collect();
+        (keys, rows.iter().map(|r| r.1).collect())
+    }
+}
+
+fn model_err(kind: FitKind, e: ModelError) -> datafusion::error::DataFusionError {
+    datafusion::error::DataFusionError::Execution(format!("{}: {e}", kind.function_name()))
+}
+
+impl Accumulator for FitAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let n = self.kind.inputs().len();
+        let len = values[0].len();
+        let weight = values.get(n).map(|w| w.as_primitive::<Float64Type>());
+        for i in 0..len {
+            if values[..n].iter().any(|v| v.is_null(i)) || weight.is_some_and(|w| w.is_null(i)) {
+                self.skipped += 1;
+                continue;
+            }
+            let mut key = [0u64; 3];
+            for (k, v) in values[..n].iter().enumerate() {
+                key[k] = match v.data_type() {
+                    DataType::Boolean => key_bits(f64::from(u8::from(v.as_boolean().value(i)))),
+                    _ => key_bits(v.as_primitive::<Float64Type>().value(i)),
+                };
+            }
+            self.add(key, weight.map_or(1.0, |w| w.value(i)));
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        let k = self.kind;
+        let (keys, w) = self.columns();
+        let col = |j: usize| keys.iter().map(|r| r[j]).collect::<Vec<f64>>();
+        let unit = self.time_unit.unwrap_or(TimeUnit::Week);
+        let e = |e| model_err(k, e);
+        // (params, log-likelihood, iterations, converged, customers, standard errors, time unit, json)
+        macro_rules! fitted {
+            ($fitted:expr, $params:expr, [$($p:ident),+]) => {{
+                let m = $fitted;
+                let p = $params(&m);
+                let report = m.fit_report().cloned();
+                let se = report.as_ref().and_then(|r| r.standard_errors.clone());
+                let json = serde_json::to_string(&m).map_err(|er| datafusion::error::DataFusionError::Execution(er.to_string()))?;
+                (
+                    vec![$(p.$p),+],
+                    report.as_ref().map_or(f64::NAN, |r| r.log_likelihood),
+                    report.as_ref().map_or(0, |r| r.iterations),
+                    report.as_ref().is_some_and(|r| r.converged),
+                    report.as_ref().map_or(0.0, |r| r.n_customers),
+                    vec![$(se.as_ref().map(|s| s.$p)),+],
+                    json,
+                )
+            }};
+        }
+        let (params, ll, iterations, converged, customers, se, json) = match k {
+            FitKind::BgNbd | FitKind::ParetoNbd | FitKind::MbgNbd => {
+                let data = TransactionSummary::new(col(0), col(1), col(2), unit)
+                    .and_then(|d| d.with_weights(w))
+                    .map_err(e)?;
+                match k {
+                    FitKind::BgNbd => fitted!(
+                        BgNbd::new().fit(&data).map_err(e)?,
+                        |m: &crate::ltv::FittedBgNbd| m.params(),
+                        [r, alpha, a, b]
+                    ),
+                    FitKind::ParetoNbd => fitted!(
+                        ParetoNbd::new().fit(&data).map_err(e)?,
+                        |m: &crate::ltv::FittedParetoNbd| m.params(),
+                        [r, alpha, s, beta]
+                    ),
+                    _ => fitted!(
+                        MbgNbd::new().fit(&data).map_err(e)?,
+                        |m: &crate::ltv::FittedMbgNbd| m.params(),
+                        [r, alpha, a, b]
+                    ),
+                }
+            }
+            FitKind::GammaGamma => {
+                let data = SpendSummary::new(col(0), col(1))
+                    .and_then(|d| d.with_weights(w))
+                    .map_err(e)?;
+                fitted!(
+                    GammaGamma::new().fit(&data).map_err(e)?,
+                    |m: &crate::ltv::FittedGammaGamma| m.params(),
+                    [p, q, gamma]
+                )
+            }
+            FitKind::BgBb => {
+                let data = DiscreteSummary::new(col(0), col(1), col(2))
+                    .and_then(|d| d.with_weights(w))
+                    .map_err(e)?;
+                fitted!(
+                    BgBb::new().fit(&data).map_err(e)?,
+                    |m: &crate::ltv::FittedBgBb| m.params(),
+                    [alpha, beta, gamma, delta]
+                )
+            }
+            FitKind::Sbg => {
+                let churned = col(1).into_iter().map(|c| c != 0.0).collect();
+                let data = SurvivalData::new(col(0), churned)
+                    .and_then(|d| d.with_weights(w))
+                    .map_err(e)?;
+                fitted!(
+                    Sbg::new().fit(&data).map_err(e)?,
+                    |m: &crate::ltv::FittedSbg| m.params(),
+                    [alpha, beta]
+                )
+            }
+        };
+        if !ll.is_finite() {
+            return exec_err!("{}: the fit returned no finite log-likelihood", k.function_name());
+        }
+        let mut arrays: Vec<ArrayRef> = vec![Arc::new(StringArray::from(vec![k.model_name()]))];
+        arrays.extend(
+            params
+                .iter()
+                .map(|p| Arc::new(Float64Array::from(vec![*p])) as ArrayRef),
+        );
+        arrays.push(Arc::new(Float64Array::from(vec![ll])));
+        arrays.push(Arc::new(Int64Array::from(vec![iterations as i64])));
+        arrays.push(Arc::new(BooleanArray::from(vec![converged])));
+        arrays.push(Arc::new(Float64Array::from(vec![customers])));
+        arrays.push(Arc::new(StringArray::from(vec![
+            k.has_time_unit().then(|| unit.name()),
+        ])));
+        arrays.push(Arc::new(Int64Array::from(vec![self.skipped])));
+        arrays.extend(se.iter().map(|s| Arc::new(Float64Array::from(vec![*s])) as ArrayRef));
+        arrays.push(Arc::new(StringArray::from(vec![json])));
+        Ok(ScalarValue::Struct(Arc::new(StructArray::try_new(
+            k.result_fields(),
+            arrays,
+            None,
+        )?)))
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self) + self.rows.capacity() * (std::mem::size_of::<Key>() + 16)
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        let n = self.kind.inputs().len();
+        let (keys, w) = self.columns();
+        let list = |v: Vec<f64>| {
+            ScalarValue::List(Arc::new(ListArray::from_iter_primitive::<Float64Type, _, _>([Some(
+                v.into_iter().map(Some),
+            )])))
+        };
+        let mut out: Vec<ScalarValue> = (0..n).map(|j| list(keys.iter().map(|r| r[j]).collect())).collect();
+        out.push(list(w));
+        out.push(ScalarValue::Int64(Some(self.skipped)));
+        Ok(out)
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let n = self.kind.inputs().len();
+        let lists: Vec<&ListArray> = states[..=n].iter().map(|s| s.as_list::<i32>()).collect();
+        let skipped = states[n + 1].as_primitive::<Int64Type>();
+        for row in 0..states[0].len() {
+            if lists[0].is_null(row) {
+                continue;
+            }
+            let cols: Vec<ArrayRef> = lists.iter().map(|l| l.value(row)).collect();
+            let cols: Vec<&Float64Array> = cols.iter().map(|c| c.as_primitive::<Float64Type>()).collect();
+            for i in 0..cols[0].len() {
+                let mut key = [0u64; 3];
+                for j in 0..n {
+                    key[j] = key_bits(cols[j].value(i));
+                }
+                self.add(key, cols[n].value(i));
+            }
+            if skipped.is_valid(row) {
+                self.skipped += skipped.value(row);
+            }
+        }
+        Ok(())
+    }
+}

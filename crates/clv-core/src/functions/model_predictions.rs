@@ -1,0 +1,204 @@
+//! Per-customer predictions from a fitted model struct (the result of a `*_fit` aggregate).
+//!
+//! | function | models | value |
+//! |---|---|---|
+//! | `p_alive(model, x, t_x, t)` | bg_nbd, pareto_nbd, mbg_nbd, bg_bb (t = n) | P(alive at t) |
+//! | `churn_probability(model, x, t_x, t)` | same | 1 − P(alive) |
+//! | `expected_purchases(model, horizon, x, t_x, t)` | same (bg_bb: horizon in whole periods) | E[purchases in (t, t + horizon]] |
+//! | `expected_purchases_new(model, t)` | same | E[X(t)] for a new customer |
+//! | `prob_purchases(model, n, t)` | same | P(X(t) = n) for a new customer |
+//! | `expected_spend(model, x, monetary)` | gamma_gamma | E[mean spend per purchase \| x, monetary] |
+//! | `survival(model, t)` | sbg | S(t), share of a cohort still active after t periods |
+//! | `retention_rate(model, t)` | sbg | r(t) = S(t) / S(t − 1) |
+//! | `derl(model, discount_rate)` | sbg | discounted expected residual lifetime of a just-renewed customer |
+//!
+//! Times (`t_x`, `t`, `horizon`) are in the model's `time_unit`. A null argument gives null;
+//! a model of the wrong kind or an invalid argument is an error naming the function.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, AsArray, Float64Builder};
+use datafusion::arrow::datatypes::{DataType, Float64Type};
+use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
+use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+
+use super::model_arg::{Fitted, check_model_type, read_models};
+use crate::ltv::ModelError;
+
+type Eval = fn(&Fitted, &[f64]) -> std::result::Result<Option<f64>, ModelError>;
+
+/// A prediction function: name, argument names after the model, and its evaluation.
+#[derive(Debug)]
+pub struct ModelPrediction {
+    name: &'static str,
+    args: &'static [&'static str],
+    models: &'static str,
+    eval: Eval,
+    signature: Signature,
+}
+
+impl PartialEq for ModelPrediction {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+impl Eq for ModelPrediction {}
+impl std::hash::Hash for ModelPrediction {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+    }
+}
+
+fn whole(v: f64, what: &'static str) -> std::result::Result<u32, ModelError> {
+    if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= f64::from(u32::MAX) {
+        Ok(v as u32)
+    } else {
+        Err(ModelError::InvalidArgument {
+            name: what,
+            value: v,
+            reason: "must be a whole number >= 0",
+        })
+    }
+}
+
+const TXN: &str = "a bg_nbd, pareto_nbd, mbg_nbd or bg_bb model";
+
+fn p_alive(m: &Fitted, a: &[f64]) -> std::result::Result<Option<f64>, ModelError> {
+    Ok(match m {
+        Fitted::Transactions(m) => Some(m.p_alive(a[0], a[1], a[2])?),
+        Fitted::BgBb(m) => Some(m.p_alive(a[0], a[1], a[2])?),
+        _ => None,
+    })
+}
+
+/// Every prediction function.
+pub fn model_prediction_udfs() -> Vec<Arc<ScalarUDF>> {
+    let defs: [(&'static str, &'static [&'static str], &'static str, Eval); 9] = [
+        ("p_alive", &["x", "t_x", "t"], TXN, p_alive),
+        ("churn_probability", &["x", "t_x", "t"], TXN, |m, a| {
+            Ok(p_alive(m, a)?.map(|p| 1.0 - p))
+        }),
+        ("expected_purchases", &["horizon", "x", "t_x", "t"], TXN, |m, a| {
+            Ok(match m {
+                Fitted::Transactions(m) => Some(m.expected_purchases(a[0], a[1], a[2], a[3])?),
+                Fitted::BgBb(m) => Some(m.expected_transactions(whole(a[0], "horizon")?, a[1], a[2], a[3])?),
+                _ => None,
+            })
+        }),
+        ("expected_purchases_new", &["t"], TXN, |m, a| {
+            Ok(match m {
+                Fitted::Transactions(m) => Some(m.expected_purchases_new(a[0])?),
+                Fitted::BgBb(m) => Some(m.expected_transactions_new(whole(a[0], "t")?)?),
+                _ => None,
+            })
+        }),
+        ("prob_purchases", &["n", "t"], TXN, |m, a| {
+            Ok(match m {
+                Fitted::Transactions(m) => Some(m.prob_purchases(whole(a[0], "n")?, a[1])?),
+                Fitted::BgBb(m) => Some(m.prob_transactions(whole(a[0], "n")?, whole(a[1], "t")?)?),
+                _ => None,
+            })
+        }),
+        ("expected_spend", &["x", "monetary"], "a gamma_gamma model", |m, a| {
+            Ok(match m {
+                Fitted::GammaGamma(m) => Some(m.conditional_expected_spend(a[0], a[1])?),
+                _ => None,
+            })
+        }),
+        ("survival", &["t"], "an sbg model", |m, a| {
+            Ok(match m {
+                Fitted::Sbg(m) => Some(m.survival(whole(a[0], "t")?)?),
+                _ => None,
+            })
+        }),
+        ("retention_rate", &["t"], "an sbg model", |m, a| {
+            Ok(match m {
+                Fitted::Sbg(m) => Some(m.retention_rate(whole(a[0], "t")?)?),
+                _ => None,
+            })
+        }),
+        ("derl", &["discount_rate"], "an sbg model", |m, a| {
+            Ok(match m {
+                Fitted::Sbg(m) => Some(m.derl(a[0], 1)?),
+                _ => None,
+            })
+        }),
+    ];
+    defs.into_iter()
+        .map(|(name, args, models, eval)| {
+            Arc::new(ScalarUDF::from(ModelPrediction {
+                name,
+                args,
+                models,
+                eval,
+                signature: Signature::user_defined(Volatility::Immutable),
+            }))
+        })
+        .collect()
+}
+
+impl ScalarUDFImpl for ModelPrediction {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        if arg_types.len() != self.args.len() + 1 {
+            return plan_err!(
+                "{} takes (model, {}), got {} arguments",
+                self.name,
+                self.args.join(", "),
+                arg_types.len()
+            );
+        }
+        check_model_type(self.name, &arg_types[0])?;
+        let mut out = vec![arg_types[0].clone()];
+        for (t, a) in arg_types[1..].iter().zip(self.args) {
+            if !(t.is_numeric() || t.is_null()) {
+                return plan_err!("{}: {a} must be numeric, got {t}", self.name);
+            }
+            out.push(DataType::Float64);
+        }
+        Ok(out)
+    }
+
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Float64)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let n = args.number_rows;
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let models = read_models(self.name, arrays[0].as_struct())?;
+        let values: Vec<_> = arrays[1..].iter().map(|a| a.as_primitive::<Float64Type>()).collect();
+        let mut out = Float64Builder::with_capacity(n);
+        let mut a = vec![0.0; values.len()];
+        for (row, model) in models.iter().enumerate().take(n) {
+            let Some(model) = model else {
+                out.append_null();
+                continue;
+            };
+            if values.iter().any(|v| v.is_null(row)) {
+                out.append_null();
+                continue;
+            }
+            for (k, v) in values.iter().enumerate() {
+                a[k] = v.value(row);
+            }
+            match (self.eval)(model, &a) {
+                Ok(Some(v)) => out.append_value(v),
+                Ok(None) => return exec_err!("{}: needs {}, got a {} model", self.name, self.models, model.name()),
+                Err(e) => return exec_err!("{}: {e}", self.name),
+            }
+        }
+        let out = out.finish();
+        if args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_))) {
+            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?));
+        }
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}

@@ -1,0 +1,774 @@
+//! BG/NBD — beta-geometric/negative-binomial model.
+//!
+//! Fader, P. S., Hardie, B. G. S. & Lee, K. L. (2005), "'Counting Your
+//! Customers' the Easy Way: An Alternative to the Pareto/NBD Model",
+//! *Marketing Science* 24(2), 275–284. Equation numbers below refer to that
+//! paper.
+//!
+//! * While active, purchases follow a Poisson process with rate λ,
+//!   `λ ~ Gamma(r, α)` (shape r, rate α).
+//! * After every *repeat* purchase the customer becomes inactive with
+//!   probability p, `p ~ Beta(a, b)`.
+//!
+//! Likelihood (eq. 6), evaluated in log space with a log-sum-exp of its two
+//! terms:
+//!
+//! `L = B(a, b+x)/B(a, b) · Γ(r+x) α^r / (Γ(r) (α+T)^{r+x})
+//!    + δ_{x>0} B(a+1, b+x−1)/B(a, b) · Γ(r+x) α^r / (Γ(r) (α+t_x)^{r+x})`.
+//!
+//! Predictions: `E[X(t)]` (eq. 7), `P(X(t) = x)` (eq. 8), conditional
+//! expectation `E[Y(t) | x, t_x, T]` (eq. 10), and `P(alive)` from Fader,
+//! Hardie & Lee (2008), "Computing P(alive) Using the BG/NBD Model" (note). The Gauss hypergeometric functions of eqs. 7 and 10 are
+//! rewritten with Euler's transformation
+//! `(1−z)^{r+x} ₂F₁(r+x, b+x; a+b+x−1; z) = (1−z)^{a−1} ₂F₁(a−1, a+b−1−r; a+b+x−1; z)`
+//! and the `1 − …` difference divided by `a − 1` is evaluated without
+//! cancellation (see `beta_geo_numerator`), so `a → 1` and `a + b < 1`
+//! are handled.
+//!
+//! The MBG/NBD variant ([`crate::ltv::mbgnbd`]) shares this code.
+
+use serde::{Deserialize, Serialize};
+
+use super::data::{Compressed, TransactionSummary, check_rft};
+use super::error::{ModelError, finite};
+use super::optimize::{FitOptions, Objective, fit_builder_methods, run_fit};
+use super::special::{MAX_SERIES_TERMS, digamma, exprel, integrate, ln_beta, ln_gamma};
+use super::{FitReport, FittedRepr, ModelKind, TimeUnit, TransactionModel, check_arg, check_param, fitted_serde};
+
+/// BG/NBD parameters (names as in the paper).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BgNbdParams {
+    /// Shape of the gamma distribution of the purchase rate λ.
+    pub r: f64,
+    /// Rate (inverse scale) of the gamma distribution of λ, in 1/time-unit.
+    pub alpha: f64,
+    /// First shape of the beta distribution of the dropout probability p.
+    pub a: f64,
+    /// Second shape of the beta distribution of p.
+    pub b: f64,
+}
+
+impl BgNbdParams {
+    pub(crate) fn to_array(self) -> [f64; 4] {
+        [self.r, self.alpha, self.a, self.b]
+    }
+    pub(crate) fn from_array(v: [f64; 4]) -> Self {
+        BgNbdParams {
+            r: v[0],
+            alpha: v[1],
+            a: v[2],
+            b: v[3],
+        }
+    }
+    pub(crate) fn validate(&self) -> Result<(), ModelError> {
+        check_param("r", self.r)?;
+        check_param("alpha", self.alpha)?;
+        check_param("a", self.a)?;
+        check_param("b", self.b)?;
+        Ok(())
+    }
+}
+
+/// Which member of the beta-geometric family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Variant {
+    /// BG/NBD: dropout possible after each repeat purchase.
+    Bg,
+    /// MBG/NBD: dropout possible also right after the first purchase.
+    Mbg,
+}
+
+/// Mean negative log-likelihood of BG/NBD or MBG/NBD with an analytic
+/// gradient. The x-dependent terms (log-gamma, log-beta, digamma) are
+/// computed once per distinct x; the per-row loop needs two logarithms, one
+/// exponential and two divisions.
+pub(crate) struct BetaGeoObjective {
+    variant: Variant,
+    data: Compressed,
+    groups: Vec<(f64, usize, usize)>,
+}
+
+impl BetaGeoObjective {
+    pub(crate) fn new(variant: Variant, data: Compressed) -> Self {
+        let groups = data.groups();
+        BetaGeoObjective { variant, data, groups }
+    }
+
+    /// Total (weighted) log-likelihood at `theta`.
+    pub(crate) fn log_likelihood(&mut self, theta: [f64; 4]) -> f64 {
+        let mut g = [0.0; 4];
+        -self.eval(&theta.map(f64::ln), &mut g) * self.data.total_weight
+    }
+}
+
+impl Objective<4> for BetaGeoObjective {
+    fn eval(&mut self, phi: &[f64; 4], grad: &mut [f64; 4]) -> f64 {
+        let [r, alpha, a, b] = phi.map(f64::exp);
+        let ln_alpha = alpha.ln();
+        let lg_r = ln_gamma(r);
+        let dg_r = digamma(r);
+        let lnb_ab = ln_beta(a, b);
+        let dg_ab = digamma(a + b);
+        let dg_b = digamma(b);
+        let inv_a = 1.0 / a;
+        let (mut ll, mut gr, mut gal, mut ga, mut gb) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        let d = &self.data;
+        for &(x, s, e) in &self.groups {
+            let rx = r + x;
+            let k = ln_gamma(rx) - lg_r + r * ln_alpha;
+            let dk_dr = digamma(rx) - dg_r + ln_alpha;
+            let tx = &d.k1[s..e];
+            let tt = &d.k2[s..e];
+            let w = &d.w[s..e];
+            let two_terms = self.variant == Variant::Mbg || x > 0.0;
+            if !two_terms {
+                // BG/NBD, x = 0: ln L = r ln α − r ln(α + T).
+                let (mut sw, mut sla, mut sinv) = (0.0, 0.0, 0.0);
+                for i in 0..w.len() {
+                    let ap = alpha + tt[i];
+                    sw += w[i];
+                    sla += w[i] * ap.ln();
+                    sinv += w[i] / ap;
+                }
+                ll += sw * k - r * sla;
+                gr += sw * dk_dr - sla;
+                gal += sw * r / alpha - r * sinv;
+                continue;
+            }
+            let (c1, c1a, c1b, c2, c2a, c2b) = match self.variant {
+                Variant::Bg => {
+                    let dg_abx = digamma(a + b + x);
+                    (
+                        ln_beta(a, b + x) - lnb_ab,
+                        dg_ab - dg_abx,
+                        digamma(b + x) - dg_abx - dg_b + dg_ab,
+                        ln_beta(a + 1.0, b + x - 1.0) - lnb_ab,
+                        inv_a + dg_ab - dg_abx,
+                        digamma(b + x - 1.0) - dg_abx - dg_b + dg_ab,
+                    )
+                }
+                Variant::Mbg => {
+                    let dg_abx1 = digamma(a + b + x + 1.0);
+                    (
+                        ln_beta(a, b + x + 1.0) - lnb_ab,
+                        dg_ab - dg_abx1,
+                        digamma(b + x + 1.0) - dg_abx1 - dg_b + dg_ab,
+                        ln_beta(a + 1.0, b + x) - lnb_ab,
+                        inv_a + dg_ab - dg_abx1,
+                        digamma(b + x) - dg_abx1 - dg_b + dg_ab,
+                    )
+                }
+            };
+            let (mut sw, mut sl, mut sw1, mut slog, mut sinv) = (0.0, 0.0, 0.0, 0.0, 0.0);
+            for i in 0..w.len() {
+                let ia = 1.0 / (alpha + tt[i]);
+                let ib = 1.0 / (alpha + tx[i]);
+                let la = -ia.ln();
+                let lb = -ib.ln();
+                let u1 = c1 - rx * la;
+                let u2 = c2 - rx * lb;
+                let (l, w1) = if u1 >= u2 {
+                    let dd = 1.0 + (u2 - u1).exp();
+                    (u1 + dd.ln(), 1.0 / dd)
+                } else {
+                    let e = (u1 - u2).exp();
+                    let dd = 1.0 + e;
+                    (u2 + dd.ln(), e / dd)
+                };
+                let w2 = 1.0 - w1;
+                let wi = w[i];
+                sw += wi;
+                sl += wi * l;
+                sw1 += wi * w1;
+                slog += wi * (w1 * la + w2 * lb);
+                sinv += wi * (w1 * ia + w2 * ib);
+            }
+            let sw2 = sw - sw1;
+            ll += sw * k + sl;
+            gr += sw * dk_dr - slog;
+            gal += sw * r / alpha - rx * sinv;
+            ga += sw1 * c1a + sw2 * c2a;
+            gb += sw1 * c1b + sw2 * c2b;
+        }
+        let scale = -1.0 / d.total_weight;
+        *grad = [gr * r * scale, gal * alpha * scale, ga * a * scale, gb * b * scale];
+        ll * scale
+    }
+
+    fn total_weight(&self) -> f64 {
+        self.data.total_weight
+    }
+
+    fn subsample(&self, max_rows: usize) -> Option<Self> {
+        Some(BetaGeoObjective::new(self.variant, self.data.subsample(max_rows)?))
+    }
+}
+
+/// Starting point shared by the count models: `r = 1`, `α` from the pooled
+/// purchase rate, `a = 1`, `b = 1`.
+pub(crate) fn default_start(data: &Compressed) -> [f64; 4] {
+    let (mut sx, mut st) = (0.0, 0.0);
+    for i in 0..data.len() {
+        sx += data.w[i] * data.k0[i];
+        st += data.w[i] * data.k2[i];
+    }
+    let alpha = if sx > 0.0 && st > 0.0 {
+        (st / sx).clamp(1e-3, 1e6)
+    } else {
+        1.0
+    };
+    [1.0, alpha, 1.0, 1.0]
+}
+
+/// Checks shared by the count-model fits: non-empty and some repeat purchases.
+pub(crate) fn check_count_data(data: &Compressed) -> Result<(), ModelError> {
+    if data.len() == 0 || !(data.total_weight > 0.0) {
+        return Err(ModelError::EmptyInput);
+    }
+    if !data.k0.iter().any(|&x| x > 0.0) {
+        return Err(ModelError::NoRepeatPurchases);
+    }
+    Ok(())
+}
+
+/// `E[Y] · (a − 1)/(a − 1)`-free numerator shared by BG/NBD and MBG/NBD:
+///
+/// `C/(a−1) · [1 − (1−z)^{a−1} ₂F₁(a−1, c'; C; z)]`
+/// `= C · (−L) · exprel((a−1) L) − e^{(a−1) L} · H'`,
+///
+/// with `L = ln(1 − z)` and
+/// `H' = Σ_{k≥1} (a)_{k−1} (c')_k / ((C+1)_{k−1} k!) z^k` (the factor `C`
+/// cancels against `1/(C)_k`, so `C ≤ 0` is harmless). For BG/NBD
+/// `C = a+b+x−1`, `c' = a+b−1−r`; for MBG/NBD `C = a+b+x`, `c' = a+b−r`.
+pub(crate) fn beta_geo_numerator(a: f64, cp: f64, c: f64, z: f64, l: f64) -> Option<f64> {
+    let am1 = a - 1.0;
+    let first = c * (-l) * exprel(am1 * l);
+    let mut term = cp * z;
+    let mut sum = term;
+    let mut k = 1.0f64;
+    let mut done = term == 0.0;
+    for _ in 0..MAX_SERIES_TERMS {
+        if done {
+            break;
+        }
+        let ratio = (a + k - 1.0) * (cp + k) * z / ((c + k) * (k + 1.0));
+        term *= ratio;
+        sum += term;
+        k += 1.0;
+        let ar = ratio.abs();
+        if term == 0.0 || (ar < 1.0 && term.abs() * ar <= 1e-17 * (1.0 - ar) * sum.abs()) {
+            done = true;
+        }
+    }
+    if !done {
+        return None;
+    }
+    let v = first - (am1 * l).exp() * sum;
+    v.is_finite().then_some(v)
+}
+
+/// The same quantity as [`beta_geo_numerator`] — the expected number of
+/// purchases in `(T, T+t]` of a customer known to be alive at T — written as
+/// the posterior mixture it comes from: given alive, `λ ~ Gamma(r+x, α+T)`
+/// and `p ~ Beta(a, bb)` (`bb = b+x` for BG/NBD, `b+x+1` for MBG/NBD), and
+/// `E[Y(t) | λ, p] = (1 − e^{−λpt})/p`, so
+///
+/// `E = ∫_0^1 Beta(p; a, bb) · (1 − (1 + pτ)^{−(r+x)})/p dp`, `τ = t/(α+T)`.
+///
+/// Evaluated by adaptive quadrature on `[0, ½]` with `p = u^{1/a}` and on
+/// `[½, 1]` with `1 − p = v^{1/bb}`, which remove the endpoint singularities
+/// of the beta density. Used when the series converges slowly (`z > 0.995`,
+/// i.e. horizons more than ~200 times longer than `α + T`).
+pub(crate) fn beta_geo_alive_quadrature(a: f64, bb: f64, n: f64, tau: f64) -> Option<f64> {
+    let h = |p: f64| -> f64 {
+        if p <= 0.0 {
+            n * tau
+        } else {
+            -(-n * (p * tau).ln_1p()).exp_m1() / p
+        }
+    };
+    let lower = integrate(
+        |u: f64| {
+            let p = u.powf(1.0 / a);
+            ((bb - 1.0) * (-p).ln_1p()).exp() * h(p) / a
+        },
+        0.0,
+        0.5f64.powf(a),
+        0.0,
+    )?;
+    let upper = integrate(
+        |v: f64| {
+            let q = v.powf(1.0 / bb);
+            let p = 1.0 - q;
+            ((a - 1.0) * p.ln()).exp() * h(p) / bb
+        },
+        0.0,
+        0.5f64.powf(bb),
+        0.0,
+    )?;
+    let v = (lower + upper) * (-ln_beta(a, bb)).exp();
+    v.is_finite().then_some(v)
+}
+
+/// `P(N ≥ n)` for `N ~ NB(r, p0 = α/(α+t))` with success probability
+/// `q = t/(α+t)`, i.e. the marginal Poisson–gamma count.
+pub(crate) fn nb_upper_tail(r: f64, ln_p0: f64, ln_q: f64, n: u32) -> f64 {
+    if n == 0 {
+        return 1.0;
+    }
+    if ln_q == f64::NEG_INFINITY {
+        return 0.0;
+    }
+    // ln pmf_j by recurrence
+    let mut lp = r * ln_p0;
+    let mut head = 0.0;
+    for j in 0..n {
+        head += lp.exp();
+        lp += ((r + j as f64) / (j as f64 + 1.0)).ln() + ln_q;
+    }
+    if head <= 0.5 {
+        return (1.0 - head).max(0.0);
+    }
+    // Sum the upper tail directly (lp is now ln pmf_n).
+    let mut sum = 0.0;
+    let mut j = n as f64;
+    for _ in 0..MAX_SERIES_TERMS {
+        let term = lp.exp();
+        sum += term;
+        let ratio = (r + j) / (j + 1.0) * ln_q.exp();
+        lp += ratio.ln();
+        j += 1.0;
+        if ratio < 1.0 && term * ratio <= 1e-17 * (1.0 - ratio) * sum.max(1e-300) {
+            break;
+        }
+        if term == 0.0 && ratio < 1.0 {
+            break;
+        }
+    }
+    sum.min(1.0)
+}
+
+/// Scoring shared by BG/NBD and MBG/NBD.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BetaGeoCore {
+    pub variant: Variant,
+    pub r: f64,
+    pub alpha: f64,
+    pub a: f64,
+    pub b: f64,
+    ln_a: f64,
+    lnb_ab: f64,
+}
+
+impl BetaGeoCore {
+    pub(crate) fn new(variant: Variant, p: [f64; 4]) -> Self {
+        let [r, alpha, a, b] = p;
+        BetaGeoCore {
+            variant,
+            r,
+            alpha,
+            a,
+            b,
+            ln_a: a.ln(),
+            lnb_ab: ln_beta(a, b),
+        }
+    }
+
+    /// `ln` of the odds term `(P(dead)/P(alive))`: for BG/NBD
+    /// `a/(b+x−1) · ((α+T)/(α+t_x))^{r+x}` (x > 0), for MBG/NBD
+    /// `a/(b+x) · ((α+T)/(α+t_x))^{r+x}`. `None` means "no such term" (BG, x = 0).
+    #[inline]
+    fn ln_dead_odds(&self, x: f64, t_x: f64, T: f64) -> Option<f64> {
+        let denom = match self.variant {
+            Variant::Bg => {
+                if x == 0.0 {
+                    return None;
+                }
+                self.b + x - 1.0
+            }
+            Variant::Mbg => self.b + x,
+        };
+        Some(self.ln_a - denom.ln() + (self.r + x) * ((self.alpha + T) / (self.alpha + t_x)).ln())
+    }
+
+    #[inline]
+    pub(crate) fn p_alive(&self, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
+        check_rft(0, x, t_x, T)?;
+        Ok(match self.ln_dead_odds(x, t_x, T) {
+            None => 1.0,
+            Some(lo) => 1.0 / (1.0 + lo.exp()),
+        })
+    }
+
+    pub(crate) fn expected_purchases(&self, t: f64, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
+        check_rft(0, x, t_x, T)?;
+        check_arg("t", t)?;
+        if t == 0.0 {
+            return Ok(0.0);
+        }
+        let (a, b, r) = (self.a, self.b, self.r);
+        let ratio = t / (self.alpha + T);
+        let z = t / (self.alpha + T + t);
+        let l = -ratio.ln_1p();
+        let (c, cp, bb) = match self.variant {
+            Variant::Bg => (a + b + x - 1.0, a + b - 1.0 - r, b + x),
+            Variant::Mbg => (a + b + x, a + b - r, b + x + 1.0),
+        };
+        let num = if z <= 0.995 {
+            beta_geo_numerator(a, cp, c, z, l)
+        } else {
+            beta_geo_alive_quadrature(a, bb, r + x, ratio)
+        }
+        .ok_or(ModelError::NumericalFailure {
+            context: "conditional expected purchases",
+        })?;
+        let den = match self.ln_dead_odds(x, t_x, T) {
+            None => 1.0,
+            Some(lo) => 1.0 + lo.exp(),
+        };
+        finite((num / den).max(0.0), "conditional expected purchases")
+    }
+
+    pub(crate) fn expected_purchases_new(&self, t: f64) -> Result<f64, ModelError> {
+        // E[X(t)] equals the conditional expectation of a customer observed
+        // for T = 0 (eq. 7 is eq. 10 at x = t_x = T = 0).
+        self.expected_purchases(t, 0.0, 0.0, 0.0)
+    }
+
+    pub(crate) fn prob_purchases(&self, n: u32, t: f64) -> Result<f64, ModelError> {
+        check_arg("t", t)?;
+        let nf = n as f64;
+        let (r, a, b) = (self.r, self.a, self.b);
+        if t == 0.0 {
+            return Ok(if n == 0 { 1.0 } else { 0.0 });
+        }
+        let ln_p0 = -(t / self.alpha).ln_1p(); // ln(α/(α+t))
+        let ln_q = -(self.alpha / t).ln_1p(); // ln(t/(α+t))
+        let ln_nb = ln_gamma(r + nf) - ln_gamma(r) - ln_gamma(nf + 1.0) + r * ln_p0 + nf * ln_q;
+        let tail = nb_upper_tail(r, ln_p0, ln_q, n);
+        let p = match self.variant {
+            Variant::Bg => {
+                let first = (ln_beta(a, b + nf) - self.lnb_ab + ln_nb).exp();
+                let second = if n > 0 {
+                    (ln_beta(a + 1.0, b + nf - 1.0) - self.lnb_ab).exp() * tail
+                } else {
+                    0.0
+                };
+                first + second
+            }
+            Variant::Mbg => {
+                let first = (ln_beta(a, b + nf + 1.0) - self.lnb_ab + ln_nb).exp();
+                let second = (ln_beta(a + 1.0, b + nf) - self.lnb_ab).exp() * tail;
+                first + second
+            }
+        };
+        finite(p.clamp(0.0, 1.0), "P(X(t) = n)")
+    }
+}
+
+/// BG/NBD fitter (builder). Defaults: see [`FitOptions`]; starting point
+/// `r = 1`, `α = ΣT/Σx`, `a = b = 1` unless [`BgNbd::initial_params`] is set.
+#[derive(Debug, Clone, Default)]
+pub struct BgNbd {
+    options: FitOptions,
+    initial: Option<BgNbdParams>,
+}
+
+impl BgNbd {
+    /// A fitter with default options.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    fit_builder_methods!();
+
+    /// Starting point of the optimiser.
+    pub fn initial_params(mut self, p: BgNbdParams) -> Self {
+        self.initial = Some(p);
+        self
+    }
+
+    /// Maximum-likelihood fit (eq. 6) on `data`.
+    ///
+    /// # Errors
+    /// [`ModelError::EmptyInput`], [`ModelError::NoRepeatPurchases`],
+    /// invalid options, [`ModelError::NotConverged`].
+    pub fn fit(&self, data: &TransactionSummary) -> Result<FittedBgNbd, ModelError> {
+        let c = data.compress_internal();
+        check_count_data(&c)?;
+        let start = match self.initial {
+            Some(p) => {
+                p.validate()?;
+                p.to_array()
+            }
+            None => default_start(&c),
+        };
+        let mut obj = BetaGeoObjective::new(Variant::Bg, c);
+        let out = run_fit(&mut obj, start, &self.options, ModelKind::BgNbd)?;
+        let params = BgNbdParams::from_array(out.theta);
+        let report = FitReport {
+            log_likelihood: out.log_likelihood,
+            iterations: out.iterations,
+            converged: out.converged,
+            standard_errors: out.standard_errors.map(BgNbdParams::from_array),
+            n_customers: out.n_customers,
+            penalizer: self.options.penalizer,
+        };
+        FittedBgNbd::build(params, data.time_unit(), Some(report))
+    }
+}
+
+/// A fitted (or parameter-specified) BG/NBD model.
+#[derive(Debug, Clone)]
+pub struct FittedBgNbd {
+    params: BgNbdParams,
+    time_unit: TimeUnit,
+    fit: Option<FitReport<BgNbdParams>>,
+    core: BetaGeoCore,
+}
+
+fitted_serde!(FittedBgNbd, BgNbdParams, ModelKind::BgNbd);
+
+impl FittedBgNbd {
+    fn build(
+        params: BgNbdParams,
+        time_unit: TimeUnit,
+        fit: Option<FitReport<BgNbdParams>>,
+    ) -> Result<Self, ModelError> {
+        params.validate()?;
+        Ok(FittedBgNbd {
+            params,
+            time_unit,
+            fit,
+            core: BetaGeoCore::new(Variant::Bg, params.to_array()),
+        })
+    }
+
+    /// A model with known parameters (no fit report), times in `time_unit`.
+    pub fn from_params(params: BgNbdParams, time_unit: TimeUnit) -> Result<Self, ModelError> {
+        Self::build(params, time_unit, None)
+    }
+
+    fn from_repr(r: FittedRepr<BgNbdParams>) -> Result<Self, ModelError> {
+        let unit = r.time_unit.ok_or(ModelError::MissingTimeUnit {
+            reason: "serialized BG/NBD model has no time unit",
+        })?;
+        Self::build(r.params, unit, r.fit)
+    }
+
+    fn to_repr(&self) -> FittedRepr<BgNbdParams> {
+        FittedRepr {
+            kind: ModelKind::BgNbd,
+            format_version: super::FORMAT_VERSION,
+            params: self.params,
+            time_unit: Some(self.time_unit),
+            fit: self.fit.clone(),
+        }
+    }
+
+    /// Always [`ModelKind::BgNbd`].
+    pub fn kind(&self) -> ModelKind {
+        ModelKind::BgNbd
+    }
+    /// The parameters.
+    pub fn params(&self) -> BgNbdParams {
+        self.params
+    }
+    /// Time unit of the data (and of every time argument).
+    pub fn time_unit(&self) -> TimeUnit {
+        self.time_unit
+    }
+    /// Fit diagnostics (`None` for [`FittedBgNbd::from_params`]).
+    pub fn fit_report(&self) -> Option<&FitReport<BgNbdParams>> {
+        self.fit.as_ref()
+    }
+    /// Log-likelihood at the estimate, if fitted.
+    pub fn log_likelihood(&self) -> Option<f64> {
+        self.fit.as_ref().map(|f| f.log_likelihood)
+    }
+    /// Standard errors, if fitted and available.
+    pub fn standard_errors(&self) -> Option<BgNbdParams> {
+        self.fit.as_ref().and_then(|f| f.standard_errors)
+    }
+
+    /// The same model expressed in another time unit: α (the gamma rate of
+    /// λ, which carries the unit of time) is multiplied by
+    /// `old unit / new unit` (×7 from weeks to days); r, a, b are unchanged.
+    /// The fit report is dropped because the log-likelihood depends on the unit.
+    pub fn to_unit(&self, unit: TimeUnit) -> FittedBgNbd {
+        let mut p = self.params;
+        p.alpha *= self.time_unit.convert(1.0, unit);
+        FittedBgNbd::build(p, unit, None).expect("rescaled parameters stay valid")
+    }
+
+    /// `P(alive | x, t_x, T)` (Fader, Hardie & Lee 2008 note "Computing
+    /// P(alive) Using the BG/NBD Model"):
+    /// `1 / (1 + δ_{x>0} a/(b+x−1) ((α+T)/(α+t_x))^{r+x})`.
+    pub fn p_alive(&self, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
+        self.core.p_alive(x, t_x, T)
+    }
+
+    /// Conditional expectation of the number of purchases in `(T, T+t]`
+    /// (eq. 10).
+    pub fn expected_purchases(&self, t: f64, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
+        self.core.expected_purchases(t, x, t_x, T)
+    }
+
+    /// Unconditional `E[X(t)]` (eq. 7).
+    pub fn expected_purchases_new(&self, t: f64) -> Result<f64, ModelError> {
+        self.core.expected_purchases_new(t)
+    }
+
+    /// `P(X(t) = n)` (eq. 8).
+    pub fn prob_purchases(&self, n: u32, t: f64) -> Result<f64, ModelError> {
+        self.core.prob_purchases(n, t)
+    }
+
+    /// Total log-likelihood (eq. 6) of `data` under these parameters; the
+    /// data's times are converted explicitly to the model's unit.
+    pub fn log_likelihood_of(&self, data: &TransactionSummary) -> Result<f64, ModelError> {
+        let d = data.to_unit(self.time_unit).compress_internal();
+        if d.len() == 0 {
+            return Err(ModelError::EmptyInput);
+        }
+        let mut obj = BetaGeoObjective::new(Variant::Bg, d);
+        finite(obj.log_likelihood(self.params.to_array()), "log-likelihood")
+    }
+}
+
+impl TransactionModel for FittedBgNbd {
+    fn kind(&self) -> ModelKind {
+        ModelKind::BgNbd
+    }
+    fn time_unit(&self) -> TimeUnit {
+        self.time_unit
+    }
+    fn p_alive(&self, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
+        self.core.p_alive(x, t_x, T)
+    }
+    fn expected_purchases(&self, t: f64, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
+        self.core.expected_purchases(t, x, t_x, T)
+    }
+    fn expected_purchases_new(&self, t: f64) -> Result<f64, ModelError> {
+        self.core.expected_purchases_new(t)
+    }
+    fn prob_purchases(&self, n: u32, t: f64) -> Result<f64, ModelError> {
+        self.core.prob_purchases(n, t)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn check_gradient<O: Objective<N>, const N: usize>(obj: &mut O, theta: [f64; N]) {
+        let phi = theta.map(f64::ln);
+        let mut g = [0.0; N];
+        obj.eval(&phi, &mut g);
+        for j in 0..N {
+            let h = 1e-6;
+            let mut p = phi;
+            p[j] += h;
+            let mut m = phi;
+            m[j] -= h;
+            let mut tmp = [0.0; N];
+            let fd = (obj.eval(&p, &mut tmp) - obj.eval(&m, &mut tmp)) / (2.0 * h);
+            assert!(
+                (fd - g[j]).abs() < 1e-6 * (1.0 + fd.abs()),
+                "component {j}: analytic {} fd {}",
+                g[j],
+                fd
+            );
+        }
+    }
+
+    fn toy() -> Compressed {
+        let s = TransactionSummary::from_rows(
+            &[
+                (0.0, 0.0, 30.0),
+                (2.0, 10.0, 30.0),
+                (5.0, 29.0, 31.0),
+                (1.0, 0.5, 12.0),
+                (0.0, 0.0, 2.0),
+            ],
+            TimeUnit::Week,
+        )
+        .unwrap();
+        s.compress_internal()
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        for v in [Variant::Bg, Variant::Mbg] {
+            let mut o = BetaGeoObjective::new(v, toy());
+            check_gradient(&mut o, [0.3, 4.0, 0.8, 2.5]);
+            check_gradient(&mut o, [2.0, 0.5, 3.0, 0.4]);
+        }
+    }
+
+    #[test]
+    fn expectation_matches_hypergeometric_formula() {
+        // eq. 10 with the general series, away from a = 1
+        let core = BetaGeoCore::new(Variant::Bg, [0.2426, 4.4136, 0.7929, 2.4259]);
+        let (x, t_x, T, t) = (2.0, 30.43, 38.86, 39.0);
+        let (r, alpha, a, b) = (core.r, core.alpha, core.a, core.b);
+        let z = t / (alpha + T + t);
+        let (lf, sg) = super::super::special::hyp2f1(r + x, b + x, a + b + x - 1.0, z).unwrap();
+        let hyp = sg * lf.exp();
+        let num = (a + b + x - 1.0) / (a - 1.0) * (1.0 - hyp * ((alpha + T) / (alpha + T + t)).powf(r + x));
+        let den = 1.0 + a / (b + x - 1.0) * ((alpha + T) / (alpha + t_x)).powf(r + x);
+        let direct = num / den;
+        let ours = core.expected_purchases(t, x, t_x, T).unwrap();
+        assert!((direct - ours).abs() < 1e-10, "{direct} vs {ours}");
+        // a = 1 exactly is a removable singularity
+        let c1 = BetaGeoCore::new(Variant::Bg, [0.5, 3.0, 1.0, 2.0]);
+        let lo = BetaGeoCore::new(Variant::Bg, [0.5, 3.0, 1.0 - 1e-7, 2.0]);
+        let v1 = c1.expected_purchases(10.0, 3.0, 5.0, 8.0).unwrap();
+        let v2 = lo.expected_purchases(10.0, 3.0, 5.0, 8.0).unwrap();
+        assert!((v1 - v2).abs() < 1e-6);
+    }
+
+    #[test]
+    fn series_and_quadrature_agree() {
+        for &(r, alpha, a, b) in &[
+            (0.2426f64, 4.4136f64, 0.7929f64, 2.4259f64),
+            (0.5, 6.2, 1.0, 0.4),
+            (2.0, 1.0, 3.5, 0.3),
+        ] {
+            for &(x, big_t, t) in &[
+                (0.0f64, 0.0f64, 5.0f64),
+                (2.0, 38.86, 39.0),
+                (7.0, 20.0, 150.0),
+                (1.0, 3.0, 200.0),
+            ] {
+                for (v, c, cp, bb) in [
+                    (Variant::Bg, a + b + x - 1.0, a + b - 1.0 - r, b + x),
+                    (Variant::Mbg, a + b + x, a + b - r, b + x + 1.0),
+                ] {
+                    let z = t / (alpha + big_t + t);
+                    let l = -(t / (alpha + big_t)).ln_1p();
+                    let s = beta_geo_numerator(a, cp, c, z, l).unwrap();
+                    let q = beta_geo_alive_quadrature(a, bb, r + x, t / (alpha + big_t)).unwrap();
+                    assert!(
+                        (s - q).abs() < 1e-9 * s.max(1e-3),
+                        "{v:?} {r} {a} {b} x={x} z={z}: {s} vs {q}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn probabilities_sum_to_one() {
+        for v in [Variant::Bg, Variant::Mbg] {
+            let core = BetaGeoCore::new(v, [0.2426, 4.4136, 0.7929, 2.4259]);
+            let s: f64 = (0..400).map(|n| core.prob_purchases(n, 39.0).unwrap()).sum();
+            assert!((s - 1.0).abs() < 1e-9, "{s}");
+            // mean of the distribution = E[X(t)]
+            let m: f64 = (0..3000)
+                .map(|n| n as f64 * core.prob_purchases(n, 10.0).unwrap())
+                .sum();
+            let e = core.expected_purchases_new(10.0).unwrap();
+            assert!((m - e).abs() < 1e-8, "{m} vs {e}");
+        }
+    }
+}

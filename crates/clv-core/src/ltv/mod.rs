@@ -1,0 +1,301 @@
+//! Customer-lifetime-value models: the numerical core.
+//!
+//! | model | file | reference |
+//! |---|---|---|
+//! | BG/NBD | [`bgnbd`] | Fader, Hardie & Lee (2005), *Marketing Science* 24(2) |
+//! | Pareto/NBD | [`pareto_nbd`] | Schmittlein, Morrison & Colombo (1987); Fader & Hardie (2005) notes |
+//! | MBG/NBD | [`mbgnbd`] | Batislam, Denizel & Filiztekin (2007), *IJRM* 24(3) |
+//! | BG/BB | [`bgbb`] | Fader, Hardie & Shang (2010), *Marketing Science* 29(6) |
+//! | Gamma-Gamma | [`gamma_gamma`] | Fader & Hardie (2013) note; Fader, Hardie & Lee (2005b) |
+//! | sBG | [`sbg`] | Fader & Hardie (2007), *J. Interactive Marketing* 21(1); (2010) *Marketing Science* 29(1) |
+//!
+//! Everything is computed in log space; parameters are named as in the
+//! papers. Every fallible call returns [`ModelError`]; no function returns a
+//! NaN or an infinity.
+//!
+//! Fitting: `Model::new()` returns a builder with documented defaults
+//! ([`optimize::FitOptions`]), e.g.
+//! `BgNbd::new().penalizer(0.0).fit(&summary)?` → [`FittedBgNbd`]. Identical
+//! rows are merged into weights automatically. Fitted models serialize with
+//! serde; the serialized form carries a `kind` tag and loading it as another
+//! kind fails with [`ModelError::WrongModelKind`] (wrapped in the
+//! deserializer's error).
+
+// `T` is the paper's name for the age of a customer.
+#![allow(non_snake_case)]
+// Numerical-code conventions: comparisons written as `!(x > 0.0)` are
+// deliberate (they are also true for NaN); index loops walk parallel arrays
+// and small matrices; likelihood kernels take the model parameters as
+// separate arguments, named as in the papers.
+#![allow(
+    clippy::neg_cmp_op_on_partial_ord,
+    clippy::needless_range_loop,
+    clippy::too_many_arguments
+)]
+
+use serde::{Deserialize, Serialize};
+
+pub mod bgbb;
+pub mod bgnbd;
+pub mod clv;
+pub mod data;
+pub(crate) mod dual;
+pub mod error;
+pub mod gamma_gamma;
+pub mod mbgnbd;
+pub mod optimize;
+pub mod pareto_nbd;
+pub mod sbg;
+pub mod simulate;
+pub mod special;
+
+pub use bgbb::{BgBb, BgBbParams, FittedBgBb};
+pub use bgnbd::{BgNbd, BgNbdParams, FittedBgNbd};
+pub use clv::{ClvSpec, Discounting, historical_clv};
+pub use data::{DiscreteSummary, SpendSummary, SurvivalData, TimeUnit, TransactionSummary};
+pub use error::ModelError;
+pub use gamma_gamma::{FittedGammaGamma, GammaGamma, GammaGammaParams, spend_frequency_correlation};
+pub use mbgnbd::{FittedMbgNbd, MbgNbd, MbgNbdParams};
+pub use optimize::FitOptions;
+pub use pareto_nbd::{FittedParetoNbd, ParetoNbd, ParetoNbdParams};
+pub use sbg::{FittedSbg, Sbg, SbgParams};
+
+/// Which model a fitted or serialized model is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    /// BG/NBD.
+    BgNbd,
+    /// Pareto/NBD.
+    ParetoNbd,
+    /// Modified BG/NBD.
+    MbgNbd,
+    /// Beta-geometric/beta-Bernoulli.
+    BgBb,
+    /// Gamma-Gamma spend model.
+    GammaGamma,
+    /// Shifted beta-geometric.
+    Sbg,
+}
+
+impl ModelKind {
+    /// Serialized name (`"bg_nbd"`, ...).
+    pub const fn name(self) -> &'static str {
+        match self {
+            ModelKind::BgNbd => "bg_nbd",
+            ModelKind::ParetoNbd => "pareto_nbd",
+            ModelKind::MbgNbd => "mbg_nbd",
+            ModelKind::BgBb => "bg_bb",
+            ModelKind::GammaGamma => "gamma_gamma",
+            ModelKind::Sbg => "sbg",
+        }
+    }
+
+    /// `Ok(())` when `self == expected`, else [`ModelError::WrongModelKind`].
+    pub fn ensure(self, expected: ModelKind) -> Result<(), ModelError> {
+        if self == expected {
+            Ok(())
+        } else {
+            Err(ModelError::WrongModelKind { expected, found: self })
+        }
+    }
+}
+
+impl std::fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Deserialize any serialized fitted model into this to read its kind
+/// without loading it (unknown fields are ignored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct KindTag {
+    /// The model kind recorded in the serialized model.
+    pub kind: ModelKind,
+}
+
+/// Version of the serialized form written by this crate.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Diagnostics of a maximum-likelihood fit, carried by every fitted model
+/// (absent for models built from known parameters with `from_params`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FitReport<P> {
+    /// Log-likelihood at the estimate (without the penalty term). For the
+    /// continuous-time models it is in the fitted time unit (it is not
+    /// invariant to a change of unit).
+    pub log_likelihood: f64,
+    /// Total optimiser iterations (warm start, L-BFGS and fallback stages).
+    pub iterations: usize,
+    /// Whether the convergence criterion was met (see [`optimize`]).
+    pub converged: bool,
+    /// Standard errors on the natural parameter scale; `None` when the
+    /// numerically differentiated Hessian was not positive definite.
+    pub standard_errors: Option<P>,
+    /// Number of customers (sum of the weights).
+    pub n_customers: f64,
+    /// Penalizer used.
+    pub penalizer: f64,
+}
+
+/// Serialized form of every fitted model.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(bound(deserialize = "P: Deserialize<'de>"))]
+pub(crate) struct FittedRepr<P> {
+    pub kind: ModelKind,
+    pub format_version: u32,
+    pub params: P,
+    #[serde(default)]
+    pub time_unit: Option<TimeUnit>,
+    #[serde(default)]
+    pub fit: Option<FitReport<P>>,
+}
+
+/// Deserializes a [`FittedRepr`] and checks its kind as soon as the `kind`
+/// field is read (the serializer writes it first), so that loading a model
+/// as another kind reports [`ModelError::WrongModelKind`] rather than a
+/// confusing "missing field" error about the parameters.
+pub(crate) fn deserialize_repr<'de, D, P>(d: D, expected: ModelKind) -> Result<FittedRepr<P>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    P: Deserialize<'de>,
+{
+    use serde::de::{self, IgnoredAny, MapAccess, Visitor};
+    struct V<P> {
+        expected: ModelKind,
+        _p: std::marker::PhantomData<P>,
+    }
+    impl<'de, P: Deserialize<'de>> Visitor<'de> for V<P> {
+        type Value = FittedRepr<P>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "a serialized {} model", self.expected)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut kind = None;
+            let mut format_version = None;
+            let mut params = None;
+            let mut time_unit = None;
+            let mut fit = None;
+            while let Some(key) = map.next_key::<String>()? {
+                match key.as_str() {
+                    "kind" => {
+                        let k: ModelKind = map.next_value()?;
+                        k.ensure(self.expected).map_err(de::Error::custom)?;
+                        kind = Some(k);
+                    }
+                    "format_version" => format_version = Some(map.next_value::<u32>()?),
+                    "params" => params = Some(map.next_value::<P>()?),
+                    "time_unit" => time_unit = map.next_value::<Option<TimeUnit>>()?,
+                    "fit" => fit = map.next_value::<Option<FitReport<P>>>()?,
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            let kind = kind.ok_or_else(|| de::Error::missing_field("kind"))?;
+            let format_version = format_version.ok_or_else(|| de::Error::missing_field("format_version"))?;
+            if format_version != FORMAT_VERSION {
+                return Err(de::Error::custom(ModelError::UnsupportedFormatVersion {
+                    found: format_version,
+                }));
+            }
+            let params = params.ok_or_else(|| de::Error::missing_field("params"))?;
+            Ok(FittedRepr {
+                kind,
+                format_version,
+                params,
+                time_unit,
+                fit,
+            })
+        }
+    }
+    d.deserialize_struct(
+        "FittedModel",
+        &["kind", "format_version", "params", "time_unit", "fit"],
+        V {
+            expected,
+            _p: std::marker::PhantomData,
+        },
+    )
+}
+
+/// Implements `Serialize` (through [`FittedRepr`]) and `Deserialize` (with
+/// the kind check) for a fitted model that has
+/// `fn from_repr(FittedRepr<P>) -> Result<Self, ModelError>` and
+/// `fn to_repr(&self) -> FittedRepr<P>`.
+macro_rules! fitted_serde {
+    ($fitted:ident, $params:ty, $kind:expr) => {
+        impl serde::Serialize for $fitted {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                self.to_repr().serialize(s)
+            }
+        }
+        impl<'de> serde::Deserialize<'de> for $fitted {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let r = $crate::ltv::deserialize_repr::<D, $params>(d, $kind)?;
+                $fitted::from_repr(r).map_err(<D::Error as serde::de::Error>::custom)
+            }
+        }
+    };
+}
+pub(crate) use fitted_serde;
+
+/// `Ok(v)` for a strictly positive finite parameter.
+pub(crate) fn check_param(name: &'static str, v: f64) -> Result<f64, ModelError> {
+    if v.is_finite() && v > 0.0 {
+        Ok(v)
+    } else {
+        Err(ModelError::InvalidParameter { name, value: v })
+    }
+}
+
+/// `Ok(v)` for a finite, non-negative argument.
+pub(crate) fn check_arg(name: &'static str, v: f64) -> Result<f64, ModelError> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(ModelError::InvalidArgument {
+            name,
+            value: v,
+            reason: "must be finite and >= 0",
+        })
+    }
+}
+
+/// Common interface of the continuous-time repeat-purchase models
+/// (BG/NBD, MBG/NBD, Pareto/NBD), used by [`clv`].
+///
+/// All times (`t`, `t_x`, `T`) are in the model's [`TimeUnit`].
+pub trait TransactionModel {
+    /// Which model this is.
+    fn kind(&self) -> ModelKind;
+    /// Unit of the data the model was fitted on (and of every time argument).
+    fn time_unit(&self) -> TimeUnit;
+    /// Probability that a customer with history `(x, t_x, T)` is alive at `T`.
+    fn p_alive(&self, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError>;
+    /// Expected number of purchases in `(T, T + t]` given `(x, t_x, T)`.
+    fn expected_purchases(&self, t: f64, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError>;
+    /// Unconditional `E[X(t)]` for a customer who made the first purchase at 0.
+    fn expected_purchases_new(&self, t: f64) -> Result<f64, ModelError>;
+    /// `P(X(t) = n)` for a new customer.
+    fn prob_purchases(&self, n: u32, t: f64) -> Result<f64, ModelError>;
+
+    /// [`TransactionModel::p_alive`] for every row of `data` (its times are
+    /// converted explicitly to the model's unit).
+    fn p_alive_batch(&self, data: &TransactionSummary) -> Result<Vec<f64>, ModelError> {
+        let f = data.time_unit().convert(1.0, self.time_unit());
+        (0..data.len())
+            .map(|i| self.p_alive(data.frequency()[i], data.recency()[i] * f, data.t()[i] * f))
+            .collect()
+    }
+
+    /// [`TransactionModel::expected_purchases`] for every row of `data`;
+    /// `t` is in the model's unit, `data`'s times are converted explicitly.
+    fn expected_purchases_batch(&self, t: f64, data: &TransactionSummary) -> Result<Vec<f64>, ModelError> {
+        let f = data.time_unit().convert(1.0, self.time_unit());
+        (0..data.len())
+            .map(|i| self.expected_purchases(t, data.frequency()[i], data.recency()[i] * f, data.t()[i] * f))
+            .collect()
+    }
+}

@@ -1,0 +1,618 @@
+//! Pareto/NBD — Schmittlein, Morrison & Colombo's model.
+//!
+//! Schmittlein, D. C., Morrison, D. G. & Colombo, R. (1987), "Counting Your
+//! Customers: Who Are They and What Will They Do Next?", *Management
+//! Science* 33(1), 1–24; likelihood and related expressions as derived in
+//! Fader, P. S. & Hardie, B. G. S. (2005), "A Note on Deriving the
+//! Pareto/NBD Model and Related Expressions" (the likelihood, P(alive) and
+//! conditional-expectation sections; equation numbers of that note were not
+//! available when this was written, so sections are cited) and
+//! "Computing P(alive) Using the Pareto/NBD Model" (2005/2014).
+//!
+//! * While active, purchases are Poisson(λ), `λ ~ Gamma(r, α)`.
+//! * Lifetimes are exponential(μ), `μ ~ Gamma(s, β)`.
+//!
+//! Likelihood (Fader & Hardie note, likelihood section; SMC 1987, appendix):
+//!
+//! `L = Γ(r+x) α^r β^s / Γ(r) · { 1/((α+T)^{r+x} (β+T)^s) + s/(r+s+x) · A₀ }`
+//!
+//! with, for `α ≥ β`,
+//! `A₀ = ₂F₁(r+s+x, s+1; r+s+x+1; (α−β)/(α+t_x)) / (α+t_x)^{r+s+x}
+//!     − ₂F₁(r+s+x, s+1; r+s+x+1; (α−β)/(α+T)) / (α+T)^{r+s+x}`
+//! and, for `α < β`, the same with `s+1 → r+x` and `α+· → β+·`,
+//! argument `(β−α)/(β+·)`.
+//!
+//! **Numerics.** Each ₂F₁(n, B; n+1; z) (`n = r+s+x`) is rewritten with
+//! Euler's transformation as `(1−z)^{1−B} ₂F₁(1, n+1−B; n+1; z)`, a series
+//! of positive, decreasing terms that is summed in scaled form, and
+//! `1−z = (min(α,β)+y)/(max(α,β)+y)` is computed without cancellation. The
+//! whole bracket is assembled in log space (`ln A₀` by a log-diff-exp), so a
+//! frequency in the thousands cannot overflow (the untransformed series for
+//! `α < β` has terms growing like `(1−z)^{−(r+x)}`). The gradient is exact
+//! (forward-mode dual numbers through the series). The series needs many
+//! terms only when `z → 1`, i.e. when `min(α,β) + t_x ≪ max(α,β)`; it is
+//! abandoned after 500 000 terms and the point is then reported as not
+//! computable (an error when scoring, a rejected step when fitting).
+//!
+//! Predictions: `P(alive) = (α+T)^{-(r+x)}(β+T)^{-s} / {…}` (the first term
+//! of the bracket over the bracket); conditional expectation (SMC 1987;
+//! Fader & Hardie note, conditional-expectation section)
+//! `E[Y(t) | x, t_x, T] = (r+x)(β+T) / ((α+T)(s−1)) · [1 − ((β+T)/(β+T+t))^{s−1}] · P(alive)`,
+//! evaluated as `(r+x)(β+T)/(α+T) · (−u)·exprel((s−1)u) · P(alive)` with
+//! `u = ln((β+T)/(β+T+t))` so that `s = 1` is fine; unconditional
+//! `E[X(t)] = rβ/(α(s−1)) [1 − (β/(β+t))^{s−1}]`. `P(X(t) = n)` is computed
+//! as `NB(n; t)·S(t) + ∫_0^t NB(n; τ) f(τ) dτ` (the lifetime τ is Pareto II
+//! with survival `S(τ) = (β/(β+τ))^s`), integrated with adaptive
+//! Gauss–Kronrod in the variable `v = S(τ)` (an accuracy of about 1e-12),
+//! instead of the long closed form of Fader & Hardie (2006).
+
+use serde::{Deserialize, Serialize};
+
+use super::bgnbd::check_count_data;
+use super::data::{Compressed, TransactionSummary, check_rft};
+use super::dual::{Dual, Real, log_diff_exp_r, log_sum_exp_r};
+use super::error::{ModelError, finite};
+use super::optimize::{FitOptions, Objective, fit_builder_methods, run_fit};
+use super::special::{exprel, integrate, integrate_real, ln_gamma, ln_hyp2f1_one_grad};
+use super::{FitReport, FittedRepr, ModelKind, TimeUnit, TransactionModel, check_arg, check_param, fitted_serde};
+
+/// Pareto/NBD parameters (names as in the papers).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ParetoNbdParams {
+    /// Gamma shape of the purchase rate λ.
+    pub r: f64,
+    /// Gamma rate of λ (1/time-unit).
+    pub alpha: f64,
+    /// Gamma shape of the dropout rate μ.
+    pub s: f64,
+    /// Gamma rate of μ (1/time-unit).
+    pub beta: f64,
+}
+
+impl ParetoNbdParams {
+    fn to_array(self) -> [f64; 4] {
+        [self.r, self.alpha, self.s, self.beta]
+    }
+    fn from_array(v: [f64; 4]) -> Self {
+        ParetoNbdParams {
+            r: v[0],
+            alpha: v[1],
+            s: v[2],
+            beta: v[3],
+        }
+    }
+    fn validate(&self) -> Result<(), ModelError> {
+        check_param("r", self.r)?;
+        check_param("alpha", self.alpha)?;
+        check_param("s", self.s)?;
+        check_param("beta", self.beta)?;
+        Ok(())
+    }
+}
+
+/// Series terms tried before switching to quadrature in [`ln_f`].
+const SERIES_TERMS: usize = 1_000;
+
+/// `ln F(y) = ln[₂F₁(n, B; n+1; z(y)) / (max(α,β)+y)^n]` (`n = r+s+x`), from
+/// the cached `la = ln(α+y)` and `lb = ln(β+y)`.
+///
+/// When the series would need more than [`SERIES_TERMS`] terms (`z` close
+/// to 1) the same quantity is obtained by quadrature, see [`ln_f_quad`].
+#[inline]
+fn ln_f<R: Real>(r: R, alpha: R, s: R, beta: R, x: f64, y: f64, la: R, lb: R) -> Option<R> {
+    let n = r + s + x;
+    let (lm, lmn, big_b, bpp, z) = if alpha.val() >= beta.val() {
+        (la, lb, s + 1.0, r + x, (alpha - beta) / (alpha + y))
+    } else {
+        (lb, la, r + x, s + 1.0, (beta - alpha) / (beta + y))
+    };
+    match ln_g_series(bpp, n + 1.0, z) {
+        Some(ln_g) => Some((-(big_b - 1.0)) * (lmn - lm) + ln_g - n * lm),
+        None => ln_f_quad(r, alpha, s, beta, x, y, la),
+    }
+}
+
+/// `ln ₂F₁(1, b; c; z)` as a [`Real`]: the value and partials come from the
+/// `f64` series with running derivative sums, and are chained into the
+/// derivative directions of `b`, `c`, `z`.
+#[inline]
+fn ln_g_series<R: Real>(b: R, c: R, z: R) -> Option<R> {
+    let (v, db, dc, dz) = ln_hyp2f1_one_grad(b.val(), c.val(), z.val(), SERIES_TERMS)?;
+    // v + db·(b − b₀) + dc·(c − c₀) + dz·(z − z₀): same value, exact first derivatives.
+    Some((b - b.val()) * db + (c - c.val()) * dc + (z - z.val()) * dz + v)
+}
+
+/// Quadrature form of [`ln_f`]. Since
+/// `F(y)/n = ∫_y^∞ (α+τ)^{−(r+x)} (β+τ)^{−(s+1)} dτ`, the substitutions
+/// `u = (α+y)/(α+τ)` and `u = e^{−w/n}` give
+///
+/// `ln F(y) = −n ln(α+y) + ln ∫_0^∞ exp(φ(w)) dw`,
+/// `φ(w) = −w − (s+1) ln(1 + c e^{−w/n})`, `c = (β−α)/(α+y) > −1`.
+///
+/// `φ` is evaluated in log space (softplus form for large `c`) and shifted
+/// by its maximum (at `w* = n(ln c − logit(n/(s+1)))` when `n < s+1` and
+/// `c > 0`, else at 0) so nothing under- or overflows; the integral is
+/// truncated where `φ` has fallen by more than 60 below its maximum. The
+/// case `c → −1` (`z → 1` with `α > β`) is an integrable spike at `w = 0`,
+/// handled by the adaptive bisection.
+fn ln_f_quad<R: Real>(r: R, alpha: R, s: R, beta: R, x: f64, y: f64, la: R) -> Option<R> {
+    let n = r + s + x;
+    let c = (beta - alpha) / (alpha + y);
+    let s1 = s + 1.0;
+    let (nv, cv, s1v) = (n.val(), c.val(), s1.val());
+    let ln_c = if cv > 0.0 { c.ln() } else { R::cst(0.0) };
+    let log1p_ce = |w: f64| -> R {
+        if cv > 1.0 {
+            // softplus(ln c − w/n)
+            let a = ln_c - R::cst(w) / n;
+            if a.val() > 0.0 {
+                a + (-a).exp().ln_1p()
+            } else {
+                a.exp().ln_1p()
+            }
+        } else {
+            (c * (R::cst(-w) / n).exp()).ln_1p()
+        }
+    };
+    let phi = |w: f64| -> R { R::cst(-w) - s1 * log1p_ce(w) };
+    let ratio = nv / s1v;
+    let w_star = if ratio < 1.0 && cv > 0.0 {
+        (nv * (cv.ln() - (ratio / (1.0 - ratio)).ln())).max(0.0)
+    } else {
+        0.0
+    };
+    let shift = phi(w_star).val();
+    let w_end = w_star + nv * (cv.max(1.0).ln() + (1.0 / ratio).max(1.0).ln()) + 60.0;
+    if !(shift.is_finite() && w_end.is_finite()) {
+        return None;
+    }
+    let k = integrate_real(|w: f64| (phi(w) - shift).exp(), 0.0, w_end, 0.0)?;
+    let v = -(n * la) + k.ln() + shift;
+    v.val().is_finite().then_some(v)
+}
+
+/// `ln` of the bracket `{ (α+T)^{-(r+x)}(β+T)^{-s} + s/(r+s+x) A₀ }` and the
+/// log of its first term.
+#[inline]
+fn ln_bracket<R: Real>(r: R, alpha: R, s: R, beta: R, x: f64, t_x: f64, T: f64) -> Option<(R, R)> {
+    let la_t = (alpha + T).ln();
+    let lb_t = (beta + T).ln();
+    let p = -((r + x) * la_t) - s * lb_t;
+    if t_x == T {
+        return Some((p, p));
+    }
+    let la_x = (alpha + t_x).ln();
+    let lb_x = (beta + t_x).ln();
+    let f_x = ln_f(r, alpha, s, beta, x, t_x, la_x, lb_x)?;
+    let f_t = ln_f(r, alpha, s, beta, x, T, la_t, lb_t)?;
+    let ln_a0 = log_diff_exp_r(f_x, f_t);
+    let n = r + s + x;
+    Some((log_sum_exp_r(p, s.ln() - n.ln() + ln_a0), p))
+}
+
+type D4 = Dual<4>;
+
+/// Mean negative log-likelihood with exact gradient. Rows are grouped by x,
+/// and within a group the hypergeometric terms are computed once per
+/// distinct time value (t_x or T), which on day-grid data removes most of
+/// the work.
+pub(crate) struct ParetoObjective {
+    data: Compressed,
+    groups: Vec<(f64, usize, usize)>,
+    /// Distinct times per group, concatenated; `ys_off[g]..ys_off[g+1]`.
+    ys: Vec<f64>,
+    ys_off: Vec<usize>,
+    /// Per row: global index of t_x and of T in `ys`.
+    itx: Vec<u32>,
+    it: Vec<u32>,
+    cache: Vec<(D4, D4, D4)>,
+}
+
+impl ParetoObjective {
+    fn new(data: Compressed) -> Self {
+        let groups = data.groups();
+        let mut ys = Vec::new();
+        let mut ys_off = vec![0];
+        let mut itx = vec![0u32; data.len()];
+        let mut it = vec![0u32; data.len()];
+        // (value, row, is_T) triples sorted by value; equal values share an id.
+        let mut local: Vec<(f64, u32, bool)> = Vec::new();
+        for &(_, s, e) in &groups {
+            local.clear();
+            for i in s..e {
+                local.push((data.k1[i], i as u32, false));
+                local.push((data.k2[i], i as u32, true));
+            }
+            local.sort_unstable_by(|p, q| p.0.total_cmp(&q.0));
+            for (k, &(v, row, is_t)) in local.iter().enumerate() {
+                if k == 0 || v != local[k - 1].0 {
+                    ys.push(v);
+                }
+                let id = (ys.len() - 1) as u32;
+                if is_t {
+                    it[row as usize] = id;
+                } else {
+                    itx[row as usize] = id;
+                }
+            }
+            ys_off.push(ys.len());
+        }
+        let cache = vec![(D4::cst(0.0), D4::cst(0.0), D4::cst(0.0)); ys.len()];
+        ParetoObjective {
+            data,
+            groups,
+            ys,
+            ys_off,
+            itx,
+            it,
+            cache,
+        }
+    }
+
+    fn log_likelihood(&mut self, theta: [f64; 4]) -> f64 {
+        let mut g = [0.0; 4];
+        -self.eval(&theta.map(f64::ln), &mut g) * self.data.total_weight
+    }
+}
+
+impl Objective<4> for ParetoObjective {
+    fn eval(&mut self, phi: &[f64; 4], grad: &mut [f64; 4]) -> f64 {
+        self.eval_impl(phi, grad)
+    }
+    fn total_weight(&self) -> f64 {
+        self.data.total_weight
+    }
+    fn subsample(&self, max_rows: usize) -> Option<Self> {
+        Some(ParetoObjective::new(self.data.subsample(max_rows)?))
+    }
+}
+impl ParetoObjective {
+    fn eval_impl(&mut self, phi: &[f64; 4], grad: &mut [f64; 4]) -> f64 {
+        let th = phi.map(f64::exp);
+        let r = D4::var(th[0], 0);
+        let alpha = D4::var(th[1], 1);
+        let s = D4::var(th[2], 2);
+        let beta = D4::var(th[3], 3);
+        let head0 = -r.ln_gamma() + r * alpha.ln() + s * beta.ln();
+        let ln_s = s.ln();
+        let mut total = D4::cst(0.0);
+        for (gi, &(x, rs, re)) in self.groups.iter().enumerate() {
+            let n = r + s + x;
+            let rx = r + x;
+            let ln_s_over_n = ln_s - n.ln();
+            for yi in self.ys_off[gi]..self.ys_off[gi + 1] {
+                let y = self.ys[yi];
+                let la = (alpha + y).ln();
+                let lb = (beta + y).ln();
+                let Some(f) = ln_f(r, alpha, s, beta, x, y, la, lb) else {
+                    *grad = [0.0; 4];
+                    return f64::INFINITY;
+                };
+                self.cache[yi] = (la, lb, f);
+            }
+            let mut acc = D4::cst(0.0);
+            let mut sw = 0.0;
+            for i in rs..re {
+                let (la_t, lb_t, f_t) = self.cache[self.it[i] as usize];
+                let p = -(rx * la_t) - s * lb_t;
+                let bracket = if self.itx[i] == self.it[i] {
+                    p
+                } else {
+                    let f_x = self.cache[self.itx[i] as usize].2;
+                    log_sum_exp_r(p, ln_s_over_n + log_diff_exp_r(f_x, f_t))
+                };
+                acc = acc + bracket * self.data.w[i];
+                sw += self.data.w[i];
+            }
+            total = total + (head0 + rx.ln_gamma()) * sw + acc;
+        }
+        let scale = -1.0 / self.data.total_weight;
+        *grad = std::array::from_fn(|j| total.d[j] * th[j] * scale);
+        total.v * scale
+    }
+}
+
+/// Pareto/NBD fitter (builder); defaults as [`FitOptions`]; starting point
+/// `r = 1, α = ΣT/Σx, s = 1, β = mean T` unless set.
+#[derive(Debug, Clone, Default)]
+pub struct ParetoNbd {
+    options: FitOptions,
+    initial: Option<ParetoNbdParams>,
+}
+
+impl ParetoNbd {
+    /// A fitter with default options.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    fit_builder_methods!();
+
+    /// Starting point of the optimiser.
+    pub fn initial_params(mut self, p: ParetoNbdParams) -> Self {
+        self.initial = Some(p);
+        self
+    }
+
+    /// Maximum-likelihood fit.
+    pub fn fit(&self, data: &TransactionSummary) -> Result<FittedParetoNbd, ModelError> {
+        let c = data.compress_internal();
+        check_count_data(&c)?;
+        let start = match self.initial {
+            Some(p) => {
+                p.validate()?;
+                p.to_array()
+            }
+            None => {
+                let (mut sx, mut st) = (0.0, 0.0);
+                for i in 0..c.len() {
+                    sx += c.w[i] * c.k0[i];
+                    st += c.w[i] * c.k2[i];
+                }
+                let alpha = (st / sx).clamp(1e-3, 1e6);
+                let mean_t = (st / c.total_weight).clamp(1e-3, 1e6);
+                [1.0, alpha, 1.0, mean_t]
+            }
+        };
+        let mut obj = ParetoObjective::new(c);
+        let out = run_fit(&mut obj, start, &self.options, ModelKind::ParetoNbd)?;
+        let report = FitReport {
+            log_likelihood: out.log_likelihood,
+            iterations: out.iterations,
+            converged: out.converged,
+            standard_errors: out.standard_errors.map(ParetoNbdParams::from_array),
+            n_customers: out.n_customers,
+            penalizer: self.options.penalizer,
+        };
+        FittedParetoNbd::build(ParetoNbdParams::from_array(out.theta), data.time_unit(), Some(report))
+    }
+}
+
+/// A fitted (or parameter-specified) Pareto/NBD model.
+#[derive(Debug, Clone)]
+pub struct FittedParetoNbd {
+    params: ParetoNbdParams,
+    time_unit: TimeUnit,
+    fit: Option<FitReport<ParetoNbdParams>>,
+}
+
+fitted_serde!(FittedParetoNbd, ParetoNbdParams, ModelKind::ParetoNbd);
+
+impl FittedParetoNbd {
+    fn build(
+        params: ParetoNbdParams,
+        time_unit: TimeUnit,
+        fit: Option<FitReport<ParetoNbdParams>>,
+    ) -> Result<Self, ModelError> {
+        params.validate()?;
+        Ok(FittedParetoNbd { params, time_unit, fit })
+    }
+    /// A model with known parameters.
+    pub fn from_params(params: ParetoNbdParams, time_unit: TimeUnit) -> Result<Self, ModelError> {
+        Self::build(params, time_unit, None)
+    }
+    fn from_repr(r: FittedRepr<ParetoNbdParams>) -> Result<Self, ModelError> {
+        let unit = r.time_unit.ok_or(ModelError::MissingTimeUnit {
+            reason: "serialized Pareto/NBD model has no time unit",
+        })?;
+        Self::build(r.params, unit, r.fit)
+    }
+    fn to_repr(&self) -> FittedRepr<ParetoNbdParams> {
+        FittedRepr {
+            kind: ModelKind::ParetoNbd,
+            format_version: super::FORMAT_VERSION,
+            params: self.params,
+            time_unit: Some(self.time_unit),
+            fit: self.fit.clone(),
+        }
+    }
+    /// Always [`ModelKind::ParetoNbd`].
+    pub fn kind(&self) -> ModelKind {
+        ModelKind::ParetoNbd
+    }
+    /// The parameters.
+    pub fn params(&self) -> ParetoNbdParams {
+        self.params
+    }
+    /// Time unit.
+    pub fn time_unit(&self) -> TimeUnit {
+        self.time_unit
+    }
+    /// Fit diagnostics.
+    pub fn fit_report(&self) -> Option<&FitReport<ParetoNbdParams>> {
+        self.fit.as_ref()
+    }
+    /// Log-likelihood at the estimate, if fitted.
+    pub fn log_likelihood(&self) -> Option<f64> {
+        self.fit.as_ref().map(|f| f.log_likelihood)
+    }
+    /// Standard errors, if fitted and available.
+    pub fn standard_errors(&self) -> Option<ParetoNbdParams> {
+        self.fit.as_ref().and_then(|f| f.standard_errors)
+    }
+
+    /// `P(alive | x, t_x, T)` (Fader & Hardie, "Computing P(alive) using the
+    /// Pareto/NBD model", with the A₀ above).
+    pub fn p_alive(&self, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
+        check_rft(0, x, t_x, T)?;
+        let p = self.params;
+        let (b, first) = ln_bracket(p.r, p.alpha, p.s, p.beta, x, t_x, T).ok_or(ModelError::NumericalFailure {
+            context: "Pareto/NBD P(alive) (hypergeometric series)",
+        })?;
+        finite((first - b).exp().min(1.0), "Pareto/NBD P(alive)")
+    }
+
+    /// Expected purchases in `(T, T+t]` given the history (SMC 1987; Fader &
+    /// Hardie 2005 note).
+    pub fn expected_purchases(&self, t: f64, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
+        check_arg("t", t)?;
+        let pa = self.p_alive(x, t_x, T)?;
+        let p = self.params;
+        let u = -(t / (p.beta + T)).ln_1p();
+        let v = (p.r + x) * (p.beta + T) / (p.alpha + T) * (-u) * exprel((p.s - 1.0) * u) * pa;
+        finite(v, "Pareto/NBD conditional expected purchases")
+    }
+
+    /// Unconditional `E[X(t)] = rβ/(α(s−1)) [1 − (β/(β+t))^{s−1}]` (SMC 1987).
+    pub fn expected_purchases_new(&self, t: f64) -> Result<f64, ModelError> {
+        check_arg("t", t)?;
+        let p = self.params;
+        let u = -(t / p.beta).ln_1p();
+        finite(
+            p.r / p.alpha * p.beta * (-u) * exprel((p.s - 1.0) * u),
+            "Pareto/NBD E[X(t)]",
+        )
+    }
+
+    /// `P(X(t) = n)` for a new customer (numerical integration over the
+    /// lifetime distribution; see the module docs).
+    pub fn prob_purchases(&self, n: u32, t: f64) -> Result<f64, ModelError> {
+        check_arg("t", t)?;
+        let p = self.params;
+        let nf = n as f64;
+        let lc = ln_gamma(p.r + nf) - ln_gamma(p.r) - ln_gamma(nf + 1.0);
+        let nb = |tau: f64| -> f64 {
+            if tau <= 0.0 {
+                return if n == 0 { 1.0 } else { 0.0 };
+            }
+            (lc - p.r * (tau / p.alpha).ln_1p() - nf * (p.alpha / tau).ln_1p()).exp()
+        };
+        let surv_t = (-p.s * (t / p.beta).ln_1p()).exp();
+        let tau_of = |v: f64| p.beta * (v.powf(-1.0 / p.s) - 1.0);
+        let integral = integrate(|v| nb(tau_of(v).min(t)), surv_t, 1.0, 1e-13).ok_or(ModelError::NumericalFailure {
+            context: "Pareto/NBD P(X(t) = n) (quadrature)",
+        })?;
+        finite((nb(t) * surv_t + integral).clamp(0.0, 1.0), "Pareto/NBD P(X(t) = n)")
+    }
+
+    /// Total log-likelihood of `data` under these parameters.
+    pub fn log_likelihood_of(&self, data: &TransactionSummary) -> Result<f64, ModelError> {
+        let d = data.to_unit(self.time_unit).compress_internal();
+        if d.len() == 0 {
+            return Err(ModelError::EmptyInput);
+        }
+        let mut obj = ParetoObjective::new(d);
+        finite(obj.log_likelihood(self.params.to_array()), "log-likelihood")
+    }
+}
+
+impl TransactionModel for FittedParetoNbd {
+    fn kind(&self) -> ModelKind {
+        ModelKind::ParetoNbd
+    }
+    fn time_unit(&self) -> TimeUnit {
+        self.time_unit
+    }
+    fn p_alive(&self, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
+        FittedParetoNbd::p_alive(self, x, t_x, T)
+    }
+    fn expected_purchases(&self, t: f64, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
+        FittedParetoNbd::expected_purchases(self, t, x, t_x, T)
+    }
+    fn expected_purchases_new(&self, t: f64) -> Result<f64, ModelError> {
+        FittedParetoNbd::expected_purchases_new(self, t)
+    }
+    fn prob_purchases(&self, n: u32, t: f64) -> Result<f64, ModelError> {
+        FittedParetoNbd::prob_purchases(self, n, t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ltv::bgnbd::tests::check_gradient;
+
+    #[test]
+    fn gradient_matches_finite_differences() {
+        let s = TransactionSummary::from_rows(
+            &[
+                (0.0, 0.0, 30.0),
+                (2.0, 10.0, 30.0),
+                (5.0, 29.0, 31.0),
+                (1.0, 0.5, 12.0),
+                (3.0, 4.0, 4.0),
+            ],
+            TimeUnit::Week,
+        )
+        .unwrap();
+        let mut o = ParetoObjective::new(s.compress_internal());
+        check_gradient(&mut o, [0.55, 10.6, 0.6, 11.7]); // alpha < beta branch
+        check_gradient(&mut o, [0.55, 15.0, 0.6, 3.0]); // alpha > beta branch
+    }
+
+    #[test]
+    fn likelihood_is_continuous_across_branches() {
+        let ll = |alpha: f64, beta: f64| {
+            let (b, _) = ln_bracket(0.5, alpha, 0.7, beta, 3.0, 12.0, 30.0).unwrap();
+            b
+        };
+        let a = ll(10.0, 10.0 - 1e-9);
+        let b = ll(10.0, 10.0 + 1e-9);
+        assert!((a - b).abs() < 1e-8, "{a} {b}");
+    }
+
+    #[test]
+    fn quadrature_fallback_matches_series() {
+        for &(alpha, beta, x, y) in &[
+            (10.6, 11.7, 3.0, 5.0),
+            (15.0, 3.0, 0.0, 0.0),
+            (2.0, 40.0, 25.0, 1.0),
+            (50.0, 1.0, 0.0, 0.0),
+            (3.0, 5.0, 2500.0, 0.5),
+            (0.002, 1000.0, 0.0, 0.0),
+            (0.002, 1000.0, 1500.0, 9.0),
+        ] {
+            let (r, s) = (0.55f64, 0.6f64);
+            let (la, lb) = ((alpha + y).ln(), (beta + y).ln());
+            let series = ln_f(r, alpha, s, beta, x, y, la, lb).unwrap();
+            let quad = ln_f_quad(r, alpha, s, beta, x, y, la).unwrap();
+            assert!((series - quad).abs() < 1e-10, "{alpha} {beta}: {series} vs {quad}");
+            // and the gradients agree too
+            let d = |i: usize, v: f64| Dual::<4>::var(v, i);
+            let (rd, ad, sd, bd) = (d(0, r), d(1, alpha), d(2, s), d(3, beta));
+            let gs = ln_f(rd, ad, sd, bd, x, y, (ad + y).ln(), (bd + y).ln()).unwrap();
+            let gq = ln_f_quad(rd, ad, sd, bd, x, y, (ad + y).ln()).unwrap();
+            for j in 0..4 {
+                assert!(
+                    (gs.d[j] - gq.d[j]).abs() < 1e-8 * (1.0 + gs.d[j].abs()),
+                    "{j}: {:?} {:?}",
+                    gs.d,
+                    gq.d
+                );
+            }
+        }
+        // z extremely close to 1 still gives a finite answer in [0, 1]
+        let p = FittedParetoNbd::from_params(
+            ParetoNbdParams {
+                r: 0.5,
+                alpha: 1e4,
+                s: 0.7,
+                beta: 1e-3,
+            },
+            TimeUnit::Week,
+        )
+        .unwrap();
+        for (x, tx, t) in [(2.0, 3.0, 10.0), (0.0, 0.0, 10.0), (3000.0, 9.0, 10.0)] {
+            let pa = p.p_alive(x, tx, t).unwrap();
+            assert!(pa.is_finite() && (0.0..=1.0).contains(&pa));
+        }
+    }
+
+    #[test]
+    fn bracket_matches_numerical_integral() {
+        // bracket = (α+T)^{-(r+x)}(β+T)^{-s} + s ∫_{t_x}^T (α+τ)^{-(r+x)} (β+τ)^{-(s+1)} dτ
+        for &(alpha, beta) in &[(10.6, 11.7), (15.0, 3.0)] {
+            let (r, s, x, t_x, T) = (0.55, 0.6, 4.0, 7.0, 30.0);
+            let (lb, _) = ln_bracket(r, alpha, s, beta, x, t_x, T).unwrap();
+            let first = -(r + x) * (alpha + T).ln() - s * (beta + T).ln();
+            let i = integrate(
+                |tau: f64| (-(r + x) * (alpha + tau).ln() - (s + 1.0) * (beta + tau).ln() - first).exp(),
+                t_x,
+                T,
+                1e-14,
+            )
+            .unwrap();
+            let direct = first + (1.0 + s * i).ln();
+            assert!((lb - direct).abs() < 1e-10, "{lb} vs {direct}");
+        }
+    }
+}
