@@ -58,6 +58,7 @@ pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
     ]
     .into_iter()
     .chain(functions::model_predictions::model_prediction_udfs())
+    .chain(functions::clv_value::clv_udfs())
     .collect()
 }
 

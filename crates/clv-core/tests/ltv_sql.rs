@@ -288,3 +288,54 @@ async fn errors_name_the_function_and_the_problem() -> Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clv_composes_the_models_with_explicit_units_and_discounting() -> Result<()> {
+    let ctx = ctx(2).await?;
+    ctx.sql(
+        "CREATE VIEW models AS SELECT * FROM
+           (SELECT bgnbd_fit(x, t_x, \"T\") AS bg FROM spend) CROSS JOIN
+           (SELECT gamma_gamma_fit(x, zbar) AS gg FROM spend WHERE x > 0)",
+    )
+    .await?;
+    let v = floats(
+        &ctx,
+        "SELECT clv(bg, gg, x, t_x, \"T\", zbar, 52),
+                0.3 * expected_spend(gg, x, zbar) * expected_purchases(bg, 52, x, t_x, \"T\"),
+                clv(bg, gg, x, t_x, \"T\", zbar, 52, 'week', 0, 'discrete', 0.3),
+                clv(bg, gg, x, t_x, \"T\", zbar, 12, 'month'),
+                clv(bg, gg, x, t_x, \"T\", zbar, 12 * 30.4375 / 7, 'week'),
+                clv(bg, gg, x, t_x, \"T\", zbar, 12, 'month', 0.01, 'discrete'),
+                clv(bg, gg, x, t_x, \"T\", zbar, 12, 'month', 0.01, 'continuous'),
+                historical_clv(30, 0.5, 24, 0.3)
+         FROM spend CROSS JOIN models WHERE \"ID\" = 1",
+    )
+    .await?;
+    let undiscounted = v[0];
+    assert!(undiscounted > 0.0);
+    assert!((v[2] - v[1]).abs() <= 1e-9 * v[1], "margin 0.3: {} vs {}", v[2], v[1]);
+    assert!(
+        (v[3] - v[4]).abs() <= 1e-9 * v[4],
+        "12 months = 52.18 weeks: {} vs {}",
+        v[3],
+        v[4]
+    );
+    // Monthly discounting at 1% lowers the value; discrete and continuous are close but differ.
+    assert!(
+        v[5] < v[3] && v[6] < v[3] && (v[5] - v[6]).abs() > 0.0 && (v[5] - v[6]).abs() < 0.01 * v[3],
+        "{v:?}"
+    );
+    assert!((v[7] - 30.0 * 0.5 * 24.0 * 0.3).abs() < 1e-12);
+    let e = ctx
+        .sql("SELECT clv(gg, gg, 1, 1, 2, 10, 52) FROM models")
+        .await?
+        .collect()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("clv: needs a bg_nbd, pareto_nbd or mbg_nbd model and a gamma_gamma spend model"),
+        "{e}"
+    );
+    Ok(())
+}

@@ -1,0 +1,233 @@
+//! `clv(model, spend_model, x, t_x, t, monetary, horizon [, horizon_unit [, discount_rate [, discounting [, margin]]]])`:
+//! the discounted expected margin of a customer over a horizon, and
+//! `historical_clv(average_order_value, purchases_per_period, lifespan_periods [, margin])`, the
+//! simple heuristic (clearly not a model).
+//!
+//! `clv` = margin × E[spend per purchase | x, monetary] (Gamma-Gamma) × the discounted expected
+//! number of purchases in `(t, t + horizon]` (BG/NBD, Pareto/NBD or MBG/NBD). `x, t_x, t` are in
+//! the transaction model's time unit; `horizon` is in `horizon_unit` (default: the model's unit;
+//! day, week or month = 365.25/12 days) and converted explicitly. `discount_rate` (default 0) is
+//! per `horizon_unit`: `discrete` (default) discounts the purchases of period k by
+//! `(1 + rate)^-k`; `continuous` by `e^(-rate·τ)`. `margin` defaults to 1.
+
+use std::sync::{Arc, LazyLock};
+
+use datafusion::arrow::array::{Array, AsArray, Float64Builder};
+use datafusion::arrow::datatypes::{DataType, Float64Type};
+use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
+use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+
+use super::model_arg::{Fitted, check_model_type, read_models};
+use crate::ltv::{ClvSpec, TimeUnit, historical_clv};
+
+/// The `clv` function.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct Clv {
+    signature: Signature,
+}
+
+impl Default for Clv {
+    fn default() -> Self {
+        Self {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+static CLV: LazyLock<Arc<ScalarUDF>> = LazyLock::new(|| Arc::new(ScalarUDF::from(Clv::default())));
+static HISTORICAL: LazyLock<Arc<ScalarUDF>> = LazyLock::new(|| Arc::new(ScalarUDF::from(HistoricalClv::default())));
+
+/// The shared `clv` and `historical_clv` UDFs.
+pub fn clv_udfs() -> Vec<Arc<ScalarUDF>> {
+    vec![Arc::clone(&CLV), Arc::clone(&HISTORICAL)]
+}
+
+const ARGS: [&str; 12] = [
+    "model",
+    "spend_model",
+    "x",
+    "t_x",
+    "t",
+    "monetary",
+    "horizon",
+    "horizon_unit",
+    "discount_rate",
+    "discounting",
+    "margin",
+    "",
+];
+
+fn text(args: &ScalarFunctionArgs, i: usize) -> Result<Option<String>> {
+    match args.args.get(i) {
+        None => Ok(None),
+        Some(ColumnarValue::Scalar(ScalarValue::Utf8(s))) => Ok(s.clone()),
+        Some(_) => exec_err!("clv: {} must be a constant", ARGS[i]),
+    }
+}
+
+impl ScalarUDFImpl for Clv {
+    fn name(&self) -> &str {
+        "clv"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        if !(7..=11).contains(&arg_types.len()) {
+            return plan_err!(
+                "clv takes (model, spend_model, x, t_x, t, monetary, horizon [, horizon_unit [, discount_rate [, discounting [, margin]]]]), got {} arguments",
+                arg_types.len()
+            );
+        }
+        check_model_type("clv", &arg_types[0])?;
+        check_model_type("clv", &arg_types[1])?;
+        let mut out = vec![arg_types[0].clone(), arg_types[1].clone()];
+        for (i, t) in arg_types.iter().enumerate().skip(2) {
+            let is_text = matches!(ARGS[i], "horizon_unit" | "discounting");
+            let ok = t.is_null()
+                || if is_text {
+                    matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8)
+                } else {
+                    t.is_numeric()
+                };
+            if !ok {
+                return plan_err!(
+                    "clv: {} must be {}, got {t}",
+                    ARGS[i],
+                    if is_text { "text" } else { "numeric" }
+                );
+            }
+            out.push(if is_text { DataType::Utf8 } else { DataType::Float64 });
+        }
+        Ok(out)
+    }
+
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Float64)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let n = args.number_rows;
+        let horizon_unit = text(&args, 7)?.map(|u| u.parse::<TimeUnit>()).transpose()?;
+        let discounting = text(&args, 9)?.unwrap_or_else(|| "discrete".into());
+        if !matches!(discounting.as_str(), "discrete" | "continuous") {
+            return exec_err!("clv: discounting must be 'discrete' or 'continuous', got '{discounting}'");
+        }
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let models = read_models("clv", arrays[0].as_struct())?;
+        let spends = read_models("clv", arrays[1].as_struct())?;
+        let num = |i: usize| {
+            arrays
+                .get(i)
+                .filter(|a| a.data_type() == &DataType::Float64)
+                .map(|a| a.as_primitive::<Float64Type>())
+        };
+        let (x, t_x, t, monetary, horizon) = (num(2), num(3), num(4), num(5), num(6));
+        let (rate, margin) = (num(8), num(10));
+        let mut out = Float64Builder::with_capacity(n);
+        for row in 0..n {
+            let get = |a: Option<&datafusion::arrow::array::Float64Array>| {
+                a.and_then(|a| a.is_valid(row).then(|| a.value(row)))
+            };
+            let (Some(m), Some(s), Some(x), Some(t_x), Some(t), Some(z), Some(h)) = (
+                &models[row],
+                &spends[row],
+                get(x),
+                get(t_x),
+                get(t),
+                get(monetary),
+                get(horizon),
+            ) else {
+                out.append_null();
+                continue;
+            };
+            let (Fitted::Transactions(m), Fitted::GammaGamma(s)) = (m.as_ref(), s.as_ref()) else {
+                return exec_err!(
+                    "clv: needs a bg_nbd, pareto_nbd or mbg_nbd model and a gamma_gamma spend model, got {} and {}",
+                    m.name(),
+                    s.name()
+                );
+            };
+            let unit = horizon_unit.unwrap_or_else(|| m.time_unit());
+            let mut spec = ClvSpec::new(h, unit).margin(get(margin).unwrap_or(1.0));
+            let r = get(rate).unwrap_or(0.0);
+            spec = if discounting == "continuous" {
+                spec.continuous(r, unit)
+            } else {
+                spec.discrete(r, unit)
+            };
+            match spec.clv(m.as_ref(), s, x, t_x, t, z) {
+                Ok(v) => out.append_value(v),
+                Err(e) => return exec_err!("clv: {e}"),
+            }
+        }
+        let out = out.finish();
+        if args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_))) {
+            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?));
+        }
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}
+
+/// The `historical_clv` heuristic: average order value × purchases per period × lifespan in
+/// periods × margin. No model, no discounting; for users who want the back-of-envelope figure.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct HistoricalClv {
+    signature: Signature,
+}
+
+impl Default for HistoricalClv {
+    fn default() -> Self {
+        Self {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for HistoricalClv {
+    fn name(&self) -> &str {
+        "historical_clv"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        if !(3..=4).contains(&arg_types.len()) || arg_types.iter().any(|t| !(t.is_numeric() || t.is_null())) {
+            return plan_err!(
+                "historical_clv takes numeric (average_order_value, purchases_per_period, lifespan_periods [, margin])"
+            );
+        }
+        Ok(vec![DataType::Float64; arg_types.len()])
+    }
+
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Float64)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let n = args.number_rows;
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let a: Vec<_> = arrays.iter().map(|a| a.as_primitive::<Float64Type>()).collect();
+        let mut out = Float64Builder::with_capacity(n);
+        for row in 0..n {
+            if a.iter().any(|c| c.is_null(row)) {
+                out.append_null();
+                continue;
+            }
+            let margin = a.get(3).map_or(1.0, |m| m.value(row));
+            match historical_clv(a[0].value(row), a[1].value(row), a[2].value(row), margin) {
+                Ok(v) => out.append_value(v),
+                Err(e) => return exec_err!("historical_clv: {e}"),
+            }
+        }
+        let out = out.finish();
+        if args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_))) {
+            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?));
+        }
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}
