@@ -147,6 +147,14 @@ pub struct ClvOptions {
     pub cohort_period: crate::churn::Period,
     /// Lifecycle stage windows in days (30 / 90 / 180).
     pub lifecycle_windows: crate::churn::StageWindows,
+    /// `clv_predict` transaction model: bg_nbd (default), pareto_nbd or mbg_nbd.
+    pub ltv_model: String,
+    /// `clv_predict` horizon in the BTYD time unit (default 52).
+    pub ltv_horizon: f64,
+    /// `clv_predict` discount rate per time unit (default 0).
+    pub ltv_discount_rate: f64,
+    /// `clv_predict` margin (default 1).
+    pub ltv_margin: f64,
 }
 
 impl Default for ClvOptions {
@@ -173,6 +181,10 @@ impl Default for ClvOptions {
             btyd_holdout_end: None,
             cohort_period: crate::churn::Period::default(),
             lifecycle_windows: crate::churn::StageWindows::default(),
+            ltv_model: "bg_nbd".into(),
+            ltv_horizon: 52.0,
+            ltv_discount_rate: 0.0,
+            ltv_margin: 1.0,
         }
     }
 }
@@ -259,6 +271,13 @@ fn parse_thresholds(v: &str, key: &str) -> Result<Option<Vec<f64>>> {
         .map(Some)
 }
 
+fn parse_number(v: &str, key: &str) -> Result<f64> {
+    match v.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
+        _ => plan_err!("{key} must be a finite number >= 0, got '{v}'"),
+    }
+}
+
 fn parse_days(v: &str, key: &str) -> Result<i64> {
     match v.trim().parse::<i64>() {
         Ok(d) if d > 0 => Ok(d),
@@ -323,6 +342,10 @@ impl ClvOptions {
                     .transpose()?
             }
             "cohort.period" | "period" => self.cohort_period = value.parse()?,
+            "ltv.model" | "model" => self.ltv_model = value.trim().to_ascii_lowercase(),
+            "ltv.horizon" | "horizon" => self.ltv_horizon = parse_number(value, key)?,
+            "ltv.discount_rate" | "discount_rate" => self.ltv_discount_rate = parse_number(value, key)?,
+            "ltv.margin" | "margin" => self.ltv_margin = parse_number(value, key)?,
             "lifecycle.new_days" | "new_days" => self.lifecycle_windows.new_days = parse_days(value, key)?,
             "lifecycle.active_days" | "active_days" => self.lifecycle_windows.active_days = parse_days(value, key)?,
             "lifecycle.churn_days" | "churn_days" => self.lifecycle_windows.churn_days = parse_days(value, key)?,
@@ -387,6 +410,10 @@ impl ClvOptions {
                     "btyd.calibration_end" => self.btyd_calibration_end.map(format_date),
                     "btyd.holdout_end" => self.btyd_holdout_end.map(format_date),
                     "cohort.period" => Some(self.cohort_period.to_string()),
+                    "ltv.model" => Some(self.ltv_model.clone()),
+                    "ltv.horizon" => Some(self.ltv_horizon.to_string()),
+                    "ltv.discount_rate" => Some(self.ltv_discount_rate.to_string()),
+                    "ltv.margin" => Some(self.ltv_margin.to_string()),
                     "lifecycle.new_days" => Some(self.lifecycle_windows.new_days.to_string()),
                     "lifecycle.active_days" => Some(self.lifecycle_windows.active_days.to_string()),
                     "lifecycle.churn_days" => Some(self.lifecycle_windows.churn_days.to_string()),

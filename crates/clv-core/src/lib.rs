@@ -76,10 +76,12 @@ pub fn window_functions() -> Vec<Arc<WindowUDF>> {
 pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
     use functions::{
         btyd_summary_table::BtydSummaryTableFunction as Btyd,
+        clv_predict_table::{ClvModelTableFunction as ClvModel, ClvPredictTableFunction as ClvPredict},
         cohort_retention_table::CohortRetentionTableFunction as Cohort,
         lifecycle_table::LifecycleTableFunction as Lifecycle,
         lifecycle_table::LifecycleTransitionsTableFunction as Moves,
-        policy_report_table::PolicyReportTableFunction as Report, rfm_table::RfmTableFunction as Rfm,
+        policy_report_table::PolicyReportTableFunction as Report,
+        rfm_table::RfmTableFunction as Rfm,
     };
     vec![
         ("rfm", Arc::new(Rfm)),
@@ -88,6 +90,8 @@ pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
         ("cohort_retention", Arc::new(Cohort)),
         ("lifecycle", Arc::new(Lifecycle)),
         ("lifecycle_transitions", Arc::new(Moves)),
+        ("clv_predict", Arc::new(ClvPredict)),
+        ("clv_model", Arc::new(ClvModel)),
     ]
 }
 

@@ -4,6 +4,7 @@ pub mod btyd_summary_table;
 pub mod clv_check;
 pub mod clv_period_index;
 pub mod clv_period_start;
+pub mod clv_predict_table;
 pub mod clv_value;
 pub mod cohort_retention_table;
 pub mod lifecycle_stage;

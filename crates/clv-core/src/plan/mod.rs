@@ -3,6 +3,7 @@
 pub mod btyd;
 pub mod cohort;
 pub mod lifecycle;
+pub mod ltv;
 pub mod report;
 pub mod rfm;
 pub mod source;

@@ -1,0 +1,102 @@
+//! `clv_predict` and `clv_model`: summary → fits → per-customer predictions in one plan.
+//!
+//! The BTYD summary (see [`super::btyd`]) feeds two one-row aggregates: the transaction model
+//! (`ltv.model`: bg_nbd (default), pareto_nbd or mbg_nbd) over every customer, and Gamma-Gamma
+//! over the customers with repeat purchases (x > 0). Each customer then gets `p_alive`,
+//! `expected_purchases` over `ltv.horizon` (default 52, in the time unit), `expected_spend` and
+//! `clv` (discounted at `ltv.discount_rate` per time unit, times `ltv.margin`).
+
+use datafusion::common::{Result, plan_err};
+use datafusion::logical_expr::{
+    AggregateUDF, Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, ScalarUDF, ident, lit,
+};
+
+use super::btyd::btyd_summary_plan;
+use crate::config::ClvOptions;
+use crate::functions::clv_value::clv_udfs;
+use crate::functions::model_fit::{FitKind, ModelFit};
+use crate::functions::model_predictions::model_prediction_udfs;
+
+fn scalar(name: &str) -> std::sync::Arc<ScalarUDF> {
+    model_prediction_udfs()
+        .into_iter()
+        .chain(clv_udfs())
+        .find(|f| f.name() == name)
+        .expect("registered prediction function")
+}
+
+fn fit_kind(o: &ClvOptions) -> Result<FitKind> {
+    match o.ltv_model.as_str() {
+        "bg_nbd" | "bgnbd" => Ok(FitKind::BgNbd),
+        "pareto_nbd" => Ok(FitKind::ParetoNbd),
+        "mbg_nbd" | "mbgnbd" => Ok(FitKind::MbgNbd),
+        other => plan_err!("ltv.model must be bg_nbd, pareto_nbd or mbg_nbd, got '{other}'"),
+    }
+}
+
+/// One row: the fitted transaction model (`model`) and spend model (`spend_model`).
+pub fn clv_model_plan(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalPlan> {
+    let summary = btyd_summary_plan(source, o)?;
+    models(LogicalPlanBuilder::from(summary), o)?.build()
+}
+
+fn models(summary: LogicalPlanBuilder, o: &ClvOptions) -> Result<LogicalPlanBuilder> {
+    let kind = fit_kind(o)?;
+    let fit = AggregateUDF::from(ModelFit::new(kind));
+    let gg = AggregateUDF::from(ModelFit::new(FitKind::GammaGamma));
+    let (x, t_x, t) = (ident("x"), ident("t_x"), ident("t"));
+    summary.aggregate(
+        Vec::<Expr>::new(),
+        vec![
+            fit.call(vec![x.clone(), t_x, t, lit(1.0), lit(o.btyd_time_unit.name())])
+                .alias("model"),
+            gg.call(vec![x.clone(), ident("monetary")])
+                .filter(x.gt(lit(0_i64)))
+                .build()?
+                .alias("spend_model"),
+        ],
+    )
+}
+
+/// Per customer: the summary columns and `p_alive, expected_purchases, expected_spend, clv`.
+pub fn clv_predict_plan(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalPlan> {
+    let summary = btyd_summary_plan(source, o)?;
+    let fitted = models(LogicalPlanBuilder::from(summary.clone()), o)?.build()?;
+    let (m, s) = (ident("model"), ident("spend_model"));
+    let (x, t_x, t, z) = (ident("x"), ident("t_x"), ident("t"), ident("monetary"));
+    let h = lit(o.ltv_horizon);
+    LogicalPlanBuilder::from(summary)
+        .cross_join(fitted)?
+        .project(vec![
+            ident("customer_id"),
+            x.clone(),
+            t_x.clone(),
+            t.clone(),
+            z.clone(),
+            scalar("p_alive")
+                .call(vec![m.clone(), x.clone(), t_x.clone(), t.clone()])
+                .alias("p_alive"),
+            scalar("expected_purchases")
+                .call(vec![m.clone(), h.clone(), x.clone(), t_x.clone(), t.clone()])
+                .alias("expected_purchases"),
+            scalar("expected_spend")
+                .call(vec![s.clone(), x.clone(), z.clone()])
+                .alias("expected_spend"),
+            scalar("clv")
+                .call(vec![
+                    m,
+                    s,
+                    x,
+                    t_x,
+                    t,
+                    z,
+                    h,
+                    lit(o.btyd_time_unit.name()),
+                    lit(o.ltv_discount_rate),
+                    lit("discrete"),
+                    lit(o.ltv_margin),
+                ])
+                .alias("clv"),
+        ])?
+        .build()
+}
