@@ -343,15 +343,32 @@ async fn clv_composes_the_models_with_explicit_units_and_discounting() -> Result
 #[tokio::test(flavor = "multi_thread")]
 async fn clv_predict_does_everything_in_one_call() -> Result<()> {
     let ctx = ctx(4).await?;
-    ctx.sql("SET clv.customer_column = 'master_customer_id'").await?.collect().await?;
-    let model = floats(&ctx, "SELECT model.r, model.alpha, model.a, model.b, spend_model.p FROM clv_model('sample', '1997-09-30')").await?;
+    ctx.sql("SET clv.customer_column = 'master_customer_id'")
+        .await?
+        .collect()
+        .await?;
+    let model = floats(
+        &ctx,
+        "SELECT model.r, model.alpha, model.a, model.b, spend_model.p FROM clv_model('sample', '1997-09-30')",
+    )
+    .await?;
     assert_params(&model[..4], &[0.2426, 4.4136, 0.7929, 2.4259], -9582.43, -9582.43);
     assert!(sig(model[4], 6.2488, 2), "{}", model[4]);
-    assert_eq!(scalar_i64(&ctx, "SELECT count(*) FROM clv_predict('sample', '1997-09-30', 39)").await?, 2357);
+    assert_eq!(
+        scalar_i64(&ctx, "SELECT count(*) FROM clv_predict('sample', '1997-09-30', 39)").await?,
+        2357
+    );
     // The paper's customer 1 uses t_x and T rounded to 30.43 and 38.86; clv_predict uses the
     // exact 30.4286 and 38.8571, which moves E(39) from 1.2259 to 1.2260.
-    let one = floats(&ctx, "SELECT p_alive, expected_purchases FROM clv_predict('sample', '1997-09-30', 39) WHERE customer_id = 1").await?;
-    assert!((one[0] - 0.7266).abs() < 5e-5 && (one[1] - 1.2259).abs() < 2e-4, "{one:?}");
+    let one = floats(
+        &ctx,
+        "SELECT p_alive, expected_purchases FROM clv_predict('sample', '1997-09-30', 39) WHERE customer_id = 1",
+    )
+    .await?;
+    assert!(
+        (one[0] - 0.7266).abs() < 5e-5 && (one[1] - 1.2259).abs() < 2e-4,
+        "{one:?}"
+    );
     // The same numbers as the explicit composition of summary, fits and scalar functions.
     let diff = scalar_i64(
         &ctx,
@@ -363,7 +380,20 @@ async fn clv_predict_does_everything_in_one_call() -> Result<()> {
     )
     .await?;
     assert_eq!(diff, 0);
-    let pn = floats(&ctx, "SELECT model.s FROM clv_model('sample', '1997-09-30', 'model=pareto_nbd')").await?;
+    let pn = floats(
+        &ctx,
+        "SELECT model.s FROM clv_model('sample', '1997-09-30', 'model=pareto_nbd')",
+    )
+    .await?;
     assert!(sig(pn[0], 0.6062, 3), "{pn:?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn non_convergence_is_reported_not_raised() -> Result<()> {
+    let ctx = context(1)?;
+    // Three customers cannot pin down four parameters: the fit reports converged = false.
+    let s = text(&ctx, "SELECT f.converged AS c, f.customers AS n FROM (SELECT bgnbd_fit(x, t_x, t) AS f FROM (VALUES (0, 0.0, 10.0), (2, 5.0, 10.0), (1, 1.0, 4.0)) v(x, t_x, t))").await?;
+    assert!(s.contains("| false | 3.0 |"), "{s}");
     Ok(())
 }

@@ -14,8 +14,8 @@
 //! Each returns one struct: `model`, the parameters, `log_likelihood`, `iterations`,
 //! `converged`, `customers` (sum of weights), `time_unit`, `skipped_rows` (rows with a null
 //! input, left out and counted), the standard errors `se_<param>` (null when the Hessian is not
-//! positive definite) and `json`, the serialized model (load it with `clv predict`). A fit that
-//! does not converge is returned with `converged = false`, never hidden; empty input and
+//! positive definite) and `json`, the serialized model. A fit that does not converge is
+//! returned with `converged = false` (check it), never hidden and never an error; empty input and
 //! invalid rows are errors naming the function and the problem.
 //!
 //! The partial state is the multiset of distinct input rows with their weights (identical rows
@@ -383,17 +383,17 @@ impl Accumulator for FitAccumulator {
                     .map_err(e)?;
                 match k {
                     FitKind::BgNbd => fitted!(
-                        BgNbd::new().fit(&data).map_err(e)?,
+                        BgNbd::new().require_convergence(false).fit(&data).map_err(e)?,
                         |m: &crate::ltv::FittedBgNbd| m.params(),
                         [r, alpha, a, b]
                     ),
                     FitKind::ParetoNbd => fitted!(
-                        ParetoNbd::new().fit(&data).map_err(e)?,
+                        ParetoNbd::new().require_convergence(false).fit(&data).map_err(e)?,
                         |m: &crate::ltv::FittedParetoNbd| m.params(),
                         [r, alpha, s, beta]
                     ),
                     _ => fitted!(
-                        MbgNbd::new().fit(&data).map_err(e)?,
+                        MbgNbd::new().require_convergence(false).fit(&data).map_err(e)?,
                         |m: &crate::ltv::FittedMbgNbd| m.params(),
                         [r, alpha, a, b]
                     ),
@@ -404,7 +404,7 @@ impl Accumulator for FitAccumulator {
                     .and_then(|d| d.with_weights(w))
                     .map_err(e)?;
                 fitted!(
-                    GammaGamma::new().fit(&data).map_err(e)?,
+                    GammaGamma::new().require_convergence(false).fit(&data).map_err(e)?,
                     |m: &crate::ltv::FittedGammaGamma| m.params(),
                     [p, q, gamma]
                 )
@@ -414,7 +414,7 @@ impl Accumulator for FitAccumulator {
                     .and_then(|d| d.with_weights(w))
                     .map_err(e)?;
                 fitted!(
-                    BgBb::new().fit(&data).map_err(e)?,
+                    BgBb::new().require_convergence(false).fit(&data).map_err(e)?,
                     |m: &crate::ltv::FittedBgBb| m.params(),
                     [alpha, beta, gamma, delta]
                 )
@@ -425,7 +425,7 @@ impl Accumulator for FitAccumulator {
                     .and_then(|d| d.with_weights(w))
                     .map_err(e)?;
                 fitted!(
-                    Sbg::new().fit(&data).map_err(e)?,
+                    Sbg::new().require_convergence(false).fit(&data).map_err(e)?,
                     |m: &crate::ltv::FittedSbg| m.params(),
                     [alpha, beta]
                 )
