@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 rows="${1:-10000000}"
 runs="${2:-5}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/clv-target}"
-cargo build --release -q -p clv-benches --bins
+cargo build --release -q -p clv-cli -p clv-benches --bins
 bin="$CARGO_TARGET_DIR/release"
 file="benches/data/tx_${rows}.parquet"
 [ -f "$file" ] || "$bin/clv-gen" --rows "$rows" --out "$file"

@@ -39,7 +39,7 @@ use datafusion::physical_expr::expressions::Literal;
 use crate::config::ClvOptions;
 use crate::ltv::{
     BgBb, BgNbd, DiscreteSummary, GammaGamma, MbgNbd, ModelError, ParetoNbd, Sbg, SpendSummary, SurvivalData, TimeUnit,
-    TransactionSummary,
+    TransactionSummary, spend_frequency_correlation,
 };
 
 /// Which model an aggregate fits.
@@ -137,6 +137,10 @@ impl FitKind {
                 .iter()
                 .map(|p| Field::new(format!("se_{p}"), DataType::Float64, true)),
         );
+        if *self == Self::GammaGamma {
+            // The model assumes spend is independent of frequency: check it.
+            f.push(Field::new("spend_frequency_correlation", DataType::Float64, true));
+        }
         f.push(Field::new("json", DataType::Utf8, false));
         Fields::from(f)
     }
@@ -376,6 +380,7 @@ impl Accumulator for FitAccumulator {
                 )
             }};
         }
+        let mut correlation: Option<f64> = None;
         let (params, ll, iterations, converged, customers, se, json) = match k {
             FitKind::BgNbd | FitKind::ParetoNbd | FitKind::MbgNbd => {
                 let data = TransactionSummary::new(col(0), col(1), col(2), unit)
@@ -403,6 +408,7 @@ impl Accumulator for FitAccumulator {
                 let data = SpendSummary::new(col(0), col(1))
                     .and_then(|d| d.with_weights(w))
                     .map_err(e)?;
+                correlation = spend_frequency_correlation(&data).ok();
                 fitted!(
                     GammaGamma::new().require_convergence(false).fit(&data).map_err(e)?,
                     |m: &crate::ltv::FittedGammaGamma| m.params(),
@@ -449,6 +455,9 @@ impl Accumulator for FitAccumulator {
         ])));
         arrays.push(Arc::new(Int64Array::from(vec![self.skipped])));
         arrays.extend(se.iter().map(|s| Arc::new(Float64Array::from(vec![*s])) as ArrayRef));
+        if k == FitKind::GammaGamma {
+            arrays.push(Arc::new(Float64Array::from(vec![correlation])));
+        }
         arrays.push(Arc::new(StringArray::from(vec![json])));
         Ok(ScalarValue::Struct(Arc::new(StructArray::try_new(
             k.result_fields(),
