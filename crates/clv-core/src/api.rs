@@ -4,7 +4,8 @@ use datafusion::common::Result;
 use datafusion::dataframe::DataFrame;
 use datafusion::prelude::SessionContext;
 
-use crate::config::{ClvOptions, Collapse, InvalidAmounts, Monetary, NegativeAmounts};
+use crate::config::{ClvOptions, Collapse, InvalidAmounts, Monetary, NegativeAmounts, TimeUnit};
+use crate::plan::btyd::btyd_summary_plan;
 use crate::plan::report::{PolicyReport, policy_report_plan};
 use crate::plan::rfm::{RfmFunctions, rfm_plan};
 use crate::plan::source::TransactionSource;
@@ -13,6 +14,56 @@ use crate::rfm::ScoreMethod;
 
 fn list(values: &[f64]) -> String {
     values.iter().map(f64::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// The transaction-contract setters shared by every builder (same names as the SQL options).
+macro_rules! contract_setters {
+    () => {
+        /// Customer id column (default `customer_id`).
+        pub fn customer_column(self, name: &str) -> Self {
+            self.set("customer_column", name)
+        }
+
+        /// Time column (default `order_date`).
+        pub fn time_column(self, name: &str) -> Self {
+            self.set("time_column", name)
+        }
+
+        /// Amount column (default `amount`).
+        pub fn amount_column(self, name: &str) -> Self {
+            self.set("amount_column", name)
+        }
+
+        /// Order id column: frequency counts distinct orders (default none).
+        pub fn order_column(self, name: &str) -> Self {
+            self.set("order_column", name)
+        }
+
+        /// As-of date `YYYY-MM-DD` (default: the day after the last transaction).
+        pub fn as_of(self, date: &str) -> Self {
+            self.set("as_of", date)
+        }
+
+        /// Null/NaN/infinite amounts (default exclude).
+        pub fn invalid_amounts(self, policy: InvalidAmounts) -> Self {
+            self.set("invalid_amounts", policy)
+        }
+
+        /// Negative amounts (default net).
+        pub fn negative_amounts(self, policy: NegativeAmounts) -> Self {
+            self.set("negative_amounts", policy)
+        }
+
+        /// Drop exact duplicate rows (default false).
+        pub fn dedupe(self, on: bool) -> Self {
+            self.set("dedupe", on)
+        }
+
+        /// Purchase grain (default none).
+        pub fn collapse(self, grain: Collapse) -> Self {
+            self.set("collapse", grain)
+        }
+    };
 }
 
 /// RFM per customer: `Rfm::new().as_of("1998-07-01").bins(5).dataframe(&ctx, "orders")`.
@@ -35,50 +86,7 @@ impl Rfm {
         self
     }
 
-    /// Customer id column (default `customer_id`).
-    pub fn customer_column(self, name: &str) -> Self {
-        self.set("customer_column", name)
-    }
-
-    /// Time column (default `order_date`).
-    pub fn time_column(self, name: &str) -> Self {
-        self.set("time_column", name)
-    }
-
-    /// Amount column (default `amount`).
-    pub fn amount_column(self, name: &str) -> Self {
-        self.set("amount_column", name)
-    }
-
-    /// Order id column: frequency counts distinct orders (default none).
-    pub fn order_column(self, name: &str) -> Self {
-        self.set("order_column", name)
-    }
-
-    /// As-of date `YYYY-MM-DD` (default: the day after the last transaction).
-    pub fn as_of(self, date: &str) -> Self {
-        self.set("as_of", date)
-    }
-
-    /// Null/NaN/infinite amounts (default exclude).
-    pub fn invalid_amounts(self, policy: InvalidAmounts) -> Self {
-        self.set("invalid_amounts", policy)
-    }
-
-    /// Negative amounts (default net).
-    pub fn negative_amounts(self, policy: NegativeAmounts) -> Self {
-        self.set("negative_amounts", policy)
-    }
-
-    /// Drop exact duplicate rows (default false).
-    pub fn dedupe(self, on: bool) -> Self {
-        self.set("dedupe", on)
-    }
-
-    /// Purchase grain (default none).
-    pub fn collapse(self, grain: Collapse) -> Self {
-        self.set("collapse", grain)
-    }
+    contract_setters!();
 
     /// Score levels 2..=10 (default: the scheme's, 5).
     pub fn bins(self, n: u8) -> Self {
@@ -151,5 +159,84 @@ impl Rfm {
             .collect()
             .await?;
         PolicyReport::from_batches(&batches)
+    }
+}
+
+/// The BTYD summary (`x, t_x, t, monetary`, optional holdout), mirroring SQL `btyd_summary`:
+/// `BtydSummary::new().calibration_end("1997-09-30").time_unit(TimeUnit::Week)`.
+#[derive(Debug, Clone, Default)]
+pub struct BtydSummary {
+    settings: Vec<(&'static str, String)>,
+}
+
+impl BtydSummary {
+    /// All options from the session.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn set(mut self, key: &'static str, value: impl ToString) -> Self {
+        self.settings.push((key, value.to_string()));
+        self
+    }
+
+    contract_setters!();
+
+    /// Inclusive end of the calibration period `YYYY-MM-DD` (default: the as-of date, else the
+    /// last transaction date).
+    pub fn calibration_end(self, date: &str) -> Self {
+        self.set("calibration_end", date)
+    }
+
+    /// Inclusive end of the holdout period `YYYY-MM-DD` (default: no holdout).
+    pub fn holdout_end(self, date: &str) -> Self {
+        self.set("holdout_end", date)
+    }
+
+    /// Time unit of `t_x` and `t` (default week).
+    pub fn time_unit(self, unit: TimeUnit) -> Self {
+        self.set("time_unit", unit)
+    }
+
+    /// The effective options: the session's, overridden by this builder's.
+    pub fn options(&self, ctx: &SessionContext) -> Result<ClvOptions> {
+        let mut o = ClvOptions::from_context(ctx);
+        for (k, v) in &self.settings {
+            o.set_option(k, v)?;
+        }
+        Ok(o)
+    }
+
+    /// The summary as a `DataFrame`, the same columns as SQL `btyd_summary()`.
+    pub async fn dataframe(&self, ctx: &SessionContext, source: impl Into<TransactionSource>) -> Result<DataFrame> {
+        let state = ctx.state();
+        let plan = source.into().resolve(&state).await?;
+        Ok(DataFrame::new(state, btyd_summary_plan(plan, &self.options(ctx)?)?))
+    }
+
+    /// The summary collected into the models' input, ready for `BgNbd::new().fit(&summary)`.
+    pub async fn collect(
+        &self,
+        ctx: &SessionContext,
+        source: impl Into<TransactionSource>,
+    ) -> Result<crate::ltv::TransactionSummary> {
+        use datafusion::arrow::array::AsArray;
+        use datafusion::arrow::datatypes::{DataType, Float64Type};
+        let unit = self.options(ctx)?.btyd_time_unit;
+        let batches = self
+            .dataframe(ctx, source)
+            .await?
+            .select_columns(&["x", "t_x", "t"])?
+            .collect()
+            .await?;
+        let (mut x, mut t_x, mut t) = (vec![], vec![], vec![]);
+        for b in &batches {
+            for (col, out) in [(0, &mut x), (1, &mut t_x), (2, &mut t)] {
+                let c = datafusion::arrow::compute::cast(b.column(col), &DataType::Float64)?;
+                out.extend(c.as_primitive::<Float64Type>().iter().map(|v| v.unwrap_or(f64::NAN)));
+            }
+        }
+        crate::ltv::TransactionSummary::new(x, t_x, t, unit)
+            .map_err(|e| datafusion::error::DataFusionError::Execution(format!("btyd summary: {e}")))
     }
 }

@@ -39,7 +39,7 @@ use datafusion::execution::session_state::SessionState;
 use datafusion::logical_expr::{ScalarUDF, WindowUDF};
 use datafusion::prelude::SessionContext;
 
-pub use api::Rfm;
+pub use api::{BtydSummary, Rfm};
 pub use config::{ClvOptions, Collapse, InvalidAmounts, Monetary, NegativeAmounts, TimeUnit};
 pub use plan::report::PolicyReport;
 pub use plan::source::TransactionSource;

@@ -397,3 +397,26 @@ async fn non_convergence_is_reported_not_raised() -> Result<()> {
     assert!(s.contains("| false | 3.0 |"), "{s}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rust_builders_mirror_sql() -> Result<()> {
+    use clv_core::ltv::BgNbd;
+    let ctx = ctx(2).await?;
+    let summary = clv_core::BtydSummary::new()
+        .customer_column("master_customer_id")
+        .calibration_end("1997-09-30")
+        .time_unit(clv_core::TimeUnit::Week)
+        .collect(&ctx, "sample")
+        .await?;
+    assert_eq!(summary.len(), 2357);
+    let fitted = BgNbd::new().fit(&summary).unwrap();
+    let p = fitted.params();
+    assert_params(
+        &[p.r, p.alpha, p.a, p.b],
+        &[0.2426, 4.4136, 0.7929, 2.4259],
+        fitted.log_likelihood().unwrap(),
+        -9582.43,
+    );
+    assert!((fitted.p_alive(2.0, 30.43, 38.86).unwrap() - 0.7266).abs() < 5e-5);
+    Ok(())
+}

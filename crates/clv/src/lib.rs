@@ -22,7 +22,8 @@ pub use clv_core::*;
 /// The names most programs need.
 pub mod prelude {
     pub use clv_core::{
-        ClvOptions, Collapse, Direction, InvalidAmounts, Monetary, NegativeAmounts, PolicyReport, Rfm, RfmTable,
-        SchemeRegistry, ScoreMethod, SegmentScheme, TransactionSource, register_all, register_scheme,
+        BtydSummary, ClvOptions, Collapse, Direction, InvalidAmounts, Monetary, NegativeAmounts, PolicyReport, Rfm,
+        RfmTable, SchemeRegistry, ScoreMethod, SegmentScheme, TimeUnit, TransactionSource, register_all,
+        register_scheme,
     };
 }
