@@ -16,9 +16,29 @@ fn list(values: &[f64]) -> String {
     values.iter().map(f64::to_string).collect::<Vec<_>>().join(",")
 }
 
-/// The transaction-contract setters shared by every builder (same names as the SQL options).
+/// What every builder shares: `new`, `options` (the session's options overridden by the builder's)
+/// and the transaction-contract setters (same names as the SQL options).
 macro_rules! contract_setters {
     () => {
+        /// All options from the session.
+        pub fn new() -> Self {
+            Self::default()
+        }
+
+        fn set(mut self, key: &'static str, value: impl ToString) -> Self {
+            self.settings.push((key, value.to_string()));
+            self
+        }
+
+        /// The effective options: the session's, overridden by this builder's.
+        pub fn options(&self, ctx: &SessionContext) -> Result<ClvOptions> {
+            let mut o = ClvOptions::from_context(ctx);
+            for (k, v) in &self.settings {
+                o.set_option(k, v)?;
+            }
+            Ok(o)
+        }
+
         /// Customer id column (default `customer_id`).
         pub fn customer_column(self, name: &str) -> Self {
             self.set("customer_column", name)
@@ -76,16 +96,6 @@ pub struct Rfm {
 }
 
 impl Rfm {
-    /// All options from the session.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    fn set(mut self, key: &'static str, value: impl ToString) -> Self {
-        self.settings.push((key, value.to_string()));
-        self
-    }
-
     contract_setters!();
 
     /// Score levels 2..=10 (default: the scheme's, 5).
@@ -121,15 +131,6 @@ impl Rfm {
     /// Monetary thresholds for method `fixed`.
     pub fn monetary_thresholds(self, t: &[f64]) -> Self {
         self.set("monetary_thresholds", list(t))
-    }
-
-    /// The effective options: the session's, overridden by this builder's.
-    pub fn options(&self, ctx: &SessionContext) -> Result<ClvOptions> {
-        let mut o = ClvOptions::from_context(ctx);
-        for (k, v) in &self.settings {
-            o.set_option(k, v)?;
-        }
-        Ok(o)
     }
 
     /// RFM per customer, the same columns as SQL `rfm()`.
@@ -170,16 +171,6 @@ pub struct BtydSummary {
 }
 
 impl BtydSummary {
-    /// All options from the session.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    fn set(mut self, key: &'static str, value: impl ToString) -> Self {
-        self.settings.push((key, value.to_string()));
-        self
-    }
-
     contract_setters!();
 
     /// Inclusive end of the calibration period `YYYY-MM-DD` (default: the as-of date, else the
@@ -196,15 +187,6 @@ impl BtydSummary {
     /// Time unit of `t_x` and `t` (default week).
     pub fn time_unit(self, unit: TimeUnit) -> Self {
         self.set("time_unit", unit)
-    }
-
-    /// The effective options: the session's, overridden by this builder's.
-    pub fn options(&self, ctx: &SessionContext) -> Result<ClvOptions> {
-        let mut o = ClvOptions::from_context(ctx);
-        for (k, v) in &self.settings {
-            o.set_option(k, v)?;
-        }
-        Ok(o)
     }
 
     /// The summary as a `DataFrame`, the same columns as SQL `btyd_summary()`.
