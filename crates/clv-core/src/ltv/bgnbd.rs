@@ -635,26 +635,35 @@ impl FittedBgNbd {
     }
 }
 
-impl TransactionModel for FittedBgNbd {
-    fn kind(&self) -> ModelKind {
-        ModelKind::BgNbd
-    }
-    fn time_unit(&self) -> TimeUnit {
-        self.time_unit
-    }
-    fn p_alive(&self, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
-        self.core.p_alive(x, t_x, T)
-    }
-    fn expected_purchases(&self, t: f64, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
-        self.core.expected_purchases(t, x, t_x, T)
-    }
-    fn expected_purchases_new(&self, t: f64) -> Result<f64, ModelError> {
-        self.core.expected_purchases_new(t)
-    }
-    fn prob_purchases(&self, n: u32, t: f64) -> Result<f64, ModelError> {
-        self.core.prob_purchases(n, t)
-    }
+/// `TransactionModel` for the fitted models that share [`BetaGeoCore`] (BG/NBD and MBG/NBD):
+/// every prediction delegates to `self.core`.
+macro_rules! beta_geo_transaction_model {
+    ($fitted:ty, $kind:expr) => {
+        impl TransactionModel for $fitted {
+            fn kind(&self) -> ModelKind {
+                $kind
+            }
+            fn time_unit(&self) -> TimeUnit {
+                self.time_unit
+            }
+            fn p_alive(&self, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
+                self.core.p_alive(x, t_x, T)
+            }
+            fn expected_purchases(&self, t: f64, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
+                self.core.expected_purchases(t, x, t_x, T)
+            }
+            fn expected_purchases_new(&self, t: f64) -> Result<f64, ModelError> {
+                self.core.expected_purchases_new(t)
+            }
+            fn prob_purchases(&self, n: u32, t: f64) -> Result<f64, ModelError> {
+                self.core.prob_purchases(n, t)
+            }
+        }
+    };
 }
+pub(crate) use beta_geo_transaction_model;
+
+beta_geo_transaction_model!(FittedBgNbd, ModelKind::BgNbd);
 
 #[cfg(test)]
 pub(crate) mod tests {

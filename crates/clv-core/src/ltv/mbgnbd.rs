@@ -201,23 +201,4 @@ impl FittedMbgNbd {
     }
 }
 
-impl TransactionModel for FittedMbgNbd {
-    fn kind(&self) -> ModelKind {
-        ModelKind::MbgNbd
-    }
-    fn time_unit(&self) -> TimeUnit {
-        self.time_unit
-    }
-    fn p_alive(&self, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
-        self.core.p_alive(x, t_x, T)
-    }
-    fn expected_purchases(&self, t: f64, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
-        self.core.expected_purchases(t, x, t_x, T)
-    }
-    fn expected_purchases_new(&self, t: f64) -> Result<f64, ModelError> {
-        self.core.expected_purchases_new(t)
-    }
-    fn prob_purchases(&self, n: u32, t: f64) -> Result<f64, ModelError> {
-        self.core.prob_purchases(n, t)
-    }
-}
+super::bgnbd::beta_geo_transaction_model!(FittedMbgNbd, ModelKind::MbgNbd);
