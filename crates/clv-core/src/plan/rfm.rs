@@ -46,6 +46,17 @@ pub struct RfmFunctions {
     pub cell: Arc<ScalarUDF>,
 }
 
+impl Default for RfmFunctions {
+    /// The built-in functions and schemes.
+    fn default() -> Self {
+        Self {
+            score: rfm_score_udwf(),
+            segment: rfm_segment_udf(),
+            cell: rfm_cell_udf(),
+        }
+    }
+}
+
 impl RfmFunctions {
     /// The functions registered on `session`, falling back to the defaults.
     pub fn from_session(session: &dyn Session) -> Self {

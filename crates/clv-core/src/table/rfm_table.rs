@@ -59,11 +59,7 @@ impl RfmTable {
     /// An RFM table over `source` (a resolved transaction plan) with fixed `options`,
     /// using the built-in functions and schemes.
     pub fn new(source: LogicalPlan, options: ClvOptions) -> Result<Self> {
-        Self::with_functions(
-            source,
-            options,
-            RfmFunctions::from_session(&datafusion::execution::SessionStateBuilder::new().build()),
-        )
+        Self::with_functions(source, options, RfmFunctions::default())
     }
 
     /// An RFM table using the functions (and registered schemes) of a context.
