@@ -155,6 +155,15 @@ pub struct ClvOptions {
     pub ltv_discount_rate: f64,
     /// `clv_predict` margin (default 1).
     pub ltv_margin: f64,
+    /// `churn_labels` cutoff dates as written: a list `d1,d2,...` or a range `start..end`
+    /// (expanded with `churn_every`); parsed by [`crate::churn::parse_cutoffs`].
+    pub churn_cutoffs: Option<String>,
+    /// The period whose last days a cutoff range expands to (default month).
+    pub churn_every: crate::churn::Period,
+    /// The churn window in days after a cutoff (default 90).
+    pub churn_window_days: i64,
+    /// Whether `churn_labels` adds BTYD features (x, t_x, t, p_alive, expected_purchases).
+    pub churn_btyd: bool,
 }
 
 impl Default for ClvOptions {
@@ -185,6 +194,10 @@ impl Default for ClvOptions {
             ltv_horizon: 52.0,
             ltv_discount_rate: 0.0,
             ltv_margin: 1.0,
+            churn_cutoffs: None,
+            churn_every: crate::churn::Period::Month,
+            churn_window_days: 90,
+            churn_btyd: false,
         }
     }
 }
@@ -236,6 +249,57 @@ pub const OPTION_KEYS: &[(&str, &str)] = &[
     (
         "rfm.monetary_thresholds",
         "Method fixed: monetary thresholds, e.g. 50,100,500,1000",
+    ),
+    (
+        "btyd.time_unit",
+        "BTYD time unit: day, week (default) or month (365.25/12 days)",
+    ),
+    (
+        "btyd.calibration_end",
+        "Inclusive calibration end YYYY-MM-DD (default: as_of, else the last transaction)",
+    ),
+    (
+        "btyd.holdout_end",
+        "Inclusive holdout end YYYY-MM-DD (default: no holdout)",
+    ),
+    (
+        "cohort.period",
+        "Cohort period: day, week, month (default), quarter or year",
+    ),
+    (
+        "lifecycle.new_days",
+        "Lifecycle: new while the first purchase is this recent (default 30)",
+    ),
+    (
+        "lifecycle.active_days",
+        "Lifecycle: active while the last purchase is this recent (default 90)",
+    ),
+    (
+        "lifecycle.churn_days",
+        "Lifecycle: churned from this many days without purchase (default 180)",
+    ),
+    (
+        "ltv.model",
+        "clv_predict model: bg_nbd (default), pareto_nbd or mbg_nbd",
+    ),
+    ("ltv.horizon", "clv_predict horizon in the BTYD time unit (default 52)"),
+    (
+        "ltv.discount_rate",
+        "clv_predict discount rate per time unit (default 0)",
+    ),
+    ("ltv.margin", "clv_predict margin (default 1)"),
+    (
+        "churn.cutoffs",
+        "churn_labels cutoffs: YYYY-MM-DD,YYYY-MM-DD,... or a range start..end (see churn.every)",
+    ),
+    (
+        "churn.every",
+        "A cutoff range takes the last day of every: day, week, month (default), quarter, year",
+    ),
+    ("churn.window_days", "Churn window in days after a cutoff (default 90)"),
+    (
+        "churn.btyd",
+        "churn_labels adds x, t_x, t, p_alive and expected_purchases: false (default) or true",
     ),
 ];
 
@@ -349,6 +413,10 @@ impl ClvOptions {
             "lifecycle.new_days" | "new_days" => self.lifecycle_windows.new_days = parse_days(value, key)?,
             "lifecycle.active_days" | "active_days" => self.lifecycle_windows.active_days = parse_days(value, key)?,
             "lifecycle.churn_days" | "churn_days" => self.lifecycle_windows.churn_days = parse_days(value, key)?,
+            "churn.cutoffs" | "cutoffs" => self.churn_cutoffs = none_if_empty(value).map(str::to_string),
+            "churn.every" | "every" => self.churn_every = value.parse()?,
+            "churn.window_days" | "window_days" => self.churn_window_days = parse_days(value, key)?,
+            "churn.btyd" | "btyd" => self.churn_btyd = parse_bool(value, key)?,
             "btyd.holdout_end" | "holdout_end" => {
                 self.btyd_holdout_end = none_if_empty(value).map(|v| parse_date(v, "holdout_end")).transpose()?
             }
@@ -364,7 +432,14 @@ impl ClvOptions {
             }
             "rfm.method" | "method" => self.rfm_method = none_if_empty(value).map(str::parse).transpose()?,
             "rfm.scheme" | "scheme" => {
-                self.rfm_scheme = none_if_empty(value).unwrap_or("rf_grid").to_string();
+                // 'none' is a choice here (no segments); only an empty value means the default.
+                let v = value.trim();
+                self.rfm_scheme = if v.is_empty() || v.eq_ignore_ascii_case("default") {
+                    "rf_grid"
+                } else {
+                    v
+                }
+                .to_string();
             }
             "rfm.monetary" | "monetary" => self.rfm_monetary = value.parse()?,
             "rfm.recency_thresholds" | "recency_thresholds" => {
@@ -417,6 +492,10 @@ impl ClvOptions {
                     "lifecycle.new_days" => Some(self.lifecycle_windows.new_days.to_string()),
                     "lifecycle.active_days" => Some(self.lifecycle_windows.active_days.to_string()),
                     "lifecycle.churn_days" => Some(self.lifecycle_windows.churn_days.to_string()),
+                    "churn.cutoffs" => self.churn_cutoffs.clone(),
+                    "churn.every" => Some(self.churn_every.to_string()),
+                    "churn.window_days" => Some(self.churn_window_days.to_string()),
+                    "churn.btyd" => Some(self.churn_btyd.to_string()),
                     _ => None,
                 };
                 (*k, v)

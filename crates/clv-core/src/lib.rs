@@ -39,7 +39,7 @@ use datafusion::execution::session_state::SessionState;
 use datafusion::logical_expr::{ScalarUDF, WindowUDF};
 use datafusion::prelude::SessionContext;
 
-pub use api::{BtydSummary, Rfm};
+pub use api::{BtydSummary, ChurnLabels, Rfm};
 pub use config::{ClvOptions, Collapse, InvalidAmounts, Monetary, NegativeAmounts, TimeUnit};
 pub use plan::report::PolicyReport;
 pub use plan::source::TransactionSource;
@@ -55,6 +55,7 @@ pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
         functions::clv_period_index::clv_period_index_udf(),
         functions::clv_period_start::clv_period_start_udf(),
         functions::lifecycle_stage::lifecycle_stage_udf(),
+        functions::is_churned::is_churned_udf(),
     ]
     .into_iter()
     .chain(functions::model_predictions::model_prediction_udfs())
@@ -62,9 +63,11 @@ pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
     .collect()
 }
 
-/// Every clv aggregate function: the model fits.
+/// Every clv aggregate function: the model fits and `churn_auc`.
 pub fn aggregate_functions() -> Vec<Arc<datafusion::logical_expr::AggregateUDF>> {
-    functions::model_fit::model_fit_udafs()
+    let mut fns = functions::model_fit::model_fit_udafs();
+    fns.push(functions::churn_auc::churn_auc_udaf());
+    fns
 }
 
 /// Every clv window function.
@@ -76,6 +79,8 @@ pub fn window_functions() -> Vec<Arc<WindowUDF>> {
 pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
     use functions::{
         btyd_summary_table::BtydSummaryTableFunction as Btyd,
+        churn_evaluate_table::ChurnEvaluateTableFunction as ChurnEvaluate,
+        churn_labels_table::ChurnLabelsTableFunction as ChurnLabels,
         clv_predict_table::{ClvModelTableFunction as ClvModel, ClvPredictTableFunction as ClvPredict},
         cohort_retention_table::CohortRetentionTableFunction as Cohort,
         lifecycle_table::LifecycleTableFunction as Lifecycle,
@@ -92,6 +97,8 @@ pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
         ("lifecycle_transitions", Arc::new(Moves)),
         ("clv_predict", Arc::new(ClvPredict)),
         ("clv_model", Arc::new(ClvModel)),
+        ("churn_labels", Arc::new(ChurnLabels)),
+        ("churn_evaluate", Arc::new(ChurnEvaluate)),
     ]
 }
 

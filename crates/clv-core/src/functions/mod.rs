@@ -1,12 +1,16 @@
 //! The SQL surface: one function per file.
 
 pub mod btyd_summary_table;
+pub mod churn_auc;
+pub mod churn_evaluate_table;
+pub mod churn_labels_table;
 pub mod clv_check;
 pub mod clv_period_index;
 pub mod clv_period_start;
 pub mod clv_predict_table;
 pub mod clv_value;
 pub mod cohort_retention_table;
+pub mod is_churned;
 pub mod lifecycle_stage;
 pub mod lifecycle_table;
 pub mod model_arg;

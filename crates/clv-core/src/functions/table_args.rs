@@ -3,7 +3,7 @@
 //! The first argument names the transactions: a registered table, or a Parquet/CSV path or glob.
 //! The rest are positional (each function documents its order; `NULL` skips one) or named,
 //! written as one text `'name=value'` (DataFusion 55 does not pass `name => value` to table
-//! functions). A name is any clv session option without the `clv.` / `clv.rfm.` prefix, e.g.
+//! functions; positional arguments fill the parameters not given by name). A name is any clv session option without the `clv.` / `clv.rfm.` prefix, e.g.
 //! `'bins=4'`, `'customer_column=cust'`, `'negative_amounts=exclude'`. Arguments override the
 //! session options, which override the defaults.
 
@@ -76,7 +76,17 @@ pub fn parse_table_args_with_locals(
         return plan_err!("{function}: the transactions argument must be a table name or a path, not NULL");
     };
     let mut options = ClvOptions::from_session_config(session.config_options());
-    let mut next_positional = 0;
+    // Positional arguments fill the parameters not given by name, in order.
+    let mut named = Vec::new();
+    for (i, e) in exprs.iter().enumerate().skip(1) {
+        if let Some((name, _)) = literal_text(function, i + 1, e)?
+            .as_deref()
+            .and_then(|t| t.split_once('='))
+        {
+            named.push(name.trim().to_ascii_lowercase());
+        }
+    }
+    let mut open_positional = positional.iter().filter(|p| !named.iter().any(|n| n == *p));
     for (i, e) in exprs.iter().enumerate().skip(1) {
         let text = literal_text(function, i + 1, e)?;
         match text.as_deref().and_then(|t| t.split_once('=')) {
@@ -87,14 +97,13 @@ pub fn parse_table_args_with_locals(
                 datafusion::common::plan_datafusion_err!("{function}: argument {} ('{name}'): {}", i + 1, message(&err))
             })?,
             None => {
-                let Some(name) = positional.get(next_positional) else {
+                let Some(name) = open_positional.next() else {
                     return plan_err!(
                         "{function}: too many positional arguments (argument {}); usage: {}",
                         i + 1,
                         usage()
                     );
                 };
-                next_positional += 1;
                 if locals.contains(name) {
                     if let Some(value) = text {
                         local_values.insert(name.to_string(), value);

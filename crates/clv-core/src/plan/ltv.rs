@@ -17,7 +17,7 @@ use crate::functions::clv_value::clv_udfs;
 use crate::functions::model_fit::{FitKind, ModelFit};
 use crate::functions::model_predictions::model_prediction_udfs;
 
-fn scalar(name: &str) -> std::sync::Arc<ScalarUDF> {
+pub(crate) fn scalar(name: &str) -> std::sync::Arc<ScalarUDF> {
     model_prediction_udfs()
         .into_iter()
         .chain(clv_udfs())
@@ -25,7 +25,7 @@ fn scalar(name: &str) -> std::sync::Arc<ScalarUDF> {
         .expect("registered prediction function")
 }
 
-fn fit_kind(o: &ClvOptions) -> Result<FitKind> {
+pub(crate) fn fit_kind(o: &ClvOptions) -> Result<FitKind> {
     match o.ltv_model.as_str() {
         "bg_nbd" | "bgnbd" => Ok(FitKind::BgNbd),
         "pareto_nbd" => Ok(FitKind::ParetoNbd),
@@ -65,8 +65,9 @@ pub fn clv_predict_plan(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalPl
     let (m, s) = (ident("model"), ident("spend_model"));
     let (x, t_x, t, z) = (ident("x"), ident("t_x"), ident("t"), ident("monetary"));
     let h = lit(o.ltv_horizon);
-    LogicalPlanBuilder::from(summary)
-        .cross_join(fitted)?
+    // The one-row side is the build side: a cross join emits one batch per build row.
+    LogicalPlanBuilder::from(fitted)
+        .cross_join(summary)?
         .project(vec![
             ident("customer_id"),
             x.clone(),

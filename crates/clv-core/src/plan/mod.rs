@@ -1,6 +1,7 @@
 //! Logical plans over transactions: the contract and policies, the summary, RFM, the report.
 
 pub mod btyd;
+pub mod churn;
 pub mod cohort;
 pub mod lifecycle;
 pub mod ltv;

@@ -154,7 +154,8 @@ pub fn resolve_specs(o: &ClvOptions, schemes: &SchemeRegistry) -> Result<RfmSpec
     Ok(specs)
 }
 
-fn score_expr(udwf: &Arc<WindowUDF>, value: Expr, spec: &ScoreSpec) -> Result<Expr> {
+/// The `rfm_score` window expression of one dimension, scoring within `partition`.
+pub(crate) fn score_expr(udwf: &Arc<WindowUDF>, value: Expr, spec: &ScoreSpec, partition: &[Expr]) -> Result<Expr> {
     let mut args = vec![
         cast(value, DataType::Float64),
         lit(i64::from(spec.bins)),
@@ -165,49 +166,58 @@ fn score_expr(udwf: &Arc<WindowUDF>, value: Expr, spec: &ScoreSpec) -> Result<Ex
         let t: Vec<String> = spec.thresholds.iter().map(f64::to_string).collect();
         args.push(lit(t.join(",")));
     }
-    let f = Expr::from(WindowFunction::new(Arc::clone(udwf), args));
+    let f = Expr::from(WindowFunction::new(Arc::clone(udwf), args)).partition_by(partition.to_vec());
     if spec.method == ScoreMethod::Ntile {
         // Ties are split in customer-id order.
         return f.order_by(vec![ident(CUSTOMER).sort(true, false)]).build();
     }
-    Ok(f)
+    f.build()
+}
+
+/// The three score windows `r`, `f`, `m` over the summary columns, within `partition`.
+pub(crate) fn score_windows(specs: &RfmSpecs, fns: &RfmFunctions, partition: &[Expr]) -> Result<Vec<Expr>> {
+    Ok(vec![
+        score_expr(&fns.score, ident("recency_days"), &specs.r, partition)?.alias("r"),
+        score_expr(&fns.score, ident("frequency"), &specs.f, partition)?.alias("f"),
+        score_expr(&fns.score, ident("monetary"), &specs.m, partition)?.alias("m"),
+    ])
+}
+
+/// `r, f, m, rfm_cell, rfm_total, segment` over a plan with the scores `r`, `f`, `m`.
+pub(crate) fn score_columns(specs: &RfmSpecs, fns: &RfmFunctions) -> Vec<Expr> {
+    let (r, f, m) = (ident("r"), ident("f"), ident("m"));
+    let segment = match &specs.scheme {
+        Some(s) => fns.segment.call(vec![r.clone(), f.clone(), m.clone(), lit(s.name())]),
+        None => lit(ScalarValue::Utf8(None)),
+    };
+    vec![
+        r.clone(),
+        f.clone(),
+        m.clone(),
+        fns.cell.call(vec![r.clone(), f.clone(), m.clone()]).alias("rfm_cell"),
+        (r + f + m).alias("rfm_total"),
+        segment.alias("segment"),
+    ]
 }
 
 /// The full `rfm()` plan over a transaction source; columns are [`RFM_COLUMNS`].
 pub fn rfm_plan(source: LogicalPlan, o: &ClvOptions, fns: &RfmFunctions) -> Result<LogicalPlan> {
     let specs = resolve_specs(o, &fns.schemes())?;
     let summary = customer_summary(source, o)?;
-    let scores = vec![
-        score_expr(&fns.score, ident("recency_days"), &specs.r)?.alias("r"),
-        score_expr(&fns.score, ident("frequency"), &specs.f)?.alias("f"),
-        score_expr(&fns.score, ident("monetary"), &specs.m)?.alias("m"),
-    ];
+    let scores = score_windows(&specs, fns, &[])?;
     rfm_output(LogicalPlanBuilder::from(summary).window(scores)?, &specs, fns)
 }
 
 /// The `rfm()` columns from a plan with the summary columns and the scores `r`, `f`, `m`:
 /// adds `rfm_cell`, `rfm_total` and `segment` and fixes the column order ([`RFM_COLUMNS`]).
 pub(crate) fn rfm_output(scored: LogicalPlanBuilder, specs: &RfmSpecs, fns: &RfmFunctions) -> Result<LogicalPlan> {
-    let (r, f, m) = (ident("r"), ident("f"), ident("m"));
-    let segment = match &specs.scheme {
-        Some(s) => fns.segment.call(vec![r.clone(), f.clone(), m.clone(), lit(s.name())]),
-        None => lit(ScalarValue::Utf8(None)),
-    };
-    scored
-        .project(vec![
-            ident(CUSTOMER),
-            ident("recency_days"),
-            ident("frequency"),
-            ident("monetary"),
-            r.clone(),
-            f.clone(),
-            m.clone(),
-            fns.cell.call(vec![r.clone(), f.clone(), m.clone()]).alias("rfm_cell"),
-            (r + f + m).alias("rfm_total"),
-            segment.alias("segment"),
-            ident("first_purchase"),
-            ident("last_purchase"),
-            ident("tenure_days"),
-        ])?
-        .build()
+    let mut columns = vec![
+        ident(CUSTOMER),
+        ident("recency_days"),
+        ident("frequency"),
+        ident("monetary"),
+    ];
+    columns.extend(score_columns(specs, fns));
+    columns.extend([ident("first_purchase"), ident("last_purchase"), ident("tenure_days")]);
+    scored.project(columns)?.build()
 }

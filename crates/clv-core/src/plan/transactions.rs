@@ -296,18 +296,39 @@ pub(crate) fn customer_summary_with_as_of(
     keep_as_of: bool,
 ) -> Result<LogicalPlan> {
     let prepared = prepare(source, o)?;
-    let key = match (o.collapse.unwrap_or(Collapse::None), &o.order_column) {
+    let as_of = o.as_of.map(|d| cast(lit(d), DataType::Int64));
+    summarize(LogicalPlanBuilder::from(prepared), o, &[], as_of, keep_as_of)?.build()
+}
+
+/// The per-customer summary of prepared transaction rows (see [`customer_summary`]), grouped by
+/// the customer and the extra `keys` columns (e.g. a cutoff date), which are kept after
+/// `customer_id`. `as_of` is the as-of day (Int64 days since 1970-01-01) as an expression over
+/// the keys; `None` takes the day after the last transaction of the whole input.
+pub(crate) fn summarize(
+    prepared: LogicalPlanBuilder,
+    o: &ClvOptions,
+    keys: &[&str],
+    as_of: Option<Expr>,
+    keep_as_of: bool,
+) -> Result<LogicalPlanBuilder> {
+    let group = |extra: Vec<Expr>| -> Vec<Expr> {
+        std::iter::once(ident(CUSTOMER))
+            .chain(keys.iter().map(|k| ident(*k)))
+            .chain(extra)
+            .collect()
+    };
+    let order_key = match (o.collapse.unwrap_or(Collapse::None), &o.order_column) {
         (Collapse::Day, _) => Some(ident(DAY)),
         (Collapse::None, Some(_)) => Some(ident(ORDER)),
         (Collapse::None, None) => None,
     };
-    let mut builder = LogicalPlanBuilder::from(prepared);
-    if let Some(key) = key {
+    let mut builder = prepared;
+    if let Some(order_key) = order_key {
         // One row per (customer, order): the order's purchase time and net amount.
         let purchases = count(lit(1)).filter(ident(PURCHASE)).build()?;
         builder = builder
             .aggregate(
-                vec![ident(CUSTOMER), key.alias("__clv_key")],
+                group(vec![order_key.alias("__clv_key")]),
                 vec![
                     min(ident(TIME)).filter(ident(PURCHASE)).build()?.alias(TIME),
                     max(ident(DAY)).alias(DAY),
@@ -315,16 +336,15 @@ pub(crate) fn customer_summary_with_as_of(
                     purchases.alias("__clv_purchases"),
                 ],
             )?
-            .project(vec![
-                ident(CUSTOMER),
+            .project(group(vec![
                 ident(TIME),
                 ident(DAY),
                 ident(AMOUNT),
                 ident("__clv_purchases").gt(lit(0)).alias(PURCHASE),
-            ])?;
+            ]))?;
     }
     let builder = builder.aggregate(
-        vec![ident(CUSTOMER)],
+        group(vec![]),
         vec![
             count(lit(1)).filter(ident(PURCHASE)).build()?.alias("frequency"),
             min(ident(TIME))
@@ -337,32 +357,31 @@ pub(crate) fn customer_summary_with_as_of(
         ],
     )?;
     // The default as-of date is the day after the last valid transaction of the whole input.
-    let builder = match o.as_of {
-        Some(_) => builder,
-        None => builder.window(vec![
-            Expr::from(WindowFunction::new(max_udaf(), vec![ident(LAST_ACTIVITY)])).alias(AS_OF),
-        ])?,
-    };
-    let as_of = match o.as_of {
-        Some(d) => cast(lit(d), DataType::Int64),
-        None => cast(ident(AS_OF), DataType::Int64) + lit(1_i64),
+    let (builder, as_of) = match as_of {
+        Some(as_of) => (builder, as_of),
+        None => (
+            builder.window(vec![
+                Expr::from(WindowFunction::new(max_udaf(), vec![ident(LAST_ACTIVITY)])).alias(AS_OF),
+            ])?,
+            cast(ident(AS_OF), DataType::Int64) + lit(1_i64),
+        ),
     };
     let total = cast(ident("__clv_sum"), DataType::Float64);
     let monetary = match o.rfm_monetary {
         Monetary::Sum => total,
         Monetary::Mean => total / cast(ident("frequency"), DataType::Float64),
     };
-    let mut exprs = vec![
-        ident(CUSTOMER),
+    let mut exprs = group(vec![]);
+    exprs.extend([
         (as_of.clone() - day_of(ident("last_purchase"))).alias("recency_days"),
         ident("frequency"),
         monetary.alias("monetary"),
         ident("first_purchase"),
         ident("last_purchase"),
         (as_of.clone() - day_of(ident("first_purchase"))).alias("tenure_days"),
-    ];
+    ]);
     if keep_as_of {
         exprs.push(cast(as_of, DataType::Int32).alias(AS_OF));
     }
-    builder.filter(ident("frequency").gt(lit(0)))?.project(exprs)?.build()
+    builder.filter(ident("frequency").gt(lit(0)))?.project(exprs)
 }

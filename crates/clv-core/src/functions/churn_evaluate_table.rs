@@ -1,0 +1,32 @@
+//! `churn_evaluate(source [, cutoffs] [, window_days] [, 'name=value' ...])`: how well
+//! `churn_probability` = 1 − P(alive) (from `ltv.model`, fitted on the data up to each cutoff)
+//! predicts churn in the window after the cutoff: a decile calibration table with the AUC.
+//! The arguments are those of `churn_labels`. See [`crate::plan::churn::churn_evaluate_plan`].
+
+use std::sync::Arc;
+
+use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::Result;
+use datafusion::datasource::ViewTable;
+
+use super::table_args::parse_table_args;
+use crate::plan::churn::churn_evaluate_plan;
+use crate::plan::rfm::RfmFunctions;
+use crate::plan::source::TransactionSource;
+
+/// The `churn_evaluate` table function.
+#[derive(Debug, Default)]
+pub struct ChurnEvaluateTableFunction;
+
+impl TableFunctionImpl for ChurnEvaluateTableFunction {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let session = args.session();
+        let (source, options) = parse_table_args("churn_evaluate", args.exprs(), &["cutoffs", "window_days"], session)?;
+        let plan = TransactionSource::Name(source).resolve_blocking(session)?;
+        let fns = RfmFunctions::from_session(session);
+        Ok(Arc::new(ViewTable::new(
+            churn_evaluate_plan(plan, &options, &fns)?,
+            None,
+        )))
+    }
+}

@@ -1,0 +1,32 @@
+//! `churn_labels(source [, cutoffs] [, window_days] [, 'name=value' ...])`: per cutoff and
+//! customer, the features as of the cutoff and the churn label of the window after it.
+//!
+//! `cutoffs` is a list `'1997-06-30,1997-09-30'` or a range `'1997-01-01..1997-12-31'` that
+//! expands to the last day of every `every` period (default month) inside it. `window_days`
+//! defaults to 90; `'btyd=true'` adds `x, t_x, t, p_alive, churn_probability,
+//! expected_purchases`. See [`crate::plan::churn`] for the definitions.
+
+use std::sync::Arc;
+
+use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::Result;
+use datafusion::datasource::ViewTable;
+
+use super::table_args::parse_table_args;
+use crate::plan::churn::churn_labels_plan;
+use crate::plan::rfm::RfmFunctions;
+use crate::plan::source::TransactionSource;
+
+/// The `churn_labels` table function.
+#[derive(Debug, Default)]
+pub struct ChurnLabelsTableFunction;
+
+impl TableFunctionImpl for ChurnLabelsTableFunction {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let session = args.session();
+        let (source, options) = parse_table_args("churn_labels", args.exprs(), &["cutoffs", "window_days"], session)?;
+        let plan = TransactionSource::Name(source).resolve_blocking(session)?;
+        let fns = RfmFunctions::from_session(session);
+        Ok(Arc::new(ViewTable::new(churn_labels_plan(plan, &options, &fns)?, None)))
+    }
+}

@@ -1,0 +1,224 @@
+//! Churn labels on CDNOW: label counts against plain SQL, features against `rfm()` at the
+//! cutoff, leakage, BTYD features against `btyd_summary`, and partition/row-order invariance.
+
+mod common;
+
+use common::*;
+use datafusion::common::Result;
+
+const LABELS: &str = "SELECT * FROM churn_labels('orders', '1997-06-30,1997-12-31', 90)";
+
+/// Customers with a purchase on or before each cutoff, and how many of them bought in the
+/// 90 days after it, in plain SQL (amounts are never negative in CDNOW; zero is a purchase).
+const PLAIN_COUNTS: &str = "
+WITH c(cutoff) AS (VALUES (DATE '1997-06-30'), (DATE '1997-12-31')),
+     f AS (SELECT DISTINCT c.cutoff, o.customer_id FROM orders o JOIN c ON o.order_date <= c.cutoff),
+     w AS (SELECT DISTINCT c.cutoff, o.customer_id FROM orders o JOIN c
+           ON o.order_date > c.cutoff AND o.order_date <= c.cutoff + INTERVAL '90 days')
+SELECT f.cutoff, count(*) AS customers, count(*) - count(w.customer_id) AS churned
+FROM f LEFT JOIN w ON f.cutoff = w.cutoff AND f.customer_id = w.customer_id
+GROUP BY f.cutoff ORDER BY f.cutoff";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn label_counts_at_two_cutoffs_equal_plain_sql() -> Result<()> {
+    let ctx = cdnow(4).await?;
+    let ours = text(
+        &ctx,
+        &format!(
+            "SELECT cutoff, count(*) AS customers, sum(CASE WHEN churned THEN 1 ELSE 0 END) AS churned
+             FROM ({LABELS}) GROUP BY cutoff ORDER BY cutoff"
+        ),
+    )
+    .await?;
+    let plain = text(&ctx, PLAIN_COUNTS).await?;
+    assert_eq!(ours, plain);
+    // CDNOW's whole cohort bought in 1997-Q1, so both cutoffs hold all 23,570 customers.
+    assert!(plain.contains("| 1997-06-30 | 23570     |"), "{plain}");
+    assert_eq!(
+        scalar_i64(
+            &ctx,
+            &format!("SELECT count(*) FROM ({LABELS}) WHERE censored OR churned IS NULL")
+        )
+        .await?,
+        0
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn features_and_scores_equal_rfm_as_of_each_cutoff() -> Result<()> {
+    let ctx = cdnow(4).await?;
+    for cutoff in ["1997-06-30", "1997-12-31"] {
+        let columns = "customer_id, recency_days, frequency, monetary, tenure_days, r, f, m, rfm_cell, segment";
+        let ours = text(
+            &ctx,
+            &format!("SELECT {columns} FROM ({LABELS}) WHERE cutoff = DATE '{cutoff}' ORDER BY customer_id"),
+        )
+        .await?;
+        let rfm = text(
+            &ctx,
+            &format!("SELECT {columns} FROM rfm('orders', '{cutoff}') ORDER BY customer_id"),
+        )
+        .await?;
+        assert_eq!(ours, rfm, "cutoff {cutoff}");
+    }
+    Ok(())
+}
+
+const FEATURES: &str = "cutoff, customer_id, recency_days, frequency, monetary, tenure_days, first_purchase, \
+                        last_purchase, r, f, m, segment, x, t_x, t, p_alive, expected_purchases";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn changing_transactions_after_the_cutoff_leaves_the_features_alone() -> Result<()> {
+    let ctx = cdnow(4).await?;
+    // After 1997-06-30: amounts tripled, every date moved 10 days later (out of the data
+    // end too), some rows dropped and a burst of new purchases by customer 1 added.
+    ctx.sql(
+        "CREATE VIEW changed AS
+         SELECT customer_id, order_date, amount FROM orders WHERE order_date <= DATE '1997-06-30'
+         UNION ALL
+         SELECT customer_id, order_date + INTERVAL '10 days', amount * 3 FROM orders
+         WHERE order_date > DATE '1997-06-30' AND customer_id % 7 <> 0
+         UNION ALL
+         SELECT 1, DATE '1997-07-01' + CAST(n AS INT), 99.0 FROM generate_series(0, 30) AS s(n)",
+    )
+    .await?
+    .collect()
+    .await?;
+    let features = |table: &str| {
+        format!("SELECT {FEATURES} FROM churn_labels('{table}', '1997-06-30', 90, 'btyd=true') ORDER BY customer_id")
+    };
+    let (before, after) = (
+        text(&ctx, &features("orders")).await?,
+        text(&ctx, &features("changed")).await?,
+    );
+    assert_eq!(before, after);
+    // The labels did see the change (customer 1 bought in the window).
+    let churned =
+        |table: &str| format!("SELECT churned FROM churn_labels('{table}', '1997-06-30', 90) WHERE customer_id = 1");
+    assert_ne!(
+        text(&ctx, &churned("orders")).await?,
+        text(&ctx, &churned("changed")).await?
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn btyd_features_equal_the_btyd_summary_and_a_bgnbd_fit_at_the_cutoff() -> Result<()> {
+    let ctx = cdnow(4).await?;
+    let cutoff = "1997-09-30";
+    let bad = scalar_i64(
+        &ctx,
+        &format!(
+            "WITH s AS (SELECT * FROM btyd_summary('orders', 'calibration_end={cutoff}')),
+                  m AS (SELECT bgnbd_fit(x, t_x, t) AS model FROM s),
+                  ref AS (SELECT s.customer_id, s.x, s.t_x, s.t, p_alive(m.model, s.x, s.t_x, s.t) AS p,
+                                 expected_purchases(m.model, 90.0 / 7, s.x, s.t_x, s.t) AS e
+                          FROM s CROSS JOIN m)
+             SELECT count(*) FROM churn_labels('orders', '{cutoff}', 90, 'btyd=true') c
+             FULL JOIN ref ON c.customer_id = ref.customer_id
+             WHERE c.customer_id IS NULL OR ref.customer_id IS NULL OR c.x <> ref.x
+                OR abs(c.t_x - ref.t_x) > 1e-12 OR abs(c.t - ref.t) > 1e-12
+                OR abs(c.p_alive - ref.p) > 1e-9 OR abs(c.churn_probability - (1 - ref.p)) > 1e-9
+                OR abs(c.expected_purchases - ref.e) > 1e-9"
+        ),
+    )
+    .await?;
+    assert_eq!(bad, 0);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn same_labels_whatever_the_partitioning_and_row_order() -> Result<()> {
+    let sql = format!(
+        "SELECT {FEATURES}, censored, churned FROM churn_labels('orders', 'cutoffs=1997-04-01..1997-12-31', 90, 'btyd=true', 'every=quarter')
+         ORDER BY cutoff, customer_id"
+    );
+    let one = text(&cdnow(1).await?, &sql).await?;
+    let ctx = cdnow(3).await?;
+    ctx.sql("CREATE TABLE shuffled AS SELECT * FROM orders ORDER BY (customer_id * 7919 + CAST(amount * 100 AS BIGINT)) % 1009 DESC")
+        .await?
+        .collect()
+        .await?;
+    let many = text(&ctx, &sql).await?;
+    let shuffled = text(&ctx, &sql.replace("'orders'", "'shuffled'")).await?;
+    assert_eq!(one, many);
+    assert_eq!(one, shuffled);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn churn_evaluate_deciles_and_auc_equal_an_independent_rank_computation() -> Result<()> {
+    let ctx = cdnow(4).await?;
+    let args = "'orders', '1997-09-30', 90";
+    // AUC from average ranks (Mann–Whitney), in plain SQL over the labels.
+    let reference = text(
+        &ctx,
+        &format!(
+            "WITH l AS (SELECT churn_probability AS s, churned AS c FROM churn_labels({args}, 'btyd=true') WHERE churned IS NOT NULL),
+                  r AS (SELECT c, rank() OVER (ORDER BY s) + (count(*) OVER (PARTITION BY s) - 1) / 2.0 AS ar FROM l),
+                  n AS (SELECT CAST(sum(CASE WHEN c THEN 1 ELSE 0 END) AS DOUBLE) AS p, CAST(sum(CASE WHEN c THEN 0 ELSE 1 END) AS DOUBLE) AS q FROM l)
+             SELECT round((sum(CASE WHEN c THEN ar ELSE 0 END) - max(p) * (max(p) + 1) / 2) / (max(p) * max(q)), 12) AS auc FROM r CROSS JOIN n"
+        ),
+    )
+    .await?;
+    let ours = text(
+        &ctx,
+        &format!("SELECT DISTINCT round(auc, 12) AS auc FROM churn_evaluate({args})"),
+    )
+    .await?;
+    assert_eq!(ours, reference);
+    let auc = text(
+        &ctx,
+        &format!(
+            "SELECT round(churn_auc(churn_probability, churned), 12) AS auc FROM churn_labels({args}, 'btyd=true')"
+        ),
+    )
+    .await?;
+    assert_eq!(auc, reference);
+    // 1 − P(alive) ranks CDNOW's churners *worse* than chance (AUC 0.333): BG/NBD gives every
+    // one-time buyer P(alive) = 1, and they are most of those who do not come back (see the guide).
+    assert!(reference.contains("| 0.333420552702 |"), "{reference}");
+
+    // Ten deciles covering every labelled customer, each with its observed churn rate.
+    let bad = scalar_i64(
+        &ctx,
+        &format!(
+            "WITH e AS (SELECT * FROM churn_evaluate({args})),
+                  l AS (SELECT count(*) AS n FROM churn_labels({args}) WHERE churned IS NOT NULL)
+             SELECT (SELECT count(*) FROM e) - 10 + (SELECT sum(customers) FROM e) - (SELECT n FROM l)
+                  + (SELECT count(*) FROM e WHERE abs(observed_churn - CAST(churned AS DOUBLE) / customers) > 1e-15)
+                  + (SELECT count(*) FROM e a JOIN e b ON b.decile = a.decile + 1 WHERE b.predicted_churn < a.predicted_churn)"
+        ),
+    )
+    .await?;
+    assert_eq!(bad, 0);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_rust_builder_equals_sql() -> Result<()> {
+    use datafusion::arrow::util::pretty::pretty_format_batches;
+    let ctx = cdnow(2).await?;
+    let labels = clv_core::ChurnLabels::new()
+        .cutoffs("1997-04-01..1997-06-30")
+        .window_days(60)
+        .option("bins", "4")
+        .option("scheme", "none")
+        .dataframe(&ctx, "orders")
+        .await?
+        .sort_by(vec![
+            datafusion::prelude::col("cutoff"),
+            datafusion::prelude::col("customer_id"),
+        ])?
+        .collect()
+        .await?;
+    let sql = text(
+        &ctx,
+        "SELECT * FROM churn_labels('orders', '1997-04-01..1997-06-30', 60, 'bins=4', 'scheme=none') ORDER BY cutoff, customer_id",
+    )
+    .await?;
+    assert_eq!(pretty_format_batches(&labels)?.to_string(), sql);
+    assert!(sql.contains("| 1997-04-30 |") && sql.contains("| 1997-06-30 |"));
+    Ok(())
+}
