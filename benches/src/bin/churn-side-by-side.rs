@@ -63,7 +63,10 @@ FROM g JOIN s ON g.cohort = s.cohort";
 async fn time(ctx: &SessionContext, sql: &str) -> Result<(f64, usize)> {
     let start = Instant::now();
     let batches = ctx.sql(sql).await?.collect().await?;
-    Ok((start.elapsed().as_secs_f64(), batches.iter().map(|b| b.num_rows()).sum()))
+    Ok((
+        start.elapsed().as_secs_f64(),
+        batches.iter().map(|b| b.num_rows()).sum(),
+    ))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -90,7 +93,10 @@ async fn main() -> Result<()> {
             PLAIN_COHORTS,
         ),
     ];
-    println!("| workload | variant | rows out | median s ({} runs) | ratio to plain SQL |", args.runs);
+    println!(
+        "| workload | variant | rows out | median s ({} runs) | ratio to plain SQL |",
+        args.runs
+    );
     println!("|---|---|---|---|---|");
     for (name, ours, plain) in workloads {
         let (_, n_ours) = time(&ctx, ours).await?;

@@ -26,6 +26,17 @@ use super::model_arg::{Fitted, check_model_type, read_models};
 use crate::ltv::ModelError;
 
 type Eval = fn(&Fitted, &[f64]) -> std::result::Result<Option<f64>, ModelError>;
+/// The whole-batch form of an [`Eval`] (one column per argument), for batches whose rows share
+/// one model: the models reuse work between customers with equal terms. `None` when the model
+/// has no batch form.
+type EvalMany = fn(&Fitted, &[&[f64]]) -> Option<std::result::Result<Vec<f64>, ModelError>>;
+
+fn p_alive_many(m: &Fitted, a: &[&[f64]]) -> Option<std::result::Result<Vec<f64>, ModelError>> {
+    match m {
+        Fitted::Transactions(m) => Some(m.p_alive_many(a[0], a[1], a[2])),
+        _ => None,
+    }
+}
 
 /// A prediction function: name, argument names after the model, and its evaluation.
 #[derive(Debug)]
@@ -34,6 +45,7 @@ pub struct ModelPrediction {
     args: &'static [&'static str],
     models: &'static str,
     eval: Eval,
+    many: Option<EvalMany>,
     signature: Signature,
 }
 
@@ -124,6 +136,16 @@ pub fn model_prediction_udfs() -> Vec<Arc<ScalarUDF>> {
             })
         }),
     ];
+    let many: [(&str, EvalMany); 3] = [
+        ("p_alive", p_alive_many),
+        ("churn_probability", |m, a| {
+            p_alive_many(m, a).map(|r| r.map(|v| v.into_iter().map(|p| 1.0 - p).collect()))
+        }),
+        ("expected_purchases", |m, a| match m {
+            Fitted::Transactions(m) => Some(m.expected_purchases_many(a[0], a[1], a[2], a[3])),
+            _ => None,
+        }),
+    ];
     defs.into_iter()
         .map(|(name, args, models, eval)| {
             Arc::new(ScalarUDF::from(ModelPrediction {
@@ -131,6 +153,7 @@ pub fn model_prediction_udfs() -> Vec<Arc<ScalarUDF>> {
                 args,
                 models,
                 eval,
+                many: many.iter().find(|(n, _)| *n == name).map(|(_, f)| *f),
                 signature: Signature::user_defined(Volatility::Immutable),
             }))
         })
@@ -175,6 +198,9 @@ impl ScalarUDFImpl for ModelPrediction {
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let models = read_models(self.name, arrays[0].as_struct())?;
         let values: Vec<_> = arrays[1..].iter().map(|a| a.as_primitive::<Float64Type>()).collect();
+        if let Some(out) = self.invoke_many(&models, &values, n)? {
+            return Ok(ColumnarValue::Array(Arc::new(out)));
+        }
         let mut out = Float64Builder::with_capacity(n);
         let mut a = vec![0.0; values.len()];
         for (row, model) in models.iter().enumerate().take(n) {
@@ -200,5 +226,35 @@ impl ScalarUDFImpl for ModelPrediction {
             return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?));
         }
         Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}
+
+impl ModelPrediction {
+    /// The batch path: every row has the same model and no null argument (the usual case of a
+    /// model joined in from a one-row fit). `None` when it does not apply.
+    fn invoke_many(
+        &self,
+        models: &[Option<Arc<Fitted>>],
+        values: &[&datafusion::arrow::array::Float64Array],
+        n: usize,
+    ) -> Result<Option<datafusion::arrow::array::Float64Array>> {
+        let (Some(many), Some(Some(first))) = (self.many, models.first()) else {
+            return Ok(None);
+        };
+        if n < 2
+            || models.len() < n
+            || !models[..n]
+                .iter()
+                .all(|m| m.as_ref().is_some_and(|m| Arc::ptr_eq(m, first)))
+            || values.iter().any(|v| v.null_count() > 0 || v.len() < n)
+        {
+            return Ok(None);
+        }
+        let columns: Vec<&[f64]> = values.iter().map(|v| &v.values()[..n]).collect();
+        match many(first, &columns) {
+            None => Ok(None),
+            Some(Ok(v)) => Ok(Some(datafusion::arrow::array::Float64Array::from(v))),
+            Some(Err(e)) => exec_err!("{}: {e}", self.name),
+        }
     }
 }

@@ -281,21 +281,35 @@ pub trait TransactionModel {
     /// `P(X(t) = n)` for a new customer.
     fn prob_purchases(&self, n: u32, t: f64) -> Result<f64, ModelError>;
 
+    /// [`TransactionModel::p_alive`] for many customers (slices of equal length). Models
+    /// override it to share work between customers with equal `(x, t_x)` or `(x, T)`; the
+    /// values are those of one call per customer.
+    fn p_alive_many(&self, x: &[f64], t_x: &[f64], T: &[f64]) -> Result<Vec<f64>, ModelError> {
+        (0..x.len()).map(|i| self.p_alive(x[i], t_x[i], T[i])).collect()
+    }
+
+    /// [`TransactionModel::expected_purchases`] for many customers (slices of equal length,
+    /// one horizon per customer); see [`TransactionModel::p_alive_many`].
+    fn expected_purchases_many(&self, t: &[f64], x: &[f64], t_x: &[f64], T: &[f64]) -> Result<Vec<f64>, ModelError> {
+        (0..x.len())
+            .map(|i| self.expected_purchases(t[i], x[i], t_x[i], T[i]))
+            .collect()
+    }
+
     /// [`TransactionModel::p_alive`] for every row of `data` (its times are
     /// converted explicitly to the model's unit).
     fn p_alive_batch(&self, data: &TransactionSummary) -> Result<Vec<f64>, ModelError> {
         let f = data.time_unit().convert(1.0, self.time_unit());
-        (0..data.len())
-            .map(|i| self.p_alive(data.frequency()[i], data.recency()[i] * f, data.t()[i] * f))
-            .collect()
+        let scale = |v: &[f64]| v.iter().map(|v| v * f).collect::<Vec<_>>();
+        self.p_alive_many(data.frequency(), &scale(data.recency()), &scale(data.t()))
     }
 
     /// [`TransactionModel::expected_purchases`] for every row of `data`;
     /// `t` is in the model's unit, `data`'s times are converted explicitly.
     fn expected_purchases_batch(&self, t: f64, data: &TransactionSummary) -> Result<Vec<f64>, ModelError> {
         let f = data.time_unit().convert(1.0, self.time_unit());
-        (0..data.len())
-            .map(|i| self.expected_purchases(t, data.frequency()[i], data.recency()[i] * f, data.t()[i] * f))
-            .collect()
+        let scale = |v: &[f64]| v.iter().map(|v| v * f).collect::<Vec<_>>();
+        let horizon = vec![t; data.len()];
+        self.expected_purchases_many(&horizon, data.frequency(), &scale(data.recency()), &scale(data.t()))
     }
 }

@@ -175,16 +175,33 @@ fn ln_f_quad<R: Real>(r: R, alpha: R, s: R, beta: R, x: f64, y: f64, la: R) -> O
 /// log of its first term.
 #[inline]
 fn ln_bracket<R: Real>(r: R, alpha: R, s: R, beta: R, x: f64, t_x: f64, T: f64) -> Option<(R, R)> {
+    ln_bracket_with(r, alpha, s, beta, x, t_x, T, |y, la, lb| {
+        ln_f(r, alpha, s, beta, x, y, la, lb)
+    })
+}
+
+/// [`ln_bracket`] with `ln F(y)` supplied by `ln_f_at(y, ln(α+y), ln(β+y))` (so that scoring
+/// can reuse it between customers with equal `x` and `y`).
+#[inline]
+#[allow(clippy::too_many_arguments)]
+fn ln_bracket_with<R: Real>(
+    r: R,
+    alpha: R,
+    s: R,
+    beta: R,
+    x: f64,
+    t_x: f64,
+    T: f64,
+    mut ln_f_at: impl FnMut(f64, R, R) -> Option<R>,
+) -> Option<(R, R)> {
     let la_t = (alpha + T).ln();
     let lb_t = (beta + T).ln();
     let p = -((r + x) * la_t) - s * lb_t;
     if t_x == T {
         return Some((p, p));
     }
-    let la_x = (alpha + t_x).ln();
-    let lb_x = (beta + t_x).ln();
-    let f_x = ln_f(r, alpha, s, beta, x, t_x, la_x, lb_x)?;
-    let f_t = ln_f(r, alpha, s, beta, x, T, la_t, lb_t)?;
+    let f_x = ln_f_at(t_x, (alpha + t_x).ln(), (beta + t_x).ln())?;
+    let f_t = ln_f_at(T, la_t, lb_t)?;
     let ln_a0 = log_diff_exp_r(f_x, f_t);
     let n = r + s + x;
     Some((log_sum_exp_r(p, s.ln() - n.ln() + ln_a0), p))
@@ -446,6 +463,11 @@ impl FittedParetoNbd {
     pub fn expected_purchases(&self, t: f64, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
         check_arg("t", t)?;
         let pa = self.p_alive(x, t_x, T)?;
+        self.expected_purchases_given_p_alive(t, x, T, pa)
+    }
+
+    fn expected_purchases_given_p_alive(&self, t: f64, x: f64, T: f64, pa: f64) -> Result<f64, ModelError> {
+        check_arg("t", t)?;
         let p = self.params;
         let u = -(t / (p.beta + T)).ln_1p();
         let v = (p.r + x) * (p.beta + T) / (p.alpha + T) * (-u) * exprel((p.s - 1.0) * u) * pa;
@@ -505,8 +527,35 @@ impl TransactionModel for FittedParetoNbd {
     fn p_alive(&self, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
         FittedParetoNbd::p_alive(self, x, t_x, T)
     }
+    /// The two hypergeometric terms of a customer depend on `(x, t_x)` and `(x, T)`: each is
+    /// computed once per distinct pair, which on day-grid data is a small fraction of the rows.
+    fn p_alive_many(&self, x: &[f64], t_x: &[f64], T: &[f64]) -> Result<Vec<f64>, ModelError> {
+        let p = self.params;
+        let mut memo: std::collections::HashMap<[u64; 2], Option<f64>> = std::collections::HashMap::new();
+        let mut out = Vec::with_capacity(x.len());
+        for i in 0..x.len() {
+            check_rft(i, x[i], t_x[i], T[i])?;
+            let xi = x[i];
+            let bracket = ln_bracket_with(p.r, p.alpha, p.s, p.beta, xi, t_x[i], T[i], |y, la, lb| {
+                *memo
+                    .entry([xi.to_bits(), y.to_bits()])
+                    .or_insert_with(|| ln_f(p.r, p.alpha, p.s, p.beta, xi, y, la, lb))
+            });
+            let (b, first) = bracket.ok_or(ModelError::NumericalFailure {
+                context: "Pareto/NBD P(alive) (hypergeometric series)",
+            })?;
+            out.push(finite((first - b).exp().min(1.0), "Pareto/NBD P(alive)")?);
+        }
+        Ok(out)
+    }
     fn expected_purchases(&self, t: f64, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
         FittedParetoNbd::expected_purchases(self, t, x, t_x, T)
+    }
+    fn expected_purchases_many(&self, t: &[f64], x: &[f64], t_x: &[f64], T: &[f64]) -> Result<Vec<f64>, ModelError> {
+        let alive = self.p_alive_many(x, t_x, T)?;
+        (0..x.len())
+            .map(|i| self.expected_purchases_given_p_alive(t[i], x[i], T[i], alive[i]))
+            .collect()
     }
     fn expected_purchases_new(&self, t: f64) -> Result<f64, ModelError> {
         FittedParetoNbd::expected_purchases_new(self, t)

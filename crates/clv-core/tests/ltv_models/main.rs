@@ -3,6 +3,7 @@
 
 #![allow(non_snake_case)]
 
+mod batch;
 mod clv;
 mod common;
 mod published;
