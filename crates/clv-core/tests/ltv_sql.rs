@@ -420,3 +420,29 @@ async fn rust_builders_mirror_sql() -> Result<()> {
     assert!((fitted.p_alive(2.0, 30.43, 38.86).unwrap() - 0.7266).abs() < 5e-5);
     Ok(())
 }
+
+/// The full CDNOW file has a repeat buyer whose repeat purchases were free (monetary = 0):
+/// clv_predict leaves them out of the Gamma-Gamma fit and still scores them.
+#[tokio::test(flavor = "multi_thread")]
+async fn clv_predict_on_full_cdnow_scores_free_repeat_buyers() -> Result<()> {
+    let ctx = SessionContext::new();
+    clv_core::register_all(&ctx)?;
+    ctx.register_parquet(
+        "orders",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/cdnow_master.parquet"),
+        Default::default(),
+    )
+    .await?;
+    let rows = ctx
+        .sql(
+            "SELECT count(*) AS n, count(clv) AS scored, sum(CASE WHEN x > 0 AND monetary = 0 THEN 1 ELSE 0 END) AS free,
+                    sum(CASE WHEN isnan(clv) OR clv < 0 THEN 1 ELSE 0 END) AS bad
+             FROM clv_predict('orders', '1997-09-30')",
+        )
+        .await?
+        .collect()
+        .await?;
+    let text = datafusion::arrow::util::pretty::pretty_format_batches(&rows)?.to_string();
+    assert!(text.contains("| 23570 | 23570  | 1    | 0   |"), "{text}");
+    Ok(())
+}

@@ -253,11 +253,13 @@ impl FittedGammaGamma {
         if x == 0.0 {
             return self.population_mean_spend();
         }
-        if !(zbar.is_finite() && zbar > 0.0) {
+        // A zero mean (free repeat purchases) is outside the gamma model's support but the
+        // posterior mean p(γ + x z̄)/(px + q − 1) is still defined: it shrinks to the prior.
+        if !(zbar.is_finite() && zbar >= 0.0) {
             return Err(ModelError::InvalidArgument {
                 name: "zbar",
                 value: zbar,
-                reason: "must be positive and finite",
+                reason: "must be finite and >= 0",
             });
         }
         let GammaGammaParams { p, q, gamma } = self.params;

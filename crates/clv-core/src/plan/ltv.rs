@@ -2,7 +2,7 @@
 //!
 //! The BTYD summary (see [`super::btyd`]) feeds two one-row aggregates: the transaction model
 //! (`ltv.model`: bg_nbd (default), pareto_nbd or mbg_nbd) over every customer, and Gamma-Gamma
-//! over the customers with repeat purchases (x > 0). Each customer then gets `p_alive`,
+//! over the customers with repeat purchases of positive mean value (x > 0, monetary > 0). Each customer then gets `p_alive`,
 //! `expected_purchases` over `ltv.horizon` (default 52, in the time unit), `expected_spend` and
 //! `clv` (discounted at `ltv.discount_rate` per time unit, times `ltv.margin`).
 
@@ -50,8 +50,10 @@ fn models(summary: LogicalPlanBuilder, o: &ClvOptions) -> Result<LogicalPlanBuil
         vec![
             fit.call(vec![x.clone(), t_x, t, lit(1.0), lit(o.btyd_time_unit.name())])
                 .alias("model"),
+            // Gamma-Gamma needs a positive mean spend: repeat buyers whose repeat purchases
+            // were all free (monetary = 0) are left out of the fit and still scored.
             gg.call(vec![x.clone(), ident("monetary")])
-                .filter(x.gt(lit(0_i64)))
+                .filter(x.gt(lit(0_i64)).and(ident("monetary").gt(lit(0.0))))
                 .build()?
                 .alias("spend_model"),
         ],
