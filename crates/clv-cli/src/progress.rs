@@ -23,6 +23,8 @@ use crate::error::Result;
 pub struct Progress {
     draw: bool,
     total_rows: Option<u64>,
+    /// Clear each step's line when it ends (the shell), instead of leaving it as a log.
+    transient: bool,
 }
 
 impl Progress {
@@ -31,7 +33,14 @@ impl Progress {
         Self {
             draw: !quiet && std::io::stderr().is_terminal(),
             total_rows,
+            transient: false,
         }
+    }
+
+    /// Clears each step's line when the step ends.
+    pub fn transient(mut self) -> Self {
+        self.transient = true;
+        self
     }
 
     /// Never draws.
@@ -39,6 +48,7 @@ impl Progress {
         Self {
             draw: false,
             total_rows: None,
+            transient: false,
         }
     }
 
@@ -51,18 +61,18 @@ impl Progress {
         let plan = df.create_physical_plan().await?;
         let bar = self.bar(step);
         let ticker = {
-            let (bar, plan, total) = (bar.clone(), Arc::clone(&plan), self.total_rows);
+            let (bar, plan, this) = (bar.clone(), Arc::clone(&plan), self.clone());
             tokio::spawn(async move {
                 loop {
-                    update(&bar, plan.as_ref(), total);
+                    this.update(&bar, plan.as_ref());
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             })
         };
         let result = datafusion::physical_plan::collect(Arc::clone(&plan), task).await;
         ticker.abort();
-        update(&bar, plan.as_ref(), self.total_rows);
-        bar.finish();
+        self.update(&bar, plan.as_ref());
+        self.finish(&bar);
         Ok(result?)
     }
 
@@ -72,43 +82,59 @@ impl Progress {
             return f();
         }
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-        bar.set_style(ProgressStyle::with_template("{spinner} {msg:<34} [{elapsed_precise}]").expect("valid template"));
+        bar.set_style(ProgressStyle::with_template(STEP).expect("valid template"));
         bar.set_message(step.to_string());
         let out = f();
-        bar.finish();
+        self.finish(&bar);
         out
     }
 
+    fn finish(&self, bar: &ProgressBar) {
+        if self.transient {
+            bar.finish_and_clear();
+        } else {
+            bar.finish();
+        }
+    }
+
+    /// A bar showing the step and the time; rows appear once a scan reports them.
     fn bar(&self, step: &str) -> ProgressBar {
         let bar = ProgressBar::with_draw_target(self.total_rows, ProgressDrawTarget::stderr());
-        let template = if self.total_rows.is_some() {
-            "{spinner} {msg:<34} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} rows scanned"
-        } else {
-            "{spinner} {msg:<34} [{elapsed_precise}] {human_pos} rows scanned"
-        };
-        bar.set_style(ProgressStyle::with_template(template).expect("valid template"));
+        bar.set_style(ProgressStyle::with_template(STEP).expect("valid template"));
         bar.set_message(step.to_string());
         bar.enable_steady_tick(Duration::from_millis(120));
         bar
     }
-}
 
-fn update(bar: &ProgressBar, plan: &dyn ExecutionPlan, total: Option<u64>) {
-    let scanned = scanned_rows(plan);
-    if let Some(total) = total.filter(|t| *t > 0) {
-        let passes = scanned.div_ceil(total).max(1);
-        bar.set_length(total * passes);
+    fn update(&self, bar: &ProgressBar, plan: &dyn ExecutionPlan) {
+        // In-memory tables report no scan metrics: their steps show only the name and time.
+        let Some(scanned) = scanned_rows(plan) else {
+            return;
+        };
+        let template = if self.total_rows.is_some() { ROWS_OF_TOTAL } else { ROWS };
+        bar.set_style(ProgressStyle::with_template(template).expect("valid template"));
+        if let Some(total) = self.total_rows.filter(|t| *t > 0) {
+            let passes = scanned.div_ceil(total).max(1);
+            bar.set_length(total * passes);
+        }
+        bar.set_position(scanned);
     }
-    bar.set_position(scanned);
 }
 
-/// Rows produced so far by the plan's leaves (its scans).
-pub fn scanned_rows(plan: &dyn ExecutionPlan) -> u64 {
+const STEP: &str = "{spinner} {msg:<34} [{elapsed_precise}]";
+const ROWS: &str = "{spinner} {msg:<34} [{elapsed_precise}] {human_pos} rows scanned";
+const ROWS_OF_TOTAL: &str = "{spinner} {msg:<34} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} rows scanned";
+
+/// Rows produced so far by the plan's leaves (its scans); `None` while no scan reports any.
+pub fn scanned_rows(plan: &dyn ExecutionPlan) -> Option<u64> {
     let children = plan.children();
     if children.is_empty() {
-        return plan.metrics().and_then(|m| m.output_rows()).unwrap_or(0) as u64;
+        return plan.metrics().and_then(|m| m.output_rows()).map(|n| n as u64);
     }
-    children.iter().map(|c| scanned_rows(c.as_ref())).sum()
+    children
+        .iter()
+        .filter_map(|c| scanned_rows(c.as_ref()))
+        .reduce(|a, b| a + b)
 }
 
 #[cfg(test)]
@@ -127,8 +153,8 @@ mod tests {
             .unwrap();
         let task = Arc::new(df.task_ctx());
         let plan = df.create_physical_plan().await.unwrap();
-        assert_eq!(scanned_rows(plan.as_ref()), 0);
+        assert_eq!(scanned_rows(plan.as_ref()), None);
         datafusion::physical_plan::collect(Arc::clone(&plan), task).await.unwrap();
-        assert_eq!(scanned_rows(plan.as_ref()), 69_659);
+        assert_eq!(scanned_rows(plan.as_ref()), Some(69_659));
     }
 }

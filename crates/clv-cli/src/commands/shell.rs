@@ -73,7 +73,7 @@ pub async fn run(ctx: &SessionContext, global: &GlobalArgs) -> Result<()> {
         }
         println!("clv SQL shell. \\? for help, \\q to quit.");
     }
-    let progress = Progress::new(global.quiet, None);
+    let progress = Progress::new(global.quiet, None).transient();
     let mut buffer = String::new();
     let mut failed = false;
     loop {
