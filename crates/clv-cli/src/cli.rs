@@ -77,7 +77,13 @@ pub enum Command {
   clv cohorts orders.parquet --out cohorts.csv  # every (cohort, offset) row")]
     Cohorts(CohortArgs),
     /// Churn: lifecycle stages, stage transitions between two dates, churn labels and their evaluation.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:
+  clv churn stages                                   # lifecycle stage per CDNOW customer
+  clv churn transitions --from 1997-10-01 --to 1998-04-01
+  clv churn stages --help"
+    )]
     Churn(ChurnCommand),
     /// Fits an LTV model (BG/NBD, Pareto/NBD, MBG/NBD or Gamma-Gamma) and writes it as JSON.
     #[command(after_help = "Examples:

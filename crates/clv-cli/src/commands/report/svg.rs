@@ -346,7 +346,7 @@ pub fn heatmap(
     }
     text(&mut out, left + plot_w / 2.0, height - 8.0, "middle", "fill=\"#444\"", x_title);
     // The row title heads the row labels (rotated text would not fit short maps).
-    text(&mut out, left - 6.0, top - 9.0, "end", "fill=\"#444\"", &format!("{y_title} ↓"));
+    text(&mut out, 4.0, top - 9.0, "start", "fill=\"#444\"", &format!("{y_title} ↓"));
     out.push_str("</svg>");
     out
 }
