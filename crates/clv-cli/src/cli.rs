@@ -125,6 +125,16 @@ pub struct OutputArgs {
     pub out: Option<PathBuf>,
 }
 
+/// A per-customer result: its first rows on the terminal, all of it with --out or --format.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ViewArgs {
+    /// Preview rows to print on the terminal.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub preview: usize,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
 /// The transaction input and its contract.
 #[derive(Args, Debug, Clone, Default)]
 pub struct InputArgs {
@@ -228,11 +238,8 @@ pub struct RfmArgs {
     pub input: InputArgs,
     #[command(flatten)]
     pub rfm: RfmOptions,
-    /// Preview rows to print on the terminal.
-    #[arg(long, default_value_t = 10, value_name = "N")]
-    pub preview: usize,
     #[command(flatten)]
-    pub output: OutputArgs,
+    pub view: ViewArgs,
 }
 
 option_flags! {
@@ -253,11 +260,8 @@ pub struct SummaryArgs {
     pub input: InputArgs,
     #[command(flatten)]
     pub btyd: BtydArgs,
-    /// Preview rows to print on the terminal.
-    #[arg(long, default_value_t = 10, value_name = "N")]
-    pub preview: usize,
     #[command(flatten)]
-    pub output: OutputArgs,
+    pub view: ViewArgs,
 }
 
 /// Which cohort measure the terminal triangle shows.
@@ -312,6 +316,54 @@ pub enum ChurnCommand {
   clv churn transitions --from 1997-10-01 --to 1998-04-01
   clv churn transitions orders.parquet --from 2024-01-01 --to 2024-06-30 --format csv")]
     Transitions(TransitionsArgs),
+    /// Churn labels for training: per cutoff and customer, the RFM features as of the cutoff and whether they bought in the window after it.
+    #[command(after_help = "Examples:
+  clv churn labels --cutoffs 1997-09-30 --window-days 90
+  clv churn labels orders.parquet --cutoffs 2024-01-01..2024-06-30 --every month --btyd --out labels.parquet
+  clv churn labels --cutoffs 1997-06-30,1997-09-30 --format csv > labels.csv")]
+    Labels(LabelsArgs),
+    /// How well 1 - P(alive) of a BG/NBD model fitted at each cutoff ranks who churns: AUC and calibration deciles.
+    #[command(after_help = "Examples:
+  clv churn evaluate --cutoffs 1997-09-30 --window-days 273
+  clv churn evaluate orders.parquet --cutoffs 2024-01-01..2024-06-30 --window-days 60 --format csv")]
+    Evaluate(EvaluateArgs),
+}
+
+option_flags! {
+    /// Churn-label options.
+    ChurnLabelArgs {
+        /// Cutoff dates: a list YYYY-MM-DD,YYYY-MM-DD or a range START..END (the last day of every --every period inside it).
+        cutoffs: "DATES" => "churn.cutoffs",
+        /// Churned = no purchase in this many days after the cutoff [default: 90].
+        window_days: "DAYS" => "churn.window_days",
+        /// A cutoff range takes the last day of every day, week, month, quarter or year [default: month].
+        every: "PERIOD" => "churn.every",
+    }
+}
+
+#[derive(Args)]
+pub struct LabelsArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub labels: ChurnLabelArgs,
+    /// Add the BTYD features: x, t_x, t, p_alive, churn_probability, expected_purchases (a BG/NBD fit per cutoff).
+    #[arg(long)]
+    pub btyd: bool,
+    #[command(flatten)]
+    pub rfm: RfmOptions,
+    #[command(flatten)]
+    pub view: ViewArgs,
+}
+
+#[derive(Args)]
+pub struct EvaluateArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub labels: ChurnLabelArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Args)]
@@ -320,11 +372,8 @@ pub struct StagesArgs {
     pub input: InputArgs,
     #[command(flatten)]
     pub windows: LifecycleArgs,
-    /// Preview rows to print on the terminal.
-    #[arg(long, default_value_t = 10, value_name = "N")]
-    pub preview: usize,
     #[command(flatten)]
-    pub output: OutputArgs,
+    pub view: ViewArgs,
 }
 
 #[derive(Args)]
@@ -419,11 +468,8 @@ pub struct PredictArgs {
     /// Inclusive end of the history the predictions condition on YYYY-MM-DD [default: the as-of date, else the last transaction].
     #[arg(long, value_name = "DATE")]
     pub calibration_end: Option<String>,
-    /// Preview rows to print on the terminal.
-    #[arg(long, default_value_t = 10, value_name = "N")]
-    pub preview: usize,
     #[command(flatten)]
-    pub output: OutputArgs,
+    pub view: ViewArgs,
 }
 
 #[derive(Args)]

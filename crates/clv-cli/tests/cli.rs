@@ -220,6 +220,61 @@ async fn churn_stages_and_transitions_match_the_library() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn churn_labels_and_evaluation_match_the_library() {
+    let ctx = library();
+    let lib = ChurnLabels::new()
+        .cutoffs("1997-06-30,1997-09-30")
+        .window_days(120)
+        .dataframe(&ctx, CDNOW)
+        .await
+        .unwrap()
+        .sort(vec![
+            datafusion::prelude::col("cutoff").sort(true, false),
+            datafusion::prelude::col("customer_id").sort(true, false),
+        ])
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let run = clv(&[
+        "churn", "labels", CDNOW, "--cutoffs", "1997-06-30,1997-09-30", "--window-days", "120", "--format", "csv",
+    ]);
+    assert_eq!(run.ok(), csv(&lib));
+    // The terminal summary counts the library's labels.
+    let churned = sql(
+        &ctx,
+        &format!(
+            "SELECT sum(CASE WHEN churned THEN 1 ELSE 0 END) AS n FROM churn_labels('{CDNOW}', '1997-09-30', 120)"
+        ),
+    )
+    .await;
+    let n = f64s(&churned, "n")[0] as i64;
+    let run = clv(&["churn", "labels", "--cutoffs", "1997-09-30", "--window-days", "120"]);
+    assert!(run.ok().contains(&format!("| 1997-09-30 | 1998-01-28 | 23570     | {n} ")), "{}", run.stdout);
+    let lib = ChurnLabels::new()
+        .cutoffs("1997-09-30")
+        .window_days(273)
+        .evaluate(&ctx, CDNOW)
+        .await
+        .unwrap()
+        .sort(vec![datafusion::prelude::col("decile").sort(true, false)])
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let run = clv(&["churn", "evaluate", CDNOW, "--cutoffs", "1997-09-30", "--window-days", "273", "--format", "csv"]);
+    let text = run.ok();
+    for column in ["decile", "customers", "churned", "auc", "observed_churn", "predicted_churn"] {
+        for (a, b) in f64s(&lib, column).iter().zip(csv_column(text, column)) {
+            assert!(close(*a, b, 1e-12), "{column}: {a} vs {b}");
+        }
+    }
+    let run = clv(&["churn", "labels"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("--cutoffs is required"), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn fit_writes_the_library_model() {
     use clv::ltv::{BgNbd, FittedBgNbd, FittedGammaGamma};
     let dir = temp_dir("fit");
@@ -426,6 +481,8 @@ fn help_snapshots() {
         &["churn"],
         &["churn", "stages"],
         &["churn", "transitions"],
+        &["churn", "labels"],
+        &["churn", "evaluate"],
         &["fit"],
         &["predict"],
         &["report"],

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use common::*;
 
-const SECTIONS: [&str; 6] = ["overview", "rfm", "cohorts", "lifecycle", "bgnbd", "clv"];
+const SECTIONS: [&str; 7] = ["overview", "rfm", "cohorts", "lifecycle", "bgnbd", "clv", "churn"];
 
 fn report(dir: &Path) -> (PathBuf, String) {
     let out = dir.join("report.html");
@@ -58,6 +58,23 @@ async fn the_cdnow_report_has_every_section_and_the_library_numbers() {
         let cell = format!("<td>{name}</td><td class=\"num\">{value:.4}</td>");
         assert!(html.contains(&cell), "missing {cell}");
     }
+    // Churn over the holdout: the labels and the AUC are the library's.
+    let ctx = library();
+    let labels = sql(
+        &ctx,
+        &format!(
+            "SELECT sum(CASE WHEN churned THEN 1 ELSE 0 END) AS churned,
+                    churn_auc(churn_probability, churned) AS auc
+             FROM churn_labels('{CDNOW}', '1997-09-30', 273, 'btyd=true')"
+        ),
+    )
+    .await;
+    let churned = f64s(&labels, "churned")[0] as u64;
+    let auc = f64s(&labels, "auc")[0];
+    assert!(html.contains(&format!("<b>{auc:.3}</b><span>AUC of 1 − P(alive)</span>")), "AUC {auc:.3}");
+    let thousands = format!("{},{:03}", churned / 1000, churned % 1000);
+    assert!(churned >= 1000 && html.contains(&format!("<td class=\"num\">{thousands}</td>")), "{thousands}");
+    assert!(html.contains("Churn calibration deciles"));
     // Holdout comparison exists for the bundled split; segments use the library's names.
     assert!(html.contains("Calibration vs holdout purchases"));
     let segments = sql(&library(), &format!("SELECT DISTINCT segment FROM rfm('{CDNOW}')")).await;

@@ -58,6 +58,22 @@ impl Job {
         self.progress.collect(step, df).await
     }
 
+    /// Runs a query like [`Job::sql`] and also registers its result as table `name` (replacing
+    /// one of that name), for the summaries computed from it.
+    pub async fn sql_registered(&self, step: &str, query: &str, name: &str) -> Result<Vec<RecordBatch>> {
+        let df = self
+            .ctx
+            .sql(query)
+            .await
+            .map_err(|e| from_datafusion(e, Stage::Query))?;
+        let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
+        let batches = self.progress.collect(step, df).await?;
+        let table = datafusion::datasource::MemTable::try_new(schema, vec![batches.clone()])?;
+        self.ctx.deregister_table(name)?;
+        self.ctx.register_table(name, std::sync::Arc::new(table))?;
+        Ok(batches)
+    }
+
     /// The input table name quoted as a SQL string literal, for table-function calls.
     pub fn source(&self) -> String {
         format!("'{}'", self.input.table.replace('\'', "''"))

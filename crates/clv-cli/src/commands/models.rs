@@ -275,8 +275,8 @@ pub async fn predict(global: &GlobalArgs, args: PredictArgs) -> Result<()> {
         }
     }
     let query = predict_query(&job.source(), &model, spend.as_ref(), horizon, discount, margin);
-    let result = job.sql("predictions", &query).await?;
-    if output::emit(&result, &args.output, job.quiet)? == Emitted::Stdout {
+    let result = job.sql_registered("predictions", &query, "predictions").await?;
+    if output::emit(&result, &args.view.output, job.quiet)? == Emitted::Stdout {
         return Ok(());
     }
     job.note(format!(
@@ -295,11 +295,6 @@ pub async fn predict(global: &GlobalArgs, args: PredictArgs) -> Result<()> {
     } else {
         ""
     };
-    let mem = std::sync::Arc::new(datafusion::datasource::MemTable::try_new(
-        result.first().map(|b| b.schema()).unwrap_or_else(|| std::sync::Arc::new(datafusion::arrow::datatypes::Schema::empty())),
-        vec![result.clone()],
-    )?);
-    job.ctx.register_table("predictions", mem)?;
     if !result.is_empty() {
         let overview = job
             .sql(
@@ -316,8 +311,8 @@ pub async fn predict(global: &GlobalArgs, args: PredictArgs) -> Result<()> {
     let top = job
         .sql(
             "top customers",
-            &format!("SELECT * FROM predictions ORDER BY {order} DESC NULLS LAST, customer_id LIMIT {}", args.preview),
+            &format!("SELECT * FROM predictions ORDER BY {order} DESC NULLS LAST, customer_id LIMIT {}", args.view.preview),
         )
         .await?;
-    output::print_table(&format!("Top {} customers by {order}", args.preview), &top)
+    output::print_table(&format!("Top {} customers by {order}", args.view.preview), &top)
 }

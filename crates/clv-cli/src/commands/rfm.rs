@@ -1,9 +1,6 @@
 //! `clv rfm`: RFM scores and segments.
 
-use std::sync::Arc;
-
 use clv::prelude::*;
-use datafusion::datasource::MemTable;
 
 use super::Job;
 use crate::cli::{GlobalArgs, RfmArgs};
@@ -40,8 +37,10 @@ pub async fn run(global: &GlobalArgs, args: RfmArgs) -> Result<()> {
     let job = Job::new(global, &args.input, &args.rfm.options()).await?;
     register_schemes(&job.ctx, &args.rfm.scheme_file)?;
     let src = job.source();
-    let result = job.sql("RFM scores", &format!("SELECT * FROM rfm({src})")).await?;
-    let emitted = output::emit(&result, &args.output, job.quiet)?;
+    let result = job
+        .sql_registered("RFM scores", &format!("SELECT * FROM rfm({src})"), "rfm_result")
+        .await?;
+    let emitted = output::emit(&result, &args.view.output, job.quiet)?;
     if emitted == Emitted::Stdout {
         return Ok(());
     }
@@ -62,12 +61,6 @@ pub async fn run(global: &GlobalArgs, args: RfmArgs) -> Result<()> {
         specs.r.method,
         specs.r.bins
     ));
-    let schema = match result.first() {
-        Some(b) => b.schema(),
-        None => Arc::new(job.ctx.sql(&format!("SELECT * FROM rfm({src})")).await?.schema().as_arrow().clone()),
-    };
-    job.ctx
-        .register_table("rfm_result", Arc::new(MemTable::try_new(schema, vec![result])?))?;
     let segments = job
         .sql(
             "segments",
@@ -87,12 +80,12 @@ pub async fn run(global: &GlobalArgs, args: RfmArgs) -> Result<()> {
             &format!(
                 "SELECT customer_id, recency_days, frequency, round(monetary, 2) AS monetary, r, f, m, rfm_cell, segment
                  FROM rfm_result ORDER BY rfm_total DESC, customer_id LIMIT {}",
-                args.preview
+                args.view.preview
             ),
         )
         .await?;
     output::print_table(
-        &format!("Preview (top {} by R+F+M, then customer id)", args.preview),
+        &format!("Preview (top {} by R+F+M, then customer id)", args.view.preview),
         &preview,
     )?;
     println!("\nData policies");

@@ -15,7 +15,7 @@ pub async fn run(global: &GlobalArgs, args: SummaryArgs) -> Result<()> {
             &format!("SELECT * FROM btyd_summary({src}) ORDER BY customer_id"),
         )
         .await?;
-    if output::emit(&result, &args.output, job.quiet)? == Emitted::Stdout {
+    if output::emit(&result, &args.view.output, job.quiet)? == Emitted::Stdout {
         return Ok(());
     }
     let options = crate::session::options(&job.ctx);
@@ -47,5 +47,5 @@ pub async fn run(global: &GlobalArgs, args: SummaryArgs) -> Result<()> {
             .unwrap_or_else(|| "the last transaction".into()),
     ));
     output::print_table("Overview", &overview)?;
-    output::print_preview("Customers", &result, args.preview)
+    output::print_preview("Customers", &result, args.view.preview)
 }

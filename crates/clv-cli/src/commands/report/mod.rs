@@ -9,12 +9,10 @@ pub mod html;
 pub mod svg;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use clv::config::{format_date, parse_date};
 use clv::ltv::FittedBgNbd;
 use clv::prelude::*;
-use datafusion::datasource::MemTable;
 
 use super::churn::STAGE_ORDER;
 use super::cohorts::{cells, shape};
@@ -148,15 +146,14 @@ async fn overview(job: &Job) -> Result<(Section, Context)> {
 
 async fn rfm(job: &Job) -> Result<Section> {
     let src = job.source();
-    let result = job.sql("RFM scores", &format!("SELECT * FROM rfm({src})")).await?;
+    let result = job
+        .sql_registered("RFM scores", &format!("SELECT * FROM rfm({src})"), "rfm_result")
+        .await?;
     let mut s = Section::new("rfm", "RFM segments");
-    let Some(schema) = result.first().map(|b| b.schema()) else {
+    if result.iter().all(|b| b.num_rows() == 0) {
         s.note("No customer has a purchase, so there are no RFM scores.");
         return Ok(s);
-    };
-    job.ctx.deregister_table("rfm_result")?;
-    job.ctx
-        .register_table("rfm_result", Arc::new(MemTable::try_new(schema, vec![result.clone()])?))?;
+    }
     let options = crate::session::options(&job.ctx);
     s.para(&format!(
         "Scores 1 (worst) to 5 (best) for recency, frequency and monetary value as of the report date; segments by the {} scheme.",
@@ -581,6 +578,100 @@ async fn clv(job: &Job, model: Option<&ModelFile>, top: usize) -> Result<Section
     Ok(s)
 }
 
+async fn churn(job: &Job, ctx: &Context) -> Result<Section> {
+    let mut s = Section::new("churn", "Churn");
+    let o = crate::session::options(&job.ctx);
+    // With a holdout: labels at the calibration end over the holdout; else the last complete
+    // 90-day window before the data end.
+    let (cutoff, window) = match (o.btyd_calibration_end, o.btyd_holdout_end) {
+        (Some(c), Some(h)) => (c, (h - c) as i64),
+        _ => match ctx.as_of {
+            Some(a) => (a - 1 - 90, 90),
+            None => {
+                s.note("No transactions, so no churn labels.");
+                return Ok(s);
+            }
+        },
+    };
+    let cutoff_text = format_date(cutoff);
+    crate::session::set_options(
+        &job.ctx,
+        &[
+            ("churn.cutoffs", Some(cutoff_text.clone())),
+            ("churn.window_days", Some(window.to_string())),
+        ],
+        "churn",
+    )?;
+    let src = job.source();
+    let summary = job
+        .sql("churn labels", &super::churn::label_summary_query(&format!("churn_labels({src})")))
+        .await?;
+    let n = |c: &str| -> Result<f64> { Ok(f64s(&summary, c)?.first().copied().unwrap_or(0.0)) };
+    s.para(&format!(
+        "A customer counts as churned at {cutoff_text} when they make no purchase in the {window} days after it{}; features are computed from the transactions up to the cutoff only.",
+        if ctx.holdout { " (the holdout period)" } else { "" }
+    ));
+    s.table(
+        "Churn labels: customers with a purchase by the cutoff, split by whether they bought in the window (unknown: the window runs past the data without a purchase).",
+        &["cutoff", "window end", "customers", "churned", "retained", "unknown", "churn rate"],
+        &[vec![
+            cutoff_text.clone(),
+            strings(&summary, "window_end")?.into_iter().next().flatten().unwrap_or_default(),
+            int(n("customers")? as u64),
+            int(n("churned")? as u64),
+            int(n("retained")? as u64),
+            int(n("unknown")? as u64),
+            pct(n("churn_rate")?),
+        ]],
+    );
+    let by_segment = job
+        .sql(
+            "churn by segment",
+            &format!(
+                "SELECT segment, avg(CASE WHEN churned THEN 1.0 ELSE 0.0 END) AS rate, count(*) AS n
+                 FROM churn_labels({src}) WHERE churned IS NOT NULL AND segment IS NOT NULL
+                 GROUP BY segment ORDER BY rate DESC, segment"
+            ),
+        )
+        .await?;
+    let names: Vec<String> = strings(&by_segment, "segment")?.into_iter().map(|v| v.unwrap_or_default()).collect();
+    if !names.is_empty() {
+        s.figure(
+            svg::hbars("Churn rate by RFM segment", &names, &[("churned", f64s(&by_segment, "rate")?)], pct),
+            &format!("Share of each RFM segment, scored as of {cutoff_text}, that made no purchase in the following {window} days."),
+        );
+    }
+    if !ctx.holdout {
+        s.note("No holdout period: pass --calibration-end and --holdout-end to evaluate churn predictions (AUC and calibration deciles).");
+        return Ok(s);
+    }
+    let deciles = job
+        .sql("churn evaluation", &format!("SELECT * FROM churn_evaluate({src}) ORDER BY decile"))
+        .await?;
+    let auc = f64s(&deciles, "auc")?.first().copied().unwrap_or(f64::NAN);
+    s.body.push_str(&kpis(&[
+        ("AUC of 1 − P(alive)", format!("{auc:.3}")),
+        ("labelled customers", int(f64s(&deciles, "customers")?.iter().sum::<f64>() as u64)),
+    ]));
+    let cats: Vec<String> = i64s(&deciles, "decile")?.iter().map(|d| d.to_string()).collect();
+    s.figure(
+        svg::columns(
+            "Churn calibration deciles",
+            &cats,
+            &[
+                ("predicted (mean 1 − P(alive))", f64s(&deciles, "predicted_churn")?),
+                ("observed churn rate", f64s(&deciles, "observed_churn")?),
+            ],
+            "decile of predicted churn (10 = most likely to churn)",
+            "churn rate",
+        ),
+        &format!(
+            "Customers ranked by the BG/NBD churn probability at {cutoff_text} into ten equal deciles, predicted vs observed churn in each; the AUC is {auc:.3} (0.5 is a random ranking, 1 a perfect one)."
+        ),
+    );
+    Ok(s)
+}
+
 /// Runs `clv report`.
 pub async fn run(global: &GlobalArgs, args: ReportArgs) -> Result<()> {
     let sample = args.input.path.is_none();
@@ -588,6 +679,11 @@ pub async fn run(global: &GlobalArgs, args: ReportArgs) -> Result<()> {
         (None, None, true) => (Some(SAMPLE_SPLIT.0.to_string()), Some(SAMPLE_SPLIT.1.to_string())),
         (c, h, _) => (c.clone(), h.clone()),
     };
+    if holdout.is_some() && calibration.is_none() {
+        return Err(CliError::usage(
+            "--holdout-end needs --calibration-end: the holdout is the period after the calibration end",
+        ));
+    }
     let mut options = args.rfm.options();
     options.extend([
         ("btyd.calibration_end", calibration),
@@ -605,6 +701,7 @@ pub async fn run(global: &GlobalArgs, args: ReportArgs) -> Result<()> {
     let (model_section, model) = model(&job, &ctx).await?;
     sections.push(model_section);
     sections.push(clv(&job, model.as_ref(), args.top).await?);
+    sections.push(churn(&job, &ctx).await?);
     let title = args.title.clone().unwrap_or_else(|| {
         format!(
             "Customer value report: {}",

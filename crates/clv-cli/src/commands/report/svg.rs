@@ -42,7 +42,14 @@ pub fn short(v: f64) -> String {
     } else {
         3
     };
-    format!("{x:.digits$}{suffix}")
+    let text = format!("{x:.digits$}");
+    // 0.800 → 0.8: trailing zeros of a fraction add nothing.
+    let text = if text.contains('.') && suffix.is_empty() && x.abs() < 1.0 {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    };
+    format!("{text}{suffix}")
 }
 
 /// The round step (1, 2, 2.5 or 5 × 10^k) at least `raw`.
@@ -369,6 +376,8 @@ mod tests {
         assert_eq!(short(23570.0), "23.6k");
         assert_eq!(short(5.0), "5");
         assert_eq!(short(0.12345), "0.123");
+        assert_eq!(short(0.8), "0.8");
+        assert_eq!(short(0.25), "0.25");
         assert_eq!(short(f64::NAN), "–");
     }
 
