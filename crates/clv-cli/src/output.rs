@@ -9,6 +9,8 @@ use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::common::{DataFusionError, Result, plan_err};
 use datafusion::parquet::arrow::ArrowWriter;
 
+use crate::cli::OutputArgs;
+
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -91,4 +93,74 @@ pub fn write(batches: &[RecordBatch], format: Option<Format>, out: Option<&Path>
         }
     }
     sink.flush().map_err(io)
+}
+
+/// Where a command's full result went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Emitted {
+    /// Written to standard output in a machine format: print nothing else on stdout.
+    Stdout,
+    /// Written to a file: the terminal view may follow.
+    File,
+    /// Nothing written: show the terminal view.
+    Nothing,
+}
+
+/// Writes a command's full result as `--out` / `--format` ask, noting a written file on stderr.
+pub fn emit(batches: &[RecordBatch], args: &OutputArgs, quiet: bool) -> crate::error::Result<Emitted> {
+    if let Some(out) = &args.out {
+        write(batches, args.format, Some(out)).map_err(usage_or_data)?;
+        if !quiet {
+            eprintln!("Wrote {} rows to {}", rows(batches), out.display());
+        }
+        return Ok(Emitted::File);
+    }
+    match args.format {
+        Some(f) if f != Format::Table => {
+            write(batches, Some(f), None).map_err(usage_or_data)?;
+            Ok(Emitted::Stdout)
+        }
+        _ => Ok(Emitted::Nothing),
+    }
+}
+
+fn usage_or_data(e: DataFusionError) -> crate::error::CliError {
+    crate::error::from_datafusion(e, crate::error::Stage::Query)
+}
+
+/// Rows in a result.
+pub fn rows(batches: &[RecordBatch]) -> usize {
+    batches.iter().map(RecordBatch::num_rows).sum()
+}
+
+/// Prints a titled table on standard output.
+pub fn print_table(title: &str, batches: &[RecordBatch]) -> crate::error::Result<()> {
+    println!("\n{title}");
+    write(batches, Some(Format::Table), None)?;
+    Ok(())
+}
+
+/// Prints the first `n` rows of a per-customer result, and how to get the rest.
+pub fn print_preview(title: &str, batches: &[RecordBatch], n: usize) -> crate::error::Result<()> {
+    let total = rows(batches);
+    let mut head = vec![];
+    let mut left = n;
+    for b in batches {
+        if left == 0 {
+            break;
+        }
+        let take = left.min(b.num_rows());
+        head.push(b.slice(0, take));
+        left -= take;
+    }
+    println!("\n{title} (first {} of {total} rows)", n.min(total));
+    if total == 0 {
+        println!("(no rows)");
+        return Ok(());
+    }
+    write(&head, Some(Format::Table), None)?;
+    if total > n {
+        println!("... {} more rows: write them all with --out FILE or --format csv|json", total - n);
+    }
+    Ok(())
 }

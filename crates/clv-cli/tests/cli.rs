@@ -1,89 +1,91 @@
-//! The `clv` binary: output checked against the library, one-line errors, exit codes.
+//! The `clv` binary: every command's output checked against the library, every input format,
+//! one-line errors with exit codes, and `--help` snapshots.
 
-use std::process::Command;
+mod common;
 
-const CDNOW: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/cdnow_master.parquet");
-
-fn clv(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_clv"))
-        .args(args)
-        .output()
-        .expect("run clv");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
+use clv::prelude::*;
+use common::*;
 
 async fn library_segment_counts() -> Vec<(String, i64)> {
-    use datafusion::arrow::array::{AsArray, RecordBatch};
-    use datafusion::arrow::datatypes::Int64Type;
-    let ctx = datafusion::prelude::SessionContext::new();
-    clv::register_all(&ctx).unwrap();
-    let batches: Vec<RecordBatch> = ctx
-        .sql(&format!(
-            "SELECT segment, count(*) FROM rfm('{CDNOW}') GROUP BY segment ORDER BY 2 DESC, 1"
-        ))
-        .await
-        .unwrap()
-        .collect()
-        .await
-        .unwrap();
+    let ctx = library();
+    let batches = sql(
+        &ctx,
+        &format!("SELECT segment, count(*) AS n FROM rfm('{CDNOW}') GROUP BY segment ORDER BY 2 DESC, 1"),
+    )
+    .await;
+    let n = f64s(&batches, "n");
     let mut out = vec![];
-    for b in batches {
+    for b in &batches {
         let seg = datafusion::arrow::compute::cast(b.column(0), &datafusion::arrow::datatypes::DataType::Utf8).unwrap();
+        use datafusion::arrow::array::AsArray;
         for i in 0..b.num_rows() {
-            out.push((
-                seg.as_string::<i32>().value(i).to_string(),
-                b.column(1).as_primitive::<Int64Type>().value(i),
-            ));
+            out.push((seg.as_string::<i32>().value(i).to_string(), 0));
         }
+    }
+    for (o, v) in out.iter_mut().zip(n) {
+        o.1 = v as i64;
     }
     out
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rfm_on_the_bundled_sample_matches_the_library() {
-    let (code, stdout, stderr) = clv(&["rfm"]);
-    assert_eq!(code, 0, "{stderr}");
+    let run = clv(&["rfm"]);
+    let stdout = run.ok();
     assert!(
-        stderr.contains("23570 customers as of 1998-07-01, scheme rf_grid, method quantile with 5 bins"),
-        "{stderr}"
+        run.stderr
+            .contains("23570 customers as of 1998-07-01, scheme rf_grid, method quantile with 5 bins"),
+        "{}",
+        run.stderr
     );
-    for (segment, n) in library_segment_counts().await {
+    let counts = library_segment_counts().await;
+    assert_eq!(counts.iter().map(|c| c.1).sum::<i64>(), 23_570);
+    for (segment, n) in counts {
         let line = stdout
             .lines()
             .find(|l| l.starts_with(&format!("| {segment} ")))
             .unwrap_or_else(|| panic!("no {segment} in\n{stdout}"));
         assert!(line.contains(&format!("| {n} ")), "{line} should count {n}");
     }
-    for expected in [
-        "rows read                           69659",
-        "duplicate rows                        255  kept",
-        "zero amount                            80  kept",
-    ] {
-        assert!(stdout.contains(expected), "missing '{expected}' in\n{stdout}");
+    let report = Rfm::new().policy_report(&library(), CDNOW).await.unwrap();
+    for (policy, action, n) in report.lines(&ClvOptions::default()) {
+        let line = stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(policy))
+            .unwrap_or_else(|| panic!("no '{policy}' in\n{stdout}"));
+        assert!(line.contains(&format!(" {n}")) && line.contains(action), "{line}: {n} {action}");
     }
+    // The full result, as CSV, is the library's.
+    let csv_out = clv(&["rfm", "--format", "csv"]);
+    let ctx = library();
+    let lib = Rfm::new().dataframe(&ctx, CDNOW).await.unwrap().collect().await.unwrap();
+    let mut got: Vec<&str> = csv_out.ok().lines().collect();
+    let expected = csv(&lib);
+    let mut want: Vec<&str> = expected.lines().collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
 }
 
 #[test]
 fn rfm_writes_every_format() {
-    let dir = std::env::temp_dir().join("clv-cli-test");
-    std::fs::create_dir_all(&dir).unwrap();
-    for ext in ["csv", "json", "parquet"] {
+    let dir = temp_dir("formats");
+    for ext in ["csv", "json", "parquet", "txt"] {
         let out = dir.join(format!("rfm.{ext}"));
-        let (code, stdout, stderr) = clv(&["rfm", CDNOW, "--out", out.to_str().unwrap(), "--scheme", "rfm11"]);
-        assert_eq!(code, 0, "{stderr}");
-        assert!(stdout.contains("Wrote 23570 rows"), "{stdout}");
+        let run = clv(&["rfm", CDNOW, "--out", out.to_str().unwrap(), "--scheme", "rfm11"]);
+        run.ok();
+        assert!(run.stderr.contains("Wrote 23570 rows"), "{}", run.stderr);
         assert!(std::fs::metadata(&out).unwrap().len() > 1000);
     }
     let csv = std::fs::read_to_string(dir.join("rfm.csv")).unwrap();
     assert!(csv.starts_with("customer_id,recency_days,frequency,monetary,r,f,m,rfm_cell,rfm_total,segment,first_purchase,last_purchase,tenure_days"));
     assert_eq!(csv.lines().count(), 23_571);
-    // clv sql reads the written Parquet back.
+    let json = std::fs::read_to_string(dir.join("rfm.json")).unwrap();
+    assert_eq!(json.lines().count(), 23_570);
+    assert!(json.lines().all(|l| l.starts_with("{\"customer_id\":")));
+    // --format wins over the extension; clv sql reads the written Parquet back.
     let p = dir.join("rfm.parquet");
-    let (code, stdout, _) = clv(&[
+    let run = clv(&[
         "sql",
         "--table",
         &format!("r={}", p.display()),
@@ -91,46 +93,418 @@ fn rfm_writes_every_format() {
         "--format",
         "csv",
     ]);
-    assert_eq!((code, stdout.trim()), (0, "n\n23570"));
+    assert_eq!(run.ok().trim(), "n\n23570");
+    // --quiet: nothing on stderr.
+    let run = clv(&["rfm", "--quiet", "--out", dir.join("q.csv").to_str().unwrap()]);
+    assert_eq!((run.code, run.stderr.as_str()), (0, ""));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn summary_matches_the_library() {
+    let run = clv(&[
+        "summary",
+        CDNOW,
+        "--calibration-end",
+        "1997-09-30",
+        "--holdout-end",
+        "1998-06-30",
+        "--format",
+        "csv",
+    ]);
+    let ctx = library();
+    let lib = BtydSummary::new()
+        .calibration_end("1997-09-30")
+        .holdout_end("1998-06-30")
+        .dataframe(&ctx, CDNOW)
+        .await
+        .unwrap()
+        .sort(vec![datafusion::prelude::col("customer_id").sort(true, false)])
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    assert_eq!(run.ok(), csv(&lib));
+    assert_eq!(run.stdout.lines().count(), 23_571);
+    // The terminal view: an overview whose numbers are the library's.
+    let run = clv(&["summary", "--calibration-end", "1997-09-30"]);
+    let repeaters = f64s(&lib, "x").iter().filter(|x| **x > 0.0).count();
+    assert!(
+        run.ok().contains(&format!("| 23570     | {repeaters} ")),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("(first 10 of 23570 rows)"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cohorts_match_the_library() {
+    let ctx = library();
+    let lib = sql(
+        &ctx,
+        &format!("SELECT * FROM cohort_retention('{CDNOW}', 'quarter') ORDER BY cohort, period_offset"),
+    )
+    .await;
+    let run = clv(&["cohorts", CDNOW, "--period", "quarter", "--format", "csv"]);
+    assert_eq!(run.ok(), csv(&lib));
+    // The terminal triangle shows the library's retention rates, in %.
+    let rates = f64s(&lib, "retention_rate");
+    let offsets = f64s(&lib, "period_offset");
+    let run = clv(&["cohorts", "--period", "quarter"]);
+    let row = run
+        .ok()
+        .lines()
+        .find(|l| l.starts_with("1997-01-01"))
+        .unwrap_or_else(|| panic!("{}", run.stdout))
+        .to_string();
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    // The first cohort's rows come first (offsets 0, 1, ...; the next cohort restarts at 0).
+    let first: Vec<usize> = (0..offsets.len()).take_while(|i| *i == 0 || offsets[*i] != 0.0).collect();
+    assert_eq!(cells.len(), 2 + first.len(), "{row}");
+    for i in first {
+        assert_eq!(cells[2 + offsets[i] as usize], format!("{:.1}", 100.0 * rates[i]), "{row}");
+    }
+    let run = clv(&["cohorts", "--metric", "customers"]);
+    assert!(run.ok().contains("customers active in the period"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn churn_stages_and_transitions_match_the_library() {
+    let ctx = library();
+    let lib = sql(
+        &ctx,
+        &format!("SELECT * FROM lifecycle('{CDNOW}', 'as_of=1998-01-01', 'churn_days=120') ORDER BY customer_id"),
+    )
+    .await;
+    let run = clv(&[
+        "churn", "stages", CDNOW, "--as-of", "1998-01-01", "--churn-days", "120", "--format", "csv",
+    ]);
+    assert_eq!(run.ok(), csv(&lib));
+    let counts = sql(
+        &ctx,
+        &format!("SELECT stage, count(*) AS n FROM lifecycle('{CDNOW}') GROUP BY stage"),
+    )
+    .await;
+    let run = clv(&["churn", "stages"]);
+    let n = f64s(&counts, "n");
+    assert_eq!(n.iter().sum::<f64>(), 23_570.0);
+    for (b, count) in counts.iter().flat_map(|b| (0..b.num_rows()).map(move |i| (b, i))).zip(&n) {
+        use datafusion::arrow::array::AsArray;
+        let stage = b.0.column(0).as_string_view_opt().map(|s| s.value(b.1).to_string()).unwrap_or_else(|| {
+            b.0.column(0).as_string::<i32>().value(b.1).to_string()
+        });
+        assert!(
+            run.stdout.contains(&format!("| {stage:<11} | {:<9} |", *count as i64)),
+            "{stage} {count}\n{}",
+            run.stdout
+        );
+    }
+    let lib = sql(
+        &ctx,
+        &format!(
+            "SELECT * FROM lifecycle_transitions('{CDNOW}', '1997-10-01', '1998-04-01') ORDER BY from_stage, to_stage"
+        ),
+    )
+    .await;
+    let run = clv(&[
+        "churn",
+        "transitions",
+        CDNOW,
+        "--from",
+        "1997-10-01",
+        "--to",
+        "1998-04-01",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(run.ok(), csv(&lib));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn churn_labels_and_evaluation_match_the_library() {
+    let ctx = library();
+    let lib = ChurnLabels::new()
+        .cutoffs("1997-06-30,1997-09-30")
+        .window_days(120)
+        .dataframe(&ctx, CDNOW)
+        .await
+        .unwrap()
+        .sort(vec![
+            datafusion::prelude::col("cutoff").sort(true, false),
+            datafusion::prelude::col("customer_id").sort(true, false),
+        ])
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let run = clv(&[
+        "churn", "labels", CDNOW, "--cutoffs", "1997-06-30,1997-09-30", "--window-days", "120", "--format", "csv",
+    ]);
+    assert_eq!(run.ok(), csv(&lib));
+    // The terminal summary counts the library's labels.
+    let churned = sql(
+        &ctx,
+        &format!(
+            "SELECT sum(CASE WHEN churned THEN 1 ELSE 0 END) AS n FROM churn_labels('{CDNOW}', '1997-09-30', 120)"
+        ),
+    )
+    .await;
+    let n = f64s(&churned, "n")[0] as i64;
+    let run = clv(&["churn", "labels", "--cutoffs", "1997-09-30", "--window-days", "120"]);
+    assert!(run.ok().contains(&format!("| 1997-09-30 | 1998-01-28 | 23570     | {n} ")), "{}", run.stdout);
+    let lib = ChurnLabels::new()
+        .cutoffs("1997-09-30")
+        .window_days(273)
+        .evaluate(&ctx, CDNOW)
+        .await
+        .unwrap()
+        .sort(vec![datafusion::prelude::col("decile").sort(true, false)])
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let run = clv(&["churn", "evaluate", CDNOW, "--cutoffs", "1997-09-30", "--window-days", "273", "--format", "csv"]);
+    let text = run.ok();
+    for column in ["decile", "customers", "churned", "auc", "observed_churn", "predicted_churn"] {
+        for (a, b) in f64s(&lib, column).iter().zip(csv_column(text, column)) {
+            assert!(close(*a, b, 1e-12), "{column}: {a} vs {b}");
+        }
+    }
+    let run = clv(&["churn", "labels"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("--cutoffs is required"), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fit_writes_the_library_model() {
+    use clv::ltv::{BgNbd, FittedBgNbd, FittedGammaGamma};
+    let dir = temp_dir("fit");
+    let out = dir.join("bgnbd.json");
+    let run = clv(&["fit", CDNOW, "--calibration-end", "1997-09-30", "--out", out.to_str().unwrap()]);
+    assert!(run.ok().contains("BG/NBD fit on 23570 customers"), "{}", run.stdout);
+    let text = std::fs::read_to_string(&out).unwrap();
+    let cli: FittedBgNbd = serde_json::from_str(&text).unwrap();
+    let data = BtydSummary::new()
+        .calibration_end("1997-09-30")
+        .collect(&library(), CDNOW)
+        .await
+        .unwrap();
+    let lib = BgNbd::new().fit(&data).unwrap();
+    let (a, b) = (cli.params(), lib.params());
+    for (x, y) in [(a.r, b.r), (a.alpha, b.alpha), (a.a, b.a), (a.b, b.b)] {
+        assert!(close(x, y, 1e-6), "{a:?} vs {b:?}");
+    }
+    assert!(cli.standard_errors().is_some());
+    // Without --out the model goes to stdout (and the description to stderr).
+    let run = clv(&["fit", "--model", "gamma_gamma", "--calibration-end", "1997-09-30"]);
+    let gg: FittedGammaGamma = serde_json::from_str(run.ok()).unwrap();
+    assert!(gg.fit_report().unwrap().converged);
+    assert!(run.stderr.contains("Gamma-Gamma fit on"), "{}", run.stderr);
+    let run = clv(&["fit", "--model", "pareto_nbd", "--time-unit", "day", "--calibration-end", "1997-09-30"]);
+    assert!(run.ok().contains("\"kind\": \"pareto_nbd\"") && run.stdout.contains("\"time_unit\": \"day\""));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fit_then_predict_equals_clv_predict() {
+    use clv::ltv::{FittedBgNbd, FittedGammaGamma};
+    let dir = temp_dir("predict");
+    let (bg, gg) = (dir.join("bg.json"), dir.join("gg.json"));
+    let common = ["--customer-col", "master_customer_id", "--calibration-end", "1997-09-30", "-q"];
+    for (model, out) in [("bg_nbd", &bg), ("gamma_gamma", &gg)] {
+        let mut args = vec!["fit", SAMPLE, "--model", model, "--out", out.to_str().unwrap()];
+        args.extend(common);
+        clv(&args).ok();
+    }
+    let mut args = vec![
+        "predict",
+        SAMPLE,
+        "--model",
+        bg.to_str().unwrap(),
+        "--spend-model",
+        gg.to_str().unwrap(),
+        "--horizon",
+        "39",
+        "--format",
+        "csv",
+    ];
+    args.extend(common);
+    let run = clv(&args);
+    let text = run.ok();
+    let ctx = library();
+    let lib = sql(
+        &ctx,
+        &format!(
+            "SELECT * FROM clv_predict('{SAMPLE}', '1997-09-30', 39, 'customer_column=master_customer_id') ORDER BY customer_id"
+        ),
+    )
+    .await;
+    assert_eq!(f64s(&lib, "customer_id"), csv_column(text, "customer_id"));
+    for column in ["x", "t_x", "t", "monetary", "p_alive", "expected_purchases", "expected_spend", "clv"] {
+        let (a, b) = (f64s(&lib, column), csv_column(text, column));
+        assert_eq!(a.len(), 2357);
+        for (x, y) in a.iter().zip(&b) {
+            assert!(close(*x, *y, 1e-9), "{column}: {x} vs {y}");
+        }
+    }
+    // And every P(alive) / expected spend is the Rust model's, loaded from the files.
+    let m: FittedBgNbd = serde_json::from_str(&std::fs::read_to_string(&bg).unwrap()).unwrap();
+    let g: FittedGammaGamma = serde_json::from_str(&std::fs::read_to_string(&gg).unwrap()).unwrap();
+    let (x, t_x, t, z) = (
+        csv_column(text, "x"),
+        csv_column(text, "t_x"),
+        csv_column(text, "t"),
+        csv_column(text, "monetary"),
+    );
+    let (pa, es) = (csv_column(text, "p_alive"), csv_column(text, "expected_spend"));
+    for i in 0..x.len() {
+        assert!(close(pa[i], m.p_alive(x[i], t_x[i], t[i]).unwrap(), 1e-12));
+        let spend = if x[i] > 0.0 {
+            g.conditional_expected_spend(x[i], z[i]).unwrap()
+        } else {
+            g.population_mean_spend().unwrap()
+        };
+        assert!(close(es[i], spend, 1e-9), "{} vs {spend}", es[i]);
+    }
+    // The terminal view: overview and top customers.
+    let run = clv(&["predict", "--model", bg.to_str().unwrap(), "--calibration-end", "1997-09-30"]);
+    assert!(run.ok().contains("Top 10 customers by expected_purchases"), "{}", run.stdout);
 }
 
 #[test]
-fn errors_are_one_line_and_exit_non_zero() {
-    for (args, needle) in [
-        (
-            vec!["rfm", "missing.parquet"],
-            "no file or folder exists at 'missing.parquet'",
-        ),
-        (
-            vec!["rfm", "--bins", "4"],
-            "scheme 'rf_grid' labels scores 1..5, but the r scores run 1..4",
-        ),
-        (
-            vec!["rfm", "--as-of", "1998-13-01"],
-            "--as-of: clv.as_of: '1998-13-01' is not a date; expected YYYY-MM-DD",
-        ),
-        (
-            vec!["rfm", CDNOW, "--amount-col", "price"],
-            "amount column 'price' not found; the input has columns [customer_id, order_date, quantity, amount]",
-        ),
-        (
-            vec!["sql", "SELECT * FROM rfm('cdnow', 'method=nope')"],
-            "unknown score method 'nope'",
-        ),
-        (
-            vec!["sql", "--table", "bad", "SELECT 1"],
-            "--table 'bad': expected NAME=PATH",
-        ),
+fn every_input_format_folder_and_glob_gives_the_same_rfm() {
+    let dir = temp_dir("inputs");
+    let expected = clv(&["rfm", "--format", "csv", "--scheme", "rfm11"]).ok().to_string();
+    // Write the bundled sample as CSV, NDJSON and two Parquet parts.
+    let parts = dir.join("parts");
+    std::fs::create_dir_all(&parts).unwrap();
+    for (query, file) in [
+        ("SELECT * FROM cdnow", dir.join("tx.csv")),
+        ("SELECT * FROM cdnow", dir.join("tx.ndjson")),
+        ("SELECT * FROM cdnow WHERE customer_id <= 10000", parts.join("a.parquet")),
+        ("SELECT * FROM cdnow WHERE customer_id > 10000", parts.join("b.parquet")),
     ] {
-        let (code, stdout, stderr) = clv(&args);
-        assert_eq!(code, 1, "{args:?}: {stdout}{stderr}");
-        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
-        assert!(
-            stderr.starts_with("error: ") && stderr.contains(needle),
-            "{args:?}: {stderr}"
-        );
-        assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"));
+        clv(&["sql", query, "--out", file.to_str().unwrap(), "-q"]).ok();
     }
-    let (code, _, stderr) = clv(&["rfm", "--bins"]);
-    assert_eq!(code, 2, "usage errors exit 2: {stderr}");
+    let glob = format!("{}/*.parquet", parts.display());
+    for input in [
+        dir.join("tx.csv").to_str().unwrap(),
+        dir.join("tx.ndjson").to_str().unwrap(),
+        parts.to_str().unwrap(),
+        glob.as_str(),
+    ] {
+        let run = clv(&["rfm", input, "--format", "csv", "--scheme", "rfm11"]);
+        let mut got: Vec<&str> = run.ok().lines().collect();
+        let mut want: Vec<&str> = expected.lines().collect();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "{input}");
+    }
+    // A file with an unusual extension is read with --input-format.
+    std::fs::copy(dir.join("tx.ndjson"), dir.join("tx.log")).unwrap();
+    let run = clv(&["summary", dir.join("tx.log").to_str().unwrap(), "--input-format", "json", "--format", "csv"]);
+    assert_eq!(run.ok(), clv(&["summary", "--format", "csv"]).ok());
+}
+
+#[test]
+fn column_mapping_comes_from_flags_or_clv_toml() {
+    let dir = temp_dir("toml");
+    clv(&[
+        "sql",
+        "SELECT customer_id AS cust, order_date AS ts, amount AS total FROM cdnow",
+        "--out",
+        dir.join("renamed.csv").to_str().unwrap(),
+        "-q",
+    ])
+    .ok();
+    let expected = clv(&["rfm", "--format", "csv"]).ok().to_string();
+    let sorted = |t: &str| {
+        let mut v: Vec<String> = t.lines().map(str::to_string).collect();
+        v.sort();
+        v
+    };
+    let run = clv_in(
+        &dir,
+        &["rfm", "renamed.csv", "--customer-col", "cust", "--time-col", "ts", "--amount-col", "total", "--format", "csv"],
+        None,
+    );
+    assert_eq!(sorted(run.ok()), sorted(&expected));
+    std::fs::write(
+        dir.join("clv.toml"),
+        "customer_column = \"cust\"\ntime_column = \"ts\"\namount_column = \"total\"\n\n[rfm]\nscheme = \"rf_grid\"\n",
+    )
+    .unwrap();
+    let run = clv_in(&dir, &["rfm", "renamed.csv", "--format", "csv"], None);
+    assert_eq!(sorted(run.ok()), sorted(&expected));
+    // Flags win over the file; --config points elsewhere.
+    let run = clv_in(&dir, &["rfm", "renamed.csv", "--scheme", "rfm11", "--format", "csv"], None);
+    assert!(run.ok().contains("Champions"));
+    std::fs::write(dir.join("other.toml"), "[rfm]\nbins = 11\n").unwrap();
+    let run = clv_in(&dir, &["rfm", "renamed.csv", "--config", "other.toml"], None);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("other.toml: rfm.bins: bins must be an integer between 2 and 10"), "{}", run.stderr);
+}
+
+#[test]
+fn sql_runs_statements_and_the_shell_reads_piped_input() {
+    let run = clv(&["sql", "SET clv.rfm.scheme = 'rfm11'; SELECT segment FROM rfm('cdnow') WHERE customer_id = 3"]);
+    assert!(run.ok().contains("| Champions |"), "{}", run.stdout);
+    let dir = temp_dir("shell");
+    let run = clv_in(
+        &dir,
+        &["sql"],
+        Some("SELECT count(*) AS n\n  FROM rfm('cdnow');\n\\d\n\\d cdnow\nSELECT nope;\n\\q\n"),
+    );
+    assert_eq!(run.code, 2, "a failed statement in a piped script fails the run: {}", run.stderr);
+    assert!(run.stdout.contains("| 23570 |"), "{}", run.stdout);
+    assert!(run.stdout.contains("table     rfm(source [, as_of"), "{}", run.stdout);
+    assert!(run.stdout.contains("| customer_id | Int64"), "{}", run.stdout);
+    assert!(run.stderr.lines().any(|l| l.starts_with("error: ") && l.contains("nope")), "{}", run.stderr);
+    let run = clv_in(&dir, &["sql"], Some("SELECT 1 AS one;\n"));
+    assert!(run.ok().contains("| 1   |"), "{}", run.stdout);
+}
+
+#[test]
+fn no_arguments_print_the_help_and_the_demo() {
+    let run = clv(&[]);
+    let out = run.ok();
+    assert!(out.contains("Usage: clv [OPTIONS] <COMMAND>"), "{out}");
+    assert!(out.contains("Demo on the bundled CDNOW data:\n  clv rfm\n"), "{out}");
+}
+
+/// Every command's `--help`, compared with `tests/snapshots/`; `UPDATE_SNAPSHOTS=1` rewrites them.
+#[test]
+fn help_snapshots() {
+    let commands: &[&[&str]] = &[
+        &[],
+        &["rfm"],
+        &["summary"],
+        &["cohorts"],
+        &["churn"],
+        &["churn", "stages"],
+        &["churn", "transitions"],
+        &["churn", "labels"],
+        &["churn", "evaluate"],
+        &["fit"],
+        &["predict"],
+        &["report"],
+        &["sql"],
+    ];
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
+    let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
+    let mut stale = vec![];
+    for c in commands {
+        let mut args = c.to_vec();
+        args.push("--help");
+        let run = clv(&args);
+        let text = run.ok();
+        let name = if c.is_empty() { "clv".to_string() } else { format!("clv-{}", c.join("-")) };
+        let path = dir.join(format!("{name}.help.txt"));
+        if update {
+            std::fs::write(&path, text).unwrap();
+        } else if std::fs::read_to_string(&path).ok().as_deref() != Some(text) {
+            stale.push(name.clone());
+        }
+        let examples = if c.is_empty() { "Demo on the bundled CDNOW data:" } else { "Examples:" };
+        assert!(text.contains(examples), "{name} has no examples");
+    }
+    assert!(stale.is_empty(), "--help changed for {stale:?}: review and run UPDATE_SNAPSHOTS=1 cargo test -p clv-cli --test cli help_snapshots");
 }

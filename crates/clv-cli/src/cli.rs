@@ -1,0 +1,519 @@
+//! The command-line grammar: every command, flag and example shown by `--help`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::input::InputFormat;
+use crate::output::Format;
+
+/// A struct of optional text flags, each setting one clv option, with `options()` listing them.
+macro_rules! option_flags {
+    ($(#[$m:meta])* $name:ident { $($(#[$fm:meta])* $field:ident: $value:literal => $key:literal,)* }) => {
+        $(#[$m])*
+        #[derive(Args, Debug, Clone, Default)]
+        pub struct $name {
+            $($(#[$fm])* #[arg(long, value_name = $value)] pub $field: Option<String>,)*
+        }
+
+        impl $name {
+            /// The clv options these flags set.
+            pub fn options(&self) -> Vec<(&'static str, Option<String>)> {
+                vec![$(($key, self.$field.clone())),*]
+            }
+        }
+    };
+}
+
+#[derive(Parser)]
+#[command(
+    name = "clv",
+    version,
+    about = "Customer-value analytics (RFM, LTV models, churn, cohorts) on Apache DataFusion",
+    long_about = "Customer-value analytics on transaction files (Parquet, CSV, newline-delimited JSON): RFM \
+segments, BTYD summaries, cohort retention, lifecycle stages and churn, BG/NBD-family LTV fits and \
+predictions, SQL with every clv function, and a self-contained HTML report with charts.\n\n\
+Every command reads the bundled CDNOW sample (69,659 transactions of 23,570 customers) when no PATH is given.",
+    after_help = "Demo on the bundled CDNOW data:\n  clv rfm\n\nMore:\n  clv report --out cdnow-report.html\n  clv sql                                   # interactive SQL shell\n\nExit codes: 0 ok, 2 usage error, 65 data error, 70 internal error."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// Flags every command accepts.
+#[derive(Args, Debug, Clone)]
+pub struct GlobalArgs {
+    /// Read clv options (column names, policies, model settings) from this TOML file [default: ./clv.toml if present].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// No progress and no notes on standard error; results only.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// RFM scores and segments per customer, with segment sizes and data-policy counts.
+    #[command(after_help = "Examples:
+  clv rfm                                  # the bundled CDNOW sample
+  clv rfm orders.parquet --as-of 1998-07-01 --bins 5
+  clv rfm 'data/*.parquet' --scheme rfm11 --out rfm.csv
+  clv rfm orders.csv --customer-col cust --time-col ts --amount-col total
+  clv rfm orders.ndjson --format json > rfm.ndjson")]
+    Rfm(RfmArgs),
+    /// The buy-till-you-die summary per customer (x, t_x, t, monetary; holdout counts) that LTV models fit on.
+    #[command(after_help = "Examples:
+  clv summary                                             # CDNOW, weeks, calibration to the last day
+  clv summary orders.parquet --calibration-end 1997-09-30 --holdout-end 1998-06-30
+  clv summary orders.csv --time-unit day --out summary.parquet")]
+    Summary(SummaryArgs),
+    /// Cohort retention: customers by first-purchase period, active customers and revenue per period offset.
+    #[command(after_help = "Examples:
+  clv cohorts                                   # monthly retention triangle of CDNOW
+  clv cohorts orders.parquet --period quarter --metric revenue
+  clv cohorts orders.parquet --out cohorts.csv  # every (cohort, offset) row")]
+    Cohorts(CohortArgs),
+    /// Churn: lifecycle stages, stage transitions between two dates, churn labels and their evaluation.
+    #[command(
+        subcommand,
+        after_help = "Examples:
+  clv churn stages                                   # lifecycle stage per CDNOW customer
+  clv churn transitions --from 1997-10-01 --to 1998-04-01
+  clv churn stages --help"
+    )]
+    Churn(ChurnCommand),
+    /// Fits an LTV model (BG/NBD, Pareto/NBD, MBG/NBD or Gamma-Gamma) and writes it as JSON.
+    #[command(after_help = "Examples:
+  clv fit --out bgnbd.json                                  # BG/NBD on CDNOW, in weeks
+  clv fit orders.parquet --calibration-end 1997-09-30 --out bgnbd.json
+  clv fit orders.parquet --model gamma_gamma --out spend.json
+  clv fit orders.parquet --model pareto_nbd --time-unit day > pnbd.json")]
+    Fit(FitArgs),
+    /// Per-customer predictions from a fitted model: P(alive), expected purchases, expected spend and CLV.
+    #[command(after_help = "Examples:
+  clv fit --out bgnbd.json && clv fit --model gamma_gamma --out spend.json
+  clv predict --model bgnbd.json                            # CDNOW, 52 weeks ahead
+  clv predict orders.parquet --model bgnbd.json --spend-model spend.json --horizon 26 --out clv.csv
+  clv predict orders.parquet --model bgnbd.json --discount-rate 0.002 --margin 0.3 --format json")]
+    Predict(PredictArgs),
+    /// Writes a self-contained HTML report with charts: overview, RFM, cohorts, lifecycle, BG/NBD, CLV and churn.
+    #[command(after_help = "Examples:
+  clv report --out cdnow-report.html               # CDNOW with its 1997-09-30 calibration split
+  clv report orders.parquet --out report.html --calibration-end 2024-03-31 --holdout-end 2024-06-30
+  clv report 'data/*.parquet' --out report.html --period week --top 50")]
+    Report(ReportArgs),
+    /// Runs SQL with every clv function registered; with no query, opens an interactive SQL shell.
+    #[command(after_help = "Examples:
+  clv sql                                          # interactive shell: history, multi-line, \\d
+  clv sql \"SELECT segment, count(*) FROM rfm('cdnow') GROUP BY 1\"
+  clv sql --table orders=orders.parquet \"SELECT * FROM rfm('orders') LIMIT 10\" --format csv
+  clv sql --table o='data/*.ndjson' \"SELECT * FROM cohort_retention('o', 'month')\" --out cohorts.parquet")]
+    Sql(SqlArgs),
+}
+
+/// Where results go.
+#[derive(Args, Debug, Clone, Default)]
+pub struct OutputArgs {
+    /// Output format [default: from --out's extension, else a table on the terminal].
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Write the full result to this file (.csv, .json/.ndjson, .parquet, .txt).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// A per-customer result: its first rows on the terminal, all of it with --out or --format.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ViewArgs {
+    /// Preview rows to print on the terminal.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub preview: usize,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// The transaction input and its contract.
+#[derive(Args, Debug, Clone, Default)]
+pub struct InputArgs {
+    /// Transactions: a Parquet, CSV or newline-delimited JSON file, a folder or a glob [default: the bundled CDNOW sample].
+    pub path: Option<String>,
+    /// Input format [default: from the file extension: .parquet, .csv, .json/.ndjson/.jsonl].
+    #[arg(long, value_enum)]
+    pub input_format: Option<InputFormat>,
+    #[command(flatten)]
+    pub contract: ContractArgs,
+}
+
+option_flags! {
+    /// The transaction contract's columns and policies.
+    ContractFlags {
+        /// Customer id column [default: customer_id].
+        customer_col: "COLUMN" => "customer_column",
+        /// Transaction date/timestamp column [default: order_date]; text is parsed as YYYY-MM-DD or a timestamp.
+        time_col: "COLUMN" => "time_column",
+        /// Amount column [default: amount].
+        amount_col: "COLUMN" => "amount_column",
+        /// Order id column: frequency counts distinct orders [default: every row is an order].
+        order_col: "COLUMN" => "order_column",
+        /// As-of date YYYY-MM-DD [default: the day after the last transaction].
+        as_of: "DATE" => "as_of",
+        /// Negative amounts: net, exclude or error [default: net].
+        negative_amounts: "POLICY" => "negative_amounts",
+        /// Null/NaN/infinite amounts: exclude or error [default: exclude].
+        invalid_amounts: "POLICY" => "invalid_amounts",
+        /// Count one purchase per customer per day: none or day [default: none].
+        collapse: "GRAIN" => "collapse",
+    }
+}
+
+/// The transaction contract: columns and data policies.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ContractArgs {
+    #[command(flatten)]
+    pub flags: ContractFlags,
+    /// Drop exact duplicate rows.
+    #[arg(long)]
+    pub dedupe: bool,
+}
+
+impl ContractArgs {
+    /// The clv options these flags set.
+    pub fn options(&self) -> Vec<(&'static str, Option<String>)> {
+        let mut options = self.flags.options();
+        options.push(("dedupe", self.dedupe.then(|| "true".to_string())));
+        options
+    }
+}
+
+/// RFM scoring options.
+#[derive(Args, Debug, Clone, Default)]
+pub struct RfmOptions {
+    /// Score levels, 2..10 [default: the scheme's, 5].
+    #[arg(long)]
+    pub bins: Option<u8>,
+    /// quantile, ntile, fixed, mean or median [default: the scheme's].
+    #[arg(long)]
+    pub method: Option<String>,
+    /// Segment scheme: rf_grid, rfm11, cn8, cn8_en, none, or one from --scheme-file [default: rf_grid].
+    #[arg(long)]
+    pub scheme: Option<String>,
+    /// Load a segment scheme from a TOML or JSON file (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub scheme_file: Vec<PathBuf>,
+    /// Monetary value: sum or mean [default: sum].
+    #[arg(long)]
+    pub monetary: Option<String>,
+    /// Method fixed: recency thresholds in days, e.g. 30,90,180,365.
+    #[arg(long, value_name = "LIST")]
+    pub recency_thresholds: Option<String>,
+    /// Method fixed: frequency thresholds, e.g. 1,2,5,10.
+    #[arg(long, value_name = "LIST")]
+    pub frequency_thresholds: Option<String>,
+    /// Method fixed: monetary thresholds, e.g. 50,100,500,1000.
+    #[arg(long, value_name = "LIST")]
+    pub monetary_thresholds: Option<String>,
+}
+
+impl RfmOptions {
+    /// The clv options these flags set.
+    pub fn options(&self) -> Vec<(&'static str, Option<String>)> {
+        vec![
+            ("rfm.bins", self.bins.map(|b| b.to_string())),
+            ("rfm.method", self.method.clone()),
+            ("rfm.scheme", self.scheme.clone()),
+            ("rfm.monetary", self.monetary.clone()),
+            ("rfm.recency_thresholds", self.recency_thresholds.clone()),
+            ("rfm.frequency_thresholds", self.frequency_thresholds.clone()),
+            ("rfm.monetary_thresholds", self.monetary_thresholds.clone()),
+        ]
+    }
+}
+
+#[derive(Args)]
+pub struct RfmArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub rfm: RfmOptions,
+    #[command(flatten)]
+    pub view: ViewArgs,
+}
+
+option_flags! {
+    /// BTYD summary options.
+    BtydArgs {
+        /// Inclusive end of the calibration period YYYY-MM-DD [default: the as-of date, else the last transaction].
+        calibration_end: "DATE" => "btyd.calibration_end",
+        /// Inclusive end of the holdout period YYYY-MM-DD (adds x_holdout, t_holdout) [default: no holdout].
+        holdout_end: "DATE" => "btyd.holdout_end",
+        /// Time unit of t_x and t: day, week or month (= 365.25/12 days) [default: week].
+        time_unit: "UNIT" => "btyd.time_unit",
+    }
+}
+
+#[derive(Args)]
+pub struct SummaryArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub btyd: BtydArgs,
+    #[command(flatten)]
+    pub view: ViewArgs,
+}
+
+/// Which cohort measure the terminal triangle shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CohortMetric {
+    /// Share of the cohort active in the period, in %.
+    Retention,
+    /// Revenue relative to the cohort's first period, in %.
+    Revenue,
+    /// Active customers.
+    Customers,
+    /// Cumulative revenue per cohort customer.
+    Cumulative,
+}
+
+#[derive(Args)]
+pub struct CohortArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Cohort grain: day, week (Monday start), month, quarter or year [default: month].
+    #[arg(long)]
+    pub period: Option<String>,
+    /// The measure the terminal triangle shows (files get every column).
+    #[arg(long, value_enum, default_value_t = CohortMetric::Retention)]
+    pub metric: CohortMetric,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+option_flags! {
+    /// Lifecycle windows.
+    LifecycleArgs {
+        /// A customer is new for this many days after the first purchase [default: 30].
+        new_days: "DAYS" => "lifecycle.new_days",
+        /// Active while the last purchase is fewer than this many days ago [default: 90].
+        active_days: "DAYS" => "lifecycle.active_days",
+        /// Churned once the last purchase is at least this many days ago [default: 180].
+        churn_days: "DAYS" => "lifecycle.churn_days",
+    }
+}
+
+#[derive(Subcommand)]
+pub enum ChurnCommand {
+    /// Lifecycle stage per customer as of a date: new, active, reactivated, silent or churned.
+    #[command(after_help = "Examples:
+  clv churn stages                                   # CDNOW as of the day after its last transaction
+  clv churn stages orders.parquet --as-of 2024-06-30 --churn-days 120
+  clv churn stages orders.parquet --out stages.csv")]
+    Stages(StagesArgs),
+    /// Customers moving between lifecycle stages from one date to another, with their revenue in between.
+    #[command(after_help = "Examples:
+  clv churn transitions --from 1997-10-01 --to 1998-04-01
+  clv churn transitions orders.parquet --from 2024-01-01 --to 2024-06-30 --format csv")]
+    Transitions(TransitionsArgs),
+    /// Churn labels for training: per cutoff and customer, the RFM features as of the cutoff and whether they bought in the window after it.
+    #[command(after_help = "Examples:
+  clv churn labels --cutoffs 1997-09-30 --window-days 90
+  clv churn labels orders.parquet --cutoffs 2024-01-01..2024-06-30 --every month --btyd --out labels.parquet
+  clv churn labels --cutoffs 1997-06-30,1997-09-30 --format csv > labels.csv")]
+    Labels(LabelsArgs),
+    /// How well 1 - P(alive) of a BG/NBD model fitted at each cutoff ranks who churns: AUC and calibration deciles.
+    #[command(after_help = "Examples:
+  clv churn evaluate --cutoffs 1997-09-30 --window-days 273
+  clv churn evaluate orders.parquet --cutoffs 2024-01-01..2024-06-30 --window-days 60 --format csv")]
+    Evaluate(EvaluateArgs),
+}
+
+option_flags! {
+    /// Churn-label options.
+    ChurnLabelArgs {
+        /// Cutoff dates: a list YYYY-MM-DD,YYYY-MM-DD or a range START..END (the last day of every --every period inside it).
+        cutoffs: "DATES" => "churn.cutoffs",
+        /// Churned = no purchase in this many days after the cutoff [default: 90].
+        window_days: "DAYS" => "churn.window_days",
+        /// A cutoff range takes the last day of every day, week, month, quarter or year [default: month].
+        every: "PERIOD" => "churn.every",
+    }
+}
+
+#[derive(Args)]
+pub struct LabelsArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub labels: ChurnLabelArgs,
+    /// Add the BTYD features: x, t_x, t, p_alive, churn_probability, expected_purchases (a BG/NBD fit per cutoff).
+    #[arg(long)]
+    pub btyd: bool,
+    #[command(flatten)]
+    pub rfm: RfmOptions,
+    #[command(flatten)]
+    pub view: ViewArgs,
+}
+
+#[derive(Args)]
+pub struct EvaluateArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub labels: ChurnLabelArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Args)]
+pub struct StagesArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub windows: LifecycleArgs,
+    #[command(flatten)]
+    pub view: ViewArgs,
+}
+
+#[derive(Args)]
+pub struct TransitionsArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Stages as of this date YYYY-MM-DD (customers without a purchase by then are 'prospect').
+    #[arg(long, value_name = "DATE")]
+    pub from: String,
+    /// ... moving to their stages as of this date YYYY-MM-DD.
+    #[arg(long, value_name = "DATE")]
+    pub to: String,
+    #[command(flatten)]
+    pub windows: LifecycleArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// The models `clv fit` can fit from transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum ModelArg {
+    /// BG/NBD (Fader, Hardie & Lee 2005): repeat purchases and dropout.
+    BgNbd,
+    /// Pareto/NBD (Schmittlein, Morrison & Colombo 1987).
+    ParetoNbd,
+    /// Modified BG/NBD (Batislam, Denizel & Filiztekin 2007).
+    MbgNbd,
+    /// Gamma-Gamma spend per transaction (Fader & Hardie 2013), on customers with repeat purchases.
+    GammaGamma,
+}
+
+impl ModelArg {
+    /// The serialized kind name.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Self::BgNbd => "bg_nbd",
+            Self::ParetoNbd => "pareto_nbd",
+            Self::MbgNbd => "mbg_nbd",
+            Self::GammaGamma => "gamma_gamma",
+        }
+    }
+
+    /// The SQL aggregate that fits it.
+    pub fn function(self) -> &'static str {
+        match self {
+            Self::BgNbd => "bgnbd_fit",
+            Self::ParetoNbd => "pareto_nbd_fit",
+            Self::MbgNbd => "mbgnbd_fit",
+            Self::GammaGamma => "gamma_gamma_fit",
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct FitArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// The model to fit.
+    #[arg(long, value_enum, default_value_t = ModelArg::BgNbd)]
+    pub model: ModelArg,
+    /// Inclusive end of the calibration period YYYY-MM-DD [default: the as-of date, else the last transaction].
+    #[arg(long, value_name = "DATE")]
+    pub calibration_end: Option<String>,
+    /// Time unit of the model: day, week or month [default: week].
+    #[arg(long, value_name = "UNIT")]
+    pub time_unit: Option<String>,
+    /// Write the model JSON to this file [default: standard output].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct PredictArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// A transaction model written by `clv fit` (bg_nbd, pareto_nbd or mbg_nbd).
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+    /// A Gamma-Gamma model written by `clv fit --model gamma_gamma`: adds expected_spend and clv.
+    #[arg(long, value_name = "FILE")]
+    pub spend_model: Option<PathBuf>,
+    /// Prediction horizon in the model's time unit [default: 52].
+    #[arg(long, value_name = "PERIODS")]
+    pub horizon: Option<f64>,
+    /// Discount rate per time unit for clv [default: 0].
+    #[arg(long, value_name = "RATE")]
+    pub discount_rate: Option<f64>,
+    /// Profit margin applied to clv [default: 1].
+    #[arg(long)]
+    pub margin: Option<f64>,
+    /// Inclusive end of the history the predictions condition on YYYY-MM-DD [default: the as-of date, else the last transaction].
+    #[arg(long, value_name = "DATE")]
+    pub calibration_end: Option<String>,
+    #[command(flatten)]
+    pub view: ViewArgs,
+}
+
+#[derive(Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// The HTML file to write.
+    #[arg(long, value_name = "FILE", default_value = "clv-report.html")]
+    pub out: PathBuf,
+    /// End of the calibration period for the BG/NBD fit YYYY-MM-DD [default: 1997-09-30 for the bundled sample, else the last transaction].
+    #[arg(long, value_name = "DATE")]
+    pub calibration_end: Option<String>,
+    /// End of the holdout period YYYY-MM-DD: adds calibration-vs-holdout and churn AUC [default: 1998-06-30 for the bundled sample, else none].
+    #[arg(long, value_name = "DATE")]
+    pub holdout_end: Option<String>,
+    /// Time unit of the BG/NBD fit: day, week or month [default: week].
+    #[arg(long, value_name = "UNIT")]
+    pub time_unit: Option<String>,
+    /// Cohort grain: day, week, month, quarter or year [default: month].
+    #[arg(long)]
+    pub period: Option<String>,
+    /// Lifecycle transitions from this date YYYY-MM-DD [default: halfway between the first transaction and the as-of date].
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<String>,
+    /// Lifecycle transitions to this date YYYY-MM-DD [default: the as-of date].
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
+    /// Customers in the top-CLV table.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub top: usize,
+    /// Report title [default: from the input's name].
+    #[arg(long)]
+    pub title: Option<String>,
+    #[command(flatten)]
+    pub rfm: RfmOptions,
+}
+
+#[derive(Args)]
+pub struct SqlArgs {
+    /// The query (several statements separated by ';' run in order; the last one's result is printed). Omit it for the interactive shell.
+    pub query: Option<String>,
+    /// Register a table: NAME=PATH (Parquet, CSV or newline-delimited JSON file, folder or glob). Repeatable. The bundled sample is table cdnow.
+    #[arg(long = "table", value_name = "NAME=PATH")]
+    pub tables: Vec<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}

@@ -1,0 +1,168 @@
+//! `clv churn`: lifecycle stages, transitions between two dates.
+
+use super::{Job, literal};
+use crate::cli::{ChurnCommand, EvaluateArgs, GlobalArgs, LabelsArgs, StagesArgs, TransitionsArgs};
+use crate::error::Result;
+use crate::output::{self, Emitted};
+
+/// Runs `clv churn …`.
+pub async fn run(global: &GlobalArgs, command: ChurnCommand) -> Result<()> {
+    match command {
+        ChurnCommand::Stages(a) => stages(global, a).await,
+        ChurnCommand::Transitions(a) => transitions(global, a).await,
+        ChurnCommand::Labels(a) => labels(global, a).await,
+        ChurnCommand::Evaluate(a) => evaluate(global, a).await,
+    }
+}
+
+/// The stages in lifecycle order, for sorting.
+pub const STAGE_ORDER: &str = "CASE stage WHEN 'new' THEN 1 WHEN 'active' THEN 2 WHEN 'reactivated' THEN 3 \
+     WHEN 'silent' THEN 4 WHEN 'churned' THEN 5 ELSE 6 END";
+
+async fn stages(global: &GlobalArgs, args: StagesArgs) -> Result<()> {
+    let job = Job::new(global, &args.input, &args.windows.options()).await?;
+    let src = job.source();
+    let result = job
+        .sql(
+            "lifecycle stages",
+            &format!("SELECT * FROM lifecycle({src}) ORDER BY customer_id"),
+        )
+        .await?;
+    if output::emit(&result, &args.view.output, job.quiet)? == Emitted::Stdout {
+        return Ok(());
+    }
+    let o = crate::session::options(&job.ctx);
+    let w = o.lifecycle_windows;
+    job.note(format!(
+        "Lifecycle of {} as of {}: new < {} days since the first purchase, active < {} and churned >= {} days since the last",
+        job.input.label,
+        o.as_of.map(clv::config::format_date).unwrap_or_else(|| "the day after the last transaction".into()),
+        w.new_days,
+        w.active_days,
+        w.churn_days
+    ));
+    let counts = job
+        .sql(
+            "stage counts",
+            &format!(
+                "SELECT stage, count(*) AS customers, round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS pct,
+                        round(avg(days_since_last), 1) AS avg_days_since_last
+                 FROM lifecycle({src}) GROUP BY stage ORDER BY {STAGE_ORDER}"
+            ),
+        )
+        .await?;
+    output::print_table("Stages", &counts)?;
+    output::print_preview("Customers", &result, args.view.preview)
+}
+
+async fn transitions(global: &GlobalArgs, args: TransitionsArgs) -> Result<()> {
+    let job = Job::new(global, &args.input, &args.windows.options()).await?;
+    let (from, to) = (literal(&args.from), literal(&args.to));
+    let result = job
+        .sql(
+            "lifecycle transitions",
+            &format!(
+                "SELECT * FROM lifecycle_transitions({}, {from}, {to}) ORDER BY from_stage, to_stage",
+                job.source()
+            ),
+        )
+        .await?;
+    if output::emit(&result, &args.output, job.quiet)? == Emitted::Stdout {
+        return Ok(());
+    }
+    job.note(format!(
+        "Lifecycle transitions of {} from {} to {} (revenue in between)",
+        job.input.label, args.from, args.to
+    ));
+    output::print_table("Transitions", &result)
+}
+
+/// Per cutoff: customers, churned, retained, unknown (censored without a purchase), churn rate.
+pub fn label_summary_query(labels: &str) -> String {
+    format!(
+        "SELECT cutoff, min(window_end) AS window_end, count(*) AS customers,
+                sum(CASE WHEN churned THEN 1 ELSE 0 END) AS churned,
+                sum(CASE WHEN NOT churned THEN 1 ELSE 0 END) AS retained,
+                sum(CASE WHEN churned IS NULL THEN 1 ELSE 0 END) AS unknown,
+                round(avg(CASE WHEN churned THEN 1.0 WHEN NOT churned THEN 0.0 END), 4) AS churn_rate
+         FROM {labels} GROUP BY cutoff ORDER BY cutoff"
+    )
+}
+
+/// The library needs cutoffs; say which flag gives them.
+fn require_cutoffs(job: &Job) -> Result<()> {
+    if crate::session::options(&job.ctx).churn_cutoffs.is_none() {
+        return Err(crate::error::CliError::usage(
+            "--cutoffs is required (or churn.cutoffs in clv.toml): a list like 1997-06-30,1997-09-30 or a range like 1997-01-01..1997-12-31",
+        ));
+    }
+    Ok(())
+}
+
+async fn labels(global: &GlobalArgs, args: LabelsArgs) -> Result<()> {
+    let mut options = args.labels.options();
+    options.push(("churn.btyd", args.btyd.then(|| "true".to_string())));
+    options.extend(args.rfm.options());
+    let job = Job::new(global, &args.input, &options).await?;
+    super::rfm::register_schemes(&job.ctx, &args.rfm.scheme_file)?;
+    require_cutoffs(&job)?;
+    let src = job.source();
+    let result = job
+        .sql(
+            "churn labels",
+            &format!("SELECT * FROM churn_labels({src}) ORDER BY cutoff, customer_id"),
+        )
+        .await?;
+    if output::emit(&result, &args.view.output, job.quiet)? == Emitted::Stdout {
+        return Ok(());
+    }
+    let o = crate::session::options(&job.ctx);
+    job.note(format!(
+        "Churn labels of {}: churned = no purchase in the {} days after each cutoff; unknown = the window runs past the data and saw no purchase",
+        job.input.label, o.churn_window_days
+    ));
+    let summary = job
+        .sql("label summary", &label_summary_query(&format!("churn_labels({src})")))
+        .await?;
+    output::print_table("Labels per cutoff", &summary)?;
+    output::print_preview("Customers", &result, args.view.preview)
+}
+
+async fn evaluate(global: &GlobalArgs, args: EvaluateArgs) -> Result<()> {
+    let job = Job::new(global, &args.input, &args.labels.options()).await?;
+    require_cutoffs(&job)?;
+    let result = job
+        .sql_registered(
+            "churn evaluation",
+            &format!("SELECT * FROM churn_evaluate({}) ORDER BY cutoff, decile", job.source()),
+            "evaluation",
+        )
+        .await?;
+    if output::emit(&result, &args.output, job.quiet)? == Emitted::Stdout {
+        return Ok(());
+    }
+    let o = crate::session::options(&job.ctx);
+    job.note(format!(
+        "Churn evaluation of {}: 1 - P(alive) of a {} model fitted at each cutoff, against no purchase in the next {} days; decile 10 is the most likely to churn",
+        job.input.label, o.ltv_model, o.churn_window_days
+    ));
+    if !result.is_empty() {
+        let auc = job
+            .sql(
+                "AUC",
+                "SELECT cutoff, sum(customers) AS customers, sum(churned) AS churned, round(max(auc), 4) AS auc
+                 FROM evaluation GROUP BY cutoff ORDER BY cutoff",
+            )
+            .await?;
+        output::print_table("AUC per cutoff (0.5 = a random ranking, 1 = perfect)", &auc)?;
+    }
+    let deciles = job
+        .sql(
+            "deciles",
+            "SELECT cutoff, decile, customers, round(predicted_churn, 4) AS predicted_churn,
+                    round(observed_churn, 4) AS observed_churn, churned
+             FROM evaluation ORDER BY cutoff, decile",
+        )
+        .await?;
+    output::print_table("Calibration deciles", &deciles)
+}

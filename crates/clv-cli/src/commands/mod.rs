@@ -1,0 +1,93 @@
+//! One module per command. Every command computes through the clv SQL functions on a session
+//! that carries the options (defaults, `clv.toml`, flags), so the CLI adds presentation only.
+
+pub mod churn;
+pub mod cohorts;
+pub mod models;
+pub mod report;
+pub mod rfm;
+pub mod shell;
+pub mod sql;
+pub mod summary;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::prelude::SessionContext;
+
+use crate::cli::{GlobalArgs, InputArgs};
+use crate::error::{Result, Stage, from_datafusion};
+use crate::input::{self, Input};
+use crate::progress::Progress;
+use crate::session;
+
+/// A command's session, its registered input and its progress reporter.
+pub struct Job {
+    /// The session, with clv registered and the options set.
+    pub ctx: SessionContext,
+    /// The registered input.
+    pub input: Input,
+    /// Progress on stderr.
+    pub progress: Progress,
+    /// `--quiet`.
+    pub quiet: bool,
+}
+
+impl Job {
+    /// Creates the session, applies `clv.toml` then the flags' options, and registers the input.
+    pub async fn new(global: &GlobalArgs, input: &InputArgs, options: &[(&str, Option<String>)]) -> Result<Self> {
+        let ctx = session::context(global.config.as_deref())?;
+        session::set_options(&ctx, &input.contract.options(), "")?;
+        session::set_options(&ctx, options, "")?;
+        let time_column = session::options(&ctx).time_column;
+        let input = input::register(&ctx, input.path.as_deref(), input.input_format, &time_column).await?;
+        let progress = Progress::new(global.quiet, input.total_rows);
+        Ok(Self {
+            ctx,
+            input,
+            progress,
+            quiet: global.quiet,
+        })
+    }
+
+    /// Runs a query over the session as the progress step `step`.
+    pub async fn sql(&self, step: &str, query: &str) -> Result<Vec<RecordBatch>> {
+        let df = self
+            .ctx
+            .sql(query)
+            .await
+            .map_err(|e| from_datafusion(e, Stage::Query))?;
+        self.progress.collect(step, df).await
+    }
+
+    /// Runs a query like [`Job::sql`] and also registers its result as table `name` (replacing
+    /// one of that name), for the summaries computed from it.
+    pub async fn sql_registered(&self, step: &str, query: &str, name: &str) -> Result<Vec<RecordBatch>> {
+        let df = self
+            .ctx
+            .sql(query)
+            .await
+            .map_err(|e| from_datafusion(e, Stage::Query))?;
+        let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
+        let batches = self.progress.collect(step, df).await?;
+        let table = datafusion::datasource::MemTable::try_new(schema, vec![batches.clone()])?;
+        self.ctx.deregister_table(name)?;
+        self.ctx.register_table(name, std::sync::Arc::new(table))?;
+        Ok(batches)
+    }
+
+    /// The input table name quoted as a SQL string literal, for table-function calls.
+    pub fn source(&self) -> String {
+        format!("'{}'", self.input.table.replace('\'', "''"))
+    }
+
+    /// Prints a note on stderr unless `--quiet`.
+    pub fn note(&self, text: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("{}", text.as_ref());
+        }
+    }
+}
+
+/// Quotes a date or option value as a SQL string literal.
+pub fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}

@@ -1,0 +1,318 @@
+//! `clv fit` and `clv predict`: LTV models as JSON files.
+//!
+//! `clv fit` runs the library's fit aggregate (`bgnbd_fit`, …) over `btyd_summary` and writes
+//! the fitted model's own serialized form (the aggregate's `json` field). `clv predict` loads a
+//! file with the library's deserializer (which checks the kind, the format version and the
+//! parameters) and scores customers with the SQL prediction functions.
+
+use std::path::{Path, PathBuf};
+
+use clv::ltv::{
+    FittedBgNbd, FittedGammaGamma, FittedMbgNbd, FittedParetoNbd, KindTag, ModelKind,
+};
+use datafusion::arrow::array::{Array, AsArray};
+use serde_json::Value;
+
+use super::{Job, literal};
+use crate::cli::{FitArgs, GlobalArgs, ModelArg, PredictArgs};
+use crate::error::{CliError, Result};
+use crate::output::{self, Emitted};
+
+/// The transaction models `--model` accepts.
+pub const TRANSACTION_MODELS: [ModelKind; 3] = [ModelKind::BgNbd, ModelKind::ParetoNbd, ModelKind::MbgNbd];
+
+/// A model file, checked by the library's deserializer.
+#[derive(Debug, Clone)]
+pub struct ModelFile {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// Its kind.
+    pub kind: ModelKind,
+    /// Its serialized form.
+    pub json: Value,
+    /// The library's serialization, indented (fields in the library's order).
+    pub pretty: String,
+}
+
+impl ModelFile {
+    /// Reads `path` and checks that it is one of `accepted`; `flag` names the option in errors.
+    pub fn load(path: &Path, accepted: &[ModelKind], flag: &str) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| CliError::data(format!("{flag}: cannot read '{}': {e}", path.display())))?;
+        Self::parse(&text, path, accepted, flag)
+    }
+
+    /// Checks serialized model text read from `path`.
+    pub fn parse(text: &str, path: &Path, accepted: &[ModelKind], flag: &str) -> Result<Self> {
+        let shown = path.display();
+        let fit_hint = format!(
+            "write one with: clv fit --model {} --out {}",
+            accepted[0],
+            path.file_name().map(|f| f.to_string_lossy()).unwrap_or_default()
+        );
+        let tag: KindTag = serde_json::from_str(text).map_err(|e| {
+            CliError::data(format!("{flag}: '{shown}' is not a clv model file ({e}); {fit_hint}"))
+        })?;
+        if !accepted.contains(&tag.kind) {
+            let names: Vec<&str> = accepted.iter().map(|k| k.name()).collect();
+            return Err(CliError::data(format!(
+                "{flag}: '{shown}' holds a {} model, but {flag} needs {}; {fit_hint}",
+                tag.kind,
+                names.join(" or ")
+            )));
+        }
+        let checked = match tag.kind {
+            ModelKind::BgNbd => serde_json::from_str::<FittedBgNbd>(text).and_then(|m| serde_json::to_string_pretty(&m)),
+            ModelKind::ParetoNbd => serde_json::from_str::<FittedParetoNbd>(text).and_then(|m| serde_json::to_string_pretty(&m)),
+            ModelKind::MbgNbd => serde_json::from_str::<FittedMbgNbd>(text).and_then(|m| serde_json::to_string_pretty(&m)),
+            ModelKind::GammaGamma => serde_json::from_str::<FittedGammaGamma>(text).and_then(|m| serde_json::to_string_pretty(&m)),
+            other => {
+                return Err(CliError::data(format!(
+                    "{flag}: '{shown}' holds a {other} model, which clv predict does not score"
+                )));
+            }
+        };
+        let pretty =
+            checked.map_err(|e| CliError::data(format!("{flag}: '{shown}' is not a valid {} model: {e}", tag.kind)))?;
+        let json: Value = serde_json::from_str(text).map_err(|e| CliError::data(format!("{flag}: '{shown}': {e}")))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            kind: tag.kind,
+            json,
+            pretty,
+        })
+    }
+
+    /// The time unit the model was fitted in (`week` when it has none).
+    pub fn time_unit(&self) -> String {
+        self.json["time_unit"].as_str().unwrap_or("week").to_string()
+    }
+
+    /// The model as the SQL struct the prediction functions take.
+    pub fn sql_struct(&self) -> String {
+        let mut fields = vec![format!("'model', {}", literal(self.kind.name()))];
+        if let Some(params) = self.json["params"].as_object() {
+            for (k, v) in params {
+                if let Some(v) = v.as_f64() {
+                    fields.push(format!("{}, CAST({v:?} AS DOUBLE)", literal(k)));
+                }
+            }
+        }
+        fields.push(format!("'time_unit', {}", literal(&self.time_unit())));
+        format!("named_struct({})", fields.join(", "))
+    }
+}
+
+/// A model's name as the papers write it.
+pub fn display_name(kind: &str) -> &'static str {
+    match kind {
+        "bg_nbd" => "BG/NBD",
+        "pareto_nbd" => "Pareto/NBD",
+        "mbg_nbd" => "MBG/NBD",
+        "gamma_gamma" => "Gamma-Gamma",
+        "bg_bb" => "BG/BB",
+        "sbg" => "sBG",
+        _ => "model",
+    }
+}
+
+/// A model's parameters in the papers' order.
+pub fn parameter_names(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "bg_nbd" | "mbg_nbd" => &["r", "alpha", "a", "b"],
+        "pareto_nbd" => &["r", "alpha", "s", "beta"],
+        "gamma_gamma" => &["p", "q", "gamma"],
+        "bg_bb" => &["alpha", "beta", "gamma", "delta"],
+        "sbg" => &["alpha", "beta"],
+        _ => &[],
+    }
+}
+
+/// Parameter, estimate and standard error (None when the Hessian was not positive definite).
+pub fn parameters(json: &Value) -> Vec<(String, f64, Option<f64>)> {
+    let se = &json["fit"]["standard_errors"];
+    parameter_names(json["kind"].as_str().unwrap_or_default())
+        .iter()
+        .filter_map(|k| Some((k.to_string(), json["params"][k].as_f64()?, se[k].as_f64())))
+        .collect()
+}
+
+/// A fitted model described in a few lines.
+pub fn describe(json: &Value) -> String {
+    let kind = json["kind"].as_str().unwrap_or("?");
+    let fit = &json["fit"];
+    let mut lines = vec![format!(
+        "{} fit on {} customers{}: {}, log-likelihood {:.3}, {} iterations",
+        display_name(kind),
+        fit["n_customers"].as_f64().unwrap_or(f64::NAN),
+        json["time_unit"].as_str().map(|u| format!(" (time unit {u})")).unwrap_or_default(),
+        if fit["converged"].as_bool() == Some(true) {
+            "converged"
+        } else {
+            "NOT CONVERGED (check the data; the estimate may be poor)"
+        },
+        fit["log_likelihood"].as_f64().unwrap_or(f64::NAN),
+        fit["iterations"].as_u64().unwrap_or(0),
+    )];
+    lines.push(format!("  {:<10} {:>12} {:>12}", "parameter", "estimate", "std. error"));
+    for (name, value, se) in parameters(json) {
+        let se = se.map(|s| format!("{s:.6}")).unwrap_or_else(|| "-".into());
+        lines.push(format!("  {name:<10} {value:>12.6} {se:>12}"));
+    }
+    lines.join("\n")
+}
+
+/// Fits `model` over the job's input. Gamma-Gamma is fitted on the customers with repeat
+/// purchases and a positive mean repeat spend (the model's support).
+pub async fn fit_model(job: &Job, model: ModelArg) -> Result<ModelFile> {
+    let src = job.source();
+    let query = match model {
+        ModelArg::GammaGamma => {
+            format!("SELECT gamma_gamma_fit(x, monetary) AS f FROM btyd_summary({src}) WHERE x > 0 AND monetary > 0")
+        }
+        m => format!("SELECT {}(x, t_x, t) AS f FROM btyd_summary({src})", m.function()),
+    };
+    let batches = job
+        .sql(&format!("{} fit", display_name(model.kind())), &query)
+        .await?;
+    let text = batches
+        .iter()
+        .find(|b| b.num_rows() > 0)
+        .and_then(|b| {
+            let s = b.column(0).as_struct_opt()?;
+            let json = s.column_by_name("json")?.as_string_opt::<i32>()?;
+            json.is_valid(0).then(|| json.value(0).to_string())
+        })
+        .ok_or_else(|| CliError::internal("the fit returned no model"))?;
+    let kind = [ModelKind::BgNbd, ModelKind::ParetoNbd, ModelKind::MbgNbd, ModelKind::GammaGamma];
+    ModelFile::parse(&text, Path::new("the fitted model"), &kind, model.function())
+        .map_err(|e| CliError::internal(e.message))
+}
+
+/// Runs `clv fit`.
+pub async fn fit(global: &GlobalArgs, args: FitArgs) -> Result<()> {
+    let options = [
+        ("btyd.calibration_end", args.calibration_end.clone()),
+        ("btyd.time_unit", args.time_unit.clone()),
+    ];
+    let job = Job::new(global, &args.input, &options).await?;
+    let model = fit_model(&job, args.model).await?;
+    let (json, text) = (&model.json, model.pretty.clone() + "\n");
+    match &args.out {
+        Some(out) => {
+            std::fs::write(out, text)
+                .map_err(|e| CliError::data(format!("cannot write '{}': {e}", out.display())))?;
+            if !job.quiet {
+                println!("{}", describe(json));
+            }
+            job.note(format!("Wrote the {} model to {}", display_name(args.model.kind()), out.display()));
+        }
+        None => {
+            print!("{text}");
+            job.note(describe(json));
+        }
+    }
+    if json["fit"]["converged"].as_bool() != Some(true) {
+        eprintln!("warning: the fit did not converge; the parameters may be poor");
+    }
+    Ok(())
+}
+
+/// The per-customer prediction query for a model and an optional spend model.
+pub fn predict_query(
+    source: &str,
+    model: &ModelFile,
+    spend: Option<&ModelFile>,
+    horizon: f64,
+    discount_rate: f64,
+    margin: f64,
+) -> String {
+    let h = format!("CAST({horizon:?} AS DOUBLE)");
+    let mut columns = vec![
+        "customer_id, x, t_x, t, monetary".to_string(),
+        "p_alive(m, x, t_x, t) AS p_alive".to_string(),
+        format!("expected_purchases(m, {h}, x, t_x, t) AS expected_purchases"),
+    ];
+    let mut models = vec![format!("{} AS m", model.sql_struct())];
+    if let Some(g) = spend {
+        models.push(format!("{} AS g", g.sql_struct()));
+        // Gamma-Gamma needs a positive mean repeat spend: customers whose repeat purchases
+        // all had zero amounts are outside it and get NULL spend and CLV.
+        let z = "CASE WHEN x = 0 OR monetary > 0 THEN monetary END";
+        columns.push(format!("expected_spend(g, x, {z}) AS expected_spend"));
+        columns.push(format!(
+            "clv(m, g, x, t_x, t, {z}, {h}, {}, CAST({discount_rate:?} AS DOUBLE), 'discrete', CAST({margin:?} AS DOUBLE)) AS clv",
+            literal(&model.time_unit())
+        ));
+    }
+    format!(
+        "SELECT {} FROM btyd_summary({source}) CROSS JOIN (SELECT {}) ORDER BY customer_id",
+        columns.join(", "),
+        models.join(", ")
+    )
+}
+
+/// Runs `clv predict`.
+pub async fn predict(global: &GlobalArgs, args: PredictArgs) -> Result<()> {
+    let model = ModelFile::load(&args.model, &TRANSACTION_MODELS, "--model")?;
+    let spend = args
+        .spend_model
+        .as_deref()
+        .map(|p| ModelFile::load(p, &[ModelKind::GammaGamma], "--spend-model"))
+        .transpose()?;
+    let options = [
+        ("btyd.calibration_end", args.calibration_end.clone()),
+        ("btyd.time_unit", Some(model.time_unit())),
+    ];
+    let job = Job::new(global, &args.input, &options).await?;
+    let o = crate::session::options(&job.ctx);
+    let horizon = args.horizon.unwrap_or(o.ltv_horizon);
+    let discount = args.discount_rate.unwrap_or(o.ltv_discount_rate);
+    let margin = args.margin.unwrap_or(o.ltv_margin);
+    for (flag, v) in [("--horizon", horizon), ("--discount-rate", discount), ("--margin", margin)] {
+        if !v.is_finite() || v < 0.0 {
+            return Err(CliError::usage(format!("{flag} must be a finite number >= 0, got {v}")));
+        }
+    }
+    let query = predict_query(&job.source(), &model, spend.as_ref(), horizon, discount, margin);
+    let result = job.sql_registered("predictions", &query, "predictions").await?;
+    if output::emit(&result, &args.view.output, job.quiet)? == Emitted::Stdout {
+        return Ok(());
+    }
+    job.note(format!(
+        "{} predictions for {} from {}{}: expected purchases over {horizon} {}s",
+        display_name(model.kind.name()),
+        job.input.label,
+        model.path.display(),
+        spend
+            .as_ref()
+            .map(|s| format!(" and {}", s.path.display()))
+            .unwrap_or_default(),
+        model.time_unit()
+    ));
+    let spend_cols = if spend.is_some() {
+        ", round(avg(expected_spend), 2) AS mean_expected_spend, round(sum(clv), 2) AS total_clv"
+    } else {
+        ""
+    };
+    if !result.is_empty() {
+        let overview = job
+            .sql(
+                "overview",
+                &format!(
+                    "SELECT count(*) AS customers, round(avg(p_alive), 4) AS mean_p_alive,
+                            round(sum(expected_purchases), 2) AS expected_purchases{spend_cols} FROM predictions"
+                ),
+            )
+            .await?;
+        output::print_table("Overview", &overview)?;
+    }
+    let order = if spend.is_some() { "clv" } else { "expected_purchases" };
+    let top = job
+        .sql(
+            "top customers",
+            &format!("SELECT * FROM predictions ORDER BY {order} DESC NULLS LAST, customer_id LIMIT {}", args.view.preview),
+        )
+        .await?;
+    output::print_table(&format!("Top {} customers by {order}", args.view.preview), &top)
+}

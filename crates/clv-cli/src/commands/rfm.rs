@@ -1,0 +1,96 @@
+//! `clv rfm`: RFM scores and segments.
+
+use clv::prelude::*;
+
+use super::Job;
+use crate::cli::{GlobalArgs, RfmArgs};
+use crate::error::Result;
+use crate::output::{self, Emitted};
+
+/// Registers `--scheme-file` schemes.
+pub fn register_schemes(ctx: &datafusion::prelude::SessionContext, files: &[std::path::PathBuf]) -> Result<()> {
+    for f in files {
+        let scheme = SegmentScheme::from_path(f)
+            .map_err(|e| crate::error::CliError::usage(crate::error::root_message(&e)).context(f.display()))?;
+        clv::register_scheme(ctx, scheme)?;
+    }
+    Ok(())
+}
+
+/// The data-policy counts as text lines.
+pub fn policy_lines(report: &PolicyReport, options: &ClvOptions) -> Vec<String> {
+    report
+        .lines(options)
+        .into_iter()
+        .map(|(policy, action, n)| {
+            if action.is_empty() {
+                format!("  {policy:<30} {n:>10}")
+            } else {
+                format!("  {policy:<30} {n:>10}  {action}")
+            }
+        })
+        .collect()
+}
+
+/// Runs `clv rfm`.
+pub async fn run(global: &GlobalArgs, args: RfmArgs) -> Result<()> {
+    let job = Job::new(global, &args.input, &args.rfm.options()).await?;
+    register_schemes(&job.ctx, &args.rfm.scheme_file)?;
+    let src = job.source();
+    let result = job
+        .sql_registered("RFM scores", &format!("SELECT * FROM rfm({src})"), "rfm_result")
+        .await?;
+    let emitted = output::emit(&result, &args.view.output, job.quiet)?;
+    if emitted == Emitted::Stdout {
+        return Ok(());
+    }
+    let report = PolicyReport::from_batches(
+        &job.sql("data policies", &format!("SELECT * FROM clv_policy_report({src})")).await?,
+    )?;
+    let options = crate::session::options(&job.ctx);
+    let specs = clv::plan::rfm::resolve_specs(
+        &options,
+        &clv::plan::rfm::RfmFunctions::from_session(&job.ctx.state()).schemes(),
+    )?;
+    job.note(format!(
+        "RFM of {}: {} customers as of {}, scheme {}, method {} with {} bins",
+        job.input.label,
+        report.customers,
+        report.as_of.as_deref().unwrap_or("-"),
+        options.rfm_scheme,
+        specs.r.method,
+        specs.r.bins
+    ));
+    let segments = job
+        .sql(
+            "segments",
+            "SELECT segment, count(*) AS customers,
+                    round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS customer_pct,
+                    round(sum(monetary), 2) AS revenue,
+                    round(100.0 * sum(monetary) / sum(sum(monetary)) OVER (), 1) AS revenue_pct,
+                    round(avg(recency_days), 1) AS avg_recency_days,
+                    round(avg(frequency), 2) AS avg_frequency
+             FROM rfm_result GROUP BY segment ORDER BY customers DESC, segment",
+        )
+        .await?;
+    output::print_table("Segments", &segments)?;
+    let preview = job
+        .sql(
+            "preview",
+            &format!(
+                "SELECT customer_id, recency_days, frequency, round(monetary, 2) AS monetary, r, f, m, rfm_cell, segment
+                 FROM rfm_result ORDER BY rfm_total DESC, customer_id LIMIT {}",
+                args.view.preview
+            ),
+        )
+        .await?;
+    output::print_table(
+        &format!("Preview (top {} by R+F+M, then customer id)", args.view.preview),
+        &preview,
+    )?;
+    println!("\nData policies");
+    for line in policy_lines(&report, &options) {
+        println!("{line}");
+    }
+    Ok(())
+}
