@@ -186,7 +186,10 @@ fn with_hint(text: &str) -> String {
     for (option, flag) in FLAGS {
         let library = format!("(choose another with {option})");
         if text.contains(&library) {
-            return text.replace(&library, &format!("(choose another with {flag}, or {option} in clv.toml)"));
+            return text.replace(
+                &library,
+                &format!("(choose another with {flag}, or {option} in clv.toml)"),
+            );
         }
         let role = option.trim_end_matches("_column");
         if text.starts_with(&format!("{role} column '")) && text.contains(" has type ") {
@@ -211,7 +214,10 @@ mod tests {
         );
         let e = from_datafusion(e, Stage::Query);
         assert_eq!(e.kind, Kind::Data);
-        assert!(e.line().ends_with("(choose another with --amount-col, or amount_column in clv.toml)"));
+        assert!(
+            e.line()
+                .ends_with("(choose another with --amount-col, or amount_column in clv.toml)")
+        );
         let e = DataFusionError::Internal("bug".into());
         assert_eq!(from_datafusion(e, Stage::Data).kind, Kind::Internal);
     }

@@ -173,7 +173,10 @@ pub async fn register_path(
     let mut df = ctx.table(format!("{name}_raw")).await?;
     if let Some(time) = time_column
         && let Ok(field) = schema.field_with_name(time)
-        && matches!(field.data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+        && matches!(
+            field.data_type(),
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+        )
     {
         let to = text_time_type(ctx, &format!("{name}_raw"), time).await?;
         df = df.with_column(time, cast(col(format!("\"{time}\"")), to))?;
@@ -227,7 +230,9 @@ fn detect_format(path: &str, local: &Path) -> Result<InputFormat> {
     if local.is_dir() {
         let mut found: Vec<InputFormat> = vec![];
         for entry in walk(local)? {
-            if let Some(f) = entry.extension().and_then(|e| InputFormat::from_extension(&e.to_string_lossy()))
+            if let Some(f) = entry
+                .extension()
+                .and_then(|e| InputFormat::from_extension(&e.to_string_lossy()))
                 && !found.contains(&f)
             {
                 found.push(f);
@@ -253,8 +258,8 @@ fn detect_format(path: &str, local: &Path) -> Result<InputFormat> {
 /// Files under a folder (recursively, like DataFusion's listing).
 fn walk(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
     let mut out = vec![];
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| CliError::data(format!("cannot read the folder '{}': {e}", dir.display())))?;
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| CliError::data(format!("cannot read the folder '{}': {e}", dir.display())))?;
     for entry in entries.flatten() {
         let p = entry.path();
         if p.is_dir() {
@@ -269,7 +274,8 @@ fn walk(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
 /// Rows in a Parquet file, from its footer; a file that is not Parquet is an error naming it.
 fn parquet_rows(path: &Path) -> Result<u64> {
     use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
-    let file = std::fs::File::open(path).map_err(|e| CliError::data(format!("cannot open '{}': {e}", path.display())))?;
+    let file =
+        std::fs::File::open(path).map_err(|e| CliError::data(format!("cannot open '{}': {e}", path.display())))?;
     let reader = SerializedFileReader::new(file).map_err(|e| {
         CliError::data(format!(
             "'{}' is not a readable Parquet file ({e}); re-export it, or pass --input-format csv|json if it is not Parquet",

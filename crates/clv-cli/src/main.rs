@@ -51,14 +51,20 @@ fn main() -> ExitCode {
     };
     // A panic is a bug: report it on one line with the internal-error exit code.
     std::panic::set_hook(Box::new(|info| {
-        let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
         let message = info
             .payload()
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_default();
-        eprintln!("error: internal error (please report it): panic{location}: {}", message.replace('\n', " "));
+        eprintln!(
+            "error: internal error (please report it): panic{location}: {}",
+            message.replace('\n', " ")
+        );
     }));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(run(cli))));
     match result {

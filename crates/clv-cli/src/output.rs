@@ -160,7 +160,10 @@ pub fn print_preview(title: &str, batches: &[RecordBatch], n: usize) -> crate::e
     }
     write(&head, Some(Format::Table), None)?;
     if total > n {
-        println!("... {} more rows: write them all with --out FILE or --format csv|json", total - n);
+        println!(
+            "... {} more rows: write them all with --out FILE or --format csv|json",
+            total - n
+        );
     }
     Ok(())
 }

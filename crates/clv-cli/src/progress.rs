@@ -149,12 +149,19 @@ mod tests {
             .read_parquet(path, Default::default())
             .await
             .unwrap()
-            .aggregate(vec![], vec![datafusion::functions_aggregate::expr_fn::sum(datafusion::prelude::col("amount"))])
+            .aggregate(
+                vec![],
+                vec![datafusion::functions_aggregate::expr_fn::sum(datafusion::prelude::col(
+                    "amount",
+                ))],
+            )
             .unwrap();
         let task = Arc::new(df.task_ctx());
         let plan = df.create_physical_plan().await.unwrap();
         assert_eq!(scanned_rows(plan.as_ref()), None);
-        datafusion::physical_plan::collect(Arc::clone(&plan), task).await.unwrap();
+        datafusion::physical_plan::collect(Arc::clone(&plan), task)
+            .await
+            .unwrap();
         assert_eq!(scanned_rows(plan.as_ref()), Some(69_659));
     }
 }

@@ -13,7 +13,9 @@ pub const SAMPLE_TABLE: &str = "cdnow";
 static CDNOW: &[u8] = include_bytes!("../../../testdata/cdnow_master.parquet");
 
 fn reader() -> Result<ParquetRecordBatchReaderBuilder<bytes::Bytes>> {
-    Ok(ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from_static(CDNOW))?)
+    Ok(ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from_static(
+        CDNOW,
+    ))?)
 }
 
 /// Registers the bundled CDNOW transactions as table `cdnow`.

@@ -24,7 +24,11 @@ pub fn context(config: Option<&Path>) -> Result<SessionContext> {
     let ctx = new_context()?;
     if let Some(path) = config_path(config)? {
         for (key, value) in read_config(&path)? {
-            set_options(&ctx, &[(key.as_str(), Some(value))], &format!("{}: {key}", path.display()))?;
+            set_options(
+                &ctx,
+                &[(key.as_str(), Some(value))],
+                &format!("{}: {key}", path.display()),
+            )?;
         }
     }
     Ok(ctx)
@@ -44,14 +48,10 @@ fn config_path(given: Option<&Path>) -> Result<Option<PathBuf>> {
 /// Reads `clv.toml`: top-level keys are clv options (`customer_column = "cust"`), tables give
 /// the prefixed ones (`[rfm] scheme = "rfm11"` is `rfm.scheme`).
 pub fn read_config(path: &Path) -> Result<Vec<(String, String)>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CliError::usage(format!("cannot read '{}': {e}", path.display())))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| CliError::usage(format!("cannot read '{}': {e}", path.display())))?;
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-        CliError::usage(format!(
-            "'{}' is not valid TOML: {}",
-            path.display(),
-            e.message()
-        ))
+        CliError::usage(format!("'{}' is not valid TOML: {}", path.display(), e.message()))
     })?;
     let mut out = vec![];
     flatten("", &table, &mut out).map_err(|e| e.context(path.display()))?;
@@ -155,6 +155,10 @@ mod tests {
         assert_eq!(o.rfm_bins, Some(4));
         assert_eq!(o.rfm_recency_thresholds, Some(vec![30.0, 90.0, 180.0]));
         let err = set_options(&ctx, &[("colour", Some("red".into()))], "clv.toml: colour").unwrap_err();
-        assert!(err.message.starts_with("clv.toml: colour: unknown clv option 'colour'"), "{}", err.message);
+        assert!(
+            err.message.starts_with("clv.toml: colour: unknown clv option 'colour'"),
+            "{}",
+            err.message
+        );
     }
 }

@@ -53,12 +53,21 @@ async fn rfm_on_the_bundled_sample_matches_the_library() {
             .lines()
             .find(|l| l.trim_start().starts_with(policy))
             .unwrap_or_else(|| panic!("no '{policy}' in\n{stdout}"));
-        assert!(line.contains(&format!(" {n}")) && line.contains(action), "{line}: {n} {action}");
+        assert!(
+            line.contains(&format!(" {n}")) && line.contains(action),
+            "{line}: {n} {action}"
+        );
     }
     // The full result, as CSV, is the library's.
     let csv_out = clv(&["rfm", "--format", "csv"]);
     let ctx = library();
-    let lib = Rfm::new().dataframe(&ctx, CDNOW).await.unwrap().collect().await.unwrap();
+    let lib = Rfm::new()
+        .dataframe(&ctx, CDNOW)
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
     let mut got: Vec<&str> = csv_out.ok().lines().collect();
     let expected = csv(&lib);
     let mut want: Vec<&str> = expected.lines().collect();
@@ -158,10 +167,16 @@ async fn cohorts_match_the_library() {
         .to_string();
     let cells: Vec<&str> = row.split_whitespace().collect();
     // The first cohort's rows come first (offsets 0, 1, ...; the next cohort restarts at 0).
-    let first: Vec<usize> = (0..offsets.len()).take_while(|i| *i == 0 || offsets[*i] != 0.0).collect();
+    let first: Vec<usize> = (0..offsets.len())
+        .take_while(|i| *i == 0 || offsets[*i] != 0.0)
+        .collect();
     assert_eq!(cells.len(), 2 + first.len(), "{row}");
     for i in first {
-        assert_eq!(cells[2 + offsets[i] as usize], format!("{:.1}", 100.0 * rates[i]), "{row}");
+        assert_eq!(
+            cells[2 + offsets[i] as usize],
+            format!("{:.1}", 100.0 * rates[i]),
+            "{row}"
+        );
     }
     let run = clv(&["cohorts", "--metric", "customers"]);
     assert!(run.ok().contains("customers active in the period"));
@@ -176,7 +191,15 @@ async fn churn_stages_and_transitions_match_the_library() {
     )
     .await;
     let run = clv(&[
-        "churn", "stages", CDNOW, "--as-of", "1998-01-01", "--churn-days", "120", "--format", "csv",
+        "churn",
+        "stages",
+        CDNOW,
+        "--as-of",
+        "1998-01-01",
+        "--churn-days",
+        "120",
+        "--format",
+        "csv",
     ]);
     assert_eq!(run.ok(), csv(&lib));
     let counts = sql(
@@ -187,11 +210,17 @@ async fn churn_stages_and_transitions_match_the_library() {
     let run = clv(&["churn", "stages"]);
     let n = f64s(&counts, "n");
     assert_eq!(n.iter().sum::<f64>(), 23_570.0);
-    for (b, count) in counts.iter().flat_map(|b| (0..b.num_rows()).map(move |i| (b, i))).zip(&n) {
+    for (b, count) in counts
+        .iter()
+        .flat_map(|b| (0..b.num_rows()).map(move |i| (b, i)))
+        .zip(&n)
+    {
         use datafusion::arrow::array::AsArray;
-        let stage = b.0.column(0).as_string_view_opt().map(|s| s.value(b.1).to_string()).unwrap_or_else(|| {
-            b.0.column(0).as_string::<i32>().value(b.1).to_string()
-        });
+        let stage =
+            b.0.column(0)
+                .as_string_view_opt()
+                .map(|s| s.value(b.1).to_string())
+                .unwrap_or_else(|| b.0.column(0).as_string::<i32>().value(b.1).to_string());
         assert!(
             run.stdout.contains(&format!("| {stage:<11} | {:<9} |", *count as i64)),
             "{stage} {count}\n{}",
@@ -237,7 +266,15 @@ async fn churn_labels_and_evaluation_match_the_library() {
         .await
         .unwrap();
     let run = clv(&[
-        "churn", "labels", CDNOW, "--cutoffs", "1997-06-30,1997-09-30", "--window-days", "120", "--format", "csv",
+        "churn",
+        "labels",
+        CDNOW,
+        "--cutoffs",
+        "1997-06-30,1997-09-30",
+        "--window-days",
+        "120",
+        "--format",
+        "csv",
     ]);
     assert_eq!(run.ok(), csv(&lib));
     // The terminal summary counts the library's labels.
@@ -250,7 +287,12 @@ async fn churn_labels_and_evaluation_match_the_library() {
     .await;
     let n = f64s(&churned, "n")[0] as i64;
     let run = clv(&["churn", "labels", "--cutoffs", "1997-09-30", "--window-days", "120"]);
-    assert!(run.ok().contains(&format!("| 1997-09-30 | 1998-01-28 | 23570     | {n} ")), "{}", run.stdout);
+    assert!(
+        run.ok()
+            .contains(&format!("| 1997-09-30 | 1998-01-28 | 23570     | {n} ")),
+        "{}",
+        run.stdout
+    );
     let lib = ChurnLabels::new()
         .cutoffs("1997-09-30")
         .window_days(273)
@@ -262,9 +304,26 @@ async fn churn_labels_and_evaluation_match_the_library() {
         .collect()
         .await
         .unwrap();
-    let run = clv(&["churn", "evaluate", CDNOW, "--cutoffs", "1997-09-30", "--window-days", "273", "--format", "csv"]);
+    let run = clv(&[
+        "churn",
+        "evaluate",
+        CDNOW,
+        "--cutoffs",
+        "1997-09-30",
+        "--window-days",
+        "273",
+        "--format",
+        "csv",
+    ]);
     let text = run.ok();
-    for column in ["decile", "customers", "churned", "auc", "observed_churn", "predicted_churn"] {
+    for column in [
+        "decile",
+        "customers",
+        "churned",
+        "auc",
+        "observed_churn",
+        "predicted_churn",
+    ] {
         for (a, b) in f64s(&lib, column).iter().zip(csv_column(text, column)) {
             assert!(close(*a, b, 1e-12), "{column}: {a} vs {b}");
         }
@@ -279,7 +338,14 @@ async fn fit_writes_the_library_model() {
     use clv::ltv::{BgNbd, FittedBgNbd, FittedGammaGamma};
     let dir = temp_dir("fit");
     let out = dir.join("bgnbd.json");
-    let run = clv(&["fit", CDNOW, "--calibration-end", "1997-09-30", "--out", out.to_str().unwrap()]);
+    let run = clv(&[
+        "fit",
+        CDNOW,
+        "--calibration-end",
+        "1997-09-30",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(run.ok().contains("BG/NBD fit on 23570 customers"), "{}", run.stdout);
     let text = std::fs::read_to_string(&out).unwrap();
     let cli: FittedBgNbd = serde_json::from_str(&text).unwrap();
@@ -299,7 +365,15 @@ async fn fit_writes_the_library_model() {
     let gg: FittedGammaGamma = serde_json::from_str(run.ok()).unwrap();
     assert!(gg.fit_report().unwrap().converged);
     assert!(run.stderr.contains("Gamma-Gamma fit on"), "{}", run.stderr);
-    let run = clv(&["fit", "--model", "pareto_nbd", "--time-unit", "day", "--calibration-end", "1997-09-30"]);
+    let run = clv(&[
+        "fit",
+        "--model",
+        "pareto_nbd",
+        "--time-unit",
+        "day",
+        "--calibration-end",
+        "1997-09-30",
+    ]);
     assert!(run.ok().contains("\"kind\": \"pareto_nbd\"") && run.stdout.contains("\"time_unit\": \"day\""));
 }
 
@@ -308,7 +382,13 @@ async fn fit_then_predict_equals_clv_predict() {
     use clv::ltv::{FittedBgNbd, FittedGammaGamma};
     let dir = temp_dir("predict");
     let (bg, gg) = (dir.join("bg.json"), dir.join("gg.json"));
-    let common = ["--customer-col", "master_customer_id", "--calibration-end", "1997-09-30", "-q"];
+    let common = [
+        "--customer-col",
+        "master_customer_id",
+        "--calibration-end",
+        "1997-09-30",
+        "-q",
+    ];
     for (model, out) in [("bg_nbd", &bg), ("gamma_gamma", &gg)] {
         let mut args = vec!["fit", SAMPLE, "--model", model, "--out", out.to_str().unwrap()];
         args.extend(common);
@@ -338,7 +418,16 @@ async fn fit_then_predict_equals_clv_predict() {
     )
     .await;
     assert_eq!(f64s(&lib, "customer_id"), csv_column(text, "customer_id"));
-    for column in ["x", "t_x", "t", "monetary", "p_alive", "expected_purchases", "expected_spend", "clv"] {
+    for column in [
+        "x",
+        "t_x",
+        "t",
+        "monetary",
+        "p_alive",
+        "expected_purchases",
+        "expected_spend",
+        "clv",
+    ] {
         let (a, b) = (f64s(&lib, column), csv_column(text, column));
         assert_eq!(a.len(), 2357);
         for (x, y) in a.iter().zip(&b) {
@@ -365,8 +454,18 @@ async fn fit_then_predict_equals_clv_predict() {
         assert!(close(es[i], spend, 1e-9), "{} vs {spend}", es[i]);
     }
     // The terminal view: overview and top customers.
-    let run = clv(&["predict", "--model", bg.to_str().unwrap(), "--calibration-end", "1997-09-30"]);
-    assert!(run.ok().contains("Top 10 customers by expected_purchases"), "{}", run.stdout);
+    let run = clv(&[
+        "predict",
+        "--model",
+        bg.to_str().unwrap(),
+        "--calibration-end",
+        "1997-09-30",
+    ]);
+    assert!(
+        run.ok().contains("Top 10 customers by expected_purchases"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -379,7 +478,10 @@ fn every_input_format_folder_and_glob_gives_the_same_rfm() {
     for (query, file) in [
         ("SELECT * FROM cdnow", dir.join("tx.csv")),
         ("SELECT * FROM cdnow", dir.join("tx.ndjson")),
-        ("SELECT * FROM cdnow WHERE customer_id <= 10000", parts.join("a.parquet")),
+        (
+            "SELECT * FROM cdnow WHERE customer_id <= 10000",
+            parts.join("a.parquet"),
+        ),
         ("SELECT * FROM cdnow WHERE customer_id > 10000", parts.join("b.parquet")),
     ] {
         clv(&["sql", query, "--out", file.to_str().unwrap(), "-q"]).ok();
@@ -400,7 +502,14 @@ fn every_input_format_folder_and_glob_gives_the_same_rfm() {
     }
     // A file with an unusual extension is read with --input-format.
     std::fs::copy(dir.join("tx.ndjson"), dir.join("tx.log")).unwrap();
-    let run = clv(&["summary", dir.join("tx.log").to_str().unwrap(), "--input-format", "json", "--format", "csv"]);
+    let run = clv(&[
+        "summary",
+        dir.join("tx.log").to_str().unwrap(),
+        "--input-format",
+        "json",
+        "--format",
+        "csv",
+    ]);
     assert_eq!(run.ok(), clv(&["summary", "--format", "csv"]).ok());
 }
 
@@ -423,7 +532,18 @@ fn column_mapping_comes_from_flags_or_clv_toml() {
     };
     let run = clv_in(
         &dir,
-        &["rfm", "renamed.csv", "--customer-col", "cust", "--time-col", "ts", "--amount-col", "total", "--format", "csv"],
+        &[
+            "rfm",
+            "renamed.csv",
+            "--customer-col",
+            "cust",
+            "--time-col",
+            "ts",
+            "--amount-col",
+            "total",
+            "--format",
+            "csv",
+        ],
         None,
     );
     assert_eq!(sorted(run.ok()), sorted(&expected));
@@ -435,17 +555,29 @@ fn column_mapping_comes_from_flags_or_clv_toml() {
     let run = clv_in(&dir, &["rfm", "renamed.csv", "--format", "csv"], None);
     assert_eq!(sorted(run.ok()), sorted(&expected));
     // Flags win over the file; --config points elsewhere.
-    let run = clv_in(&dir, &["rfm", "renamed.csv", "--scheme", "rfm11", "--format", "csv"], None);
+    let run = clv_in(
+        &dir,
+        &["rfm", "renamed.csv", "--scheme", "rfm11", "--format", "csv"],
+        None,
+    );
     assert!(run.ok().contains("Champions"));
     std::fs::write(dir.join("other.toml"), "[rfm]\nbins = 11\n").unwrap();
     let run = clv_in(&dir, &["rfm", "renamed.csv", "--config", "other.toml"], None);
     assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(run.stderr.contains("other.toml: rfm.bins: bins must be an integer between 2 and 10"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("other.toml: rfm.bins: bins must be an integer between 2 and 10"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
 fn sql_runs_statements_and_the_shell_reads_piped_input() {
-    let run = clv(&["sql", "SET clv.rfm.scheme = 'rfm11'; SELECT segment FROM rfm('cdnow') WHERE customer_id = 3"]);
+    let run = clv(&[
+        "sql",
+        "SET clv.rfm.scheme = 'rfm11'; SELECT segment FROM rfm('cdnow') WHERE customer_id = 3",
+    ]);
     assert!(run.ok().contains("| Champions |"), "{}", run.stdout);
     let dir = temp_dir("shell");
     let run = clv_in(
@@ -453,11 +585,21 @@ fn sql_runs_statements_and_the_shell_reads_piped_input() {
         &["sql"],
         Some("SELECT count(*) AS n\n  FROM rfm('cdnow');\n\\d\n\\d cdnow\nSELECT nope;\n\\q\n"),
     );
-    assert_eq!(run.code, 2, "a failed statement in a piped script fails the run: {}", run.stderr);
+    assert_eq!(
+        run.code, 2,
+        "a failed statement in a piped script fails the run: {}",
+        run.stderr
+    );
     assert!(run.stdout.contains("| 23570 |"), "{}", run.stdout);
     assert!(run.stdout.contains("table     rfm(source [, as_of"), "{}", run.stdout);
     assert!(run.stdout.contains("| customer_id | Int64"), "{}", run.stdout);
-    assert!(run.stderr.lines().any(|l| l.starts_with("error: ") && l.contains("nope")), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.starts_with("error: ") && l.contains("nope")),
+        "{}",
+        run.stderr
+    );
     let run = clv_in(&dir, &["sql"], Some("SELECT 1 AS one;\n"));
     assert!(run.ok().contains("| 1   |"), "{}", run.stdout);
 }
@@ -496,15 +638,26 @@ fn help_snapshots() {
         args.push("--help");
         let run = clv(&args);
         let text = run.ok();
-        let name = if c.is_empty() { "clv".to_string() } else { format!("clv-{}", c.join("-")) };
+        let name = if c.is_empty() {
+            "clv".to_string()
+        } else {
+            format!("clv-{}", c.join("-"))
+        };
         let path = dir.join(format!("{name}.help.txt"));
         if update {
             std::fs::write(&path, text).unwrap();
         } else if std::fs::read_to_string(&path).ok().as_deref() != Some(text) {
             stale.push(name.clone());
         }
-        let examples = if c.is_empty() { "Demo on the bundled CDNOW data:" } else { "Examples:" };
+        let examples = if c.is_empty() {
+            "Demo on the bundled CDNOW data:"
+        } else {
+            "Examples:"
+        };
         assert!(text.contains(examples), "{name} has no examples");
     }
-    assert!(stale.is_empty(), "--help changed for {stale:?}: review and run UPDATE_SNAPSHOTS=1 cargo test -p clv-cli --test cli help_snapshots");
+    assert!(
+        stale.is_empty(),
+        "--help changed for {stale:?}: review and run UPDATE_SNAPSHOTS=1 cargo test -p clv-cli --test cli help_snapshots"
+    );
 }

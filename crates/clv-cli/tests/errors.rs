@@ -28,28 +28,56 @@ fn data_errors_name_the_file_or_column_and_the_fix() {
         &["corrupt.parquet' is not a readable Parquet file", "--input-format"],
     );
     // A CSV without the amount column.
-    std::fs::write(dir.join("no_amount.csv"), "customer_id,order_date,price\n1,2024-01-01,3.5\n").unwrap();
+    std::fs::write(
+        dir.join("no_amount.csv"),
+        "customer_id,order_date,price\n1,2024-01-01,3.5\n",
+    )
+    .unwrap();
     assert_one_line(
         &clv(&["rfm", &p("no_amount.csv")]),
         65,
-        &["amount column 'amount' not found", "[customer_id, order_date, price]", "--amount-col"],
+        &[
+            "amount column 'amount' not found",
+            "[customer_id, order_date, price]",
+            "--amount-col",
+        ],
     );
     // An empty file.
     std::fs::write(dir.join("empty.csv"), b"").unwrap();
-    assert_one_line(&clv(&["summary", &p("empty.csv")]), 65, &["empty.csv' is empty (0 bytes)"]);
+    assert_one_line(
+        &clv(&["summary", &p("empty.csv")]),
+        65,
+        &["empty.csv' is empty (0 bytes)"],
+    );
     // A wrong column type: amounts as text.
-    std::fs::write(dir.join("text_amount.csv"), "customer_id,order_date,amount\n1,2024-01-01,12 EUR\n").unwrap();
+    std::fs::write(
+        dir.join("text_amount.csv"),
+        "customer_id,order_date,amount\n1,2024-01-01,12 EUR\n",
+    )
+    .unwrap();
     assert_one_line(
         &clv(&["rfm", &p("text_amount.csv")]),
         65,
         &["amount column 'amount' has type", "--amount-col", "CAST"],
     );
     // Dates that are not dates.
-    std::fs::write(dir.join("bad_date.ndjson"), "{\"customer_id\":1,\"order_date\":\"soon\",\"amount\":3}\n").unwrap();
+    std::fs::write(
+        dir.join("bad_date.ndjson"),
+        "{\"customer_id\":1,\"order_date\":\"soon\",\"amount\":3}\n",
+    )
+    .unwrap();
     assert_one_line(&clv(&["rfm", &p("bad_date.ndjson")]), 65, &["soon"]);
     // No such file, no matching files.
-    assert_one_line(&clv(&["rfm", "missing.parquet"]), 65, &["no file or folder exists at 'missing.parquet'"]);
-    assert_one_line(&clv(&["rfm", &format!("{}/*.parquet", p("nothing"))]), 65, &["no .parquet files"]);
+    assert_one_line(
+        &clv(&["rfm", "missing.parquet"]),
+        65,
+        &["no file or folder exists at 'missing.parquet'"],
+    );
+    assert_one_line(
+        &clv(&["rfm", &format!("{}/*.parquet", p("nothing"))]),
+        65,
+        &["no .parquet files"],
+    );
 }
 
 #[test]
@@ -60,12 +88,23 @@ fn model_files_of_another_kind_are_refused() {
     assert_one_line(
         &clv(&["predict", "--model", gg.to_str().unwrap()]),
         65,
-        &["--model", "spend.json' holds a gamma_gamma model", "bg_nbd or pareto_nbd or mbg_nbd", "clv fit --model bg_nbd"],
+        &[
+            "--model",
+            "spend.json' holds a gamma_gamma model",
+            "bg_nbd or pareto_nbd or mbg_nbd",
+            "clv fit --model bg_nbd",
+        ],
     );
     let bg = dir.join("bg.json");
     clv(&["fit", "--out", bg.to_str().unwrap(), "-q"]).ok();
     assert_one_line(
-        &clv(&["predict", "--model", bg.to_str().unwrap(), "--spend-model", bg.to_str().unwrap()]),
+        &clv(&[
+            "predict",
+            "--model",
+            bg.to_str().unwrap(),
+            "--spend-model",
+            bg.to_str().unwrap(),
+        ]),
         65,
         &["--spend-model", "bg.json' holds a bg_nbd model", "gamma_gamma"],
     );
@@ -88,13 +127,31 @@ fn model_files_of_another_kind_are_refused() {
 #[test]
 fn usage_errors_exit_2() {
     for (args, needle) in [
-        (vec!["rfm", "--bins", "4"], "scheme 'rf_grid' labels scores 1..5, but the r scores run 1..4"),
-        (vec!["rfm", "--as-of", "1998-13-01"], "--as-of: clv.as_of: '1998-13-01' is not a date; expected YYYY-MM-DD"),
-        (vec!["sql", "SELECT * FROM rfm('cdnow', 'method=nope')"], "unknown score method 'nope'"),
+        (
+            vec!["rfm", "--bins", "4"],
+            "scheme 'rf_grid' labels scores 1..5, but the r scores run 1..4",
+        ),
+        (
+            vec!["rfm", "--as-of", "1998-13-01"],
+            "--as-of: clv.as_of: '1998-13-01' is not a date; expected YYYY-MM-DD",
+        ),
+        (
+            vec!["sql", "SELECT * FROM rfm('cdnow', 'method=nope')"],
+            "unknown score method 'nope'",
+        ),
         (vec!["sql", "SELEC 1"], "SELEC"),
-        (vec!["sql", "--table", "bad", "SELECT 1"], "--table 'bad': expected NAME=PATH"),
-        (vec!["rfm", "--out", "rfm.xlsx"], "cannot tell the format of 'rfm.xlsx' from its extension; use --format"),
-        (vec!["rfm", "--config", "nowhere.toml"], "--config: no file at 'nowhere.toml'"),
+        (
+            vec!["sql", "--table", "bad", "SELECT 1"],
+            "--table 'bad': expected NAME=PATH",
+        ),
+        (
+            vec!["rfm", "--out", "rfm.xlsx"],
+            "cannot tell the format of 'rfm.xlsx' from its extension; use --format",
+        ),
+        (
+            vec!["rfm", "--config", "nowhere.toml"],
+            "--config: no file at 'nowhere.toml'",
+        ),
     ] {
         assert_one_line(&clv(&args), 2, &[needle]);
     }

@@ -32,12 +32,19 @@ async fn the_cdnow_report_has_every_section_and_the_library_numbers() {
     let lower = html.to_ascii_lowercase();
     assert!(!lower.contains("<script"));
     assert!(!lower.contains("src=") && !lower.contains("href=\"http") && !lower.contains("url("));
-    assert_eq!(lower.matches("http").count(), lower.matches("xmlns=\"http://www.w3.org/2000/svg\"").count());
+    assert_eq!(
+        lower.matches("http").count(),
+        lower.matches("xmlns=\"http://www.w3.org/2000/svg\"").count()
+    );
     // Every chart has a one-sentence caption.
     let figures: Vec<&str> = html.split("<figure").skip(1).collect();
     assert!(figures.len() >= 14, "{} figures", figures.len());
     for f in &figures {
-        let caption = f.split("<figcaption>").nth(1).and_then(|c| c.split("</figcaption>").next()).unwrap_or("");
+        let caption = f
+            .split("<figcaption>")
+            .nth(1)
+            .and_then(|c| c.split("</figcaption>").next())
+            .unwrap_or("");
         assert!(caption.len() > 20 && caption.ends_with('.'), "caption: {caption:?}");
     }
     assert_eq!(html.matches("<svg").count(), html.matches("</svg>").count());
@@ -71,9 +78,15 @@ async fn the_cdnow_report_has_every_section_and_the_library_numbers() {
     .await;
     let churned = f64s(&labels, "churned")[0] as u64;
     let auc = f64s(&labels, "auc")[0];
-    assert!(html.contains(&format!("<b>{auc:.3}</b><span>AUC of 1 − P(alive)</span>")), "AUC {auc:.3}");
+    assert!(
+        html.contains(&format!("<b>{auc:.3}</b><span>AUC of 1 − P(alive)</span>")),
+        "AUC {auc:.3}"
+    );
     let thousands = format!("{},{:03}", churned / 1000, churned % 1000);
-    assert!(churned >= 1000 && html.contains(&format!("<td class=\"num\">{thousands}</td>")), "{thousands}");
+    assert!(
+        churned >= 1000 && html.contains(&format!("<td class=\"num\">{thousands}</td>")),
+        "{thousands}"
+    );
     assert!(html.contains("Churn calibration deciles"));
     // Holdout comparison exists for the bundled split; segments use the library's names.
     assert!(html.contains("Calibration vs holdout purchases"));
@@ -120,12 +133,21 @@ fn render(browser: &Path, file: &Path, png: &Path) -> (String, Vec<String>) {
     let shot = Command::new(browser)
         .args(base)
         .arg(format!("--user-data-dir={}", profile.display()))
-        .args(["--window-size=1000,9000", &format!("--screenshot={}", png.display()), &url])
+        .args([
+            "--window-size=1000,9000",
+            &format!("--screenshot={}", png.display()),
+            &url,
+        ])
         .output()
         .expect("run chromium");
     let console = [&dom.stderr, &shot.stderr]
         .iter()
-        .flat_map(|e| String::from_utf8_lossy(e).lines().map(str::to_string).collect::<Vec<_>>())
+        .flat_map(|e| {
+            String::from_utf8_lossy(e)
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
         .filter(|l| l.contains(":CONSOLE"))
         .collect();
     (String::from_utf8_lossy(&dom.stdout).into(), console)
@@ -144,18 +166,35 @@ fn the_report_renders_in_chromium_without_script_errors() {
     let dir = temp_dir("browser");
     // The check itself sees script errors: a page that throws is caught.
     let bad = dir.join("bad.html");
-    std::fs::write(&bad, "<html><body><p>x</p><script>throw new Error('boom')</script></body></html>").unwrap();
+    std::fs::write(
+        &bad,
+        "<html><body><p>x</p><script>throw new Error('boom')</script></body></html>",
+    )
+    .unwrap();
     let (_, console) = render(&browser, &bad, &dir.join("bad.png"));
-    assert!(console.iter().any(|l| l.contains("Uncaught Error: boom")), "{console:?}");
+    assert!(
+        console.iter().any(|l| l.contains("Uncaught Error: boom")),
+        "{console:?}"
+    );
 
     let (file, _) = report(&dir);
     let png = dir.join("report.png");
     let (dom, console) = render(&browser, &file, &png);
     assert!(console.is_empty(), "console messages: {console:?}");
     for id in SECTIONS {
-        assert!(dom.contains(&format!("<section id=\"{id}\">")), "the rendered page has no section {id}");
+        assert!(
+            dom.contains(&format!("<section id=\"{id}\">")),
+            "the rendered page has no section {id}"
+        );
     }
-    assert_eq!(dom.matches("<svg").count(), std::fs::read_to_string(&file).unwrap().matches("<svg").count());
+    assert_eq!(
+        dom.matches("<svg").count(),
+        std::fs::read_to_string(&file).unwrap().matches("<svg").count()
+    );
     let bytes = std::fs::read(&png).unwrap();
-    assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 100_000, "screenshot of {} bytes", bytes.len());
+    assert!(
+        bytes.starts_with(b"\x89PNG") && bytes.len() > 100_000,
+        "screenshot of {} bytes",
+        bytes.len()
+    );
 }

@@ -105,7 +105,13 @@ pub fn triangle(cells: &[CohortCell], metric: CohortMetric) -> String {
         .map(|r| {
             r.iter()
                 .enumerate()
-                .map(|(i, v)| if i == 0 { format!("{v:<w$}", w = widths[i]) } else { format!("{v:>w$}", w = widths[i]) })
+                .map(|(i, v)| {
+                    if i == 0 {
+                        format!("{v:<w$}", w = widths[i])
+                    } else {
+                        format!("{v:>w$}", w = widths[i])
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join("  ")
                 .trim_end()

@@ -7,9 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use clv::ltv::{
-    FittedBgNbd, FittedGammaGamma, FittedMbgNbd, FittedParetoNbd, KindTag, ModelKind,
-};
+use clv::ltv::{FittedBgNbd, FittedGammaGamma, FittedMbgNbd, FittedParetoNbd, KindTag, ModelKind};
 use datafusion::arrow::array::{Array, AsArray};
 use serde_json::Value;
 
@@ -50,9 +48,8 @@ impl ModelFile {
             accepted[0],
             path.file_name().map(|f| f.to_string_lossy()).unwrap_or_default()
         );
-        let tag: KindTag = serde_json::from_str(text).map_err(|e| {
-            CliError::data(format!("{flag}: '{shown}' is not a clv model file ({e}); {fit_hint}"))
-        })?;
+        let tag: KindTag = serde_json::from_str(text)
+            .map_err(|e| CliError::data(format!("{flag}: '{shown}' is not a clv model file ({e}); {fit_hint}")))?;
         if !accepted.contains(&tag.kind) {
             let names: Vec<&str> = accepted.iter().map(|k| k.name()).collect();
             return Err(CliError::data(format!(
@@ -62,10 +59,18 @@ impl ModelFile {
             )));
         }
         let checked = match tag.kind {
-            ModelKind::BgNbd => serde_json::from_str::<FittedBgNbd>(text).and_then(|m| serde_json::to_string_pretty(&m)),
-            ModelKind::ParetoNbd => serde_json::from_str::<FittedParetoNbd>(text).and_then(|m| serde_json::to_string_pretty(&m)),
-            ModelKind::MbgNbd => serde_json::from_str::<FittedMbgNbd>(text).and_then(|m| serde_json::to_string_pretty(&m)),
-            ModelKind::GammaGamma => serde_json::from_str::<FittedGammaGamma>(text).and_then(|m| serde_json::to_string_pretty(&m)),
+            ModelKind::BgNbd => {
+                serde_json::from_str::<FittedBgNbd>(text).and_then(|m| serde_json::to_string_pretty(&m))
+            }
+            ModelKind::ParetoNbd => {
+                serde_json::from_str::<FittedParetoNbd>(text).and_then(|m| serde_json::to_string_pretty(&m))
+            }
+            ModelKind::MbgNbd => {
+                serde_json::from_str::<FittedMbgNbd>(text).and_then(|m| serde_json::to_string_pretty(&m))
+            }
+            ModelKind::GammaGamma => {
+                serde_json::from_str::<FittedGammaGamma>(text).and_then(|m| serde_json::to_string_pretty(&m))
+            }
             other => {
                 return Err(CliError::data(format!(
                     "{flag}: '{shown}' holds a {other} model, which clv predict does not score"
@@ -145,7 +150,10 @@ pub fn describe(json: &Value) -> String {
         "{} fit on {} customers{}: {}, log-likelihood {:.3}, {} iterations",
         display_name(kind),
         fit["n_customers"].as_f64().unwrap_or(f64::NAN),
-        json["time_unit"].as_str().map(|u| format!(" (time unit {u})")).unwrap_or_default(),
+        json["time_unit"]
+            .as_str()
+            .map(|u| format!(" (time unit {u})"))
+            .unwrap_or_default(),
         if fit["converged"].as_bool() == Some(true) {
             "converged"
         } else {
@@ -172,9 +180,7 @@ pub async fn fit_model(job: &Job, model: ModelArg) -> Result<ModelFile> {
         }
         m => format!("SELECT {}(x, t_x, t) AS f FROM btyd_summary({src})", m.function()),
     };
-    let batches = job
-        .sql(&format!("{} fit", display_name(model.kind())), &query)
-        .await?;
+    let batches = job.sql(&format!("{} fit", display_name(model.kind())), &query).await?;
     let text = batches
         .iter()
         .find(|b| b.num_rows() > 0)
@@ -184,7 +190,12 @@ pub async fn fit_model(job: &Job, model: ModelArg) -> Result<ModelFile> {
             json.is_valid(0).then(|| json.value(0).to_string())
         })
         .ok_or_else(|| CliError::internal("the fit returned no model"))?;
-    let kind = [ModelKind::BgNbd, ModelKind::ParetoNbd, ModelKind::MbgNbd, ModelKind::GammaGamma];
+    let kind = [
+        ModelKind::BgNbd,
+        ModelKind::ParetoNbd,
+        ModelKind::MbgNbd,
+        ModelKind::GammaGamma,
+    ];
     ModelFile::parse(&text, Path::new("the fitted model"), &kind, model.function())
         .map_err(|e| CliError::internal(e.message))
 }
@@ -200,12 +211,15 @@ pub async fn fit(global: &GlobalArgs, args: FitArgs) -> Result<()> {
     let (json, text) = (&model.json, model.pretty.clone() + "\n");
     match &args.out {
         Some(out) => {
-            std::fs::write(out, text)
-                .map_err(|e| CliError::data(format!("cannot write '{}': {e}", out.display())))?;
+            std::fs::write(out, text).map_err(|e| CliError::data(format!("cannot write '{}': {e}", out.display())))?;
             if !job.quiet {
                 println!("{}", describe(json));
             }
-            job.note(format!("Wrote the {} model to {}", display_name(args.model.kind()), out.display()));
+            job.note(format!(
+                "Wrote the {} model to {}",
+                display_name(args.model.kind()),
+                out.display()
+            ));
         }
         None => {
             print!("{text}");
@@ -269,7 +283,11 @@ pub async fn predict(global: &GlobalArgs, args: PredictArgs) -> Result<()> {
     let horizon = args.horizon.unwrap_or(o.ltv_horizon);
     let discount = args.discount_rate.unwrap_or(o.ltv_discount_rate);
     let margin = args.margin.unwrap_or(o.ltv_margin);
-    for (flag, v) in [("--horizon", horizon), ("--discount-rate", discount), ("--margin", margin)] {
+    for (flag, v) in [
+        ("--horizon", horizon),
+        ("--discount-rate", discount),
+        ("--margin", margin),
+    ] {
         if !v.is_finite() || v < 0.0 {
             return Err(CliError::usage(format!("{flag} must be a finite number >= 0, got {v}")));
         }
@@ -311,7 +329,10 @@ pub async fn predict(global: &GlobalArgs, args: PredictArgs) -> Result<()> {
     let top = job
         .sql(
             "top customers",
-            &format!("SELECT * FROM predictions ORDER BY {order} DESC NULLS LAST, customer_id LIMIT {}", args.view.preview),
+            &format!(
+                "SELECT * FROM predictions ORDER BY {order} DESC NULLS LAST, customer_id LIMIT {}",
+                args.view.preview
+            ),
         )
         .await?;
     output::print_table(&format!("Top {} customers by {order}", args.view.preview), &top)

@@ -45,7 +45,8 @@ pub async fn run(global: &GlobalArgs, args: RfmArgs) -> Result<()> {
         return Ok(());
     }
     let report = PolicyReport::from_batches(
-        &job.sql("data policies", &format!("SELECT * FROM clv_policy_report({src})")).await?,
+        &job.sql("data policies", &format!("SELECT * FROM clv_policy_report({src})"))
+            .await?,
     )?;
     let options = crate::session::options(&job.ctx);
     let specs = clv::plan::rfm::resolve_specs(

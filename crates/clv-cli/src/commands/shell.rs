@@ -15,42 +15,126 @@ use crate::progress::Progress;
 
 /// The clv functions: name, kind and signature (checked against the registered ones in tests).
 pub const FUNCTIONS: &[(&str, &str, &str)] = &[
-    ("rfm", "table", "rfm(source [, as_of [, bins [, method [, scheme]]]] [, 'name=value' ...])"),
-    ("clv_policy_report", "table", "clv_policy_report(source [, as_of] [, 'name=value' ...])"),
-    ("btyd_summary", "table", "btyd_summary(source [, calibration_end [, time_unit [, holdout_end]]] [, 'name=value' ...])"),
-    ("cohort_retention", "table", "cohort_retention(source [, period] [, 'name=value' ...])"),
+    (
+        "rfm",
+        "table",
+        "rfm(source [, as_of [, bins [, method [, scheme]]]] [, 'name=value' ...])",
+    ),
+    (
+        "clv_policy_report",
+        "table",
+        "clv_policy_report(source [, as_of] [, 'name=value' ...])",
+    ),
+    (
+        "btyd_summary",
+        "table",
+        "btyd_summary(source [, calibration_end [, time_unit [, holdout_end]]] [, 'name=value' ...])",
+    ),
+    (
+        "cohort_retention",
+        "table",
+        "cohort_retention(source [, period] [, 'name=value' ...])",
+    ),
     ("lifecycle", "table", "lifecycle(source [, as_of] [, 'name=value' ...])"),
-    ("lifecycle_transitions", "table", "lifecycle_transitions(source, from_date, to_date [, 'name=value' ...])"),
-    ("churn_labels", "table", "churn_labels(source [, cutoffs [, window_days]] [, 'name=value' ...])"),
-    ("churn_evaluate", "table", "churn_evaluate(source [, cutoffs [, window_days]] [, 'name=value' ...])"),
-    ("clv_predict", "table", "clv_predict(source [, calibration_end [, horizon]] [, 'name=value' ...])"),
-    ("clv_model", "table", "clv_model(source [, calibration_end] [, 'name=value' ...])"),
-    ("rfm_score", "window", "rfm_score(value, bins [, direction [, method [, thresholds]]]) OVER (...)"),
-    ("bgnbd_fit", "aggregate", "bgnbd_fit(x, t_x, t [, weight [, time_unit]])"),
-    ("pareto_nbd_fit", "aggregate", "pareto_nbd_fit(x, t_x, t [, weight [, time_unit]])"),
-    ("mbgnbd_fit", "aggregate", "mbgnbd_fit(x, t_x, t [, weight [, time_unit]])"),
-    ("gamma_gamma_fit", "aggregate", "gamma_gamma_fit(x, monetary [, weight])"),
+    (
+        "lifecycle_transitions",
+        "table",
+        "lifecycle_transitions(source, from_date, to_date [, 'name=value' ...])",
+    ),
+    (
+        "churn_labels",
+        "table",
+        "churn_labels(source [, cutoffs [, window_days]] [, 'name=value' ...])",
+    ),
+    (
+        "churn_evaluate",
+        "table",
+        "churn_evaluate(source [, cutoffs [, window_days]] [, 'name=value' ...])",
+    ),
+    (
+        "clv_predict",
+        "table",
+        "clv_predict(source [, calibration_end [, horizon]] [, 'name=value' ...])",
+    ),
+    (
+        "clv_model",
+        "table",
+        "clv_model(source [, calibration_end] [, 'name=value' ...])",
+    ),
+    (
+        "rfm_score",
+        "window",
+        "rfm_score(value, bins [, direction [, method [, thresholds]]]) OVER (...)",
+    ),
+    (
+        "bgnbd_fit",
+        "aggregate",
+        "bgnbd_fit(x, t_x, t [, weight [, time_unit]])",
+    ),
+    (
+        "pareto_nbd_fit",
+        "aggregate",
+        "pareto_nbd_fit(x, t_x, t [, weight [, time_unit]])",
+    ),
+    (
+        "mbgnbd_fit",
+        "aggregate",
+        "mbgnbd_fit(x, t_x, t [, weight [, time_unit]])",
+    ),
+    (
+        "gamma_gamma_fit",
+        "aggregate",
+        "gamma_gamma_fit(x, monetary [, weight])",
+    ),
     ("bgbb_fit", "aggregate", "bgbb_fit(x, t_x, n [, weight])"),
     ("sbg_fit", "aggregate", "sbg_fit(t, churned [, weight])"),
     ("churn_auc", "aggregate", "churn_auc(score, churned)"),
     ("p_alive", "scalar", "p_alive(model, x, t_x, t)"),
     ("churn_probability", "scalar", "churn_probability(model, x, t_x, t)"),
-    ("expected_purchases", "scalar", "expected_purchases(model, horizon, x, t_x, t)"),
+    (
+        "expected_purchases",
+        "scalar",
+        "expected_purchases(model, horizon, x, t_x, t)",
+    ),
     ("expected_purchases_new", "scalar", "expected_purchases_new(model, t)"),
     ("prob_purchases", "scalar", "prob_purchases(model, n, t)"),
     ("expected_spend", "scalar", "expected_spend(model, x, monetary)"),
     ("survival", "scalar", "survival(model, t)"),
     ("retention_rate", "scalar", "retention_rate(model, t)"),
     ("derl", "scalar", "derl(model, discount_rate)"),
-    ("clv", "scalar", "clv(model, spend_model, x, t_x, t, monetary, horizon [, horizon_unit [, discount_rate [, discounting [, margin]]]])"),
-    ("historical_clv", "scalar", "historical_clv(average_order_value, purchases_per_period, lifespan_periods [, margin])"),
+    (
+        "clv",
+        "scalar",
+        "clv(model, spend_model, x, t_x, t, monetary, horizon [, horizon_unit [, discount_rate [, discounting [, margin]]]])",
+    ),
+    (
+        "historical_clv",
+        "scalar",
+        "historical_clv(average_order_value, purchases_per_period, lifespan_periods [, margin])",
+    ),
     ("rfm_segment", "scalar", "rfm_segment(r, f, m [, scheme])"),
     ("rfm_cell", "scalar", "rfm_cell(r, f, m)"),
-    ("lifecycle_stage", "scalar", "lifecycle_stage(days_since_first, days_since_last [, longest_recent_gap_days [, new_days, active_days, churn_days]])"),
-    ("is_churned", "scalar", "is_churned(last_purchase, as_of, threshold_days)"),
-    ("clv_period_index", "scalar", "clv_period_index(date_or_timestamp, grain)"),
+    (
+        "lifecycle_stage",
+        "scalar",
+        "lifecycle_stage(days_since_first, days_since_last [, longest_recent_gap_days [, new_days, active_days, churn_days]])",
+    ),
+    (
+        "is_churned",
+        "scalar",
+        "is_churned(last_purchase, as_of, threshold_days)",
+    ),
+    (
+        "clv_period_index",
+        "scalar",
+        "clv_period_index(date_or_timestamp, grain)",
+    ),
     ("clv_period_start", "scalar", "clv_period_start(index, grain)"),
-    ("clv_check", "scalar", "clv_check(violation, message, customer, value)  (internal)"),
+    (
+        "clv_check",
+        "scalar",
+        "clv_check(violation, message, customer, value)  (internal)",
+    ),
 ];
 
 const HELP: &str = "Enter SQL ending with ';' (it may span lines). Commands:
@@ -119,7 +203,11 @@ pub async fn run(ctx: &SessionContext, global: &GlobalArgs) -> Result<()> {
             Ok(batches) => {
                 output::write(&batches, Some(Format::Table), None)?;
                 if !global.quiet {
-                    println!("{} rows in {:.3}s", output::rows(&batches), started.elapsed().as_secs_f64());
+                    println!(
+                        "{} rows in {:.3}s",
+                        output::rows(&batches),
+                        started.elapsed().as_secs_f64()
+                    );
                 }
             }
             Err(e) => {
@@ -179,7 +267,11 @@ async fn backslash(ctx: &SessionContext, command: &str) -> Result<bool> {
             }
             output::write(&columns, Some(Format::Table), None)?;
         }
-        (other, _) => return Err(CliError::usage(format!("unknown command {other}; \\? lists the commands"))),
+        (other, _) => {
+            return Err(CliError::usage(format!(
+                "unknown command {other}; \\? lists the commands"
+            )));
+        }
     }
     Ok(false)
 }

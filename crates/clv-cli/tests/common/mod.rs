@@ -85,7 +85,9 @@ pub async fn sql(ctx: &SessionContext, query: &str) -> Vec<RecordBatch> {
 pub fn csv(batches: &[RecordBatch]) -> String {
     let mut buf = vec![];
     {
-        let mut w = datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(&mut buf);
+        let mut w = datafusion::arrow::csv::WriterBuilder::new()
+            .with_header(true)
+            .build(&mut buf);
         for b in batches {
             w.write(b).unwrap();
         }
@@ -109,14 +111,25 @@ pub fn f64s(batches: &[RecordBatch], name: &str) -> Vec<f64> {
 /// Parses CSV text (no quoted commas) into a header and rows.
 pub fn parse_csv(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
     let mut lines = text.lines();
-    let header = lines.next().unwrap_or_default().split(',').map(str::to_string).collect();
-    (header, lines.map(|l| l.split(',').map(str::to_string).collect()).collect())
+    let header = lines
+        .next()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    (
+        header,
+        lines.map(|l| l.split(',').map(str::to_string).collect()).collect(),
+    )
 }
 
 /// The values of one CSV column as numbers (empty → NaN).
 pub fn csv_column(text: &str, name: &str) -> Vec<f64> {
     let (header, rows) = parse_csv(text);
-    let i = header.iter().position(|h| h == name).unwrap_or_else(|| panic!("no column {name} in {header:?}"));
+    let i = header
+        .iter()
+        .position(|h| h == name)
+        .unwrap_or_else(|| panic!("no column {name} in {header:?}"));
     rows.iter().map(|r| r[i].parse().unwrap_or(f64::NAN)).collect()
 }
 

@@ -60,8 +60,11 @@ pub fn read_models(function: &str, models: &StructArray) -> Result<Vec<Option<st
     let unit = field("time_unit")
         .map(|u| datafusion::arrow::compute::cast(u, &DataType::Utf8))
         .transpose()?;
+    // Each parameter column is cast once per batch, on first use.
+    let mut columns: std::collections::HashMap<&'static str, datafusion::arrow::array::ArrayRef> =
+        std::collections::HashMap::new();
     let mut out: Vec<Option<std::sync::Arc<Fitted>>> = Vec::with_capacity(models.len());
-    let mut previous: Option<(String, Vec<u64>, std::sync::Arc<Fitted>)> = None;
+    let mut previous: Option<(String, [u64; 5], std::sync::Arc<Fitted>)> = None;
     for row in 0..models.len() {
         if models.is_null(row) || kind.is_null(row) {
             out.push(None);
@@ -76,23 +79,31 @@ pub fn read_models(function: &str, models: &StructArray) -> Result<Vec<Option<st
             "sbg" => &["alpha", "beta"],
             other => return exec_err!("{function}: unknown model '{other}'"),
         };
-        let mut p = Vec::with_capacity(names.len());
-        for n in names {
-            let Some(c) = field(n) else {
-                return exec_err!("{function}: the {name} model struct has no '{n}' field");
-            };
-            let c = datafusion::arrow::compute::cast(c, &DataType::Float64)?;
-            let c = c.as_primitive::<Float64Type>();
+        let mut p = [0.0f64; 4];
+        for (i, n) in names.iter().enumerate() {
+            if !columns.contains_key(n) {
+                let Some(c) = field(n) else {
+                    return exec_err!("{function}: the {name} model struct has no '{n}' field");
+                };
+                columns.insert(n, datafusion::arrow::compute::cast(c, &DataType::Float64)?);
+            }
+            let c = columns[n].as_primitive::<Float64Type>();
             if c.is_null(row) {
                 return exec_err!("{function}: parameter '{n}' of the {name} model is null");
             }
-            p.push(c.value(row));
+            p[i] = c.value(row);
         }
         let time_unit = match unit.as_ref().map(|u| u.as_string::<i32>()) {
             Some(u) if u.is_valid(row) => u.value(row).parse::<TimeUnit>()?,
             _ => TimeUnit::Week,
         };
-        let bits: Vec<u64> = p.iter().map(|v| v.to_bits()).chain([time_unit as u64]).collect();
+        let bits = [
+            p[0].to_bits(),
+            p[1].to_bits(),
+            p[2].to_bits(),
+            p[3].to_bits(),
+            time_unit as u64,
+        ];
         if let Some((n, b, m)) = &previous {
             if n == name && *b == bits {
                 out.push(Some(std::sync::Arc::clone(m)));

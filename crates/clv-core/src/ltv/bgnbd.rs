@@ -441,7 +441,7 @@ impl BetaGeoCore {
         t_x: &[f64],
         T: &[f64],
     ) -> Result<Vec<f64>, ModelError> {
-        let mut memo: std::collections::HashMap<[u64; 3], f64> = std::collections::HashMap::new();
+        let mut memo: super::memo::Memo<3, f64> = Default::default();
         let mut out = Vec::with_capacity(x.len());
         for i in 0..x.len() {
             check_rft(i, x[i], t_x[i], T[i])?;

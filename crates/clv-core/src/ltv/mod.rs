@@ -43,6 +43,7 @@ pub(crate) mod dual;
 pub mod error;
 pub mod gamma_gamma;
 pub mod mbgnbd;
+pub(crate) mod memo;
 pub mod optimize;
 pub mod pareto_nbd;
 pub mod sbg;

@@ -531,7 +531,7 @@ impl TransactionModel for FittedParetoNbd {
     /// computed once per distinct pair, which on day-grid data is a small fraction of the rows.
     fn p_alive_many(&self, x: &[f64], t_x: &[f64], T: &[f64]) -> Result<Vec<f64>, ModelError> {
         let p = self.params;
-        let mut memo: std::collections::HashMap<[u64; 2], Option<f64>> = std::collections::HashMap::new();
+        let mut memo: super::memo::Memo<2, Option<f64>> = Default::default();
         let mut out = Vec::with_capacity(x.len());
         for i in 0..x.len() {
             check_rft(i, x[i], t_x[i], T[i])?;

@@ -32,13 +32,19 @@ impl Section {
 
     /// Adds a chart with its one-sentence caption.
     pub fn figure(&mut self, svg: String, caption: &str) {
-        let _ = write!(self.body, "<figure>{svg}<figcaption>{}</figcaption></figure>", esc(caption));
+        let _ = write!(
+            self.body,
+            "<figure>{svg}<figcaption>{}</figcaption></figure>",
+            esc(caption)
+        );
     }
 
     /// Adds a table with a caption; numeric-looking cells are right-aligned.
     pub fn table(&mut self, caption: &str, header: &[&str], rows: &[Vec<String>]) {
         let numeric = |c: &str| {
-            c.chars().next().is_some_and(|ch| ch.is_ascii_digit() || ch == '-' || ch == '−')
+            c.chars()
+                .next()
+                .is_some_and(|ch| ch.is_ascii_digit() || ch == '-' || ch == '−')
                 && c.chars().all(|ch| ch.is_ascii_digit() || ".,-−% ±()e+kMB".contains(ch))
         };
         let class = |n: bool| if n { " class=\"num\"" } else { "" };
@@ -55,7 +61,11 @@ impl Section {
             }
             self.body.push_str("</tr>");
         }
-        let _ = write!(self.body, "</tbody></table><figcaption>{}</figcaption></figure>", esc(caption));
+        let _ = write!(
+            self.body,
+            "</tbody></table><figcaption>{}</figcaption></figure>",
+            esc(caption)
+        );
     }
 
     /// Adds a note that a part could not be computed, and why.
@@ -101,7 +111,12 @@ footer { margin-top: 40px; color: #777; font-size: .85em; }
 pub fn kpis(items: &[(&str, String)]) -> String {
     let mut out = String::from("<div class=\"kpis\">");
     for (label, value) in items {
-        let _ = write!(out, "<div class=\"kpi\"><b>{}</b><span>{}</span></div>", esc(value), esc(label));
+        let _ = write!(
+            out,
+            "<div class=\"kpi\"><b>{}</b><span>{}</span></div>",
+            esc(value),
+            esc(label)
+        );
     }
     out.push_str("</div>");
     out
@@ -123,7 +138,13 @@ pub fn page(title: &str, subtitle: &str, sections: &[Section], footer: &str) -> 
     }
     out.push_str("</nav>");
     for s in sections {
-        let _ = write!(out, "<section id=\"{}\"><h2>{}</h2>{}</section>", s.id, esc(&s.title), s.body);
+        let _ = write!(
+            out,
+            "<section id=\"{}\"><h2>{}</h2>{}</section>",
+            s.id,
+            esc(&s.title),
+            s.body
+        );
     }
     let _ = write!(out, "<footer>{}</footer></body></html>\n", esc(footer));
     out

@@ -63,7 +63,11 @@ pub fn histogram(values: &[f64], bins: usize, cap: f64) -> (Vec<String>, Vec<f64
     let labels = (0..bins)
         .map(|i| {
             let from = lo + width * i as f64;
-            if i + 1 == bins { format!("{}+", short(from)) } else { short(from) }
+            if i + 1 == bins {
+                format!("{}+", short(from))
+            } else {
+                short(from)
+            }
         })
         .collect();
     (labels, counts)
@@ -76,7 +80,10 @@ fn capped_histogram(s: &mut Section, title: &str, values: &[f64], x_title: &str,
     let last = labels.last().cloned().unwrap_or_default();
     s.figure(
         svg::columns(title, &labels, &[("customers", counts)], x_title, "customers"),
-        &format!("{what}; the last bar ({last}) also holds the top 1% (above {}).", money(cap)),
+        &format!(
+            "{what}; the last bar ({last}) also holds the top 1% (above {}).",
+            money(cap)
+        ),
     );
 }
 
@@ -101,7 +108,8 @@ async fn overview(job: &Job) -> Result<(Section, Context)> {
     let src = job.source();
     let options = crate::session::options(&job.ctx);
     let report = PolicyReport::from_batches(
-        &job.sql("data policies", &format!("SELECT * FROM clv_policy_report({src})")).await?,
+        &job.sql("data policies", &format!("SELECT * FROM clv_policy_report({src})"))
+            .await?,
     )?;
     let time = format!("\"{}\"", options.time_column.replace('"', "\"\""));
     let range = job
@@ -137,7 +145,10 @@ async fn overview(job: &Job) -> Result<(Section, Context)> {
     );
     let ctx = Context {
         as_of: report.as_of.as_deref().map(|d| parse_date(d, "as_of")).transpose()?,
-        first_day: first.as_deref().map(|d| parse_date(d, "first transaction")).transpose()?,
+        first_day: first
+            .as_deref()
+            .map(|d| parse_date(d, "first transaction"))
+            .transpose()?,
         holdout: options.btyd_holdout_end.is_some(),
         time_unit: options.btyd_time_unit.to_string(),
     };
@@ -166,7 +177,10 @@ async fn rfm(job: &Job) -> Result<Section> {
              WHERE segment IS NOT NULL GROUP BY segment ORDER BY customers DESC, segment",
         )
         .await?;
-    let names: Vec<String> = strings(&segments, "segment")?.into_iter().map(|s| s.unwrap_or_default()).collect();
+    let names: Vec<String> = strings(&segments, "segment")?
+        .into_iter()
+        .map(|s| s.unwrap_or_default())
+        .collect();
     if !names.is_empty() {
         let customers = f64s(&segments, "customers")?;
         let revenue = f64s(&segments, "revenue")?;
@@ -207,14 +221,23 @@ async fn rfm(job: &Job) -> Result<Section> {
         "Customers in each recency × frequency score cell (colour and first number) with their average monetary value (second number); the top-right cell holds the recent, frequent buyers.",
     );
     let values = job
-        .sql("RFM distributions", "SELECT recency_days, frequency, monetary FROM rfm_result")
+        .sql(
+            "RFM distributions",
+            "SELECT recency_days, frequency, monetary FROM rfm_result",
+        )
         .await?;
     let recency = f64s(&values, "recency_days")?;
     let frequency = f64s(&values, "frequency")?;
     let monetary = f64s(&values, "monetary")?;
     let (rl, rc) = histogram(&recency, 20, recency.iter().copied().fold(0.0, f64::max) + 1.0);
     s.figure(
-        svg::columns("Recency distribution", &rl, &[("customers", rc)], "days since the last purchase", "customers"),
+        svg::columns(
+            "Recency distribution",
+            &rl,
+            &[("customers", rc)],
+            "days since the last purchase",
+            "customers",
+        ),
         "Recency: how many customers last bought a given number of days before the report date.",
     );
     let fmax = quantile(&frequency, 0.99).max(1.0).min(30.0) as usize;
@@ -224,9 +247,17 @@ async fn rfm(job: &Job) -> Result<Section> {
             fc[((*v as usize).min(fmax)) - 1] += 1.0;
         }
     }
-    let fl: Vec<String> = (1..=fmax).map(|v| if v == fmax { format!("{v}+") } else { v.to_string() }).collect();
+    let fl: Vec<String> = (1..=fmax)
+        .map(|v| if v == fmax { format!("{v}+") } else { v.to_string() })
+        .collect();
     s.figure(
-        svg::columns("Frequency distribution", &fl, &[("customers", fc)], "orders", "customers"),
+        svg::columns(
+            "Frequency distribution",
+            &fl,
+            &[("customers", fc)],
+            "orders",
+            "customers",
+        ),
         &format!("Frequency: customers by number of orders; the last bar holds everyone with {fmax} or more."),
     );
     capped_histogram(
@@ -243,7 +274,10 @@ async fn cohorts(job: &Job) -> Result<Section> {
     let result = job
         .sql(
             "cohort retention",
-            &format!("SELECT * FROM cohort_retention({}) ORDER BY cohort, period_offset", job.source()),
+            &format!(
+                "SELECT * FROM cohort_retention({}) ORDER BY cohort, period_offset",
+                job.source()
+            ),
         )
         .await?;
     let period = crate::session::options(&job.ctx).cohort_period;
@@ -254,18 +288,25 @@ async fn cohorts(job: &Job) -> Result<Section> {
         return Ok(s);
     }
     let (cohorts, max_offset) = shape(&cells);
-    let rows: Vec<String> = cohorts.iter().map(|(c, n)| format!("{c} ({})", short(*n as f64))).collect();
+    let rows: Vec<String> = cohorts
+        .iter()
+        .map(|(c, n)| format!("{c} ({})", short(*n as f64)))
+        .collect();
     let cols: Vec<String> = (0..=max_offset).map(|o| o.to_string()).collect();
     let triangles: [(&str, fn(&super::cohorts::CohortCell) -> f64, String); 2] = [
         (
             "Cohort retention triangle",
             |c| c.retention_rate,
-            format!("Retention triangle: the percentage of each first-purchase {period} cohort that bought again in each later {period}."),
+            format!(
+                "Retention triangle: the percentage of each first-purchase {period} cohort that bought again in each later {period}."
+            ),
         ),
         (
             "Revenue retention",
             |c| c.revenue_retention,
-            format!("Revenue retention: each cohort's revenue in a later {period} as a percentage of its revenue in its first {period}."),
+            format!(
+                "Revenue retention: each cohort's revenue in a later {period} as a percentage of its revenue in its first {period}."
+            ),
         ),
     ];
     for (title, value, caption) in triangles {
@@ -295,7 +336,10 @@ async fn lifecycle(job: &Job, ctx: &Context, from: Option<&str>, to: Option<&str
             &format!("SELECT stage, count(*) AS customers FROM lifecycle({src}) GROUP BY stage ORDER BY {STAGE_ORDER}"),
         )
         .await?;
-    let stages: Vec<String> = strings(&counts, "stage")?.into_iter().map(|s| s.unwrap_or_default()).collect();
+    let stages: Vec<String> = strings(&counts, "stage")?
+        .into_iter()
+        .map(|s| s.unwrap_or_default())
+        .collect();
     let n = f64s(&counts, "customers")?;
     let w = crate::session::options(&job.ctx).lifecycle_windows;
     s.figure(
@@ -331,7 +375,11 @@ async fn lifecycle(job: &Job, ctx: &Context, from: Option<&str>, to: Option<&str
             ),
         )
         .await?;
-    let (fs, ts, n) = (strings(&moves, "from_stage")?, strings(&moves, "to_stage")?, f64s(&moves, "customers")?);
+    let (fs, ts, n) = (
+        strings(&moves, "from_stage")?,
+        strings(&moves, "to_stage")?,
+        f64s(&moves, "customers")?,
+    );
     let order = ["prospect", "new", "active", "reactivated", "silent", "churned"];
     let present = |v: &[Option<String>]| -> Vec<String> {
         order
@@ -391,10 +439,19 @@ async fn model(job: &Job, ctx: &Context) -> Result<(Section, Option<ModelFile>)>
     ));
     let rows: Vec<Vec<String>> = parameters(json)
         .into_iter()
-        .map(|(p, v, se)| vec![p, format!("{v:.4}"), se.map(|s| format!("{s:.4}")).unwrap_or_else(|| "–".into())])
+        .map(|(p, v, se)| {
+            vec![
+                p,
+                format!("{v:.4}"),
+                se.map(|s| format!("{s:.4}")).unwrap_or_else(|| "–".into()),
+            ]
+        })
         .collect();
     s.table(
-        &format!("{} parameters with standard errors from the Hessian of the log-likelihood.", display_name("bg_nbd")),
+        &format!(
+            "{} parameters with standard errors from the Hessian of the log-likelihood.",
+            display_name("bg_nbd")
+        ),
         &["parameter", "estimate", "std. error"],
         &rows,
     );
@@ -424,7 +481,9 @@ async fn model(job: &Job, ctx: &Context) -> Result<(Section, Option<ModelFile>)>
         }
         expected[k_max] += w * (1.0 - below).max(0.0);
     }
-    let cats: Vec<String> = (0..=k_max).map(|k| if k == k_max { format!("{k}+") } else { k.to_string() }).collect();
+    let cats: Vec<String> = (0..=k_max)
+        .map(|k| if k == k_max { format!("{k}+") } else { k.to_string() })
+        .collect();
     s.figure(
         svg::columns(
             "Actual vs expected repeat purchases",
@@ -446,7 +505,10 @@ async fn model(job: &Job, ctx: &Context) -> Result<(Section, Option<ModelFile>)>
             n[g] += 1.0;
         }
         let points = |v: &[f64]| -> Vec<(f64, f64)> {
-            (0..groups).filter(|g| n[*g] > 0.0).map(|g| (g as f64, v[g] / n[g])).collect()
+            (0..groups)
+                .filter(|g| n[*g] > 0.0)
+                .map(|g| (g as f64, v[g] / n[g]))
+                .collect()
         };
         s.figure(
             svg::lines(
@@ -459,7 +521,9 @@ async fn model(job: &Job, ctx: &Context) -> Result<(Section, Option<ModelFile>)>
             "Mean holdout-period purchases of customers grouped by their calibration-period purchases, observed and predicted by the model: the lines should lie close.",
         );
     } else {
-        s.note("No holdout period: pass --calibration-end and --holdout-end to compare predictions with what happened.");
+        s.note(
+            "No holdout period: pass --calibration-end and --holdout-end to compare predictions with what happened.",
+        );
     }
     let t_max = t.iter().copied().fold(0.0, f64::max);
     let x_max = quantile(&x, 0.995).clamp(1.0, 20.0) as usize;
@@ -472,7 +536,9 @@ async fn model(job: &Job, ctx: &Context) -> Result<(Section, Option<ModelFile>)>
     let mut labels = vec![vec![String::new(); cols_n]; x_max + 1];
     for (ri, xv) in (0..=x_max).rev().enumerate() {
         for (ci, r) in recencies.iter().enumerate() {
-            let p = model.p_alive(xv as f64, if xv == 0 { 0.0 } else { *r }, t_max).map_err(e)?;
+            let p = model
+                .p_alive(xv as f64, if xv == 0 { 0.0 } else { *r }, t_max)
+                .map_err(e)?;
             values[ri][ci] = Some(p);
             labels[ri][ci] = format!("{p:.2}");
         }
@@ -505,11 +571,21 @@ async fn clv(job: &Job, model: Option<&ModelFile>, top: usize) -> Result<Section
     let spend = match fit_model(job, ModelArg::GammaGamma).await {
         Ok(m) => m,
         Err(e) => {
-            s.note(&format!("The Gamma-Gamma spend model could not be fitted: {}", e.line()));
+            s.note(&format!(
+                "The Gamma-Gamma spend model could not be fitted: {}",
+                e.line()
+            ));
             return Ok(s);
         }
     };
-    let query = predict_query(&job.source(), model, Some(&spend), o.ltv_horizon, o.ltv_discount_rate, o.ltv_margin);
+    let query = predict_query(
+        &job.source(),
+        model,
+        Some(&spend),
+        o.ltv_horizon,
+        o.ltv_discount_rate,
+        o.ltv_margin,
+    );
     let result = job
         .sql(
             "CLV predictions",
@@ -604,7 +680,10 @@ async fn churn(job: &Job, ctx: &Context) -> Result<Section> {
     )?;
     let src = job.source();
     let summary = job
-        .sql("churn labels", &super::churn::label_summary_query(&format!("churn_labels({src})")))
+        .sql(
+            "churn labels",
+            &super::churn::label_summary_query(&format!("churn_labels({src})")),
+        )
         .await?;
     let n = |c: &str| -> Result<f64> { Ok(f64s(&summary, c)?.first().copied().unwrap_or(0.0)) };
     s.para(&format!(
@@ -634,7 +713,10 @@ async fn churn(job: &Job, ctx: &Context) -> Result<Section> {
             ),
         )
         .await?;
-    let names: Vec<String> = strings(&by_segment, "segment")?.into_iter().map(|v| v.unwrap_or_default()).collect();
+    let names: Vec<String> = strings(&by_segment, "segment")?
+        .into_iter()
+        .map(|v| v.unwrap_or_default())
+        .collect();
     if !names.is_empty() {
         s.figure(
             svg::hbars("Churn rate by RFM segment", &names, &[("churned", f64s(&by_segment, "rate")?)], pct),
@@ -646,12 +728,18 @@ async fn churn(job: &Job, ctx: &Context) -> Result<Section> {
         return Ok(s);
     }
     let deciles = job
-        .sql("churn evaluation", &format!("SELECT * FROM churn_evaluate({src}) ORDER BY decile"))
+        .sql(
+            "churn evaluation",
+            &format!("SELECT * FROM churn_evaluate({src}) ORDER BY decile"),
+        )
         .await?;
     let auc = f64s(&deciles, "auc")?.first().copied().unwrap_or(f64::NAN);
     s.body.push_str(&kpis(&[
         ("AUC of 1 − P(alive)", format!("{auc:.3}")),
-        ("labelled customers", int(f64s(&deciles, "customers")?.iter().sum::<f64>() as u64)),
+        (
+            "labelled customers",
+            int(f64s(&deciles, "customers")?.iter().sum::<f64>() as u64),
+        ),
     ]));
     let cats: Vec<String> = i64s(&deciles, "decile")?.iter().map(|d| d.to_string()).collect();
     s.figure(
@@ -705,7 +793,11 @@ pub async fn run(global: &GlobalArgs, args: ReportArgs) -> Result<()> {
     let title = args.title.clone().unwrap_or_else(|| {
         format!(
             "Customer value report: {}",
-            if sample { "CDNOW sample".to_string() } else { job.input.label.trim_matches('\'').to_string() }
+            if sample {
+                "CDNOW sample".to_string()
+            } else {
+                job.input.label.trim_matches('\'').to_string()
+            }
         )
     });
     let subtitle = format!(
@@ -714,7 +806,12 @@ pub async fn run(global: &GlobalArgs, args: ReportArgs) -> Result<()> {
         ctx.as_of.map(format_date).unwrap_or_else(|| "–".into())
     );
     let page = job.progress.step("rendering the report", || {
-        html::page(&title, &subtitle, &sections, &format!("Made by clv {}.", env!("CARGO_PKG_VERSION")))
+        html::page(
+            &title,
+            &subtitle,
+            &sections,
+            &format!("Made by clv {}.", env!("CARGO_PKG_VERSION")),
+        )
     });
     std::fs::write(&args.out, page)
         .map_err(|e| CliError::data(format!("cannot write '{}': {e}", args.out.display())))?;

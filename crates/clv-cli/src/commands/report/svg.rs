@@ -127,7 +127,12 @@ pub fn hbars(label: &str, labels: &[String], series: &[(&str, Vec<f64>)], format
         .fold(0.0, f64::max);
     let span = WIDTH - left - 70.0;
     let mut out = open(height, label);
-    legend(&mut out, left, 16.0, &series.iter().map(|(n, _)| *n).collect::<Vec<_>>());
+    legend(
+        &mut out,
+        left,
+        16.0,
+        &series.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+    );
     for (i, l) in labels.iter().enumerate() {
         let y0 = top + group_h * i as f64;
         text(
@@ -140,7 +145,11 @@ pub fn hbars(label: &str, labels: &[String], series: &[(&str, Vec<f64>)], format
         );
         for (s, (_, values)) in series.iter().enumerate() {
             let v = values.get(i).copied().unwrap_or(0.0);
-            let w = if max > 0.0 && v.is_finite() { span * v.max(0.0) / max } else { 0.0 };
+            let w = if max > 0.0 && v.is_finite() {
+                span * v.max(0.0) / max
+            } else {
+                0.0
+            };
             let y = y0 + 5.0 + bar_h * s as f64;
             let _ = write!(
                 out,
@@ -164,7 +173,13 @@ pub fn hbars(label: &str, labels: &[String], series: &[(&str, Vec<f64>)], format
 }
 
 /// Vertical grouped columns over categories, with a y axis.
-pub fn columns(label: &str, categories: &[String], series: &[(&str, Vec<f64>)], x_title: &str, y_title: &str) -> String {
+pub fn columns(
+    label: &str,
+    categories: &[String],
+    series: &[(&str, Vec<f64>)],
+    x_title: &str,
+    y_title: &str,
+) -> String {
     let (left, right, top, bottom) = (64.0, 16.0, 30.0, 48.0);
     let height = 300.0;
     let plot_h = height - top - bottom;
@@ -178,7 +193,12 @@ pub fn columns(label: &str, categories: &[String], series: &[(&str, Vec<f64>)], 
     let top_value = *ts.last().unwrap_or(&1.0);
     let y_of = |v: f64| top + plot_h * (1.0 - v / top_value);
     let mut out = open(height, label);
-    legend(&mut out, left, 16.0, &series.iter().map(|(n, _)| *n).collect::<Vec<_>>());
+    legend(
+        &mut out,
+        left,
+        16.0,
+        &series.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+    );
     axes_y(&mut out, &ts, left, plot_w, y_of);
     let group_w = plot_w / categories.len().max(1) as f64;
     let bar_w = (group_w * 0.8) / series.len().max(1) as f64;
@@ -202,7 +222,14 @@ pub fn columns(label: &str, categories: &[String], series: &[(&str, Vec<f64>)], 
             );
         }
         if i % every == 0 {
-            text(&mut out, left + group_w * (i as f64 + 0.5), top + plot_h + 15.0, "middle", "font-size=\"11\"", c);
+            text(
+                &mut out,
+                left + group_w * (i as f64 + 0.5),
+                top + plot_h + 15.0,
+                "middle",
+                "font-size=\"11\"",
+                c,
+            );
         }
     }
     titles(&mut out, x_title, y_title, left, plot_w, top, plot_h, height);
@@ -223,7 +250,14 @@ fn axes_y(out: &mut String, ts: &[f64], left: f64, plot_w: f64, y_of: impl Fn(f6
 }
 
 fn titles(out: &mut String, x_title: &str, y_title: &str, left: f64, plot_w: f64, top: f64, plot_h: f64, height: f64) {
-    text(out, left + plot_w / 2.0, height - 8.0, "middle", "fill=\"#444\"", x_title);
+    text(
+        out,
+        left + plot_w / 2.0,
+        height - 8.0,
+        "middle",
+        "fill=\"#444\"",
+        x_title,
+    );
     let cy = top + plot_h / 2.0;
     let _ = write!(
         out,
@@ -233,7 +267,13 @@ fn titles(out: &mut String, x_title: &str, y_title: &str, left: f64, plot_w: f64
 }
 
 /// Line chart of series of (x, y) points sharing numeric axes.
-pub fn lines(label: &str, series: &[(&str, Vec<(f64, f64)>)], x_title: &str, y_title: &str, y_from_zero: bool) -> String {
+pub fn lines(
+    label: &str,
+    series: &[(&str, Vec<(f64, f64)>)],
+    x_title: &str,
+    y_title: &str,
+    y_from_zero: bool,
+) -> String {
     let (left, right, top, bottom) = (64.0, 16.0, 30.0, 48.0);
     let height = 300.0;
     let plot_h = height - top - bottom;
@@ -243,22 +283,57 @@ pub fn lines(label: &str, series: &[(&str, Vec<(f64, f64)>)], x_title: &str, y_t
         .flat_map(|(_, p)| p.iter().copied())
         .filter(|(x, y)| x.is_finite() && y.is_finite())
         .collect();
-    let (xmin, xmax) = points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), (x, _)| (a.min(*x), b.max(*x)));
-    let (mut ymin, ymax) = points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), (_, y)| (a.min(*y), b.max(*y)));
+    let (xmin, xmax) = points
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), (x, _)| {
+            (a.min(*x), b.max(*x))
+        });
+    let (mut ymin, ymax) = points
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), (_, y)| {
+            (a.min(*y), b.max(*y))
+        });
     if y_from_zero {
         ymin = ymin.min(0.0);
     }
-    let (xmin, xmax) = if points.is_empty() { (0.0, 1.0) } else if xmax > xmin { (xmin, xmax) } else { (xmin - 1.0, xmax + 1.0) };
-    let (ymin, ymax) = if points.is_empty() { (0.0, 1.0) } else if ymax > ymin { (ymin, ymax) } else { (ymin - 1.0, ymax + 1.0) };
+    let (xmin, xmax) = if points.is_empty() {
+        (0.0, 1.0)
+    } else if xmax > xmin {
+        (xmin, xmax)
+    } else {
+        (xmin - 1.0, xmax + 1.0)
+    };
+    let (ymin, ymax) = if points.is_empty() {
+        (0.0, 1.0)
+    } else if ymax > ymin {
+        (ymin, ymax)
+    } else {
+        (ymin - 1.0, ymax + 1.0)
+    };
     let yt = ticks(ymin, ymax, 5);
     let (y_lo, y_hi) = (yt[0], *yt.last().unwrap_or(&ymax));
     let x_of = |x: f64| left + plot_w * (x - xmin) / (xmax - xmin);
     let y_of = |y: f64| top + plot_h * (1.0 - (y - y_lo) / (y_hi - y_lo));
     let mut out = open(height, label);
-    legend(&mut out, left, 16.0, &series.iter().map(|(n, _)| *n).collect::<Vec<_>>());
+    legend(
+        &mut out,
+        left,
+        16.0,
+        &series.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+    );
     axes_y(&mut out, &yt, left, plot_w, y_of);
-    for t in ticks(xmin, xmax, 8).into_iter().filter(|t| *t >= xmin - 1e-9 && *t <= xmax + 1e-9) {
-        text(&mut out, x_of(t), top + plot_h + 15.0, "middle", "font-size=\"11\"", &short(t));
+    for t in ticks(xmin, xmax, 8)
+        .into_iter()
+        .filter(|t| *t >= xmin - 1e-9 && *t <= xmax + 1e-9)
+    {
+        text(
+            &mut out,
+            x_of(t),
+            top + plot_h + 15.0,
+            "middle",
+            "font-size=\"11\"",
+            &short(t),
+        );
     }
     for (s, (name, pts)) in series.iter().enumerate() {
         let colour = PALETTE[s % PALETTE.len()];
@@ -313,13 +388,33 @@ pub fn heatmap(
     let cell_h = (cell_w * 0.6).clamp(16.0, 34.0);
     let plot_h = cell_h * rows.len() as f64;
     let height = top + plot_h + bottom;
-    let max = values.iter().flatten().flatten().copied().filter(|v| v.is_finite()).fold(0.0, f64::max);
-    let min = values.iter().flatten().flatten().copied().filter(|v| v.is_finite()).fold(f64::INFINITY, f64::min).min(0.0);
+    let max = values
+        .iter()
+        .flatten()
+        .flatten()
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max);
+    let min = values
+        .iter()
+        .flatten()
+        .flatten()
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(f64::INFINITY, f64::min)
+        .min(0.0);
     let font = (cell_w / 4.2).clamp(7.0, 12.0);
     let mut out = open(height, label);
     for (r, row) in rows.iter().enumerate() {
         let y = top + cell_h * r as f64;
-        text(&mut out, left - 6.0, y + cell_h / 2.0 + 4.0, "end", "font-size=\"11\"", row);
+        text(
+            &mut out,
+            left - 6.0,
+            y + cell_h / 2.0 + 4.0,
+            "end",
+            "font-size=\"11\"",
+            row,
+        );
         for (c, col) in cols.iter().enumerate() {
             let x = left + cell_w * c as f64;
             let Some(v) = values.get(r).and_then(|v| v.get(c)).copied().flatten() else {
@@ -332,7 +427,14 @@ pub fn heatmap(
                 cell_w,
                 cell_h,
                 blues(t),
-                esc(&format!("{row} × {col}: {}", labels.get(r).and_then(|l| l.get(c)).cloned().unwrap_or_else(|| short(v))))
+                esc(&format!(
+                    "{row} × {col}: {}",
+                    labels
+                        .get(r)
+                        .and_then(|l| l.get(c))
+                        .cloned()
+                        .unwrap_or_else(|| short(v))
+                ))
             );
             if let Some(l) = labels.get(r).and_then(|l| l.get(c)).filter(|l| !l.is_empty()) {
                 let fill = if t > 0.5 { "#fff" } else { "#111" };
@@ -349,11 +451,32 @@ pub fn heatmap(
     }
     let every = (cols.len() as f64 / 24.0).ceil().max(1.0) as usize;
     for (c, col) in cols.iter().enumerate().filter(|(c, _)| c % every == 0) {
-        text(&mut out, left + cell_w * (c as f64 + 0.5), top + plot_h + 14.0, "middle", "font-size=\"11\"", col);
+        text(
+            &mut out,
+            left + cell_w * (c as f64 + 0.5),
+            top + plot_h + 14.0,
+            "middle",
+            "font-size=\"11\"",
+            col,
+        );
     }
-    text(&mut out, left + plot_w / 2.0, height - 8.0, "middle", "fill=\"#444\"", x_title);
+    text(
+        &mut out,
+        left + plot_w / 2.0,
+        height - 8.0,
+        "middle",
+        "fill=\"#444\"",
+        x_title,
+    );
     // The row title heads the row labels (rotated text would not fit short maps).
-    text(&mut out, 4.0, top - 9.0, "start", "fill=\"#444\"", &format!("{y_title} ↓"));
+    text(
+        &mut out,
+        4.0,
+        top - 9.0,
+        "start",
+        "fill=\"#444\"",
+        &format!("{y_title} ↓"),
+    );
     out.push_str("</svg>");
     out
 }
