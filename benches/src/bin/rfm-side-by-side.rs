@@ -19,6 +19,10 @@ struct Args {
     /// Target partitions (default: the number of cores).
     #[arg(long)]
     partitions: Option<usize>,
+    /// Run only this variant (0 = clv quantile, 1 = clv ntile, 2 = plain SQL) and print
+    /// `rows median_seconds`, so a wrapper can measure each one's peak memory in its own process.
+    #[arg(long)]
+    only: Option<usize>,
 }
 
 /// The plain-SQL equivalent of `rfm(file, 'method=ntile')`: same scores and rf_grid segments.
@@ -71,6 +75,18 @@ async fn main() -> Result<()> {
             PLAIN_SQL.to_string(),
         ),
     ];
+    if let Some(i) = args.only {
+        let Some((_, sql)) = variants.get(i) else {
+            return datafusion::common::plan_err!("--only takes 0, 1 or 2");
+        };
+        let rows = time(&ctx, sql).await?.1; // warm-up
+        let mut t = vec![];
+        for _ in 0..args.runs {
+            t.push(time(&ctx, sql).await?.0);
+        }
+        println!("{rows} {:.3}", median(t));
+        return Ok(());
+    }
     let mut times: Vec<Vec<f64>> = vec![vec![]; variants.len()];
     let mut rows = vec![0; variants.len()];
     for (i, (_, sql)) in variants.iter().enumerate() {

@@ -60,10 +60,27 @@ fn models(summary: LogicalPlanBuilder, o: &ClvOptions) -> Result<LogicalPlanBuil
     )
 }
 
+/// The fields the predictions read (`model`, the parameters, `time_unit`) of a fitted struct:
+/// the cross join then copies a few numbers onto every customer instead of the whole fit report
+/// with its JSON.
+fn scoring_fields(fit: Expr, kind: FitKind) -> Expr {
+    let mut args = vec![];
+    for name in ["model"].iter().chain(kind.params()).chain(["time_unit"].iter()) {
+        args.push(lit(*name));
+        args.push(datafusion::functions::core::expr_fn::get_field(fit.clone(), *name));
+    }
+    datafusion::functions::core::expr_fn::named_struct(args)
+}
+
 /// Per customer: the summary columns and `p_alive, expected_purchases, expected_spend, clv`.
 pub fn clv_predict_plan(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalPlan> {
     let summary = btyd_summary_plan(source, o)?;
-    let fitted = models(LogicalPlanBuilder::from(summary.clone()), o)?.build()?;
+    let fitted = models(LogicalPlanBuilder::from(summary.clone()), o)?
+        .project(vec![
+            scoring_fields(ident("model"), fit_kind(o)?).alias("model"),
+            scoring_fields(ident("spend_model"), FitKind::GammaGamma).alias("spend_model"),
+        ])?
+        .build()?;
     let (m, s) = (ident("model"), ident("spend_model"));
     let (x, t_x, t, z) = (ident("x"), ident("t_x"), ident("t"), ident("monetary"));
     let h = lit(o.ltv_horizon);

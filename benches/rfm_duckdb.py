@@ -1,0 +1,40 @@
+"""The plain-SQL RFM workload (GROUP BY + 3 NTILE + CASE) in DuckDB, threads = cores.
+
+python3 benches/rfm_duckdb.py FILE RUNS  ->  prints "rows median_seconds"
+"""
+import os
+import statistics
+import sys
+import time
+
+import duckdb
+
+SQL = """
+WITH base AS (SELECT customer_id, order_date - DATE '1970-01-01' AS d, amount FROM read_parquet('{file}')),
+     a AS (SELECT max(d) + 1 AS as_of FROM base),
+     s AS (SELECT customer_id, max(d) AS last_d, count(*) AS frequency, sum(amount) AS monetary FROM base GROUP BY customer_id),
+     sc AS (SELECT s.customer_id, a.as_of - s.last_d AS recency_days, frequency, monetary,
+                   ntile(5) OVER (ORDER BY a.as_of - s.last_d DESC, s.customer_id) AS r,
+                   ntile(5) OVER (ORDER BY frequency, s.customer_id) AS f,
+                   ntile(5) OVER (ORDER BY monetary, s.customer_id) AS m
+            FROM s CROSS JOIN a)
+SELECT customer_id, recency_days, frequency, monetary, r, f, m,
+  CASE WHEN r = 5 AND f >= 4 THEN 'champions' WHEN r IN (3, 4) AND f >= 4 THEN 'loyal_customers'
+       WHEN r >= 4 AND f IN (2, 3) THEN 'potential_loyalists' WHEN r = 5 AND f = 1 THEN 'new_customers'
+       WHEN r = 4 AND f = 1 THEN 'promising' WHEN r = 3 AND f = 3 THEN 'need_attention'
+       WHEN r = 3 AND f <= 2 THEN 'about_to_sleep' WHEN r <= 2 AND f IN (3, 4) THEN 'at_risk'
+       WHEN r <= 2 AND f = 5 THEN 'cant_lose' ELSE 'hibernating' END AS segment
+FROM sc
+"""
+
+file, runs = sys.argv[1], int(sys.argv[2])
+con = duckdb.connect()
+con.execute(f"SET threads = {os.cpu_count()}")
+sql = SQL.format(file=file)
+rows = len(con.execute(sql).fetch_arrow_table())  # warm-up
+times = []
+for _ in range(runs):
+    t = time.perf_counter()
+    con.execute(sql).fetch_arrow_table()
+    times.append(time.perf_counter() - t)
+print(rows, f"{statistics.median(times):.3f}")
