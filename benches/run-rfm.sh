@@ -20,6 +20,7 @@ measure() { # name, command... -> "name rows seconds rss_kib"
   local out rss
   out=$(/usr/bin/time -f "%M" -o /tmp/clv-bench-rss "$@")
   rss=$(tail -1 /tmp/clv-bench-rss)
+  [ -n "$out" ] || { echo "$name failed" >&2; exit 1; }
   echo "$name|$out|$rss"
 }
 results=(
