@@ -569,4 +569,49 @@ mod tests {
         assert_eq!(o.collapse, None);
         assert_eq!(o.values().len(), OPTION_KEYS.len());
     }
+
+    /// Sessions ship their options as `entries()` key/value pairs (Ballista sends them to the
+    /// scheduler and every executor), so every option must survive the round trip.
+    #[test]
+    fn every_option_survives_its_entries() {
+        let mut o = ClvOptions::default();
+        for (k, v) in [
+            ("customer_column", "cid"),
+            ("order_column", "order_id"),
+            ("as_of", "1998-07-01"),
+            ("invalid_amounts", "error"),
+            ("negative_amounts", "exclude"),
+            ("dedupe", "true"),
+            ("collapse", "day"),
+            ("rfm.bins", "4"),
+            ("rfm.method", "fixed"),
+            ("rfm.scheme", "rfm11"),
+            ("rfm.monetary", "mean"),
+            ("rfm.recency_thresholds", "30,90.5,180"),
+            ("btyd.time_unit", "month"),
+            ("btyd.calibration_end", "1997-09-30"),
+            ("btyd.holdout_end", "1998-06-30"),
+            ("cohort.period", "quarter"),
+            ("ltv.model", "pareto_nbd"),
+            ("ltv.horizon", "12.5"),
+            ("ltv.discount_rate", "0.01"),
+            ("ltv.margin", "0.3"),
+            ("lifecycle.new_days", "10"),
+            ("lifecycle.active_days", "60"),
+            ("lifecycle.churn_days", "365"),
+            ("churn.cutoffs", "1997-06-30..1997-12-31"),
+            ("churn.every", "quarter"),
+            ("churn.window_days", "120"),
+            ("churn.btyd", "true"),
+        ] {
+            o.set_option(k, v).unwrap();
+        }
+        let mut copy = ClvOptions::default();
+        for e in o.entries() {
+            if let Some(v) = e.value {
+                copy.set(e.key.strip_prefix("clv.").unwrap(), &v).unwrap();
+            }
+        }
+        assert_eq!(copy, o);
+    }
 }

@@ -87,6 +87,21 @@ impl RfmTable {
         })
     }
 
+    /// The transaction plan the table reads.
+    pub fn source(&self) -> &LogicalPlan {
+        &self.source
+    }
+
+    /// The options the table was built with.
+    pub fn options(&self) -> &ClvOptions {
+        &self.options
+    }
+
+    /// The functions (and with them the segment schemes) the table's plan calls.
+    pub fn functions(&self) -> &RfmFunctions {
+        &self.functions
+    }
+
     /// Forgets the kept population statistics; the next filtered query recomputes them.
     pub async fn refresh(&self) {
         *self.population.lock().await = None;
