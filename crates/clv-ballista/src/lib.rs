@@ -14,7 +14,8 @@
 //! Table functions (`rfm()`, `btyd_summary()`, `clv_predict()`, ...) expand on the client into
 //! ordinary plans; [`clv_core::RfmTable`] and `rfm_segment` with registered schemes travel
 //! through [`ClvLogicalCodec`] / [`ClvPhysicalCodec`]. A cluster without clv fails with an
-//! error naming the function and the node (see [`planner`]).
+//! error naming the function and the node (see [`planner`]). [`LocalCluster`] starts a
+//! scheduler and executors in-process on loopback, for tests and benchmarks.
 //!
 //! ```no_run
 //! # #[tokio::main(flavor = "multi_thread")] async fn main() -> datafusion::common::Result<()> {
@@ -25,6 +26,7 @@
 //! ```
 
 pub mod codec;
+mod local_cluster;
 pub mod planner;
 pub mod server;
 
@@ -38,6 +40,7 @@ use datafusion::execution::session_state::SessionState;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 pub use codec::{ClvLogicalCodec, ClvPhysicalCodec};
+pub use local_cluster::LocalCluster;
 pub use server::{executor_config, function_registry, scheduler_config, session_state};
 
 /// The configuration clv recommends for a cluster: Ballista's defaults with the adaptive

@@ -52,6 +52,10 @@ pub struct GlobalArgs {
     /// No progress and no notes on standard error; results only.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Run on an Apache Ballista cluster: the scheduler's address, e.g. df://scheduler:50050
+    /// (its executors need the clv functions: run clv-scheduler and clv-executor; see docs/distributed.md).
+    #[arg(long, global = true, value_name = "URL")]
+    pub cluster: Option<String>,
 }
 
 #[derive(Subcommand)]

@@ -2,7 +2,7 @@
 //!
 //! | kind | exit code | when |
 //! |---|---|---|
-//! | usage | 2 | a flag, option, date, SQL text or `clv.toml` entry is wrong (clap's own errors exit 2 too) |
+//! | usage | 2 | a flag, option, date, SQL text or `clv.toml` entry is wrong (clap's own errors exit 2 too); `--cluster` names a cluster without clv |
 //! | data | 65 | an input or model file cannot be read, lacks a column, has a wrong type or invalid values |
 //! | internal | 70 | a bug: DataFusion's internal errors, a panic |
 
@@ -132,8 +132,24 @@ pub enum Stage {
     Data,
 }
 
+/// The first line clv-ballista put on a cluster error caused by a node without clv (it names
+/// the node, the functions and the fix; see docs/distributed.md).
+fn cluster_problem(e: &DataFusionError) -> Option<&str> {
+    let mut e = e;
+    while let DataFusionError::Context(text, inner) = e {
+        if text.contains("docs/distributed.md") {
+            return Some(text);
+        }
+        e = inner;
+    }
+    None
+}
+
 /// Classifies a DataFusion error.
 pub fn from_datafusion(e: DataFusionError, stage: Stage) -> CliError {
+    if let Some(problem) = cluster_problem(&e) {
+        return CliError::usage(problem);
+    }
     let message = root_message(&e);
     match e.find_root() {
         DataFusionError::Internal(_) | DataFusionError::ResourcesExhausted(_) => CliError::internal(message),

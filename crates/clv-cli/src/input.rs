@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use clap::ValueEnum;
 use datafusion::arrow::datatypes::DataType;
+use datafusion::datasource::ViewTable;
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::csv::CsvFormat;
 use datafusion::datasource::file_format::json::JsonFormat;
@@ -181,7 +182,9 @@ pub async fn register_path(
         let to = text_time_type(ctx, &format!("{name}_raw"), time).await?;
         df = df.with_column(time, cast(col(format!("\"{time}\"")), to))?;
     }
-    ctx.register_table(name, df.into_view())?;
+    // A ViewTable (not DataFrame::into_view): a view's plan serialises, so it reaches a cluster.
+    let view = ViewTable::new(df.into_unoptimized_plan(), None);
+    ctx.register_table(name, Arc::new(view))?;
     Ok(Input {
         table: name.to_string(),
         label: format!("'{path}'"),

@@ -45,7 +45,13 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // Deep plans recurse when they are optimised and, on a cluster, (de)serialised: 32 MiB stacks
+    // like clv-scheduler's.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(32 * 1024 * 1024)
+        .build()
+    {
         Ok(r) => r,
         Err(e) => return report(CliError::internal(format!("cannot start the runtime: {e}"))),
     };

@@ -9,19 +9,65 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use crate::error::{CliError, Result};
 use crate::sample;
 
-/// Where the session runs. The single place a `SessionContext` is created: a distributed
-/// backend (e.g. `--cluster df://host:port`) plugs in here.
-pub fn new_context() -> Result<SessionContext> {
-    let config = SessionConfig::new().with_information_schema(true);
-    let ctx = SessionContext::new_with_config(config);
-    clv::register_all(&ctx)?;
-    sample::register(&ctx)?;
-    Ok(ctx)
+/// Where the session runs: this process (with the bundled sample as table `cdnow`), or the
+/// Ballista cluster at `cluster`. The single place a `SessionContext` is created.
+pub async fn new_context(cluster: Option<&str>) -> Result<SessionContext> {
+    match cluster {
+        None => {
+            let config = SessionConfig::new().with_information_schema(true);
+            let ctx = SessionContext::new_with_config(config);
+            clv::register_all(&ctx)?;
+            sample::register(&ctx)?;
+            Ok(ctx)
+        }
+        // The bundled sample lives in this process, where executors cannot read it.
+        Some(url) => remote(url).await,
+    }
 }
 
-/// A session with the options of `clv.toml` (the given file, else `./clv.toml` when present).
-pub fn context(config: Option<&Path>) -> Result<SessionContext> {
-    let ctx = new_context()?;
+#[cfg(feature = "cluster")]
+async fn remote(url: &str) -> Result<SessionContext> {
+    if !url.starts_with("df://") {
+        return Err(CliError::usage(format!(
+            "--cluster: '{url}' is not a scheduler address; expected df://host:port (e.g. df://localhost:50050)"
+        )));
+    }
+    // Ballista connects on the first query; look for the scheduler now, for a clear message.
+    let address = url.trim_start_matches("df://");
+    let address = if address.contains(':') {
+        address.to_string()
+    } else {
+        format!("{address}:50050")
+    };
+    let reachable = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        tokio::net::TcpStream::connect(&address),
+    )
+    .await;
+    if let Some(cause) = match reachable {
+        Ok(Ok(_)) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(_) => Some("no answer within 10 s".to_string()),
+    } {
+        return Err(CliError::usage(format!(
+            "--cluster: cannot connect to the Ballista scheduler at {url} ({cause}); check the address and that clv-scheduler runs there (docs/distributed.md)"
+        )));
+    }
+    let config = clv_ballista::session_config().with_information_schema(true);
+    Ok(clv_ballista::remote_with_config(url, config).await?)
+}
+
+#[cfg(not(feature = "cluster"))]
+async fn remote(_: &str) -> Result<SessionContext> {
+    Err(CliError::usage(
+        "--cluster: this clv was built without cluster support; rebuild clv-cli with --features cluster",
+    ))
+}
+
+/// A session with the options of `clv.toml` (the given file, else `./clv.toml` when present),
+/// local or on the cluster at `cluster`.
+pub async fn context(config: Option<&Path>, cluster: Option<&str>) -> Result<SessionContext> {
+    let ctx = new_context(cluster).await?;
     if let Some(path) = config_path(config)? {
         for (key, value) in read_config(&path)? {
             set_options(
@@ -146,7 +192,7 @@ mod tests {
             ]
             .map(|(k, v)| (k.to_string(), v.to_string()))
         );
-        let ctx = new_context().unwrap();
+        let ctx = futures::executor::block_on(new_context(None)).unwrap();
         for (k, v) in &got {
             set_options(&ctx, &[(k.as_str(), Some(v.clone()))], "clv.toml").unwrap();
         }

@@ -525,11 +525,6 @@ fn column_mapping_comes_from_flags_or_clv_toml() {
     ])
     .ok();
     let expected = clv(&["rfm", "--format", "csv"]).ok().to_string();
-    let sorted = |t: &str| {
-        let mut v: Vec<String> = t.lines().map(str::to_string).collect();
-        v.sort();
-        v
-    };
     let run = clv_in(
         &dir,
         &[
@@ -546,14 +541,14 @@ fn column_mapping_comes_from_flags_or_clv_toml() {
         ],
         None,
     );
-    assert_eq!(sorted(run.ok()), sorted(&expected));
+    assert_eq!(sorted_lines(run.ok()), sorted_lines(&expected));
     std::fs::write(
         dir.join("clv.toml"),
         "customer_column = \"cust\"\ntime_column = \"ts\"\namount_column = \"total\"\n\n[rfm]\nscheme = \"rf_grid\"\n",
     )
     .unwrap();
     let run = clv_in(&dir, &["rfm", "renamed.csv", "--format", "csv"], None);
-    assert_eq!(sorted(run.ok()), sorted(&expected));
+    assert_eq!(sorted_lines(run.ok()), sorted_lines(&expected));
     // Flags win over the file; --config points elsewhere.
     let run = clv_in(
         &dir,

@@ -3,20 +3,14 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use ballista_core::config::TaskSchedulingPolicy;
-use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
-use ballista_scheduler::cluster::BallistaCluster;
-use ballista_scheduler::config::SchedulerConfig;
-use ballista_scheduler::scheduler_process::{create_scheduler, start_grpc_service_with_listener};
+pub use clv_ballista::LocalCluster;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array};
 use datafusion::arrow::compute::{concat_batches, take};
 use datafusion::arrow::datatypes::{DataType, Float64Type};
-use datafusion::common::{DataFusionError, Result, exec_err};
+use datafusion::common::{Result, exec_err};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionContext};
-use datafusion_proto::protobuf::{LogicalPlanNode, PhysicalPlanNode};
 use tokio::net::TcpListener;
 
 pub const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/");
@@ -92,90 +86,11 @@ pub async fn local() -> Result<SessionContext> {
     Ok(ctx)
 }
 
-/// An in-process test cluster: which nodes have clv, how tasks reach executors, how many.
-#[derive(Debug, Clone, Copy)]
-pub struct TestCluster {
-    pub clv_scheduler: bool,
-    pub clv_executors: bool,
-    /// Executors pull tasks (`pull-staged`) instead of the scheduler pushing them (the default).
-    pub pull: bool,
-    pub executors: usize,
-}
-
-/// A scheduler and two executors, all with clv, default scheduling.
-pub const CLV_CLUSTER: TestCluster = TestCluster {
-    clv_scheduler: true,
-    clv_executors: true,
-    pull: false,
-    executors: 2,
-};
-
-fn external(e: ballista_core::error::BallistaError) -> DataFusionError {
-    DataFusionError::External(Box::new(e))
-}
-
-async fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0").await?.local_addr()?.port())
-}
-
-impl TestCluster {
-    /// Starts the scheduler and executors (one task slot each) in this process, on loopback,
-    /// through the same library calls as `clv-scheduler` / `clv-executor`; returns the
-    /// scheduler's `df://` address once every executor is registered.
-    pub async fn start(self) -> Result<String> {
-        let policy = if self.pull {
-            TaskSchedulingPolicy::PullStaged
-        } else {
-            TaskSchedulingPolicy::PushStaged
-        };
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let port = listener.local_addr()?.port();
-        let config = SchedulerConfig::default()
-            .with_hostname("127.0.0.1")
-            .with_port(port)
-            .with_scheduler_policy(policy);
-        let config = if self.clv_scheduler {
-            clv_ballista::scheduler_config(config)
-        } else {
-            config
-        };
-        let cluster = BallistaCluster::new_from_config(&config).await.map_err(external)?;
-        let scheduler = create_scheduler::<LogicalPlanNode, PhysicalPlanNode>(cluster, Arc::new(config))
-            .await
-            .map_err(external)?;
-        tokio::spawn(start_grpc_service_with_listener(listener, scheduler));
-
-        let mut ready = vec![];
-        for _ in 0..self.executors {
-            let port_for_executor = free_port().await?;
-            let config = ExecutorProcessConfig {
-                bind_host: "127.0.0.1".into(),
-                external_host: Some("127.0.0.1".into()),
-                port: port_for_executor,
-                grpc_port: free_port().await?,
-                scheduler_host: "127.0.0.1".into(),
-                scheduler_port: port,
-                task_scheduling_policy: policy,
-                vcores: 1,
-                work_dir: Some(work_dir(&format!("executor-{port_for_executor}"))),
-                ..Default::default()
-            };
-            let config = if self.clv_executors {
-                clv_ballista::executor_config(config)?
-            } else {
-                config
-            };
-            ready.push(config.health.clone());
-            tokio::spawn(start_executor_process(Arc::new(config)));
-        }
-        let start = Instant::now();
-        while !ready.iter().all(|h| h.is_ready()) {
-            if start.elapsed() > Duration::from_secs(60) {
-                return exec_err!("the test executors did not register with the scheduler within 60 s");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Ok(format!("df://127.0.0.1:{port}"))
+/// A scheduler and two executors, all with clv, one task slot each, default scheduling.
+pub fn clv_cluster() -> LocalCluster {
+    LocalCluster {
+        work_dir: Path::new(env!("CARGO_TARGET_TMPDIR")).to_path_buf(),
+        ..LocalCluster::new(2)
     }
 }
 
@@ -274,5 +189,5 @@ pub async fn distributed_plan(ctx: &SessionContext, sql: &str) -> Result<String>
 
 /// A free loopback address (for child processes).
 pub async fn free_address() -> Result<SocketAddr> {
-    Ok(SocketAddr::from(([127, 0, 0, 1], free_port().await?)))
+    Ok(TcpListener::bind("127.0.0.1:0").await?.local_addr()?)
 }

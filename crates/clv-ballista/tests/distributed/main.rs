@@ -153,6 +153,24 @@ const CASES: &[Case] = &[
               FROM lifecycle('orders', '1997-12-31', 'new_days=30', 'churn_days=180') ORDER BY customer_id",
     },
     Case {
+        name: "churn_labels with BG/NBD features at two cutoffs",
+        setup: &[],
+        sql: "SELECT * FROM churn_labels('orders', '1997-06-30,1997-12-31', 90, 'btyd=true') ORDER BY cutoff, customer_id",
+    },
+    Case {
+        name: "churn_evaluate (AUC and deciles)",
+        setup: &[],
+        sql: "SELECT * FROM churn_evaluate('orders', '1997-09-30', 90) ORDER BY decile",
+    },
+    Case {
+        name: "is_churned and churn_auc on columns",
+        setup: &[],
+        sql: "WITH c AS (SELECT customer_id, max(order_date) AS last, count(*) AS n FROM orders GROUP BY customer_id)
+              SELECT is_churned(last, DATE '1998-07-01', 120) AS churned, count(*) AS customers,
+                     churn_auc(CAST(n AS DOUBLE), is_churned(last, DATE '1998-07-01', 120)) AS auc
+              FROM c GROUP BY 1 ORDER BY 1",
+    },
+    Case {
         name: "calendar periods",
         setup: &[],
         sql: "SELECT clv_period_index(order_date, 'week') AS week,
@@ -196,7 +214,7 @@ fn every_function_has_a_case() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn every_function_matches_local_execution() -> Result<()> {
-    let url = CLV_CLUSTER.start().await?;
+    let url = clv_cluster().start().await?;
     for case in CASES {
         // Fresh sessions per case, so SET and CREATE VIEW stay in their case.
         let (local, cluster) = (local().await?, client(&url).await?);
@@ -210,7 +228,7 @@ async fn every_function_matches_local_execution() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn aggregates_run_partial_on_executors_and_final_after_the_shuffle() -> Result<()> {
-    let url = CLV_CLUSTER.start().await?;
+    let url = clv_cluster().start().await?;
     let ctx = client(&url).await?;
     ctx.sql(SUMMARY).await?;
     for (sql, function) in [
@@ -252,7 +270,7 @@ async fn aggregates_run_partial_on_executors_and_final_after_the_shuffle() -> Re
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn registered_schemes_and_rfm_tables_travel() -> Result<()> {
-    let url = CLV_CLUSTER.start().await?;
+    let url = clv_cluster().start().await?;
     let scheme = SegmentScheme::from_path(format!("{TESTDATA}vip3_scheme.toml"))?;
     let mut options = ClvOptions::default();
     options.set_option("scheme", "vip3")?;
@@ -287,7 +305,7 @@ async fn registered_schemes_and_rfm_tables_travel() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn clv_errors_raised_on_executors_reach_the_client() -> Result<()> {
-    let url = CLV_CLUSTER.start().await?;
+    let url = clv_cluster().start().await?;
     let sql = "SELECT count(*) FROM orders WHERE clv_check(amount > 500, 'amount above 500', customer_id, amount)";
     let local = run(&local().await?, &[], sql).await.unwrap_err().to_string();
     let cluster = run(&client(&url).await?, &[], sql).await.unwrap_err().to_string();

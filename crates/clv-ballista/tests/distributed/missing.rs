@@ -8,7 +8,7 @@ use crate::common::*;
 /// client and every one must reach the cluster).
 const SQL: &str = "SELECT customer_id, rfm_segment(r, f, m) AS segment FROM rfm('orders') ORDER BY customer_id";
 
-async fn error_on(cluster: TestCluster) -> Result<String> {
+async fn error_on(cluster: LocalCluster) -> Result<String> {
     let url = cluster.start().await?;
     let ctx = client(&url).await?;
     Ok(run(&ctx, &[], SQL)
@@ -19,10 +19,10 @@ async fn error_on(cluster: TestCluster) -> Result<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn scheduler_without_clv() -> Result<()> {
-    let e = error_on(TestCluster {
+    let e = error_on(LocalCluster {
         clv_scheduler: false,
         executors: 1,
-        ..CLV_CLUSTER
+        ..clv_cluster()
     })
     .await?;
     let first = e.lines().next().unwrap_or_default();
@@ -46,11 +46,11 @@ async fn executor_without_clv() -> Result<()> {
             "a Ballista executor rejected this query, which calls the clv functions rfm_score, rfm_segment: ",
         ),
     ] {
-        let e = error_on(TestCluster {
+        let e = error_on(LocalCluster {
             clv_executors: false,
             pull,
             executors: 1,
-            ..CLV_CLUSTER
+            ..clv_cluster()
         })
         .await?;
         let first = e.lines().next().unwrap_or_default();

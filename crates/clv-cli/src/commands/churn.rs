@@ -148,7 +148,7 @@ async fn evaluate(global: &GlobalArgs, args: EvaluateArgs) -> Result<()> {
     ));
     if !result.is_empty() {
         let auc = job
-            .sql(
+            .sql_results(
                 "AUC",
                 "SELECT cutoff, sum(customers) AS customers, sum(churned) AS churned, round(max(auc), 4) AS auc
                  FROM evaluation GROUP BY cutoff ORDER BY cutoff",
@@ -157,7 +157,7 @@ async fn evaluate(global: &GlobalArgs, args: EvaluateArgs) -> Result<()> {
         output::print_table("AUC per cutoff (0.5 = a random ranking, 1 = perfect)", &auc)?;
     }
     let deciles = job
-        .sql(
+        .sql_results(
             "deciles",
             "SELECT cutoff, decile, customers, round(predicted_churn, 4) AS predicted_churn,
                     round(observed_churn, 4) AS observed_churn, churned

@@ -14,15 +14,19 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::prelude::SessionContext;
 
 use crate::cli::{GlobalArgs, InputArgs};
-use crate::error::{Result, Stage, from_datafusion};
+use crate::error::{CliError, Result, Stage, from_datafusion};
 use crate::input::{self, Input};
 use crate::progress::Progress;
 use crate::session;
 
 /// A command's session, its registered input and its progress reporter.
 pub struct Job {
-    /// The session, with clv registered and the options set.
+    /// The session, with clv registered and the options set: local, or on the cluster.
     pub ctx: SessionContext,
+    /// Where collected results are registered and summarised ([`Job::sql_registered`],
+    /// [`Job::sql_results`]): `ctx` itself, or a local session when `ctx` runs on a cluster
+    /// (the results are already on this machine; shipping them back would be wasted work).
+    results: SessionContext,
     /// The registered input.
     pub input: Input,
     /// Progress on stderr.
@@ -34,14 +38,25 @@ pub struct Job {
 impl Job {
     /// Creates the session, applies `clv.toml` then the flags' options, and registers the input.
     pub async fn new(global: &GlobalArgs, input: &InputArgs, options: &[(&str, Option<String>)]) -> Result<Self> {
-        let ctx = session::context(global.config.as_deref())?;
+        if global.cluster.is_some() && input.path.is_none() {
+            return Err(CliError::usage(
+                "--cluster needs an input PATH that every executor can read (the bundled sample exists only in this process), e.g. clv --cluster df://host:50050 rfm /data/orders/",
+            ));
+        }
+        let ctx = session::context(global.config.as_deref(), global.cluster.as_deref()).await?;
         session::set_options(&ctx, &input.contract.options(), "")?;
         session::set_options(&ctx, options, "")?;
         let time_column = session::options(&ctx).time_column;
         let input = input::register(&ctx, input.path.as_deref(), input.input_format, &time_column).await?;
         let progress = Progress::new(global.quiet, input.total_rows);
+        let results = if global.cluster.is_some() {
+            session::new_context(None).await?
+        } else {
+            ctx.clone()
+        };
         Ok(Self {
             ctx,
+            results,
             input,
             progress,
             quiet: global.quiet,
@@ -50,28 +65,24 @@ impl Job {
 
     /// Runs a query over the session as the progress step `step`.
     pub async fn sql(&self, step: &str, query: &str) -> Result<Vec<RecordBatch>> {
-        let df = self
-            .ctx
-            .sql(query)
-            .await
-            .map_err(|e| from_datafusion(e, Stage::Query))?;
-        self.progress.collect(step, df).await
+        self.progress.collect(step, plan(&self.ctx, query).await?).await
     }
 
     /// Runs a query like [`Job::sql`] and also registers its result as table `name` (replacing
-    /// one of that name), for the summaries computed from it.
+    /// one of that name) for the summaries [`Job::sql_results`] computes from it.
     pub async fn sql_registered(&self, step: &str, query: &str, name: &str) -> Result<Vec<RecordBatch>> {
-        let df = self
-            .ctx
-            .sql(query)
-            .await
-            .map_err(|e| from_datafusion(e, Stage::Query))?;
+        let df = plan(&self.ctx, query).await?;
         let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
         let batches = self.progress.collect(step, df).await?;
         let table = datafusion::datasource::MemTable::try_new(schema, vec![batches.clone()])?;
-        self.ctx.deregister_table(name)?;
-        self.ctx.register_table(name, std::sync::Arc::new(table))?;
+        self.results.deregister_table(name)?;
+        self.results.register_table(name, std::sync::Arc::new(table))?;
         Ok(batches)
+    }
+
+    /// Runs a query over the tables [`Job::sql_registered`] registered, on this machine.
+    pub async fn sql_results(&self, step: &str, query: &str) -> Result<Vec<RecordBatch>> {
+        self.progress.collect(step, plan(&self.results, query).await?).await
     }
 
     /// The input table name quoted as a SQL string literal, for table-function calls.
@@ -85,6 +96,11 @@ impl Job {
             eprintln!("{}", text.as_ref());
         }
     }
+}
+
+/// Plans `query` on `ctx`; its planning errors are the user's (usage) unless about the data.
+async fn plan(ctx: &SessionContext, query: &str) -> Result<datafusion::dataframe::DataFrame> {
+    ctx.sql(query).await.map_err(|e| from_datafusion(e, Stage::Query))
 }
 
 /// Quotes a date or option value as a SQL string literal.

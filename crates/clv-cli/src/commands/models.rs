@@ -315,7 +315,7 @@ pub async fn predict(global: &GlobalArgs, args: PredictArgs) -> Result<()> {
     };
     if !result.is_empty() {
         let overview = job
-            .sql(
+            .sql_results(
                 "overview",
                 &format!(
                     "SELECT count(*) AS customers, round(avg(p_alive), 4) AS mean_p_alive,
@@ -327,7 +327,7 @@ pub async fn predict(global: &GlobalArgs, args: PredictArgs) -> Result<()> {
     }
     let order = if spend.is_some() { "clv" } else { "expected_purchases" };
     let top = job
-        .sql(
+        .sql_results(
             "top customers",
             &format!(
                 "SELECT * FROM predictions ORDER BY {order} DESC NULLS LAST, customer_id LIMIT {}",

@@ -63,7 +63,7 @@ pub async fn run(global: &GlobalArgs, args: RfmArgs) -> Result<()> {
         specs.r.bins
     ));
     let segments = job
-        .sql(
+        .sql_results(
             "segments",
             "SELECT segment, count(*) AS customers,
                     round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS customer_pct,
@@ -76,7 +76,7 @@ pub async fn run(global: &GlobalArgs, args: RfmArgs) -> Result<()> {
         .await?;
     output::print_table("Segments", &segments)?;
     let preview = job
-        .sql(
+        .sql_results(
             "preview",
             &format!(
                 "SELECT customer_id, recency_days, frequency, round(monetary, 2) AS monetary, r, f, m, rfm_cell, segment

@@ -50,6 +50,13 @@ pub fn clv_in(dir: &Path, args: &[&str], stdin: Option<&str>) -> Run {
     }
 }
 
+/// Lines of `text`, sorted: per-customer results come in partition order.
+pub fn sorted_lines(text: &str) -> Vec<String> {
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    lines.sort();
+    lines
+}
+
 /// Runs `clv` in a fresh temporary folder (so no `clv.toml` is picked up).
 pub fn clv(args: &[&str]) -> Run {
     clv_in(&temp_dir("run"), args, None)

@@ -171,7 +171,7 @@ async fn rfm(job: &Job) -> Result<Section> {
         options.rfm_scheme
     ));
     let segments = job
-        .sql(
+        .sql_results(
             "RFM segments",
             "SELECT segment, count(*) AS customers, sum(monetary) AS revenue FROM rfm_result
              WHERE segment IS NOT NULL GROUP BY segment ORDER BY customers DESC, segment",
@@ -197,7 +197,7 @@ async fn rfm(job: &Job) -> Result<Section> {
         );
     }
     let grid = job
-        .sql(
+        .sql_results(
             "R × F grid",
             "SELECT r, f, count(*) AS customers, avg(monetary) AS avg_monetary FROM rfm_result GROUP BY r, f",
         )
@@ -221,7 +221,7 @@ async fn rfm(job: &Job) -> Result<Section> {
         "Customers in each recency × frequency score cell (colour and first number) with their average monetary value (second number); the top-right cell holds the recent, frequent buyers.",
     );
     let values = job
-        .sql(
+        .sql_results(
             "RFM distributions",
             "SELECT recency_days, frequency, monetary FROM rfm_result",
         )
