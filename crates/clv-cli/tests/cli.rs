@@ -92,7 +92,42 @@ fn rfm_writes_every_format() {
     let json = std::fs::read_to_string(dir.join("rfm.json")).unwrap();
     assert_eq!(json.lines().count(), 23_570);
     assert!(json.lines().all(|l| l.starts_with("{\"customer_id\":")));
-    // --format wins over the extension; clv sql reads the written Parquet back.
+    // --format wins over the extension of --out (docs/cli.md, `--format`'s help).
+    let run = clv(&[
+        "rfm",
+        CDNOW,
+        "--out",
+        dir.join("x.csv").to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    run.ok();
+    assert!(run.stderr.contains("Wrote 23570 rows"), "{}", run.stderr);
+    let json = std::fs::read_to_string(dir.join("x.csv")).unwrap();
+    assert_eq!(json.lines().count(), 23_570);
+    assert!(
+        json.lines().all(|l| l.starts_with("{\"customer_id\":")),
+        "{}",
+        &json[..200]
+    );
+    clv(&[
+        "rfm",
+        CDNOW,
+        "--out",
+        dir.join("x.json").to_str().unwrap(),
+        "--format",
+        "csv",
+        "-q",
+    ])
+    .ok();
+    let text = std::fs::read_to_string(dir.join("x.json")).unwrap();
+    assert!(
+        text.starts_with("customer_id,recency_days,frequency,"),
+        "{}",
+        &text[..200]
+    );
+    assert_eq!(text.lines().count(), 23_571);
+    // clv sql reads the written Parquet back.
     let p = dir.join("rfm.parquet");
     let run = clv(&[
         "sql",
@@ -575,11 +610,32 @@ fn sql_runs_statements_and_the_shell_reads_piped_input() {
     ]);
     assert!(run.ok().contains("| Champions |"), "{}", run.stdout);
     let dir = temp_dir("shell");
+    std::fs::write(
+        dir.join("orders.csv"),
+        "customer_id,order_date,amount\n1,2024-01-01,5\n",
+    )
+    .unwrap();
     let run = clv_in(
         &dir,
-        &["sql"],
+        &["sql", "--table", "orders=orders.csv"],
         Some("SELECT count(*) AS n\n  FROM rfm('cdnow');\n\\d\n\\d cdnow\nSELECT nope;\n\\q\n"),
     );
+    // \d lists the registered tables (the bundled sample and --table ones; a file is a view
+    // over its `_raw` listing table), then the functions.
+    let tables = run
+        .stdout
+        .split("\nTables\n")
+        .nth(1)
+        .and_then(|t| t.split("clv functions").next())
+        .unwrap_or_else(|| panic!("no table list in\n{}", run.stdout));
+    for (name, kind) in [("cdnow", "BASE TABLE"), ("orders", "VIEW")] {
+        assert!(
+            tables
+                .lines()
+                .any(|l| l.starts_with(&format!("| {name} ")) && l.contains(&format!("| {kind} "))),
+            "\\d does not list {name}:\n{tables}"
+        );
+    }
     assert_eq!(
         run.code, 2,
         "a failed statement in a piped script fails the run: {}",
@@ -597,6 +653,86 @@ fn sql_runs_statements_and_the_shell_reads_piped_input() {
     );
     let run = clv_in(&dir, &["sql"], Some("SELECT 1 AS one;\n"));
     assert!(run.ok().contains("| 1   |"), "{}", run.stdout);
+    // A script that is not UTF-8 is a usage error (exit 2), not an internal one.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_clv"))
+        .arg("sql")
+        .current_dir(&dir)
+        .env("CLV_HISTORY", dir.join("history"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"SELECT 'caf\xe9' AS latin1;\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("error: reading input: ") && stderr.contains("UTF-8") && !stderr.contains("internal"),
+        "{stderr}"
+    );
+}
+
+/// `--order-col`: frequency counts distinct orders, as the library's `order_column` does, not
+/// rows (order 'A' has two lines).
+#[tokio::test(flavor = "multi_thread")]
+async fn order_col_counts_orders_like_the_library() {
+    let dir = temp_dir("orders");
+    let path = dir.join("lines.csv");
+    std::fs::write(
+        &path,
+        "customer_id,order_date,amount,order_id\n\
+         1,2024-01-05,10.0,A\n\
+         1,2024-01-05,5.0,A\n\
+         1,2024-02-01,20.0,B\n\
+         2,2024-01-10,7.5,C\n\
+         3,2024-01-02,3.0,D\n\
+         3,2024-03-01,4.0,E\n\
+         3,2024-03-01,6.0,F\n",
+    )
+    .unwrap();
+    let file = path.to_str().unwrap();
+    let by_customer = |text: &str, column: &str| -> Vec<(i64, f64)> {
+        let mut v: Vec<(i64, f64)> = csv_column(text, "customer_id")
+            .into_iter()
+            .map(|c| c as i64)
+            .zip(csv_column(text, column))
+            .collect();
+        v.sort_by_key(|p| p.0);
+        v
+    };
+    let with = clv(&["rfm", file, "--order-col", "order_id", "--format", "csv"]);
+    let with = with.ok();
+    let without = clv(&["rfm", file, "--format", "csv"]);
+    let without = without.ok();
+    // Customer 1: 3 lines in 2 orders; customer 3: two orders on one day count twice.
+    assert_eq!(by_customer(with, "frequency"), vec![(1, 2.0), (2, 1.0), (3, 3.0)]);
+    assert_eq!(by_customer(without, "frequency"), vec![(1, 3.0), (2, 1.0), (3, 3.0)]);
+    // Order lines add up: monetary is the same either way.
+    assert_eq!(by_customer(with, "monetary"), by_customer(without, "monetary"));
+    // The library, through the builder and through SQL, agrees column for column.
+    let ctx = library();
+    let lib = Rfm::new()
+        .order_column("order_id")
+        .dataframe(&ctx, file)
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    assert_eq!(sorted_lines(with), sorted_lines(&csv(&lib)));
+    let lib = sql(&ctx, &format!("SELECT * FROM rfm('{file}', 'order_column=order_id')")).await;
+    assert_eq!(sorted_lines(with), sorted_lines(&csv(&lib)));
+    // clv.toml's order_column does the same.
+    std::fs::write(dir.join("clv.toml"), "order_column = \"order_id\"\n").unwrap();
+    let run = clv_in(&dir, &["rfm", "lines.csv", "--format", "csv"], None);
+    assert_eq!(sorted_lines(run.ok()), sorted_lines(with));
 }
 
 #[test]

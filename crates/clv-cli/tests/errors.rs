@@ -47,7 +47,10 @@ fn data_errors_name_the_file_or_column_and_the_fix() {
     assert_one_line(
         &clv(&["summary", &p("empty.csv")]),
         65,
-        &["empty.csv' is empty (0 bytes)"],
+        &[
+            "empty.csv' is empty (0 bytes)",
+            "remove it or pass a CSV file with a header and transactions",
+        ],
     );
     // A wrong column type: amounts as text.
     std::fs::write(

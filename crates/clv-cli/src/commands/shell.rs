@@ -173,6 +173,12 @@ pub async fn run(ctx: &SessionContext, global: &GlobalArgs) -> Result<()> {
                 continue;
             }
             Err(ReadlineError::Eof) => break,
+            // Text that is not UTF-8 (e.g. a Latin-1 script piped in) is the user's input, not a bug.
+            Err(ReadlineError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
+                return Err(CliError::usage(format!(
+                    "reading input: {e}; the SQL must be UTF-8 text (convert it first, e.g. iconv -f latin1 -t utf-8)"
+                )));
+            }
             Err(e) => return Err(CliError::internal(format!("reading input: {e}"))),
         };
         let trimmed = line.trim();

@@ -144,3 +144,22 @@ pub fn csv_column(text: &str, name: &str) -> Vec<f64> {
 pub fn close(a: f64, b: f64, tol: f64) -> bool {
     (a.is_nan() && b.is_nan()) || (a - b).abs() <= tol * (1.0 + a.abs().max(b.abs()))
 }
+
+/// A column as text (any type cast to Utf8; null → empty).
+pub fn strings(batches: &[RecordBatch], name: &str) -> Vec<String> {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::DataType;
+    let mut out = vec![];
+    for b in batches {
+        let c = datafusion::arrow::compute::cast(b.column_by_name(name).unwrap(), &DataType::Utf8).unwrap();
+        let c = c.as_string::<i32>();
+        out.extend((0..c.len()).map(|i| {
+            if c.is_null(i) {
+                String::new()
+            } else {
+                c.value(i).to_string()
+            }
+        }));
+    }
+    out
+}
