@@ -1,5 +1,7 @@
 //! Churn labels on CDNOW: label counts against plain SQL, features against `rfm()` at the
-//! cutoff, leakage, BTYD features against `btyd_summary`, and partition/row-order invariance.
+//! cutoff, leakage, BTYD features against `btyd_summary` (BG/NBD and Pareto/NBD, the latter
+//! also against the Rust fit), `is_churned` against the label, `churn_evaluate` against an
+//! independent rank computation, and partition/row-order invariance of labels and evaluation.
 
 mod common;
 
@@ -220,5 +222,194 @@ async fn the_rust_builder_equals_sql() -> Result<()> {
     .await?;
     assert_eq!(pretty_format_batches(&labels)?.to_string(), sql);
     assert!(sql.contains("| 1997-04-30 |") && sql.contains("| 1997-06-30 |"));
+    Ok(())
+}
+
+/// The columns of a query as `f64` vectors (NULL as NaN).
+async fn columns_f64(ctx: &datafusion::prelude::SessionContext, sql: &str) -> Result<Vec<Vec<f64>>> {
+    use datafusion::arrow::array::AsArray;
+    use datafusion::arrow::datatypes::{DataType, Float64Type};
+    let batches = query(ctx, sql).await?;
+    let width = batches.first().map_or(0, |b| b.num_columns());
+    let mut out = vec![vec![]; width];
+    for b in &batches {
+        for (i, c) in b.columns().iter().enumerate() {
+            let c = datafusion::arrow::compute::cast(c, &DataType::Float64)?;
+            out[i].extend(c.as_primitive::<Float64Type>().iter().map(|v| v.unwrap_or(f64::NAN)));
+        }
+    }
+    Ok(out)
+}
+
+/// `1 − P(alive)` of a Pareto/NBD fitted in Rust (`clv_core::ltv`) on `(x, t_x, t)` in weeks,
+/// for every row, and the fitted parameters.
+fn rust_pareto_churn(x: &[f64], t_x: &[f64], t: &[f64]) -> (Vec<f64>, clv_core::ltv::ParetoNbdParams) {
+    use clv_core::ltv::{ParetoNbd, TimeUnit, TransactionSummary};
+    let data = TransactionSummary::new(x.to_vec(), t_x.to_vec(), t.to_vec(), TimeUnit::Week).unwrap();
+    let m = ParetoNbd::new().fit(&data).unwrap();
+    assert!(m.fit_report().unwrap().converged);
+    let churn = (0..x.len())
+        .map(|i| 1.0 - m.p_alive(x[i], t_x[i], t[i]).unwrap())
+        .collect();
+    (churn, m.params())
+}
+
+/// Largest absolute difference, failing on a length mismatch or a NaN.
+fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(p, q)| {
+            assert!(p.is_finite() && q.is_finite(), "{p} vs {q}");
+            (p - q).abs()
+        })
+        .fold(0.0, f64::max)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pareto_nbd_churn_probability_in_sql_equals_the_rust_fit() -> Result<()> {
+    let ctx = context(4)?;
+    ctx.register_csv(
+        "summary",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/cdnow_sample_summary.csv"),
+        datafusion::prelude::CsvReadOptions::new(),
+    )
+    .await?;
+    let cols = columns_f64(
+        &ctx,
+        "WITH m AS (SELECT pareto_nbd_fit(frequency, recency, \"T\") AS model FROM summary)
+         SELECT frequency, recency, \"T\", churn_probability(m.model, frequency, recency, \"T\"),
+                get_field(m.model, 'r'), get_field(m.model, 'alpha'), get_field(m.model, 's'), get_field(m.model, 'beta')
+         FROM summary CROSS JOIN m ORDER BY \"ID\"",
+    )
+    .await?;
+    let (x, t_x, t, sql) = (&cols[0], &cols[1], &cols[2], &cols[3]);
+    assert_eq!(x.len(), 2357);
+    let (rust, p) = rust_pareto_churn(x, t_x, t);
+    // The published estimate (Fader & Hardie): r 0.5533, α 10.5776, s 0.6062, β 11.6679.
+    assert!((p.r - 0.5533).abs() < 1e-4 && (p.beta - 11.6679).abs() < 1e-3, "{p:?}");
+    let sql_params = [cols[4][0], cols[5][0], cols[6][0], cols[7][0]];
+    let rust_params = [p.r, p.alpha, p.s, p.beta];
+    for (a, b) in sql_params.iter().zip(rust_params) {
+        assert!(
+            (a - b).abs() <= 1e-9 * b,
+            "SQL fit {sql_params:?} vs Rust {rust_params:?}"
+        );
+    }
+    let diff = max_abs_diff(sql, &rust);
+    assert!(diff <= 1e-9, "max |SQL − Rust| churn probability {diff}");
+    // Not a degenerate score: Pareto/NBD, unlike BG/NBD, gives one-time buyers a churn
+    // probability above 0, and some customers are more likely gone than not.
+    let one_time = (0..x.len()).filter(|&i| x[i] == 0.0);
+    assert!(one_time.clone().all(|i| rust[i] > 0.0));
+    assert!(rust.iter().any(|&c| c > 0.5));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn churn_labels_with_pareto_nbd_equal_a_pareto_fit_on_the_btyd_summary_at_the_cutoff() -> Result<()> {
+    let ctx = cdnow(4).await?;
+    let cutoff = "1997-09-30";
+    let labels = format!("churn_labels('orders', '{cutoff}', 90, 'btyd=true', 'model=pareto_nbd')");
+    // In SQL, independently of churn_labels' plan: btyd_summary at the cutoff, a Pareto/NBD fit
+    // over it, and 1 − P(alive).
+    let bad = scalar_i64(
+        &ctx,
+        &format!(
+            "WITH s AS (SELECT * FROM btyd_summary('orders', 'calibration_end={cutoff}')),
+                  m AS (SELECT pareto_nbd_fit(x, t_x, t) AS model FROM s),
+                  ref AS (SELECT s.customer_id, s.x, s.t_x, s.t, p_alive(m.model, s.x, s.t_x, s.t) AS p
+                          FROM s CROSS JOIN m)
+             SELECT count(*) FROM {labels} c FULL JOIN ref ON c.customer_id = ref.customer_id
+             WHERE c.customer_id IS NULL OR ref.customer_id IS NULL OR c.x <> ref.x
+                OR abs(c.t_x - ref.t_x) > 1e-12 OR abs(c.t - ref.t) > 1e-12
+                OR abs(c.p_alive - ref.p) > 1e-9 OR abs(c.churn_probability - (1 - ref.p)) > 1e-9"
+        ),
+    )
+    .await?;
+    assert_eq!(bad, 0);
+    // And against the Rust model fitted on the same summary.
+    let cols = columns_f64(
+        &ctx,
+        &format!("SELECT x, t_x, t, churn_probability FROM {labels} ORDER BY customer_id"),
+    )
+    .await?;
+    assert_eq!(cols[0].len(), 23_570);
+    let (rust, _) = rust_pareto_churn(&cols[0], &cols[1], &cols[2]);
+    let diff = max_abs_diff(&cols[3], &rust);
+    assert!(diff <= 1e-9, "max |churn_labels − Rust| churn probability {diff}");
+    // The option took effect: under BG/NBD every one-time buyer has churn probability 0.
+    let one_time_positive = |model: &str| {
+        format!(
+            "SELECT count(*) FROM churn_labels('orders', '{cutoff}', 90, 'btyd=true', 'model={model}') WHERE x = 0 AND churn_probability > 0"
+        )
+    };
+    assert_eq!(scalar_i64(&ctx, &one_time_positive("bg_nbd")).await?, 0);
+    assert!(scalar_i64(&ctx, &one_time_positive("pareto_nbd")).await? > 10_000);
+    Ok(())
+}
+
+/// `orders` in another row order, as table `shuffled`.
+const SHUFFLE: &str = "CREATE TABLE shuffled AS SELECT * FROM orders
+                       ORDER BY (customer_id * 7919 + CAST(amount * 100 AS BIGINT)) % 1009 DESC, order_date DESC";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn same_evaluation_whatever_the_partitioning_and_row_order() -> Result<()> {
+    let sql = "SELECT * FROM churn_evaluate('orders', '1997-06-30,1997-09-30', 90) ORDER BY cutoff, decile";
+    let one = text(&cdnow(1).await?, sql).await?;
+    let ctx = cdnow(8).await?;
+    query(&ctx, SHUFFLE).await?;
+    let many = text(&ctx, sql).await?;
+    let shuffled = text(&ctx, &sql.replace("'orders'", "'shuffled'")).await?;
+    // Bit for bit, predicted_churn included (its mean is summed exactly).
+    assert_eq!(one, many);
+    assert_eq!(one, shuffled);
+    assert_eq!(one.lines().filter(|l| l.starts_with("| 1997-")).count(), 20);
+    // predicted_churn is the decile mean of churn_probability (a plain float mean here: equal
+    // to 1e-12), deciles by NTILE over (probability, customer id).
+    let bad = scalar_i64(
+        &ctx,
+        "WITH l AS (SELECT cutoff, customer_id, churn_probability AS p FROM churn_labels('orders', '1997-06-30,1997-09-30', 90, 'btyd=true')
+                    WHERE churned IS NOT NULL),
+              d AS (SELECT cutoff, p, ntile(10) OVER (PARTITION BY cutoff ORDER BY p, customer_id) AS decile FROM l),
+              ref AS (SELECT cutoff, decile, count(*) AS n, avg(p) AS mean FROM d GROUP BY cutoff, decile)
+         SELECT count(*) FROM churn_evaluate('orders', '1997-06-30,1997-09-30', 90) e
+         FULL JOIN ref ON e.cutoff = ref.cutoff AND e.decile = ref.decile
+         WHERE e.cutoff IS NULL OR ref.cutoff IS NULL OR e.customers <> ref.n OR abs(e.predicted_churn - ref.mean) > 1e-12",
+    )
+    .await?;
+    assert_eq!(bad, 0);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn is_churned_at_the_window_end_agrees_with_the_label() -> Result<()> {
+    // is_churned(last purchase on or before c + w, c + w, w) ⇔ c + w − last ≥ w ⇔ last ≤ c
+    // ⇔ no purchase in (c, c + w]: the churn_labels label, for every non-censored customer.
+    // (CDNOW has no refunds: every row is a purchase.)
+    let ctx = cdnow(4).await?;
+    for (cutoff, w) in [("1997-03-31", 30), ("1997-06-30", 90), ("1997-12-31", 180)] {
+        let bad = scalar_i64(
+            &ctx,
+            &format!(
+                "WITH l AS (SELECT customer_id, churned FROM churn_labels('orders', '{cutoff}', {w}) WHERE NOT censored),
+                      last AS (SELECT customer_id, max(order_date) AS last_purchase FROM orders
+                               WHERE order_date <= DATE '{cutoff}' + INTERVAL '{w} days' GROUP BY customer_id),
+                      r AS (SELECT l.customer_id, l.churned,
+                                   is_churned(last.last_purchase, DATE '{cutoff}' + INTERVAL '{w} days', {w}) AS rule
+                            FROM l LEFT JOIN last ON l.customer_id = last.customer_id)
+                 SELECT count(*) + (SELECT count(*) FROM l) - 23570 FROM r WHERE rule IS DISTINCT FROM churned"
+            ),
+        )
+        .await?;
+        assert_eq!(bad, 0, "cutoff {cutoff}, window {w}");
+        // Both outcomes occur.
+        let churned = scalar_i64(
+            &ctx,
+            &format!("SELECT sum(CASE WHEN churned THEN 1 ELSE 0 END) FROM churn_labels('orders', '{cutoff}', {w})"),
+        )
+        .await?;
+        assert!(churned > 0 && churned < 23_570, "{cutoff}: {churned}");
+    }
     Ok(())
 }

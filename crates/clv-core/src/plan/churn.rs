@@ -246,7 +246,9 @@ pub const CHURN_EVALUATE_COLUMNS: [&str; 7] = [
 /// `churn_evaluate`: per cutoff, the customers with a known label (not censored, or censored
 /// after a purchase) ranked by `churn_probability` = 1 − P(alive) into ten equal-count deciles
 /// (ties in customer-id order; decile 10 = most likely to churn) with the mean predicted and
-/// the observed churn rate of each, and the AUC of the cutoff (the same on every row).
+/// the observed churn rate of each, and the AUC of the cutoff (the same on every row). Every
+/// column is independent of partitioning and row order: the mean prediction is an exact
+/// decimal sum of the probabilities rounded to 18 decimal places, divided by the count.
 pub fn churn_evaluate_plan(source: LogicalPlan, o: &ClvOptions, fns: &RfmFunctions) -> Result<LogicalPlan> {
     let mut o = o.clone();
     o.churn_btyd = true;
@@ -277,7 +279,16 @@ pub fn churn_evaluate_plan(source: LogicalPlan, o: &ClvOptions, fns: &RfmFunctio
             vec![ident(CUTOFF), ident("decile")],
             vec![
                 count(lit(1)).alias("customers"),
-                datafusion::functions_aggregate::expr_fn::avg(ident("churn_probability")).alias("predicted_churn"),
+                // Summed exactly (as decimals rounded to 1e-18), so the mean does not depend on
+                // the order rows reach the aggregate.
+                cast(
+                    datafusion::functions_aggregate::expr_fn::avg(cast(
+                        ident("churn_probability"),
+                        DataType::Decimal128(38, 18),
+                    )),
+                    DataType::Float64,
+                )
+                .alias("predicted_churn"),
                 datafusion::functions_aggregate::expr_fn::avg(cast(churned.clone(), DataType::Float64))
                     .alias("observed_churn"),
                 datafusion::functions_aggregate::expr_fn::sum(churned).alias("churned"),
