@@ -406,7 +406,13 @@ impl ClvOptions {
                     .transpose()?
             }
             "cohort.period" | "period" => self.cohort_period = value.parse()?,
-            "ltv.model" | "model" => self.ltv_model = value.trim().to_ascii_lowercase(),
+            "ltv.model" | "model" => {
+                let model = value.trim().to_ascii_lowercase();
+                if !["bg_nbd", "pareto_nbd", "mbg_nbd"].contains(&model.as_str()) {
+                    return plan_err!("model must be bg_nbd, pareto_nbd or mbg_nbd, got '{model}'");
+                }
+                self.ltv_model = model;
+            }
             "ltv.horizon" | "horizon" => self.ltv_horizon = parse_number(value, key)?,
             "ltv.discount_rate" | "discount_rate" => self.ltv_discount_rate = parse_number(value, key)?,
             "ltv.margin" | "margin" => self.ltv_margin = parse_number(value, key)?,

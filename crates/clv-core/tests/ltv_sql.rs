@@ -204,8 +204,8 @@ async fn transactions_to_predictions_and_grouped_fits() -> Result<()> {
         .collect()
         .await?;
     // Raw transactions -> btyd_summary -> fit: the same parameters as the published summary.
-    let from_tx = floats(&ctx, "SELECT f.r, f.alpha, f.a, f.b FROM (SELECT bgnbd_fit(x, t_x, t) AS f FROM btyd_summary('sample', '1997-09-30'))").await?;
-    assert_params(&from_tx, &[0.2426, 4.4136, 0.7929, 2.4259], -9582.43, -9582.43);
+    let from_tx = floats(&ctx, "SELECT f.r, f.alpha, f.a, f.b, f.log_likelihood FROM (SELECT bgnbd_fit(x, t_x, t) AS f FROM btyd_summary('sample', '1997-09-30'))").await?;
+    assert_params(&from_tx[..4], &[0.2426, 4.4136, 0.7929, 2.4259], from_tx[4], -9582.43);
     // GROUP BY: one model per group; each equals the fit of that group alone.
     let grouped = floats(
         &ctx,
@@ -226,8 +226,67 @@ async fn transactions_to_predictions_and_grouped_fits() -> Result<()> {
         days[0],
         from_tx[1]
     );
-    let unit = text(&ctx, "SELECT f.time_unit AS u FROM (SELECT bgnbd_fit(x, t_x, t) AS f FROM btyd_summary('sample', '1997-09-30', 'month'))").await?;
-    assert!(unit.contains("week"), "the session unit is week unless told: {unit}");
+    // A summary in months is fitted in months: its time columns carry their unit, which wins
+    // over the session default (week) ...
+    let month = "SELECT f.time_unit AS u, f.alpha FROM (SELECT bgnbd_fit(x, t_x, t) AS f FROM btyd_summary('sample', '1997-09-30', 'month'))";
+    assert!(text(&ctx, month).await?.contains("month"));
+    let alpha_months = floats(
+        &ctx,
+        "SELECT f.alpha FROM (SELECT bgnbd_fit(x, t_x, t) AS f FROM btyd_summary('sample', '1997-09-30', 'month'))",
+    )
+    .await?;
+    let weeks_per_month = 365.25 / 12.0 / 7.0;
+    assert!(
+        (alpha_months[0] * weeks_per_month / from_tx[1] - 1.0).abs() < 1e-3,
+        "alpha in months {} = alpha in weeks {} / {weeks_per_month}",
+        alpha_months[0],
+        from_tx[1]
+    );
+    // ... also through a view and a CTE, and a prediction in months uses it.
+    ctx.sql("CREATE VIEW monthly AS SELECT * FROM btyd_summary('sample', '1997-09-30', 'month')")
+        .await?;
+    let unit = text(
+        &ctx,
+        "WITH s AS (SELECT customer_id, x, t_x, t FROM monthly) SELECT f.time_unit AS u FROM (SELECT bgnbd_fit(x, t_x, t) AS f FROM s)",
+    )
+    .await?;
+    assert!(unit.contains("month"), "{unit}");
+    // An explicit unit that contradicts the columns is an error, never a silent mix.
+    let e = ctx
+        .sql("SELECT bgnbd_fit(x, t_x, t, 1, 'week') FROM monthly")
+        .await?
+        .collect()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("bgnbd_fit: t_x is in months (the time unit btyd_summary wrote on it), but time_unit = 'week'"),
+        "{e}"
+    );
+    // Scoring a monthly summary with a weekly model is an error too.
+    let e = ctx
+        .sql(
+            "WITH m AS (SELECT bgnbd_fit(frequency, recency, \"T\") AS model FROM summary)
+             SELECT p_alive(model, x, t_x, t) FROM monthly CROSS JOIN m",
+        )
+        .await?
+        .collect()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(
+            "p_alive: t_x is in months (the time unit btyd_summary wrote on it), but the model was fitted in weeks"
+        ),
+        "{e}"
+    );
+    // Columns without a recorded unit (plain tables) take the session's.
+    let unit = text(
+        &ctx,
+        "SELECT f.time_unit AS u FROM (SELECT bgnbd_fit(frequency, recency, \"T\") AS f FROM summary)",
+    )
+    .await?;
+    assert!(unit.contains("week"), "{unit}");
     Ok(())
 }
 
@@ -253,16 +312,186 @@ async fn fits_are_identical_across_partitionings_and_nulls_are_counted() -> Resu
 #[tokio::test(flavor = "multi_thread")]
 async fn errors_name_the_function_and_the_problem() -> Result<()> {
     let ctx = ctx(2).await?;
-    for (sql, needle) in [
+    const BG: &str = "named_struct('model', 'bg_nbd', 'r', 0.24, 'alpha', 4.4, 'a', 0.79, 'b', 2.4)";
+    const GG: &str = "named_struct('model', 'gamma_gamma', 'p', 6.2, 'q', 3.7, 'gamma', 15.4)";
+    const SBG: &str = "named_struct('model', 'sbg', 'alpha', 0.7, 'beta', 1.2)";
+    let cases: Vec<(String, &str)> = [
+        // Fits: empty input, all x = 0, inconsistent rows, NaN, negative values.
         (
             "SELECT bgnbd_fit(frequency, recency, \"T\") FROM summary WHERE frequency < 0",
-            "bgnbd_fit",
+            "bgnbd_fit: empty input: no rows with positive weight",
         ),
-        ("SELECT bgnbd_fit(0, 0, \"T\") FROM summary", "bgnbd_fit"),
-        ("SELECT bgnbd_fit(2, 0, 10)", "bgnbd_fit"),
-        ("SELECT bgnbd_fit(1, 12, 10)", "bgnbd_fit"),
-        ("SELECT bgnbd_fit(CAST('NaN' AS DOUBLE), 1, 10)", "bgnbd_fit"),
-        ("SELECT bgnbd_fit('a', 1, 10)", "bgnbd_fit: x must be numeric"),
+        (
+            "SELECT bgnbd_fit(0, 0, \"T\") FROM summary",
+            "bgnbd_fit: all customers have frequency 0: the model cannot be identified",
+        ),
+        (
+            "SELECT bgnbd_fit(2, 0, 10)",
+            "bgnbd_fit: row 0: frequency > 0 but recency t_x = 0",
+        ),
+        (
+            "SELECT bgnbd_fit(1, 12, 10)",
+            "bgnbd_fit: row 0: recency t_x is larger than the age T",
+        ),
+        (
+            "SELECT bgnbd_fit(CAST('NaN' AS DOUBLE), 1, 10)",
+            "bgnbd_fit: row 0: `frequency` is NaN or infinite",
+        ),
+        (
+            "SELECT bgnbd_fit(-1, 1, 10)",
+            "bgnbd_fit: row 0: `frequency` = -1 is out of range",
+        ),
+        (
+            "SELECT pareto_nbd_fit(frequency, recency, \"T\") FROM summary WHERE frequency < 0",
+            "pareto_nbd_fit: empty input",
+        ),
+        (
+            "SELECT pareto_nbd_fit(0, 0, \"T\") FROM summary",
+            "pareto_nbd_fit: all customers have frequency 0",
+        ),
+        (
+            "SELECT pareto_nbd_fit(1, 12, 10)",
+            "pareto_nbd_fit: row 0: recency t_x is larger than the age T",
+        ),
+        (
+            "SELECT mbgnbd_fit(2, 0, 10)",
+            "mbgnbd_fit: row 0: frequency > 0 but recency t_x = 0",
+        ),
+        (
+            "SELECT mbgnbd_fit(0, 0, \"T\") FROM summary",
+            "mbgnbd_fit: all customers have frequency 0",
+        ),
+        (
+            "SELECT gamma_gamma_fit(frequency, recency) FROM summary WHERE frequency < 0",
+            "gamma_gamma_fit: empty input",
+        ),
+        (
+            "SELECT gamma_gamma_fit(0, 10)",
+            "gamma_gamma_fit: all customers have frequency 0",
+        ),
+        (
+            "SELECT gamma_gamma_fit(2, -5)",
+            "gamma_gamma_fit: row 0: `monetary` = -5 is out of range",
+        ),
+        (
+            "SELECT gamma_gamma_fit(2, CAST('NaN' AS DOUBLE))",
+            "gamma_gamma_fit: row 0: `monetary` is NaN or infinite",
+        ),
+        (
+            "SELECT bgbb_fit(3, 2, 2)",
+            "bgbb_fit: row 0: frequency x is larger than recency t_x",
+        ),
+        (
+            "SELECT bgbb_fit(1, 5, 4)",
+            "bgbb_fit: row 0: recency t_x is larger than the number of periods n",
+        ),
+        (
+            "SELECT bgbb_fit(frequency, recency, 6) FROM summary WHERE frequency < 0",
+            "bgbb_fit: empty input",
+        ),
+        (
+            "SELECT sbg_fit(0, true)",
+            "sbg_fit: row 0: a churned customer needs t >= 1",
+        ),
+        (
+            "SELECT sbg_fit(2.5, true)",
+            "sbg_fit: row 0: `t` = 2.5 is not a whole number",
+        ),
+        ("SELECT sbg_fit(1, 'yes')", "sbg_fit: churned must be boolean"),
+        (
+            "SELECT sbg_fit(frequency, true) FROM summary WHERE frequency < 0",
+            "sbg_fit: empty input",
+        ),
+    ]
+    .into_iter()
+    .map(|(q, n)| (q.to_string(), n))
+    .chain([
+        // Predictions: invalid arguments and models of the wrong kind.
+        (
+            format!("SELECT expected_purchases({BG}, -1, 1, 1, 2)"),
+            "expected_purchases: invalid argument `horizon` = -1: must be finite and >= 0",
+        ),
+        (
+            format!("SELECT expected_purchases({BG}, 10, 1, 3, 2)"),
+            "expected_purchases: row 0: recency t_x is larger than the age T",
+        ),
+        (
+            format!("SELECT expected_purchases_new({BG}, CAST('inf' AS DOUBLE))"),
+            "expected_purchases_new: invalid argument `t`",
+        ),
+        (
+            format!("SELECT prob_purchases({BG}, 1.5, 2)"),
+            "prob_purchases: invalid argument `n` = 1.5: must be a whole number >= 0",
+        ),
+        (
+            format!("SELECT churn_probability({GG}, 1, 1, 2)"),
+            "churn_probability: needs a bg_nbd, pareto_nbd, mbg_nbd or bg_bb model, got a gamma_gamma model",
+        ),
+        (
+            format!("SELECT expected_spend({GG}, 2, -3)"),
+            "expected_spend: invalid argument `zbar` = -3: must be finite and >= 0",
+        ),
+        (
+            format!("SELECT survival({SBG}, -1)"),
+            "survival: invalid argument `t` = -1: must be a whole number >= 0",
+        ),
+        (
+            format!("SELECT retention_rate({SBG}, 0)"),
+            "retention_rate: invalid argument `t` = 0: retention is defined for t >= 1",
+        ),
+        (
+            format!("SELECT derl({SBG}, -0.5)"),
+            "derl: invalid argument `discount_rate` = -0.5: must be finite and > 0",
+        ),
+        (
+            format!("SELECT derl({BG}, 0.1)"),
+            "derl: needs an sbg model, got a bg_nbd model",
+        ),
+        (
+            "SELECT p_alive(named_struct('model', 'bg_nbd', 'r', -0.24, 'alpha', 4.4, 'a', 0.79, 'b', 2.4), 1, 1, 2)"
+                .to_string(),
+            "p_alive: invalid model parameter `r` = -0.24: must be positive and finite",
+        ),
+        (
+            "SELECT historical_clv(-10, 2, 3)".to_string(),
+            "historical_clv: invalid argument `average_order_value` = -10",
+        ),
+        (
+            "SELECT historical_clv(10, 2)".to_string(),
+            "historical_clv takes numeric (average_order_value, purchases_per_period, lifespan_periods [, margin])",
+        ),
+        (
+            format!("SELECT clv({GG}, {GG}, 1, 1, 2, 10, 12, 'month')"),
+            "clv: needs a bg_nbd, pareto_nbd or mbg_nbd model",
+        ),
+        (
+            format!("SELECT clv({BG}, {GG}, 1, 1, 2, 10, 12, 'fortnight')"),
+            "time_unit must be one of week, day, month",
+        ),
+        // The table functions.
+        (
+            "SELECT * FROM clv_predict('sample', '1997-09-30', -5)".to_string(),
+            "clv_predict: argument 3 (horizon): horizon must be a finite number >= 0, got '-5'",
+        ),
+        (
+            "SELECT * FROM clv_model('sample', '1997-09-30', 'model=weibull', 'customer_column=master_customer_id')"
+                .to_string(),
+            "clv_model: argument 3 ('model'): model must be bg_nbd, pareto_nbd or mbg_nbd, got 'weibull'",
+        ),
+        (
+            "SELECT * FROM clv_predict('no_such_table')".to_string(),
+            "no table named 'no_such_table' is registered",
+        ),
+    ])
+    .collect();
+    for (sql, needle) in &cases {
+        let e = match ctx.sql(sql).await {
+            Ok(df) => df.collect().await.err().map(|e| e.to_string()).unwrap_or_default(),
+            Err(e) => e.to_string(),
+        };
+        assert!(e.contains(needle), "{sql}\n => {e}");
+    }
+    for (sql, needle) in [
         (
             "SELECT bgnbd_fit(1, 1, 10, 1, 'fortnight')",
             "time_unit must be one of week, day, month",
@@ -349,11 +578,11 @@ async fn clv_predict_does_everything_in_one_call() -> Result<()> {
         .await?;
     let model = floats(
         &ctx,
-        "SELECT model.r, model.alpha, model.a, model.b, spend_model.p FROM clv_model('sample', '1997-09-30')",
+        "SELECT model.r, model.alpha, model.a, model.b, model.log_likelihood, spend_model.p FROM clv_model('sample', '1997-09-30')",
     )
     .await?;
-    assert_params(&model[..4], &[0.2426, 4.4136, 0.7929, 2.4259], -9582.43, -9582.43);
-    assert!(sig(model[4], 6.2488, 2), "{}", model[4]);
+    assert_params(&model[..4], &[0.2426, 4.4136, 0.7929, 2.4259], model[4], -9582.43);
+    assert!(sig(model[5], 6.2488, 2), "{}", model[5]);
     assert_eq!(
         scalar_i64(&ctx, "SELECT count(*) FROM clv_predict('sample', '1997-09-30', 39)").await?,
         2357
@@ -418,6 +647,37 @@ async fn rust_builders_mirror_sql() -> Result<()> {
         -9582.43,
     );
     assert!((fitted.p_alive(2.0, 30.43, 38.86).unwrap() - 0.7266).abs() < 5e-5);
+    // The SQL fit's standard errors are the Rust fit's (checked against a numeric Hessian in
+    // tests/ltv_models/standard_errors.rs).
+    ctx.sql("SET clv.customer_column = 'master_customer_id'")
+        .await?
+        .collect()
+        .await?;
+    let se = floats(
+        &ctx,
+        "SELECT f.se_r, f.se_alpha, f.se_a, f.se_b FROM (SELECT bgnbd_fit(x, t_x, t) AS f FROM btyd_summary('sample', '1997-09-30'))",
+    )
+    .await?;
+    let want = fitted.standard_errors().unwrap();
+    for (got, want) in se.iter().zip([want.r, want.alpha, want.a, want.b]) {
+        assert!((got - want).abs() <= 1e-9 * want, "{se:?} vs {want}");
+    }
+    Ok(())
+}
+
+/// gamma_gamma_fit reports the correlation between frequency and mean repeat spend that the
+/// model assumes away; it is the Pearson correlation, as SQL `corr()` computes it.
+#[tokio::test(flavor = "multi_thread")]
+async fn gamma_gamma_reports_the_frequency_spend_correlation() -> Result<()> {
+    let ctx = ctx(2).await?;
+    let v = floats(
+        &ctx,
+        "SELECT f.spend_frequency_correlation, c FROM
+           (SELECT gamma_gamma_fit(x, zbar) AS f, corr(CAST(x AS DOUBLE), zbar) AS c FROM spend WHERE x > 0)",
+    )
+    .await?;
+    assert!((v[0] - v[1]).abs() < 1e-12, "{v:?}");
+    assert!((v[0] - 0.11).abs() < 0.01, "CDNOW: about 0.11, got {}", v[0]);
     Ok(())
 }
 

@@ -20,7 +20,12 @@
 //!
 //! The partial state is the multiset of distinct input rows with their weights (identical rows
 //! are compressed as they arrive), so `GROUP BY` fits and distributed fits see exactly the same
-//! data as a single-node fit. `time_unit` defaults to the session option `clv.btyd.time_unit`.
+//! data as a single-node fit.
+//!
+//! `time_unit` is the unit of `t_x` and `t`. Columns from `btyd_summary` carry their unit in
+//! their field metadata; the fit takes it from there, and an explicit `time_unit` that differs
+//! is an error (a month-based summary is never fitted as weeks). For other columns it defaults
+//! to the session option `clv.btyd.time_unit`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -38,8 +43,8 @@ use datafusion::physical_expr::expressions::Literal;
 
 use crate::config::ClvOptions;
 use crate::ltv::{
-    BgBb, BgNbd, DiscreteSummary, GammaGamma, MbgNbd, ModelError, ParetoNbd, Sbg, SpendSummary, SurvivalData, TimeUnit,
-    TransactionSummary, spend_frequency_correlation,
+    BgBb, BgNbd, DiscreteSummary, GammaGamma, MbgNbd, ModelError, ParetoNbd, Sbg, SpendSummary, SurvivalData,
+    TIME_UNIT_METADATA, TimeUnit, TransactionSummary, spend_frequency_correlation,
 };
 
 /// Which model an aggregate fits.
@@ -258,28 +263,43 @@ impl AggregateUDFImpl for ModelFit {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        let n = self.kind.inputs().len();
-        let time_unit = match args.exprs.get(n + 1) {
-            Some(e) => match e.downcast_ref::<Literal>().map(|l| l.value()) {
-                Some(ScalarValue::Utf8(Some(u))) => Some(u.parse::<TimeUnit>()?),
-                _ => {
-                    return plan_err!(
-                        "{}: time_unit must be a constant: day, week or month",
-                        self.kind.function_name()
-                    );
-                }
-            },
-            None => None,
+        let k = self.kind;
+        let n = k.inputs().len();
+        let Some(e) = args.exprs.get(n + 1) else {
+            return Ok(Box::new(FitAccumulator::new(k, None)));
         };
-        Ok(Box::new(FitAccumulator {
-            kind: self.kind,
-            rows: HashMap::new(),
-            skipped: 0,
-            time_unit,
-        }))
+        let Some(ScalarValue::Utf8(Some(text))) = e.downcast_ref::<Literal>().map(|l| l.value()) else {
+            return plan_err!(
+                "{}: time_unit must be a constant: day, week or month",
+                k.function_name()
+            );
+        };
+        let (given, is_default) = match text.strip_suffix(SESSION_DEFAULT) {
+            Some(unit) => (unit.trim().parse::<TimeUnit>()?, true),
+            None => (text.parse::<TimeUnit>()?, false),
+        };
+        // The unit btyd_summary wrote on its time columns wins over the session default and must
+        // agree with an explicit argument: a month-based summary is never fitted as weeks.
+        let input_unit = input_time_unit(k, &args.expr_fields[1..3])?;
+        let unit = match input_unit {
+            Some((column_unit, _)) if is_default || column_unit == given => column_unit,
+            Some((column_unit, column)) => {
+                return plan_err!(
+                    "{}: {column} is in {}s (the time unit btyd_summary wrote on it), but time_unit = '{}'; \
+                     pass '{}' or leave time_unit out",
+                    k.function_name(),
+                    column_unit.name(),
+                    given.name(),
+                    column_unit.name()
+                );
+            }
+            None => given,
+        };
+        Ok(Box::new(FitAccumulator::new(k, Some(unit))))
     }
 
-    /// Fills a missing weight (1) and time unit (the session's `clv.btyd.time_unit`).
+    /// Fills a missing weight (1) and time unit (the session's `clv.btyd.time_unit`, marked as
+    /// the default).
     fn simplify(&self) -> Option<AggregateFunctionSimplification> {
         let kind = self.kind;
         if !kind.has_time_unit() {
@@ -293,11 +313,41 @@ impl AggregateUDFImpl for ModelFit {
                 if f.params.args.len() == n {
                     f.params.args.push(lit(1.0));
                 }
-                f.params.args.push(lit(unit.name()));
+                // Marked as the session default: the unit of the input columns, when they carry
+                // one, takes its place.
+                f.params.args.push(lit(format!("{} {SESSION_DEFAULT}", unit.name())));
             }
             Ok(Expr::AggregateFunction(f))
         }))
     }
+}
+
+/// Marks a time unit that `simplify` took from the session rather than from the call.
+const SESSION_DEFAULT: &str = "(clv.btyd.time_unit)";
+
+/// The time unit the `t_x` and `t` input fields carry in their metadata (see
+/// [`TIME_UNIT_METADATA`]), with the column that has it; an error when the two disagree.
+fn input_time_unit(kind: FitKind, fields: &[FieldRef]) -> Result<Option<(TimeUnit, &'static str)>> {
+    let mut found: Option<(TimeUnit, &'static str)> = None;
+    for (field, column) in fields.iter().zip(&kind.inputs()[1..]) {
+        let Some(text) = field.metadata().get(TIME_UNIT_METADATA) else {
+            continue;
+        };
+        let unit = text.parse::<TimeUnit>()?;
+        match found {
+            Some((other, other_column)) if other != unit => {
+                return plan_err!(
+                    "{}: {other_column} is in {}s but {column} is in {}s; use one btyd_summary for both",
+                    kind.function_name(),
+                    other.name(),
+                    unit.name()
+                );
+            }
+            Some(_) => {}
+            None => found = Some((unit, column)),
+        }
+    }
+    Ok(found)
 }
 
 /// Row keys are the bit patterns of the inputs (-0.0 folded into 0.0).
@@ -316,6 +366,15 @@ fn key_bits(v: f64) -> u64 {
 }
 
 impl FitAccumulator {
+    fn new(kind: FitKind, time_unit: Option<TimeUnit>) -> Self {
+        Self {
+            kind,
+            rows: HashMap::new(),
+            skipped: 0,
+            time_unit,
+        }
+    }
+
     fn add(&mut self, key: Key, w: f64) {
         *self.rows.entry(key).or_insert(0.0) += w;
     }

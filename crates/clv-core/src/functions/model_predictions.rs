@@ -12,18 +12,19 @@
 //! | `retention_rate(model, t)` | sbg | r(t) = S(t) / S(t − 1) |
 //! | `derl(model, discount_rate)` | sbg | discounted expected residual lifetime of a just-renewed customer |
 //!
-//! Times (`t_x`, `t`, `horizon`) are in the model's `time_unit`. A null argument gives null;
+//! Times (`t_x`, `t`, `horizon`) are in the model's `time_unit`; `t_x` and `t` columns of a
+//! `btyd_summary` in another unit are an error. A null argument gives null;
 //! a model of the wrong kind or an invalid argument is an error naming the function.
 
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, Float64Builder};
-use datafusion::arrow::datatypes::{DataType, Float64Type};
+use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
 use super::model_arg::{Fitted, check_model_type, read_models};
-use crate::ltv::ModelError;
+use crate::ltv::{ModelError, TIME_UNIT_METADATA, TimeUnit};
 
 type Eval = fn(&Fitted, &[f64]) -> std::result::Result<Option<f64>, ModelError>;
 /// The whole-batch form of an [`Eval`] (one column per argument), for batches whose rows share
@@ -73,6 +74,19 @@ fn whole(v: f64, what: &'static str) -> std::result::Result<u32, ModelError> {
     }
 }
 
+/// A prediction horizon (the kernels call it `t`): finite and >= 0.
+fn horizon(v: f64) -> std::result::Result<f64, ModelError> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(ModelError::InvalidArgument {
+            name: "horizon",
+            value: v,
+            reason: "must be finite and >= 0",
+        })
+    }
+}
+
 const TXN: &str = "a bg_nbd, pareto_nbd, mbg_nbd or bg_bb model";
 
 fn p_alive(m: &Fitted, a: &[f64]) -> std::result::Result<Option<f64>, ModelError> {
@@ -92,7 +106,7 @@ pub fn model_prediction_udfs() -> Vec<Arc<ScalarUDF>> {
         }),
         ("expected_purchases", &["horizon", "x", "t_x", "t"], TXN, |m, a| {
             Ok(match m {
-                Fitted::Transactions(m) => Some(m.expected_purchases(a[0], a[1], a[2], a[3])?),
+                Fitted::Transactions(m) => Some(m.expected_purchases(horizon(a[0])?, a[1], a[2], a[3])?),
                 Fitted::BgBb(m) => Some(m.expected_transactions(whole(a[0], "horizon")?, a[1], a[2], a[3])?),
                 _ => None,
             })
@@ -142,7 +156,11 @@ pub fn model_prediction_udfs() -> Vec<Arc<ScalarUDF>> {
             p_alive_many(m, a).map(|r| r.map(|v| v.into_iter().map(|p| 1.0 - p).collect()))
         }),
         ("expected_purchases", |m, a| match m {
-            Fitted::Transactions(m) => Some(m.expected_purchases_many(a[0], a[1], a[2], a[3])),
+            Fitted::Transactions(m) => Some(
+                a[0].iter()
+                    .try_for_each(|h| horizon(*h).map(|_| ()))
+                    .and_then(|_| m.expected_purchases_many(a[0], a[1], a[2], a[3])),
+            ),
             _ => None,
         }),
     ];
@@ -197,6 +215,7 @@ impl ScalarUDFImpl for ModelPrediction {
         let n = args.number_rows;
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let models = read_models(self.name, arrays[0].as_struct())?;
+        self.check_time_units(&args.arg_fields[1..], &models)?;
         let values: Vec<_> = arrays[1..].iter().map(|a| a.as_primitive::<Float64Type>()).collect();
         if let Some(out) = self.invoke_many(&models, &values, n)? {
             return Ok(ColumnarValue::Array(Arc::new(out)));
@@ -230,6 +249,40 @@ impl ScalarUDFImpl for ModelPrediction {
 }
 
 impl ModelPrediction {
+    /// Fails when a time argument (`t_x`, `t`) carries a time unit from `btyd_summary` (see
+    /// [`TIME_UNIT_METADATA`]) other than its model's: months are never scored as weeks.
+    fn check_time_units(&self, fields: &[FieldRef], models: &[Option<Arc<Fitted>>]) -> Result<()> {
+        for (field, arg) in fields.iter().zip(self.args) {
+            let Some(text) = field.metadata().get(TIME_UNIT_METADATA) else {
+                continue;
+            };
+            if !matches!(*arg, "t_x" | "t") {
+                continue;
+            }
+            let unit = text.parse::<TimeUnit>()?;
+            let mut previous: Option<&Arc<Fitted>> = None;
+            for model in models.iter().flatten() {
+                if previous.is_some_and(|p| Arc::ptr_eq(p, model)) {
+                    continue;
+                }
+                previous = Some(model);
+                if let Fitted::Transactions(m) = model.as_ref()
+                    && m.time_unit() != unit
+                {
+                    return exec_err!(
+                        "{}: {arg} is in {}s (the time unit btyd_summary wrote on it), but the model was fitted in {}s; \
+                         summarise in the model's unit (btyd_summary(..., '{}')) or fit on this summary",
+                        self.name,
+                        unit.name(),
+                        m.time_unit().name(),
+                        m.time_unit().name()
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The batch path: every row has the same model and no null argument (the usual case of a
     /// model joined in from a one-row fit). `None` when it does not apply.
     fn invoke_many(

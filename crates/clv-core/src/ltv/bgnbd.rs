@@ -16,9 +16,10 @@
 //! `L = B(a, b+x)/B(a, b) · Γ(r+x) α^r / (Γ(r) (α+T)^{r+x})
 //!    + δ_{x>0} B(a+1, b+x−1)/B(a, b) · Γ(r+x) α^r / (Γ(r) (α+t_x)^{r+x})`.
 //!
-//! Predictions: `E[X(t)]` (eq. 7), `P(X(t) = x)` (eq. 8), conditional
+//! Predictions: `E[X(t)]` (eq. 9), `P(X(t) = x)` (eq. 8), conditional
 //! expectation `E[Y(t) | x, t_x, T]` (eq. 10), and `P(alive)` from Fader,
-//! Hardie & Lee (2008), "Computing P(alive) Using the BG/NBD Model" (note). The Gauss hypergeometric functions of eqs. 7 and 10 are
+//! Hardie & Lee (2008), "Computing P(alive) Using the BG/NBD Model" (note 021). The Gauss
+//! hypergeometric functions of eqs. 9 and 10 are
 //! rewritten with Euler's transformation
 //! `(1−z)^{r+x} ₂F₁(r+x, b+x; a+b+x−1; z) = (1−z)^{a−1} ₂F₁(a−1, a+b−1−r; a+b+x−1; z)`
 //! and the `1 − …` difference divided by `a − 1` is evaluated without
@@ -502,7 +503,7 @@ impl BetaGeoCore {
 
     pub(crate) fn expected_purchases_new(&self, t: f64) -> Result<f64, ModelError> {
         // E[X(t)] equals the conditional expectation of a customer observed
-        // for T = 0 (eq. 7 is eq. 10 at x = t_x = T = 0).
+        // for T = 0 (eq. 9 is eq. 10 at x = t_x = T = 0).
         self.expected_purchases(t, 0.0, 0.0, 0.0)
     }
 
@@ -684,7 +685,7 @@ impl FittedBgNbd {
         self.core.expected_purchases(t, x, t_x, T)
     }
 
-    /// Unconditional `E[X(t)]` (eq. 7).
+    /// Unconditional `E[X(t)]` (eq. 9).
     pub fn expected_purchases_new(&self, t: f64) -> Result<f64, ModelError> {
         self.core.expected_purchases_new(t)
     }

@@ -22,6 +22,11 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ModelError;
 
+/// The Arrow field metadata key under which `btyd_summary` records the [`TimeUnit`] of its
+/// time columns (`t_x`, `t`, `t_holdout`), so that a fit over them takes that unit and a fit
+/// asked for another unit fails instead of silently mixing months and weeks.
+pub const TIME_UNIT_METADATA: &str = "clv.time_unit";
+
 /// Time unit of the recency / age columns of a summary, and of a fitted
 /// continuous-time model.
 ///

@@ -1,7 +1,8 @@
 //! Gamma-Gamma model of monetary value.
 //!
 //! Fader, P. S. & Hardie, B. G. S. (2013), "The Gamma-Gamma Model of
-//! Monetary Value" (note); originally Colombo & Jiang (1999) and Fader,
+//! Monetary Value" (note 025): the density of z̄ (eq. 1a), the population mean `pγ/(q−1)`
+//! (eq. 3) and the conditional expected average spend (eq. 5); originally Colombo & Jiang (1999) and Fader,
 //! Hardie & Lee (2005), "RFM and CLV: Using Iso-Value Curves for Customer
 //! Base Analysis", *JMR* 42(4).
 //!

@@ -3,7 +3,9 @@
 //! Batislam, E. P., Denizel, M. & Filiztekin, A. (2007), "Empirical
 //! validation and comparison of models for customer base analysis",
 //! *International Journal of Research in Marketing* 24(3), 201–209
-//! (also Hoppe & Wagner 2007). Differs from BG/NBD ([`super::bgnbd`]) only in
+//! (P(alive): their Appendix A, eq. 5), with the corrections of Wagner, U. & Hoppe, D. (2008),
+//! "Erratum on the MBG/NBD Model", *IJRM* 25(3), 225–226, for the conditional expectation and
+//! P(alive). Differs from BG/NBD ([`super::bgnbd`]) only in
 //! that a customer may also drop out right after the first purchase (time
 //! 0), so customers with `x = 0` can be inactive.
 //!

@@ -53,7 +53,7 @@ pub mod special;
 pub use bgbb::{BgBb, BgBbParams, FittedBgBb};
 pub use bgnbd::{BgNbd, BgNbdParams, FittedBgNbd};
 pub use clv::{ClvSpec, Discounting, historical_clv};
-pub use data::{DiscreteSummary, SpendSummary, SurvivalData, TimeUnit, TransactionSummary};
+pub use data::{DiscreteSummary, SpendSummary, SurvivalData, TIME_UNIT_METADATA, TimeUnit, TransactionSummary};
 pub use error::ModelError;
 pub use gamma_gamma::{FittedGammaGamma, GammaGamma, GammaGammaParams, spend_frequency_correlation};
 pub use mbgnbd::{FittedMbgNbd, MbgNbd, MbgNbdParams};

@@ -4,22 +4,24 @@
 //! Customers: Who Are They and What Will They Do Next?", *Management
 //! Science* 33(1), 1–24; likelihood and related expressions as derived in
 //! Fader, P. S. & Hardie, B. G. S. (2005), "A Note on Deriving the
-//! Pareto/NBD Model and Related Expressions" (the likelihood, P(alive) and
-//! conditional-expectation sections; equation numbers of that note were not
-//! available when this was written, so sections are cited) and
-//! "Computing P(alive) Using the Pareto/NBD Model" (2005/2014).
+//! Pareto/NBD Model and Related Expressions" (note 009): the likelihood (eq. 18) with
+//! `A₀` in its `α ≥ β` (eq. 19) and `α < β` (eq. 20) forms, `E[X(t)]` (eq. 27), P(alive)
+//! (eqs. 36–37) and the conditional expectation (eq. 41). `P(X(t) = x)` follows Fader &
+//! Hardie (2006), "Deriving an Expression for P(X(t) = x) Under the Pareto/NBD Model"
+//! (note 012). (The note's equation numbers as cited by the `lifetimes` and CLVTools
+//! sources; SMC 1987 gives the same results in its appendix.)
 //!
 //! * While active, purchases are Poisson(λ), `λ ~ Gamma(r, α)`.
 //! * Lifetimes are exponential(μ), `μ ~ Gamma(s, β)`.
 //!
-//! Likelihood (Fader & Hardie note, likelihood section; SMC 1987, appendix):
+//! Likelihood (note 009, eq. 18; SMC 1987, appendix):
 //!
 //! `L = Γ(r+x) α^r β^s / Γ(r) · { 1/((α+T)^{r+x} (β+T)^s) + s/(r+s+x) · A₀ }`
 //!
-//! with, for `α ≥ β`,
+//! with, for `α ≥ β` (eq. 19),
 //! `A₀ = ₂F₁(r+s+x, s+1; r+s+x+1; (α−β)/(α+t_x)) / (α+t_x)^{r+s+x}
 //!     − ₂F₁(r+s+x, s+1; r+s+x+1; (α−β)/(α+T)) / (α+T)^{r+s+x}`
-//! and, for `α < β`, the same with `s+1 → r+x` and `α+· → β+·`,
+//! and, for `α < β` (eq. 20), the same with `s+1 → r+x` and `α+· → β+·`,
 //! argument `(β−α)/(β+·)`.
 //!
 //! **Numerics.** Each ₂F₁(n, B; n+1; z) (`n = r+s+x`) is rewritten with

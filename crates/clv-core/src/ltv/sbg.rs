@@ -7,9 +7,9 @@
 //!
 //! * At the end of each period an active customer cancels with probability
 //!   θ, `θ ~ Beta(α, β)`.
-//! * `P(T = t) = B(α+1, β+t−1)/B(α, β)` (2007, eq. 7),
-//!   `S(t) = B(α, β+t)/B(α, β)`,
-//!   retention rate `r(t) = S(t)/S(t−1) = (β+t−1)/(α+β+t−1)`.
+//! * `P(T = t) = B(α+1, β+t−1)/B(α, β)` (2007, eq. 5; computed by the recursion of eq. 7),
+//!   `S(t) = B(α, β+t)/B(α, β)` (eq. 6),
+//!   retention rate `r(t) = S(t)/S(t−1) = (β+t−1)/(α+β+t−1)` (eq. 8).
 //! * Log-likelihood: `Σ_churned ln P(T = t) + Σ_censored ln S(t)`.
 //! * Discounted expected residual lifetime of a customer who has made
 //!   `n − 1` renewals (2010, eq. 6):
@@ -210,7 +210,7 @@ impl FittedSbg {
         )
     }
 
-    /// `P(T = t) = B(α+1, β+t−1)/B(α, β)` for `t ≥ 1` (2007, eq. 7); 0 for `t = 0`.
+    /// `P(T = t) = B(α+1, β+t−1)/B(α, β)` for `t ≥ 1` (2007, eq. 5); 0 for `t = 0`.
     pub fn churn_probability(&self, t: u32) -> Result<f64, ModelError> {
         if t == 0 {
             return Ok(0.0);

@@ -16,6 +16,7 @@
 //! month (365.25 / 12 days).
 
 use datafusion::arrow::datatypes::DataType;
+use datafusion::common::metadata::FieldMetadata;
 use datafusion::common::{Result, plan_err};
 use datafusion::functions_aggregate::expr_fn::{count, first_value, max, min, sum};
 use datafusion::functions_aggregate::min_max::max_udaf;
@@ -25,6 +26,7 @@ use datafusion::logical_expr::{Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBu
 use super::transactions::columns::{AMOUNT, CUSTOMER, DAY, PURCHASE};
 use super::transactions::prepare;
 use crate::config::{ClvOptions, Collapse};
+use crate::ltv::TIME_UNIT_METADATA;
 
 /// The columns of `btyd_summary`, without and with a holdout.
 pub const BTYD_COLUMNS: [&str; 6] = ["customer_id", "x", "t_x", "t", "monetary", "first_purchase"];
@@ -91,13 +93,19 @@ pub fn btyd_summary_plan(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalP
     };
     let days_between =
         |a: Expr, b: Expr| cast(cast(a, DataType::Int64) - cast(b, DataType::Int64), DataType::Float64) / lit(unit);
+    // The time columns record their unit, which the fits read (see TIME_UNIT_METADATA).
+    let in_unit = |e: Expr, name: &str| {
+        let metadata =
+            std::collections::BTreeMap::from([(TIME_UNIT_METADATA.to_string(), o.btyd_time_unit.name().to_string())]);
+        e.alias_with_metadata(name, Some(FieldMetadata::from(metadata)))
+    };
     let x = ident("__clv_n") - lit(1_i64);
     let repeat_sum = cast(ident("__clv_sum") - ident("__clv_first_amount"), DataType::Float64);
     let mut exprs = vec![
         ident(CUSTOMER),
         x.clone().alias("x"),
-        days_between(ident("__clv_last"), ident("__clv_first")).alias("t_x"),
-        days_between(cal.clone(), ident("__clv_first")).alias("t"),
+        in_unit(days_between(ident("__clv_last"), ident("__clv_first")), "t_x"),
+        in_unit(days_between(cal.clone(), ident("__clv_first")), "t"),
         when(x.clone().gt(lit(0_i64)), repeat_sum / cast(x, DataType::Float64))
             .otherwise(lit(0.0))?
             .alias("monetary"),
@@ -105,7 +113,7 @@ pub fn btyd_summary_plan(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalP
     ];
     if let (Some(h), Some(c)) = (o.btyd_holdout_end, calibration_end) {
         exprs.push(ident("x_holdout"));
-        exprs.push(lit((f64::from(h) - f64::from(c)) / unit).alias("t_holdout"));
+        exprs.push(in_unit(lit((f64::from(h) - f64::from(c)) / unit), "t_holdout"));
     }
     customers
         .filter(ident("__clv_n").gt(lit(0_i64)))?

@@ -10,3 +10,4 @@ mod published;
 mod robustness;
 mod serde_roundtrip;
 mod simulation;
+mod standard_errors;
