@@ -125,3 +125,27 @@ pub fn generate(config: &GeneratorConfig, path: &Path) -> Result<(u64, u64)> {
     writer.close()?;
     Ok((written, customers))
 }
+
+/// Timing helpers shared by the side-by-side runners.
+pub mod timing {
+    use std::time::Instant;
+
+    use datafusion::common::Result;
+    use datafusion::prelude::SessionContext;
+
+    /// Runs `sql` to completion; returns (seconds, rows).
+    pub async fn time_query(ctx: &SessionContext, sql: &str) -> Result<(f64, usize)> {
+        let start = Instant::now();
+        let batches = ctx.sql(sql).await?.collect().await?;
+        Ok((
+            start.elapsed().as_secs_f64(),
+            batches.iter().map(|b| b.num_rows()).sum(),
+        ))
+    }
+
+    /// The median (the upper one of an even count) of `v`, which must not be empty.
+    pub fn median(mut v: Vec<f64>) -> f64 {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    }
+}

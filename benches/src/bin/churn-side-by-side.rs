@@ -5,9 +5,8 @@
 //! `churn-side-by-side FILE [--runs 3] [--partitions N]` (the file from `clv-gen`, whose dates
 //! run from 2023-01-01 to 2024-12-31).
 
-use std::time::Instant;
-
 use clap::Parser;
+use clv_benches::timing::{median, time_query};
 use datafusion::common::Result;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
@@ -60,20 +59,6 @@ SELECT g.cohort, g.p, s.size, g.active, CAST(g.active AS DOUBLE) / s.size AS ret
        g.revenue / first_value(g.revenue) OVER (PARTITION BY g.cohort ORDER BY g.p) AS revenue_retention
 FROM g JOIN s ON g.cohort = s.cohort";
 
-async fn time(ctx: &SessionContext, sql: &str) -> Result<(f64, usize)> {
-    let start = Instant::now();
-    let batches = ctx.sql(sql).await?.collect().await?;
-    Ok((
-        start.elapsed().as_secs_f64(),
-        batches.iter().map(|b| b.num_rows()).sum(),
-    ))
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
@@ -99,12 +84,12 @@ async fn main() -> Result<()> {
     );
     println!("|---|---|---|---|---|");
     for (name, ours, plain) in workloads {
-        let (_, n_ours) = time(&ctx, ours).await?;
-        let (_, n_plain) = time(&ctx, plain).await?;
+        let (_, n_ours) = time_query(&ctx, ours).await?;
+        let (_, n_plain) = time_query(&ctx, plain).await?;
         let (mut t_ours, mut t_plain) = (vec![], vec![]);
         for _ in 0..args.runs {
-            t_ours.push(time(&ctx, ours).await?.0);
-            t_plain.push(time(&ctx, plain).await?.0);
+            t_ours.push(time_query(&ctx, ours).await?.0);
+            t_plain.push(time_query(&ctx, plain).await?.0);
         }
         let (a, b) = (median(t_ours), median(t_plain));
         println!("| {name} | clv | {n_ours} | {a:.3} | **{:.2}** |", a / b);

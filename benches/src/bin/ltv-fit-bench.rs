@@ -9,6 +9,7 @@ use std::time::Instant;
 use clap::Parser;
 use clv::ltv::simulate::{BgNbdSimulator, Observation};
 use clv::ltv::{BgNbd, BgNbdParams, ParetoNbd, TimeUnit, TransactionModel, TransactionSummary};
+use clv_benches::timing::median;
 
 #[derive(Parser)]
 struct Args {
@@ -21,11 +22,6 @@ struct Args {
     /// Simulated summary sizes.
     #[arg(long, value_delimiter = ',', default_values_t = [100_000usize, 1_000_000])]
     customers: Vec<usize>,
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, T) {

@@ -3,9 +3,8 @@
 //!
 //! `rfm-side-by-side FILE [--runs 5] [--partitions N]`
 
-use std::time::Instant;
-
 use clap::Parser;
+use clv_benches::timing::{median, time_query};
 use datafusion::common::Result;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
@@ -43,20 +42,6 @@ SELECT customer_id, recency_days, frequency, monetary, r, f, m,
        WHEN r <= 2 AND f = 5 THEN 'cant_lose' ELSE 'hibernating' END AS segment
 FROM sc";
 
-async fn time(ctx: &SessionContext, sql: &str) -> Result<(f64, usize)> {
-    let start = Instant::now();
-    let batches = ctx.sql(sql).await?.collect().await?;
-    Ok((
-        start.elapsed().as_secs_f64(),
-        batches.iter().map(|b| b.num_rows()).sum(),
-    ))
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
@@ -79,10 +64,10 @@ async fn main() -> Result<()> {
         let Some((_, sql)) = variants.get(i) else {
             return datafusion::common::plan_err!("--only takes 0, 1 or 2");
         };
-        let rows = time(&ctx, sql).await?.1; // warm-up
+        let rows = time_query(&ctx, sql).await?.1; // warm-up
         let mut t = vec![];
         for _ in 0..args.runs {
-            t.push(time(&ctx, sql).await?.0);
+            t.push(time_query(&ctx, sql).await?.0);
         }
         println!("{rows} {:.3}", median(t));
         return Ok(());
@@ -90,11 +75,11 @@ async fn main() -> Result<()> {
     let mut times: Vec<Vec<f64>> = vec![vec![]; variants.len()];
     let mut rows = vec![0; variants.len()];
     for (i, (_, sql)) in variants.iter().enumerate() {
-        rows[i] = time(&ctx, sql).await?.1; // warm-up
+        rows[i] = time_query(&ctx, sql).await?.1; // warm-up
     }
     for _ in 0..args.runs {
         for (i, (_, sql)) in variants.iter().enumerate() {
-            times[i].push(time(&ctx, sql).await?.0);
+            times[i].push(time_query(&ctx, sql).await?.0);
         }
     }
     let base = median(times[2].clone());

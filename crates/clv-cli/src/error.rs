@@ -3,7 +3,7 @@
 //! | kind | exit code | when |
 //! |---|---|---|
 //! | usage | 2 | a flag, option, date, SQL text or `clv.toml` entry is wrong (clap's own errors exit 2 too); `--cluster` names a cluster without clv |
-//! | data | 65 | an input or model file cannot be read, lacks a column, has a wrong type or invalid values |
+//! | data | 65 | an input or model file cannot be read, lacks a column, has a wrong type or invalid values; the data does not fit the memory limit |
 //! | internal | 70 | a bug: DataFusion's internal errors, a panic |
 
 use std::process::ExitCode;
@@ -152,7 +152,11 @@ pub fn from_datafusion(e: DataFusionError, stage: Stage) -> CliError {
     }
     let message = root_message(&e);
     match e.find_root() {
-        DataFusionError::Internal(_) | DataFusionError::ResourcesExhausted(_) => CliError::internal(message),
+        DataFusionError::Internal(_) => CliError::internal(message),
+        // A memory limit the user set (or the machine's) is not a clv bug.
+        DataFusionError::ResourcesExhausted(_) => CliError::data(format!(
+            "{message}; raise the limit (SET datafusion.runtime.memory_limit = '4G') or give the query less data"
+        )),
         DataFusionError::SQL(..) => CliError::usage(message),
         DataFusionError::Plan(_) | DataFusionError::SchemaError(..) | DataFusionError::NotImplemented(_)
             if stage == Stage::Query && !is_data_problem(&message) =>
@@ -236,6 +240,13 @@ mod tests {
         );
         let e = DataFusionError::Internal("bug".into());
         assert_eq!(from_datafusion(e, Stage::Data).kind, Kind::Internal);
+        let e = DataFusionError::ResourcesExhausted("Failed to allocate 1 MB".into());
+        let e = from_datafusion(e, Stage::Data);
+        assert_eq!(e.kind, Kind::Data);
+        assert!(
+            e.line()
+                .contains("raise the limit (SET datafusion.runtime.memory_limit")
+        );
     }
 
     #[test]

@@ -250,12 +250,11 @@ pub fn predict_query(
     let mut models = vec![format!("{} AS m", model.sql_struct())];
     if let Some(g) = spend {
         models.push(format!("{} AS g", g.sql_struct()));
-        // Gamma-Gamma needs a positive mean repeat spend: customers whose repeat purchases
-        // all had zero amounts are outside it and get NULL spend and CLV.
-        let z = "CASE WHEN x = 0 OR monetary > 0 THEN monetary END";
-        columns.push(format!("expected_spend(g, x, {z}) AS expected_spend"));
+        // As clv_predict: customers whose repeat purchases were all free (monetary = 0) are
+        // outside the Gamma-Gamma fit but scored, their expected spend shrunk towards zero.
+        columns.push("expected_spend(g, x, monetary) AS expected_spend".to_string());
         columns.push(format!(
-            "clv(m, g, x, t_x, t, {z}, {h}, {}, CAST({discount_rate:?} AS DOUBLE), 'discrete', CAST({margin:?} AS DOUBLE)) AS clv",
+            "clv(m, g, x, t_x, t, monetary, {h}, {}, CAST({discount_rate:?} AS DOUBLE), 'discrete', CAST({margin:?} AS DOUBLE)) AS clv",
             literal(&model.time_unit())
         ));
     }

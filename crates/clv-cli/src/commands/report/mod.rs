@@ -593,7 +593,7 @@ async fn clv(job: &Job, model: Option<&ModelFile>, top: usize) -> Result<Section
         )
         .await?;
     s.para(&format!(
-        "{}. The spend model is Gamma-Gamma, fitted on the customers with repeat purchases and a positive mean repeat spend; customers whose repeat purchases all had a zero amount are outside it and have no CLV.",
+        "{}. The spend model is Gamma-Gamma, fitted on the customers with repeat purchases and a positive mean repeat spend; customers whose repeat purchases were all free are scored with the model's posterior mean spend for a zero average.",
         describe(&spend.json).lines().next().unwrap_or_default()
     ));
     let clv = f64s(&result, "clv")?;
