@@ -56,17 +56,23 @@ pub fn session_config() -> SessionConfig {
 }
 
 /// Adds Ballista's settings (when missing), the `clv.` options (when missing) and the clv
-/// codecs to `config`; leaves every other setting as it is.
+/// codecs to `config`, and turns `clv.rfm.fused` off; leaves every other setting as it is.
+///
+/// The fused `rfm()` operator aggregates every transaction in one task; on a cluster `rfm()`
+/// is planned as ordinary aggregates instead, which run partial on the executors and merge
+/// after a shuffle (same results).
 pub fn with_clv(config: SessionConfig) -> SessionConfig {
-    let config = config
+    let mut config = config
         .upgrade_for_ballista()
         .with_ballista_logical_extension_codec(Arc::new(ClvLogicalCodec::default()))
         .with_ballista_physical_extension_codec(Arc::new(ClvPhysicalCodec::default()));
-    if config.options().extensions.get::<clv_core::ClvOptions>().is_some() {
-        config
-    } else {
-        config.with_option_extension(clv_core::ClvOptions::default())
+    if config.options().extensions.get::<clv_core::ClvOptions>().is_none() {
+        config = config.with_option_extension(clv_core::ClvOptions::default());
     }
+    if let Some(o) = config.options_mut().extensions.get_mut::<clv_core::ClvOptions>() {
+        o.rfm_fused = false;
+    }
+    config
 }
 
 /// A context whose queries run on the Ballista scheduler at `url` (`df://host:port`, port

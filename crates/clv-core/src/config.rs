@@ -131,6 +131,10 @@ pub struct ClvOptions {
     pub rfm_scheme: String,
     /// Monetary aggregation (default sum).
     pub rfm_monetary: Monetary,
+    /// `rfm()` through the fused per-customer operator when the options allow it (default
+    /// true); false plans it as ordinary DataFusion operators (aggregate + window), which a
+    /// Ballista cluster can split into stages.
+    pub rfm_fused: bool,
     /// Thresholds for method `fixed`, recency in days (lower is better).
     pub rfm_recency_thresholds: Option<Vec<f64>>,
     /// Thresholds for method `fixed`, frequency.
@@ -182,6 +186,7 @@ impl Default for ClvOptions {
             rfm_method: None,
             rfm_scheme: "rf_grid".into(),
             rfm_monetary: Monetary::default(),
+            rfm_fused: true,
             rfm_recency_thresholds: None,
             rfm_frequency_thresholds: None,
             rfm_monetary_thresholds: None,
@@ -238,6 +243,10 @@ pub const OPTION_KEYS: &[(&str, &str)] = &[
         "Segment scheme: rf_grid (default), rfm11, cn8, cn8_en or a registered one",
     ),
     ("rfm.monetary", "Monetary value: sum (default) or mean per order"),
+    (
+        "rfm.fused",
+        "rfm() in one fused per-customer operator: true (default) or false (ordinary aggregate + window plan)",
+    ),
     (
         "rfm.recency_thresholds",
         "Method fixed: recency day thresholds, e.g. 30,90,180,365",
@@ -392,6 +401,7 @@ impl ClvOptions {
             "invalid_amounts" => self.invalid_amounts = value.parse()?,
             "negative_amounts" => self.negative_amounts = value.parse()?,
             "dedupe" => self.dedupe = parse_bool(value, "clv.dedupe")?,
+            "rfm.fused" | "fused" => self.rfm_fused = parse_bool(value, "clv.rfm.fused")?,
             // 'none' is a grain here, so only an empty value resets to the function's default.
             "collapse" => {
                 self.collapse = Some(value.trim())
@@ -484,6 +494,7 @@ impl ClvOptions {
                     "rfm.method" => self.rfm_method.map(|m| m.to_string()),
                     "rfm.scheme" => Some(self.rfm_scheme.clone()),
                     "rfm.monetary" => Some(self.rfm_monetary.to_string()),
+                    "rfm.fused" => Some(self.rfm_fused.to_string()),
                     "rfm.recency_thresholds" => join(&self.rfm_recency_thresholds),
                     "rfm.frequency_thresholds" => join(&self.rfm_frequency_thresholds),
                     "rfm.monetary_thresholds" => join(&self.rfm_monetary_thresholds),
@@ -593,6 +604,7 @@ mod tests {
             ("rfm.method", "fixed"),
             ("rfm.scheme", "rfm11"),
             ("rfm.monetary", "mean"),
+            ("rfm.fused", "false"),
             ("rfm.recency_thresholds", "30,90.5,180"),
             ("btyd.time_unit", "month"),
             ("btyd.calibration_end", "1997-09-30"),

@@ -2,8 +2,11 @@
 //!
 //! Returns `customer_id, recency_days, frequency, monetary, r, f, m, rfm_cell, rfm_total,
 //! segment, first_purchase, last_purchase, tenure_days`, one row per customer with a purchase.
-//! The result is a view over an ordinary plan (aggregate + window + projection), so filters and
-//! projections reach the scan and Ballista runs it unchanged.
+//! By default the result is computed by the fused per-customer operator
+//! ([`crate::plan::rfm_exec::RfmExec`]) over the policy-filtered scan; with
+//! `clv.rfm.fused = false` (Ballista sessions), an order column or a collapse grain it is a view
+//! over an ordinary plan (aggregate + window + projection), which Ballista splits into stages.
+//! Both give the same rows.
 
 use std::sync::Arc;
 
@@ -13,6 +16,7 @@ use datafusion::datasource::ViewTable;
 
 use super::table_args::parse_table_args;
 use crate::plan::rfm::{RfmFunctions, rfm_plan};
+use crate::plan::rfm_exec::{FusedRfmTable, fused_rfm_supported};
 use crate::plan::source::TransactionSource;
 
 /// The positional arguments after the source.
@@ -27,7 +31,10 @@ impl TableFunctionImpl for RfmTableFunction {
         let session = args.session();
         let (source, options) = parse_table_args("rfm", args.exprs(), &RFM_POSITIONAL, session)?;
         let plan = TransactionSource::Name(source).resolve_blocking(session)?;
-        let plan = rfm_plan(plan, &options, &RfmFunctions::from_session(session))?;
-        Ok(Arc::new(ViewTable::new(plan, None)))
+        let functions = RfmFunctions::from_session(session);
+        if fused_rfm_supported(&plan, &options)? {
+            return Ok(Arc::new(FusedRfmTable::try_new(plan, &options, &functions)?));
+        }
+        Ok(Arc::new(ViewTable::new(rfm_plan(plan, &options, &functions)?, None)))
     }
 }

@@ -1,5 +1,6 @@
 //! RFM kernels: scoring one dimension, segment schemes, exact sums. No I/O, no DataFusion plans.
 
+pub mod customers;
 pub mod exact_sum;
 pub mod score;
 pub mod segment;

@@ -229,14 +229,14 @@ impl CutPoints {
         let n = usize::from(spec.bins);
         let (closed, cuts) = match spec.method {
             ScoreMethod::Quantile => {
-                let mut sorted = values.to_vec();
-                sorted.sort_unstable_by(f64::total_cmp);
-                let big_n = sorted.len();
+                let big_n = values.len();
                 let cuts = if big_n == 0 {
                     vec![]
                 } else {
-                    // q_i = x_(ceil(i*N/n)), 1-based order statistic.
-                    (1..n).map(|i| sorted[(i * big_n).div_ceil(n) - 1]).collect()
+                    // q_i = x_(ceil(i*N/n)), 1-based order statistics, found by selection
+                    // (O(N) per cut point, no full sort).
+                    let ranks: Vec<usize> = (1..n).map(|i| (i * big_n).div_ceil(n) - 1).collect();
+                    order_statistics(values, &ranks)
                 };
                 (Closed::Right, cuts)
             }
@@ -295,6 +295,29 @@ impl CutPoints {
             Direction::Lower => self.bins + 1 - bin,
         }
     }
+}
+
+/// The order statistics of `values` at the 0-based `ranks` (ascending), by successive
+/// selections on the part right of the previous rank.
+fn order_statistics(values: &[f64], ranks: &[usize]) -> Vec<f64> {
+    let mut v = values.to_vec();
+    let mut out = Vec::with_capacity(ranks.len());
+    let mut done = 0; // v[..done] holds values <= every later rank's
+    let mut last: Option<(usize, f64)> = None;
+    for &k in ranks {
+        if let Some((rank, value)) = last
+            && rank == k
+        {
+            out.push(value);
+            continue;
+        }
+        let (_, nth, _) = v[done..].select_nth_unstable_by(k - done, f64::total_cmp);
+        let value = *nth;
+        out.push(value);
+        last = Some((k, value));
+        done = k + 1;
+    }
+    out
 }
 
 /// The median (mean of the two middle values for an even count), `None` for no values.
@@ -376,6 +399,27 @@ mod tests {
             .into_iter()
             .map(Option::unwrap)
             .collect()
+    }
+
+    #[test]
+    fn order_statistics_equal_a_full_sort() {
+        let mut state = 12345u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 33) % 50) as f64 // many ties
+        };
+        for len in [1usize, 2, 7, 100, 1001] {
+            let values: Vec<f64> = (0..len).map(|_| next()).collect();
+            let mut sorted = values.clone();
+            sorted.sort_by(f64::total_cmp);
+            for bins in 2..=10usize {
+                let ranks: Vec<usize> = (1..bins).map(|i| (i * len).div_ceil(bins) - 1).collect();
+                let want: Vec<f64> = ranks.iter().map(|&k| sorted[k]).collect();
+                assert_eq!(order_statistics(&values, &ranks), want, "len {len} bins {bins}");
+            }
+        }
     }
 
     #[test]
