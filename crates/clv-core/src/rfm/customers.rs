@@ -453,23 +453,18 @@ fn int_slots<T: AsKey>(k: &mut IntKeys, ids: &PrimitiveArray<T>, out: &mut Vec<u
 }
 
 fn str_slots<O: OffsetSizeTrait>(k: &mut StrKeys, ids: &GenericStringArray<O>, out: &mut Vec<u32>) -> Result<()> {
-    let mut previous: Option<(&[u8], u32)> = None;
-    for i in 0..ids.len() {
-        let key = ids.value(i).as_bytes();
-        let slot = match previous {
-            Some((p, s)) if p == key => s,
-            _ => k.slot(key),
-        };
-        previous = Some((key, slot));
-        out.push(slot);
-    }
-    Ok(())
+    byte_slots(k, ids.len(), |i| ids.value(i).as_bytes(), out)
 }
 
 fn view_slots(k: &mut StrKeys, ids: &StringViewArray, out: &mut Vec<u32>) -> Result<()> {
+    byte_slots(k, ids.len(), |i| ids.value(i).as_bytes(), out)
+}
+
+/// The slots of `len` string ids read by `value`.
+fn byte_slots<'a>(k: &mut StrKeys, len: usize, value: impl Fn(usize) -> &'a [u8], out: &mut Vec<u32>) -> Result<()> {
     let mut previous: Option<(&[u8], u32)> = None;
-    for i in 0..ids.len() {
-        let key = ids.value(i).as_bytes();
+    for i in 0..len {
+        let key = value(i);
         let slot = match previous {
             Some((p, s)) if p == key => s,
             _ => k.slot(key),
