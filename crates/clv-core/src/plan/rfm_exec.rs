@@ -6,16 +6,18 @@
 //! steps:
 //!
 //! 1. it reads the prepared transactions (the data policies stay ordinary DataFusion filters
-//!    and projections, so pushdown into the Parquet scan is unchanged) from every input
-//!    partition in parallel, and folds each row into its customer's [`CustomerTotals`] in one
-//!    pass ([`CustomerAggregator`]: direct-address tables for dense integer ids, an arena hash
-//!    for strings, dictionary values resolved once per batch);
+//!    and projections, so pushdown into the Parquet scan is unchanged), one task per input
+//!    partition, each folding its rows into customer totals in one pass
+//!    ([`CustomerAggregator`]: direct-address tables for dense integer ids, an arena hash for
+//!    strings, dictionary values resolved once per batch); the largest partition's totals
+//!    then absorb the others';
 //! 2. it fits the cut points of the three dimensions by selection (no sort, except for
 //!    `ntile`, which ranks), then emits the output in batches, scoring and labelling each
 //!    customer from its totals (segment labels and cell codes come from a table of at most
 //!    1,000 score cells).
 //!
-//! Nothing between the two steps is materialised but the totals (48 bytes per customer) and,
+//! Nothing between the two steps is materialised but the totals (40 bytes per customer per
+//! partition until they are merged) and,
 //! for `ntile`, one score byte per customer and dimension. The results equal the ordinary
 //! plan's exactly: the same exact Decimal128 sums, the same casts (through arrow's kernels),
 //! the same scoring kernels; `tests/rfm_fused.rs` compares the two on every option. The
@@ -23,13 +25,12 @@
 //! it ([`fused_rfm_supported`]); Ballista sessions turn it off, so clusters keep partial
 //! aggregates on the executors.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Decimal128Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+    Array, ArrayRef, AsArray, Decimal128Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringBuilder,
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int32Type, Int64Type, SchemaRef};
@@ -41,7 +42,7 @@ use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
-use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
+use datafusion::common::runtime::SpawnedTask;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties};
@@ -141,13 +142,6 @@ pub struct RfmExec {
 
 impl RfmExec {
     fn try_new(input: Arc<dyn ExecutionPlan>, fused: Arc<FusedRfm>, projection: Option<Vec<usize>>) -> Result<Self> {
-        // Every input partition feeds one aggregation; CoalescePartitionsExec reads them in
-        // parallel tasks.
-        let input: Arc<dyn ExecutionPlan> = if input.properties().output_partitioning().partition_count() > 1 {
-            Arc::new(CoalescePartitionsExec::new(input))
-        } else {
-            input
-        };
         let schema = match &projection {
             Some(p) => Arc::new(fused.schema.project(p)?),
             None => Arc::clone(&fused.schema),
@@ -217,13 +211,44 @@ impl ExecutionPlan for RfmExec {
         if partition != 0 {
             return internal_err!("RfmExec has one output partition, asked for {partition}");
         }
-        let input = self.input.execute(0, Arc::clone(&context))?;
-        let reservation = MemoryConsumer::new("RfmExec").register(context.memory_pool());
+        // One task per input partition folds its rows into its own totals (the decoding,
+        // policies and aggregation run on every core); the totals are merged at the end.
+        let partitions = self.input.properties().output_partitioning().partition_count();
+        let mut tasks = vec![];
+        for p in 0..partitions {
+            let input = self.input.execute(p, Arc::clone(&context))?;
+            let reservation = MemoryConsumer::new(format!("RfmExec[{p}]")).register(context.memory_pool());
+            let fused = Arc::clone(&self.fused);
+            tasks.push(SpawnedTask::spawn(async move { aggregate(input, &fused, reservation).await }));
+        }
         let (fused, projection) = (Arc::clone(&self.fused), self.projection.clone());
         let batch_size = context.session_config().batch_size();
         let batches = futures::stream::once(async move {
-            let totals = aggregate(input, &fused, reservation).await?;
-            let output = Output::new(totals, fused, projection, batch_size)?;
+            let mut parts = vec![];
+            for task in tasks {
+                parts.push(
+                    task.join_unwind()
+                        .await
+                        .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))??,
+                );
+            }
+            // The largest absorbs the others (a stable sort: ties keep partition order).
+            parts.sort_by_key(|(agg, _)| std::cmp::Reverse(agg.keys.len()));
+            let mut parts = parts.into_iter();
+            let (mut into, kept) = match parts.next() {
+                Some(part) => part,
+                None => (
+                    CustomerAggregator::new(&fused.id_type)?,
+                    MemoryConsumer::new("RfmExec").register(context.memory_pool()),
+                ),
+            };
+            for (other, released) in parts {
+                into.merge(other)?;
+                drop(released);
+                kept.try_resize(into.memory_size())?;
+            }
+            let merged = (into, kept);
+            let output = Output::new(merged, fused, projection, batch_size)?;
             Ok::<_, datafusion::error::DataFusionError>(futures::stream::iter(output))
         })
         .try_flatten();
@@ -231,7 +256,7 @@ impl ExecutionPlan for RfmExec {
     }
 }
 
-/// Step 1: every prepared transaction into its customer's totals.
+/// Step 1: the rows of one input partition into customer totals.
 async fn aggregate(
     mut input: SendableRecordBatchStream,
     fused: &FusedRfm,
@@ -296,7 +321,7 @@ impl FusedRfm {
         let DataType::Decimal128(precision, scale) = self.amount_type else {
             return internal_err!("RfmExec: amount type {}", self.amount_type);
         };
-        let sums = Decimal128Array::from_iter_values(slots.iter().map(|s| totals[*s as usize].sum))
+        let sums = Decimal128Array::from_iter_values(slots.iter().map(|s| totals[*s as usize].sum()))
             .with_precision_and_scale(precision, scale)?;
         let sums = cast(&sums, &DataType::Float64)?;
         let frequency: Vec<i64> = slots.iter().map(|s| i64::from(totals[*s as usize].purchases)).collect();
@@ -349,8 +374,8 @@ struct Output {
     live: Vec<u32>,
     as_of: i64,
     scorers: [Scorer; 3],
-    /// Cell code and segment of each score cell seen so far.
-    cells: HashMap<(i32, i32, i32), (String, Option<String>)>,
+    /// Cell code and segment of each score cell seen so far, at `(r·11 + f)·11 + m`.
+    cells: Vec<Option<(String, Option<String>)>>,
     next: usize,
     batch_size: usize,
 }
@@ -388,7 +413,7 @@ impl Output {
             live,
             as_of,
             scorers,
-            cells: HashMap::new(),
+            cells: vec![None; 11 * 11 * 11],
             next: 0,
             batch_size: batch_size.max(1),
         })
@@ -398,15 +423,19 @@ impl Output {
         let v = self.fused.values(&self.agg.totals, slots, self.as_of)?;
         let n = slots.len();
         let (mut r, mut f, mut m) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-        let mut cell = Vec::with_capacity(n);
-        let mut segment = Vec::with_capacity(n);
+        let mut cell = StringBuilder::with_capacity(n, n * 3);
+        let mut segment = StringBuilder::with_capacity(n, n * 16);
         for (i, slot) in slots.iter().enumerate() {
             let scores = (
                 self.scorers[0].score(*slot, v.recency_days[i] as f64),
                 self.scorers[1].score(*slot, v.frequency[i] as f64),
                 self.scorers[2].score(*slot, v.monetary[i]),
             );
-            if !self.cells.contains_key(&scores) {
+            let at = ((scores.0 * 11 + scores.1) * 11 + scores.2) as usize;
+            let Some(entry) = self.cells.get_mut(at) else {
+                return internal_err!("RfmExec: scores {scores:?} outside 1..10");
+            };
+            if entry.is_none() {
                 let label = match &self.fused.specs.scheme {
                     Some(s) => Some(
                         s.assign(i64::from(scores.0), i64::from(scores.1), i64::from(scores.2))?
@@ -414,12 +443,13 @@ impl Output {
                     ),
                     None => None,
                 };
-                let code = cell_code(scores.0 as u8, scores.1 as u8, scores.2 as u8);
-                self.cells.insert(scores, (code, label));
+                *entry = Some((cell_code(scores.0 as u8, scores.1 as u8, scores.2 as u8), label));
             }
-            let (code, label) = &self.cells[&scores];
-            cell.push(code.clone());
-            segment.push(label.clone());
+            let Some((code, label)) = entry.as_ref() else {
+                return internal_err!("RfmExec: cell cache");
+            };
+            cell.append_value(code);
+            segment.append_option(label.as_deref());
             r.push(scores.0);
             f.push(scores.1);
             m.push(scores.2);
@@ -433,9 +463,9 @@ impl Output {
             Arc::new(Int32Array::from(r)),
             Arc::new(Int32Array::from(f)),
             Arc::new(Int32Array::from(m)),
-            Arc::new(StringArray::from(cell)),
+            Arc::new(cell.finish()),
             Arc::new(Int32Array::from(total)),
-            Arc::new(StringArray::from(segment)),
+            Arc::new(segment.finish()),
             v.first,
             v.last,
             Arc::new(Int64Array::from(v.tenure_days)),

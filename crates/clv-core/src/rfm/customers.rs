@@ -30,15 +30,16 @@ use datafusion::arrow::datatypes::{
 use datafusion::common::{Result, exec_err, internal_err};
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 
-/// The running totals of one customer.
+/// The running totals of one customer (40 bytes: the amount sum is kept as two halves so the
+/// struct needs no 16-byte alignment).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CustomerTotals {
     /// Earliest purchase time (the time column's physical value); `i64::MAX` before any.
     pub first: i64,
     /// Latest purchase time; `i64::MIN` before any.
     pub last: i64,
-    /// Exact sum of all kept amounts (purchases and netted refunds), at the amount's scale.
-    pub sum: i128,
+    sum_low: u64,
+    sum_high: i64,
     /// Purchase rows (refund rows are not purchases).
     pub purchases: u32,
     /// Latest day (days since 1970-01-01) with any kept row.
@@ -50,11 +51,66 @@ impl Default for CustomerTotals {
         Self {
             first: i64::MAX,
             last: i64::MIN,
-            sum: 0,
+            sum_low: 0,
+            sum_high: 0,
             purchases: 0,
             last_day: i32::MIN,
         }
     }
+}
+
+impl CustomerTotals {
+    /// Exact sum of all kept amounts (purchases and netted refunds), at the amount's scale.
+    pub fn sum(&self) -> i128 {
+        (i128::from(self.sum_high) << 64) | i128::from(self.sum_low)
+    }
+
+    fn add_amount(&mut self, amount: i128) -> Result<()> {
+        let Some(sum) = self.sum().checked_add(amount) else {
+            return exec_err!("a customer's amount sum overflows Decimal128(38)");
+        };
+        self.sum_low = sum as u64;
+        self.sum_high = (sum >> 64) as i64;
+        Ok(())
+    }
+
+    fn add_purchases(&mut self, n: u32) -> Result<()> {
+        match self.purchases.checked_add(n) {
+            Some(p) => {
+                self.purchases = p;
+                Ok(())
+            }
+            None => exec_err!("a customer has more than {} purchases", u32::MAX),
+        }
+    }
+
+    /// Folds `other` (the same customer's totals over other rows) into these.
+    pub fn merge(&mut self, other: &CustomerTotals) -> Result<()> {
+        self.add_purchases(other.purchases)?;
+        self.add_amount(other.sum())?;
+        self.first = self.first.min(other.first);
+        self.last = self.last.max(other.last);
+        self.last_day = self.last_day.max(other.last_day);
+        Ok(())
+    }
+}
+
+/// How many rows ahead the update loops prefetch the customer they will touch: the totals of
+/// a million customers do not fit in the cache, so each row's customer is a memory access
+/// that prefetching overlaps with the work on the rows before it.
+const PREFETCH_AHEAD: usize = 16;
+
+/// Asks the CPU to load the cache line of `value` (a hint: no effect on results).
+#[inline(always)]
+fn prefetch<T>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint that never faults and reads nothing into the program; the
+    // pointer comes from a live reference.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((value as *const T).cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
 }
 
 /// Direct-address tables are used while the id range is at most this many times the number
@@ -167,6 +223,18 @@ impl IntKeys {
         }
         self.index = IntIndex::Hash(map);
         self.slot(key)
+    }
+
+    /// Prefetches the direct-table cell of `key` (nothing in hash mode).
+    #[inline(always)]
+    fn prefetch(&self, key: i64) {
+        if let IntIndex::Direct { base, table } = &self.index
+            && let Some(cell) = usize::try_from(i128::from(key) - i128::from(*base))
+                .ok()
+                .and_then(|at| table.get(at))
+        {
+            prefetch(cell);
+        }
     }
 
     fn compare(&self, a: u32, b: u32) -> Ordering {
@@ -324,6 +392,22 @@ impl CustomerKeys {
         }
     }
 
+    /// The slots here of every customer of `other` (in `other`'s slot order), numbering those
+    /// not known yet; into `out`.
+    pub fn absorb(&mut self, other: &CustomerKeys, out: &mut Vec<u32>) -> Result<()> {
+        out.clear();
+        match (&mut self.keys, &other.keys) {
+            (Keys::Int(k), Keys::Int(o)) => out.extend(o.keys.iter().map(|key| k.slot(*key))),
+            (Keys::Str(k), Keys::Str(o)) => {
+                for slot in 0..o.ends.len() as u32 {
+                    out.push(k.slot(o.key(slot)));
+                }
+            }
+            _ => return internal_err!("merging customer indexes of different id types"),
+        }
+        Ok(())
+    }
+
     /// Compares two customers by id, as `ORDER BY customer_id` does.
     pub fn compare(&self, a: u32, b: u32) -> Ordering {
         match &self.keys {
@@ -440,7 +524,11 @@ impl AsKey for UInt64Type {
 
 fn int_slots<T: AsKey>(k: &mut IntKeys, ids: &PrimitiveArray<T>, out: &mut Vec<u32>) -> Result<()> {
     let mut previous: Option<(i64, u32)> = None;
-    for v in ids.values().iter() {
+    let values = ids.values();
+    for (i, v) in values.iter().enumerate() {
+        if let Some(ahead) = values.get(i + PREFETCH_AHEAD) {
+            k.prefetch(T::key(*ahead));
+        }
         let key = T::key(*v);
         let slot = match previous {
             Some((p, s)) if p == key => s,
@@ -544,22 +632,31 @@ impl CustomerAggregator {
         let (time, day, amounts) = (time.values(), day.values(), amount.values());
         let amount_nulls = amount.nulls().filter(|n| n.null_count() > 0);
         for (i, slot) in self.slots.iter().enumerate() {
+            if let Some(ahead) = self.slots.get(i + PREFETCH_AHEAD) {
+                prefetch(&self.totals[*ahead as usize]);
+            }
             let c = &mut self.totals[*slot as usize];
             if purchase.value(i) {
-                c.purchases = match c.purchases.checked_add(1) {
-                    Some(n) => n,
-                    None => return exec_err!("a customer has more than {} purchases", u32::MAX),
-                };
+                c.add_purchases(1)?;
                 c.first = c.first.min(time[i]);
                 c.last = c.last.max(time[i]);
             }
             if amount_nulls.is_none_or(|n| n.is_valid(i)) {
-                c.sum = match c.sum.checked_add(amounts[i]) {
-                    Some(s) => s,
-                    None => return exec_err!("a customer's amount sum overflows Decimal128(38)"),
-                };
+                c.add_amount(amounts[i])?;
             }
             c.last_day = c.last_day.max(day[i]);
+        }
+        Ok(())
+    }
+
+    /// Folds the totals of `other` (the same kind of ids, other rows) into these.
+    pub fn merge(&mut self, other: CustomerAggregator) -> Result<()> {
+        self.keys.absorb(&other.keys, &mut self.slots)?;
+        if self.totals.len() < self.keys.len() {
+            self.totals.resize(self.keys.len(), CustomerTotals::default());
+        }
+        for (slot, totals) in self.slots.iter().zip(&other.totals) {
+            self.totals[*slot as usize].merge(totals)?;
         }
         Ok(())
     }
@@ -641,17 +738,29 @@ mod tests {
         let amount = Decimal128Array::from(vec![Some(500), Some(250), None, Some(-100)]);
         let purchase = BooleanArray::from(vec![true, true, true, false]);
         agg.update(&ids, &time, &day, &amount, &purchase).unwrap();
-        assert_eq!(
-            agg.totals[0],
-            CustomerTotals {
-                first: 10,
-                last: 30,
-                sum: 650,
-                purchases: 2,
-                last_day: 40
-            }
-        );
-        assert_eq!(agg.totals[1].sum, 0);
+        let c = agg.totals[0];
+        assert_eq!((c.first, c.last, c.sum(), c.purchases, c.last_day), (10, 30, 650, 2, 40));
+        assert_eq!(agg.totals[1].sum(), 0);
         assert_eq!(agg.totals[1].purchases, 1);
+        // Another partition's rows, merged: the same as one pass over all rows.
+        let mut other = CustomerAggregator::new(&DataType::Int64).unwrap();
+        let ids: ArrayRef = Arc::new(Int64Array::from(vec![3, 1]));
+        let time = PrimitiveArray::<Int64Type>::from(vec![7, 2]);
+        let day = Int32Array::from(vec![7, 2]);
+        let amount = Decimal128Array::from(vec![Some(i128::MAX / 2), Some(-1)]);
+        let purchase = BooleanArray::from(vec![true, true]);
+        other.update(&ids, &time, &day, &amount, &purchase).unwrap();
+        agg.merge(other).unwrap();
+        let c = agg.totals[0];
+        assert_eq!((c.first, c.last, c.sum(), c.purchases, c.last_day), (2, 30, 649, 3, 40));
+        assert_eq!(agg.totals[2].sum(), i128::MAX / 2);
+        assert_eq!(agg.keys.len(), 3);
+        // Sums beyond Decimal128 are an error, never a wrapped value.
+        let mut big = CustomerAggregator::new(&DataType::Int64).unwrap();
+        let ids: ArrayRef = Arc::new(Int64Array::from(vec![1, 1, 1]));
+        let time = PrimitiveArray::<Int64Type>::from(vec![1, 1, 1]);
+        let amount = Decimal128Array::from(vec![i128::MAX / 2, i128::MAX / 2, i128::MAX / 2]);
+        let e = big.update(&ids, &time, &Int32Array::from(vec![1, 1, 1]), &amount, &BooleanArray::from(vec![true; 3]));
+        assert!(e.unwrap_err().to_string().contains("overflows Decimal128"));
     }
 }
