@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use common::*;
 use datafusion::arrow::array::{
-    ArrayRef, Date32Array, Date64Array, Decimal128Array, DictionaryArray, Float64Array, Int32Array, Int64Array,
-    LargeStringArray, RecordBatch, StringArray, StringViewArray, TimestampMicrosecondArray, UInt32Array, UInt64Array,
+    ArrayRef, Date32Array, Date64Array, Decimal128Array, DictionaryArray, Float32Array, Float64Array, Int32Array,
+    Int64Array, LargeStringArray, RecordBatch, StringArray, StringViewArray, TimestampMicrosecondArray, UInt32Array,
+    UInt64Array,
 };
 use datafusion::arrow::datatypes::{Field, Int16Type, Schema};
 use datafusion::common::Result;
@@ -283,6 +284,14 @@ async fn every_id_time_and_amount_type_and_every_policy() -> Result<()> {
                 )
                 .with_precision_and_scale(12, 2)?,
             ),
+        ),
+        (
+            "float32_amounts",
+            Arc::new(Int64Array::from(ints(|c| c))),
+            Arc::clone(&days),
+            Arc::new(Float32Array::from(
+                g.amount.iter().map(|a| a.map(|a| a as f32)).collect::<Vec<_>>(),
+            )),
         ),
         (
             "integer_amounts",

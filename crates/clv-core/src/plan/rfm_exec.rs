@@ -32,17 +32,18 @@ use async_trait::async_trait;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Decimal128Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringBuilder,
 };
+use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Int32Type, Int64Type, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, Float64Type, Int32Type, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::runtime::SpawnedTask;
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{Result, internal_err};
+use datafusion::common::{Result, exec_err, internal_err};
 use datafusion::datasource::TableType;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
-use datafusion::common::runtime::SpawnedTask;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties};
@@ -50,10 +51,10 @@ use futures::{StreamExt, TryStreamExt};
 
 use super::rfm::{RfmFunctions, RfmSpecs, resolve_specs, rfm_plan};
 use super::transactions::columns::{AMOUNT, CUSTOMER, DAY, PURCHASE, TIME};
-use super::transactions::{check_contract, exact_amount_type, prepare};
+use super::transactions::{check_contract, exact_amount_type, prepare_amounts};
 use crate::config::{ClvOptions, Collapse, Monetary};
 use crate::rfm::customers::{CustomerAggregator, CustomerTotals, is_supported_id_type};
-use crate::rfm::{CutPoints, ScoreMethod, ScoreSpec, cell_code, score_population};
+use crate::rfm::{CutPoints, ScoreMethod, cell_code, score_population};
 
 /// Whether `rfm()` over `source` with options `o` can use the fused operator: it is on, orders
 /// are rows (no order column, no collapse) and the customer id type is supported.
@@ -91,7 +92,8 @@ impl FusedRfmTable {
         let schema = Arc::new(rfm_plan(source.clone(), o, fns)?.schema().as_arrow().clone());
         let specs = resolve_specs(o, &fns.schemes())?;
         Ok(Self {
-            prepared: prepare(source, o)?,
+            // Amounts arrive as in the source; `exact_amounts` converts them as the cast would.
+            prepared: prepare_amounts(source, o, false)?,
             fused: Arc::new(FusedRfm {
                 specs,
                 as_of: o.as_of,
@@ -219,7 +221,9 @@ impl ExecutionPlan for RfmExec {
             let input = self.input.execute(p, Arc::clone(&context))?;
             let reservation = MemoryConsumer::new(format!("RfmExec[{p}]")).register(context.memory_pool());
             let fused = Arc::clone(&self.fused);
-            tasks.push(SpawnedTask::spawn(async move { aggregate(input, &fused, reservation).await }));
+            tasks.push(SpawnedTask::spawn(async move {
+                aggregate(input, &fused, reservation).await
+            }));
         }
         let (fused, projection) = (Arc::clone(&self.fused), self.projection.clone());
         let batch_size = context.session_config().batch_size();
@@ -272,23 +276,97 @@ async fn aggregate(
         column(AMOUNT)?,
         column(PURCHASE)?,
     );
+    // Scratch buffers reused across batches (no allocation per batch).
+    let (mut times, mut amounts) = (vec![], vec![]);
     while let Some(batch) = input.next().await {
         let batch = batch?;
-        let time = cast(batch.column(t), &DataType::Int64)?;
-        let amount = batch.column(a);
-        if amount.data_type() != &fused.amount_type {
-            return internal_err!("RfmExec: amounts of type {}", amount.data_type());
-        }
+        let time = time_values(batch.column(t), &mut times)?;
+        let valid = exact_amounts(batch.column(a), &fused.amount_type, &mut amounts)?;
         agg.update(
             batch.column(c),
-            time.as_primitive::<Int64Type>(),
+            time,
             batch.column(d).as_primitive::<Int32Type>(),
-            amount.as_primitive(),
+            &amounts,
+            valid.as_ref(),
             batch.column(p).as_boolean(),
         )?;
         reservation.try_resize(agg.memory_size())?;
     }
     Ok((agg, reservation))
+}
+
+/// The physical `i64` values of a time column (dates as days, timestamps in their unit), as
+/// a slice of the column or, for `Date32`, of `buf`.
+fn time_values<'a>(times: &'a ArrayRef, buf: &'a mut Vec<i64>) -> Result<&'a [i64]> {
+    use datafusion::arrow::datatypes::{
+        Date32Type, Date64Type, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+        TimestampSecondType,
+    };
+    Ok(match times.data_type() {
+        DataType::Date32 => {
+            buf.clear();
+            buf.extend(
+                times
+                    .as_primitive::<Date32Type>()
+                    .values()
+                    .iter()
+                    .map(|d| i64::from(*d)),
+            );
+            buf
+        }
+        DataType::Date64 => times.as_primitive::<Date64Type>().values(),
+        DataType::Timestamp(TimeUnit::Second, _) => times.as_primitive::<TimestampSecondType>().values(),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => times.as_primitive::<TimestampMillisecondType>().values(),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => times.as_primitive::<TimestampMicrosecondType>().values(),
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => times.as_primitive::<TimestampNanosecondType>().values(),
+        t => return internal_err!("RfmExec: time type {t}"),
+    })
+}
+
+/// The amounts in the exact type `exact` (Decimal128(38, s)) into `out`, with the values
+/// `CAST(amount AS exact)` gives, and which are present. Floats are scaled by 10^s, rounded
+/// half away from zero and checked against the precision inline (the cast kernel's own
+/// formula); decimals of the same scale are copied; anything else goes through the cast.
+fn exact_amounts(amounts: &ArrayRef, exact: &DataType, out: &mut Vec<i128>) -> Result<Option<NullBuffer>> {
+    let DataType::Decimal128(precision, scale) = *exact else {
+        return internal_err!("RfmExec: exact amount type {exact}");
+    };
+    out.clear();
+    match amounts.data_type() {
+        DataType::Decimal128(_, s) if *s == scale => {
+            out.extend_from_slice(amounts.as_primitive::<Decimal128Type>().values());
+        }
+        DataType::Float64 => {
+            let floats = amounts.as_primitive::<Float64Type>();
+            let mul = 10_f64.powi(i32::from(scale));
+            let max = 10_i128.pow(u32::from(precision)) - 1;
+            let mut overflow = None;
+            for (i, x) in floats.values().iter().enumerate() {
+                let v = (mul * x).round();
+                out.push(if v.abs() < 9.0e18 {
+                    // The common case, through a fast integer conversion.
+                    v as i64 as i128
+                } else if v.is_finite() && v.abs() < 1e38 && (v as i128).abs() <= max {
+                    v as i128
+                } else {
+                    if floats.is_valid(i) {
+                        overflow.get_or_insert(*x);
+                    }
+                    0
+                });
+            }
+            if let Some(x) = overflow {
+                return exec_err!("Cannot cast to Decimal128({precision}, {scale}). Overflowing on {x:?}");
+            }
+        }
+        DataType::Float32 => return exact_amounts(&cast(amounts, &DataType::Float64)?, exact, out),
+        _ => {
+            let decimals = cast(amounts, exact)?;
+            out.extend_from_slice(decimals.as_primitive::<Decimal128Type>().values());
+            return Ok(decimals.nulls().cloned());
+        }
+    }
+    Ok(amounts.nulls().cloned())
 }
 
 /// The per-customer values of a run of customers, computed from their totals exactly as the
@@ -391,20 +469,16 @@ impl Output {
             .filter(|s| agg.totals[*s as usize].purchases > 0)
             .collect();
         // Dense integer ids come out in id order at no cost; other ids in first-seen order.
-        let live = agg.keys.key_order_if_free(&with_purchase).unwrap_or(with_purchase);
+        let (live, in_key_order) = match agg.keys.key_order_if_free(&with_purchase) {
+            Some(ordered) => (ordered, true),
+            None => (with_purchase, false),
+        };
         // The default as-of date is the day after the last kept row of any customer.
         let as_of = match fused.as_of {
             Some(d) => i64::from(d),
             None => agg.totals.iter().map(|c| i64::from(c.last_day)).max().unwrap_or(0) + 1,
         };
-        let specs = &fused.specs;
-        let mut scorers = vec![];
-        for (k, spec) in [&specs.r, &specs.f, &specs.m].into_iter().enumerate() {
-            scorers.push(scorer(&agg, &fused, &live, as_of, spec, k)?);
-        }
-        let Ok(scorers) = <[Scorer; 3]>::try_from(scorers) else {
-            return internal_err!("three scorers");
-        };
+        let scorers = scorers(&agg, &fused, &live, in_key_order, as_of)?;
         Ok(Self {
             agg,
             _reservation: reservation,
@@ -504,37 +578,55 @@ impl Iterator for Output {
     }
 }
 
-/// The scorer of dimension `k` (0 = recency, 1 = frequency, 2 = monetary) over the `live`
-/// customers.
-fn scorer(
+/// The recency, frequency and monetary values of `slots`, as the score windows see them.
+fn dimension_values(agg: &CustomerAggregator, fused: &FusedRfm, slots: &[u32], as_of: i64) -> Result<[Vec<f64>; 3]> {
+    let mut out: [Vec<f64>; 3] = std::array::from_fn(|_| Vec::with_capacity(slots.len()));
+    for chunk in slots.chunks(CHUNK) {
+        let v = fused.values(&agg.totals, chunk, as_of)?;
+        out[0].extend(v.recency_days.iter().map(|d| *d as f64));
+        out[1].extend(v.frequency.iter().map(|n| *n as f64));
+        out[2].extend(v.monetary);
+    }
+    Ok(out)
+}
+
+/// The scorers of recency, frequency and monetary over the `live` customers: cut points fitted
+/// on all their values, or (ntile) each one's rank in value order, ties in customer-id order as
+/// `ORDER BY customer_id` breaks them.
+fn scorers(
     agg: &CustomerAggregator,
     fused: &FusedRfm,
     live: &[u32],
+    in_key_order: bool,
     as_of: i64,
-    spec: &ScoreSpec,
-    k: usize,
-) -> Result<Scorer> {
-    let values_of = |slots: &[u32]| -> Result<Vec<f64>> {
-        let mut out = Vec::with_capacity(slots.len());
-        for chunk in slots.chunks(CHUNK) {
-            let v = fused.values(&agg.totals, chunk, as_of)?;
-            match k {
-                0 => out.extend(v.recency_days.iter().map(|d| *d as f64)),
-                1 => out.extend(v.frequency.iter().map(|n| *n as f64)),
-                _ => out.extend(v.monetary),
-            }
-        }
-        Ok(out)
+) -> Result<[Scorer; 3]> {
+    let specs = [&fused.specs.r, &fused.specs.f, &fused.specs.m];
+    let values = dimension_values(agg, fused, live, as_of)?;
+    let ranked = specs.iter().any(|s| s.method == ScoreMethod::Ntile);
+    let ordered = (ranked && !in_key_order).then(|| agg.keys.key_order(live));
+    let ordered_values = match &ordered {
+        Some(o) => Some(dimension_values(agg, fused, o, as_of)?),
+        None => None,
     };
-    if spec.method != ScoreMethod::Ntile {
-        return Ok(Scorer::Cuts(CutPoints::fit(spec, &values_of(live)?)?));
+    let mut out = vec![];
+    for (k, spec) in specs.into_iter().enumerate() {
+        out.push(if spec.method == ScoreMethod::Ntile {
+            let (slots, values) = match (&ordered, &ordered_values) {
+                (Some(o), Some(v)) => (o.as_slice(), &v[k]),
+                _ => (live, &values[k]),
+            };
+            let values: Vec<Option<f64>> = values.iter().map(|v| Some(*v)).collect();
+            let mut by_slot = vec![0u8; agg.totals.len()];
+            for (slot, score) in slots.iter().zip(score_population(spec, &values)?) {
+                by_slot[*slot as usize] = score.unwrap_or(0);
+            }
+            Scorer::Ranked(by_slot)
+        } else {
+            Scorer::Cuts(CutPoints::fit(spec, &values[k])?)
+        });
     }
-    // ntile ranks customers; equal values keep customer-id order (as ORDER BY customer_id).
-    let ordered = agg.keys.key_order(live);
-    let values: Vec<Option<f64>> = values_of(&ordered)?.into_iter().map(Some).collect();
-    let mut by_slot = vec![0u8; agg.totals.len()];
-    for (slot, score) in ordered.iter().zip(score_population(spec, &values)?) {
-        by_slot[*slot as usize] = score.unwrap_or(0);
+    match <[Scorer; 3]>::try_from(out) {
+        Ok(s) => Ok(s),
+        Err(_) => internal_err!("three scorers"),
     }
-    Ok(Scorer::Ranked(by_slot))
 }

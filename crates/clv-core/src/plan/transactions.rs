@@ -216,6 +216,13 @@ pub(crate) fn project_contract(
 /// Applies the data policies; one row per valid transaction with columns
 /// `customer_id, __clv_time, __clv_day, __clv_amount, __clv_purchase [, __clv_order]`.
 pub fn prepare(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalPlan> {
+    prepare_amounts(source, o, true)
+}
+
+/// [`prepare`], with `__clv_amount` in its exact type ([`exact_amount_type`]) when `exact`,
+/// else as in the source (for an operator that converts each value itself, exactly as the
+/// cast would).
+pub(crate) fn prepare_amounts(source: LogicalPlan, o: &ClvOptions, exact: bool) -> Result<LogicalPlan> {
     let (builder, types, c) = project_contract(source, o)?;
     let customer = ident(CUSTOMER);
     let amount = ident(RAW_AMOUNT);
@@ -260,7 +267,12 @@ pub fn prepare(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalPlan> {
         customer,
         ident(TIME),
         ident(DAY),
-        cast(amount, exact_amount_type(&types.amount)).alias(AMOUNT),
+        if exact {
+            cast(amount, exact_amount_type(&types.amount))
+        } else {
+            amount
+        }
+        .alias(AMOUNT),
         purchase.alias(PURCHASE),
     ];
     if o.order_column.is_some() {

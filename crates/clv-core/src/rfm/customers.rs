@@ -20,9 +20,10 @@ use std::cmp::Ordering;
 use std::hash::BuildHasher;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, DictionaryArray, GenericStringArray, Int32Array,
-    OffsetSizeTrait, PrimitiveArray, StringViewArray,
+    Array, ArrayRef, AsArray, BooleanArray, DictionaryArray, GenericStringArray, Int32Array, OffsetSizeTrait,
+    PrimitiveArray, StringViewArray,
 };
+use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::datatypes::{
     ArrowDictionaryKeyType, ArrowNativeType, ArrowPrimitiveType, DataType, Int8Type, Int16Type, Int32Type, Int64Type,
     UInt8Type, UInt16Type, UInt32Type, UInt64Type,
@@ -611,37 +612,45 @@ impl CustomerAggregator {
             + self.slots.capacity() * 4
     }
 
-    /// Adds one batch: `ids`, the time as `i64` physical values, the day, the exact amount and
-    /// whether the row is a purchase. None of them may hold nulls except `amount` (a null
-    /// amount adds nothing, as SQL `sum` skips it).
+    /// Adds one batch: `ids`, the time as `i64` physical values, the day, the exact amount
+    /// (at the amount's scale) and whether the row is a purchase. `amount_valid` marks the
+    /// amounts present (a null amount adds nothing, as SQL `sum` skips it); nothing else may
+    /// be null.
     pub fn update(
         &mut self,
         ids: &ArrayRef,
-        time: &PrimitiveArray<Int64Type>,
+        time: &[i64],
         day: &Int32Array,
-        amount: &Decimal128Array,
+        amounts: &[i128],
+        amount_valid: Option<&NullBuffer>,
         purchase: &BooleanArray,
     ) -> Result<()> {
-        if time.null_count() > 0 || day.null_count() > 0 || purchase.null_count() > 0 {
-            return internal_err!("null times or purchase flags reached the fused RFM operator");
+        if day.null_count() > 0 || purchase.null_count() > 0 {
+            return internal_err!("null days or purchase flags reached the fused RFM operator");
+        }
+        let n = ids.len();
+        if time.len() != n || day.len() != n || amounts.len() != n || purchase.len() != n {
+            return internal_err!("RfmExec: columns of different lengths");
         }
         self.keys.slots(ids, &mut self.slots)?;
         if self.totals.len() < self.keys.len() {
             self.totals.resize(self.keys.len(), CustomerTotals::default());
         }
-        let (time, day, amounts) = (time.values(), day.values(), amount.values());
-        let amount_nulls = amount.nulls().filter(|n| n.null_count() > 0);
+        let day = day.values();
+        let amount_valid = amount_valid.filter(|n| n.null_count() > 0);
+        // Batches of purchases only (the common case) test no per-row flag.
+        let all_purchases = purchase.true_count() == n;
         for (i, slot) in self.slots.iter().enumerate() {
             if let Some(ahead) = self.slots.get(i + PREFETCH_AHEAD) {
                 prefetch(&self.totals[*ahead as usize]);
             }
             let c = &mut self.totals[*slot as usize];
-            if purchase.value(i) {
+            if all_purchases || purchase.value(i) {
                 c.add_purchases(1)?;
                 c.first = c.first.min(time[i]);
                 c.last = c.last.max(time[i]);
             }
-            if amount_nulls.is_none_or(|n| n.is_valid(i)) {
+            if amount_valid.is_none_or(|v| v.is_valid(i)) {
                 c.add_amount(amounts[i])?;
             }
             c.last_day = c.last_day.max(day[i]);
@@ -666,7 +675,7 @@ impl CustomerAggregator {
 mod tests {
     use std::sync::Arc;
 
-    use datafusion::arrow::array::{Int64Array, StringArray, UInt64Array};
+    use datafusion::arrow::array::{Decimal128Array, Int64Array, StringArray, UInt64Array};
 
     use super::*;
 
@@ -733,23 +742,26 @@ mod tests {
     fn totals_count_purchases_and_sum_everything() {
         let mut agg = CustomerAggregator::new(&DataType::Int64).unwrap();
         let ids: ArrayRef = Arc::new(Int64Array::from(vec![1, 1, 2, 1]));
-        let time = PrimitiveArray::<Int64Type>::from(vec![10, 30, 20, 5]);
         let day = Int32Array::from(vec![10, 30, 20, 40]);
         let amount = Decimal128Array::from(vec![Some(500), Some(250), None, Some(-100)]);
         let purchase = BooleanArray::from(vec![true, true, true, false]);
-        agg.update(&ids, &time, &day, &amount, &purchase).unwrap();
+        agg.update(&ids, &[10, 30, 20, 5], &day, amount.values(), amount.nulls(), &purchase)
+            .unwrap();
         let c = agg.totals[0];
-        assert_eq!((c.first, c.last, c.sum(), c.purchases, c.last_day), (10, 30, 650, 2, 40));
+        assert_eq!(
+            (c.first, c.last, c.sum(), c.purchases, c.last_day),
+            (10, 30, 650, 2, 40)
+        );
         assert_eq!(agg.totals[1].sum(), 0);
         assert_eq!(agg.totals[1].purchases, 1);
         // Another partition's rows, merged: the same as one pass over all rows.
         let mut other = CustomerAggregator::new(&DataType::Int64).unwrap();
         let ids: ArrayRef = Arc::new(Int64Array::from(vec![3, 1]));
-        let time = PrimitiveArray::<Int64Type>::from(vec![7, 2]);
         let day = Int32Array::from(vec![7, 2]);
-        let amount = Decimal128Array::from(vec![Some(i128::MAX / 2), Some(-1)]);
         let purchase = BooleanArray::from(vec![true, true]);
-        other.update(&ids, &time, &day, &amount, &purchase).unwrap();
+        other
+            .update(&ids, &[7, 2], &day, &[i128::MAX / 2, -1], None, &purchase)
+            .unwrap();
         agg.merge(other).unwrap();
         let c = agg.totals[0];
         assert_eq!((c.first, c.last, c.sum(), c.purchases, c.last_day), (2, 30, 649, 3, 40));
@@ -758,9 +770,14 @@ mod tests {
         // Sums beyond Decimal128 are an error, never a wrapped value.
         let mut big = CustomerAggregator::new(&DataType::Int64).unwrap();
         let ids: ArrayRef = Arc::new(Int64Array::from(vec![1, 1, 1]));
-        let time = PrimitiveArray::<Int64Type>::from(vec![1, 1, 1]);
-        let amount = Decimal128Array::from(vec![i128::MAX / 2, i128::MAX / 2, i128::MAX / 2]);
-        let e = big.update(&ids, &time, &Int32Array::from(vec![1, 1, 1]), &amount, &BooleanArray::from(vec![true; 3]));
+        let e = big.update(
+            &ids,
+            &[1, 1, 1],
+            &Int32Array::from(vec![1, 1, 1]),
+            &[i128::MAX / 2; 3],
+            None,
+            &BooleanArray::from(vec![true; 3]),
+        );
         assert!(e.unwrap_err().to_string().contains("overflows Decimal128"));
     }
 }
