@@ -12,12 +12,13 @@
 //!    strings, dictionary values resolved once per batch); the largest partition's totals
 //!    then absorb the others';
 //! 2. it fits the cut points of the three dimensions by selection (no sort, except for
-//!    `ntile`, which ranks), then emits the output in batches, scoring and labelling each
-//!    customer from its totals (segment labels and cell codes come from a table of at most
-//!    1,000 score cells).
+//!    `ntile`, which ranks), computing the customers' values on every core, then emits the
+//!    output in as many partitions as it read, each scoring and labelling its share of the
+//!    customers from their totals (segment labels and cell codes are looked up in a table of
+//!    the at most 1,000 score cells).
 //!
-//! Nothing between the two steps is materialised but the totals (40 bytes per customer per
-//! partition until they are merged) and,
+//! Nothing between the two steps is materialised but the totals (32 bytes per customer and
+//! input partition until they are merged) and,
 //! for `ntile`, one score byte per customer and dimension. The results equal the ordinary
 //! plan's exactly: the same exact Decimal128 sums, the same casts (through arrow's kernels),
 //! the same scoring kernels; `tests/rfm_fused.rs` compares the two on every option. The
@@ -26,7 +27,7 @@
 //! aggregates on the executors.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{
@@ -38,7 +39,7 @@ use datafusion::arrow::datatypes::{DataType, Decimal128Type, Float64Type, Int32T
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::runtime::SpawnedTask;
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{Result, exec_err, internal_err};
+use datafusion::common::{DataFusionError, Result, exec_err, internal_err};
 use datafusion::datasource::TableType;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
@@ -47,7 +48,8 @@ use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties};
-use futures::{StreamExt, TryStreamExt};
+use futures::future::{BoxFuture, Shared};
+use futures::{FutureExt, StreamExt, TryFutureExt, TryStreamExt};
 
 use super::rfm::{RfmFunctions, RfmSpecs, resolve_specs, rfm_plan};
 use super::transactions::columns::{AMOUNT, CUSTOMER, DAY, PURCHASE, TIME};
@@ -133,6 +135,9 @@ impl TableProvider for FusedRfmTable {
     }
 }
 
+/// The aggregation shared by the output partitions: started by the first to execute.
+type SharedTotals = Shared<BoxFuture<'static, std::result::Result<Arc<Scored>, Arc<DataFusionError>>>>;
+
 /// The fused RFM operator; see the module documentation.
 #[derive(Debug)]
 pub struct RfmExec {
@@ -140,6 +145,8 @@ pub struct RfmExec {
     fused: Arc<FusedRfm>,
     projection: Option<Vec<usize>>,
     cache: Arc<PlanProperties>,
+    /// The scored customers, once the first output partition has started them.
+    scored: Arc<Mutex<Option<SharedTotals>>>,
 }
 
 impl RfmExec {
@@ -148,9 +155,11 @@ impl RfmExec {
             Some(p) => Arc::new(fused.schema.project(p)?),
             None => Arc::clone(&fused.schema),
         };
+        // As many output partitions as input ones: each emits a share of the customers.
+        let partitions = input.properties().output_partitioning().partition_count().max(1);
         let cache = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(schema),
-            Partitioning::UnknownPartitioning(1),
+            Partitioning::UnknownPartitioning(partitions),
             EmissionType::Final,
             Boundedness::Bounded,
         ));
@@ -159,6 +168,7 @@ impl RfmExec {
             fused,
             projection,
             cache,
+            scored: Arc::new(Mutex::new(None)),
         })
     }
 }
@@ -210,30 +220,69 @@ impl ExecutionPlan for RfmExec {
     }
 
     fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
-        if partition != 0 {
-            return internal_err!("RfmExec has one output partition, asked for {partition}");
+        let partitions = self.cache.output_partitioning().partition_count();
+        if partition >= partitions {
+            return internal_err!("RfmExec has {partitions} output partitions, asked for {partition}");
         }
-        // One task per input partition folds its rows into its own totals (the decoding,
-        // policies and aggregation run on every core); the totals are merged at the end.
-        let partitions = self.input.properties().output_partitioning().partition_count();
+        let scored = {
+            let mut slot = self
+                .scored
+                .lock()
+                .map_err(|_| DataFusionError::Internal("RfmExec lock".into()))?;
+            match &*slot {
+                Some(shared) => shared.clone(),
+                None => {
+                    let shared = self.score(&context)?.boxed().shared();
+                    *slot = Some(shared.clone());
+                    shared
+                }
+            }
+        };
+        let (fused, projection) = (Arc::clone(&self.fused), self.projection.clone());
+        let batch_size = context.session_config().batch_size().max(1);
+        let batches = futures::stream::once(async move {
+            let scored = scored.await.map_err(DataFusionError::Shared)?;
+            // This partition's share of the customers, in batches.
+            let n = scored.live.len();
+            let (start, end) = (n * partition / partitions, n * (partition + 1) / partitions);
+            let batches = (start..end).step_by(batch_size).map(move |from| {
+                let slots = &scored.live[from..(from + batch_size).min(end)];
+                scored.batch(&fused, projection.as_deref(), slots)
+            });
+            Ok::<_, DataFusionError>(futures::stream::iter(batches))
+        })
+        .try_flatten();
+        Ok(Box::pin(RecordBatchStreamAdapter::new(self.schema(), batches)))
+    }
+}
+
+impl RfmExec {
+    /// Starts the aggregation of every input partition, each in its own task (the decoding,
+    /// policies and aggregation run on every core); the future merges their totals and scores
+    /// the customers.
+    fn score(
+        &self,
+        context: &Arc<TaskContext>,
+    ) -> Result<
+        impl std::future::Future<Output = std::result::Result<Arc<Scored>, Arc<DataFusionError>>> + Send + 'static,
+    > {
         let mut tasks = vec![];
-        for p in 0..partitions {
-            let input = self.input.execute(p, Arc::clone(&context))?;
+        for p in 0..self.input.properties().output_partitioning().partition_count() {
+            let input = self.input.execute(p, Arc::clone(context))?;
             let reservation = MemoryConsumer::new(format!("RfmExec[{p}]")).register(context.memory_pool());
             let fused = Arc::clone(&self.fused);
             tasks.push(SpawnedTask::spawn(async move {
                 aggregate(input, &fused, reservation).await
             }));
         }
-        let (fused, projection) = (Arc::clone(&self.fused), self.projection.clone());
-        let batch_size = context.session_config().batch_size();
-        let batches = futures::stream::once(async move {
+        let (fused, pool) = (Arc::clone(&self.fused), Arc::clone(context.memory_pool()));
+        Ok(async move {
             let mut parts = vec![];
             for task in tasks {
                 parts.push(
                     task.join_unwind()
                         .await
-                        .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))??,
+                        .map_err(|e| DataFusionError::External(Box::new(e)))??,
                 );
             }
             // The largest absorbs the others (a stable sort: ties keep partition order).
@@ -243,7 +292,7 @@ impl ExecutionPlan for RfmExec {
                 Some(part) => part,
                 None => (
                     CustomerAggregator::new(&fused.id_type)?,
-                    MemoryConsumer::new("RfmExec").register(context.memory_pool()),
+                    MemoryConsumer::new("RfmExec").register(&pool),
                 ),
             };
             for (other, released) in parts {
@@ -251,12 +300,9 @@ impl ExecutionPlan for RfmExec {
                 drop(released);
                 kept.try_resize(into.memory_size())?;
             }
-            let merged = (into, kept);
-            let output = Output::new(merged, fused, projection, batch_size)?;
-            Ok::<_, datafusion::error::DataFusionError>(futures::stream::iter(output))
-        })
-        .try_flatten();
-        Ok(Box::pin(RecordBatchStreamAdapter::new(self.schema(), batches)))
+            Ok(Arc::new(Scored::new(into, kept, &fused)?))
+        }
+        .map_err(Arc::new))
     }
 }
 
@@ -381,7 +427,8 @@ struct Values {
 }
 
 impl FusedRfm {
-    fn values(&self, totals: &[CustomerTotals], slots: &[u32], as_of: i64) -> Result<Values> {
+    fn values(&self, agg: &CustomerAggregator, slots: &[u32], as_of: i64) -> Result<Values> {
+        let totals = &agg.totals;
         let pick = |f: fn(&CustomerTotals) -> i64| -> Int64Array {
             Int64Array::from_iter_values(slots.iter().map(|s| f(&totals[*s as usize])))
         };
@@ -399,7 +446,7 @@ impl FusedRfm {
         let DataType::Decimal128(precision, scale) = self.amount_type else {
             return internal_err!("RfmExec: amount type {}", self.amount_type);
         };
-        let sums = Decimal128Array::from_iter_values(slots.iter().map(|s| totals[*s as usize].sum()))
+        let sums = Decimal128Array::from_iter_values(slots.iter().map(|s| agg.sum(*s)))
             .with_precision_and_scale(precision, scale)?;
         let sums = cast(&sums, &DataType::Float64)?;
         let frequency: Vec<i64> = slots.iter().map(|s| i64::from(totals[*s as usize].purchases)).collect();
@@ -442,29 +489,21 @@ impl Scorer {
 /// Customers per internal chunk when computing values for the cut points.
 const CHUNK: usize = 1 << 16;
 
-/// Step 2: the output batches, computed lazily from the totals.
-struct Output {
+/// Step 2: the customers with a purchase, their scorers and the labels of every score cell;
+/// the output batches are computed from it on demand ([`Scored::batch`]).
+struct Scored {
     agg: CustomerAggregator,
     _reservation: MemoryReservation,
-    fused: Arc<FusedRfm>,
-    projection: Option<Vec<usize>>,
     /// Customers with a purchase, in output order.
     live: Vec<u32>,
     as_of: i64,
     scorers: [Scorer; 3],
-    /// Cell code and segment of each score cell seen so far, at `(r·11 + f)·11 + m`.
+    /// Cell code and segment of every score cell, at `(r·11 + f)·11 + m`.
     cells: Vec<Option<(String, Option<String>)>>,
-    next: usize,
-    batch_size: usize,
 }
 
-impl Output {
-    fn new(
-        (agg, reservation): (CustomerAggregator, MemoryReservation),
-        fused: Arc<FusedRfm>,
-        projection: Option<Vec<usize>>,
-        batch_size: usize,
-    ) -> Result<Self> {
+impl Scored {
+    fn new(agg: CustomerAggregator, reservation: MemoryReservation, fused: &FusedRfm) -> Result<Self> {
         let with_purchase: Vec<u32> = (0..agg.totals.len() as u32)
             .filter(|s| agg.totals[*s as usize].purchases > 0)
             .collect();
@@ -478,23 +517,33 @@ impl Output {
             Some(d) => i64::from(d),
             None => agg.totals.iter().map(|c| i64::from(c.last_day)).max().unwrap_or(0) + 1,
         };
-        let scorers = scorers(&agg, &fused, &live, in_key_order, as_of)?;
+        let scorers = scorers(&agg, fused, &live, in_key_order, as_of)?;
+        let specs = &fused.specs;
+        let mut cells = vec![None; 11 * 11 * 11];
+        for r in 1..=i32::from(specs.r.bins) {
+            for f in 1..=i32::from(specs.f.bins) {
+                for m in 1..=i32::from(specs.m.bins) {
+                    let label = match &specs.scheme {
+                        Some(s) => Some(s.assign(i64::from(r), i64::from(f), i64::from(m))?.to_string()),
+                        None => None,
+                    };
+                    cells[((r * 11 + f) * 11 + m) as usize] = Some((cell_code(r as u8, f as u8, m as u8), label));
+                }
+            }
+        }
         Ok(Self {
             agg,
             _reservation: reservation,
-            fused,
-            projection,
             live,
             as_of,
             scorers,
-            cells: vec![None; 11 * 11 * 11],
-            next: 0,
-            batch_size: batch_size.max(1),
+            cells,
         })
     }
 
-    fn batch(&mut self, slots: &[u32]) -> Result<RecordBatch> {
-        let v = self.fused.values(&self.agg.totals, slots, self.as_of)?;
+    /// The output rows of the customers `slots`.
+    fn batch(&self, fused: &FusedRfm, projection: Option<&[usize]>, slots: &[u32]) -> Result<RecordBatch> {
+        let v = fused.values(&self.agg, slots, self.as_of)?;
         let n = slots.len();
         let (mut r, mut f, mut m) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
         let mut cell = StringBuilder::with_capacity(n, n * 3);
@@ -506,21 +555,8 @@ impl Output {
                 self.scorers[2].score(*slot, v.monetary[i]),
             );
             let at = ((scores.0 * 11 + scores.1) * 11 + scores.2) as usize;
-            let Some(entry) = self.cells.get_mut(at) else {
-                return internal_err!("RfmExec: scores {scores:?} outside 1..10");
-            };
-            if entry.is_none() {
-                let label = match &self.fused.specs.scheme {
-                    Some(s) => Some(
-                        s.assign(i64::from(scores.0), i64::from(scores.1), i64::from(scores.2))?
-                            .to_string(),
-                    ),
-                    None => None,
-                };
-                *entry = Some((cell_code(scores.0 as u8, scores.1 as u8, scores.2 as u8), label));
-            }
-            let Some((code, label)) = entry.as_ref() else {
-                return internal_err!("RfmExec: cell cache");
+            let Some(Some((code, label))) = self.cells.get(at) else {
+                return internal_err!("RfmExec: scores {scores:?} outside the scheme's cells");
             };
             cell.append_value(code);
             segment.append_option(label.as_deref());
@@ -544,7 +580,7 @@ impl Output {
             v.last,
             Arc::new(Int64Array::from(v.tenure_days)),
         ];
-        let schema = &self.fused.schema;
+        let schema = &fused.schema;
         let columns = columns
             .into_iter()
             .zip(schema.fields())
@@ -557,35 +593,46 @@ impl Output {
             })
             .collect::<Result<Vec<_>>>()?;
         let batch = RecordBatch::try_new(Arc::clone(schema), columns)?;
-        Ok(match &self.projection {
+        Ok(match projection {
             Some(p) => batch.project(p)?,
             None => batch,
         })
     }
 }
 
-impl Iterator for Output {
-    type Item = Result<RecordBatch>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.next >= self.live.len() {
-            return None;
-        }
-        let end = (self.next + self.batch_size).min(self.live.len());
-        let slots = self.live[self.next..end].to_vec();
-        self.next = end;
-        Some(self.batch(&slots))
-    }
-}
-
-/// The recency, frequency and monetary values of `slots`, as the score windows see them.
+/// The recency, frequency and monetary values of `slots`, as the score windows see them,
+/// computed by as many threads as there are cores for large populations.
 fn dimension_values(agg: &CustomerAggregator, fused: &FusedRfm, slots: &[u32], as_of: i64) -> Result<[Vec<f64>; 3]> {
+    let part = |slots: &[u32]| -> Result<[Vec<f64>; 3]> {
+        let mut out: [Vec<f64>; 3] = std::array::from_fn(|_| Vec::with_capacity(slots.len()));
+        for chunk in slots.chunks(CHUNK) {
+            let v = fused.values(agg, chunk, as_of)?;
+            out[0].extend(v.recency_days.iter().map(|d| *d as f64));
+            out[1].extend(v.frequency.iter().map(|n| *n as f64));
+            out[2].extend(v.monetary);
+        }
+        Ok(out)
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || slots.len() < 4 * CHUNK {
+        return part(slots);
+    }
+    let share = slots.len().div_ceil(threads);
+    let parts = std::thread::scope(|scope| {
+        let handles: Vec<_> = slots.chunks(share).map(|s| scope.spawn(move || part(s))).collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| internal_err!("RfmExec: a scoring thread panicked"))
+            })
+            .collect::<Result<Vec<_>>>()
+    })?;
     let mut out: [Vec<f64>; 3] = std::array::from_fn(|_| Vec::with_capacity(slots.len()));
-    for chunk in slots.chunks(CHUNK) {
-        let v = fused.values(&agg.totals, chunk, as_of)?;
-        out[0].extend(v.recency_days.iter().map(|d| *d as f64));
-        out[1].extend(v.frequency.iter().map(|n| *n as f64));
-        out[2].extend(v.monetary);
+    for p in parts {
+        for (o, v) in out.iter_mut().zip(p) {
+            o.extend(v);
+        }
     }
     Ok(out)
 }
