@@ -1,6 +1,6 @@
 """The plain-SQL RFM workload (GROUP BY + 3 NTILE + CASE) in DuckDB, threads = cores.
 
-python3 benches/rfm_duckdb.py FILE RUNS  ->  prints "rows median_seconds"
+python3 benches/rfm_duckdb.py FILE RUNS [MEMORY_LIMIT, e.g. 1024MB]  ->  prints "rows median_seconds"
 """
 import os
 import statistics
@@ -30,6 +30,8 @@ FROM sc
 file, runs = sys.argv[1], int(sys.argv[2])
 con = duckdb.connect()
 con.execute(f"SET threads = {os.cpu_count()}")
+if len(sys.argv) > 3:
+    con.execute(f"SET memory_limit = '{sys.argv[3]}'")
 sql = SQL.format(file=file)
 
 # The result is materialized inside DuckDB (as DataFusion's collect() materializes Arrow

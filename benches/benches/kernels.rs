@@ -1,5 +1,9 @@
-//! Criterion benches of the RFM kernels: quantile and ntile scoring, segment mapping, exact sums.
+//! Criterion benches of the kernels: RFM quantile and ntile scoring, segment mapping, exact sums;
+//! the BG/NBD and Pareto/NBD likelihood with its gradient (one optimiser step's work) and
+//! per-customer predictions.
 
+use clv::ltv::simulate::{BgNbdSimulator, Observation};
+use clv::ltv::{BgNbd, BgNbdParams, ParetoNbd, TimeUnit, TransactionSummary, bench_hooks};
 use clv::rfm::exact_sum::exact_sum;
 use clv::rfm::{Direction, SchemeRegistry, ScoreMethod, ScoreSpec, score_population};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -58,5 +62,70 @@ fn sums(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, scoring, segments, sums);
+/// 100k customers simulated from the CDNOW BG/NBD estimates, times on a daily grid (as in
+/// `ltv-fit-bench`).
+fn summary() -> TransactionSummary {
+    let truth = BgNbdParams {
+        r: 0.243,
+        alpha: 4.414,
+        a: 0.793,
+        b: 2.426,
+    };
+    BgNbdSimulator::new(truth, Observation::Uniform { min: 0.0, max: 52.0 }, TimeUnit::Week)
+        .unwrap()
+        .resolution(1.0 / 7.0)
+        .simulate(100_000, 7)
+        .unwrap()
+}
+
+fn likelihood(c: &mut Criterion) {
+    let data = summary();
+    let mut g = c.benchmark_group("likelihood_and_gradient");
+    g.throughput(Throughput::Elements(data.len() as u64));
+    let phi = [0.243f64.ln(), 4.414f64.ln(), 0.793f64.ln(), 2.426f64.ln()];
+    let mut bg = bench_hooks::bgnbd_objective(&data);
+    g.bench_function("bgnbd_100k", |b| b.iter(|| bg(&phi)));
+    let phi = [0.55f64.ln(), 10.58f64.ln(), 0.61f64.ln(), 11.67f64.ln()];
+    let mut pnbd = bench_hooks::pareto_nbd_objective(&data);
+    g.bench_function("pareto_nbd_100k", |b| b.iter(|| pnbd(&phi)));
+    g.finish();
+}
+
+fn predictions(c: &mut Criterion) {
+    let data = summary();
+    let bg = BgNbd::new().fit(&data).unwrap();
+    let pnbd = ParetoNbd::new().fit(&data).unwrap();
+    let rows: Vec<(f64, f64, f64)> = (0..data.len())
+        .map(|i| (data.frequency()[i], data.recency()[i], data.t()[i]))
+        .collect();
+    let mut g = c.benchmark_group("per_customer_prediction");
+    g.throughput(Throughput::Elements(rows.len() as u64));
+    g.bench_function("bgnbd_p_alive_100k", |b| {
+        b.iter(|| {
+            rows.iter()
+                .map(|&(x, tx, t)| bg.p_alive(x, tx, t).unwrap())
+                .sum::<f64>()
+        })
+    });
+    g.bench_function("bgnbd_expected_purchases_52w_100k", |b| {
+        b.iter(|| {
+            rows.iter()
+                .map(|&(x, tx, t)| bg.expected_purchases(52.0, x, tx, t).unwrap())
+                .sum::<f64>()
+        })
+    });
+    g.bench_function("pareto_nbd_p_alive_100k", |b| {
+        b.iter(|| {
+            rows.iter()
+                .map(|&(x, tx, t)| pnbd.p_alive(x, tx, t).unwrap())
+                .sum::<f64>()
+        })
+    });
+    g.bench_function("bgnbd_p_alive_batch_100k", |b| {
+        b.iter(|| bg.p_alive_batch(&data).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, scoring, segments, sums, likelihood, predictions);
 criterion_main!(benches);

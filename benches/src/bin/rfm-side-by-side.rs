@@ -1,11 +1,15 @@
 //! Times clv `rfm()` against the same computation in plain DataFusion SQL (GROUP BY + three
 //! NTILE + CASE), on the same Parquet file, in one process, alternating runs.
 //!
-//! `rfm-side-by-side FILE [--runs 5] [--partitions N]`
+//! `rfm-side-by-side FILE [--runs 5] [--partitions N] [--only I] [--memory-limit-mib M]`
 
 use clap::Parser;
 use clv_benches::timing::{median, time_query};
+use std::sync::Arc;
+
 use datafusion::common::Result;
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 #[derive(Parser)]
@@ -23,6 +27,10 @@ struct Args {
     /// `rows median_seconds`, so a wrapper can measure each one's peak memory in its own process.
     #[arg(long)]
     only: Option<usize>,
+    /// A DataFusion memory limit in MiB (a fair spill pool): operators that reserve memory
+    /// spill or fail with `ResourcesExhausted` beyond it.
+    #[arg(long)]
+    memory_limit_mib: Option<usize>,
 }
 
 /// The plain-SQL equivalent of `rfm(file, 'method=ntile')`: same scores and rf_grid segments.
@@ -50,7 +58,11 @@ async fn main() -> Result<()> {
     if let Some(p) = args.partitions {
         config = config.with_target_partitions(p);
     }
-    let ctx = SessionContext::new_with_config(config);
+    let mut runtime = RuntimeEnvBuilder::new();
+    if let Some(mib) = args.memory_limit_mib {
+        runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(mib << 20)));
+    }
+    let ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?);
     clv::register_all(&ctx)?;
     ctx.register_parquet("tx", &args.file, Default::default()).await?;
     let variants = [

@@ -67,14 +67,32 @@ option_enum!(
 );
 
 option_enum!(
-    /// Whether several purchases of one customer in one day count as one.
+    /// Whether several purchases of one customer in one calendar period count as one (the
+    /// purchase grain, separate from the BTYD time unit).
     Collapse, "collapse" {
         /// Every order (or row) counts (default for RFM).
         None => "none",
-        /// One purchase per customer per calendar day.
+        /// One purchase per customer per calendar day (default for BTYD).
         Day => "day",
+        /// One purchase per customer per week (weeks start on Monday).
+        Week => "week",
+        /// One purchase per customer per calendar month.
+        Month => "month",
     }
 );
+
+impl Collapse {
+    /// The calendar period of this grain; `None` for `none`.
+    pub fn period(&self) -> Option<crate::churn::calendar::Period> {
+        use crate::churn::calendar::Period;
+        match self {
+            Self::None => None,
+            Self::Day => Some(Period::Day),
+            Self::Week => Some(Period::Week),
+            Self::Month => Some(Period::Month),
+        }
+    }
+}
 
 /// The time unit of BTYD summaries and models (day, week = 7 days, month = 365.25/12 days):
 /// explicit everywhere, never implied. Defined with the models in [`crate::ltv`].
@@ -229,7 +247,10 @@ pub const OPTION_KEYS: &[(&str, &str)] = &[
     ),
     ("negative_amounts", "Negative amounts: net (default), exclude or error"),
     ("dedupe", "Drop exact duplicate rows: false (default) or true"),
-    ("collapse", "Purchases per customer per day: none (default) or day"),
+    (
+        "collapse",
+        "Purchase grain: none (every order; RFM default), day (BTYD default), week (Monday start) or month",
+    ),
     (
         "rfm.bins",
         "RFM score levels 2..10 (default: the scheme's, 5 for rf_grid)",

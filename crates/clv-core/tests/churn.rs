@@ -180,7 +180,9 @@ async fn churn_evaluate_deciles_and_auc_equal_an_independent_rank_computation() 
     assert_eq!(auc, reference);
     // 1 − P(alive) ranks CDNOW's churners *worse* than chance (AUC 0.333): BG/NBD gives every
     // one-time buyer P(alive) = 1, and they are most of those who do not come back (see the guide).
-    assert!(reference.contains("| 0.333420552702 |"), "{reference}");
+    // (To 6 decimals: the last digits follow the fit's last bits, which are converged to the
+    // optimiser's tolerance, not beyond.)
+    assert!(reference.contains("| 0.3334205"), "{reference}");
 
     // Ten deciles covering every labelled customer, each with its observed churn rate.
     let bad = scalar_i64(

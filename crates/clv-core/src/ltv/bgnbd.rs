@@ -30,7 +30,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::data::{Compressed, TransactionSummary, check_rft};
+use super::data::{Compressed, TransactionSummary, check_rft, key_value, ranks};
 use super::error::{ModelError, finite};
 use super::optimize::{FitOptions, Objective, fit_builder_methods, run_fit};
 use super::special::{MAX_SERIES_TERMS, digamma, exprel, integrate, ln_beta, ln_gamma};
@@ -79,20 +79,87 @@ pub(crate) enum Variant {
     Mbg,
 }
 
-/// Mean negative log-likelihood of BG/NBD or MBG/NBD with an analytic
-/// gradient. The x-dependent terms (log-gamma, log-beta, digamma) are
-/// computed once per distinct x; the per-row loop needs two logarithms, one
-/// exponential and two divisions.
+/// Mean negative log-likelihood of BG/NBD or MBG/NBD with an analytic gradient.
+///
+/// The x-dependent terms (log-gamma, log-beta, digamma) are computed once per distinct x per
+/// evaluation. Summaries built from dates repeat few distinct times (a daily grid), so when
+/// they do, `ln(α + t)` and `1/(α + t)` are computed once per distinct time and looked up; the
+/// per-row work is then one exponential and one logarithm. Rows are summed in
+/// [`EVAL_CHUNKS`] fixed chunks (spread over the cores for large inputs) and the chunk sums
+/// added in chunk order, so the result does not depend on the number of threads.
 pub(crate) struct BetaGeoObjective {
     variant: Variant,
     data: Compressed,
-    groups: Vec<(f64, usize, usize)>,
+    /// Per row: its x group.
+    group: Vec<u32>,
+    /// The distinct x values, in group order.
+    xs: Vec<f64>,
+    /// Distinct times and, per row, the index of its `t_x` and `T` among them (when they
+    /// repeat enough to be worth it).
+    times: Option<TimeTable>,
+}
+
+/// Distinct times of a summary and each row's `t_x` and `T` among them.
+struct TimeTable {
+    values: Vec<f64>,
+    t_x: Vec<u32>,
+    t: Vec<u32>,
+}
+
+impl TimeTable {
+    /// The table of `data`'s times, when there are at most a quarter as many distinct times as
+    /// rows.
+    fn new(data: &Compressed) -> Option<Self> {
+        let n = data.len();
+        let all: Vec<f64> = data.k1.iter().chain(&data.k2).copied().collect();
+        let (keys, mut index) = ranks(&all);
+        if keys.len() * 4 > n {
+            return None;
+        }
+        let t = index.split_off(n);
+        Some(Self {
+            values: keys.into_iter().map(key_value).collect(),
+            t_x: index,
+            t,
+        })
+    }
+}
+
+/// Row chunks of an evaluation: a constant, so the sums do not depend on the core count.
+const EVAL_CHUNKS: usize = 8;
+/// Rows below which an evaluation runs on the calling thread only.
+const PARALLEL_ROWS: usize = 20_000;
+
+/// The per-x constants of an evaluation.
+#[derive(Clone, Copy, Default)]
+struct XTerms {
+    rx: f64,
+    k: f64,
+    dk_dr: f64,
+    two_terms: bool,
+    c1: f64,
+    c1a: f64,
+    c1b: f64,
+    c2: f64,
+    c2a: f64,
+    c2b: f64,
 }
 
 impl BetaGeoObjective {
     pub(crate) fn new(variant: Variant, data: Compressed) -> Self {
         let groups = data.groups();
-        BetaGeoObjective { variant, data, groups }
+        let mut group = vec![0u32; data.len()];
+        for (g, &(_, s, e)) in groups.iter().enumerate() {
+            group[s..e].fill(g as u32);
+        }
+        let times = TimeTable::new(&data);
+        BetaGeoObjective {
+            variant,
+            xs: groups.iter().map(|g| g.0).collect(),
+            group,
+            times,
+            data,
+        }
     }
 
     /// Total (weighted) log-likelihood at `theta`.
@@ -100,11 +167,8 @@ impl BetaGeoObjective {
         let mut g = [0.0; 4];
         -self.eval(&theta.map(f64::ln), &mut g) * self.data.total_weight
     }
-}
 
-impl Objective<4> for BetaGeoObjective {
-    fn eval(&mut self, phi: &[f64; 4], grad: &mut [f64; 4]) -> f64 {
-        let [r, alpha, a, b] = phi.map(f64::exp);
+    fn x_terms(&self, [r, alpha, a, b]: [f64; 4]) -> Vec<XTerms> {
         let ln_alpha = alpha.ln();
         let lg_r = ln_gamma(r);
         let dg_r = digamma(r);
@@ -112,88 +176,181 @@ impl Objective<4> for BetaGeoObjective {
         let dg_ab = digamma(a + b);
         let dg_b = digamma(b);
         let inv_a = 1.0 / a;
-        let (mut ll, mut gr, mut gal, mut ga, mut gb) = (0.0, 0.0, 0.0, 0.0, 0.0);
-        let d = &self.data;
-        for &(x, s, e) in &self.groups {
-            let rx = r + x;
-            let k = ln_gamma(rx) - lg_r + r * ln_alpha;
-            let dk_dr = digamma(rx) - dg_r + ln_alpha;
-            let tx = &d.k1[s..e];
-            let tt = &d.k2[s..e];
-            let w = &d.w[s..e];
-            let two_terms = self.variant == Variant::Mbg || x > 0.0;
-            if !two_terms {
-                // BG/NBD, x = 0: ln L = r ln α − r ln(α + T).
-                let (mut sw, mut sla, mut sinv) = (0.0, 0.0, 0.0);
-                for i in 0..w.len() {
-                    let ap = alpha + tt[i];
-                    sw += w[i];
-                    sla += w[i] * ap.ln();
-                    sinv += w[i] / ap;
+        self.xs
+            .iter()
+            .map(|&x| {
+                let rx = r + x;
+                let k = ln_gamma(rx) - lg_r + r * ln_alpha;
+                let dk_dr = digamma(rx) - dg_r + ln_alpha;
+                let two_terms = self.variant == Variant::Mbg || x > 0.0;
+                if !two_terms {
+                    return XTerms {
+                        rx,
+                        k,
+                        dk_dr,
+                        ..XTerms::default()
+                    };
                 }
-                ll += sw * k - r * sla;
-                gr += sw * dk_dr - sla;
-                gal += sw * r / alpha - r * sinv;
+                let (c1, c1a, c1b, c2, c2a, c2b) = match self.variant {
+                    Variant::Bg => {
+                        let dg_abx = digamma(a + b + x);
+                        (
+                            ln_beta(a, b + x) - lnb_ab,
+                            dg_ab - dg_abx,
+                            digamma(b + x) - dg_abx - dg_b + dg_ab,
+                            ln_beta(a + 1.0, b + x - 1.0) - lnb_ab,
+                            inv_a + dg_ab - dg_abx,
+                            digamma(b + x - 1.0) - dg_abx - dg_b + dg_ab,
+                        )
+                    }
+                    Variant::Mbg => {
+                        let dg_abx1 = digamma(a + b + x + 1.0);
+                        (
+                            ln_beta(a, b + x + 1.0) - lnb_ab,
+                            dg_ab - dg_abx1,
+                            digamma(b + x + 1.0) - dg_abx1 - dg_b + dg_ab,
+                            ln_beta(a + 1.0, b + x) - lnb_ab,
+                            inv_a + dg_ab - dg_abx1,
+                            digamma(b + x) - dg_abx1 - dg_b + dg_ab,
+                        )
+                    }
+                };
+                XTerms {
+                    rx,
+                    k,
+                    dk_dr,
+                    two_terms,
+                    c1,
+                    c1a,
+                    c1b,
+                    c2,
+                    c2a,
+                    c2b,
+                }
+            })
+            .collect()
+    }
+
+    /// The weighted log-likelihood of rows `rows` and its gradient on the natural scale,
+    /// `[ll, ∂r, ∂α, ∂a, ∂b]`.
+    fn chunk(
+        &self,
+        rows: std::ops::Range<usize>,
+        r: f64,
+        alpha: f64,
+        terms: &[XTerms],
+        logs: &[(f64, f64)],
+    ) -> [f64; 5] {
+        let d = &self.data;
+        let at = |i: usize, t_x: bool| -> (f64, f64) {
+            match &self.times {
+                Some(tt) => logs[(if t_x { tt.t_x[i] } else { tt.t[i] }) as usize],
+                None => {
+                    let v = alpha + if t_x { d.k1[i] } else { d.k2[i] };
+                    (v.ln(), 1.0 / v)
+                }
+            }
+        };
+        let r_over_alpha = r / alpha;
+        let mut acc = [0.0; 5];
+        for i in rows {
+            let x = &terms[self.group[i] as usize];
+            let wi = d.w[i];
+            let (la, ia) = at(i, false);
+            if !x.two_terms {
+                // BG/NBD, x = 0: ln L = r ln α − r ln(α + T).
+                acc[0] += wi * (x.k - r * la);
+                acc[1] += wi * (x.dk_dr - la);
+                acc[2] += wi * (r_over_alpha - r * ia);
                 continue;
             }
-            let (c1, c1a, c1b, c2, c2a, c2b) = match self.variant {
-                Variant::Bg => {
-                    let dg_abx = digamma(a + b + x);
-                    (
-                        ln_beta(a, b + x) - lnb_ab,
-                        dg_ab - dg_abx,
-                        digamma(b + x) - dg_abx - dg_b + dg_ab,
-                        ln_beta(a + 1.0, b + x - 1.0) - lnb_ab,
-                        inv_a + dg_ab - dg_abx,
-                        digamma(b + x - 1.0) - dg_abx - dg_b + dg_ab,
-                    )
-                }
-                Variant::Mbg => {
-                    let dg_abx1 = digamma(a + b + x + 1.0);
-                    (
-                        ln_beta(a, b + x + 1.0) - lnb_ab,
-                        dg_ab - dg_abx1,
-                        digamma(b + x + 1.0) - dg_abx1 - dg_b + dg_ab,
-                        ln_beta(a + 1.0, b + x) - lnb_ab,
-                        inv_a + dg_ab - dg_abx1,
-                        digamma(b + x) - dg_abx1 - dg_b + dg_ab,
-                    )
-                }
+            let (lb, ib) = at(i, true);
+            let u1 = x.c1 - x.rx * la;
+            let u2 = x.c2 - x.rx * lb;
+            let (l, w1) = if u1 >= u2 {
+                let dd = 1.0 + (u2 - u1).exp();
+                (u1 + dd.ln(), 1.0 / dd)
+            } else {
+                let e = (u1 - u2).exp();
+                let dd = 1.0 + e;
+                (u2 + dd.ln(), e / dd)
             };
-            let (mut sw, mut sl, mut sw1, mut slog, mut sinv) = (0.0, 0.0, 0.0, 0.0, 0.0);
-            for i in 0..w.len() {
-                let ia = 1.0 / (alpha + tt[i]);
-                let ib = 1.0 / (alpha + tx[i]);
-                let la = -ia.ln();
-                let lb = -ib.ln();
-                let u1 = c1 - rx * la;
-                let u2 = c2 - rx * lb;
-                let (l, w1) = if u1 >= u2 {
-                    let dd = 1.0 + (u2 - u1).exp();
-                    (u1 + dd.ln(), 1.0 / dd)
-                } else {
-                    let e = (u1 - u2).exp();
-                    let dd = 1.0 + e;
-                    (u2 + dd.ln(), e / dd)
-                };
-                let w2 = 1.0 - w1;
-                let wi = w[i];
-                sw += wi;
-                sl += wi * l;
-                sw1 += wi * w1;
-                slog += wi * (w1 * la + w2 * lb);
-                sinv += wi * (w1 * ia + w2 * ib);
-            }
-            let sw2 = sw - sw1;
-            ll += sw * k + sl;
-            gr += sw * dk_dr - slog;
-            gal += sw * r / alpha - rx * sinv;
-            ga += sw1 * c1a + sw2 * c2a;
-            gb += sw1 * c1b + sw2 * c2b;
+            let w2 = 1.0 - w1;
+            acc[0] += wi * (x.k + l);
+            acc[1] += wi * (x.dk_dr - (w1 * la + w2 * lb));
+            acc[2] += wi * (r_over_alpha - x.rx * (w1 * ia + w2 * ib));
+            acc[3] += wi * (w1 * x.c1a + w2 * x.c2a);
+            acc[4] += wi * (w1 * x.c1b + w2 * x.c2b);
         }
-        let scale = -1.0 / d.total_weight;
-        *grad = [gr * r * scale, gal * alpha * scale, ga * a * scale, gb * b * scale];
-        ll * scale
+        acc
+    }
+}
+
+impl Objective<4> for BetaGeoObjective {
+    fn eval(&mut self, phi: &[f64; 4], grad: &mut [f64; 4]) -> f64 {
+        let theta = phi.map(f64::exp);
+        let [r, alpha, a, b] = theta;
+        let terms = self.x_terms(theta);
+        let logs: Vec<(f64, f64)> = match &self.times {
+            Some(tt) => tt
+                .values
+                .iter()
+                .map(|t| {
+                    let v = alpha + t;
+                    (v.ln(), 1.0 / v)
+                })
+                .collect(),
+            None => vec![],
+        };
+        let n = self.data.len();
+        let bounds: Vec<std::ops::Range<usize>> = (0..EVAL_CHUNKS)
+            .map(|c| n * c / EVAL_CHUNKS..n * (c + 1) / EVAL_CHUNKS)
+            .collect();
+        let threads = crate::cores().min(EVAL_CHUNKS);
+        let this = &*self;
+        let sums: Vec<[f64; 5]> = if n < PARALLEL_ROWS || threads < 2 {
+            bounds
+                .into_iter()
+                .map(|rows| this.chunk(rows, r, alpha, &terms, &logs))
+                .collect()
+        } else {
+            // Each thread takes every `threads`-th chunk; sums are put back in chunk order.
+            let mut sums = vec![[0.0; 5]; EVAL_CHUNKS];
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..threads)
+                    .map(|t| {
+                        let (bounds, terms, logs) = (&bounds, &terms, &logs);
+                        scope.spawn(move || {
+                            (t..EVAL_CHUNKS)
+                                .step_by(threads)
+                                .map(|c| (c, this.chunk(bounds[c].clone(), r, alpha, terms, logs)))
+                                .collect::<Vec<_>>()
+                        })
+                    })
+                    .collect();
+                for h in handles {
+                    let done = h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                    for (c, v) in done {
+                        sums[c] = v;
+                    }
+                }
+            });
+            sums
+        };
+        let mut total = [0.0; 5];
+        for s in &sums {
+            for (t, v) in total.iter_mut().zip(s) {
+                *t += v;
+            }
+        }
+        let scale = -1.0 / self.data.total_weight;
+        *grad = [
+            total[1] * r * scale,
+            total[2] * alpha * scale,
+            total[3] * a * scale,
+            total[4] * b * scale,
+        ];
+        total[0] * scale
     }
 
     fn total_weight(&self) -> f64 {

@@ -608,38 +608,139 @@ pub(crate) struct Compressed {
     pub total_weight: f64,
 }
 
+/// An order-preserving map of `f64` (under `f64::total_cmp`, with -0.0 = +0.0) onto `u64`.
+fn sort_key(v: f64) -> u64 {
+    let bits = (v + 0.0).to_bits();
+    if bits >> 63 == 1 { !bits } else { bits | 1 << 63 }
+}
+
+/// The inverse of [`sort_key`].
+pub(crate) fn key_value(k: u64) -> f64 {
+    f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k })
+}
+
+/// One key column as dense ranks: its distinct values (as [`sort_key`]s, ascending; decode with
+/// [`key_value`]) and each row's rank among them.
+pub(crate) fn ranks(v: &[f64]) -> (Vec<u64>, Vec<u32>) {
+    let mut ids: hashbrown::HashMap<u64, u32> = hashbrown::HashMap::new();
+    let mut keys: Vec<u64> = Vec::new();
+    let mut row_ids: Vec<u32> = v
+        .iter()
+        .map(|&x| {
+            let k = sort_key(x);
+            *ids.entry(k).or_insert_with(|| {
+                keys.push(k);
+                (keys.len() - 1) as u32
+            })
+        })
+        .collect();
+    let mut order: Vec<u32> = (0..keys.len() as u32).collect();
+    order.sort_unstable_by_key(|&i| keys[i as usize]);
+    let mut rank = vec![0u32; keys.len()];
+    for (r, &i) in order.iter().enumerate() {
+        rank[i as usize] = r as u32;
+    }
+    for id in row_ids.iter_mut() {
+        *id = rank[*id as usize];
+    }
+    (order.iter().map(|&i| keys[i as usize]).collect(), row_ids)
+}
+
+/// Stable LSD radix sort of `(code, weight)` pairs on the low `bits` bits of the code.
+fn radix_sort(v: &mut Vec<(u64, f64)>, bits: u32) {
+    const DIGIT: u32 = 12;
+    let mask = (1u64 << DIGIT) - 1;
+    let mut buf = vec![(0u64, 0.0f64); v.len()];
+    let mut shift = 0;
+    while shift < bits {
+        let mut start = vec![0usize; 1 << DIGIT];
+        for &(c, _) in v.iter() {
+            start[((c >> shift) & mask) as usize] += 1;
+        }
+        let mut sum = 0;
+        for s in start.iter_mut() {
+            (*s, sum) = (sum, sum + *s);
+        }
+        for &e in v.iter() {
+            let d = ((e.0 >> shift) & mask) as usize;
+            buf[start[d]] = e;
+            start[d] += 1;
+        }
+        std::mem::swap(v, &mut buf);
+        shift += DIGIT;
+    }
+}
+
 impl Compressed {
+    /// Merges identical rows (summaries built from dates repeat rows a lot) and sorts them.
+    ///
+    /// Each key column is first mapped to dense ranks of its distinct values (few: a frequency,
+    /// and times on a day grid), the three ranks are packed into one integer code, and the codes
+    /// are radix-sorted (stable) and merged; weights of one row are summed in input order. When
+    /// the packed code would not fit in 64 bits, rows are merged by hashing instead.
     pub fn new(k0: &[f64], k1: &[f64], k2: &[f64], w: &[f64]) -> Compressed {
-        // `+ 0.0` maps -0.0 to +0.0 so that both compare equal under total_cmp.
-        let mut rows: Vec<[f64; 4]> = (0..k0.len())
-            .filter(|&i| w[i] > 0.0)
-            .map(|i| [k0[i] + 0.0, k1[i] + 0.0, k2[i] + 0.0, w[i]])
-            .collect();
-        rows.sort_unstable_by(|p, q| {
-            p[0].total_cmp(&q[0])
-                .then(p[1].total_cmp(&q[1]))
-                .then(p[2].total_cmp(&q[2]))
-        });
-        let mut out = Compressed {
+        Self::by_ranks(k0, k1, k2, w).unwrap_or_else(|| Self::by_hashing(k0, k1, k2, w))
+    }
+
+    fn from_sorted_rows(rows: impl Iterator<Item = (f64, f64, f64, f64)>) -> Compressed {
+        let mut c = Compressed {
             k0: Vec::new(),
             k1: Vec::new(),
             k2: Vec::new(),
             w: Vec::new(),
             total_weight: 0.0,
         };
-        for r in rows {
-            let n = out.k0.len();
-            if n > 0 && out.k0[n - 1] == r[0] && out.k1[n - 1] == r[1] && out.k2[n - 1] == r[2] {
-                out.w[n - 1] += r[3];
-            } else {
-                out.k0.push(r[0]);
-                out.k1.push(r[1]);
-                out.k2.push(r[2]);
-                out.w.push(r[3]);
-            }
-            out.total_weight += r[3];
+        for (a, b, d, w) in rows {
+            c.k0.push(a);
+            c.k1.push(b);
+            c.k2.push(d);
+            c.w.push(w);
         }
-        out
+        c.total_weight = c.w.iter().sum();
+        c
+    }
+
+    fn by_ranks(k0: &[f64], k1: &[f64], k2: &[f64], w: &[f64]) -> Option<Compressed> {
+        let (v0, r0) = ranks(k0);
+        let (v1, r1) = ranks(k1);
+        let (v2, r2) = ranks(k2);
+        let (n1, n2) = (v1.len() as u64, v2.len() as u64);
+        let combinations = (v0.len() as u64).checked_mul(n1)?.checked_mul(n2)?;
+        let bits = 64 - combinations.saturating_sub(1).leading_zeros();
+        let mut codes: Vec<(u64, f64)> = (0..k0.len())
+            .filter(|&i| w[i] > 0.0)
+            .map(|i| ((r0[i] as u64 * n1 + r1[i] as u64) * n2 + r2[i] as u64, w[i]))
+            .collect();
+        radix_sort(&mut codes, bits);
+        let mut merged: Vec<(u64, f64)> = Vec::new();
+        for (code, weight) in codes {
+            match merged.last_mut() {
+                Some(last) if last.0 == code => last.1 += weight,
+                _ => merged.push((code, weight)),
+            }
+        }
+        Some(Self::from_sorted_rows(merged.into_iter().map(|(code, weight)| {
+            let i2 = (code % n2) as usize;
+            let i1 = (code / n2 % n1) as usize;
+            let i0 = (code / n2 / n1) as usize;
+            (key_value(v0[i0]), key_value(v1[i1]), key_value(v2[i2]), weight)
+        })))
+    }
+
+    fn by_hashing(k0: &[f64], k1: &[f64], k2: &[f64], w: &[f64]) -> Compressed {
+        let mut merged: hashbrown::HashMap<[u64; 3], f64> = hashbrown::HashMap::with_capacity(k0.len() / 4);
+        for i in (0..k0.len()).filter(|&i| w[i] > 0.0) {
+            *merged
+                .entry([sort_key(k0[i]), sort_key(k1[i]), sort_key(k2[i])])
+                .or_insert(0.0) += w[i];
+        }
+        let mut sorted: Vec<([u64; 3], f64)> = merged.into_iter().collect();
+        sorted.sort_unstable_by_key(|r| r.0);
+        Self::from_sorted_rows(
+            sorted
+                .into_iter()
+                .map(|(k, w)| (key_value(k[0]), key_value(k[1]), key_value(k[2]), w)),
+        )
     }
 
     pub fn len(&self) -> usize {
@@ -700,6 +801,52 @@ mod tests {
         assert_eq!(c.len(), 3);
         assert_eq!(c.weights(), &[3.0, 1.0, 1.0]);
         assert_eq!(c.total_weight(), 5.0);
+    }
+
+    #[test]
+    fn compression_sorts_like_total_cmp_and_keeps_values() {
+        let k0 = [3.0, -1.5, 0.0, -0.0, 1e300, -1e-300, 3.0, 2.5];
+        let k1 = [1.0, 2.0, -3.0, -3.0, 0.5, 7.0, 1.0, -0.25];
+        let k2 = [0.0; 8];
+        let w = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 0.0];
+        let c = Compressed::new(&k0, &k1, &k2, &w);
+        // (0, -3) merged with (-0, -3); (3, 1) merged; the zero-weight row dropped.
+        assert_eq!(c.k0, vec![-1.5, -1e-300, 0.0, 3.0, 1e300]);
+        assert_eq!(c.k1, vec![2.0, 7.0, -3.0, 1.0, 0.5]);
+        assert_eq!(c.w, vec![2.0, 6.0, 7.0, 8.0, 5.0]);
+        assert_eq!(c.total_weight, 28.0);
+    }
+
+    #[test]
+    fn ranked_and_hashed_compression_agree() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for (n, spread) in [(0, 1), (1, 1), (50, 3), (5_000, 40), (20_000, 400)] {
+            let mut col = |scale: f64| -> Vec<f64> {
+                (0..n)
+                    .map(|_| match next() % 50 {
+                        0 => -0.0,
+                        1 => -((next() % spread) as f64) / scale,
+                        _ => (next() % spread) as f64 / scale,
+                    })
+                    .collect()
+            };
+            let (k0, k1, k2) = (col(1.0), col(7.0), col(3.0));
+            let w: Vec<f64> = (0..n).map(|_| (next() % 4) as f64).collect();
+            let ranked = Compressed::by_ranks(&k0, &k1, &k2, &w).unwrap();
+            let hashed = Compressed::by_hashing(&k0, &k1, &k2, &w);
+            assert_eq!(ranked.k0, hashed.k0, "n = {n}");
+            assert_eq!(ranked.k1, hashed.k1);
+            assert_eq!(ranked.k2, hashed.k2);
+            assert_eq!(ranked.w, hashed.w);
+            assert_eq!(ranked.total_weight, hashed.total_weight);
+            assert_eq!(ranked.total_weight, w.iter().sum::<f64>());
+        }
     }
 
     #[test]

@@ -314,3 +314,30 @@ pub trait TransactionModel {
         self.expected_purchases_many(&horizon, data.frequency(), &scale(data.recency()), &scale(data.t()))
     }
 }
+
+/// Hooks for the criterion benches (`benches/benches/kernels.rs`): the fitting objectives as the
+/// optimiser sees them. Not a stable API.
+#[doc(hidden)]
+pub mod bench_hooks {
+    use super::optimize::Objective;
+    use super::{TransactionSummary, bgnbd, pareto_nbd};
+
+    /// The BG/NBD objective on `data` (rows compressed as in a fit): a closure returning the mean
+    /// negative log-likelihood at `exp(φ)` and its gradient in `φ = ln(r, α, a, b)`.
+    pub fn bgnbd_objective(data: &TransactionSummary) -> impl FnMut(&[f64; 4]) -> (f64, [f64; 4]) {
+        let mut obj = bgnbd::BetaGeoObjective::new(bgnbd::Variant::Bg, data.compress_internal());
+        move |phi| {
+            let mut g = [0.0; 4];
+            (obj.eval(phi, &mut g), g)
+        }
+    }
+
+    /// The Pareto/NBD objective on `data`, as [`bgnbd_objective`] (`φ = ln(r, α, s, β)`).
+    pub fn pareto_nbd_objective(data: &TransactionSummary) -> impl FnMut(&[f64; 4]) -> (f64, [f64; 4]) {
+        let mut obj = pareto_nbd::ParetoObjective::new(data.compress_internal());
+        move |phi| {
+            let mut g = [0.0; 4];
+            (obj.eval(phi, &mut g), g)
+        }
+    }
+}

@@ -228,7 +228,7 @@ pub(crate) struct ParetoObjective {
 }
 
 impl ParetoObjective {
-    fn new(data: Compressed) -> Self {
+    pub(crate) fn new(data: Compressed) -> Self {
         let groups = data.groups();
         let mut ys = Vec::new();
         let mut ys_off = vec![0];

@@ -613,7 +613,7 @@ fn dimension_values(agg: &CustomerAggregator, fused: &FusedRfm, slots: &[u32], a
         }
         Ok(out)
     };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = crate::cores();
     if threads < 2 || slots.len() < 4 * CHUNK {
         return part(slots);
     }

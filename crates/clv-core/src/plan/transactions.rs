@@ -25,8 +25,11 @@ use datafusion::functions_aggregate::min_max::max_udaf;
 use datafusion::logical_expr::expr::WindowFunction;
 use datafusion::logical_expr::{Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, cast, ident, lit};
 
+use crate::churn::calendar::Period;
 use crate::config::{ClvOptions, Collapse, InvalidAmounts, Monetary, NegativeAmounts};
 use crate::functions::clv_check::clv_check;
+use crate::functions::clv_period_index::clv_period_index_udf;
+use crate::functions::clv_period_start::clv_period_start_udf;
 
 /// Output and internal column names.
 pub mod columns {
@@ -312,6 +315,17 @@ pub(crate) fn customer_summary_with_as_of(
     summarize(LogicalPlanBuilder::from(prepared), o, &[], as_of, keep_as_of)?.build()
 }
 
+/// The first day (Int32 days since 1970-01-01) of the calendar `period` containing the Int32
+/// day `day`: the day itself for `day`, the Monday for `week`, the 1st for `month`.
+pub(crate) fn period_start_day(day: Expr, period: Period) -> Expr {
+    if period == Period::Day {
+        return day;
+    }
+    let grain = || lit(period.as_str());
+    let index = clv_period_index_udf().call(vec![cast(day, DataType::Date32), grain()]);
+    cast(clv_period_start_udf().call(vec![index, grain()]), DataType::Int32)
+}
+
 /// The per-customer summary of prepared transaction rows (see [`customer_summary`]), grouped by
 /// the customer and the extra `keys` columns (e.g. a cutoff date), which are kept after
 /// `customer_id`. `as_of` is the as-of day (Int64 days since 1970-01-01) as an expression over
@@ -329,10 +343,10 @@ pub(crate) fn summarize(
             .chain(extra)
             .collect()
     };
-    let order_key = match (o.collapse.unwrap_or(Collapse::None), &o.order_column) {
-        (Collapse::Day, _) => Some(ident(DAY)),
-        (Collapse::None, Some(_)) => Some(ident(ORDER)),
-        (Collapse::None, None) => None,
+    let order_key = match (o.collapse.unwrap_or(Collapse::None).period(), &o.order_column) {
+        (Some(period), _) => Some(period_start_day(ident(DAY), period)),
+        (None, Some(_)) => Some(ident(ORDER)),
+        (None, None) => None,
     };
     let mut builder = prepared;
     if let Some(order_key) = order_key {
