@@ -3,7 +3,7 @@
 //! per-customer predictions.
 
 use clv::ltv::simulate::{BgNbdSimulator, Observation};
-use clv::ltv::{BgNbd, BgNbdParams, ParetoNbd, TimeUnit, TransactionSummary, bench_hooks};
+use clv::ltv::{BgNbd, BgNbdParams, ParetoNbd, TimeUnit, TransactionModel, TransactionSummary, bench_hooks};
 use clv::rfm::exact_sum::exact_sum;
 use clv::rfm::{Direction, SchemeRegistry, ScoreMethod, ScoreSpec, score_population};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
