@@ -39,6 +39,10 @@ fn main() -> Result<()> {
 async fn run(args: Args) -> Result<()> {
     let local = SessionContext::new_with_config(SessionConfig::new());
     clv::register_all(&local)?;
+    // The plan the cluster runs: Ballista sessions use the ordinary (unfused) rfm() plan.
+    let local_unfused = SessionContext::new_with_config(SessionConfig::new());
+    clv::register_all(&local_unfused)?;
+    local_unfused.sql("SET clv.rfm.fused = false").await?.collect().await?;
     let url = LocalCluster {
         task_slots: args.slots,
         ..LocalCluster::new(args.executors)
@@ -47,7 +51,7 @@ async fn run(args: Args) -> Result<()> {
     .await?;
     let cluster = clv_ballista::remote(&url).await?;
     let file = std::fs::canonicalize(&args.file)?.display().to_string();
-    for ctx in [&local, &cluster] {
+    for ctx in [&local, &local_unfused, &cluster] {
         ctx.register_parquet("tx", &file, Default::default()).await?;
     }
     let on_cluster = format!(
@@ -56,6 +60,10 @@ async fn run(args: Args) -> Result<()> {
     );
     let variants = [
         ("local (one process, target_partitions = cores)", &local),
+        (
+            "local, the ordinary plan the cluster runs (clv.rfm.fused = false)",
+            &local_unfused,
+        ),
         (on_cluster.as_str(), &cluster),
     ];
     let mut rows = vec![0; variants.len()];
@@ -70,13 +78,19 @@ async fn run(args: Args) -> Result<()> {
     }
     let base = median(times[0].clone());
     println!(
-        "| variant | customers | median s ({} runs) | ratio to local |",
+        "| variant | customers | median s ({} runs) | ratio to local | ratio to local unfused |",
         args.runs
     );
-    println!("|---|---|---|---|");
+    println!("|---|---|---|---|---|");
+    let unfused = median(times[1].clone());
     for (i, (name, _)) in variants.iter().enumerate() {
         let m = median(times[i].clone());
-        println!("| {name} | {} | {m:.3} | {:.2} |", rows[i], m / base);
+        println!(
+            "| {name} | {} | {m:.3} | {:.2} | {:.2} |",
+            rows[i],
+            m / base,
+            m / unfused
+        );
     }
     Ok(())
 }
