@@ -161,6 +161,9 @@ pub struct ClvOptions {
     pub rfm_monetary_thresholds: Option<Vec<f64>>,
     /// BTYD time unit (default week).
     pub btyd_time_unit: TimeUnit,
+    /// L2 penalizer λ of the model fits (default 0: plain maximum likelihood); see
+    /// [`crate::ltv::FitOptions::penalizer`].
+    pub fit_penalizer: f64,
     /// End of the BTYD calibration period (inclusive; days since 1970-01-01); `None` = the as-of date.
     pub btyd_calibration_end: Option<i32>,
     /// End of the BTYD holdout period (inclusive); `None` = no holdout columns.
@@ -209,6 +212,7 @@ impl Default for ClvOptions {
             rfm_frequency_thresholds: None,
             rfm_monetary_thresholds: None,
             btyd_time_unit: TimeUnit::Week,
+            fit_penalizer: 0.0,
             btyd_calibration_end: None,
             btyd_holdout_end: None,
             cohort_period: crate::churn::Period::default(),
@@ -287,6 +291,10 @@ pub const OPTION_KEYS: &[(&str, &str)] = &[
     (
         "btyd.calibration_end",
         "Inclusive calibration end YYYY-MM-DD (default: as_of, else the last transaction)",
+    ),
+    (
+        "fit.penalizer",
+        "Model fits: L2 penalizer on the mean log-likelihood, lambda * sum(theta^2) (default 0)",
     ),
     (
         "btyd.holdout_end",
@@ -447,6 +455,7 @@ impl ClvOptions {
             "ltv.horizon" | "horizon" => self.ltv_horizon = parse_number(value, key)?,
             "ltv.discount_rate" | "discount_rate" => self.ltv_discount_rate = parse_number(value, key)?,
             "ltv.margin" | "margin" => self.ltv_margin = parse_number(value, key)?,
+            "fit.penalizer" | "penalizer" => self.fit_penalizer = parse_number(value, key)?,
             "lifecycle.new_days" | "new_days" => self.lifecycle_windows.new_days = parse_days(value, key)?,
             "lifecycle.active_days" | "active_days" => self.lifecycle_windows.active_days = parse_days(value, key)?,
             "lifecycle.churn_days" | "churn_days" => self.lifecycle_windows.churn_days = parse_days(value, key)?,
@@ -521,6 +530,7 @@ impl ClvOptions {
                     "rfm.monetary_thresholds" => join(&self.rfm_monetary_thresholds),
                     "btyd.time_unit" => Some(self.btyd_time_unit.to_string()),
                     "btyd.calibration_end" => self.btyd_calibration_end.map(format_date),
+                    "fit.penalizer" => Some(self.fit_penalizer.to_string()),
                     "btyd.holdout_end" => self.btyd_holdout_end.map(format_date),
                     "cohort.period" => Some(self.cohort_period.to_string()),
                     "ltv.model" => Some(self.ltv_model.clone()),
@@ -629,6 +639,7 @@ mod tests {
             ("rfm.recency_thresholds", "30,90.5,180"),
             ("btyd.time_unit", "month"),
             ("btyd.calibration_end", "1997-09-30"),
+            ("fit.penalizer", "0.5"),
             ("btyd.holdout_end", "1998-06-30"),
             ("cohort.period", "quarter"),
             ("ltv.model", "pareto_nbd"),

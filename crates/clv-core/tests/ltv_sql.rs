@@ -708,3 +708,92 @@ async fn clv_predict_on_full_cdnow_scores_free_repeat_buyers() -> Result<()> {
     assert!(text.contains("| 23570 | 23570  | 1    | 0   |"), "{text}");
     Ok(())
 }
+
+/// The L2 penalizer in SQL equals the Rust builder's `.penalizer(λ)`, for an explicit argument,
+/// the session option and `clv_model`'s option alike; it shrinks the parameters, and a bad value
+/// is an error naming it.
+#[tokio::test(flavor = "multi_thread")]
+async fn penalizer_matches_the_rust_builder() -> Result<()> {
+    use clv_core::ltv::{BgNbd, GammaGamma};
+    let ctx = ctx(2).await?;
+    ctx.sql("SET clv.customer_column = 'master_customer_id'")
+        .await?
+        .collect()
+        .await?;
+    let summary = clv_core::BtydSummary::new()
+        .customer_column("master_customer_id")
+        .calibration_end("1997-09-30")
+        .time_unit(clv_core::TimeUnit::Week)
+        .collect(&ctx, "sample")
+        .await?;
+    let rust = BgNbd::new().penalizer(0.1).fit(&summary).unwrap().params();
+    let plain = BgNbd::new().fit(&summary).unwrap().params();
+    let s = "btyd_summary('sample', '1997-09-30')";
+    let explicit = floats(
+        &ctx,
+        &format!("SELECT f.r, f.alpha, f.a, f.b FROM (SELECT bgnbd_fit(x, t_x, t, 1, 'week', 0.1) AS f FROM {s})"),
+    )
+    .await?;
+    assert_eq!(explicit, vec![rust.r, rust.alpha, rust.a, rust.b]);
+    // λ = 0.1 on the mean log-likelihood visibly shrinks α (the largest parameter).
+    assert!(rust.alpha < 0.8 * plain.alpha, "{rust:?} vs {plain:?}");
+    ctx.sql("SET clv.fit.penalizer = 0.1").await?.collect().await?;
+    let session = floats(
+        &ctx,
+        &format!("SELECT f.r, f.alpha, f.a, f.b FROM (SELECT bgnbd_fit(x, t_x, t) AS f FROM {s})"),
+    )
+    .await?;
+    assert_eq!(session, explicit);
+    let model = floats(&ctx, "SELECT model.alpha FROM clv_model('sample', '1997-09-30')").await?;
+    assert_eq!(model[0], rust.alpha);
+    ctx.sql("SET clv.fit.penalizer = 0").await?.collect().await?;
+    let option = floats(
+        &ctx,
+        "SELECT model.alpha FROM clv_model('sample', '1997-09-30', 'penalizer=0.1')",
+    )
+    .await?;
+    assert_eq!(option[0], rust.alpha);
+    // Gamma-Gamma: the same convention (the fit does not depend on the row order).
+    let x = floats(&ctx, &format!("SELECT x FROM {s} WHERE x > 0 ORDER BY customer_id")).await?;
+    let m = floats(
+        &ctx,
+        &format!("SELECT monetary FROM {s} WHERE x > 0 ORDER BY customer_id"),
+    )
+    .await?;
+    let gg_rust = GammaGamma::new()
+        .penalizer(0.01)
+        .fit(&clv_core::ltv::SpendSummary::new(x, m).unwrap())
+        .unwrap()
+        .params();
+    let gg = floats(
+        &ctx,
+        &format!(
+            "SELECT f.p, f.q, f.gamma FROM (SELECT gamma_gamma_fit(x, monetary, 1, 0.01) AS f FROM {s} WHERE x > 0)"
+        ),
+    )
+    .await?;
+    assert_eq!(gg, vec![gg_rust.p, gg_rust.q, gg_rust.gamma]);
+    for (sql, err) in [
+        (
+            format!("SELECT bgnbd_fit(x, t_x, t, 1, 'week', -1.0) FROM {s}"),
+            "bgnbd_fit: penalizer must be a constant number >= 0, got -1",
+        ),
+        (
+            format!("SELECT bgnbd_fit(x, t_x, t, 1, 'week', x) FROM {s}"),
+            "bgnbd_fit: penalizer must be a constant number >= 0, got an expression",
+        ),
+        (
+            "SET clv.fit.penalizer = 'lots'".to_string(),
+            "fit.penalizer must be a finite number >= 0, got 'lots'",
+        ),
+    ] {
+        let e = match ctx.sql(&sql).await {
+            Ok(df) => df.collect().await.err(),
+            Err(e) => Some(e),
+        }
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(e.contains(err), "{sql}: {e}");
+    }
+    Ok(())
+}

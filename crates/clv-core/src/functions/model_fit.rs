@@ -4,12 +4,12 @@
 //!
 //! | function | inputs | parameters |
 //! |---|---|---|
-//! | `bgnbd_fit(x, t_x, t [, weight [, time_unit]])` | repeat purchases, recency, age | r, alpha, a, b |
-//! | `pareto_nbd_fit(x, t_x, t [, weight [, time_unit]])` | same | r, alpha, s, beta |
-//! | `mbgnbd_fit(x, t_x, t [, weight [, time_unit]])` | same | r, alpha, a, b |
-//! | `gamma_gamma_fit(x, monetary [, weight])` | repeat purchases, mean repeat spend | p, q, gamma |
-//! | `bgbb_fit(x, t_x, n [, weight])` | discrete: transactions, last period, opportunities | alpha, beta, gamma, delta |
-//! | `sbg_fit(t, churned [, weight])` | contract periods, whether it ended (false = still active) | alpha, beta |
+//! | `bgnbd_fit(x, t_x, t [, weight [, time_unit [, penalizer]]])` | repeat purchases, recency, age | r, alpha, a, b |
+//! | `pareto_nbd_fit(x, t_x, t [, weight [, time_unit [, penalizer]]])` | same | r, alpha, s, beta |
+//! | `mbgnbd_fit(x, t_x, t [, weight [, time_unit [, penalizer]]])` | same | r, alpha, a, b |
+//! | `gamma_gamma_fit(x, monetary [, weight [, penalizer]])` | repeat purchases, mean repeat spend | p, q, gamma |
+//! | `bgbb_fit(x, t_x, n [, weight [, penalizer]])` | discrete: transactions, last period, opportunities | alpha, beta, gamma, delta |
+//! | `sbg_fit(t, churned [, weight [, penalizer]])` | contract periods, whether it ended (false = still active) | alpha, beta |
 //!
 //! Each returns one struct: `model`, the parameters, `log_likelihood`, `iterations`,
 //! `converged`, `customers` (sum of weights), `time_unit`, `skipped_rows` (rows with a null
@@ -26,6 +26,11 @@
 //! their field metadata; the fit takes it from there, and an explicit `time_unit` that differs
 //! is an error (a month-based summary is never fitted as weeks). For other columns it defaults
 //! to the session option `clv.btyd.time_unit`.
+//!
+//! `penalizer` is the L2 penalizer λ (a constant ≥ 0, default the session option
+//! `clv.fit.penalizer`, itself 0): λ·Σθ² is added to the mean negative log-likelihood per
+//! customer, the same scale for every model (see [`crate::ltv::FitOptions::penalizer`]). The
+//! reported `log_likelihood` is the unpenalized one; the model JSON records λ.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -179,9 +184,12 @@ pub fn model_fit_udafs() -> Vec<Arc<AggregateUDF>> {
 fn usage(kind: FitKind) -> String {
     let inputs = kind.inputs().join(", ");
     if kind.has_time_unit() {
-        format!("{}({inputs} [, weight [, time_unit]])", kind.function_name())
+        format!(
+            "{}({inputs} [, weight [, time_unit [, penalizer]]])",
+            kind.function_name()
+        )
     } else {
-        format!("{}({inputs} [, weight])", kind.function_name())
+        format!("{}({inputs} [, weight [, penalizer]])", kind.function_name())
     }
 }
 
@@ -197,7 +205,7 @@ impl AggregateUDFImpl for ModelFit {
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
         let k = self.kind;
         let n = k.inputs().len();
-        let max = n + 1 + usize::from(k.has_time_unit());
+        let max = n + 2 + usize::from(k.has_time_unit());
         if !(n..=max).contains(&arg_types.len()) {
             return plan_err!(
                 "{} takes {}, got {} arguments",
@@ -208,11 +216,13 @@ impl AggregateUDFImpl for ModelFit {
         }
         let mut out = vec![];
         for (i, t) in arg_types.iter().enumerate() {
-            let name = k
-                .inputs()
-                .get(i)
-                .copied()
-                .unwrap_or(if i == n { "weight" } else { "time_unit" });
+            let name = k.inputs().get(i).copied().unwrap_or(if i == n {
+                "weight"
+            } else if i == n + 1 && k.has_time_unit() {
+                "time_unit"
+            } else {
+                "penalizer"
+            });
             let ok = match name {
                 "churned" => matches!(t, DataType::Boolean | DataType::Null),
                 "time_unit" => matches!(
@@ -265,8 +275,26 @@ impl AggregateUDFImpl for ModelFit {
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         let k = self.kind;
         let n = k.inputs().len();
+        let penalizer_at = n + 1 + usize::from(k.has_time_unit());
+        let penalizer = match args.exprs.get(penalizer_at) {
+            None => 0.0,
+            Some(e) => match e.downcast_ref::<Literal>().map(|l| l.value()) {
+                Some(ScalarValue::Float64(Some(p))) if p.is_finite() && *p >= 0.0 => *p,
+                Some(ScalarValue::Float64(None)) | Some(ScalarValue::Null) => 0.0,
+                other => {
+                    return plan_err!(
+                        "{}: penalizer must be a constant number >= 0, got {}",
+                        k.function_name(),
+                        other.map_or("an expression".to_string(), |v| v.to_string())
+                    );
+                }
+            },
+        };
+        if !k.has_time_unit() {
+            return Ok(Box::new(FitAccumulator::new(k, None, penalizer)));
+        }
         let Some(e) = args.exprs.get(n + 1) else {
-            return Ok(Box::new(FitAccumulator::new(k, None)));
+            return Ok(Box::new(FitAccumulator::new(k, None, penalizer)));
         };
         let Some(ScalarValue::Utf8(Some(text))) = e.downcast_ref::<Literal>().map(|l| l.value()) else {
             return plan_err!(
@@ -295,27 +323,30 @@ impl AggregateUDFImpl for ModelFit {
             }
             None => given,
         };
-        Ok(Box::new(FitAccumulator::new(k, Some(unit))))
+        Ok(Box::new(FitAccumulator::new(k, Some(unit), penalizer)))
     }
 
-    /// Fills a missing weight (1) and time unit (the session's `clv.btyd.time_unit`, marked as
-    /// the default).
+    /// Fills a missing weight (1), time unit (the session's `clv.btyd.time_unit`, marked as the
+    /// default) and penalizer (the session's `clv.fit.penalizer`).
     fn simplify(&self) -> Option<AggregateFunctionSimplification> {
         let kind = self.kind;
-        if !kind.has_time_unit() {
-            return None;
-        }
         Some(Box::new(move |f: AggregateFunction, info| {
             let n = kind.inputs().len();
+            let full = n + 2 + usize::from(kind.has_time_unit());
             let mut f = f;
-            if f.params.args.len() < n + 2 {
-                let unit = ClvOptions::from_session_config(info.config_options()).btyd_time_unit;
+            if f.params.args.len() < full {
+                let o = ClvOptions::from_session_config(info.config_options());
                 if f.params.args.len() == n {
                     f.params.args.push(lit(1.0));
                 }
-                // Marked as the session default: the unit of the input columns, when they carry
-                // one, takes its place.
-                f.params.args.push(lit(format!("{} {SESSION_DEFAULT}", unit.name())));
+                if kind.has_time_unit() && f.params.args.len() == n + 1 {
+                    // Marked as the session default: the unit of the input columns, when they
+                    // carry one, takes its place.
+                    f.params
+                        .args
+                        .push(lit(format!("{} {SESSION_DEFAULT}", o.btyd_time_unit.name())));
+                }
+                f.params.args.push(lit(o.fit_penalizer));
             }
             Ok(Expr::AggregateFunction(f))
         }))
@@ -359,6 +390,7 @@ struct FitAccumulator {
     rows: HashMap<Key, f64>,
     skipped: i64,
     time_unit: Option<TimeUnit>,
+    penalizer: f64,
 }
 
 fn key_bits(v: f64) -> u64 {
@@ -366,12 +398,13 @@ fn key_bits(v: f64) -> u64 {
 }
 
 impl FitAccumulator {
-    fn new(kind: FitKind, time_unit: Option<TimeUnit>) -> Self {
+    fn new(kind: FitKind, time_unit: Option<TimeUnit>, penalizer: f64) -> Self {
         Self {
             kind,
             rows: HashMap::new(),
             skipped: 0,
             time_unit,
+            penalizer,
         }
     }
 
@@ -447,17 +480,29 @@ impl Accumulator for FitAccumulator {
                     .map_err(e)?;
                 match k {
                     FitKind::BgNbd => fitted!(
-                        BgNbd::new().require_convergence(false).fit(&data).map_err(e)?,
+                        BgNbd::new()
+                            .require_convergence(false)
+                            .penalizer(self.penalizer)
+                            .fit(&data)
+                            .map_err(e)?,
                         |m: &crate::ltv::FittedBgNbd| m.params(),
                         [r, alpha, a, b]
                     ),
                     FitKind::ParetoNbd => fitted!(
-                        ParetoNbd::new().require_convergence(false).fit(&data).map_err(e)?,
+                        ParetoNbd::new()
+                            .require_convergence(false)
+                            .penalizer(self.penalizer)
+                            .fit(&data)
+                            .map_err(e)?,
                         |m: &crate::ltv::FittedParetoNbd| m.params(),
                         [r, alpha, s, beta]
                     ),
                     _ => fitted!(
-                        MbgNbd::new().require_convergence(false).fit(&data).map_err(e)?,
+                        MbgNbd::new()
+                            .require_convergence(false)
+                            .penalizer(self.penalizer)
+                            .fit(&data)
+                            .map_err(e)?,
                         |m: &crate::ltv::FittedMbgNbd| m.params(),
                         [r, alpha, a, b]
                     ),
@@ -469,7 +514,11 @@ impl Accumulator for FitAccumulator {
                     .map_err(e)?;
                 correlation = spend_frequency_correlation(&data).ok();
                 fitted!(
-                    GammaGamma::new().require_convergence(false).fit(&data).map_err(e)?,
+                    GammaGamma::new()
+                        .require_convergence(false)
+                        .penalizer(self.penalizer)
+                        .fit(&data)
+                        .map_err(e)?,
                     |m: &crate::ltv::FittedGammaGamma| m.params(),
                     [p, q, gamma]
                 )
@@ -479,7 +528,11 @@ impl Accumulator for FitAccumulator {
                     .and_then(|d| d.with_weights(w))
                     .map_err(e)?;
                 fitted!(
-                    BgBb::new().require_convergence(false).fit(&data).map_err(e)?,
+                    BgBb::new()
+                        .require_convergence(false)
+                        .penalizer(self.penalizer)
+                        .fit(&data)
+                        .map_err(e)?,
                     |m: &crate::ltv::FittedBgBb| m.params(),
                     [alpha, beta, gamma, delta]
                 )
@@ -490,7 +543,11 @@ impl Accumulator for FitAccumulator {
                     .and_then(|d| d.with_weights(w))
                     .map_err(e)?;
                 fitted!(
-                    Sbg::new().require_convergence(false).fit(&data).map_err(e)?,
+                    Sbg::new()
+                        .require_convergence(false)
+                        .penalizer(self.penalizer)
+                        .fit(&data)
+                        .map_err(e)?,
                     |m: &crate::ltv::FittedSbg| m.params(),
                     [alpha, beta]
                 )

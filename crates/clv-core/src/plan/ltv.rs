@@ -48,11 +48,18 @@ fn models(summary: LogicalPlanBuilder, o: &ClvOptions) -> Result<LogicalPlanBuil
     summary.aggregate(
         Vec::<Expr>::new(),
         vec![
-            fit.call(vec![x.clone(), t_x, t, lit(1.0), lit(o.btyd_time_unit.name())])
-                .alias("model"),
+            fit.call(vec![
+                x.clone(),
+                t_x,
+                t,
+                lit(1.0),
+                lit(o.btyd_time_unit.name()),
+                lit(o.fit_penalizer),
+            ])
+            .alias("model"),
             // Gamma-Gamma needs a positive mean spend: repeat buyers whose repeat purchases
             // were all free (monetary = 0) are left out of the fit and still scored.
-            gg.call(vec![x.clone(), ident("monetary")])
+            gg.call(vec![x.clone(), ident("monetary"), lit(1.0), lit(o.fit_penalizer)])
                 .filter(x.gt(lit(0_i64)).and(ident("monetary").gt(lit(0.0))))
                 .build()?
                 .alias("spend_model"),
