@@ -753,6 +753,18 @@ async fn penalizer_matches_the_rust_builder() -> Result<()> {
     )
     .await?;
     assert_eq!(option[0], rust.alpha);
+    // churn_labels' BG/NBD fit honours its 'penalizer=' option too.
+    let churn = |penalizer: &str| {
+        format!(
+            "WITH s AS (SELECT * FROM btyd_summary('sample', 'calibration_end=1997-09-30')),
+                  m AS (SELECT bgnbd_fit(x, t_x, t, 1, 'week', 0.1) AS model FROM s),
+                  ref AS (SELECT s.customer_id, p_alive(m.model, s.x, s.t_x, s.t) AS p FROM s CROSS JOIN m)
+             SELECT count(*) FROM churn_labels('sample', '1997-09-30', 90, 'btyd=true'{penalizer}) c
+             JOIN ref ON c.customer_id = ref.customer_id WHERE abs(c.p_alive - ref.p) > 1e-12"
+        )
+    };
+    assert_eq!(floats(&ctx, &churn(", 'penalizer=0.1'")).await?, vec![0.0]);
+    assert!(floats(&ctx, &churn("")).await?[0] > 100.0);
     // Gamma-Gamma: the same convention (the fit does not depend on the row order).
     let x = floats(&ctx, &format!("SELECT x FROM {s} WHERE x > 0 ORDER BY customer_id")).await?;
     let m = floats(

@@ -15,7 +15,8 @@
 //!
 //! The calibration end is inclusive, and with a grain coarser than a day it is the first day of
 //! its period and the calibration covers that whole period (as Python lifetimes'
-//! `summary_data_from_transaction_data(freq='W')` does); likewise the holdout end. By default
+//! `summary_data_from_transaction_data(freq='W')` does, unlike its `calibration_and_holdout_data`,
+//! which splits on the raw date); likewise the holdout end. By default
 //! the calibration end is the as-of date if one is given, else the last transaction date.
 //! Customers whose first purchase is after the calibration period are not in the calibration
 //! cohort and are left out. The time unit is explicit and separate from the grain: day, week

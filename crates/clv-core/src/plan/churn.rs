@@ -201,8 +201,15 @@ fn add_btyd_features(
         .aggregate(
             vec![ident("__clv_bcut").alias("__clv_mcut")],
             vec![
-                fit.call(vec![x.clone(), t_x.clone(), t.clone(), lit(1.0), lit(unit.name())])
-                    .alias("__clv_model"),
+                fit.call(vec![
+                    x.clone(),
+                    t_x.clone(),
+                    t.clone(),
+                    lit(1.0),
+                    lit(unit.name()),
+                    lit(o.fit_penalizer),
+                ])
+                .alias("__clv_model"),
             ],
         )?
         .build()?;
