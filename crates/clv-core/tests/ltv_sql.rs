@@ -42,6 +42,25 @@ async fn ctx(partitions: usize) -> Result<SessionContext> {
     Ok(ctx)
 }
 
+/// Keys the sample's customers by `master_customer_id`, the ids of the published summaries.
+async fn by_published_id(ctx: &SessionContext) -> Result<()> {
+    ctx.sql("SET clv.customer_column = 'master_customer_id'")
+        .await?
+        .collect()
+        .await?;
+    Ok(())
+}
+
+/// The CDNOW sample's weekly BTYD summary (calibration end 1997-09-30) through the Rust builder.
+async fn sample_summary(ctx: &SessionContext) -> Result<clv_core::ltv::TransactionSummary> {
+    clv_core::BtydSummary::new()
+        .customer_column("master_customer_id")
+        .calibration_end("1997-09-30")
+        .time_unit(clv_core::TimeUnit::Week)
+        .collect(ctx, "sample")
+        .await
+}
+
 async fn floats(ctx: &SessionContext, sql: &str) -> Result<Vec<f64>> {
     let b = query(ctx, sql).await?;
     let mut out = vec![];
@@ -199,10 +218,7 @@ async fn published_spend_bgbb_and_sbg() -> Result<()> {
 #[tokio::test(flavor = "multi_thread")]
 async fn transactions_to_predictions_and_grouped_fits() -> Result<()> {
     let ctx = ctx(4).await?;
-    ctx.sql("SET clv.customer_column = 'master_customer_id'")
-        .await?
-        .collect()
-        .await?;
+    by_published_id(&ctx).await?;
     // Raw transactions -> btyd_summary -> fit: the same parameters as the published summary.
     let from_tx = floats(&ctx, "SELECT f.r, f.alpha, f.a, f.b, f.log_likelihood FROM (SELECT bgnbd_fit(x, t_x, t) AS f FROM btyd_summary('sample', '1997-09-30'))").await?;
     assert_params(&from_tx[..4], &[0.2426, 4.4136, 0.7929, 2.4259], from_tx[4], -9582.43);
@@ -572,10 +588,7 @@ async fn clv_composes_the_models_with_explicit_units_and_discounting() -> Result
 #[tokio::test(flavor = "multi_thread")]
 async fn clv_predict_does_everything_in_one_call() -> Result<()> {
     let ctx = ctx(4).await?;
-    ctx.sql("SET clv.customer_column = 'master_customer_id'")
-        .await?
-        .collect()
-        .await?;
+    by_published_id(&ctx).await?;
     let model = floats(
         &ctx,
         "SELECT model.r, model.alpha, model.a, model.b, model.log_likelihood, spend_model.p FROM clv_model('sample', '1997-09-30')",
@@ -633,12 +646,7 @@ async fn non_convergence_is_reported_not_raised() -> Result<()> {
 async fn rust_builders_mirror_sql() -> Result<()> {
     use clv_core::ltv::BgNbd;
     let ctx = ctx(2).await?;
-    let summary = clv_core::BtydSummary::new()
-        .customer_column("master_customer_id")
-        .calibration_end("1997-09-30")
-        .time_unit(clv_core::TimeUnit::Week)
-        .collect(&ctx, "sample")
-        .await?;
+    let summary = sample_summary(&ctx).await?;
     assert_eq!(summary.len(), 2357);
     let fitted = BgNbd::new().fit(&summary).unwrap();
     let p = fitted.params();
@@ -651,10 +659,7 @@ async fn rust_builders_mirror_sql() -> Result<()> {
     assert!((fitted.p_alive(2.0, 30.43, 38.86).unwrap() - 0.7266).abs() < 5e-5);
     // The SQL fit's standard errors are the Rust fit's (checked against a numeric Hessian in
     // tests/ltv_models/standard_errors.rs).
-    ctx.sql("SET clv.customer_column = 'master_customer_id'")
-        .await?
-        .collect()
-        .await?;
+    by_published_id(&ctx).await?;
     let se = floats(
         &ctx,
         "SELECT f.se_r, f.se_alpha, f.se_a, f.se_b FROM (SELECT bgnbd_fit(x, t_x, t) AS f FROM btyd_summary('sample', '1997-09-30'))",
@@ -716,16 +721,8 @@ async fn clv_predict_on_full_cdnow_scores_free_repeat_buyers() -> Result<()> {
 async fn penalizer_matches_the_rust_builder() -> Result<()> {
     use clv_core::ltv::{BgNbd, GammaGamma};
     let ctx = ctx(2).await?;
-    ctx.sql("SET clv.customer_column = 'master_customer_id'")
-        .await?
-        .collect()
-        .await?;
-    let summary = clv_core::BtydSummary::new()
-        .customer_column("master_customer_id")
-        .calibration_end("1997-09-30")
-        .time_unit(clv_core::TimeUnit::Week)
-        .collect(&ctx, "sample")
-        .await?;
+    by_published_id(&ctx).await?;
+    let summary = sample_summary(&ctx).await?;
     let rust = BgNbd::new().penalizer(0.1).fit(&summary).unwrap().params();
     let plain = BgNbd::new().fit(&summary).unwrap().params();
     let s = "btyd_summary('sample', '1997-09-30')";
