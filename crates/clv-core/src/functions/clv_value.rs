@@ -17,7 +17,7 @@ use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
-use super::model_arg::{Fitted, check_model_type, read_models};
+use super::model_arg::{Fitted, check_model_type, model_rows};
 use crate::ltv::{ClvSpec, TimeUnit, historical_clv};
 
 /// The `clv` function.
@@ -115,9 +115,21 @@ impl ScalarUDFImpl for Clv {
         if !matches!(discounting.as_str(), "discrete" | "continuous") {
             return exec_err!("clv: discounting must be 'discrete' or 'continuous', got '{discounting}'");
         }
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let models = read_models("clv", arrays[0].as_struct())?;
-        let spends = read_models("clv", arrays[1].as_struct())?;
+        let models = model_rows("clv", &args.args[0], n)?;
+        let spends = model_rows("clv", &args.args[1], n)?;
+        // The two model structs were read above; only the numeric arguments become arrays.
+        let arrays = args
+            .args
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                if i < 2 {
+                    Ok(datafusion::arrow::array::new_null_array(&DataType::Null, 0))
+                } else {
+                    a.to_array(n)
+                }
+            })
+            .collect::<Result<Vec<_>>>()?;
         let num = |i: usize| {
             arrays
                 .get(i)

@@ -3,9 +3,12 @@
 //! 'a', 0.79, 'b', 2.43, 'time_unit', 'week')`). Only `model`, the parameters and `time_unit`
 //! (for the continuous-time models; default week) are read.
 
+use std::sync::Arc;
+
 use datafusion::arrow::array::{Array, AsArray, StructArray};
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::common::{Result, exec_err, plan_err};
+use datafusion::logical_expr::ColumnarValue;
 
 use crate::ltv::{
     BgBbParams, BgNbdParams, FittedBgBb, FittedBgNbd, FittedGammaGamma, FittedMbgNbd, FittedParetoNbd, FittedSbg,
@@ -47,10 +50,26 @@ pub fn check_model_type(function: &str, t: &DataType) -> Result<()> {
     }
 }
 
-/// Reads the models of a struct column, one per row (`None` for a null row), reusing the
-/// previous row's model when the fields are the same (a fitted model is usually one row,
-/// broadcast or joined in).
-pub fn read_models(function: &str, models: &StructArray) -> Result<Vec<Option<std::sync::Arc<Fitted>>>> {
+/// The models of a model argument, one per row of the batch: a scalar (a literal struct or a
+/// scalar subquery) is read once, not copied to every row.
+pub fn model_rows(function: &str, model: &ColumnarValue, rows: usize) -> Result<Vec<Option<Arc<Fitted>>>> {
+    match model {
+        ColumnarValue::Array(a) => read_models(function, a.as_struct()),
+        ColumnarValue::Scalar(s) => {
+            let one = s.to_array_of_size(1)?;
+            let m = read_models(function, one.as_struct())?.pop().flatten();
+            Ok(vec![m; rows])
+        }
+    }
+}
+
+/// Every parameter name of every model kind.
+const PARAMETERS: [&str; 10] = ["r", "alpha", "a", "b", "s", "beta", "p", "q", "gamma", "delta"];
+
+/// Reads the models of a struct column, one per row (`None` for a null row). A row whose
+/// fields equal the previous row's shares its model: a fitted model is usually one row,
+/// broadcast or joined in, so the fields are compared, not parsed, on every other row.
+pub fn read_models(function: &str, models: &StructArray) -> Result<Vec<Option<Arc<Fitted>>>> {
     let field = |name: &str| models.column_by_name(name);
     let Some(kind) = field("model") else {
         return exec_err!("{function}: the model struct has no 'model' field");
@@ -60,14 +79,39 @@ pub fn read_models(function: &str, models: &StructArray) -> Result<Vec<Option<st
     let unit = field("time_unit")
         .map(|u| datafusion::arrow::compute::cast(u, &DataType::Utf8))
         .transpose()?;
-    // Each parameter column is cast once per batch, on first use.
-    let mut columns: std::collections::HashMap<&'static str, datafusion::arrow::array::ArrayRef> =
-        std::collections::HashMap::new();
-    let mut out: Vec<Option<std::sync::Arc<Fitted>>> = Vec::with_capacity(models.len());
-    let mut previous: Option<(String, [u64; 5], std::sync::Arc<Fitted>)> = None;
+    let unit = unit.as_ref().map(|u| u.as_string::<i32>());
+    // Each parameter column present, cast once per batch.
+    let mut columns: Vec<(&'static str, datafusion::arrow::array::ArrayRef)> = vec![];
+    for name in PARAMETERS {
+        if let Some(c) = field(name) {
+            columns.push((name, datafusion::arrow::compute::cast(c, &DataType::Float64)?));
+        }
+    }
+    let columns: Vec<(&'static str, &datafusion::arrow::array::Float64Array)> = columns
+        .iter()
+        .map(|(n, c)| (*n, c.as_primitive::<Float64Type>()))
+        .collect();
+    let text_equal = |a: &datafusion::arrow::array::StringArray, i: usize, j: usize| {
+        a.is_valid(i) == a.is_valid(j) && (a.is_null(i) || a.value(i) == a.value(j))
+    };
+    let same_fields = |i: usize, j: usize| {
+        text_equal(kind, i, j)
+            && unit.is_none_or(|u| text_equal(u, i, j))
+            && columns
+                .iter()
+                .all(|(_, c)| c.is_valid(i) == c.is_valid(j) && c.value(i).to_bits() == c.value(j).to_bits())
+    };
+    let mut out: Vec<Option<Arc<Fitted>>> = Vec::with_capacity(models.len());
+    let mut previous: Option<(usize, Arc<Fitted>)> = None;
     for row in 0..models.len() {
         if models.is_null(row) || kind.is_null(row) {
             out.push(None);
+            continue;
+        }
+        if let Some((at, m)) = &previous
+            && same_fields(*at, row)
+        {
+            out.push(Some(Arc::clone(m)));
             continue;
         }
         let name = kind.value(row);
@@ -81,35 +125,18 @@ pub fn read_models(function: &str, models: &StructArray) -> Result<Vec<Option<st
         };
         let mut p = [0.0f64; 4];
         for (i, n) in names.iter().enumerate() {
-            if !columns.contains_key(n) {
-                let Some(c) = field(n) else {
-                    return exec_err!("{function}: the {name} model struct has no '{n}' field");
-                };
-                columns.insert(n, datafusion::arrow::compute::cast(c, &DataType::Float64)?);
-            }
-            let c = columns[n].as_primitive::<Float64Type>();
+            let Some((_, c)) = columns.iter().find(|(c, _)| c == n) else {
+                return exec_err!("{function}: the {name} model struct has no '{n}' field");
+            };
             if c.is_null(row) {
                 return exec_err!("{function}: parameter '{n}' of the {name} model is null");
             }
             p[i] = c.value(row);
         }
-        let time_unit = match unit.as_ref().map(|u| u.as_string::<i32>()) {
+        let time_unit = match unit {
             Some(u) if u.is_valid(row) => u.value(row).parse::<TimeUnit>()?,
             _ => TimeUnit::Week,
         };
-        let bits = [
-            p[0].to_bits(),
-            p[1].to_bits(),
-            p[2].to_bits(),
-            p[3].to_bits(),
-            time_unit as u64,
-        ];
-        if let Some((n, b, m)) = &previous {
-            if n == name && *b == bits {
-                out.push(Some(std::sync::Arc::clone(m)));
-                continue;
-            }
-        }
         let e = |e: ModelError| datafusion::error::DataFusionError::Execution(format!("{function}: {e}"));
         let model = match name {
             "bg_nbd" => Fitted::Transactions(Box::new(
@@ -179,8 +206,8 @@ pub fn read_models(function: &str, models: &StructArray) -> Result<Vec<Option<st
                 .map_err(e)?,
             ),
         };
-        let model = std::sync::Arc::new(model);
-        previous = Some((name.to_string(), bits, std::sync::Arc::clone(&model)));
+        let model = Arc::new(model);
+        previous = Some((row, Arc::clone(&model)));
         out.push(Some(model));
     }
     Ok(out)

@@ -23,7 +23,7 @@ use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
-use super::model_arg::{Fitted, check_model_type, read_models};
+use super::model_arg::{Fitted, check_model_type, model_rows};
 use crate::ltv::{ModelError, TIME_UNIT_METADATA, TimeUnit};
 
 type Eval = fn(&Fitted, &[f64]) -> std::result::Result<Option<f64>, ModelError>;
@@ -213,10 +213,13 @@ impl ScalarUDFImpl for ModelPrediction {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let n = args.number_rows;
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let models = read_models(self.name, arrays[0].as_struct())?;
+        let models = model_rows(self.name, &args.args[0], n)?;
         self.check_time_units(&args.arg_fields[1..], &models)?;
-        let values: Vec<_> = arrays[1..].iter().map(|a| a.as_primitive::<Float64Type>()).collect();
+        let arrays = args.args[1..]
+            .iter()
+            .map(|a| a.to_array(n))
+            .collect::<Result<Vec<_>>>()?;
+        let values: Vec<_> = arrays.iter().map(|a| a.as_primitive::<Float64Type>()).collect();
         if let Some(out) = self.invoke_many(&models, &values, n)? {
             return Ok(ColumnarValue::Array(Arc::new(out)));
         }

@@ -589,9 +589,8 @@ impl BetaGeoCore {
         self.finish_expected_purchases(num, x, t_x, T)
     }
 
-    /// [`Self::expected_purchases`] for many customers: the hypergeometric part depends on
-    /// `(t, x, T)` only, so it is computed once per distinct triple (customers on a day grid
-    /// share few of them); the rest is per customer. Same values as one call per customer.
+    /// [`Self::expected_purchases`] for many customers, large inputs over the cores
+    /// ([`super::batch`]). Same values as one call per customer.
     pub(crate) fn expected_purchases_many(
         &self,
         t: &[f64],
@@ -599,6 +598,18 @@ impl BetaGeoCore {
         t_x: &[f64],
         T: &[f64],
     ) -> Result<Vec<f64>, ModelError> {
+        super::batch::check_rows(&[("t", t)], x, t_x, T)?;
+        // The memo of `expected_purchases_rows` already computes the series once per distinct
+        // (t, x, T); looking for repeated rows would cost more than it saves.
+        super::batch::score_rows([t, x, t_x, T], super::batch::Repeats::Ignore, |[t, x, t_x, T]| {
+            self.expected_purchases_rows(t, x, t_x, T)
+        })
+    }
+
+    /// [`Self::expected_purchases`] for distinct rows: the hypergeometric part depends on
+    /// `(t, x, T)` only, so it is computed once per distinct triple (customers on a day grid
+    /// share few of them); the rest is per customer.
+    fn expected_purchases_rows(&self, t: &[f64], x: &[f64], t_x: &[f64], T: &[f64]) -> Result<Vec<f64>, ModelError> {
         let mut memo: super::memo::Memo<3, f64> = Default::default();
         let mut out = Vec::with_capacity(x.len());
         for i in 0..x.len() {

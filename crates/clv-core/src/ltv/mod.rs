@@ -35,6 +35,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) mod batch;
 pub mod bgbb;
 pub mod bgnbd;
 pub mod clv;
@@ -268,7 +269,7 @@ pub(crate) fn check_arg(name: &'static str, v: f64) -> Result<f64, ModelError> {
 /// (BG/NBD, MBG/NBD, Pareto/NBD), used by [`clv`].
 ///
 /// All times (`t`, `t_x`, `T`) are in the model's [`TimeUnit`].
-pub trait TransactionModel {
+pub trait TransactionModel: Send + Sync {
     /// Which model this is.
     fn kind(&self) -> ModelKind;
     /// Unit of the data the model was fitted on (and of every time argument).
@@ -282,19 +283,28 @@ pub trait TransactionModel {
     /// `P(X(t) = n)` for a new customer.
     fn prob_purchases(&self, n: u32, t: f64) -> Result<f64, ModelError>;
 
-    /// [`TransactionModel::p_alive`] for many customers (slices of equal length). Models
-    /// override it to share work between customers with equal `(x, t_x)` or `(x, T)`; the
-    /// values are those of one call per customer.
+    /// [`TransactionModel::p_alive`] for many customers (slices of equal length, else
+    /// [`ModelError::LengthMismatch`]; a bad row is an error naming its index). 65,536 rows or
+    /// more are split over the cores; where a prediction costs more than a hash lookup,
+    /// customers with equal `(x, t_x, T)` are evaluated once ([`batch`]), and models share
+    /// work between customers with equal `(x, t_x)` or `(x, T)`. The values are exactly those
+    /// of one call per customer.
     fn p_alive_many(&self, x: &[f64], t_x: &[f64], T: &[f64]) -> Result<Vec<f64>, ModelError> {
-        (0..x.len()).map(|i| self.p_alive(x[i], t_x[i], T[i])).collect()
+        batch::check_rows(&[], x, t_x, T)?;
+        batch::score_rows([x, t_x, T], batch::Repeats::Ignore, |[x, t_x, T]| {
+            (0..x.len()).map(|i| self.p_alive(x[i], t_x[i], T[i])).collect()
+        })
     }
 
     /// [`TransactionModel::expected_purchases`] for many customers (slices of equal length,
     /// one horizon per customer); see [`TransactionModel::p_alive_many`].
     fn expected_purchases_many(&self, t: &[f64], x: &[f64], t_x: &[f64], T: &[f64]) -> Result<Vec<f64>, ModelError> {
-        (0..x.len())
-            .map(|i| self.expected_purchases(t[i], x[i], t_x[i], T[i]))
-            .collect()
+        batch::check_rows(&[("t", t)], x, t_x, T)?;
+        batch::score_rows([t, x, t_x, T], batch::Repeats::Merge, |[t, x, t_x, T]| {
+            (0..x.len())
+                .map(|i| self.expected_purchases(t[i], x[i], t_x[i], T[i]))
+                .collect()
+        })
     }
 
     /// [`TransactionModel::p_alive`] for every row of `data` (its times are

@@ -529,9 +529,38 @@ impl TransactionModel for FittedParetoNbd {
     fn p_alive(&self, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
         FittedParetoNbd::p_alive(self, x, t_x, T)
     }
-    /// The two hypergeometric terms of a customer depend on `(x, t_x)` and `(x, T)`: each is
-    /// computed once per distinct pair, which on day-grid data is a small fraction of the rows.
+    /// Each distinct row once, large inputs over the cores ([`super::batch`]); and the two
+    /// hypergeometric terms of a customer, which depend on `(x, t_x)` and `(x, T)`, once per
+    /// distinct pair, which on day-grid data is a small fraction of the rows.
     fn p_alive_many(&self, x: &[f64], t_x: &[f64], T: &[f64]) -> Result<Vec<f64>, ModelError> {
+        super::batch::check_rows(&[], x, t_x, T)?;
+        super::batch::score_rows([x, t_x, T], super::batch::Repeats::Merge, |[x, t_x, T]| {
+            self.p_alive_rows(x, t_x, T)
+        })
+    }
+    fn expected_purchases(&self, t: f64, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
+        FittedParetoNbd::expected_purchases(self, t, x, t_x, T)
+    }
+    fn expected_purchases_many(&self, t: &[f64], x: &[f64], t_x: &[f64], T: &[f64]) -> Result<Vec<f64>, ModelError> {
+        super::batch::check_rows(&[("t", t)], x, t_x, T)?;
+        super::batch::score_rows([t, x, t_x, T], super::batch::Repeats::Merge, |[t, x, t_x, T]| {
+            let alive = self.p_alive_rows(x, t_x, T)?;
+            (0..x.len())
+                .map(|i| self.expected_purchases_given_p_alive(t[i], x[i], T[i], alive[i]))
+                .collect()
+        })
+    }
+    fn expected_purchases_new(&self, t: f64) -> Result<f64, ModelError> {
+        FittedParetoNbd::expected_purchases_new(self, t)
+    }
+    fn prob_purchases(&self, n: u32, t: f64) -> Result<f64, ModelError> {
+        FittedParetoNbd::prob_purchases(self, n, t)
+    }
+}
+
+impl FittedParetoNbd {
+    /// P(alive) of checked rows, the hypergeometric terms memoised per `(x, time)`.
+    fn p_alive_rows(&self, x: &[f64], t_x: &[f64], T: &[f64]) -> Result<Vec<f64>, ModelError> {
         let p = self.params;
         let mut memo: super::memo::Memo<2, Option<f64>> = Default::default();
         let mut out = Vec::with_capacity(x.len());
@@ -549,21 +578,6 @@ impl TransactionModel for FittedParetoNbd {
             out.push(finite((first - b).exp().min(1.0), "Pareto/NBD P(alive)")?);
         }
         Ok(out)
-    }
-    fn expected_purchases(&self, t: f64, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
-        FittedParetoNbd::expected_purchases(self, t, x, t_x, T)
-    }
-    fn expected_purchases_many(&self, t: &[f64], x: &[f64], t_x: &[f64], T: &[f64]) -> Result<Vec<f64>, ModelError> {
-        let alive = self.p_alive_many(x, t_x, T)?;
-        (0..x.len())
-            .map(|i| self.expected_purchases_given_p_alive(t[i], x[i], T[i], alive[i]))
-            .collect()
-    }
-    fn expected_purchases_new(&self, t: f64) -> Result<f64, ModelError> {
-        FittedParetoNbd::expected_purchases_new(self, t)
-    }
-    fn prob_purchases(&self, n: u32, t: f64) -> Result<f64, ModelError> {
-        FittedParetoNbd::prob_purchases(self, n, t)
     }
 }
 

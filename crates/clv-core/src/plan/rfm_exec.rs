@@ -503,7 +503,9 @@ struct Scored {
 }
 
 impl Scored {
-    fn new(agg: CustomerAggregator, reservation: MemoryReservation, fused: &FusedRfm) -> Result<Self> {
+    fn new(mut agg: CustomerAggregator, reservation: MemoryReservation, fused: &FusedRfm) -> Result<Self> {
+        agg.keys.seal();
+        reservation.try_resize(agg.memory_size())?;
         let with_purchase: Vec<u32> = (0..agg.totals.len() as u32)
             .filter(|s| agg.totals[*s as usize].purchases > 0)
             .collect();

@@ -8,8 +8,12 @@
 //! * integer ids go to a direct-address table while they stay in a compact range (the perfect
 //!   hash DuckDB uses for dense keys), grown as new ids widen the range; ids that are too sparse
 //!   for it move the whole index to a hash map once;
-//! * string ids are hashed once and stored in one arena; a dictionary-encoded column resolves
-//!   each dictionary value once per batch instead of once per row;
+//! * string ids are stored once in an arena and found through an open-addressing table whose
+//!   8-byte entries hold a hash tag and the arena offset; a batch is resolved in a pipeline
+//!   that prefetches each row's table line and candidate id well before it compares them; a
+//!   dictionary-encoded column resolves each dictionary value once per batch instead of once
+//!   per row;
+//! * the large per-customer tables ask for huge pages (fewer TLB misses on random access);
 //! * a row with the same id as the row before it (sorted input) skips the lookup.
 //!
 //! The totals do not depend on the order rows arrive in: counts and exact (integer) sums
@@ -29,7 +33,7 @@ use datafusion::arrow::datatypes::{
     UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
 use datafusion::common::{Result, exec_err, internal_err};
-use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
+use hashbrown::{DefaultHashBuilder, HashMap};
 
 /// The running totals of one customer: 32 bytes, aligned, so one cache line holds whole
 /// customers (at 40 bytes every other customer would straddle two lines, two memory accesses
@@ -129,6 +133,33 @@ fn prefetch<T>(value: &T) {
     let _ = value;
 }
 
+/// Asks the kernel to back `v`'s buffer with huge pages (2 MiB on x86-64): the per-customer
+/// tables are read at random, and on 4 KiB pages nearly every access to a table of a million
+/// customers also misses the TLB. A hint (Linux transparent huge pages in `madvise` mode or
+/// `always`): no effect on results, and ignored where unsupported. Called when a table is
+/// allocated or has grown; small buffers are skipped.
+fn advise_huge_pages<T>(v: &Vec<T>) {
+    const HUGE: usize = 2 << 20;
+    let bytes = v.capacity() * std::mem::size_of::<T>();
+    if bytes < 2 * HUGE {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        let start = v.as_ptr() as usize;
+        let aligned = start.next_multiple_of(HUGE);
+        let end = (start + bytes) / HUGE * HUGE;
+        if end > aligned {
+            // SAFETY: madvise only advises on the range, which lies inside `v`'s allocation;
+            // it does not change the memory's contents or validity. Its result is ignored
+            // (an unsupported kernel leaves the pages as they are).
+            unsafe {
+                libc::madvise(aligned as *mut libc::c_void, end - aligned, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+}
+
 /// Direct-address tables are used while the id range is at most this many times the number
 /// of customers (plus [`DIRECT_SLACK`]) ...
 const DIRECT_DENSITY: i64 = 8;
@@ -223,7 +254,10 @@ impl IntKeys {
             } else {
                 (lo, (hi + room).min(i128::from(i64::MAX)))
             };
-            let mut grown = vec![0u32; (new_hi - new_lo + 1) as usize];
+            // Written, not calloc'd (see `StrKeys::grow`).
+            let mut grown = Vec::with_capacity((new_hi - new_lo + 1) as usize);
+            advise_huge_pages(&grown);
+            grown.resize((new_hi - new_lo + 1) as usize, 0u32);
             if !table.is_empty() {
                 let shift = (i128::from(*base) - new_lo) as usize;
                 grown[shift..shift + table.len()].copy_from_slice(table);
@@ -270,47 +304,268 @@ impl IntKeys {
     }
 }
 
-/// String ids: the bytes of every id in one arena, a hash table of slots.
+/// `a == b`, inlined for ids of up to 16 bytes (two overlapping word compares instead of a
+/// call to `memcmp`, which is most of the cost of comparing short ids).
+#[inline(always)]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[at..at + 8]);
+        u64::from_le_bytes(w)
+    };
+    let half = |s: &[u8], at: usize| {
+        let mut w = [0u8; 4];
+        w.copy_from_slice(&s[at..at + 4]);
+        u32::from_le_bytes(w)
+    };
+    match n {
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        0..=3 => a.iter().zip(b).all(|(x, y)| x == y),
+        _ => a == b,
+    }
+}
+
+/// String ids: the bytes of every id in one arena, found through an open-addressing table.
+///
+/// The arena holds each customer once, in slot order, as `[len: u32][slot: u32][bytes]`. A
+/// table entry is 8 bytes: 24 bits of the id's hash (a tag, never 0) above the 40-bit arena
+/// offset of its header, so finding a customer touches two cache lines, the entry's and the
+/// arena's, and a batch of ids is resolved in a pipeline that prefetches both ahead of the
+/// row being resolved (see [`StrKeys::resolve`]). A tag match is always confirmed on the
+/// bytes: the hash only narrows the search.
 #[derive(Debug, Default)]
 struct StrKeys {
     arena: Vec<u8>,
-    /// `ends[slot]` is the end of the slot's bytes in `arena` (its start is the previous end).
-    ends: Vec<usize>,
-    hashes: Vec<u64>,
-    table: HashTable<u32>,
+    customers: usize,
+    /// Linear probing, a power-of-two length (or empty), at most 3/4 full; 0 is an empty entry.
+    table: Vec<u64>,
     hasher: DefaultHashBuilder,
+    /// `offsets[slot]`: where each slot's header starts, built on first use after the last
+    /// insert (only output and sorting need a slot's key).
+    offsets: std::sync::OnceLock<Vec<u64>>,
+    /// Scratch of [`StrKeys::resolve`]: the batch's hashes and candidate offsets (+1).
+    hashes: Vec<u64>,
+    candidates: Vec<u64>,
 }
 
+const HEADER: usize = 8;
+const OFFSET_BITS: u32 = 40;
+const OFFSET_MASK: u64 = (1 << OFFSET_BITS) - 1;
+
 impl StrKeys {
-    fn key(&self, slot: u32) -> &[u8] {
-        let s = slot as usize;
-        let start = if s == 0 { 0 } else { self.ends[s - 1] };
-        &self.arena[start..self.ends[s]]
+    #[inline(always)]
+    fn tag(hash: u64) -> u64 {
+        ((hash >> OFFSET_BITS) | 1) << OFFSET_BITS
     }
 
-    #[inline]
-    fn slot(&mut self, key: &[u8]) -> u32 {
-        let hash = self.hasher.hash_one(key);
-        let (arena, ends) = (&self.arena, &self.ends);
-        let bytes = |slot: u32| {
-            let s = slot as usize;
-            let start = if s == 0 { 0 } else { ends[s - 1] };
-            &arena[start..ends[s]]
-        };
-        if let Some(slot) = self.table.find(hash, |&slot| bytes(slot) == key) {
-            return *slot;
+    /// The id bytes and slot of the header at `offset`.
+    #[inline(always)]
+    fn at(&self, offset: usize) -> (&[u8], u32) {
+        let header = &self.arena[offset..offset + HEADER];
+        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let slot = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+        (&self.arena[offset + HEADER..offset + HEADER + len], slot)
+    }
+
+    /// Every customer's id in slot order.
+    fn keys(&self) -> impl Iterator<Item = &[u8]> {
+        let mut offset = 0;
+        std::iter::from_fn(move || {
+            (offset < self.arena.len()).then(|| {
+                let (key, _) = self.at(offset);
+                offset += HEADER + key.len();
+                key
+            })
+        })
+    }
+
+    fn key(&self, slot: u32) -> &[u8] {
+        let offsets = self.offsets.get_or_init(|| {
+            let mut out = Vec::with_capacity(self.customers);
+            let mut offset = 0;
+            for key in self.keys() {
+                out.push(offset as u64);
+                offset += HEADER + key.len();
+            }
+            out
+        });
+        self.at(offsets[slot as usize] as usize).0
+    }
+
+    /// Asks the CPU for the table line where `hash`'s probe starts.
+    #[inline(always)]
+    fn prefetch_entry(&self, hash: u64) {
+        if !self.table.is_empty() {
+            prefetch(&self.table[hash as usize & (self.table.len() - 1)]);
         }
-        let slot = self.ends.len() as u32;
+    }
+
+    /// The arena offset + 1 of the first entry whose tag is `hash`'s (0 for none), whose
+    /// header and bytes (`len` of them, the length of the id looked up) it prefetches: they
+    /// are compared later.
+    #[inline(always)]
+    fn candidate(&self, hash: u64, len: usize) -> u64 {
+        if self.table.is_empty() {
+            return 0;
+        }
+        let (mask, tag) = (self.table.len() - 1, Self::tag(hash));
+        let mut at = hash as usize & mask;
+        loop {
+            let e = self.table[at];
+            if e == 0 {
+                return 0;
+            }
+            if e & !OFFSET_MASK == tag {
+                let offset = (e & OFFSET_MASK) as usize;
+                prefetch(&self.arena[offset]);
+                if let Some(last) = self.arena.get(offset + HEADER + len.max(1) - 1) {
+                    prefetch(last);
+                }
+                return offset as u64 + 1;
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    /// The slot of `key` (hash `hash`), numbering a new customer when it is not known yet.
+    fn slot_hashed(&mut self, hash: u64, key: &[u8]) -> Result<u32> {
+        if (self.customers + 1) * 4 > self.table.len() * 3 {
+            self.grow();
+        }
+        let (mask, tag) = (self.table.len() - 1, Self::tag(hash));
+        let mut at = hash as usize & mask;
+        loop {
+            let e = self.table[at];
+            if e == 0 {
+                break;
+            }
+            if e & !OFFSET_MASK == tag {
+                let (bytes, slot) = self.at((e & OFFSET_MASK) as usize);
+                if same_bytes(bytes, key) {
+                    return Ok(slot);
+                }
+            }
+            at = (at + 1) & mask;
+        }
+        let (offset, slot) = (self.arena.len() as u64, self.customers as u32);
+        let Ok(len) = u32::try_from(key.len()) else {
+            return exec_err!("a customer id is longer than {} bytes", u32::MAX);
+        };
+        if offset > OFFSET_MASK || self.customers >= u32::MAX as usize {
+            return exec_err!("more customer ids than the fused RFM operator indexes (2^32 ids or 2^40 bytes)");
+        }
+        if self.arena.capacity() - self.arena.len() < HEADER + key.len() {
+            self.arena.reserve(HEADER + key.len());
+            advise_huge_pages(&self.arena);
+        }
+        self.arena.extend_from_slice(&len.to_le_bytes());
+        self.arena.extend_from_slice(&slot.to_le_bytes());
         self.arena.extend_from_slice(key);
-        self.ends.push(self.arena.len());
-        self.hashes.push(hash);
-        let hashes = &self.hashes;
-        self.table.insert_unique(hash, slot, |&s| hashes[s as usize]);
-        slot
+        self.table[at] = tag | offset;
+        self.customers += 1;
+        self.offsets.take();
+        Ok(slot)
+    }
+
+    /// Doubles the table (1,024 entries at first, or as many as the customers need) and places
+    /// every customer again.
+    #[cold]
+    fn grow(&mut self) {
+        // Twice the size, and at least enough for every customer (a sealed index has no table).
+        let mut len = (self.table.len() * 2).max(1 << 10);
+        while (self.customers + 1) * 4 > len * 3 {
+            len *= 2;
+        }
+        // Written, not `vec![0; len]`: calloc'd pages are mapped to the shared zero page and
+        // each first write then costs a copy-on-write fault with a TLB shootdown.
+        let mut table = Vec::with_capacity(len);
+        advise_huge_pages(&table);
+        table.resize(len, 0u64);
+        let mut offset = 0;
+        while offset < self.arena.len() {
+            let (key, _) = self.at(offset);
+            let hash = self.hasher.hash_one(key);
+            let mut at = hash as usize & (len - 1);
+            while table[at] != 0 {
+                at = (at + 1) & (len - 1);
+            }
+            table[at] = Self::tag(hash) | offset as u64;
+            offset += HEADER + key.len();
+        }
+        self.table = table;
+    }
+
+    /// The slots of `len` ids read by `value`, into `out` (cleared first). Three stages run
+    /// [`PREFETCH_AHEAD`] rows apart: the table line of row `i + 2d` is prefetched, row
+    /// `i + d` finds its candidate entry there and prefetches the candidate's arena bytes,
+    /// and row `i` compares the bytes (or, with no candidate or a tag collision, searches and
+    /// inserts). A row with the same id as the row before it reuses its slot.
+    fn resolve<'a>(&mut self, len: usize, value: impl Fn(usize) -> &'a [u8], out: &mut Vec<u32>) -> Result<()> {
+        const D: usize = PREFETCH_AHEAD;
+        let (mut hashes, mut candidates) = (std::mem::take(&mut self.hashes), std::mem::take(&mut self.candidates));
+        out.clear();
+        hashes.clear();
+        candidates.clear();
+        candidates.resize(len, 0);
+        for i in 0..len {
+            let key = value(i);
+            hashes.push(if i > 0 && same_bytes(key, value(i - 1)) {
+                hashes[i - 1]
+            } else {
+                self.hasher.hash_one(key)
+            });
+        }
+        for h in hashes.iter().take(2 * D) {
+            self.prefetch_entry(*h);
+        }
+        for i in 0..len.min(D) {
+            candidates[i] = self.candidate(hashes[i], value(i).len());
+        }
+        let result = (|| {
+            for i in 0..len {
+                if let Some(h) = hashes.get(i + 2 * D) {
+                    self.prefetch_entry(*h);
+                }
+                if let Some(h) = hashes.get(i + D) {
+                    candidates[i + D] = self.candidate(*h, value(i + D).len());
+                }
+                let key = value(i);
+                if i > 0 && hashes[i] == hashes[i - 1] && same_bytes(key, value(i - 1)) {
+                    out.push(out[i - 1]);
+                    continue;
+                }
+                let c = candidates[i];
+                let slot = match (c > 0).then(|| self.at(c as usize - 1)) {
+                    Some((bytes, slot)) if same_bytes(bytes, key) => slot,
+                    _ => self.slot_hashed(hashes[i], key)?,
+                };
+                out.push(slot);
+            }
+            Ok(())
+        })();
+        self.hashes = hashes;
+        self.candidates = candidates;
+        result
+    }
+
+    /// Frees the hash table and the scratch buffers once no more ids will be looked up (an
+    /// insert after this rebuilds the table from the arena).
+    fn seal(&mut self) {
+        self.table = vec![];
+        self.hashes = vec![];
+        self.candidates = vec![];
     }
 
     fn memory_size(&self) -> usize {
-        self.arena.capacity() + self.ends.capacity() * 8 + self.hashes.capacity() * 8 + self.table.capacity() * 5
+        self.arena.capacity()
+            + self.table.capacity() * 8
+            + self.offsets.get().map_or(0, |o| o.capacity() * 8)
+            + (self.hashes.capacity() + self.candidates.capacity()) * 8
     }
 }
 
@@ -359,7 +614,7 @@ impl CustomerKeys {
     pub fn len(&self) -> usize {
         match &self.keys {
             Keys::Int(k) => k.keys.len(),
-            Keys::Str(k) => k.ends.len(),
+            Keys::Str(k) => k.customers,
         }
     }
 
@@ -415,13 +670,27 @@ impl CustomerKeys {
         match (&mut self.keys, &other.keys) {
             (Keys::Int(k), Keys::Int(o)) => out.extend(o.keys.iter().map(|key| k.slot(*key))),
             (Keys::Str(k), Keys::Str(o)) => {
-                for slot in 0..o.ends.len() as u32 {
-                    out.push(k.slot(o.key(slot)));
+                // Through the prefetching pipeline, a chunk of ids at a time.
+                let (mut chunk, mut slots) = (Vec::with_capacity(8192), vec![]);
+                let mut keys = o.keys().peekable();
+                while keys.peek().is_some() {
+                    chunk.clear();
+                    chunk.extend(keys.by_ref().take(8192));
+                    k.resolve(chunk.len(), |i| chunk[i], &mut slots)?;
+                    out.extend_from_slice(&slots);
                 }
             }
             _ => return internal_err!("merging customer indexes of different id types"),
         }
         Ok(())
+    }
+
+    /// Frees what only looking ids up needs (string ids' hash table), once every row is in:
+    /// the ids, their order and their slots stay.
+    pub fn seal(&mut self) {
+        if let Keys::Str(k) = &mut self.keys {
+            k.seal();
+        }
     }
 
     /// Compares two customers by id, as `ORDER BY customer_id` does.
@@ -502,7 +771,13 @@ impl CustomerKeys {
                             .map_err(|e| datafusion::error::DataFusionError::Internal(e.to_string()))
                     })
                     .collect::<Result<Vec<&str>>>()?;
-                Arc::new(GenericStringArray::<i32>::from_iter_values(strings))
+                // Views are built directly (ids of up to 12 bytes sit inside the view): a cast
+                // from a string array would keep both.
+                if self.id_type == DataType::Utf8View {
+                    Arc::new(StringViewArray::from_iter_values(strings))
+                } else {
+                    Arc::new(GenericStringArray::<i32>::from_iter_values(strings))
+                }
             }
         };
         if array.data_type() == &self.id_type {
@@ -557,28 +832,14 @@ fn int_slots<T: AsKey>(k: &mut IntKeys, ids: &PrimitiveArray<T>, out: &mut Vec<u
 }
 
 fn str_slots<O: OffsetSizeTrait>(k: &mut StrKeys, ids: &GenericStringArray<O>, out: &mut Vec<u32>) -> Result<()> {
-    byte_slots(k, ids.len(), |i| ids.value(i).as_bytes(), out)
+    k.resolve(ids.len(), |i| ids.value(i).as_bytes(), out)
 }
 
 fn view_slots(k: &mut StrKeys, ids: &StringViewArray, out: &mut Vec<u32>) -> Result<()> {
-    byte_slots(k, ids.len(), |i| ids.value(i).as_bytes(), out)
+    k.resolve(ids.len(), |i| ids.value(i).as_bytes(), out)
 }
 
 /// The slots of `len` string ids read by `value`.
-fn byte_slots<'a>(k: &mut StrKeys, len: usize, value: impl Fn(usize) -> &'a [u8], out: &mut Vec<u32>) -> Result<()> {
-    let mut previous: Option<(&[u8], u32)> = None;
-    for i in 0..len {
-        let key = value(i);
-        let slot = match previous {
-            Some((p, s)) if p == key => s,
-            _ => k.slot(key),
-        };
-        previous = Some((key, slot));
-        out.push(slot);
-    }
-    Ok(())
-}
-
 /// Dictionary-encoded ids: each dictionary value is looked up once, rows map through it.
 fn dict_slots<K: ArrowDictionaryKeyType>(k: &mut StrKeys, ids: &DictionaryArray<K>, out: &mut Vec<u32>) -> Result<()> {
     let mut value_slots = vec![];
@@ -663,6 +924,11 @@ impl CustomerAggregator {
         } = self;
         keys.slots(ids, slots)?;
         if totals.len() < keys.len() {
+            let more = keys.len() - totals.len();
+            if totals.capacity() - totals.len() < more {
+                totals.reserve(more);
+                advise_huge_pages(totals);
+            }
             totals.resize(keys.len(), CustomerTotals::default());
         }
         let day = day.values();
@@ -770,6 +1036,81 @@ mod tests {
         let back = keys.ids(&[4, 2]).unwrap();
         assert_eq!(back.as_string::<i32>().value(0), "a long id beyond twelve bytes");
         assert_eq!(back.as_string::<i32>().value(1), "");
+    }
+
+    #[test]
+    fn string_ids_match_a_reference_numbering_across_growth_merges_and_sealing() {
+        // Ids of every length from 0 to 40 bytes (the inline comparisons of 0-3, 4-7, 8-16
+        // bytes and the general one), in a scrambled order with runs of repeats (the
+        // previous-row shortcut), over batches of uneven size; numbered as a HashMap would.
+        let id = |i: u64| {
+            let n = (i % 41) as usize;
+            let digits = format!("{:040}", i.wrapping_mul(0x9E37_79B9_7F4A_7C15) % 10_000_000_019);
+            digits[40 - n..].to_string()
+        };
+        let mut rows: Vec<String> = Vec::with_capacity(120_000);
+        for r in 0..120_000u64 {
+            if r % 5 == 4 {
+                rows.push(rows[r as usize - 1].clone());
+            } else {
+                rows.push(id(r.wrapping_mul(2_654_435_761) % 50_000));
+            }
+        }
+        let mut reference: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+        let want: Vec<u32> = rows
+            .iter()
+            .map(|r| {
+                let next = reference.len() as u32;
+                *reference.entry(r.as_str()).or_insert(next)
+            })
+            .collect();
+        let mut keys = CustomerKeys::new(&DataType::Utf8View).unwrap();
+        let mut got = vec![];
+        let mut start = 0;
+        for (k, size) in [1, 7, 8192, 30_000, 333, 81_467].into_iter().enumerate() {
+            let batch: Vec<&str> = rows[start..start + size].iter().map(String::as_str).collect();
+            let ids: ArrayRef = if k % 2 == 0 {
+                Arc::new(StringViewArray::from(batch))
+            } else {
+                Arc::new(StringArray::from(batch))
+            };
+            got.extend(slots_of(&mut keys, ids));
+            start += size;
+        }
+        assert_eq!(start, rows.len());
+        assert_eq!(got, want);
+        assert_eq!(keys.len(), reference.len());
+        for (text, slot) in &reference {
+            let back = keys.ids(&[*slot]).unwrap();
+            assert_eq!(back.as_string_view().value(0), *text);
+        }
+        // Sealed, then looked up again: the table is rebuilt, the slots are the same.
+        keys.seal();
+        let again: ArrayRef = Arc::new(StringViewArray::from(
+            rows[..1000].iter().map(String::as_str).collect::<Vec<_>>(),
+        ));
+        assert_eq!(slots_of(&mut keys, again), want[..1000].to_vec());
+        // A second index over other rows, absorbed: known ids keep their slots, new ones follow.
+        let mut other = CustomerKeys::new(&DataType::Utf8View).unwrap();
+        let extra: Vec<String> = (0..20_000u64).map(|i| format!("extra-{i}")).collect();
+        let mixed: Vec<&str> = extra
+            .iter()
+            .map(String::as_str)
+            .chain(rows[..5_000].iter().map(String::as_str))
+            .collect();
+        let mixed_slots = slots_of(&mut other, Arc::new(StringViewArray::from(mixed.clone())));
+        let mut absorbed = vec![];
+        keys.absorb(&other, &mut absorbed).unwrap();
+        let before = reference.len() as u32;
+        for (row, text) in mixed.iter().enumerate() {
+            let slot = absorbed[mixed_slots[row] as usize];
+            match reference.get(text) {
+                Some(s) => assert_eq!(slot, *s),
+                None => assert!(slot >= before),
+            }
+            assert_eq!(keys.ids(&[slot]).unwrap().as_string_view().value(0), *text);
+        }
+        assert_eq!(keys.len(), reference.len() + extra.len());
     }
 
     #[test]

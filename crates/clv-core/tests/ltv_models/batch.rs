@@ -1,5 +1,6 @@
-//! The batch scoring paths (`p_alive_many`, `expected_purchases_many`), which reuse the
-//! hypergeometric terms between customers, give bit-for-bit the values of one call per customer.
+//! The batch scoring paths (`p_alive_many`, `expected_purchases_many`), which evaluate each
+//! distinct row once, split large inputs over the cores and reuse the hypergeometric terms
+//! between customers, give bit-for-bit the values of one call per customer.
 
 use super::common::*;
 use clv_core::ltv::*;
@@ -25,6 +26,55 @@ fn same_as_per_row(m: &dyn TransactionModel, data: &TransactionSummary) {
     // Bad rows are still errors on the batch path.
     assert!(m.p_alive_many(&[1.0], &[0.0], &[5.0]).is_err());
     assert!(m.expected_purchases_many(&[1.0], &[1.0], &[6.0], &[5.0]).is_err());
+
+    // 30 copies (over 65,536 rows: split over the cores), each copy's times shifted a little,
+    // so rows repeat within a copy and differ between copies.
+    let copies = 30;
+    let shifted = |v: &[f64], step: f64| -> Vec<f64> {
+        (0..copies)
+            .flat_map(|c| v.iter().map(move |t| t + c as f64 * step))
+            .collect()
+    };
+    let x: Vec<f64> = (0..copies).flat_map(|_| data.frequency().iter().copied()).collect();
+    let t_x: Vec<f64> = (0..copies)
+        .flat_map(|c| {
+            data.recency()
+                .iter()
+                .zip(data.frequency())
+                .map(move |(t, f)| if *f > 0.0 { t + c as f64 * 1e-3 } else { 0.0 })
+        })
+        .collect();
+    let t = shifted(data.t(), 1e-3);
+    assert!(x.len() > 1 << 16);
+    let horizon = vec![52.0; x.len()];
+    let alive = m.p_alive_many(&x, &t_x, &t).unwrap();
+    let expected = m.expected_purchases_many(&horizon, &x, &t_x, &t).unwrap();
+    for i in (0..x.len()).step_by(7) {
+        assert_eq!(
+            alive[i].to_bits(),
+            m.p_alive(x[i], t_x[i], t[i]).unwrap().to_bits(),
+            "row {i}"
+        );
+        let e = m.expected_purchases(52.0, x[i], t_x[i], t[i]).unwrap();
+        assert_eq!(expected[i].to_bits(), e.to_bits(), "row {i}");
+    }
+    // A bad row deep in a large input is reported with its index in the whole input; columns
+    // of different lengths are an error, not a panic.
+    let mut bad = t_x.clone();
+    let last = bad.len() - 1;
+    bad[last] = t[last] + 1.0;
+    match m.p_alive_many(&x, &bad, &t) {
+        Err(ModelError::InconsistentRow { row, .. }) => assert_eq!(row, last),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        m.p_alive_many(&x, &t_x[1..], &t),
+        Err(ModelError::LengthMismatch { .. })
+    ));
+    assert!(matches!(
+        m.expected_purchases_many(&horizon[1..], &x, &t_x, &t),
+        Err(ModelError::LengthMismatch { .. })
+    ));
 }
 
 #[test]

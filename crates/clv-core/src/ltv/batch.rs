@@ -1,0 +1,198 @@
+//! Scoring many customers at once ([`super::TransactionModel::p_alive_many`] and
+//! [`super::TransactionModel::expected_purchases_many`]).
+//!
+//! A prediction depends on a customer's inputs only, and summaries built from dates repeat
+//! them: on a day grid, a million customers have a few hundred thousand distinct
+//! `(x, t_x, T)` rows, and half of them (x = 0) share a few hundred. So each row's inputs are
+//! looked up in a hash of the rows seen so far and the model is evaluated once per distinct
+//! row (skipped when the first rows turn out nearly all distinct); inputs of a million rows or
+//! more are split into one piece per core. Both give exactly the values of one call per
+//! customer: the same function of the same arguments, whichever piece or row evaluates it
+//! (`tests` below and the models' batch tests check this bit for bit).
+
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
+use super::ModelError;
+use super::data::check_rft;
+use super::memo::KeyHasher;
+
+/// Inputs of at least this many rows are split over the cores. A SQL batch (8,192 rows) stays
+/// on its thread: DataFusion already runs one batch per core.
+const PARALLEL_MIN_ROWS: usize = 1 << 16;
+
+/// After this many rows, a piece with more than [`MOSTLY_DISTINCT`] of them distinct stops
+/// looking for repeats (continuous times repeat nothing; the lookup would only cost).
+const PROBE_ROWS: usize = 4096;
+const MOSTLY_DISTINCT: f64 = 0.9;
+
+/// Checks every `(x, t_x, T)` row (errors name the zero-based row of the whole input) and
+/// that the columns have the same length.
+pub(crate) fn check_rows(
+    columns: &[(&'static str, &[f64])],
+    x: &[f64],
+    t_x: &[f64],
+    T: &[f64],
+) -> Result<(), ModelError> {
+    let len = x.len();
+    for (field, c) in columns.iter().copied().chain([("recency", t_x), ("T", T)]) {
+        if c.len() != len {
+            return Err(ModelError::LengthMismatch {
+                field,
+                expected: len,
+                found: c.len(),
+            });
+        }
+    }
+    for i in 0..len {
+        check_rft(i, x[i], t_x[i], T[i])?;
+    }
+    Ok(())
+}
+
+/// Whether [`score_rows`] looks for repeated rows: worth it when a row costs more than a hash
+/// lookup (a hypergeometric series), not for a few logarithms (BG/NBD P(alive), or a kernel
+/// that already memoises its expensive part).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Repeats {
+    Merge,
+    Ignore,
+}
+
+/// One value per row of `columns` (equal lengths, already checked), from `eval`, which maps
+/// columns of rows to one value per row.
+pub(crate) fn score_rows<const K: usize>(
+    columns: [&[f64]; K],
+    repeats: Repeats,
+    eval: impl Fn([&[f64]; K]) -> Result<Vec<f64>, ModelError> + Sync,
+) -> Result<Vec<f64>, ModelError> {
+    let len = columns.first().map_or(0, |c| c.len());
+    let pieces = if len >= PARALLEL_MIN_ROWS { crate::cores() } else { 1 };
+    let eval = |c: [&[f64]; K]| match repeats {
+        Repeats::Merge => score_piece(c, &eval),
+        Repeats::Ignore => eval(c),
+    };
+    if pieces <= 1 {
+        return eval(columns);
+    }
+    let eval = &eval;
+    let parts: Vec<Result<Vec<f64>, ModelError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..pieces)
+            .map(|p| {
+                let (from, to) = (len * p / pieces, len * (p + 1) / pieces);
+                scope.spawn(move || eval(columns.map(|c| &c[from..to])))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    });
+    let mut out = Vec::with_capacity(len);
+    for part in parts {
+        out.extend(part?);
+    }
+    Ok(out)
+}
+
+/// [`score_rows`] on one thread: the model is evaluated on the distinct rows.
+fn score_piece<const K: usize>(
+    columns: [&[f64]; K],
+    eval: &impl Fn([&[f64]; K]) -> Result<Vec<f64>, ModelError>,
+) -> Result<Vec<f64>, ModelError> {
+    let len = columns.first().map_or(0, |c| c.len());
+    let mut index: HashMap<[u64; K], u32, BuildHasherDefault<KeyHasher>> =
+        HashMap::with_capacity_and_hasher(len.min(PROBE_ROWS), Default::default());
+    let mut distinct: [Vec<f64>; K] = std::array::from_fn(|_| Vec::new());
+    let mut row_of = Vec::with_capacity(len);
+    for i in 0..len {
+        if i == PROBE_ROWS && index.len() as f64 > MOSTLY_DISTINCT * PROBE_ROWS as f64 {
+            return eval(columns);
+        }
+        let key: [u64; K] = std::array::from_fn(|k| columns[k][i].to_bits());
+        let next = index.len() as u32;
+        let at = *index.entry(key).or_insert_with(|| {
+            for (d, c) in distinct.iter_mut().zip(&columns) {
+                d.push(c[i]);
+            }
+            next
+        });
+        row_of.push(at);
+    }
+    if index.len() == len {
+        return eval(columns);
+    }
+    let values = eval(std::array::from_fn(|k| distinct[k].as_slice()))?;
+    Ok(row_of.iter().map(|at| values[*at as usize]).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic function of the row that counts its calls.
+    fn eval_counting(
+        calls: &std::sync::atomic::AtomicUsize,
+    ) -> impl Fn([&[f64]; 2]) -> Result<Vec<f64>, ModelError> + Sync + '_ {
+        move |[a, b]| {
+            calls.fetch_add(a.len(), std::sync::atomic::Ordering::Relaxed);
+            Ok(a.iter().zip(b).map(|(a, b)| (a * 3.0 + b).sin()).collect())
+        }
+    }
+
+    #[test]
+    fn repeated_rows_are_evaluated_once_with_the_same_values() {
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let a: Vec<f64> = (0..10_000).map(|i| f64::from(i % 7)).collect();
+        let b: Vec<f64> = (0..10_000).map(|i| f64::from(i % 5)).collect();
+        let got = score_rows([&a, &b], Repeats::Merge, eval_counting(&calls)).unwrap();
+        let want: Vec<f64> = a.iter().zip(&b).map(|(a, b)| (a * 3.0 + b).sin()).collect();
+        assert_eq!(got, want);
+        assert_eq!(calls.into_inner(), 35);
+    }
+
+    #[test]
+    fn distinct_rows_and_large_inputs_give_the_per_row_values() {
+        // Mostly distinct: the lookup stops after the probe rows; large: split over the cores.
+        for (len, modulus) in [(10_000, u32::MAX), (200_000, 1_000), (200_001, u32::MAX)] {
+            let calls = std::sync::atomic::AtomicUsize::new(0);
+            let a: Vec<f64> = (0..len).map(|i| f64::from(i % modulus) * 0.5).collect();
+            let b: Vec<f64> = (0..len).map(|i| f64::from(i % 3)).collect();
+            let got = score_rows([&a, &b], Repeats::Merge, eval_counting(&calls)).unwrap();
+            let want: Vec<f64> = a.iter().zip(&b).map(|(a, b)| (a * 3.0 + b).sin()).collect();
+            assert_eq!(got, want, "{len} rows");
+            assert!(calls.into_inner() <= len as usize);
+        }
+        assert_eq!(
+            score_rows([&[][..]], Repeats::Merge, |_| Ok(vec![])).unwrap(),
+            Vec::<f64>::new()
+        );
+        // Without merging, every row is evaluated, in pieces, with the same values.
+        let a: Vec<f64> = (0..100_000).map(|i| f64::from(i % 10)).collect();
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let got = score_rows([&a, &a], Repeats::Ignore, eval_counting(&calls)).unwrap();
+        assert_eq!(got, a.iter().map(|a| (a * 4.0).sin()).collect::<Vec<_>>());
+        assert_eq!(calls.into_inner(), a.len());
+    }
+
+    #[test]
+    fn rows_are_checked_with_their_index_in_the_whole_input() {
+        let x = vec![1.0; 5];
+        let mut t_x = vec![2.0; 5];
+        t_x[3] = 9.0;
+        let e = check_rows(&[], &x, &t_x, &[5.0; 5]).unwrap_err();
+        assert!(matches!(e, ModelError::InconsistentRow { row: 3, .. }), "{e:?}");
+        let e = check_rows(&[("t", &[1.0; 4])], &x, &[2.0; 5], &[5.0; 5]).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ModelError::LengthMismatch {
+                    field: "t",
+                    expected: 5,
+                    found: 4
+                }
+            ),
+            "{e:?}"
+        );
+    }
+}
