@@ -177,13 +177,15 @@ fn ln_f_quad<R: Real>(r: R, alpha: R, s: R, beta: R, x: f64, y: f64, la: R) -> O
 /// log of its first term.
 #[inline]
 fn ln_bracket<R: Real>(r: R, alpha: R, s: R, beta: R, x: f64, t_x: f64, T: f64) -> Option<(R, R)> {
-    ln_bracket_with(r, alpha, s, beta, x, t_x, T, |y, la, lb| {
+    ln_bracket_with(r, alpha, s, beta, x, t_x, T, |y, logs| {
+        let (la, lb) = logs.unwrap_or_else(|| ((alpha + y).ln(), (beta + y).ln()));
         ln_f(r, alpha, s, beta, x, y, la, lb)
     })
 }
 
-/// [`ln_bracket`] with `ln F(y)` supplied by `ln_f_at(y, ln(α+y), ln(β+y))` (so that scoring
-/// can reuse it between customers with equal `x` and `y`).
+/// [`ln_bracket`] with `ln F(y)` supplied by `ln_f_at(y, logs)` (so that scoring can reuse it
+/// between customers with equal `x` and `y`); `logs` is `(ln(α+y), ln(β+y))` when they are
+/// already known (y = T), `None` when the caller computes them (only when it needs them).
 #[inline]
 #[allow(clippy::too_many_arguments)]
 fn ln_bracket_with<R: Real>(
@@ -194,7 +196,7 @@ fn ln_bracket_with<R: Real>(
     x: f64,
     t_x: f64,
     T: f64,
-    mut ln_f_at: impl FnMut(f64, R, R) -> Option<R>,
+    mut ln_f_at: impl FnMut(f64, Option<(R, R)>) -> Option<R>,
 ) -> Option<(R, R)> {
     let la_t = (alpha + T).ln();
     let lb_t = (beta + T).ln();
@@ -202,8 +204,8 @@ fn ln_bracket_with<R: Real>(
     if t_x == T {
         return Some((p, p));
     }
-    let f_x = ln_f_at(t_x, (alpha + t_x).ln(), (beta + t_x).ln())?;
-    let f_t = ln_f_at(T, la_t, lb_t)?;
+    let f_x = ln_f_at(t_x, None)?;
+    let f_t = ln_f_at(T, Some((la_t, lb_t)))?;
     let ln_a0 = log_diff_exp_r(f_x, f_t);
     let n = r + s + x;
     Some((log_sum_exp_r(p, s.ln() - n.ln() + ln_a0), p))
@@ -559,18 +561,20 @@ impl TransactionModel for FittedParetoNbd {
 }
 
 impl FittedParetoNbd {
-    /// P(alive) of checked rows, the hypergeometric terms memoised per `(x, time)`.
+    /// P(alive) of checked rows, the hypergeometric terms memoised per `(x, time)` (with the
+    /// logarithms they need computed only on a miss).
     fn p_alive_rows(&self, x: &[f64], t_x: &[f64], T: &[f64]) -> Result<Vec<f64>, ModelError> {
         let p = self.params;
         let mut memo: super::memo::Memo<2, Option<f64>> = Default::default();
         let mut out = Vec::with_capacity(x.len());
+        // The rows were checked by the caller (`p_alive_many`).
         for i in 0..x.len() {
-            check_rft(i, x[i], t_x[i], T[i])?;
             let xi = x[i];
-            let bracket = ln_bracket_with(p.r, p.alpha, p.s, p.beta, xi, t_x[i], T[i], |y, la, lb| {
-                *memo
-                    .entry([xi.to_bits(), y.to_bits()])
-                    .or_insert_with(|| ln_f(p.r, p.alpha, p.s, p.beta, xi, y, la, lb))
+            let bracket = ln_bracket_with(p.r, p.alpha, p.s, p.beta, xi, t_x[i], T[i], |y, logs| {
+                *memo.entry([xi.to_bits(), y.to_bits()]).or_insert_with(|| {
+                    let (la, lb) = logs.unwrap_or_else(|| ((p.alpha + y).ln(), (p.beta + y).ln()));
+                    ln_f(p.r, p.alpha, p.s, p.beta, xi, y, la, lb)
+                })
             });
             let (b, first) = bracket.ok_or(ModelError::NumericalFailure {
                 context: "Pareto/NBD P(alive) (hypergeometric series)",
