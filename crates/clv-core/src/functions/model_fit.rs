@@ -454,9 +454,15 @@ impl Accumulator for FitAccumulator {
         let unit = self.time_unit.unwrap_or(TimeUnit::Week);
         let e = |e| model_err(k, e);
         // (params, log-likelihood, iterations, converged, customers, standard errors, time unit, json)
+        // Fits `$data` with the model builder `$builder` (convergence reported, not required;
+        // the call's penalizer) and collects the struct's fields.
         macro_rules! fitted {
-            ($fitted:expr, $params:expr, [$($p:ident),+]) => {{
-                let m = $fitted;
+            ($builder:expr, $data:expr, $params:expr, [$($p:ident),+]) => {{
+                let m = $builder
+                    .require_convergence(false)
+                    .penalizer(self.penalizer)
+                    .fit($data)
+                    .map_err(e)?;
                 let p = $params(&m);
                 let report = m.fit_report().cloned();
                 let se = report.as_ref().and_then(|r| r.standard_errors.clone());
@@ -480,29 +486,20 @@ impl Accumulator for FitAccumulator {
                     .map_err(e)?;
                 match k {
                     FitKind::BgNbd => fitted!(
-                        BgNbd::new()
-                            .require_convergence(false)
-                            .penalizer(self.penalizer)
-                            .fit(&data)
-                            .map_err(e)?,
+                        BgNbd::new(),
+                        &data,
                         |m: &crate::ltv::FittedBgNbd| m.params(),
                         [r, alpha, a, b]
                     ),
                     FitKind::ParetoNbd => fitted!(
-                        ParetoNbd::new()
-                            .require_convergence(false)
-                            .penalizer(self.penalizer)
-                            .fit(&data)
-                            .map_err(e)?,
+                        ParetoNbd::new(),
+                        &data,
                         |m: &crate::ltv::FittedParetoNbd| m.params(),
                         [r, alpha, s, beta]
                     ),
                     _ => fitted!(
-                        MbgNbd::new()
-                            .require_convergence(false)
-                            .penalizer(self.penalizer)
-                            .fit(&data)
-                            .map_err(e)?,
+                        MbgNbd::new(),
+                        &data,
                         |m: &crate::ltv::FittedMbgNbd| m.params(),
                         [r, alpha, a, b]
                     ),
@@ -514,11 +511,8 @@ impl Accumulator for FitAccumulator {
                     .map_err(e)?;
                 correlation = spend_frequency_correlation(&data).ok();
                 fitted!(
-                    GammaGamma::new()
-                        .require_convergence(false)
-                        .penalizer(self.penalizer)
-                        .fit(&data)
-                        .map_err(e)?,
+                    GammaGamma::new(),
+                    &data,
                     |m: &crate::ltv::FittedGammaGamma| m.params(),
                     [p, q, gamma]
                 )
@@ -528,11 +522,8 @@ impl Accumulator for FitAccumulator {
                     .and_then(|d| d.with_weights(w))
                     .map_err(e)?;
                 fitted!(
-                    BgBb::new()
-                        .require_convergence(false)
-                        .penalizer(self.penalizer)
-                        .fit(&data)
-                        .map_err(e)?,
+                    BgBb::new(),
+                    &data,
                     |m: &crate::ltv::FittedBgBb| m.params(),
                     [alpha, beta, gamma, delta]
                 )
@@ -542,15 +533,7 @@ impl Accumulator for FitAccumulator {
                 let data = SurvivalData::new(col(0), churned)
                     .and_then(|d| d.with_weights(w))
                     .map_err(e)?;
-                fitted!(
-                    Sbg::new()
-                        .require_convergence(false)
-                        .penalizer(self.penalizer)
-                        .fit(&data)
-                        .map_err(e)?,
-                    |m: &crate::ltv::FittedSbg| m.params(),
-                    [alpha, beta]
-                )
+                fitted!(Sbg::new(), &data, |m: &crate::ltv::FittedSbg| m.params(), [alpha, beta])
             }
         };
         if !ll.is_finite() {

@@ -160,6 +160,16 @@ fn advise_huge_pages<T>(v: &Vec<T>) {
     }
 }
 
+/// A table of `len` zeros, written rather than calloc'd (calloc'd pages are mapped to the
+/// shared zero page, and each first write then costs a copy-on-write fault with a TLB
+/// shootdown), on huge pages where the kernel grants them.
+fn zeroed_table<T: Copy + Default>(len: usize) -> Vec<T> {
+    let mut table = Vec::with_capacity(len);
+    advise_huge_pages(&table);
+    table.resize(len, T::default());
+    table
+}
+
 /// Direct-address tables are used while the id range is at most this many times the number
 /// of customers (plus [`DIRECT_SLACK`]) ...
 const DIRECT_DENSITY: i64 = 8;
@@ -254,10 +264,7 @@ impl IntKeys {
             } else {
                 (lo, (hi + room).min(i128::from(i64::MAX)))
             };
-            // Written, not calloc'd (see `StrKeys::grow`).
-            let mut grown = Vec::with_capacity((new_hi - new_lo + 1) as usize);
-            advise_huge_pages(&grown);
-            grown.resize((new_hi - new_lo + 1) as usize, 0u32);
+            let mut grown: Vec<u32> = zeroed_table((new_hi - new_lo + 1) as usize);
             if !table.is_empty() {
                 let shift = (i128::from(*base) - new_lo) as usize;
                 grown[shift..shift + table.len()].copy_from_slice(table);
@@ -348,7 +355,8 @@ struct StrKeys {
     /// `offsets[slot]`: where each slot's header starts, built on first use after the last
     /// insert (only output and sorting need a slot's key).
     offsets: std::sync::OnceLock<Vec<u64>>,
-    /// Scratch of [`StrKeys::resolve`]: the batch's hashes and candidate offsets (+1).
+    /// Scratch of [`StrKeys::resolve`]: the batch's hashes and candidate offsets (+1, or a
+    /// mark for a row that repeats the previous row's id).
     hashes: Vec<u64>,
     candidates: Vec<u64>,
 }
@@ -372,28 +380,23 @@ impl StrKeys {
         (&self.arena[offset + HEADER..offset + HEADER + len], slot)
     }
 
-    /// Every customer's id in slot order.
-    fn keys(&self) -> impl Iterator<Item = &[u8]> {
+    /// Every customer's record offset and id, in slot order (the arena's order).
+    fn records(&self) -> impl Iterator<Item = (usize, &[u8])> {
         let mut offset = 0;
         std::iter::from_fn(move || {
             (offset < self.arena.len()).then(|| {
                 let (key, _) = self.at(offset);
+                let record = (offset, key);
                 offset += HEADER + key.len();
-                key
+                record
             })
         })
     }
 
     fn key(&self, slot: u32) -> &[u8] {
-        let offsets = self.offsets.get_or_init(|| {
-            let mut out = Vec::with_capacity(self.customers);
-            let mut offset = 0;
-            for key in self.keys() {
-                out.push(offset as u64);
-                offset += HEADER + key.len();
-            }
-            out
-        });
+        let offsets = self
+            .offsets
+            .get_or_init(|| self.records().map(|(offset, _)| offset as u64).collect());
         self.at(offsets[slot as usize] as usize).0
     }
 
@@ -481,21 +484,14 @@ impl StrKeys {
         while (self.customers + 1) * 4 > len * 3 {
             len *= 2;
         }
-        // Written, not `vec![0; len]`: calloc'd pages are mapped to the shared zero page and
-        // each first write then costs a copy-on-write fault with a TLB shootdown.
-        let mut table = Vec::with_capacity(len);
-        advise_huge_pages(&table);
-        table.resize(len, 0u64);
-        let mut offset = 0;
-        while offset < self.arena.len() {
-            let (key, _) = self.at(offset);
+        let mut table: Vec<u64> = zeroed_table(len);
+        for (offset, key) in self.records() {
             let hash = self.hasher.hash_one(key);
             let mut at = hash as usize & (len - 1);
             while table[at] != 0 {
                 at = (at + 1) & (len - 1);
             }
             table[at] = Self::tag(hash) | offset as u64;
-            offset += HEADER + key.len();
         }
         self.table = table;
     }
@@ -512,34 +508,41 @@ impl StrKeys {
         hashes.clear();
         candidates.clear();
         candidates.resize(len, 0);
+        // A row with the previous row's id is marked once, here, and skips the other stages.
+        const REPEAT: u64 = u64::MAX;
         for i in 0..len {
             let key = value(i);
-            hashes.push(if i > 0 && same_bytes(key, value(i - 1)) {
-                hashes[i - 1]
+            if i > 0 && same_bytes(key, value(i - 1)) {
+                hashes.push(hashes[i - 1]);
+                candidates[i] = REPEAT;
             } else {
-                self.hasher.hash_one(key)
-            });
+                hashes.push(self.hasher.hash_one(key));
+            }
         }
         for h in hashes.iter().take(2 * D) {
             self.prefetch_entry(*h);
         }
         for i in 0..len.min(D) {
-            candidates[i] = self.candidate(hashes[i], value(i).len());
+            if candidates[i] != REPEAT {
+                candidates[i] = self.candidate(hashes[i], value(i).len());
+            }
         }
         let result = (|| {
             for i in 0..len {
                 if let Some(h) = hashes.get(i + 2 * D) {
                     self.prefetch_entry(*h);
                 }
-                if let Some(h) = hashes.get(i + D) {
+                if let Some(h) = hashes.get(i + D)
+                    && candidates[i + D] != REPEAT
+                {
                     candidates[i + D] = self.candidate(*h, value(i + D).len());
                 }
-                let key = value(i);
-                if i > 0 && hashes[i] == hashes[i - 1] && same_bytes(key, value(i - 1)) {
+                let c = candidates[i];
+                if c == REPEAT {
                     out.push(out[i - 1]);
                     continue;
                 }
-                let c = candidates[i];
+                let key = value(i);
                 let slot = match (c > 0).then(|| self.at(c as usize - 1)) {
                     Some((bytes, slot)) if same_bytes(bytes, key) => slot,
                     _ => self.slot_hashed(hashes[i], key)?,
@@ -672,7 +675,7 @@ impl CustomerKeys {
             (Keys::Str(k), Keys::Str(o)) => {
                 // Through the prefetching pipeline, a chunk of ids at a time.
                 let (mut chunk, mut slots) = (Vec::with_capacity(8192), vec![]);
-                let mut keys = o.keys().peekable();
+                let mut keys = o.records().map(|(_, key)| key).peekable();
                 while keys.peek().is_some() {
                     chunk.clear();
                     chunk.extend(keys.by_ref().take(8192));
@@ -839,7 +842,6 @@ fn view_slots(k: &mut StrKeys, ids: &StringViewArray, out: &mut Vec<u32>) -> Res
     k.resolve(ids.len(), |i| ids.value(i).as_bytes(), out)
 }
 
-/// The slots of `len` string ids read by `value`.
 /// Dictionary-encoded ids: each dictionary value is looked up once, rows map through it.
 fn dict_slots<K: ArrowDictionaryKeyType>(k: &mut StrKeys, ids: &DictionaryArray<K>, out: &mut Vec<u32>) -> Result<()> {
     let mut value_slots = vec![];
