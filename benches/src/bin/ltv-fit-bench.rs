@@ -22,6 +22,9 @@ struct Args {
     /// Simulated summary sizes.
     #[arg(long, value_delimiter = ',', default_values_t = [100_000usize, 1_000_000])]
     customers: Vec<usize>,
+    /// Only the scoring figures (1M-customer sets): each model fitted once, no fit timing.
+    #[arg(long)]
+    scoring_only: bool,
 }
 
 fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, T) {
@@ -83,6 +86,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     for (name, data) in &sets {
+        if a.scoring_only {
+            if data.len() >= 1_000_000 {
+                scoring(data, a.runs)?;
+            }
+            continue;
+        }
         write_csv(&a.out_dir.join(format!("btyd_{name}.csv")), data)?;
         let (t, m) = time(a.runs, || BgNbd::new().fit(data));
         let m = m?;
@@ -109,26 +118,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             m.log_likelihood().unwrap_or(f64::NAN)
         );
         if data.len() >= 1_000_000 {
-            let (t, v) = time(a.runs, || m.p_alive_batch(data));
-            let n = v?.len();
-            println!("\nPareto/NBD p_alive scoring: {:.1} M customers/s", n as f64 / t / 1e6);
-            let bg = BgNbd::new().fit(data)?;
-            let (t, v) = time(a.runs, || bg.p_alive_batch(data));
-            println!("BG/NBD p_alive scoring: {:.1} M customers/s", v?.len() as f64 / t / 1e6);
-            let (t, v) = time(a.runs, || bg.expected_purchases_batch(52.0, data));
-            println!(
-                "BG/NBD expected purchases (52 weeks) scoring: {:.1} M customers/s",
-                v?.len() as f64 / t / 1e6
-            );
-            let (t, v) = time(a.runs, || m.expected_purchases_batch(52.0, data));
-            println!(
-                "Pareto/NBD expected purchases (52 weeks) scoring: {:.1} M customers/s",
-                v?.len() as f64 / t / 1e6
-            );
-            sql_scoring(data, a.runs)?;
+            scoring(data, a.runs)?;
         }
     }
     Ok(())
+}
+
+/// Scoring throughput of BG/NBD and Pareto/NBD fitted to `data`, in Rust and through SQL.
+fn scoring(data: &TransactionSummary, runs: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let pareto = ParetoNbd::new().fit(data)?;
+    let bg = BgNbd::new().fit(data)?;
+    let report = |what: &str, (t, v): (f64, Result<Vec<f64>, clv::ltv::ModelError>)| {
+        v.map(|v| println!("{what} scoring: {:.1} M customers/s", v.len() as f64 / t / 1e6))
+    };
+    println!();
+    report("Pareto/NBD p_alive", time(runs, || pareto.p_alive_batch(data)))?;
+    report("BG/NBD p_alive", time(runs, || bg.p_alive_batch(data)))?;
+    report(
+        "BG/NBD expected purchases (52 weeks)",
+        time(runs, || bg.expected_purchases_batch(52.0, data)),
+    )?;
+    report(
+        "Pareto/NBD expected purchases (52 weeks)",
+        time(runs, || pareto.expected_purchases_batch(52.0, data)),
+    )?;
+    sql_scoring(data, runs)
 }
 
 /// The same scoring through SQL: the model from a one-row fit joined to every customer, on a

@@ -139,23 +139,17 @@ impl ScalarUDFImpl for Clv {
         let (x, t_x, t, monetary, horizon) = (num(2), num(3), num(4), num(5), num(6));
         let (rate, margin) = (num(8), num(10));
         let mut out = Float64Builder::with_capacity(n);
-        for row in 0..n {
+        for (row, (m, s)) in models.iter().zip(spends.iter()).enumerate().take(n) {
             let get = |a: Option<&datafusion::arrow::array::Float64Array>| {
                 a.and_then(|a| a.is_valid(row).then(|| a.value(row)))
             };
-            let (Some(m), Some(s), Some(x), Some(t_x), Some(t), Some(z), Some(h)) = (
-                &models[row],
-                &spends[row],
-                get(x),
-                get(t_x),
-                get(t),
-                get(monetary),
-                get(horizon),
-            ) else {
+            let (Some(m), Some(s), Some(x), Some(t_x), Some(t), Some(z), Some(h)) =
+                (m, s, get(x), get(t_x), get(t), get(monetary), get(horizon))
+            else {
                 out.append_null();
                 continue;
             };
-            let (Fitted::Transactions(m), Fitted::GammaGamma(s)) = (m.as_ref(), s.as_ref()) else {
+            let (Fitted::Transactions(m), Fitted::GammaGamma(s)) = (m, s) else {
                 return exec_err!(
                     "clv: needs a bg_nbd, pareto_nbd or mbg_nbd model and a gamma_gamma spend model, got {} and {}",
                     m.name(),

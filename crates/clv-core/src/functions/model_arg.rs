@@ -50,15 +50,71 @@ pub fn check_model_type(function: &str, t: &DataType) -> Result<()> {
     }
 }
 
+/// The models of a batch's rows, stored as runs of consecutive rows that share one model: a
+/// literal struct, a scalar subquery or a one-row fit joined in is one run, and no model is
+/// cloned per row (two partitions cloning one `Arc` per row contend for its counter).
+#[derive(Default)]
+pub struct ModelRows {
+    runs: Vec<(Option<Arc<Fitted>>, usize)>,
+}
+
+impl ModelRows {
+    /// Appends `rows` rows of `model` (`None`: null rows).
+    fn push(&mut self, model: Option<Arc<Fitted>>, rows: usize) {
+        if let Some((last, n)) = self.runs.last_mut() {
+            let same = match (&*last, &model) {
+                (None, None) => true,
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                _ => false,
+            };
+            if same {
+                *n += rows;
+                return;
+            }
+        }
+        self.runs.push((model, rows));
+    }
+
+    /// Appends a row of `model`, cloning it only when it starts a run.
+    fn push_shared(&mut self, model: &Arc<Fitted>) {
+        match self.runs.last_mut() {
+            Some((Some(last), n)) if Arc::ptr_eq(last, model) => *n += 1,
+            _ => self.runs.push((Some(Arc::clone(model)), 1)),
+        }
+    }
+
+    /// One model per row (`None` for a null row).
+    pub fn iter(&self) -> impl Iterator<Item = Option<&Fitted>> + '_ {
+        self.runs
+            .iter()
+            .flat_map(|(m, n)| std::iter::repeat_n(m.as_deref(), *n))
+    }
+
+    /// The models of the runs, in row order (a model shared by two runs is listed twice).
+    pub fn models(&self) -> impl Iterator<Item = &Fitted> + '_ {
+        self.runs.iter().filter_map(|(m, _)| m.as_deref())
+    }
+
+    /// The model of every one of the first `rows` rows, when they all have the same one.
+    pub fn single(&self, rows: usize) -> Option<&Fitted> {
+        match self.runs.first() {
+            Some((Some(m), n)) if *n >= rows => Some(m),
+            _ => None,
+        }
+    }
+}
+
 /// The models of a model argument, one per row of the batch: a scalar (a literal struct or a
 /// scalar subquery) is read once, not copied to every row.
-pub fn model_rows(function: &str, model: &ColumnarValue, rows: usize) -> Result<Vec<Option<Arc<Fitted>>>> {
+pub fn model_rows(function: &str, model: &ColumnarValue, rows: usize) -> Result<ModelRows> {
     match model {
         ColumnarValue::Array(a) => read_models(function, a.as_struct()),
         ColumnarValue::Scalar(s) => {
             let one = s.to_array_of_size(1)?;
-            let m = read_models(function, one.as_struct())?.pop().flatten();
-            Ok(vec![m; rows])
+            let m = read_models(function, one.as_struct())?.runs.pop().and_then(|(m, _)| m);
+            let mut out = ModelRows::default();
+            out.push(m, rows);
+            Ok(out)
         }
     }
 }
@@ -69,7 +125,7 @@ const PARAMETERS: [&str; 10] = ["r", "alpha", "a", "b", "s", "beta", "p", "q", "
 /// Reads the models of a struct column, one per row (`None` for a null row). A row whose
 /// fields equal the previous row's shares its model: a fitted model is usually one row,
 /// broadcast or joined in, so the fields are compared, not parsed, on every other row.
-pub fn read_models(function: &str, models: &StructArray) -> Result<Vec<Option<Arc<Fitted>>>> {
+pub fn read_models(function: &str, models: &StructArray) -> Result<ModelRows> {
     let field = |name: &str| models.column_by_name(name);
     let Some(kind) = field("model") else {
         return exec_err!("{function}: the model struct has no 'model' field");
@@ -101,17 +157,17 @@ pub fn read_models(function: &str, models: &StructArray) -> Result<Vec<Option<Ar
                 .iter()
                 .all(|(_, c)| c.is_valid(i) == c.is_valid(j) && c.value(i).to_bits() == c.value(j).to_bits())
     };
-    let mut out: Vec<Option<Arc<Fitted>>> = Vec::with_capacity(models.len());
+    let mut out = ModelRows::default();
     let mut previous: Option<(usize, Arc<Fitted>)> = None;
     for row in 0..models.len() {
         if models.is_null(row) || kind.is_null(row) {
-            out.push(None);
+            out.push(None, 1);
             continue;
         }
         if let Some((at, m)) = &previous
             && same_fields(*at, row)
         {
-            out.push(Some(Arc::clone(m)));
+            out.push_shared(m);
             continue;
         }
         let name = kind.value(row);
@@ -208,7 +264,7 @@ pub fn read_models(function: &str, models: &StructArray) -> Result<Vec<Option<Ar
         };
         let model = Arc::new(model);
         previous = Some((row, Arc::clone(&model)));
-        out.push(Some(model));
+        out.push(Some(model), 1);
     }
     Ok(out)
 }

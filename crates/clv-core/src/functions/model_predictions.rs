@@ -23,7 +23,7 @@ use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
-use super::model_arg::{Fitted, check_model_type, model_rows};
+use super::model_arg::{Fitted, ModelRows, check_model_type, model_rows};
 use crate::ltv::{ModelError, TIME_UNIT_METADATA, TimeUnit};
 
 type Eval = fn(&Fitted, &[f64]) -> std::result::Result<Option<f64>, ModelError>;
@@ -254,7 +254,7 @@ impl ScalarUDFImpl for ModelPrediction {
 impl ModelPrediction {
     /// Fails when a time argument (`t_x`, `t`) carries a time unit from `btyd_summary` (see
     /// [`TIME_UNIT_METADATA`]) other than its model's: months are never scored as weeks.
-    fn check_time_units(&self, fields: &[FieldRef], models: &[Option<Arc<Fitted>>]) -> Result<()> {
+    fn check_time_units(&self, fields: &[FieldRef], models: &ModelRows) -> Result<()> {
         for (field, arg) in fields.iter().zip(self.args) {
             let Some(text) = field.metadata().get(TIME_UNIT_METADATA) else {
                 continue;
@@ -263,13 +263,8 @@ impl ModelPrediction {
                 continue;
             }
             let unit = text.parse::<TimeUnit>()?;
-            let mut previous: Option<&Arc<Fitted>> = None;
-            for model in models.iter().flatten() {
-                if previous.is_some_and(|p| Arc::ptr_eq(p, model)) {
-                    continue;
-                }
-                previous = Some(model);
-                if let Fitted::Transactions(m) = model.as_ref()
+            for model in models.models() {
+                if let Fitted::Transactions(m) = model
                     && m.time_unit() != unit
                 {
                     return exec_err!(
@@ -290,20 +285,14 @@ impl ModelPrediction {
     /// model joined in from a one-row fit). `None` when it does not apply.
     fn invoke_many(
         &self,
-        models: &[Option<Arc<Fitted>>],
+        models: &ModelRows,
         values: &[&datafusion::arrow::array::Float64Array],
         n: usize,
     ) -> Result<Option<datafusion::arrow::array::Float64Array>> {
-        let (Some(many), Some(Some(first))) = (self.many, models.first()) else {
+        let (Some(many), Some(first)) = (self.many, models.single(n)) else {
             return Ok(None);
         };
-        if n < 2
-            || models.len() < n
-            || !models[..n]
-                .iter()
-                .all(|m| m.as_ref().is_some_and(|m| Arc::ptr_eq(m, first)))
-            || values.iter().any(|v| v.null_count() > 0 || v.len() < n)
-        {
+        if n < 2 || values.iter().any(|v| v.null_count() > 0 || v.len() < n) {
             return Ok(None);
         }
         let columns: Vec<&[f64]> = values.iter().map(|v| &v.values()[..n]).collect();

@@ -10,12 +10,9 @@
 //! customer: the same function of the same arguments, whichever piece or row evaluates it
 //! (`tests` below and the models' batch tests check this bit for bit).
 
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
-
 use super::ModelError;
 use super::data::check_rft;
-use super::memo::KeyHasher;
+use super::memo::Memo;
 
 /// Inputs of at least this many rows are split over the cores. A SQL batch (8,192 rows) stays
 /// on its thread: DataFusion already runs one batch per core.
@@ -44,10 +41,34 @@ pub(crate) fn check_rows(
             });
         }
     }
-    for i in 0..len {
-        check_rft(i, x[i], t_x[i], T[i])?;
+    // A branch-free test of each block of rows; a block that fails it is checked row by row,
+    // which finds the error and its row (or passes rows the quick test is unsure of: x ≥ 2^52).
+    const BLOCK: usize = 1024;
+    for from in (0..len).step_by(BLOCK) {
+        let to = len.min(from + BLOCK);
+        let plausible = (from..to).fold(true, |ok, i| ok & plausible_row(x[i], t_x[i], T[i]));
+        if !plausible {
+            for i in from..to {
+                check_rft(i, x[i], t_x[i], T[i])?;
+            }
+        }
     }
     Ok(())
+}
+
+/// A row that [`check_rft`] accepts, tested without branches: x a whole number below 2^52,
+/// `0 ≤ t_x ≤ T < ∞`, and t_x > 0 exactly when x > 0 (NaN fails every comparison). `false`
+/// only says "check this row properly".
+#[inline]
+fn plausible_row(x: f64, t_x: f64, T: f64) -> bool {
+    const TWO_52: f64 = 4_503_599_627_370_496.0;
+    (x >= 0.0)
+        & (x < TWO_52)
+        & ((x + TWO_52) - TWO_52 == x)
+        & (t_x >= 0.0)
+        & (t_x <= T)
+        & (T <= f64::MAX)
+        & ((x > 0.0) == (t_x > 0.0))
 }
 
 /// Whether [`score_rows`] looks for repeated rows: worth it when a row costs more than a hash
@@ -59,28 +80,34 @@ pub(crate) enum Repeats {
     Ignore,
 }
 
-/// One value per row of `columns` (equal lengths, already checked), from `eval`, which maps
-/// columns of rows to one value per row.
+/// One value per row of `columns` (equal lengths, already checked), from `eval`, which writes
+/// one value per row of the columns it is given into the slice it is given (as long as they).
+/// The pieces write straight into their part of the result.
 pub(crate) fn score_rows<const K: usize>(
     columns: [&[f64]; K],
     repeats: Repeats,
-    eval: impl Fn([&[f64]; K]) -> Result<Vec<f64>, ModelError> + Sync,
+    eval: impl Fn([&[f64]; K], &mut [f64]) -> Result<(), ModelError> + Sync,
 ) -> Result<Vec<f64>, ModelError> {
     let len = columns.first().map_or(0, |c| c.len());
+    let mut out = vec![0.0; len];
     let pieces = if len >= PARALLEL_MIN_ROWS { crate::cores() } else { 1 };
-    let eval = |c: [&[f64]; K]| match repeats {
-        Repeats::Merge => score_piece(c, &eval),
-        Repeats::Ignore => eval(c),
+    let eval = |c: [&[f64]; K], out: &mut [f64]| match repeats {
+        Repeats::Merge => score_piece(c, out, &eval),
+        Repeats::Ignore => eval(c, out),
     };
     if pieces <= 1 {
-        return eval(columns);
+        eval(columns, &mut out)?;
+        return Ok(out);
     }
     let eval = &eval;
-    let parts: Vec<Result<Vec<f64>, ModelError>> = std::thread::scope(|scope| {
+    let parts: Vec<Result<(), ModelError>> = std::thread::scope(|scope| {
+        let mut rest = &mut out[..];
         let handles: Vec<_> = (0..pieces)
             .map(|p| {
                 let (from, to) = (len * p / pieces, len * (p + 1) / pieces);
-                scope.spawn(move || eval(columns.map(|c| &c[from..to])))
+                let (part, tail) = std::mem::take(&mut rest).split_at_mut(to - from);
+                rest = tail;
+                scope.spawn(move || eval(columns.map(|c| &c[from..to]), part))
             })
             .collect();
         handles
@@ -88,30 +115,28 @@ pub(crate) fn score_rows<const K: usize>(
             .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
             .collect()
     });
-    let mut out = Vec::with_capacity(len);
-    for part in parts {
-        out.extend(part?);
-    }
+    // The first failing piece's error: the lowest failing row, as on one thread.
+    parts.into_iter().collect::<Result<(), _>>()?;
     Ok(out)
 }
 
 /// [`score_rows`] on one thread: the model is evaluated on the distinct rows.
 fn score_piece<const K: usize>(
     columns: [&[f64]; K],
-    eval: &impl Fn([&[f64]; K]) -> Result<Vec<f64>, ModelError>,
-) -> Result<Vec<f64>, ModelError> {
+    out: &mut [f64],
+    eval: &impl Fn([&[f64]; K], &mut [f64]) -> Result<(), ModelError>,
+) -> Result<(), ModelError> {
     let len = columns.first().map_or(0, |c| c.len());
-    let mut index: HashMap<[u64; K], u32, BuildHasherDefault<KeyHasher>> =
-        HashMap::with_capacity_and_hasher(len.min(PROBE_ROWS), Default::default());
+    let mut index: Memo<K, u32> = Memo::default();
     let mut distinct: [Vec<f64>; K] = std::array::from_fn(|_| Vec::new());
     let mut row_of = Vec::with_capacity(len);
     for i in 0..len {
         if i == PROBE_ROWS && index.len() as f64 > MOSTLY_DISTINCT * PROBE_ROWS as f64 {
-            return eval(columns);
+            return eval(columns, out);
         }
         let key: [u64; K] = std::array::from_fn(|k| columns[k][i].to_bits());
         let next = index.len() as u32;
-        let at = *index.entry(key).or_insert_with(|| {
+        let at = index.get_or_insert(key, || {
             for (d, c) in distinct.iter_mut().zip(&columns) {
                 d.push(c[i]);
             }
@@ -120,10 +145,14 @@ fn score_piece<const K: usize>(
         row_of.push(at);
     }
     if index.len() == len {
-        return eval(columns);
+        return eval(columns, out);
     }
-    let values = eval(std::array::from_fn(|k| distinct[k].as_slice()))?;
-    Ok(row_of.iter().map(|at| values[*at as usize]).collect())
+    let mut values = vec![0.0; index.len()];
+    eval(std::array::from_fn(|k| distinct[k].as_slice()), &mut values)?;
+    for (o, at) in out.iter_mut().zip(&row_of) {
+        *o = values[*at as usize];
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -133,10 +162,14 @@ mod tests {
     /// A deterministic function of the row that counts its calls.
     fn eval_counting(
         calls: &std::sync::atomic::AtomicUsize,
-    ) -> impl Fn([&[f64]; 2]) -> Result<Vec<f64>, ModelError> + Sync + '_ {
-        move |[a, b]| {
+    ) -> impl Fn([&[f64]; 2], &mut [f64]) -> Result<(), ModelError> + Sync + '_ {
+        move |[a, b], out| {
             calls.fetch_add(a.len(), std::sync::atomic::Ordering::Relaxed);
-            Ok(a.iter().zip(b).map(|(a, b)| (a * 3.0 + b).sin()).collect())
+            assert_eq!(out.len(), a.len());
+            for ((o, a), b) in out.iter_mut().zip(a).zip(b) {
+                *o = (a * 3.0 + b).sin();
+            }
+            Ok(())
         }
     }
 
@@ -164,7 +197,7 @@ mod tests {
             assert!(calls.into_inner() <= len as usize);
         }
         assert_eq!(
-            score_rows([&[][..]], Repeats::Merge, |_| Ok(vec![])).unwrap(),
+            score_rows([&[][..]], Repeats::Merge, |_, _| Ok(())).unwrap(),
             Vec::<f64>::new()
         );
         // Without merging, every row is evaluated, in pieces, with the same values.
@@ -173,6 +206,45 @@ mod tests {
         let got = score_rows([&a, &a], Repeats::Ignore, eval_counting(&calls)).unwrap();
         assert_eq!(got, a.iter().map(|a| (a * 4.0).sin()).collect::<Vec<_>>());
         assert_eq!(calls.into_inner(), a.len());
+    }
+
+    #[test]
+    fn the_quick_row_test_passes_only_rows_the_full_check_accepts() {
+        let values = [
+            f64::NAN,
+            f64::NEG_INFINITY,
+            f64::INFINITY,
+            -1.0,
+            -0.0,
+            0.0,
+            0.25,
+            1.0,
+            2.5,
+            7.0,
+            4_503_599_627_370_495.0,
+            4_503_599_627_370_496.0,
+            f64::MAX,
+        ];
+        let mut passed = 0;
+        for x in values {
+            for t_x in values {
+                for T in values {
+                    if plausible_row(x, t_x, T) {
+                        passed += 1;
+                        assert!(check_rft(0, x, t_x, T).is_ok(), "{x} {t_x} {T}");
+                    }
+                }
+            }
+        }
+        assert!(passed > 20, "{passed}");
+        // A bad row among many is found, with its index, in any block.
+        for bad in [0, 1023, 1024, 5000] {
+            let x = vec![1.0; 6000];
+            let mut t_x = vec![2.0; 6000];
+            t_x[bad] = f64::NAN;
+            let e = check_rows(&[], &x, &t_x, &[5.0; 6000]).unwrap_err();
+            assert!(matches!(e, ModelError::NonFinite { row, .. } if row == bad), "{e:?}");
+        }
     }
 
     #[test]

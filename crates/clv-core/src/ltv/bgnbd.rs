@@ -553,29 +553,52 @@ impl BetaGeoCore {
         }
     }
 
+    /// The denominator of the odds term: `b + x − 1` (BG/NBD, `None` at x = 0, where there is
+    /// no such term) or `b + x` (MBG/NBD).
+    #[inline]
+    fn odds_denominator(&self, x: f64) -> Option<f64> {
+        match self.variant {
+            Variant::Bg if x == 0.0 => None,
+            Variant::Bg => Some(self.b + x - 1.0),
+            Variant::Mbg => Some(self.b + x),
+        }
+    }
+
     /// `ln` of the odds term `(P(dead)/P(alive))`: for BG/NBD
     /// `a/(b+x−1) · ((α+T)/(α+t_x))^{r+x}` (x > 0), for MBG/NBD
-    /// `a/(b+x) · ((α+T)/(α+t_x))^{r+x}`. `None` means "no such term" (BG, x = 0).
+    /// `a/(b+x) · ((α+T)/(α+t_x))^{r+x}`, given `ln_denominator` = the log of
+    /// [`Self::odds_denominator`]. `None` means "no such term" (BG, x = 0).
     #[inline]
-    fn ln_dead_odds(&self, x: f64, t_x: f64, T: f64) -> Option<f64> {
-        let denom = match self.variant {
-            Variant::Bg => {
-                if x == 0.0 {
-                    return None;
-                }
-                self.b + x - 1.0
-            }
-            Variant::Mbg => self.b + x,
-        };
-        Some(self.ln_a - denom.ln() + (self.r + x) * ((self.alpha + T) / (self.alpha + t_x)).ln())
+    fn ln_dead_odds(&self, ln_denominator: Option<f64>, x: f64, t_x: f64, T: f64) -> Option<f64> {
+        Some(self.ln_a - ln_denominator? + (self.r + x) * ((self.alpha + T) / (self.alpha + t_x)).ln())
+    }
+
+    /// `1/(1 + odds)`, P(alive) from the log odds of [`Self::ln_dead_odds`].
+    #[inline]
+    fn alive_from_odds(ln_odds: Option<f64>) -> f64 {
+        match ln_odds {
+            None => 1.0,
+            Some(lo) => 1.0 / (1.0 + lo.exp()),
+        }
     }
 
     #[inline]
     pub(crate) fn p_alive(&self, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
         check_rft(0, x, t_x, T)?;
-        Ok(match self.ln_dead_odds(x, t_x, T) {
-            None => 1.0,
-            Some(lo) => 1.0 / (1.0 + lo.exp()),
+        let ln_denominator = self.odds_denominator(x).map(f64::ln);
+        Ok(Self::alive_from_odds(self.ln_dead_odds(ln_denominator, x, t_x, T)))
+    }
+
+    /// [`Self::p_alive`] for many customers over the cores, `ln` of the odds denominator
+    /// computed once per small whole x. Same values as one call per customer.
+    pub(crate) fn p_alive_many(&self, x: &[f64], t_x: &[f64], T: &[f64]) -> Result<Vec<f64>, ModelError> {
+        super::batch::check_rows(&[], x, t_x, T)?;
+        super::batch::score_rows([x, t_x, T], super::batch::Repeats::Ignore, |[x, t_x, T], out| {
+            let mut ln_den = LnDenominators::new(self);
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = Self::alive_from_odds(self.ln_dead_odds(ln_den.get(x[i]), x[i], t_x[i], T[i]));
+            }
+            Ok(())
         })
     }
 
@@ -586,7 +609,8 @@ impl BetaGeoCore {
             return Ok(0.0);
         }
         let num = self.expected_purchases_if_alive(t, x, T)?;
-        self.finish_expected_purchases(num, x, t_x, T)
+        let ln_denominator = self.odds_denominator(x).map(f64::ln);
+        self.finish_expected_purchases(num, ln_denominator, x, t_x, T)
     }
 
     /// [`Self::expected_purchases`] for many customers, large inputs over the cores
@@ -601,40 +625,47 @@ impl BetaGeoCore {
         super::batch::check_rows(&[("t", t)], x, t_x, T)?;
         // The memo of `expected_purchases_rows` already computes the series once per distinct
         // (t, x, T); looking for repeated rows would cost more than it saves.
-        super::batch::score_rows([t, x, t_x, T], super::batch::Repeats::Ignore, |[t, x, t_x, T]| {
-            self.expected_purchases_rows(t, x, t_x, T)
+        super::batch::score_rows([t, x, t_x, T], super::batch::Repeats::Ignore, |[t, x, t_x, T], out| {
+            self.expected_purchases_rows(t, x, t_x, T, out)
         })
     }
 
-    /// [`Self::expected_purchases`] for distinct rows: the hypergeometric part depends on
-    /// `(t, x, T)` only, so it is computed once per distinct triple (customers on a day grid
-    /// share few of them); the rest is per customer.
-    fn expected_purchases_rows(&self, t: &[f64], x: &[f64], t_x: &[f64], T: &[f64]) -> Result<Vec<f64>, ModelError> {
+    /// [`Self::expected_purchases`] for checked rows, into `out`: the hypergeometric part
+    /// depends on `(t, x, T)` only, so it is computed once per distinct triple (customers on a
+    /// day grid share few of them); the rest is per customer.
+    fn expected_purchases_rows(
+        &self,
+        t: &[f64],
+        x: &[f64],
+        t_x: &[f64],
+        T: &[f64],
+        out: &mut [f64],
+    ) -> Result<(), ModelError> {
         let mut memo: super::memo::Memo<3, f64> = Default::default();
-        let mut out = Vec::with_capacity(x.len());
-        for i in 0..x.len() {
+        let mut ln_den = LnDenominators::new(self);
+        for (i, o) in out.iter_mut().enumerate() {
             // Rows checked by the caller (`expected_purchases_many`).
             check_arg("t", t[i])?;
             if t[i] == 0.0 {
-                out.push(0.0);
+                *o = 0.0;
                 continue;
             }
             let key = [t[i].to_bits(), x[i].to_bits(), T[i].to_bits()];
-            let num = match memo.get(&key) {
-                Some(&v) => v,
-                None => {
-                    let v = self.expected_purchases_if_alive(t[i], x[i], T[i])?;
-                    memo.insert(key, v);
-                    v
-                }
-            };
-            out.push(self.finish_expected_purchases(num, x[i], t_x[i], T[i])?);
+            let num = memo.get_or_try_insert(key, || self.expected_purchases_if_alive(t[i], x[i], T[i]))?;
+            *o = self.finish_expected_purchases(num, ln_den.get(x[i]), x[i], t_x[i], T[i])?;
         }
-        Ok(out)
+        Ok(())
     }
 
-    fn finish_expected_purchases(&self, num: f64, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
-        let den = match self.ln_dead_odds(x, t_x, T) {
+    fn finish_expected_purchases(
+        &self,
+        num: f64,
+        ln_denominator: Option<f64>,
+        x: f64,
+        t_x: f64,
+        T: f64,
+    ) -> Result<f64, ModelError> {
+        let den = match self.ln_dead_odds(ln_denominator, x, t_x, T) {
             None => 1.0,
             Some(lo) => 1.0 + lo.exp(),
         };
@@ -703,6 +734,41 @@ impl BetaGeoCore {
             }
         };
         finite(p.clamp(0.0, 1.0), "P(X(t) = n)")
+    }
+}
+
+/// `ln` of [`BetaGeoCore::odds_denominator`] for whole x below [`LnDenominators::SMALL`],
+/// each computed once (the same `f64::ln` of the same value, so the same bits); other x are
+/// computed on each call.
+struct LnDenominators<'a> {
+    core: &'a BetaGeoCore,
+    table: Vec<f64>,
+}
+
+impl<'a> LnDenominators<'a> {
+    const SMALL: usize = 256;
+
+    fn new(core: &'a BetaGeoCore) -> Self {
+        LnDenominators {
+            core,
+            table: vec![f64::NAN; Self::SMALL],
+        }
+    }
+
+    #[inline]
+    fn get(&mut self, x: f64) -> Option<f64> {
+        let den = self.core.odds_denominator(x)?;
+        // A checked x is a whole number >= 0; the cast saturates for huge x.
+        let k = x as usize;
+        if k < Self::SMALL {
+            let v = &mut self.table[k];
+            if v.is_nan() {
+                *v = den.ln();
+            }
+            Some(*v)
+        } else {
+            Some(den.ln())
+        }
     }
 }
 
@@ -888,6 +954,9 @@ macro_rules! beta_geo_transaction_model {
             }
             fn p_alive(&self, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
                 self.core.p_alive(x, t_x, T)
+            }
+            fn p_alive_many(&self, x: &[f64], t_x: &[f64], T: &[f64]) -> Result<Vec<f64>, ModelError> {
+                self.core.p_alive_many(x, t_x, T)
             }
             fn expected_purchases(&self, t: f64, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
                 self.core.expected_purchases(t, x, t_x, T)

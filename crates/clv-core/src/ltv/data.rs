@@ -65,6 +65,16 @@ impl TimeUnit {
         }
     }
 
+    /// `values` (in this unit) in unit `to`, borrowed when the units are the same.
+    pub(crate) fn scale(self, values: &[f64], to: TimeUnit) -> std::borrow::Cow<'_, [f64]> {
+        if self == to {
+            std::borrow::Cow::Borrowed(values)
+        } else {
+            let f = self.convert(1.0, to);
+            std::borrow::Cow::Owned(values.iter().map(|v| v * f).collect())
+        }
+    }
+
     /// Lower-case name (`"day"`, `"week"`, `"month"`).
     pub const fn name(self) -> &'static str {
         match self {
@@ -102,7 +112,11 @@ fn check_nonneg(row: usize, field: &'static str, v: f64) -> Result<(), ModelErro
 #[inline]
 fn check_count(row: usize, field: &'static str, v: f64) -> Result<(), ModelError> {
     check_nonneg(row, field, v)?;
-    if v.fract() != 0.0 {
+    // `v.fract()` is a libm call on baseline x86-64; adding and removing 2^52 rounds a
+    // non-negative v below 2^52 to an integer, so it returns v exactly when v is whole (and
+    // every f64 from 2^52 up is whole).
+    const TWO_52: f64 = 4_503_599_627_370_496.0;
+    if v < TWO_52 && (v + TWO_52) - TWO_52 != v {
         return Err(ModelError::NotInteger { row, field, value: v });
     }
     Ok(())
@@ -224,6 +238,14 @@ impl TransactionSummary {
     /// Row weights.
     pub fn weights(&self) -> &[f64] {
         &self.weights
+    }
+    /// `recency` in `unit` (borrowed when it is already in `unit`).
+    pub(crate) fn recency_in(&self, unit: TimeUnit) -> std::borrow::Cow<'_, [f64]> {
+        self.time_unit.scale(&self.recency, unit)
+    }
+    /// `t` in `unit` (borrowed when it is already in `unit`).
+    pub(crate) fn t_in(&self, unit: TimeUnit) -> std::borrow::Cow<'_, [f64]> {
+        self.time_unit.scale(&self.t, unit)
     }
     /// Unit of `recency` and `t`.
     pub fn time_unit(&self) -> TimeUnit {

@@ -23,6 +23,9 @@ pub(crate) trait Real:
     + Mul<f64, Output = Self>
     + Div<f64, Output = Self>
 {
+    /// Whether the type carries derivatives (`false` for plain `f64`, where code may skip the
+    /// work that only feeds them).
+    const DERIVATIVES: bool;
     /// A constant (zero derivative).
     fn cst(v: f64) -> Self;
     /// The value part.
@@ -35,6 +38,7 @@ pub(crate) trait Real:
 }
 
 impl Real for f64 {
+    const DERIVATIVES: bool = false;
     #[inline(always)]
     fn cst(v: f64) -> Self {
         v
@@ -187,6 +191,7 @@ impl<const N: usize> Div<f64> for Dual<N> {
 }
 
 impl<const N: usize> Real for Dual<N> {
+    const DERIVATIVES: bool = true;
     #[inline(always)]
     fn cst(v: f64) -> Self {
         Dual { v, d: [0.0; N] }

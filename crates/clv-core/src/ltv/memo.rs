@@ -1,36 +1,135 @@
 //! Memo tables for batch scoring: terms shared by customers with equal `(x, time)` are computed
 //! once. Keys are the bit patterns of the `f64` arguments, so a hit returns exactly the value a
-//! fresh computation would; the hasher is a fast multiplicative one (the keys are not
-//! adversarial: they come from one batch of the caller's own data).
+//! fresh computation would.
+//!
+//! A scoring loop looks a key up once or twice per customer, so the lookup is most of what a
+//! memoised prediction costs. This table is built for that: insert-only, open addressing with
+//! linear probing over a table of 4-byte entry numbers (the probed part stays in cache), the
+//! entries stored densely beside it, and a multiplicative hash whose top bits pick the slot
+//! (the keys are not adversarial: they come from the caller's own data).
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+/// An insert-only memo keyed by `N` `f64` bit patterns, with `Copy` values.
+#[derive(Debug, Clone)]
+pub(crate) struct Memo<const N: usize, V> {
+    /// Per slot: 0 when empty, else the entry's index + 1. A power of two long, at most half
+    /// full.
+    slots: Vec<u32>,
+    entries: Vec<([u64; N], V)>,
+    /// `64 − log2(slots.len())`: the hash's top bits are the slot.
+    shift: u32,
+}
 
-/// A multiply–rotate hasher for `u64` keys (the FxHash scheme).
-#[derive(Default, Clone, Copy)]
-pub(crate) struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.write_u64(u64::from(*b));
-        }
-    }
-
-    #[inline]
-    fn write_u64(&mut self, v: u64) {
-        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-
-    #[inline]
-    fn write_usize(&mut self, v: usize) {
-        self.write_u64(v as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
+impl<const N: usize, V: Copy> Default for Memo<N, V> {
+    fn default() -> Self {
+        Self::with_slots(1 << 10)
     }
 }
 
-/// A memo table keyed by `f64` bit patterns.
-pub(crate) type Memo<const N: usize, V> = HashMap<[u64; N], V, BuildHasherDefault<KeyHasher>>;
+impl<const N: usize, V: Copy> Memo<N, V> {
+    fn with_slots(slots: usize) -> Self {
+        debug_assert!(slots.is_power_of_two());
+        Memo {
+            slots: vec![0; slots],
+            entries: Vec::with_capacity(slots / 2),
+            shift: 64 - slots.trailing_zeros(),
+        }
+    }
+
+    /// Number of distinct keys stored.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    #[inline]
+    fn slot(&self, key: &[u64; N]) -> usize {
+        let mut h = 0u64;
+        for k in key {
+            h = (h.rotate_left(23) ^ k).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+        (h >> self.shift) as usize
+    }
+
+    /// The value stored for `key`, or `value()` stored and returned (an error is returned and
+    /// nothing is stored).
+    #[inline]
+    pub(crate) fn get_or_try_insert<E>(&mut self, key: [u64; N], value: impl FnOnce() -> Result<V, E>) -> Result<V, E> {
+        let mask = self.slots.len() - 1;
+        let mut i = self.slot(&key);
+        loop {
+            let at = self.slots[i];
+            if at == 0 {
+                break;
+            }
+            let (k, v) = &self.entries[at as usize - 1];
+            if *k == key {
+                return Ok(*v);
+            }
+            i = (i + 1) & mask;
+        }
+        let v = value()?;
+        self.entries.push((key, v));
+        // Entry numbers are u32; a batch has far fewer distinct keys than 2^32.
+        self.slots[i] = u32::try_from(self.entries.len()).expect("fewer than 2^32 distinct keys");
+        if self.entries.len() * 2 > self.slots.len() {
+            self.grow();
+        }
+        Ok(v)
+    }
+
+    /// [`Self::get_or_try_insert`] for a value that cannot fail.
+    #[inline]
+    pub(crate) fn get_or_insert(&mut self, key: [u64; N], value: impl FnOnce() -> V) -> V {
+        match self.get_or_try_insert::<std::convert::Infallible>(key, || Ok(value())) {
+            Ok(v) => v,
+        }
+    }
+
+    /// Doubles the slots and re-inserts the entries.
+    fn grow(&mut self) {
+        let mut bigger = Self::with_slots(self.slots.len() * 2);
+        let mask = bigger.slots.len() - 1;
+        for (n, (key, _)) in self.entries.iter().enumerate() {
+            let mut i = bigger.slot(key);
+            while bigger.slots[i] != 0 {
+                i = (i + 1) & mask;
+            }
+            bigger.slots[i] = n as u32 + 1;
+        }
+        self.slots = bigger.slots;
+        self.shift = bigger.shift;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stores_each_key_once_and_returns_its_value() {
+        let mut memo: Memo<2, f64> = Memo::default();
+        let mut calls = 0;
+        // Day-grid-like keys (many trailing zero bits), enough to grow the table several times.
+        for round in 0..2 {
+            for x in 0..60u32 {
+                for day in 0..365u32 {
+                    let (x, y) = (f64::from(x), f64::from(day) / 7.0);
+                    let v = memo.get_or_insert([x.to_bits(), y.to_bits()], || {
+                        calls += 1;
+                        x * 1000.0 + y
+                    });
+                    assert_eq!(v, x * 1000.0 + y);
+                }
+            }
+            assert_eq!(calls, 60 * 365, "round {round}");
+        }
+        assert_eq!(memo.len(), 60 * 365);
+        // -0.0 and 0.0 are different keys (different bits), as the values may differ.
+        let mut memo: Memo<1, u8> = Memo::default();
+        assert_eq!(memo.get_or_insert([0.0f64.to_bits()], || 1), 1);
+        assert_eq!(memo.get_or_insert([(-0.0f64).to_bits()], || 2), 2);
+        // A failed computation stores nothing.
+        assert_eq!(memo.get_or_try_insert([7], || Err::<u8, _>("no")), Err("no"));
+        assert_eq!(memo.get_or_try_insert::<()>([7], || Ok(3)), Ok(3));
+        assert_eq!(memo.len(), 3);
+    }
+}

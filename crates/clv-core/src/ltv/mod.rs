@@ -291,8 +291,11 @@ pub trait TransactionModel: Send + Sync {
     /// of one call per customer.
     fn p_alive_many(&self, x: &[f64], t_x: &[f64], T: &[f64]) -> Result<Vec<f64>, ModelError> {
         batch::check_rows(&[], x, t_x, T)?;
-        batch::score_rows([x, t_x, T], batch::Repeats::Ignore, |[x, t_x, T]| {
-            (0..x.len()).map(|i| self.p_alive(x[i], t_x[i], T[i])).collect()
+        batch::score_rows([x, t_x, T], batch::Repeats::Ignore, |[x, t_x, T], out| {
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = self.p_alive(x[i], t_x[i], T[i])?;
+            }
+            Ok(())
         })
     }
 
@@ -300,28 +303,27 @@ pub trait TransactionModel: Send + Sync {
     /// one horizon per customer); see [`TransactionModel::p_alive_many`].
     fn expected_purchases_many(&self, t: &[f64], x: &[f64], t_x: &[f64], T: &[f64]) -> Result<Vec<f64>, ModelError> {
         batch::check_rows(&[("t", t)], x, t_x, T)?;
-        batch::score_rows([t, x, t_x, T], batch::Repeats::Merge, |[t, x, t_x, T]| {
-            (0..x.len())
-                .map(|i| self.expected_purchases(t[i], x[i], t_x[i], T[i]))
-                .collect()
+        batch::score_rows([t, x, t_x, T], batch::Repeats::Merge, |[t, x, t_x, T], out| {
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = self.expected_purchases(t[i], x[i], t_x[i], T[i])?;
+            }
+            Ok(())
         })
     }
 
     /// [`TransactionModel::p_alive`] for every row of `data` (its times are
     /// converted explicitly to the model's unit).
     fn p_alive_batch(&self, data: &TransactionSummary) -> Result<Vec<f64>, ModelError> {
-        let f = data.time_unit().convert(1.0, self.time_unit());
-        let scale = |v: &[f64]| v.iter().map(|v| v * f).collect::<Vec<_>>();
-        self.p_alive_many(data.frequency(), &scale(data.recency()), &scale(data.t()))
+        let (t_x, T) = (data.recency_in(self.time_unit()), data.t_in(self.time_unit()));
+        self.p_alive_many(data.frequency(), &t_x, &T)
     }
 
     /// [`TransactionModel::expected_purchases`] for every row of `data`;
     /// `t` is in the model's unit, `data`'s times are converted explicitly.
     fn expected_purchases_batch(&self, t: f64, data: &TransactionSummary) -> Result<Vec<f64>, ModelError> {
-        let f = data.time_unit().convert(1.0, self.time_unit());
-        let scale = |v: &[f64]| v.iter().map(|v| v * f).collect::<Vec<_>>();
+        let (t_x, T) = (data.recency_in(self.time_unit()), data.t_in(self.time_unit()));
         let horizon = vec![t; data.len()];
-        self.expected_purchases_many(&horizon, data.frequency(), &scale(data.recency()), &scale(data.t()))
+        self.expected_purchases_many(&horizon, data.frequency(), &t_x, &T)
     }
 }
 

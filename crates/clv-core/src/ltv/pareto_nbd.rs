@@ -55,7 +55,7 @@ use super::data::{Compressed, TransactionSummary, check_rft};
 use super::dual::{Dual, Real, log_diff_exp_r, log_sum_exp_r};
 use super::error::{ModelError, finite};
 use super::optimize::{FitOptions, Objective, fit_builder_methods, run_fit};
-use super::special::{exprel, integrate, integrate_real, ln_gamma, ln_hyp2f1_one_grad};
+use super::special::{exprel, integrate, integrate_real, ln_gamma, ln_hyp2f1_one, ln_hyp2f1_one_grad};
 use super::{FitReport, FittedRepr, ModelKind, TimeUnit, TransactionModel, check_arg, check_param, fitted_serde};
 
 /// Pareto/NBD parameters (names as in the papers).
@@ -116,9 +116,13 @@ fn ln_f<R: Real>(r: R, alpha: R, s: R, beta: R, x: f64, y: f64, la: R, lb: R) ->
 
 /// `ln ₂F₁(1, b; c; z)` as a [`Real`]: the value and partials come from the
 /// `f64` series with running derivative sums, and are chained into the
-/// derivative directions of `b`, `c`, `z`.
+/// derivative directions of `b`, `c`, `z` (a plain `f64` sums the values only).
 #[inline]
 fn ln_g_series<R: Real>(b: R, c: R, z: R) -> Option<R> {
+    if !R::DERIVATIVES {
+        // Values only (scoring): one division per term and no derivative sums.
+        return ln_hyp2f1_one(b.val(), c.val(), z.val(), SERIES_TERMS).map(R::cst);
+    }
     let (v, db, dc, dz) = ln_hyp2f1_one_grad(b.val(), c.val(), z.val(), SERIES_TERMS)?;
     // v + db·(b − b₀) + dc·(c − c₀) + dz·(z − z₀): same value, exact first derivatives.
     Some((b - b.val()) * db + (c - c.val()) * dc + (z - z.val()) * dz + v)
@@ -173,42 +177,49 @@ fn ln_f_quad<R: Real>(r: R, alpha: R, s: R, beta: R, x: f64, y: f64, la: R) -> O
     v.val().is_finite().then_some(v)
 }
 
-/// `ln` of the bracket `{ (α+T)^{-(r+x)}(β+T)^{-s} + s/(r+s+x) A₀ }` and the
-/// log of its first term.
-#[inline]
-fn ln_bracket<R: Real>(r: R, alpha: R, s: R, beta: R, x: f64, t_x: f64, T: f64) -> Option<(R, R)> {
-    ln_bracket_with(r, alpha, s, beta, x, t_x, T, |y, logs| {
-        let (la, lb) = logs.unwrap_or_else(|| ((alpha + y).ln(), (beta + y).ln()));
-        ln_f(r, alpha, s, beta, x, y, la, lb)
-    })
+/// The parts of P(alive) that depend on `x` and one time `y` (t_x or T), which customers on a
+/// day grid share: `ln_f = ln F(y)` of [`ln_f`], `ln_first = −(r+x) ln(α+y) − s ln(β+y)` (the
+/// log of the bracket's first term when y = T) and `ln_s_n = ln(s/(r+s+x))`.
+#[derive(Debug, Clone, Copy)]
+struct AliveTerms {
+    ln_f: f64,
+    ln_first: f64,
+    ln_s_n: f64,
 }
 
-/// [`ln_bracket`] with `ln F(y)` supplied by `ln_f_at(y, logs)` (so that scoring can reuse it
-/// between customers with equal `x` and `y`); `logs` is `(ln(α+y), ln(β+y))` when they are
-/// already known (y = T), `None` when the caller computes them (only when it needs them).
-#[inline]
-#[allow(clippy::too_many_arguments)]
-fn ln_bracket_with<R: Real>(
-    r: R,
-    alpha: R,
-    s: R,
-    beta: R,
-    x: f64,
-    t_x: f64,
-    T: f64,
-    mut ln_f_at: impl FnMut(f64, Option<(R, R)>) -> Option<R>,
-) -> Option<(R, R)> {
-    let la_t = (alpha + T).ln();
-    let lb_t = (beta + T).ln();
-    let p = -((r + x) * la_t) - s * lb_t;
-    if t_x == T {
-        return Some((p, p));
+impl AliveTerms {
+    fn new(p: ParetoNbdParams, x: f64, y: f64) -> Option<Self> {
+        let (la, lb) = ((p.alpha + y).ln(), (p.beta + y).ln());
+        Some(AliveTerms {
+            ln_f: ln_f(p.r, p.alpha, p.s, p.beta, x, y, la, lb)?,
+            ln_first: -((p.r + x) * la) - p.s * lb,
+            ln_s_n: p.s.ln() - (p.r + p.s + x).ln(),
+        })
     }
-    let f_x = ln_f_at(t_x, None)?;
-    let f_t = ln_f_at(T, Some((la_t, lb_t)))?;
-    let ln_a0 = log_diff_exp_r(f_x, f_t);
-    let n = r + s + x;
-    Some((log_sum_exp_r(p, s.ln() - n.ln() + ln_a0), p))
+
+    /// P(alive) of a customer with `at_t_x` and `at_t` (the terms at t_x and at T, same x):
+    /// the bracket's first term over the whole bracket,
+    /// `1 / (1 + s/(r+s+x) · A₀ / first)` with `A₀ = F(t_x) − F(T) ≥ 0`, i.e.
+    /// `1 / (1 + exp(ln_s_n + ln F(t_x) − ln_first) · (1 − F(T)/F(t_x)))`, the difference taken
+    /// with `expm1` (no cancellation) and the product in log space when it would overflow.
+    #[inline]
+    fn p_alive(at_t_x: AliveTerms, at_t: AliveTerms) -> f64 {
+        // 1 − F(T)/F(t_x): expm1 only where 1 − e^d would cancel (e^d > ½); below, 1 − e^d is
+        // within an ulp or two (and exp is much cheaper than expm1).
+        let d = at_t.ln_f - at_t_x.ln_f;
+        let share = if d < -std::f64::consts::LN_2 {
+            1.0 - d.exp()
+        } else {
+            (-d.exp_m1()).max(0.0)
+        };
+        let ln_scale = at_t.ln_s_n + at_t_x.ln_f - at_t.ln_first;
+        let odds = if ln_scale < 700.0 {
+            ln_scale.exp() * share
+        } else {
+            (ln_scale + share.ln()).exp()
+        };
+        (1.0 / (1.0 + odds)).min(1.0)
+    }
 }
 
 type D4 = Dual<4>;
@@ -455,11 +466,11 @@ impl FittedParetoNbd {
     /// Pareto/NBD model", with the A₀ above).
     pub fn p_alive(&self, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
         check_rft(0, x, t_x, T)?;
-        let p = self.params;
-        let (b, first) = ln_bracket(p.r, p.alpha, p.s, p.beta, x, t_x, T).ok_or(ModelError::NumericalFailure {
-            context: "Pareto/NBD P(alive) (hypergeometric series)",
-        })?;
-        finite((first - b).exp().min(1.0), "Pareto/NBD P(alive)")
+        if t_x == T {
+            return Ok(1.0);
+        }
+        let terms = |y| AliveTerms::new(self.params, x, y).ok_or(P_ALIVE_FAILURE);
+        finite(AliveTerms::p_alive(terms(t_x)?, terms(T)?), "Pareto/NBD P(alive)")
     }
 
     /// Expected purchases in `(T, T+t]` given the history (SMC 1987; Fader &
@@ -472,10 +483,24 @@ impl FittedParetoNbd {
 
     fn expected_purchases_given_p_alive(&self, t: f64, x: f64, T: f64, pa: f64) -> Result<f64, ModelError> {
         check_arg("t", t)?;
+        self.expected_purchases_from(self.horizon_factor(t, T), x, pa)
+    }
+
+    /// `(β+T)/(α+T) · (−u) · exprel((s−1) u)` with `u = −ln(1 + t/(β+T))`: the part of the
+    /// conditional expectation that depends on `(t, T)` only,
+    /// `E = (r+x) · horizon_factor · P(alive)`.
+    fn horizon_factor(&self, t: f64, T: f64) -> f64 {
         let p = self.params;
         let u = -(t / (p.beta + T)).ln_1p();
-        let v = (p.r + x) * (p.beta + T) / (p.alpha + T) * (-u) * exprel((p.s - 1.0) * u) * pa;
-        finite(v, "Pareto/NBD conditional expected purchases")
+        (p.beta + T) / (p.alpha + T) * (-u) * exprel((p.s - 1.0) * u)
+    }
+
+    #[inline]
+    fn expected_purchases_from(&self, horizon_factor: f64, x: f64, pa: f64) -> Result<f64, ModelError> {
+        finite(
+            (self.params.r + x) * horizon_factor * pa,
+            "Pareto/NBD conditional expected purchases",
+        )
     }
 
     /// Unconditional `E[X(t)] = rβ/(α(s−1)) [1 − (β/(β+t))^{s−1}]` (SMC 1987).
@@ -536,8 +561,8 @@ impl TransactionModel for FittedParetoNbd {
     /// distinct pair, which on day-grid data is a small fraction of the rows.
     fn p_alive_many(&self, x: &[f64], t_x: &[f64], T: &[f64]) -> Result<Vec<f64>, ModelError> {
         super::batch::check_rows(&[], x, t_x, T)?;
-        super::batch::score_rows([x, t_x, T], super::batch::Repeats::Merge, |[x, t_x, T]| {
-            self.p_alive_rows(x, t_x, T)
+        super::batch::score_rows([x, t_x, T], super::batch::Repeats::Ignore, |[x, t_x, T], out| {
+            self.p_alive_rows(x, t_x, T, out)
         })
     }
     fn expected_purchases(&self, t: f64, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
@@ -545,11 +570,16 @@ impl TransactionModel for FittedParetoNbd {
     }
     fn expected_purchases_many(&self, t: &[f64], x: &[f64], t_x: &[f64], T: &[f64]) -> Result<Vec<f64>, ModelError> {
         super::batch::check_rows(&[("t", t)], x, t_x, T)?;
-        super::batch::score_rows([t, x, t_x, T], super::batch::Repeats::Merge, |[t, x, t_x, T]| {
-            let alive = self.p_alive_rows(x, t_x, T)?;
-            (0..x.len())
-                .map(|i| self.expected_purchases_given_p_alive(t[i], x[i], T[i], alive[i]))
-                .collect()
+        super::batch::score_rows([t, x, t_x, T], super::batch::Repeats::Ignore, |[t, x, t_x, T], out| {
+            self.p_alive_rows(x, t_x, T, out)?;
+            let mut factors: super::memo::Memo<2, f64> = Default::default();
+            for (i, o) in out.iter_mut().enumerate() {
+                check_arg("t", t[i])?;
+                let factor =
+                    factors.get_or_insert([t[i].to_bits(), T[i].to_bits()], || self.horizon_factor(t[i], T[i]));
+                *o = self.expected_purchases_from(factor, x[i], *o)?;
+            }
+            Ok(())
         })
     }
     fn expected_purchases_new(&self, t: f64) -> Result<f64, ModelError> {
@@ -560,28 +590,30 @@ impl TransactionModel for FittedParetoNbd {
     }
 }
 
+const P_ALIVE_FAILURE: ModelError = ModelError::NumericalFailure {
+    context: "Pareto/NBD P(alive) (hypergeometric series)",
+};
+
 impl FittedParetoNbd {
-    /// P(alive) of checked rows, the hypergeometric terms memoised per `(x, time)` (with the
-    /// logarithms they need computed only on a miss).
-    fn p_alive_rows(&self, x: &[f64], t_x: &[f64], T: &[f64]) -> Result<Vec<f64>, ModelError> {
-        let p = self.params;
-        let mut memo: super::memo::Memo<2, Option<f64>> = Default::default();
-        let mut out = Vec::with_capacity(x.len());
+    /// P(alive) of checked rows into `out`, the terms of each distinct `(x, time)` computed
+    /// once.
+    fn p_alive_rows(&self, x: &[f64], t_x: &[f64], T: &[f64], out: &mut [f64]) -> Result<(), ModelError> {
+        let mut memo: super::memo::Memo<2, AliveTerms> = Default::default();
+        let mut terms = |x: f64, y: f64| {
+            memo.get_or_try_insert([x.to_bits(), y.to_bits()], || {
+                AliveTerms::new(self.params, x, y).ok_or(P_ALIVE_FAILURE)
+            })
+        };
         // The rows were checked by the caller (`p_alive_many`).
-        for i in 0..x.len() {
-            let xi = x[i];
-            let bracket = ln_bracket_with(p.r, p.alpha, p.s, p.beta, xi, t_x[i], T[i], |y, logs| {
-                *memo.entry([xi.to_bits(), y.to_bits()]).or_insert_with(|| {
-                    let (la, lb) = logs.unwrap_or_else(|| ((p.alpha + y).ln(), (p.beta + y).ln()));
-                    ln_f(p.r, p.alpha, p.s, p.beta, xi, y, la, lb)
-                })
-            });
-            let (b, first) = bracket.ok_or(ModelError::NumericalFailure {
-                context: "Pareto/NBD P(alive) (hypergeometric series)",
-            })?;
-            out.push(finite((first - b).exp().min(1.0), "Pareto/NBD P(alive)")?);
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = if t_x[i] == T[i] {
+                1.0
+            } else {
+                let (at_t_x, at_t) = (terms(x[i], t_x[i])?, terms(x[i], T[i])?);
+                finite(AliveTerms::p_alive(at_t_x, at_t), "Pareto/NBD P(alive)")?
+            };
         }
-        Ok(out)
+        Ok(())
     }
 }
 
@@ -608,14 +640,21 @@ mod tests {
         check_gradient(&mut o, [0.55, 15.0, 0.6, 3.0]); // alpha > beta branch
     }
 
-    #[test]
-    fn likelihood_is_continuous_across_branches() {
-        let ll = |alpha: f64, beta: f64| {
-            let (b, _) = ln_bracket(0.5, alpha, 0.7, beta, 3.0, 12.0, 30.0).unwrap();
-            b
+    fn model(alpha: f64, beta: f64) -> FittedParetoNbd {
+        let params = ParetoNbdParams {
+            r: 0.5,
+            alpha,
+            s: 0.7,
+            beta,
         };
-        let a = ll(10.0, 10.0 - 1e-9);
-        let b = ll(10.0, 10.0 + 1e-9);
+        FittedParetoNbd::from_params(params, TimeUnit::Week).unwrap()
+    }
+
+    #[test]
+    fn p_alive_is_continuous_across_branches() {
+        let pa = |alpha: f64, beta: f64| model(alpha, beta).p_alive(3.0, 12.0, 30.0).unwrap();
+        let a = pa(10.0, 10.0 - 1e-9);
+        let b = pa(10.0, 10.0 + 1e-9);
         assert!((a - b).abs() < 1e-8, "{a} {b}");
     }
 
@@ -667,21 +706,28 @@ mod tests {
     }
 
     #[test]
-    fn bracket_matches_numerical_integral() {
+    fn p_alive_matches_the_bracket_by_numerical_integral() {
+        // P(alive) = first / bracket, with
         // bracket = (α+T)^{-(r+x)}(β+T)^{-s} + s ∫_{t_x}^T (α+τ)^{-(r+x)} (β+τ)^{-(s+1)} dτ
+        // and first its first term (SMC 1987; Fader & Hardie's P(alive) note).
         for &(alpha, beta) in &[(10.6, 11.7), (15.0, 3.0)] {
-            let (r, s, x, t_x, T) = (0.55, 0.6, 4.0, 7.0, 30.0);
-            let (lb, _) = ln_bracket(r, alpha, s, beta, x, t_x, T).unwrap();
-            let first = -(r + x) * (alpha + T).ln() - s * (beta + T).ln();
-            let i = integrate(
-                |tau: f64| (-(r + x) * (alpha + tau).ln() - (s + 1.0) * (beta + tau).ln() - first).exp(),
-                t_x,
-                T,
-                1e-14,
-            )
-            .unwrap();
-            let direct = first + (1.0 + s * i).ln();
-            assert!((lb - direct).abs() < 1e-10, "{lb} vs {direct}");
+            let (r, s) = (0.5, 0.7);
+            for (x, t_x, T) in [(4.0, 7.0, 30.0), (1.0, 29.5, 30.0), (40.0, 2.0, 52.0), (0.0, 0.0, 3.0)] {
+                let first = -(r + x) * (alpha + T).ln() - s * (beta + T).ln();
+                let i = integrate(
+                    |tau: f64| (-(r + x) * (alpha + tau).ln() - (s + 1.0) * (beta + tau).ln() - first).exp(),
+                    t_x,
+                    T,
+                    1e-14,
+                )
+                .unwrap();
+                let want = 1.0 / (1.0 + s * i);
+                let got = model(alpha, beta).p_alive(x, t_x, T).unwrap();
+                assert!(
+                    (got - want).abs() < 1e-12 * want.max(1e-300) + 1e-300,
+                    "{x} {t_x} {T}: {got} vs {want}"
+                );
+            }
         }
     }
 }
