@@ -527,6 +527,11 @@ pub(crate) fn nb_upper_tail(r: f64, ln_p0: f64, ln_q: f64, n: u32) -> f64 {
     sum.min(1.0)
 }
 
+thread_local! {
+    /// The numerators of eq. 10 by `(t, x, T)`, kept between a thread's calls (SQL batches).
+    static NUMERATORS: super::memo::ThreadMemo<3, f64> = const { std::cell::RefCell::new(None) };
+}
+
 /// Scoring shared by BG/NBD and MBG/NBD.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct BetaGeoCore {
@@ -641,20 +646,36 @@ impl BetaGeoCore {
         T: &[f64],
         out: &mut [f64],
     ) -> Result<(), ModelError> {
-        let mut memo: super::memo::Memo<3, f64> = Default::default();
         let mut ln_den = LnDenominators::new(self);
-        for (i, o) in out.iter_mut().enumerate() {
-            // Rows checked by the caller (`expected_purchases_many`).
-            check_arg("t", t[i])?;
-            if t[i] == 0.0 {
-                *o = 0.0;
-                continue;
+        super::memo::with_thread_memo(&NUMERATORS, self.model_key(), |memo| {
+            for (i, o) in out.iter_mut().enumerate() {
+                // Rows checked by the caller (`expected_purchases_many`).
+                check_arg("t", t[i])?;
+                if t[i] == 0.0 {
+                    *o = 0.0;
+                    continue;
+                }
+                let key = [t[i].to_bits(), x[i].to_bits(), T[i].to_bits()];
+                let num = memo.get_or_try_insert(key, || self.expected_purchases_if_alive(t[i], x[i], T[i]))?;
+                *o = self.finish_expected_purchases(num, ln_den.get(x[i]), x[i], t_x[i], T[i])?;
             }
-            let key = [t[i].to_bits(), x[i].to_bits(), T[i].to_bits()];
-            let num = memo.get_or_try_insert(key, || self.expected_purchases_if_alive(t[i], x[i], T[i]))?;
-            *o = self.finish_expected_purchases(num, ln_den.get(x[i]), x[i], t_x[i], T[i])?;
-        }
-        Ok(())
+            Ok(())
+        })
+    }
+
+    /// This model in a [`super::memo::ThreadMemo`].
+    fn model_key(&self) -> super::memo::ModelKey {
+        let variant = match self.variant {
+            Variant::Bg => 0,
+            Variant::Mbg => 1,
+        };
+        [
+            variant,
+            self.r.to_bits(),
+            self.alpha.to_bits(),
+            self.a.to_bits(),
+            self.b.to_bits(),
+        ]
     }
 
     fn finish_expected_purchases(

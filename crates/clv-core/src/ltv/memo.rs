@@ -100,6 +100,43 @@ impl<const N: usize, V: Copy> Memo<N, V> {
     }
 }
 
+/// Which model a [`ThreadMemo`] holds terms of: a tag for the model kind and its parameters'
+/// bit patterns (the memoised terms are functions of these and the key only).
+pub(crate) type ModelKey = [u64; 5];
+
+/// A memo kept by a thread between calls: the SQL functions score a query 8,192 rows at a
+/// time, and customers in different batches share terms as much as customers in one batch do.
+/// It is emptied when the model changes and when it grows past [`ThreadMemo::CAP`] entries, so
+/// it never holds more than a few megabytes. A hit returns exactly what a fresh computation
+/// would, so results do not depend on what ran before on the thread.
+pub(crate) type ThreadMemo<const N: usize, V> = std::cell::RefCell<Option<(ModelKey, Memo<N, V>)>>;
+
+/// Entries a [`ThreadMemo`] keeps at most.
+const THREAD_MEMO_CAP: usize = 1 << 16;
+
+/// Runs `f` with this thread's memo in `slot` for `model` (a fresh one when it held another
+/// model's terms, or when `slot` is in use further up the stack).
+pub(crate) fn with_thread_memo<const N: usize, V: Copy + 'static, R>(
+    slot: &'static std::thread::LocalKey<ThreadMemo<N, V>>,
+    model: ModelKey,
+    f: impl FnOnce(&mut Memo<N, V>) -> R,
+) -> R {
+    slot.with(|cell| {
+        let Ok(mut held) = cell.try_borrow_mut() else {
+            return f(&mut Memo::default());
+        };
+        let memo = match &mut *held {
+            Some((key, memo)) if *key == model => memo,
+            other => &mut other.insert((model, Memo::default())).1,
+        };
+        let out = f(&mut *memo);
+        if memo.len() > THREAD_MEMO_CAP {
+            *held = None;
+        }
+        out
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,5 +168,31 @@ mod tests {
         assert_eq!(memo.get_or_try_insert([7], || Err::<u8, _>("no")), Err("no"));
         assert_eq!(memo.get_or_try_insert::<()>([7], || Ok(3)), Ok(3));
         assert_eq!(memo.len(), 3);
+    }
+
+    thread_local! {
+        static SLOT: ThreadMemo<1, f64> = const { std::cell::RefCell::new(None) };
+    }
+
+    #[test]
+    fn a_thread_memo_is_kept_for_one_model_and_emptied_for_another() {
+        let square =
+            |model: ModelKey, v: f64| with_thread_memo(&SLOT, model, |m| m.get_or_insert([v.to_bits()], || v * v));
+        let count = |model: ModelKey| with_thread_memo(&SLOT, model, |m| m.len());
+        let (one, two) = ([1; 5], [2; 5]);
+        assert_eq!(square(one, 3.0), 9.0);
+        assert_eq!(square(one, 4.0), 16.0);
+        assert_eq!(count(one), 2);
+        assert_eq!(square(two, 3.0), 9.0);
+        assert_eq!(count(two), 1);
+        // In use further up the stack: a fresh memo, same values.
+        let nested = with_thread_memo(&SLOT, two, |_| square(two, 5.0));
+        assert_eq!(nested, 25.0);
+        assert_eq!(count(two), 1);
+        // Past the cap, it starts again.
+        for i in 0..=THREAD_MEMO_CAP {
+            square(one, i as f64);
+        }
+        assert_eq!(count(one), 0);
     }
 }

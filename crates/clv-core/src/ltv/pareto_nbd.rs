@@ -571,15 +571,7 @@ impl TransactionModel for FittedParetoNbd {
     fn expected_purchases_many(&self, t: &[f64], x: &[f64], t_x: &[f64], T: &[f64]) -> Result<Vec<f64>, ModelError> {
         super::batch::check_rows(&[("t", t)], x, t_x, T)?;
         super::batch::score_rows([t, x, t_x, T], super::batch::Repeats::Ignore, |[t, x, t_x, T], out| {
-            self.p_alive_rows(x, t_x, T, out)?;
-            let mut factors: super::memo::Memo<2, f64> = Default::default();
-            for (i, o) in out.iter_mut().enumerate() {
-                check_arg("t", t[i])?;
-                let factor =
-                    factors.get_or_insert([t[i].to_bits(), T[i].to_bits()], || self.horizon_factor(t[i], T[i]));
-                *o = self.expected_purchases_from(factor, x[i], *o)?;
-            }
-            Ok(())
+            self.expected_purchases_rows(t, x, t_x, T, out)
         })
     }
     fn expected_purchases_new(&self, t: f64) -> Result<f64, ModelError> {
@@ -590,6 +582,14 @@ impl TransactionModel for FittedParetoNbd {
     }
 }
 
+thread_local! {
+    /// [`AliveTerms`] by `(x, time)`, kept between a thread's calls (SQL batches).
+    static ALIVE_TERMS: super::memo::ThreadMemo<2, AliveTerms> = const { std::cell::RefCell::new(None) };
+    /// The terms at T and [`FittedParetoNbd::horizon_factor`] by `(t, x, T)`, likewise.
+    static EXPECTED_TERMS: super::memo::ThreadMemo<3, (Option<AliveTerms>, f64)> =
+        const { std::cell::RefCell::new(None) };
+}
+
 const P_ALIVE_FAILURE: ModelError = ModelError::NumericalFailure {
     context: "Pareto/NBD P(alive) (hypergeometric series)",
 };
@@ -598,22 +598,70 @@ impl FittedParetoNbd {
     /// P(alive) of checked rows into `out`, the terms of each distinct `(x, time)` computed
     /// once.
     fn p_alive_rows(&self, x: &[f64], t_x: &[f64], T: &[f64], out: &mut [f64]) -> Result<(), ModelError> {
-        let mut memo: super::memo::Memo<2, AliveTerms> = Default::default();
-        let mut terms = |x: f64, y: f64| {
-            memo.get_or_try_insert([x.to_bits(), y.to_bits()], || {
-                AliveTerms::new(self.params, x, y).ok_or(P_ALIVE_FAILURE)
-            })
-        };
-        // The rows were checked by the caller (`p_alive_many`).
-        for (i, o) in out.iter_mut().enumerate() {
-            *o = if t_x[i] == T[i] {
-                1.0
-            } else {
-                let (at_t_x, at_t) = (terms(x[i], t_x[i])?, terms(x[i], T[i])?);
-                finite(AliveTerms::p_alive(at_t_x, at_t), "Pareto/NBD P(alive)")?
+        super::memo::with_thread_memo(&ALIVE_TERMS, self.model_key(), |memo| {
+            let mut terms = |x: f64, y: f64| {
+                memo.get_or_try_insert([x.to_bits(), y.to_bits()], || {
+                    AliveTerms::new(self.params, x, y).ok_or(P_ALIVE_FAILURE)
+                })
             };
-        }
-        Ok(())
+            // The rows were checked by the caller (`p_alive_many`).
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = if t_x[i] == T[i] {
+                    1.0
+                } else {
+                    let (at_t_x, at_t) = (terms(x[i], t_x[i])?, terms(x[i], T[i])?);
+                    finite(AliveTerms::p_alive(at_t_x, at_t), "Pareto/NBD P(alive)")?
+                };
+            }
+            Ok(())
+        })
+    }
+
+    /// Expected purchases of checked rows into `out`: per row one lookup by `(t, x, T)` (the
+    /// terms at T and the horizon factor) and, unless t_x = T, one by `(x, t_x)`.
+    fn expected_purchases_rows(
+        &self,
+        t: &[f64],
+        x: &[f64],
+        t_x: &[f64],
+        T: &[f64],
+        out: &mut [f64],
+    ) -> Result<(), ModelError> {
+        let model = self.model_key();
+        super::memo::with_thread_memo(&ALIVE_TERMS, model, |alive| {
+            super::memo::with_thread_memo(&EXPECTED_TERMS, model, |expected| {
+                for (i, o) in out.iter_mut().enumerate() {
+                    check_arg("t", t[i])?;
+                    let key = [t[i].to_bits(), x[i].to_bits(), T[i].to_bits()];
+                    // The terms at T are needed only when t_x < T: a failure is kept, not raised.
+                    let (at_t, factor) = expected.get_or_insert(key, || {
+                        (
+                            AliveTerms::new(self.params, x[i], T[i]),
+                            self.horizon_factor(t[i], T[i]),
+                        )
+                    });
+                    let pa = if t_x[i] == T[i] {
+                        1.0
+                    } else {
+                        let at_t_x = alive.get_or_try_insert([x[i].to_bits(), t_x[i].to_bits()], || {
+                            AliveTerms::new(self.params, x[i], t_x[i]).ok_or(P_ALIVE_FAILURE)
+                        })?;
+                        finite(
+                            AliveTerms::p_alive(at_t_x, at_t.ok_or(P_ALIVE_FAILURE)?),
+                            "Pareto/NBD P(alive)",
+                        )?
+                    };
+                    *o = self.expected_purchases_from(factor, x[i], pa)?;
+                }
+                Ok(())
+            })
+        })
+    }
+
+    /// This model in a [`super::memo::ThreadMemo`].
+    fn model_key(&self) -> super::memo::ModelKey {
+        let p = self.params;
+        [2, p.r.to_bits(), p.alpha.to_bits(), p.s.to_bits(), p.beta.to_bits()]
     }
 }
 

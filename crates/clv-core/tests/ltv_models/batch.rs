@@ -85,6 +85,68 @@ fn batch_scoring_equals_per_customer_scoring() {
     same_as_per_row(&ParetoNbd::new().fit(&data).unwrap(), &data);
 }
 
+/// Batches below 65,536 rows (a SQL batch) keep their memos on the thread between calls. Two
+/// models with different parameters scored alternately on one thread, each twice, must give
+/// every time the values of one call per customer: a memo never serves one model's terms to
+/// another.
+#[test]
+fn memos_kept_between_calls_belong_to_one_model() {
+    let data = cdnow();
+    let (x, t_x, t) = (data.frequency(), data.recency(), data.t());
+    let horizon = vec![52.0; x.len()];
+    let bg = BgNbd::new().fit(&data).unwrap();
+    let pareto = ParetoNbd::new().fit(&data).unwrap();
+    let nudged = |p: f64| p * (1.0 + 1e-9);
+    let bg2 = FittedBgNbd::from_params(
+        BgNbdParams {
+            a: nudged(bg.params().a),
+            ..bg.params()
+        },
+        TimeUnit::Week,
+    )
+    .unwrap();
+    let pareto2 = FittedParetoNbd::from_params(
+        ParetoNbdParams {
+            r: nudged(pareto.params().r),
+            ..pareto.params()
+        },
+        TimeUnit::Week,
+    )
+    .unwrap();
+    let models: [&dyn TransactionModel; 4] = [&bg, &pareto, &bg2, &pareto2];
+    for round in 0..2 {
+        for m in models {
+            let alive = m.p_alive_many(x, t_x, t).unwrap();
+            let expected = m.expected_purchases_many(&horizon, x, t_x, t).unwrap();
+            for i in 0..x.len() {
+                let want = m.p_alive(x[i], t_x[i], t[i]).unwrap();
+                assert_eq!(
+                    alive[i].to_bits(),
+                    want.to_bits(),
+                    "{:?} round {round} row {i}",
+                    m.kind()
+                );
+                let want = m.expected_purchases(52.0, x[i], t_x[i], t[i]).unwrap();
+                assert_eq!(
+                    expected[i].to_bits(),
+                    want.to_bits(),
+                    "{:?} round {round} row {i}",
+                    m.kind()
+                );
+            }
+        }
+    }
+    // The nudged models do differ from the fitted ones somewhere.
+    let differs = |a: &dyn TransactionModel, b: &dyn TransactionModel| {
+        let (va, vb) = (
+            a.expected_purchases_many(&horizon, x, t_x, t).unwrap(),
+            b.expected_purchases_many(&horizon, x, t_x, t).unwrap(),
+        );
+        va.iter().zip(&vb).any(|(p, q)| p != q)
+    };
+    assert!(differs(&bg, &bg2) && differs(&pareto, &pareto2));
+}
+
 /// A fit can run off to a, b → ∞ (a dropout probability that is the same for everyone). The
 /// conditional expectation then tends to the fixed-dropout limit and must stay finite.
 #[test]
