@@ -363,6 +363,13 @@ async fn projections_and_error_policies_behave_as_the_ordinary_plan() -> Result<
         "SELECT segment, count(*) AS n, round(sum(monetary), 4) AS revenue FROM rfm('orders', 'fused=FUSED') GROUP BY segment ORDER BY segment",
         "SELECT customer_id, r FROM rfm('orders', 'fused=FUSED') WHERE f >= 4 ORDER BY customer_id",
         "SELECT count(*) FROM rfm('orders', 'fused=FUSED')",
+        // Projections that build the scores without the labels, the labels only, the plain
+        // SQL's columns, columns out of order and twice, and no score at all.
+        "SELECT customer_id, rfm_total, m FROM rfm('orders', 'fused=FUSED') ORDER BY customer_id",
+        "SELECT rfm_cell, segment, customer_id FROM rfm('orders', 'fused=FUSED') ORDER BY customer_id",
+        "SELECT customer_id, recency_days, frequency, monetary, r, f, m, segment FROM rfm('orders', 'fused=FUSED') ORDER BY customer_id",
+        "SELECT tenure_days, customer_id, r, r AS r_again, last_purchase FROM rfm('orders', 'fused=FUSED') ORDER BY customer_id",
+        "SELECT customer_id, first_purchase, frequency FROM rfm('orders', 'fused=FUSED') ORDER BY customer_id",
     ] {
         let fused = text(&ctx, &select.replace("FUSED", "true")).await?;
         let plain = text(&ctx, &select.replace("FUSED", "false")).await?;

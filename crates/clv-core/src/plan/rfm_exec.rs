@@ -418,21 +418,24 @@ fn exact_amounts(amounts: &ArrayRef, exact: &DataType, out: &mut Vec<i128>) -> R
 /// The per-customer values of a run of customers, computed from their totals exactly as the
 /// ordinary plan computes them.
 struct Values {
-    first: ArrayRef,
+    /// With the tenure, only when asked for (the scores do not need them).
+    first: Option<ArrayRef>,
     last: ArrayRef,
     recency_days: Vec<i64>,
-    tenure_days: Vec<i64>,
+    tenure_days: Option<Vec<i64>>,
     frequency: Vec<i64>,
     monetary: Vec<f64>,
 }
 
 impl FusedRfm {
-    fn values(&self, agg: &CustomerAggregator, slots: &[u32], as_of: i64) -> Result<Values> {
+    fn values(&self, agg: &CustomerAggregator, slots: &[u32], as_of: i64, with_first: bool) -> Result<Values> {
         let totals = &agg.totals;
         let pick = |f: fn(&CustomerTotals) -> i64| -> Int64Array {
             Int64Array::from_iter_values(slots.iter().map(|s| f(&totals[*s as usize])))
         };
-        let first = cast(&pick(|c| c.first), &self.time_type)?;
+        let first = with_first
+            .then(|| cast(&pick(|c| c.first), &self.time_type))
+            .transpose()?;
         let last = cast(&pick(|c| c.last), &self.time_type)?;
         let day = |times: &ArrayRef| -> Result<Vec<i64>> {
             let days = cast(times, &DataType::Date32)?;
@@ -462,7 +465,7 @@ impl FusedRfm {
             .collect();
         Ok(Values {
             recency_days: day(&last)?,
-            tenure_days: day(&first)?,
+            tenure_days: first.as_ref().map(&day).transpose()?,
             first,
             last,
             frequency,
@@ -543,62 +546,91 @@ impl Scored {
         })
     }
 
-    /// The output rows of the customers `slots`.
+    /// The output rows of the customers `slots`: only the columns of `projection` (all when
+    /// `None`) are built; a query that selects the plain columns skips the score labels.
     fn batch(&self, fused: &FusedRfm, projection: Option<&[usize]>, slots: &[u32]) -> Result<RecordBatch> {
-        let v = fused.values(&self.agg, slots, self.as_of)?;
-        let n = slots.len();
-        let (mut r, mut f, mut m) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-        let mut cell = StringBuilder::with_capacity(n, n * 3);
-        let mut segment = StringBuilder::with_capacity(n, n * 16);
-        for (i, slot) in slots.iter().enumerate() {
-            let scores = (
-                self.scorers[0].score(*slot, v.recency_days[i] as f64),
-                self.scorers[1].score(*slot, v.frequency[i] as f64),
-                self.scorers[2].score(*slot, v.monetary[i]),
-            );
-            let at = ((scores.0 * 11 + scores.1) * 11 + scores.2) as usize;
-            let Some(Some((code, label))) = self.cells.get(at) else {
-                return internal_err!("RfmExec: scores {scores:?} outside the scheme's cells");
-            };
-            cell.append_value(code);
-            segment.append_option(label.as_deref());
-            r.push(scores.0);
-            f.push(scores.1);
-            m.push(scores.2);
-        }
-        let total: Vec<i32> = (0..n).map(|i| r[i] + f[i] + m[i]).collect();
-        let columns: Vec<ArrayRef> = vec![
-            self.agg.keys.ids(slots)?,
-            Arc::new(Int64Array::from(v.recency_days)),
-            Arc::new(Int64Array::from(v.frequency)),
-            Arc::new(Float64Array::from(v.monetary)),
-            Arc::new(Int32Array::from(r)),
-            Arc::new(Int32Array::from(f)),
-            Arc::new(Int32Array::from(m)),
-            Arc::new(cell.finish()),
-            Arc::new(Int32Array::from(total)),
-            Arc::new(segment.finish()),
-            v.first,
-            v.last,
-            Arc::new(Int64Array::from(v.tenure_days)),
-        ];
         let schema = &fused.schema;
-        let columns = columns
-            .into_iter()
-            .zip(schema.fields())
-            .map(|(c, field)| {
-                if c.data_type() == field.data_type() {
-                    Ok(c)
-                } else {
-                    Ok(cast(&c, field.data_type())?)
+        let all: Vec<usize>;
+        let wanted = match projection {
+            Some(p) => p,
+            None => {
+                all = (0..schema.fields().len()).collect();
+                &all
+            }
+        };
+        let needs = |columns: std::ops::RangeInclusive<usize>| wanted.iter().any(|i| columns.contains(i));
+        let n = slots.len();
+        let v = fused.values(&self.agg, slots, self.as_of, needs(10..=10) || needs(12..=12))?;
+        let mut columns: Vec<Option<ArrayRef>> = vec![None; schema.fields().len()];
+        // Columns 4-9 (r, f, m scores, cell, total, segment) need the scores.
+        if needs(4..=9) {
+            let (mut r, mut f, mut m) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+            let labels = needs(7..=7) || needs(9..=9);
+            let (mut cell, mut segment) = if labels {
+                (
+                    StringBuilder::with_capacity(n, n * 3),
+                    StringBuilder::with_capacity(n, n * 16),
+                )
+            } else {
+                (StringBuilder::new(), StringBuilder::new())
+            };
+            for (i, slot) in slots.iter().enumerate() {
+                let scores = (
+                    self.scorers[0].score(*slot, v.recency_days[i] as f64),
+                    self.scorers[1].score(*slot, v.frequency[i] as f64),
+                    self.scorers[2].score(*slot, v.monetary[i]),
+                );
+                let at = ((scores.0 * 11 + scores.1) * 11 + scores.2) as usize;
+                let Some(Some((code, label))) = self.cells.get(at) else {
+                    return internal_err!("RfmExec: scores {scores:?} outside the scheme's cells");
+                };
+                if labels {
+                    cell.append_value(code);
+                    segment.append_option(label.as_deref());
                 }
+                r.push(scores.0);
+                f.push(scores.1);
+                m.push(scores.2);
+            }
+            let total: Vec<i32> = (0..n).map(|i| r[i] + f[i] + m[i]).collect();
+            columns[4] = Some(Arc::new(Int32Array::from(r)));
+            columns[5] = Some(Arc::new(Int32Array::from(f)));
+            columns[6] = Some(Arc::new(Int32Array::from(m)));
+            columns[8] = Some(Arc::new(Int32Array::from(total)));
+            if labels {
+                columns[7] = Some(Arc::new(cell.finish()));
+                columns[9] = Some(Arc::new(segment.finish()));
+            }
+        }
+        if needs(0..=0) {
+            columns[0] = Some(self.agg.keys.ids(slots)?);
+        }
+        columns[1] = Some(Arc::new(Int64Array::from(v.recency_days)));
+        columns[2] = Some(Arc::new(Int64Array::from(v.frequency)));
+        columns[3] = Some(Arc::new(Float64Array::from(v.monetary)));
+        columns[10] = v.first;
+        columns[11] = Some(v.last);
+        columns[12] = v.tenure_days.map(|d| Arc::new(Int64Array::from(d)) as ArrayRef);
+        let columns = wanted
+            .iter()
+            .map(|&i| {
+                let (Some(c), Some(field)) = (columns.get(i).cloned().flatten(), schema.fields().get(i)) else {
+                    return internal_err!("RfmExec: output column {i} was not built");
+                };
+                Ok(if c.data_type() == field.data_type() {
+                    c
+                } else {
+                    cast(&c, field.data_type())?
+                })
             })
             .collect::<Result<Vec<_>>>()?;
-        let batch = RecordBatch::try_new(Arc::clone(schema), columns)?;
-        Ok(match projection {
-            Some(p) => batch.project(p)?,
-            None => batch,
-        })
+        let schema = match projection {
+            Some(p) => Arc::new(schema.project(p)?),
+            None => Arc::clone(schema),
+        };
+        // The row count is explicit: a projection may keep no column (count(*)).
+        let options = datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(n));
+        Ok(RecordBatch::try_new_with_options(schema, columns, &options)?)
     }
 }
 
@@ -608,7 +640,7 @@ fn dimension_values(agg: &CustomerAggregator, fused: &FusedRfm, slots: &[u32], a
     let part = |slots: &[u32]| -> Result<[Vec<f64>; 3]> {
         let mut out: [Vec<f64>; 3] = std::array::from_fn(|_| Vec::with_capacity(slots.len()));
         for chunk in slots.chunks(CHUNK) {
-            let v = fused.values(agg, chunk, as_of)?;
+            let v = fused.values(agg, chunk, as_of, false)?;
             out[0].extend(v.recency_days.iter().map(|d| *d as f64));
             out[1].extend(v.frequency.iter().map(|n| *n as f64));
             out[2].extend(v.monetary);
