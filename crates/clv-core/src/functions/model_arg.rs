@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, StructArray};
 use datafusion::arrow::datatypes::{DataType, Float64Type};
-use datafusion::common::{Result, exec_err, plan_err};
+use datafusion::common::{Result, exec_err, internal_err, plan_err};
 use datafusion::logical_expr::ColumnarValue;
 
 use crate::ltv::{
@@ -83,6 +83,16 @@ impl ModelRows {
         }
     }
 
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.runs.iter().map(|(_, n)| n).sum()
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// One model per row (`None` for a null row).
     pub fn iter(&self) -> impl Iterator<Item = Option<&Fitted>> + '_ {
         self.runs
@@ -108,7 +118,13 @@ impl ModelRows {
 /// scalar subquery) is read once, not copied to every row.
 pub fn model_rows(function: &str, model: &ColumnarValue, rows: usize) -> Result<ModelRows> {
     match model {
-        ColumnarValue::Array(a) => read_models(function, a.as_struct()),
+        ColumnarValue::Array(a) => {
+            let models = read_models(function, a.as_struct())?;
+            if models.len() != rows {
+                return internal_err!("{function}: {} model rows for a batch of {rows}", models.len());
+            }
+            Ok(models)
+        }
         ColumnarValue::Scalar(s) => {
             let one = s.to_array_of_size(1)?;
             let m = read_models(function, one.as_struct())?.runs.pop().and_then(|(m, _)| m);

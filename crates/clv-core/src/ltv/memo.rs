@@ -106,7 +106,7 @@ pub(crate) type ModelKey = [u64; 5];
 
 /// A memo kept by a thread between calls: the SQL functions score a query 8,192 rows at a
 /// time, and customers in different batches share terms as much as customers in one batch do.
-/// It is emptied when the model changes and when it grows past [`ThreadMemo::CAP`] entries, so
+/// It is emptied when the model changes and when it grows past [`THREAD_MEMO_CAP`] entries, so
 /// it never holds more than a few megabytes. A hit returns exactly what a fresh computation
 /// would, so results do not depend on what ran before on the thread.
 pub(crate) type ThreadMemo<const N: usize, V> = std::cell::RefCell<Option<(ModelKey, Memo<N, V>)>>;
@@ -115,15 +115,18 @@ pub(crate) type ThreadMemo<const N: usize, V> = std::cell::RefCell<Option<(Model
 const THREAD_MEMO_CAP: usize = 1 << 16;
 
 /// Runs `f` with this thread's memo in `slot` for `model` (a fresh one when it held another
-/// model's terms, or when `slot` is in use further up the stack).
+/// model's terms, when `slot` is in use further up the stack, or while the thread's locals are
+/// being destroyed).
 pub(crate) fn with_thread_memo<const N: usize, V: Copy + 'static, R>(
     slot: &'static std::thread::LocalKey<ThreadMemo<N, V>>,
     model: ModelKey,
     f: impl FnOnce(&mut Memo<N, V>) -> R,
 ) -> R {
-    slot.with(|cell| {
+    let mut f = Some(f);
+    let kept = slot.try_with(|cell| {
+        let f = f.take()?;
         let Ok(mut held) = cell.try_borrow_mut() else {
-            return f(&mut Memo::default());
+            return Some(f(&mut Memo::default()));
         };
         let memo = match &mut *held {
             Some((key, memo)) if *key == model => memo,
@@ -133,8 +136,13 @@ pub(crate) fn with_thread_memo<const N: usize, V: Copy + 'static, R>(
         if memo.len() > THREAD_MEMO_CAP {
             *held = None;
         }
-        out
-    })
+        Some(out)
+    });
+    match (kept, f) {
+        (Ok(Some(out)), _) => out,
+        (_, Some(f)) => f(&mut Memo::default()),
+        (_, None) => unreachable!("f runs once: in the slot, or here when the slot is gone"),
+    }
 }
 
 #[cfg(test)]
