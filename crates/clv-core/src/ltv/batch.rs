@@ -60,6 +60,7 @@ pub(crate) fn check_rows(
 /// `0 ≤ t_x ≤ T < ∞`, and t_x > 0 exactly when x > 0 (NaN fails every comparison). `false`
 /// only says "check this row properly".
 #[inline]
+#[allow(clippy::manual_range_contains)] // `&` on purpose: no short-circuit branches
 fn plausible_row(x: f64, t_x: f64, T: f64) -> bool {
     const TWO_52: f64 = 4_503_599_627_370_496.0;
     (x >= 0.0)
