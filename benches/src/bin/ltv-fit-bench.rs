@@ -8,7 +8,9 @@ use std::time::Instant;
 
 use clap::Parser;
 use clv::ltv::simulate::{BgNbdSimulator, Observation};
-use clv::ltv::{BgNbd, BgNbdParams, ParetoNbd, TimeUnit, TransactionModel, TransactionSummary};
+use clv::ltv::{
+    BgNbd, BgNbdParams, FittedBgNbd, FittedParetoNbd, ParetoNbd, TimeUnit, TransactionModel, TransactionSummary,
+};
 use clv_benches::timing::median;
 
 #[derive(Parser)]
@@ -88,14 +90,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (name, data) in &sets {
         if a.scoring_only {
             if data.len() >= 1_000_000 {
-                scoring(data, a.runs)?;
+                scoring(data, &BgNbd::new().fit(data)?, &ParetoNbd::new().fit(data)?, a.runs)?;
             }
             continue;
         }
         write_csv(&a.out_dir.join(format!("btyd_{name}.csv")), data)?;
-        let (t, m) = time(a.runs, || BgNbd::new().fit(data));
-        let m = m?;
-        let p = m.params();
+        let (t, bg) = time(a.runs, || BgNbd::new().fit(data));
+        let bg = bg?;
+        let p = bg.params();
         println!(
             "| {name} | {} | clv BG/NBD | {t:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {:.2} |",
             data.len(),
@@ -103,11 +105,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             p.alpha,
             p.a,
             p.b,
-            m.log_likelihood().unwrap_or(f64::NAN)
+            bg.log_likelihood().unwrap_or(f64::NAN)
         );
-        let (t, m) = time(a.runs.min(3), || ParetoNbd::new().fit(data));
-        let m = m?;
-        let p = m.params();
+        let (t, pareto) = time(a.runs.min(3), || ParetoNbd::new().fit(data));
+        let pareto = pareto?;
+        let p = pareto.params();
         println!(
             "| {name} | {} | clv Pareto/NBD | {t:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {:.2} |",
             data.len(),
@@ -115,19 +117,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             p.alpha,
             p.s,
             p.beta,
-            m.log_likelihood().unwrap_or(f64::NAN)
+            pareto.log_likelihood().unwrap_or(f64::NAN)
         );
         if data.len() >= 1_000_000 {
-            scoring(data, a.runs)?;
+            scoring(data, &bg, &pareto, a.runs)?;
         }
     }
     Ok(())
 }
 
 /// Scoring throughput of BG/NBD and Pareto/NBD fitted to `data`, in Rust and through SQL.
-fn scoring(data: &TransactionSummary, runs: usize) -> Result<(), Box<dyn std::error::Error>> {
-    let pareto = ParetoNbd::new().fit(data)?;
-    let bg = BgNbd::new().fit(data)?;
+fn scoring(
+    data: &TransactionSummary,
+    bg: &FittedBgNbd,
+    pareto: &FittedParetoNbd,
+    runs: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
     let report = |what: &str, (t, v): (f64, Result<Vec<f64>, clv::ltv::ModelError>)| {
         v.map(|v| println!("{what} scoring: {:.1} M customers/s", v.len() as f64 / t / 1e6))
     };

@@ -11,7 +11,7 @@
 //! (`tests` below and the models' batch tests check this bit for bit).
 
 use super::ModelError;
-use super::data::check_rft;
+use super::data::{check_rft, is_whole};
 use super::memo::Memo;
 
 /// Inputs of at least this many rows are split over the cores. A SQL batch (8,192 rows) stays
@@ -42,7 +42,7 @@ pub(crate) fn check_rows(
         }
     }
     // A branch-free test of each block of rows; a block that fails it is checked row by row,
-    // which finds the error and its row (or passes rows the quick test is unsure of: x ≥ 2^52).
+    // which finds the error and its row.
     const BLOCK: usize = 1024;
     for from in (0..len).step_by(BLOCK) {
         let to = len.min(from + BLOCK);
@@ -56,16 +56,15 @@ pub(crate) fn check_rows(
     Ok(())
 }
 
-/// A row that [`check_rft`] accepts, tested without branches: x a whole number below 2^52,
+/// A row that [`check_rft`] accepts, tested without branches: x a finite whole number ≥ 0,
 /// `0 ≤ t_x ≤ T < ∞`, and t_x > 0 exactly when x > 0 (NaN fails every comparison). `false`
 /// only says "check this row properly".
 #[inline]
 #[allow(clippy::manual_range_contains)] // `&` on purpose: no short-circuit branches
 fn plausible_row(x: f64, t_x: f64, T: f64) -> bool {
-    const TWO_52: f64 = 4_503_599_627_370_496.0;
     (x >= 0.0)
-        & (x < TWO_52)
-        & ((x + TWO_52) - TWO_52 == x)
+        & (x <= f64::MAX)
+        & is_whole(x)
         & (t_x >= 0.0)
         & (t_x <= T)
         & (T <= f64::MAX)

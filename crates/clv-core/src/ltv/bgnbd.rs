@@ -669,13 +669,7 @@ impl BetaGeoCore {
             Variant::Bg => 0,
             Variant::Mbg => 1,
         };
-        [
-            variant,
-            self.r.to_bits(),
-            self.alpha.to_bits(),
-            self.a.to_bits(),
-            self.b.to_bits(),
-        ]
+        super::memo::model_key(variant, [self.r, self.alpha, self.a, self.b])
     }
 
     fn finish_expected_purchases(

@@ -109,14 +109,20 @@ fn check_nonneg(row: usize, field: &'static str, v: f64) -> Result<(), ModelErro
     Ok(())
 }
 
+/// Whether `v` (≥ 0 or NaN) is a whole number, without branches: `v.fract()` is a libm call
+/// on baseline x86-64, while adding and removing 2^52 rounds a non-negative v below 2^52 to an
+/// integer, so it returns v exactly when v is whole (and every f64 from 2^52 up, infinity
+/// included, is whole; NaN is not).
+#[inline]
+pub(crate) fn is_whole(v: f64) -> bool {
+    const TWO_52: f64 = 4_503_599_627_370_496.0;
+    (v >= TWO_52) | ((v + TWO_52) - TWO_52 == v)
+}
+
 #[inline]
 fn check_count(row: usize, field: &'static str, v: f64) -> Result<(), ModelError> {
     check_nonneg(row, field, v)?;
-    // `v.fract()` is a libm call on baseline x86-64; adding and removing 2^52 rounds a
-    // non-negative v below 2^52 to an integer, so it returns v exactly when v is whole (and
-    // every f64 from 2^52 up is whole).
-    const TWO_52: f64 = 4_503_599_627_370_496.0;
-    if v < TWO_52 && (v + TWO_52) - TWO_52 != v {
+    if !is_whole(v) {
         return Err(ModelError::NotInteger { row, field, value: v });
     }
     Ok(())

@@ -104,6 +104,12 @@ impl<const N: usize, V: Copy> Memo<N, V> {
 /// bit patterns (the memoised terms are functions of these and the key only).
 pub(crate) type ModelKey = [u64; 5];
 
+/// The [`ModelKey`] of a model of kind `tag` with parameters `params`.
+pub(crate) fn model_key(tag: u64, params: [f64; 4]) -> ModelKey {
+    let [a, b, c, d] = params.map(f64::to_bits);
+    [tag, a, b, c, d]
+}
+
 /// A memo kept by a thread between calls: the SQL functions score a query 8,192 rows at a
 /// time, and customers in different batches share terms as much as customers in one batch do.
 /// It is emptied when the model changes and when it grows past [`THREAD_MEMO_CAP`] entries, so

@@ -197,6 +197,21 @@ impl AliveTerms {
         })
     }
 
+    /// P(alive) of a checked row: 1 when t_x = T (a customer seen last at T), else
+    /// [`Self::p_alive`] of `terms(t_x)` and `terms(T)`, asked for in that order and only then.
+    #[inline]
+    fn p_alive_of(
+        t_x: f64,
+        T: f64,
+        mut terms: impl FnMut(f64) -> Result<AliveTerms, ModelError>,
+    ) -> Result<f64, ModelError> {
+        if t_x == T {
+            return Ok(1.0);
+        }
+        let at_t_x = terms(t_x)?;
+        finite(Self::p_alive(at_t_x, terms(T)?), "Pareto/NBD P(alive)")
+    }
+
     /// P(alive) of a customer with `at_t_x` and `at_t` (the terms at t_x and at T, same x):
     /// the bracket's first term over the whole bracket,
     /// `1 / (1 + s/(r+s+x) · A₀ / first)` with `A₀ = F(t_x) − F(T) ≥ 0`, i.e.
@@ -466,11 +481,7 @@ impl FittedParetoNbd {
     /// Pareto/NBD model", with the A₀ above).
     pub fn p_alive(&self, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
         check_rft(0, x, t_x, T)?;
-        if t_x == T {
-            return Ok(1.0);
-        }
-        let terms = |y| AliveTerms::new(self.params, x, y).ok_or(P_ALIVE_FAILURE);
-        finite(AliveTerms::p_alive(terms(t_x)?, terms(T)?), "Pareto/NBD P(alive)")
+        AliveTerms::p_alive_of(t_x, T, |y| AliveTerms::new(self.params, x, y).ok_or(P_ALIVE_FAILURE))
     }
 
     /// Expected purchases in `(T, T+t]` given the history (SMC 1987; Fader &
@@ -599,21 +610,24 @@ impl FittedParetoNbd {
     /// once.
     fn p_alive_rows(&self, x: &[f64], t_x: &[f64], T: &[f64], out: &mut [f64]) -> Result<(), ModelError> {
         super::memo::with_thread_memo(&ALIVE_TERMS, self.model_key(), |memo| {
-            let mut terms = |x: f64, y: f64| {
-                memo.get_or_try_insert([x.to_bits(), y.to_bits()], || {
-                    AliveTerms::new(self.params, x, y).ok_or(P_ALIVE_FAILURE)
-                })
-            };
             // The rows were checked by the caller (`p_alive_many`).
             for (i, o) in out.iter_mut().enumerate() {
-                *o = if t_x[i] == T[i] {
-                    1.0
-                } else {
-                    let (at_t_x, at_t) = (terms(x[i], t_x[i])?, terms(x[i], T[i])?);
-                    finite(AliveTerms::p_alive(at_t_x, at_t), "Pareto/NBD P(alive)")?
-                };
+                *o = AliveTerms::p_alive_of(t_x[i], T[i], |y| self.alive_terms(memo, x[i], y))?;
             }
             Ok(())
+        })
+    }
+
+    /// The [`AliveTerms`] of `(x, y)`, from `memo` or computed into it.
+    #[inline]
+    fn alive_terms(
+        &self,
+        memo: &mut super::memo::Memo<2, AliveTerms>,
+        x: f64,
+        y: f64,
+    ) -> Result<AliveTerms, ModelError> {
+        memo.get_or_try_insert([x.to_bits(), y.to_bits()], || {
+            AliveTerms::new(self.params, x, y).ok_or(P_ALIVE_FAILURE)
         })
     }
 
@@ -640,17 +654,14 @@ impl FittedParetoNbd {
                             self.horizon_factor(t[i], T[i]),
                         )
                     });
-                    let pa = if t_x[i] == T[i] {
-                        1.0
-                    } else {
-                        let at_t_x = alive.get_or_try_insert([x[i].to_bits(), t_x[i].to_bits()], || {
-                            AliveTerms::new(self.params, x[i], t_x[i]).ok_or(P_ALIVE_FAILURE)
-                        })?;
-                        finite(
-                            AliveTerms::p_alive(at_t_x, at_t.ok_or(P_ALIVE_FAILURE)?),
-                            "Pareto/NBD P(alive)",
-                        )?
-                    };
+                    // The terms at t_x from the (x, time) memo; those at T came with the factor.
+                    let pa = AliveTerms::p_alive_of(t_x[i], T[i], |y| {
+                        if y == T[i] {
+                            at_t.ok_or(P_ALIVE_FAILURE)
+                        } else {
+                            self.alive_terms(alive, x[i], y)
+                        }
+                    })?;
                     *o = self.expected_purchases_from(factor, x[i], pa)?;
                 }
                 Ok(())
@@ -660,8 +671,7 @@ impl FittedParetoNbd {
 
     /// This model in a [`super::memo::ThreadMemo`].
     fn model_key(&self) -> super::memo::ModelKey {
-        let p = self.params;
-        [2, p.r.to_bits(), p.alpha.to_bits(), p.s.to_bits(), p.beta.to_bits()]
+        super::memo::model_key(2, self.params.to_array())
     }
 }
 

@@ -558,14 +558,17 @@ impl Scored {
                 &all
             }
         };
-        let needs = |columns: std::ops::RangeInclusive<usize>| wanted.iter().any(|i| columns.contains(i));
+        // Column numbers as in `RFM_COLUMNS`: 0 customer_id, 1 recency_days, 2 frequency,
+        // 3 monetary, 4 r, 5 f, 6 m, 7 rfm_cell, 8 rfm_total, 9 segment, 10 first_purchase,
+        // 11 last_purchase, 12 tenure_days.
+        let needs = |columns: &[usize]| wanted.iter().any(|i| columns.contains(i));
         let n = slots.len();
-        let v = fused.values(&self.agg, slots, self.as_of, needs(10..=10) || needs(12..=12))?;
+        let v = fused.values(&self.agg, slots, self.as_of, needs(&[10, 12]))?;
         let mut columns: Vec<Option<ArrayRef>> = vec![None; schema.fields().len()];
-        // Columns 4-9 (r, f, m scores, cell, total, segment) need the scores.
-        if needs(4..=9) {
+        // The scores, and the cell code and segment label only when selected.
+        if needs(&[4, 5, 6, 7, 8, 9]) {
             let (mut r, mut f, mut m) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-            let labels = needs(7..=7) || needs(9..=9);
+            let labels = needs(&[7, 9]);
             let (mut cell, mut segment) = if labels {
                 (
                     StringBuilder::with_capacity(n, n * 3),
@@ -602,7 +605,7 @@ impl Scored {
                 columns[9] = Some(Arc::new(segment.finish()));
             }
         }
-        if needs(0..=0) {
+        if needs(&[0]) {
             columns[0] = Some(self.agg.keys.ids(slots)?);
         }
         columns[1] = Some(Arc::new(Int64Array::from(v.recency_days)));

@@ -160,6 +160,15 @@ fn advise_huge_pages<T>(v: &Vec<T>) {
     }
 }
 
+/// Makes room for `more` elements in `v` and, when that reallocates, advises huge pages on the
+/// new buffer ([`advise_huge_pages`]).
+fn reserve_advised<T>(v: &mut Vec<T>, more: usize) {
+    if v.capacity() - v.len() < more {
+        v.reserve(more);
+        advise_huge_pages(v);
+    }
+}
+
 /// A table of `len` zeros, written rather than calloc'd (calloc'd pages are mapped to the
 /// shared zero page, and each first write then costs a copy-on-write fault with a TLB
 /// shootdown), on huge pages where the kernel grants them.
@@ -462,10 +471,7 @@ impl StrKeys {
         if offset > OFFSET_MASK || self.customers >= u32::MAX as usize {
             return exec_err!("more customer ids than the fused RFM operator indexes (2^32 ids or 2^40 bytes)");
         }
-        if self.arena.capacity() - self.arena.len() < HEADER + key.len() {
-            self.arena.reserve(HEADER + key.len());
-            advise_huge_pages(&self.arena);
-        }
+        reserve_advised(&mut self.arena, HEADER + key.len());
         self.arena.extend_from_slice(&len.to_le_bytes());
         self.arena.extend_from_slice(&slot.to_le_bytes());
         self.arena.extend_from_slice(key);
@@ -926,11 +932,7 @@ impl CustomerAggregator {
         } = self;
         keys.slots(ids, slots)?;
         if totals.len() < keys.len() {
-            let more = keys.len() - totals.len();
-            if totals.capacity() - totals.len() < more {
-                totals.reserve(more);
-                advise_huge_pages(totals);
-            }
+            reserve_advised(totals, keys.len() - totals.len());
             totals.resize(keys.len(), CustomerTotals::default());
         }
         let day = day.values();
