@@ -89,6 +89,27 @@ def rfm_variant(kind, only, path, runs, memory_limit_mib=None):
     return {"customers": int(n), "seconds": float(s), "rss": rss}
 
 
+def repeated_variants(path, args):
+    """Every variant on `path`, each in `args.repeats` processes of its own, the processes of the
+    variants interleaved (A B C, A B C, ...) so that a slower spell of the machine hits them
+    alike. Per variant: the median of the processes' median times and of their peak RSS."""
+    per = [[] for _ in VARIANTS]
+    for _ in range(args.repeats):
+        for i, (_, kind, only) in enumerate(VARIANTS):
+            per[i].append(rfm_variant(kind, only, path, args.runs))
+    res = []
+    for results in per:
+        if any(r is None for r in results):
+            res.append(None)
+            continue
+        res.append({
+            "customers": results[0]["customers"],
+            "seconds": statistics.median_high([r["seconds"] for r in results]),
+            "rss": statistics.median_high([r["rss"] for r in results]),
+        })
+    return res
+
+
 def fmt_ratio(a, b):
     return f"{a / b:.2f}" if a and b else "–"
 
@@ -97,8 +118,10 @@ def rfm_section(args):
     """One table per size (a block `rfm-ROWS` each), and the time-against-rows table."""
     tables = {}
     growth = {}
+    processes = f", {args.repeats} processes" if args.repeats > 1 else ""
     header = (
-        f"| ids | order | variant | customers | median s ({args.runs} runs) | peak RSS MiB "
+        f"| ids | order | variant | customers | median s ({args.runs} runs{processes}) "
+        f"| peak RSS MiB{' (median)' if args.repeats > 1 else ''} "
         "| time vs plain DF / DuckDB | RSS vs plain DF / DuckDB |\n|---|---|---|---|---|---|---|---|"
     )
     for rows in args.rows:
@@ -107,7 +130,7 @@ def rfm_section(args):
             for order in args.order:
                 path = data_file(rows, ids, order)
                 log(f"rfm: {os.path.basename(path)}")
-                res = [rfm_variant(kind, only, path, args.runs) for _, kind, only in VARIANTS]
+                res = repeated_variants(path, args)
                 plain, duck = res[2], res[3]
                 for (name, _, _), r in zip(VARIANTS, res):
                     if r is None:
@@ -242,6 +265,8 @@ def main():
     ap.add_argument("--ids", type=lambda s: s.split(","), default=["int", "string"])
     ap.add_argument("--order", type=lambda s: s.split(","), default=["unsorted", "sorted"])
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=1,
+                    help="processes per RFM variant and file, interleaved; the medians are reported")
     ap.add_argument("--customer-rows", type=int, default=10_000_000)
     ap.add_argument("--mean-purchases", type=lambda s: [float(v) for v in s.split(",")], default=[110, 11, 2])
     ap.add_argument("--memory-rows", type=int, default=100_000_000)

@@ -1,13 +1,19 @@
 //! Criterion benches of the kernels: RFM quantile and ntile scoring, segment mapping, exact sums;
 //! the BG/NBD and Pareto/NBD likelihood with its gradient (one optimiser step's work) and
-//! per-customer predictions.
+//! per-customer predictions; the fused `rfm()` operator's per-customer aggregation (the id
+//! lookup and the totals update) on unsorted integer and string ids.
 
 use clv::ltv::simulate::{BgNbdSimulator, Observation};
 use clv::ltv::{BgNbd, BgNbdParams, ParetoNbd, TimeUnit, TransactionModel, TransactionSummary, bench_hooks};
+use clv::rfm::customers::CustomerAggregator;
 use clv::rfm::exact_sum::exact_sum;
 use clv::rfm::{Direction, SchemeRegistry, ScoreMethod, ScoreSpec, score_population};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use datafusion::arrow::array::AsArray;
+use datafusion::arrow::array::{ArrayRef, BooleanArray, Int32Array, Int64Array, StringViewArray};
+use datafusion::arrow::datatypes::{DataType, Int32Type, Int64Type};
 use rand::{Rng, SeedableRng};
+use std::sync::Arc;
 
 fn values(n: usize) -> Vec<Option<f64>> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(1);
@@ -127,5 +133,75 @@ fn predictions(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, scoring, segments, sums, likelihood, predictions);
+/// One input partition's worth of the 10M-row RFM benchmark: 5M unsorted rows of 910k
+/// customers, in batches of 8,192, with int and with string (`C000000123`) ids.
+fn aggregation(c: &mut Criterion) {
+    const ROWS: usize = 5_000_000;
+    const CUSTOMERS: u64 = 910_000;
+    const BATCH: usize = 8_192;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(4);
+    let ids: Vec<u64> = (0..ROWS).map(|_| rng.gen_range(0..CUSTOMERS)).collect();
+    let batches = |id: &dyn Fn(&[u64]) -> ArrayRef| -> Vec<[ArrayRef; 5]> {
+        ids.chunks(BATCH)
+            .map(|chunk| {
+                let n = chunk.len();
+                let day: ArrayRef = Arc::new(Int32Array::from_iter_values(
+                    chunk.iter().map(|c| 19_000 + (*c % 700) as i32),
+                ));
+                let time: ArrayRef = Arc::new(Int64Array::from_iter_values(
+                    chunk.iter().map(|c| 19_000 + (*c % 700) as i64),
+                ));
+                let amount: ArrayRef =
+                    Arc::new(Int64Array::from_iter_values(chunk.iter().map(|c| (*c % 10_000) as i64)));
+                [
+                    id(chunk),
+                    time,
+                    day,
+                    amount,
+                    Arc::new(BooleanArray::from(vec![true; n])),
+                ]
+            })
+            .collect()
+    };
+    let int_batches = batches(&|chunk| Arc::new(Int64Array::from_iter_values(chunk.iter().map(|c| *c as i64))));
+    let str_batches = batches(&|chunk| {
+        Arc::new(StringViewArray::from_iter_values(
+            chunk.iter().map(|c| format!("C{c:09}")),
+        ))
+    });
+    let mut g = c.benchmark_group("customer_aggregation");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(ROWS as u64));
+    for (name, id_type, batches) in [
+        ("int_unsorted_5m", DataType::Int64, &int_batches),
+        ("string_unsorted_5m", DataType::Utf8View, &str_batches),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut agg = CustomerAggregator::new(&id_type).unwrap();
+                for [id, time, day, amount, purchase] in batches {
+                    let amounts: Vec<i128> = amount
+                        .as_primitive::<Int64Type>()
+                        .values()
+                        .iter()
+                        .map(|a| i128::from(*a))
+                        .collect();
+                    agg.update(
+                        id,
+                        time.as_primitive::<Int64Type>().values(),
+                        day.as_primitive::<Int32Type>(),
+                        &amounts,
+                        None,
+                        purchase.as_boolean(),
+                    )
+                    .unwrap();
+                }
+                agg.keys.len()
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, scoring, segments, sums, likelihood, predictions, aggregation);
 criterion_main!(benches);

@@ -414,3 +414,40 @@ async fn projections_and_error_policies_behave_as_the_ordinary_plan() -> Result<
     assert!(e.contains("RfmExec") && e.contains("Resources exhausted"), "{e}");
     Ok(())
 }
+
+/// A population large enough (300,000 customers) that the operator computes the values and fits
+/// the three dimensions on several threads: the same scores and segments as the ordinary plan,
+/// compared per score cell (customers, the sum of their ids and of their monetary values in
+/// cents, summed exactly).
+#[tokio::test(flavor = "multi_thread")]
+async fn large_populations_score_on_every_core_as_the_ordinary_plan() -> Result<()> {
+    let ctx = context(4)?;
+    let mut g = Lcg(11);
+    let (mut ids, mut days, mut amounts) = (vec![], vec![], vec![]);
+    for c in 0..300_000_i64 {
+        for _ in 0..=g.next(2) {
+            ids.push(Some(c * 3));
+            days.push(Some(10_000 + g.next(700) as i32));
+            amounts.push(Some(g.next(50_000) as f64 / 100.0));
+        }
+    }
+    register(
+        &ctx,
+        "large",
+        Arc::new(Int64Array::from(ids)),
+        Arc::new(Date32Array::from(days)),
+        Arc::new(Float64Array::from(amounts)),
+    )?;
+    for args in ["", ", 'method=ntile'", ", 'method=median', 'scheme=none'"] {
+        let cells = |fused: bool| {
+            format!(
+                "SELECT r, f, m, segment, count(*), sum(customer_id), sum(CAST(round(monetary * 100) AS BIGINT)) \
+                 FROM rfm('large'{args}, 'fused={fused}') GROUP BY r, f, m, segment ORDER BY r, f, m, segment"
+            )
+        };
+        let (fused, plain) = (text(&ctx, &cells(true)).await?, text(&ctx, &cells(false)).await?);
+        assert!(fused.lines().count() > 5, "{fused}");
+        assert_eq!(fused, plain, "rfm('large'{args}): fused vs ordinary plan");
+    }
+    Ok(())
+}

@@ -6,7 +6,9 @@
 //! steps:
 //!
 //! 1. it reads the prepared transactions (the data policies stay ordinary DataFusion filters
-//!    and projections, so pushdown into the Parquet scan is unchanged), one task per input
+//!    and projections, so pushdown into the Parquet scan is unchanged, except that float
+//!    amounts under `invalid_amounts = 'exclude'` are checked here, in one vectorised pass per
+//!    batch, instead of by a filter that would copy every row), one task per input
 //!    partition, each folding its rows into customer totals in one pass
 //!    ([`CustomerAggregator`]: direct-address tables for dense integer ids, an arena hash for
 //!    strings, dictionary values resolved once per batch); the largest partition's totals
@@ -19,7 +21,8 @@
 //!
 //! Nothing between the two steps is materialised but the totals (32 bytes per customer and
 //! input partition until they are merged) and,
-//! for `ntile`, one score byte per customer and dimension. The results equal the ordinary
+//! for `ntile`, one score byte per customer and dimension. The large tables are
+//! [`MappedVec`]s, returned to the operating system when the query ends. The results equal the ordinary
 //! plan's exactly: the same exact Decimal128 sums, the same casts (through arrow's kernels),
 //! the same scoring kernels; `tests/rfm_fused.rs` compares the two on every option. The
 //! operator is used by `rfm()` when `clv.rfm.fused` is on (the default) and the options allow
@@ -31,11 +34,12 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Decimal128Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringBuilder,
+    Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, Float64Array, Int32Array, Int64Array, RecordBatch,
+    StringBuilder,
 };
 use datafusion::arrow::buffer::NullBuffer;
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Decimal128Type, Float64Type, Int32Type, SchemaRef};
+use datafusion::arrow::compute::{cast, filter_record_batch};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, Float32Type, Float64Type, Int32Type, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::runtime::SpawnedTask;
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -53,9 +57,10 @@ use futures::{FutureExt, StreamExt, TryFutureExt, TryStreamExt};
 
 use super::rfm::{RfmFunctions, RfmSpecs, resolve_specs, rfm_plan};
 use super::transactions::columns::{AMOUNT, CUSTOMER, DAY, PURCHASE, TIME};
-use super::transactions::{check_contract, exact_amount_type, prepare_amounts};
-use crate::config::{ClvOptions, Collapse, Monetary};
+use super::transactions::{Amounts, check_contract, exact_amount_type, prepare_amounts};
+use crate::config::{ClvOptions, Collapse, InvalidAmounts, Monetary};
 use crate::rfm::customers::{CustomerAggregator, CustomerTotals, is_supported_id_type};
+use crate::rfm::mapped::MappedVec;
 use crate::rfm::{CutPoints, ScoreMethod, cell_code, score_population};
 
 /// Whether `rfm()` over `source` with options `o` can use the fused operator: it is on, orders
@@ -72,6 +77,10 @@ pub fn fused_rfm_supported(source: &LogicalPlan, o: &ClvOptions) -> Result<bool>
 struct FusedRfm {
     specs: RfmSpecs,
     as_of: Option<i32>,
+    /// The operator drops the rows whose (float) amount is null, NaN or infinite
+    /// ([`valid_amount_rows`]): the `invalid_amounts = 'exclude'` policy, applied here rather
+    /// than by a filter in the plan, which would copy every row of the scan.
+    drop_invalid_amounts: bool,
     monetary: Monetary,
     /// The `rfm()` schema (all columns), as the ordinary plan has it.
     schema: SchemaRef,
@@ -93,12 +102,21 @@ impl FusedRfmTable {
         let types = check_contract(source.schema(), o)?;
         let schema = Arc::new(rfm_plan(source.clone(), o, fns)?.schema().as_arrow().clone());
         let specs = resolve_specs(o, &fns.schemes())?;
+        // Amounts arrive as in the source; `exact_amounts` converts them as the cast would.
+        // Float amounts arrive unchecked: `valid_amount_rows` drops the invalid ones.
+        let drop_invalid_amounts = o.invalid_amounts == InvalidAmounts::Exclude
+            && matches!(types.amount, DataType::Float32 | DataType::Float64);
+        let amounts = if drop_invalid_amounts {
+            Amounts::Unchecked
+        } else {
+            Amounts::AsInSource
+        };
         Ok(Self {
-            // Amounts arrive as in the source; `exact_amounts` converts them as the cast would.
-            prepared: prepare_amounts(source, o, false)?,
+            prepared: prepare_amounts(source, o, amounts)?,
             fused: Arc::new(FusedRfm {
                 specs,
                 as_of: o.as_of,
+                drop_invalid_amounts,
                 monetary: o.rfm_monetary,
                 schema,
                 id_type: types.customer,
@@ -325,7 +343,10 @@ async fn aggregate(
     // Scratch buffers reused across batches (no allocation per batch).
     let (mut times, mut amounts) = (vec![], vec![]);
     while let Some(batch) = input.next().await {
-        let batch = batch?;
+        let mut batch = batch?;
+        if fused.drop_invalid_amounts {
+            batch = valid_amount_rows(batch, a)?;
+        }
         let time = time_values(batch.column(t), &mut times)?;
         let valid = exact_amounts(batch.column(a), &fused.amount_type, &mut amounts)?;
         agg.update(
@@ -339,6 +360,42 @@ async fn aggregate(
         reservation.try_resize(agg.memory_size())?;
     }
     Ok((agg, reservation))
+}
+
+/// `batch` without the rows whose amount (column `a`, `Float32` or `Float64`) is null, NaN or
+/// infinite; the batch itself, uncopied, when there are none (one vectorised pass).
+fn valid_amount_rows(batch: RecordBatch, a: usize) -> Result<RecordBatch> {
+    fn invalid<T: Copy>(values: &[T], nulls: Option<&NullBuffer>, finite: fn(T) -> bool) -> Option<BooleanArray> {
+        let nulls = nulls.filter(|n| n.null_count() > 0);
+        if nulls.is_none() && values.iter().filter(|x| !finite(**x)).count() == 0 {
+            return None;
+        }
+        Some(
+            values
+                .iter()
+                .enumerate()
+                .map(|(i, x)| Some(finite(*x) && nulls.is_none_or(|n| n.is_valid(i))))
+                .collect(),
+        )
+    }
+    let amounts = batch.column(a);
+    let keep = match amounts.data_type() {
+        DataType::Float64 => invalid(
+            amounts.as_primitive::<Float64Type>().values(),
+            amounts.nulls(),
+            f64::is_finite,
+        ),
+        DataType::Float32 => invalid(
+            amounts.as_primitive::<Float32Type>().values(),
+            amounts.nulls(),
+            f32::is_finite,
+        ),
+        t => return internal_err!("RfmExec: the operator checks float amounts only, not {t}"),
+    };
+    Ok(match keep {
+        Some(keep) => filter_record_batch(&batch, &keep)?,
+        None => batch,
+    })
 }
 
 /// The physical `i64` values of a time column (dates as days, timestamps in their unit), as
@@ -369,6 +426,19 @@ fn time_values<'a>(times: &'a ArrayRef, buf: &'a mut Vec<i64>) -> Result<&'a [i6
     })
 }
 
+/// Below this magnitude (2^52) [`round_small`] is exact.
+const SMALL: f64 = 4_503_599_627_370_496.0;
+
+/// `y.round()` (half away from zero) as an integer, for `|y| <` [`SMALL`]: the truncation is
+/// exact there, and so is the remainder `y − trunc(y)`, so comparing it with ±0.5 rounds as
+/// `f64::round` does, with no call to the math library.
+#[inline(always)]
+fn round_small(y: f64) -> i64 {
+    let t = y as i64;
+    let rest = y - t as f64;
+    t + i64::from(rest >= 0.5) - i64::from(rest <= -0.5)
+}
+
 /// The amounts in the exact type `exact` (Decimal128(38, s)) into `out`, with the values
 /// `CAST(amount AS exact)` gives, and which are present. Floats are scaled by 10^s, rounded
 /// half away from zero and checked against the precision inline (the cast kernel's own
@@ -388,17 +458,22 @@ fn exact_amounts(amounts: &ArrayRef, exact: &DataType, out: &mut Vec<i128>) -> R
             let max = 10_i128.pow(u32::from(precision)) - 1;
             let mut overflow = None;
             for (i, x) in floats.values().iter().enumerate() {
-                let v = (mul * x).round();
-                out.push(if v.abs() < 9.0e18 {
-                    // The common case, through a fast integer conversion.
-                    v as i64 as i128
-                } else if v.is_finite() && v.abs() < 1e38 && (v as i128).abs() <= max {
-                    v as i128
+                let y = mul * x;
+                out.push(if y.abs() < SMALL {
+                    // The common case, without a call to the math library.
+                    i128::from(round_small(y))
                 } else {
-                    if floats.is_valid(i) {
-                        overflow.get_or_insert(*x);
+                    let v = y.round();
+                    if v.abs() < 9.0e18 {
+                        v as i64 as i128
+                    } else if v.is_finite() && v.abs() < 1e38 && (v as i128).abs() <= max {
+                        v as i128
+                    } else {
+                        if floats.is_valid(i) {
+                            overflow.get_or_insert(*x);
+                        }
+                        0
                     }
-                    0
                 });
             }
             if let Some(x) = overflow {
@@ -568,15 +643,15 @@ impl Scored {
         // The scores, and the cell code and segment label only when selected.
         if needs(&[4, 5, 6, 7, 8, 9]) {
             let (mut r, mut f, mut m) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-            let labels = needs(&[7, 9]);
-            let (mut cell, mut segment) = if labels {
-                (
-                    StringBuilder::with_capacity(n, n * 3),
-                    StringBuilder::with_capacity(n, n * 16),
-                )
-            } else {
-                (StringBuilder::new(), StringBuilder::new())
+            let (cells, segments) = (needs(&[7]), needs(&[9]));
+            let builder = |wanted: bool, bytes: usize| {
+                if wanted {
+                    StringBuilder::with_capacity(n, n * bytes)
+                } else {
+                    StringBuilder::new()
+                }
             };
+            let (mut cell, mut segment) = (builder(cells, 3), builder(segments, 12));
             for (i, slot) in slots.iter().enumerate() {
                 let scores = (
                     self.scorers[0].score(*slot, v.recency_days[i] as f64),
@@ -587,8 +662,10 @@ impl Scored {
                 let Some(Some((code, label))) = self.cells.get(at) else {
                     return internal_err!("RfmExec: scores {scores:?} outside the scheme's cells");
                 };
-                if labels {
+                if cells {
                     cell.append_value(code);
+                }
+                if segments {
                     segment.append_option(label.as_deref());
                 }
                 r.push(scores.0);
@@ -600,8 +677,10 @@ impl Scored {
             columns[5] = Some(Arc::new(Int32Array::from(f)));
             columns[6] = Some(Arc::new(Int32Array::from(m)));
             columns[8] = Some(Arc::new(Int32Array::from(total)));
-            if labels {
+            if cells {
                 columns[7] = Some(Arc::new(cell.finish()));
+            }
+            if segments {
                 columns[9] = Some(Arc::new(segment.finish()));
             }
         }
@@ -638,39 +717,49 @@ impl Scored {
 }
 
 /// The recency, frequency and monetary values of `slots`, as the score windows see them,
-/// computed by as many threads as there are cores for large populations.
-fn dimension_values(agg: &CustomerAggregator, fused: &FusedRfm, slots: &[u32], as_of: i64) -> Result<[Vec<f64>; 3]> {
-    let part = |slots: &[u32]| -> Result<[Vec<f64>; 3]> {
-        let mut out: [Vec<f64>; 3] = std::array::from_fn(|_| Vec::with_capacity(slots.len()));
-        for chunk in slots.chunks(CHUNK) {
+/// computed by as many threads as there are cores for large populations, each writing its
+/// share of the three arrays in place.
+fn dimension_values(
+    agg: &CustomerAggregator,
+    fused: &FusedRfm,
+    slots: &[u32],
+    as_of: i64,
+) -> Result<[MappedVec<f64>; 3]> {
+    let n = slots.len();
+    let mut out: [MappedVec<f64>; 3] = std::array::from_fn(|_| MappedVec::filled(n, 0.0));
+    let part = |slots: &[u32], [r, f, m]: [&mut [f64]; 3]| -> Result<()> {
+        for (k, chunk) in slots.chunks(CHUNK).enumerate() {
             let v = fused.values(agg, chunk, as_of, false)?;
-            out[0].extend(v.recency_days.iter().map(|d| *d as f64));
-            out[1].extend(v.frequency.iter().map(|n| *n as f64));
-            out[2].extend(v.monetary);
+            let at = k * CHUNK..k * CHUNK + chunk.len();
+            for (o, d) in r[at.clone()].iter_mut().zip(&v.recency_days) {
+                *o = *d as f64;
+            }
+            for (o, x) in f[at.clone()].iter_mut().zip(&v.frequency) {
+                *o = *x as f64;
+            }
+            m[at].copy_from_slice(&v.monetary);
         }
-        Ok(out)
+        Ok(())
     };
     let threads = crate::cores();
-    if threads < 2 || slots.len() < 4 * CHUNK {
-        return part(slots);
+    let [r, f, m] = &mut out;
+    if threads < 2 || n < 4 * CHUNK {
+        part(slots, [r, f, m])?;
+        return Ok(out);
     }
-    let share = slots.len().div_ceil(threads);
-    let parts = std::thread::scope(|scope| {
-        let handles: Vec<_> = slots.chunks(share).map(|s| scope.spawn(move || part(s))).collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| internal_err!("RfmExec: a scoring thread panicked"))
-            })
-            .collect::<Result<Vec<_>>>()
+    // Shares are whole chunks, so every thread's chunks line up with its share of `out`.
+    let share = n.div_ceil(threads).next_multiple_of(CHUNK);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = slots
+            .chunks(share)
+            .zip(r.chunks_mut(share).zip(f.chunks_mut(share)).zip(m.chunks_mut(share)))
+            .map(|(s, ((r, f), m))| scope.spawn(move || part(s, [r, f, m])))
+            .collect();
+        handles.into_iter().try_for_each(|h| {
+            h.join()
+                .unwrap_or_else(|_| internal_err!("RfmExec: a scoring thread panicked"))
+        })
     })?;
-    let mut out: [Vec<f64>; 3] = std::array::from_fn(|_| Vec::with_capacity(slots.len()));
-    for p in parts {
-        for (o, v) in out.iter_mut().zip(p) {
-            o.extend(v);
-        }
-    }
     Ok(out)
 }
 
@@ -692,9 +781,9 @@ fn scorers(
         Some(o) => Some(dimension_values(agg, fused, o, as_of)?),
         None => None,
     };
-    let mut out = vec![];
-    for (k, spec) in specs.into_iter().enumerate() {
-        out.push(if spec.method == ScoreMethod::Ntile {
+    let scorer = |k: usize| -> Result<Scorer> {
+        let spec = specs[k];
+        Ok(if spec.method == ScoreMethod::Ntile {
             let (slots, values) = match (&ordered, &ordered_values) {
                 (Some(o), Some(v)) => (o.as_slice(), &v[k]),
                 _ => (live, &values[k]),
@@ -707,10 +796,62 @@ fn scorers(
             Scorer::Ranked(by_slot)
         } else {
             Scorer::Cuts(CutPoints::fit(spec, &values[k])?)
-        });
+        })
+    };
+    // The three dimensions are independent: large populations fit them on every core.
+    if crate::cores() < 2 || live.len() < 4 * CHUNK {
+        return Ok([scorer(0)?, scorer(1)?, scorer(2)?]);
     }
-    match <[Scorer; 3]>::try_from(out) {
-        Ok(s) => Ok(s),
-        Err(_) => internal_err!("three scorers"),
+    let [r, f, m] = std::thread::scope(|scope| {
+        let handles = [0, 1, 2].map(|k| scope.spawn(move || scorer(k)));
+        handles.map(|h| {
+            h.join()
+                .unwrap_or_else(|_| internal_err!("RfmExec: a scoring thread panicked"))
+        })
+    });
+    Ok([r?, f?, m?])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `round_small` is `f64::round` wherever it is used: halves, the float just below a half,
+    /// negatives, and magnitudes up to 2^52 (amounts scaled by 10^s).
+    #[test]
+    fn round_small_rounds_as_f64_round() {
+        let mut cases = vec![
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            1.5,
+            -1.5,
+            2.5,
+            -2.5,
+            0.49999999999999994,
+            -0.49999999999999994,
+        ];
+        cases.extend([
+            1e15 + 0.5,
+            -1e15 - 0.5,
+            SMALL - 1.0,
+            -(SMALL - 1.0),
+            SMALL - 0.5,
+            12_345.675 * 100.0,
+        ]);
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let magnitude = 10f64.powi((x % 16) as i32);
+            let y = ((x >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * magnitude;
+            cases.extend([y, y.trunc() + 0.5, y.trunc() - 0.5]);
+        }
+        for y in cases {
+            assert!(y.abs() < SMALL);
+            assert_eq!(round_small(y), y.round() as i64, "{y:?}");
+        }
     }
 }

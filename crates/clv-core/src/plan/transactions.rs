@@ -219,18 +219,31 @@ pub(crate) fn project_contract(
 /// Applies the data policies; one row per valid transaction with columns
 /// `customer_id, __clv_time, __clv_day, __clv_amount, __clv_purchase [, __clv_order]`.
 pub fn prepare(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalPlan> {
-    prepare_amounts(source, o, true)
+    prepare_amounts(source, o, Amounts::Exact)
 }
 
-/// [`prepare`], with `__clv_amount` in its exact type ([`exact_amount_type`]) when `exact`,
-/// else as in the source (for an operator that converts each value itself, exactly as the
-/// cast would).
-pub(crate) fn prepare_amounts(source: LogicalPlan, o: &ClvOptions, exact: bool) -> Result<LogicalPlan> {
+/// How [`prepare_amounts`] hands over `__clv_amount`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Amounts {
+    /// In its exact type ([`exact_amount_type`]), as [`prepare`] does.
+    Exact,
+    /// As in the source, for an operator that converts each value itself, exactly as the cast
+    /// would.
+    AsInSource,
+    /// As in the source, with the rows whose amount is null, NaN or infinite left in: the
+    /// operator drops them itself (`invalid_amounts = 'exclude'` only; with `'error'` the
+    /// check stays in the plan).
+    Unchecked,
+}
+
+/// [`prepare`], with `__clv_amount` handed over as `amounts` says.
+pub(crate) fn prepare_amounts(source: LogicalPlan, o: &ClvOptions, amounts: Amounts) -> Result<LogicalPlan> {
     let (builder, types, c) = project_contract(source, o)?;
     let customer = ident(CUSTOMER);
     let amount = ident(RAW_AMOUNT);
     let mut keep = c.valid_key.clone();
     match o.invalid_amounts {
+        InvalidAmounts::Exclude if amounts == Amounts::Unchecked => {}
         InvalidAmounts::Exclude => keep = keep.and(c.valid_amount.clone()),
         InvalidAmounts::Error => {
             let violation = c.valid_key.clone().and(c.valid_amount.clone().not());
@@ -270,7 +283,7 @@ pub(crate) fn prepare_amounts(source: LogicalPlan, o: &ClvOptions, exact: bool) 
         customer,
         ident(TIME),
         ident(DAY),
-        if exact {
+        if amounts == Amounts::Exact {
             cast(amount, exact_amount_type(&types.amount))
         } else {
             amount

@@ -13,7 +13,9 @@
 //!   that prefetches each row's table line and candidate id well before it compares them; a
 //!   dictionary-encoded column resolves each dictionary value once per batch instead of once
 //!   per row;
-//! * the large per-customer tables ask for huge pages (fewer TLB misses on random access);
+//! * the large per-customer tables are [`MappedVec`]s: from 4 MiB on, each is a memory mapping
+//!   of its own, on huge pages (fewer TLB misses on random access), grown by the kernel without
+//!   copying and returned to the operating system when the query ends;
 //! * a row with the same id as the row before it (sorted input) skips the lookup.
 //!
 //! The totals do not depend on the order rows arrive in: counts and exact (integer) sums
@@ -34,6 +36,8 @@ use datafusion::arrow::datatypes::{
 };
 use datafusion::common::{Result, exec_err, internal_err};
 use hashbrown::{DefaultHashBuilder, HashMap};
+
+use super::mapped::MappedVec;
 
 /// The running totals of one customer: 32 bytes, aligned, so one cache line holds whole
 /// customers (at 40 bytes every other customer would straddle two lines, two memory accesses
@@ -68,13 +72,14 @@ impl Default for CustomerTotals {
 }
 
 impl CustomerTotals {
+    #[inline(always)]
     fn add_purchases(&mut self, n: u32) -> Result<()> {
         match self.purchases.checked_add(n) {
             Some(p) => {
                 self.purchases = p;
                 Ok(())
             }
-            None => exec_err!("a customer has more than {} purchases", u32::MAX),
+            None => too_many_purchases(),
         }
     }
 
@@ -90,6 +95,11 @@ impl CustomerTotals {
             None => false,
         }
     }
+}
+
+#[cold]
+fn too_many_purchases() -> Result<()> {
+    exec_err!("a customer has more than {} purchases", u32::MAX)
 }
 
 /// Exact sums that left the `i64` range, by slot: the total is this plus the slot's `sum`.
@@ -133,52 +143,6 @@ fn prefetch<T>(value: &T) {
     let _ = value;
 }
 
-/// Asks the kernel to back `v`'s buffer with huge pages (2 MiB on x86-64): the per-customer
-/// tables are read at random, and on 4 KiB pages nearly every access to a table of a million
-/// customers also misses the TLB. A hint (Linux transparent huge pages in `madvise` mode or
-/// `always`): no effect on results, and ignored where unsupported. Called when a table is
-/// allocated or has grown; small buffers are skipped.
-fn advise_huge_pages<T>(v: &Vec<T>) {
-    const HUGE: usize = 2 << 20;
-    let bytes = v.capacity() * std::mem::size_of::<T>();
-    if bytes < 2 * HUGE {
-        return;
-    }
-    #[cfg(target_os = "linux")]
-    {
-        let start = v.as_ptr() as usize;
-        let aligned = start.next_multiple_of(HUGE);
-        let end = (start + bytes) / HUGE * HUGE;
-        if end > aligned {
-            // SAFETY: madvise only advises on the range, which lies inside `v`'s allocation;
-            // it does not change the memory's contents or validity. Its result is ignored
-            // (an unsupported kernel leaves the pages as they are).
-            unsafe {
-                libc::madvise(aligned as *mut libc::c_void, end - aligned, libc::MADV_HUGEPAGE);
-            }
-        }
-    }
-}
-
-/// Makes room for `more` elements in `v` and, when that reallocates, advises huge pages on the
-/// new buffer ([`advise_huge_pages`]).
-fn reserve_advised<T>(v: &mut Vec<T>, more: usize) {
-    if v.capacity() - v.len() < more {
-        v.reserve(more);
-        advise_huge_pages(v);
-    }
-}
-
-/// A table of `len` zeros, written rather than calloc'd (calloc'd pages are mapped to the
-/// shared zero page, and each first write then costs a copy-on-write fault with a TLB
-/// shootdown), on huge pages where the kernel grants them.
-fn zeroed_table<T: Copy + Default>(len: usize) -> Vec<T> {
-    let mut table = Vec::with_capacity(len);
-    advise_huge_pages(&table);
-    table.resize(len, T::default());
-    table
-}
-
 /// Direct-address tables are used while the id range is at most this many times the number
 /// of customers (plus [`DIRECT_SLACK`]) ...
 const DIRECT_DENSITY: i64 = 8;
@@ -199,14 +163,14 @@ enum IntIndex {
     /// `table[id − base]` is slot + 1, 0 for an id not seen.
     Direct {
         base: i64,
-        table: Vec<u32>,
+        table: MappedVec<u32>,
     },
     Hash(HashMap<i64, u32>),
 }
 
 #[derive(Debug)]
 struct IntKeys {
-    keys: Vec<i64>,
+    keys: MappedVec<i64>,
     order: IntOrder,
     index: IntIndex,
 }
@@ -214,9 +178,12 @@ struct IntKeys {
 impl IntKeys {
     fn new(order: IntOrder) -> Self {
         Self {
-            keys: vec![],
+            keys: MappedVec::new(),
             order,
-            index: IntIndex::Direct { base: 0, table: vec![] },
+            index: IntIndex::Direct {
+                base: 0,
+                table: MappedVec::new(),
+            },
         }
     }
 
@@ -273,7 +240,7 @@ impl IntKeys {
             } else {
                 (lo, (hi + room).min(i128::from(i64::MAX)))
             };
-            let mut grown: Vec<u32> = zeroed_table((new_hi - new_lo + 1) as usize);
+            let mut grown = MappedVec::filled((new_hi - new_lo + 1) as usize, 0u32);
             if !table.is_empty() {
                 let shift = (i128::from(*base) - new_lo) as usize;
                 grown[shift..shift + table.len()].copy_from_slice(table);
@@ -356,14 +323,14 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 /// bytes: the hash only narrows the search.
 #[derive(Debug, Default)]
 struct StrKeys {
-    arena: Vec<u8>,
+    arena: MappedVec<u8>,
     customers: usize,
     /// Linear probing, a power-of-two length (or empty), at most 3/4 full; 0 is an empty entry.
-    table: Vec<u64>,
+    table: MappedVec<u64>,
     hasher: DefaultHashBuilder,
     /// `offsets[slot]`: where each slot's header starts, built on first use after the last
     /// insert (only output and sorting need a slot's key).
-    offsets: std::sync::OnceLock<Vec<u64>>,
+    offsets: std::sync::OnceLock<MappedVec<u64>>,
     /// Scratch of [`StrKeys::resolve`]: the batch's hashes and candidate offsets (+1, or a
     /// mark for a row that repeats the previous row's id).
     hashes: Vec<u64>,
@@ -471,7 +438,7 @@ impl StrKeys {
         if offset > OFFSET_MASK || self.customers >= u32::MAX as usize {
             return exec_err!("more customer ids than the fused RFM operator indexes (2^32 ids or 2^40 bytes)");
         }
-        reserve_advised(&mut self.arena, HEADER + key.len());
+        self.arena.reserve(HEADER + key.len());
         self.arena.extend_from_slice(&len.to_le_bytes());
         self.arena.extend_from_slice(&slot.to_le_bytes());
         self.arena.extend_from_slice(key);
@@ -490,14 +457,30 @@ impl StrKeys {
         while (self.customers + 1) * 4 > len * 3 {
             len *= 2;
         }
-        let mut table: Vec<u64> = zeroed_table(len);
-        for (offset, key) in self.records() {
-            let hash = self.hasher.hash_one(key);
-            let mut at = hash as usize & (len - 1);
+        let mut table = MappedVec::filled(len, 0u64);
+        // Each id is hashed and its line prefetched `AHEAD` records before it is placed, so the
+        // (random) writes into the new table overlap instead of waiting for one another.
+        const AHEAD: usize = 32;
+        let mask = len - 1;
+        let place = |table: &mut [u64], (offset, hash): (u64, u64)| {
+            let mut at = hash as usize & mask;
             while table[at] != 0 {
-                at = (at + 1) & (len - 1);
+                at = (at + 1) & mask;
             }
-            table[at] = Self::tag(hash) | offset as u64;
+            table[at] = Self::tag(hash) | offset;
+        };
+        let mut ring = [(0u64, 0u64); AHEAD];
+        for (i, (offset, key)) in self.records().enumerate() {
+            let hash = self.hasher.hash_one(key);
+            prefetch(&table[hash as usize & mask]);
+            if i >= AHEAD {
+                place(&mut table, ring[i % AHEAD]);
+            }
+            ring[i % AHEAD] = (offset as u64, hash);
+        }
+        let placed = self.customers.saturating_sub(AHEAD);
+        for i in placed..self.customers {
+            place(&mut table, ring[i % AHEAD]);
         }
         self.table = table;
     }
@@ -565,7 +548,7 @@ impl StrKeys {
     /// Frees the hash table and the scratch buffers once no more ids will be looked up (an
     /// insert after this rebuilds the table from the arena).
     fn seal(&mut self) {
-        self.table = vec![];
+        self.table = MappedVec::new();
         self.hashes = vec![];
         self.candidates = vec![];
     }
@@ -875,7 +858,7 @@ pub struct CustomerAggregator {
     /// The index of customers.
     pub keys: CustomerKeys,
     /// Totals per slot.
-    pub totals: Vec<CustomerTotals>,
+    pub totals: MappedVec<CustomerTotals>,
     wide: WideSums,
     slots: Vec<u32>,
 }
@@ -885,7 +868,7 @@ impl CustomerAggregator {
     pub fn new(id_type: &DataType) -> Result<Self> {
         Ok(Self {
             keys: CustomerKeys::new(id_type)?,
-            totals: vec![],
+            totals: MappedVec::new(),
             wide: WideSums::new(),
             slots: vec![],
         })
@@ -932,9 +915,9 @@ impl CustomerAggregator {
         } = self;
         keys.slots(ids, slots)?;
         if totals.len() < keys.len() {
-            reserve_advised(totals, keys.len() - totals.len());
             totals.resize(keys.len(), CustomerTotals::default());
         }
+        let totals: &mut [CustomerTotals] = totals;
         let day = day.values();
         let amount_valid = amount_valid.filter(|n| n.null_count() > 0);
         // Batches of purchases only (the common case) test no per-row flag.
@@ -958,7 +941,9 @@ impl CustomerAggregator {
     }
 
     /// Folds the totals of `other` (the same kind of ids, other rows) into these.
-    pub fn merge(&mut self, other: CustomerAggregator) -> Result<()> {
+    pub fn merge(&mut self, mut other: CustomerAggregator) -> Result<()> {
+        // `other`'s ids are only read in order: its lookup table can go before ours grows.
+        other.keys.seal();
         self.keys.absorb(&other.keys, &mut self.slots)?;
         if self.totals.len() < self.keys.len() {
             self.totals.resize(self.keys.len(), CustomerTotals::default());

@@ -2,6 +2,7 @@
 
 pub mod customers;
 pub mod exact_sum;
+pub mod mapped;
 pub mod score;
 pub mod segment;
 
