@@ -89,12 +89,21 @@ def rfm_variant(kind, only, path, runs, memory_limit_mib=None):
     return {"customers": int(n), "seconds": float(s), "rss": rss}
 
 
+def repeats_for(args, path):
+    """The processes per variant for the data size of `path` (`--repeats`: one value, or one
+    per `--rows` size)."""
+    if len(args.repeats) == 1:
+        return args.repeats[0]
+    rows = int(re.search(r"tx_(\d+)", os.path.basename(path)).group(1))
+    return args.repeats[args.rows.index(rows)] if rows in args.rows else 1
+
+
 def repeated_variants(path, args):
     """Every variant on `path`, each in `args.repeats` processes of its own, the processes of the
     variants interleaved (A B C, A B C, ...) so that a slower spell of the machine hits them
     alike. Per variant: the median of the processes' median times and of their peak RSS."""
     per = [[] for _ in VARIANTS]
-    for _ in range(args.repeats):
+    for _ in range(repeats_for(args, path)):
         for i, (_, kind, only) in enumerate(VARIANTS):
             per[i].append(rfm_variant(kind, only, path, args.runs))
     res = []
@@ -118,12 +127,14 @@ def rfm_section(args):
     """One table per size (a block `rfm-ROWS` each), and the time-against-rows table."""
     tables = {}
     growth = {}
-    processes = f", {args.repeats} processes" if args.repeats > 1 else ""
-    header = (
-        f"| ids | order | variant | customers | median s ({args.runs} runs{processes}) "
-        f"| peak RSS MiB{' (median)' if args.repeats > 1 else ''} "
-        "| time vs plain DF / DuckDB | RSS vs plain DF / DuckDB |\n|---|---|---|---|---|---|---|---|"
-    )
+    def header(rows):
+        k = args.repeats[0] if len(args.repeats) == 1 else args.repeats[args.rows.index(rows)]
+        processes = f", {k} processes" if k > 1 else ""
+        return (
+            f"| ids | order | variant | customers | median s ({args.runs} runs{processes}) "
+            f"| peak RSS MiB{' (median)' if k > 1 else ''} "
+            "| time vs plain DF / DuckDB | RSS vs plain DF / DuckDB |\n|---|---|---|---|---|---|---|---|"
+        )
     for rows in args.rows:
         rows_out = []
         for ids in args.ids:
@@ -148,7 +159,7 @@ def rfm_section(args):
                     )
                     if ids == "int" and order == "unsorted":
                         growth.setdefault(name, {})[rows] = r["seconds"]
-        tables[rows] = header + "\n" + "\n".join(rows_out)
+        tables[rows] = header(rows) + "\n" + "\n".join(rows_out)
     growth_table = ""
     if len(args.rows) >= 3 and growth:
         sizes = sorted(args.rows)
@@ -265,8 +276,9 @@ def main():
     ap.add_argument("--ids", type=lambda s: s.split(","), default=["int", "string"])
     ap.add_argument("--order", type=lambda s: s.split(","), default=["unsorted", "sorted"])
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--repeats", type=int, default=1,
-                    help="processes per RFM variant and file, interleaved; the medians are reported")
+    ap.add_argument("--repeats", type=ints, default=[1],
+                    help="processes per RFM variant and file, interleaved, the medians reported: "
+                         "one value, or one per --rows size (e.g. 3,3,1)")
     ap.add_argument("--customer-rows", type=int, default=10_000_000)
     ap.add_argument("--mean-purchases", type=lambda s: [float(v) for v in s.split(",")], default=[110, 11, 2])
     ap.add_argument("--memory-rows", type=int, default=100_000_000)

@@ -365,7 +365,8 @@ async fn aggregate(
 /// `batch` without the rows whose amount (column `a`, `Float32` or `Float64`) is null, NaN or
 /// infinite; the batch itself, uncopied, when there are none (one vectorised pass).
 fn valid_amount_rows(batch: RecordBatch, a: usize) -> Result<RecordBatch> {
-    fn invalid<T: Copy>(values: &[T], nulls: Option<&NullBuffer>, finite: fn(T) -> bool) -> Option<BooleanArray> {
+    /// The rows to keep, or `None` when every amount is present and finite.
+    fn keep_rows<T: Copy>(values: &[T], nulls: Option<&NullBuffer>, finite: fn(T) -> bool) -> Option<BooleanArray> {
         let nulls = nulls.filter(|n| n.null_count() > 0);
         if nulls.is_none() && values.iter().filter(|x| !finite(**x)).count() == 0 {
             return None;
@@ -380,12 +381,12 @@ fn valid_amount_rows(batch: RecordBatch, a: usize) -> Result<RecordBatch> {
     }
     let amounts = batch.column(a);
     let keep = match amounts.data_type() {
-        DataType::Float64 => invalid(
+        DataType::Float64 => keep_rows(
             amounts.as_primitive::<Float64Type>().values(),
             amounts.nulls(),
             f64::is_finite,
         ),
-        DataType::Float32 => invalid(
+        DataType::Float32 => keep_rows(
             amounts.as_primitive::<Float32Type>().values(),
             amounts.nulls(),
             f32::is_finite,
@@ -798,8 +799,9 @@ fn scorers(
             Scorer::Cuts(CutPoints::fit(spec, &values[k])?)
         })
     };
-    // The three dimensions are independent: large populations fit them on every core.
-    if crate::cores() < 2 || live.len() < 4 * CHUNK {
+    // The three dimensions are independent: large populations fit them on every core. Ranking
+    // (`ntile`) holds a copy of the population per dimension, so it ranks one at a time.
+    if crate::cores() < 2 || live.len() < 4 * CHUNK || ranked {
         return Ok([scorer(0)?, scorer(1)?, scorer(2)?]);
     }
     let [r, f, m] = std::thread::scope(|scope| {
