@@ -470,6 +470,7 @@ impl StrKeys {
             table[at] = Self::tag(hash) | offset;
         };
         let mut ring = [(0u64, 0u64); AHEAD];
+        debug_assert_eq!(self.records().count(), self.customers, "one arena record per customer");
         for (i, (offset, key)) in self.records().enumerate() {
             let hash = self.hasher.hash_one(key);
             prefetch(&table[hash as usize & mask]);

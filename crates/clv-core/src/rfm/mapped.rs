@@ -229,6 +229,10 @@ mod mapping {
     /// Moves `v`'s elements into a new mapping of at least `bytes` bytes; false (and `v`
     /// unchanged) when the kernel refuses one.
     pub fn create<T: Copy>(v: &mut MappedVec<T>, bytes: usize) -> bool {
+        // A mapping is page-aligned: a type aligned beyond a page stays on the heap.
+        if std::mem::align_of::<T>() > 4096 {
+            return false;
+        }
         let Some(bytes) = bytes.checked_next_multiple_of(HUGE) else {
             return false;
         };
