@@ -89,21 +89,18 @@ def rfm_variant(kind, only, path, runs, memory_limit_mib=None):
     return {"customers": int(n), "seconds": float(s), "rss": rss}
 
 
-def repeats_for(args, path):
-    """The processes per variant for the data size of `path` (`--repeats`: one value, or one
-    per `--rows` size)."""
-    if len(args.repeats) == 1:
-        return args.repeats[0]
-    rows = int(re.search(r"tx_(\d+)", os.path.basename(path)).group(1))
-    return args.repeats[args.rows.index(rows)] if rows in args.rows else 1
+def repeats_at(args, rows):
+    """The processes per variant at `rows` rows (`--repeats`: one value, or one per `--rows`
+    size)."""
+    return args.repeats[0] if len(args.repeats) == 1 else args.repeats[args.rows.index(rows)]
 
 
-def repeated_variants(path, args):
-    """Every variant on `path`, each in `args.repeats` processes of its own, the processes of the
-    variants interleaved (A B C, A B C, ...) so that a slower spell of the machine hits them
-    alike. Per variant: the median of the processes' median times and of their peak RSS."""
+def repeated_variants(path, rows, args):
+    """Every variant on `path` (`rows` rows), each in `repeats_at(args, rows)` processes of its
+    own, the processes of the variants interleaved (A B C, A B C, ...) so that a slower spell of
+    the machine hits them alike. Per variant: the median of the processes' median times and of their peak RSS."""
     per = [[] for _ in VARIANTS]
-    for _ in range(repeats_for(args, path)):
+    for _ in range(repeats_at(args, rows)):
         for i, (_, kind, only) in enumerate(VARIANTS):
             per[i].append(rfm_variant(kind, only, path, args.runs))
     res = []
@@ -128,7 +125,7 @@ def rfm_section(args):
     tables = {}
     growth = {}
     def header(rows):
-        k = args.repeats[0] if len(args.repeats) == 1 else args.repeats[args.rows.index(rows)]
+        k = repeats_at(args, rows)
         processes = f", {k} processes" if k > 1 else ""
         return (
             f"| ids | order | variant | customers | median s ({args.runs} runs{processes}) "
@@ -141,7 +138,7 @@ def rfm_section(args):
             for order in args.order:
                 path = data_file(rows, ids, order)
                 log(f"rfm: {os.path.basename(path)}")
-                res = repeated_variants(path, args)
+                res = repeated_variants(path, rows, args)
                 plain, duck = res[2], res[3]
                 for (name, _, _), r in zip(VARIANTS, res):
                     if r is None:

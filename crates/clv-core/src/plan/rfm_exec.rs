@@ -742,26 +742,35 @@ fn dimension_values(
         }
         Ok(())
     };
-    let threads = crate::cores();
     let [r, f, m] = &mut out;
-    if threads < 2 || n < 4 * CHUNK {
+    if !on_every_core(n) {
         part(slots, [r, f, m])?;
         return Ok(out);
     }
     // Shares are whole chunks, so every thread's chunks line up with its share of `out`.
-    let share = n.div_ceil(threads).next_multiple_of(CHUNK);
-    std::thread::scope(|scope| {
+    let share = n.div_ceil(crate::cores()).next_multiple_of(CHUNK);
+    let results: Vec<Result<()>> = std::thread::scope(|scope| {
         let handles: Vec<_> = slots
             .chunks(share)
             .zip(r.chunks_mut(share).zip(f.chunks_mut(share)).zip(m.chunks_mut(share)))
             .map(|(s, ((r, f), m))| scope.spawn(move || part(s, [r, f, m])))
             .collect();
-        handles.into_iter().try_for_each(|h| {
-            h.join()
-                .unwrap_or_else(|_| internal_err!("RfmExec: a scoring thread panicked"))
-        })
-    })?;
+        handles.into_iter().map(joined).collect()
+    });
+    results.into_iter().collect::<Result<()>>()?;
     Ok(out)
+}
+
+/// Whether a population of `customers` is spread over the cores (values and cut points).
+fn on_every_core(customers: usize) -> bool {
+    crate::cores() >= 2 && customers >= 4 * CHUNK
+}
+
+/// The result of a scoped scoring thread; a panic in it becomes an internal error.
+fn joined<T>(thread: std::thread::ScopedJoinHandle<'_, Result<T>>) -> Result<T> {
+    thread
+        .join()
+        .unwrap_or_else(|_| internal_err!("RfmExec: a scoring thread panicked"))
 }
 
 /// The scorers of recency, frequency and monetary over the `live` customers: cut points fitted
@@ -801,16 +810,10 @@ fn scorers(
     };
     // The three dimensions are independent: large populations fit them on every core. Ranking
     // (`ntile`) holds a copy of the population per dimension, so it ranks one at a time.
-    if crate::cores() < 2 || live.len() < 4 * CHUNK || ranked {
+    if !on_every_core(live.len()) || ranked {
         return Ok([scorer(0)?, scorer(1)?, scorer(2)?]);
     }
-    let [r, f, m] = std::thread::scope(|scope| {
-        let handles = [0, 1, 2].map(|k| scope.spawn(move || scorer(k)));
-        handles.map(|h| {
-            h.join()
-                .unwrap_or_else(|_| internal_err!("RfmExec: a scoring thread panicked"))
-        })
-    });
+    let [r, f, m] = std::thread::scope(|scope| [0, 1, 2].map(|k| scope.spawn(move || scorer(k))).map(joined));
     Ok([r?, f?, m?])
 }
 

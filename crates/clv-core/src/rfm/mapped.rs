@@ -205,6 +205,15 @@ impl<'a, T: Copy> IntoIterator for &'a MappedVec<T> {
     }
 }
 
+impl<T: Copy> From<&[T]> for MappedVec<T> {
+    /// A copy of `values` (one copy of the whole slice).
+    fn from(values: &[T]) -> Self {
+        let mut v = Self::new();
+        v.extend_from_slice(values);
+        v
+    }
+}
+
 impl<T: Copy> FromIterator<T> for MappedVec<T> {
     fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
         let iter = iter.into_iter();
@@ -391,6 +400,8 @@ mod tests {
         let v: MappedVec<Wide> = (0..200_000).map(Wide).collect();
         assert_eq!(v.as_ptr() as usize % 32, 0);
         assert!(v.iter().enumerate().all(|(i, w)| w.0 == i as u64));
+        let copy = MappedVec::from(&v[..]);
+        assert_eq!(&copy[..], &v[..]);
         let moved = std::thread::spawn(move || v.len()).join().unwrap();
         assert_eq!(moved, 200_000);
     }

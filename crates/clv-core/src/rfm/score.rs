@@ -301,7 +301,7 @@ impl CutPoints {
 /// The order statistics of `values` at the 0-based `ranks` (ascending), by successive
 /// selections on the part right of the previous rank.
 fn order_statistics(values: &[f64], ranks: &[usize]) -> Vec<f64> {
-    let mut v: MappedVec<f64> = values.iter().copied().collect();
+    let mut v = MappedVec::from(values);
     let mut out = Vec::with_capacity(ranks.len());
     let mut done = 0; // v[..done] holds values <= every later rank's
     let mut last: Option<(usize, f64)> = None;
@@ -326,7 +326,7 @@ pub fn median(values: &[f64]) -> Option<f64> {
     if values.is_empty() {
         return None;
     }
-    let mut v: MappedVec<f64> = values.iter().copied().collect();
+    let mut v = MappedVec::from(values);
     let mid = v.len() / 2;
     let (lower, m, _) = v.select_nth_unstable_by(mid, f64::total_cmp);
     let m = *m;
