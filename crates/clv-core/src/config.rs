@@ -98,15 +98,13 @@ impl Collapse {
 /// explicit everywhere, never implied. Defined with the models in [`crate::ltv`].
 pub use crate::ltv::TimeUnit;
 
-impl FromStr for TimeUnit {
-    type Err = datafusion::error::DataFusionError;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "week" => Ok(Self::Week),
-            "day" => Ok(Self::Day),
-            "month" => Ok(Self::Month),
-            other => plan_err!("time_unit must be one of week, day, month, got '{other}'"),
-        }
+/// Parses a time unit (`day`, `week`, `month`; case and spaces ignored).
+pub fn parse_time_unit(s: &str) -> Result<TimeUnit> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "week" => Ok(TimeUnit::Week),
+        "day" => Ok(TimeUnit::Day),
+        "month" => Ok(TimeUnit::Month),
+        other => plan_err!("time_unit must be one of week, day, month, got '{other}'"),
     }
 }
 
@@ -438,7 +436,7 @@ impl ClvOptions {
                     .map(str::parse)
                     .transpose()?
             }
-            "btyd.time_unit" | "time_unit" => self.btyd_time_unit = value.parse()?,
+            "btyd.time_unit" | "time_unit" => self.btyd_time_unit = parse_time_unit(value)?,
             "btyd.calibration_end" | "calibration_end" => {
                 self.btyd_calibration_end = none_if_empty(value)
                     .map(|v| parse_date(v, "calibration_end"))

@@ -22,9 +22,10 @@
 
 pub mod api;
 pub mod churn;
+/// The model mathematics, from the [`clv_models`] crate (no DataFusion).
+pub use clv_models as ltv;
 pub mod config;
 pub mod functions;
-pub mod ltv;
 pub mod plan;
 pub mod rfm;
 pub mod table;
@@ -46,12 +47,7 @@ pub use plan::source::TransactionSource;
 pub use rfm::{Direction, SchemeRegistry, ScoreMethod, SegmentScheme};
 pub use table::RfmTable;
 
-/// The cores this process may use, read once (`available_parallelism` reads cgroup files on
-/// every call, too slow for an optimiser's inner loop).
-pub(crate) fn cores() -> usize {
-    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-}
+pub(crate) use clv_models::cores;
 
 /// Every clv scalar function, with `rfm_segment` knowing the built-in schemes.
 pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {

@@ -18,7 +18,7 @@ use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
 use super::model_arg::{Fitted, check_model_type, model_rows};
-use crate::ltv::{ClvSpec, TimeUnit, historical_clv};
+use crate::ltv::{ClvSpec, historical_clv};
 
 /// The `clv` function.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -110,7 +110,9 @@ impl ScalarUDFImpl for Clv {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let n = args.number_rows;
-        let horizon_unit = text(&args, 7)?.map(|u| u.parse::<TimeUnit>()).transpose()?;
+        let horizon_unit = text(&args, 7)?
+            .map(|u| crate::config::parse_time_unit(&u))
+            .transpose()?;
         let discounting = text(&args, 9)?.unwrap_or_else(|| "discrete".into());
         if !matches!(discounting.as_str(), "discrete" | "continuous") {
             return exec_err!("clv: discounting must be 'discrete' or 'continuous', got '{discounting}'");

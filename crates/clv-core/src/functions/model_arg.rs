@@ -206,7 +206,7 @@ pub fn read_models(function: &str, models: &StructArray) -> Result<ModelRows> {
             p[i] = c.value(row);
         }
         let time_unit = match unit {
-            Some(u) if u.is_valid(row) => u.value(row).parse::<TimeUnit>()?,
+            Some(u) if u.is_valid(row) => crate::config::parse_time_unit(u.value(row))?,
             _ => TimeUnit::Week,
         };
         let e = |e: ModelError| datafusion::error::DataFusionError::Execution(format!("{function}: {e}"));

@@ -303,8 +303,8 @@ impl AggregateUDFImpl for ModelFit {
             );
         };
         let (given, is_default) = match text.strip_suffix(SESSION_DEFAULT) {
-            Some(unit) => (unit.trim().parse::<TimeUnit>()?, true),
-            None => (text.parse::<TimeUnit>()?, false),
+            Some(unit) => (crate::config::parse_time_unit(unit)?, true),
+            None => (crate::config::parse_time_unit(text)?, false),
         };
         // The unit btyd_summary wrote on its time columns wins over the session default and must
         // agree with an explicit argument: a month-based summary is never fitted as weeks.
@@ -364,7 +364,7 @@ fn input_time_unit(kind: FitKind, fields: &[FieldRef]) -> Result<Option<(TimeUni
         let Some(text) = field.metadata().get(TIME_UNIT_METADATA) else {
             continue;
         };
-        let unit = text.parse::<TimeUnit>()?;
+        let unit = crate::config::parse_time_unit(text)?;
         match found {
             Some((other, other_column)) if other != unit => {
                 return plan_err!(

@@ -24,7 +24,7 @@ use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
 use super::model_arg::{Fitted, ModelRows, check_model_type, model_rows};
-use crate::ltv::{ModelError, TIME_UNIT_METADATA, TimeUnit};
+use crate::ltv::{ModelError, TIME_UNIT_METADATA};
 
 type Eval = fn(&Fitted, &[f64]) -> std::result::Result<Option<f64>, ModelError>;
 /// The whole-batch form of an [`Eval`] (one column per argument), for batches whose rows share
@@ -262,7 +262,7 @@ impl ModelPrediction {
             if !matches!(*arg, "t_x" | "t") {
                 continue;
             }
-            let unit = text.parse::<TimeUnit>()?;
+            let unit = crate::config::parse_time_unit(text)?;
             for model in models.models() {
                 if let Fitted::Transactions(m) = model
                     && m.time_unit() != unit

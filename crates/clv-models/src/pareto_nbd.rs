@@ -678,7 +678,7 @@ impl FittedParetoNbd {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ltv::bgnbd::tests::check_gradient;
+    use crate::bgnbd::tests::check_gradient;
 
     #[test]
     fn gradient_matches_finite_differences() {

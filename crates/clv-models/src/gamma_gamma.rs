@@ -322,7 +322,7 @@ pub fn spend_frequency_correlation(data: &SpendSummary) -> Result<f64, ModelErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ltv::bgnbd::tests::check_gradient;
+    use crate::bgnbd::tests::check_gradient;
 
     #[test]
     fn gradient_matches_finite_differences() {

@@ -1,6 +1,6 @@
 //! Typed errors for the lifetime-value models.
 //!
-//! Every fallible operation in [`crate::ltv`] returns [`ModelError`]. The
+//! Every fallible operation in this crate returns [`ModelError`]. The
 //! numerical code never hands back a NaN or an infinity silently: a value that
 //! cannot be computed is reported as [`ModelError::NumericalFailure`].
 

@@ -318,7 +318,7 @@ impl FittedBgBb {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ltv::bgnbd::tests::check_gradient;
+    use crate::bgnbd::tests::check_gradient;
 
     #[test]
     fn gradient_matches_finite_differences() {

@@ -62,6 +62,13 @@ pub use optimize::FitOptions;
 pub use pareto_nbd::{FittedParetoNbd, ParetoNbd, ParetoNbdParams};
 pub use sbg::{FittedSbg, Sbg, SbgParams};
 
+/// The cores this process may use, read once (`available_parallelism` reads cgroup files on
+/// every call, too slow for an optimiser's inner loop).
+pub fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 /// Which model a fitted or serialized model is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -235,7 +242,7 @@ macro_rules! fitted_serde {
         }
         impl<'de> serde::Deserialize<'de> for $fitted {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let r = $crate::ltv::deserialize_repr::<D, $params>(d, $kind)?;
+                let r = $crate::deserialize_repr::<D, $params>(d, $kind)?;
                 $fitted::from_repr(r).map_err(<D::Error as serde::de::Error>::custom)
             }
         }

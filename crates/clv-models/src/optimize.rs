@@ -122,7 +122,7 @@ macro_rules! fit_builder_methods {
             self
         }
         /// The options collected so far.
-        pub fn options(&self) -> &$crate::ltv::optimize::FitOptions {
+        pub fn options(&self) -> &$crate::optimize::FitOptions {
             &self.options
         }
     };

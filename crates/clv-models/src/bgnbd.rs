@@ -26,7 +26,7 @@
 //! cancellation (see `beta_geo_numerator`), so `a → 1` and `a + b < 1`
 //! are handled.
 //!
-//! The MBG/NBD variant ([`crate::ltv::mbgnbd`]) shares this code.
+//! The MBG/NBD variant ([`crate::mbgnbd`]) shares this code.
 
 use serde::{Deserialize, Serialize};
 
