@@ -50,6 +50,7 @@ pub mod pareto_nbd;
 pub mod sbg;
 pub mod simulate;
 pub mod special;
+pub mod window;
 
 pub use bgbb::{BgBb, BgBbParams, FittedBgBb};
 pub use bgnbd::{BgNbd, BgNbdParams, FittedBgNbd};
@@ -61,6 +62,7 @@ pub use mbgnbd::{FittedMbgNbd, MbgNbd, MbgNbdParams};
 pub use optimize::FitOptions;
 pub use pareto_nbd::{FittedParetoNbd, ParetoNbd, ParetoNbdParams};
 pub use sbg::{FittedSbg, Sbg, SbgParams};
+pub use window::WindowForecast;
 
 /// The cores this process may use, read once (`available_parallelism` reads cgroup files on
 /// every call, too slow for an optimiser's inner loop).

@@ -1,0 +1,493 @@
+//! Forecasts for a future window: the conditional distribution of the number of purchases in
+//! `(T, T+τ]`, the probability of none and of at least one, and the expected purchases over an
+//! interval `(T+t₁, T+t₂]` after the end of calibration.
+//!
+//! # One derivation for every model
+//!
+//! A customer with history `(x, t_x, T)` is either dead at T (probability `1 − π`, and then
+//! makes no purchase in the window) or alive (probability `π` = P(alive at T)), and then the
+//! posterior of the latent traits given "alive at T" is the prior updated by the history, and
+//! the future from T on is the process of a *new* customer with those posterior parameters.
+//! So, writing `P_new(n; τ | θ')` for the new-customer PMF at the posterior parameters `θ'`,
+//!
+//! `P(X(T, T+τ) = n | x, t_x, T) = (1 − π)·[n = 0] + π · P_new(n; τ | θ')`.        (W1)
+//!
+//! | model | π (alive at T) | θ' (posterior given alive at T) | P_new |
+//! |---|---|---|---|
+//! | BG/NBD | `1/(1 + [x>0] a/(b+x−1) ((α+T)/(α+t_x))^{r+x})` | `(r+x, α+T, a, b+x)` | FHL (2005) eq. 8 |
+//! | MBG/NBD | `1/(1 + a/(b+x) ((α+T)/(α+t_x))^{r+x})` | `(r+x, α+T, a, b+x+1)` | FHL (2005) eq. 8 (the BG/NBD form: an alive customer drops out only after purchases) |
+//! | Pareto/NBD | Fader & Hardie (2005) note 009 eq. 36–37 | `(r+x, α+T, s, β+T)` | Fader & Hardie note 012, by quadrature ([`crate::FittedParetoNbd::prob_purchases`]) |
+//! | BG/BB | alive at opportunity n: `B(α+x, β+n−x) B(γ, δ+n) / (B(α,β) B(γ,δ) L)` | `(α+x, β+n−x, γ, δ+n)` | Fader, Hardie & Shang (2010) eq. 7 |
+//!
+//! (W1) is the mixture written out term by term in Fader & Hardie, "Deriving the conditional
+//! PMF of the Pareto/NBD model" (note 028, eq. 16), and in the corresponding note for BG/NBD;
+//! at `x = t_x = T = 0` (`n = 0` for BG/BB) π = 1 and θ' is the prior, so (W1) is the
+//! new-customer PMF (BG/NBD: FHL 2005 eq. 8; e.g. `P(X(39) = 0) = 0.5737864` at
+//! `(0.243, 4.414, 0.793, 2.426)`).
+//!
+//! **No purchase in the window.** With `n = 0` in (W1):
+//!
+//! * BG/NBD, MBG/NBD: `P(none) = (1 − π) + π ((α+T)/(α+T+τ))^{r+x}`,
+//!   `P(any) = π (1 − ((α+T)/(α+T+τ))^{r+x})`;                                     (W2)
+//! * Pareto/NBD: `P(any | alive) = G = ∫_0^τ (r'/α') (1+y/α')^{−(r'+1)} (1+y/β')^{−s} dy` and
+//!   `P(none | alive) = H = (1+τ/α')^{−r'} (1+τ/β')^{−s} + ∫_0^τ (s/β') (1+y/α')^{−r'} (1+y/β')^{−(s+1)} dy`
+//!   (`r' = r+x`, `α' = α+T`, `β' = β+T`; integrating `E_ω[1 − (α'/(α'+min(τ, ω)))^{r'}]` by
+//!   parts; `G + H = 1`);                                                          (W3)
+//! * every model: `P(none) = L(x, t_x, T+τ) / L(x, t_x, T)` — no purchase in the window is the
+//!   same history observed for longer. The tests check (W2), (W3) and (W1) against this ratio
+//!   of likelihoods.
+//!
+//! **Numerics.** `P(none)` and `P(any)` are each a sum of non-negative terms (W2, W3), so
+//! neither is computed as one minus the other: both keep their relative accuracy when small.
+//! `1 − π` is computed from the odds (BG/NBD, MBG/NBD), the powers as `exp(k·ln1p(·))`; in
+//! (W3) the smaller of G and H is integrated (adaptive Gauss–Kronrod, relative tolerance
+//! 1e-12) and the other is one minus it.
+//!
+//! **Interval.** `E[X(T+t₁, T+t₂) | x, t_x, T] = E[Y(t₂)] − E[Y(t₁)]` with `E[Y(t)]` the
+//! conditional expectation of each model (BG/NBD eq. 10 of FHL 2005; Pareto/NBD SMC 1987;
+//! BG/BB FHS 2010 eq. 13); its absolute error is that of `E[Y(t₂)]` (about 1e-15 of it).
+//!
+//! Every function returns a [`ModelError`] rather than a NaN; times are in the model's
+//! [`crate::TimeUnit`] (BG/BB: whole opportunities).
+
+use super::batch::{Repeats, check_rows, score_rows};
+use super::bgnbd::{BetaGeoCore, Variant};
+use super::data::check_rft;
+use super::error::{ModelError, finite};
+use super::memo::Memo;
+use super::special::integrate;
+use super::{
+    BgBbParams, FittedBgBb, FittedBgNbd, FittedMbgNbd, FittedParetoNbd, ParetoNbdParams, TransactionModel, check_arg,
+};
+
+/// Window forecasts of the continuous-time models (BG/NBD, MBG/NBD, Pareto/NBD); see the
+/// [module documentation](self) for the equations. `tau`, `t1`, `t2`, `t_x` and `T` are in the
+/// model's time unit.
+pub trait WindowForecast: TransactionModel {
+    /// `P(X(T, T+τ) = n | x, t_x, T)`, eq. (W1).
+    fn prob_purchases_in_window(&self, n: u32, tau: f64, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError>;
+
+    /// `P(X(T, T+τ) = 0 | x, t_x, T)`: the probability of no purchase in the window, (W2)/(W3).
+    fn prob_no_purchase(&self, tau: f64, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError>;
+
+    /// `P(X(T, T+τ) ≥ 1 | x, t_x, T)`, computed directly (not as `1 −` [`Self::prob_no_purchase`]).
+    fn prob_any_purchase(&self, tau: f64, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError>;
+
+    /// Expected purchases in `(T+t₁, T+t₂]`, `0 ≤ t₁ ≤ t₂`: the difference of the conditional
+    /// expectations at `t₂` and `t₁` (never negative).
+    fn expected_purchases_between(&self, t1: f64, t2: f64, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
+        check_interval(t1, t2)?;
+        let e2 = self.expected_purchases(t2, x, t_x, T)?;
+        let e1 = if t1 == 0.0 {
+            0.0
+        } else {
+            self.expected_purchases(t1, x, t_x, T)?
+        };
+        finite((e2 - e1).max(0.0), "expected purchases between two times")
+    }
+
+    /// [`Self::prob_no_purchase`] for many customers (slices of equal length, one window per
+    /// customer; a bad row is an error naming its index). Exactly the values of one call per
+    /// customer; large inputs are split over the cores ([`crate::batch`]).
+    fn prob_no_purchase_many(&self, tau: &[f64], x: &[f64], t_x: &[f64], T: &[f64]) -> Result<Vec<f64>, ModelError> {
+        check_horizons(tau, x, t_x, T)?;
+        score_rows([tau, x, t_x, T], Repeats::Merge, |[tau, x, t_x, T], out| {
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = self.prob_no_purchase(tau[i], x[i], t_x[i], T[i])?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// [`check_rows`] and every window length `tau[i]` finite and ≥ 0 (errors name the row).
+fn check_horizons(tau: &[f64], x: &[f64], t_x: &[f64], T: &[f64]) -> Result<(), ModelError> {
+    check_rows(&[("tau", tau)], x, t_x, T)?;
+    for (row, &t) in tau.iter().enumerate() {
+        if !t.is_finite() {
+            return Err(ModelError::NonFinite { row, field: "tau" });
+        }
+        if t < 0.0 {
+            return Err(ModelError::Negative {
+                row,
+                field: "tau",
+                value: t,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn check_interval(t1: f64, t2: f64) -> Result<(), ModelError> {
+    check_arg("t1", t1)?;
+    check_arg("t2", t2)?;
+    if t1 > t2 {
+        return Err(ModelError::InvalidArgument {
+            name: "t1",
+            value: t1,
+            reason: "the interval (t1, t2] must have t1 <= t2",
+        });
+    }
+    Ok(())
+}
+
+/// `(π, 1 − π)` from the log odds of being dead, each without cancellation; `None` = no
+/// dead term (π = 1).
+#[inline]
+fn alive_dead(ln_dead_odds: Option<f64>) -> (f64, f64) {
+    match ln_dead_odds {
+        None => (1.0, 0.0),
+        Some(lo) => (1.0 / (1.0 + lo.exp()), 1.0 / (1.0 + (-lo).exp())),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// BG/NBD and MBG/NBD
+// ---------------------------------------------------------------------------------------------
+
+/// The BG/NBD-family window kernel: parameters, variant and what (W1)/(W2) need per row.
+#[derive(Debug, Clone, Copy)]
+struct BetaGeoWindow {
+    variant: Variant,
+    r: f64,
+    alpha: f64,
+    a: f64,
+    b: f64,
+    ln_a: f64,
+}
+
+impl BetaGeoWindow {
+    fn new(variant: Variant, [r, alpha, a, b]: [f64; 4]) -> Self {
+        BetaGeoWindow {
+            variant,
+            r,
+            alpha,
+            a,
+            b,
+            ln_a: a.ln(),
+        }
+    }
+
+    /// The denominator of the dead odds (`b+x−1` for BG/NBD with x > 0, `b+x` for MBG/NBD);
+    /// also `b'` − 1 of the posterior beta (BG: `b+x`, MBG: `b+x+1`).
+    #[inline]
+    fn odds_denominator(&self, x: f64) -> Option<f64> {
+        match self.variant {
+            Variant::Bg if x == 0.0 => None,
+            Variant::Bg => Some(self.b + x - 1.0),
+            Variant::Mbg => Some(self.b + x),
+        }
+    }
+
+    /// `ln(P(dead)/P(alive))` at T; `ln_den` = ln of [`Self::odds_denominator`].
+    #[inline]
+    fn ln_dead_odds(&self, ln_den: Option<f64>, x: f64, t_x: f64, T: f64) -> Option<f64> {
+        Some(self.ln_a - ln_den? + (self.r + x) * ((self.alpha + T) / (self.alpha + t_x)).ln())
+    }
+
+    /// `ln((α+T)/(α+T+τ))^{r+x}` = `−(r+x) ln1p(τ/(α+T))`: ln P(no purchase | alive).
+    #[inline]
+    fn ln_none_if_alive(&self, tau: f64, x: f64, T: f64) -> f64 {
+        -(self.r + x) * (tau / (self.alpha + T)).ln_1p()
+    }
+
+    /// (W2) for a checked row: `(P(none), P(any))`.
+    #[inline]
+    fn none_any(&self, tau: f64, x: f64, t_x: f64, T: f64) -> (f64, f64) {
+        let ln_den = self.odds_denominator(x).map(f64::ln);
+        let (alive, dead) = alive_dead(self.ln_dead_odds(ln_den, x, t_x, T));
+        let l = self.ln_none_if_alive(tau, x, T);
+        (dead + alive * l.exp(), alive * -l.exp_m1())
+    }
+
+    fn check(tau: f64, x: f64, t_x: f64, T: f64) -> Result<(), ModelError> {
+        check_rft(0, x, t_x, T)?;
+        check_arg("tau", tau)?;
+        Ok(())
+    }
+
+    fn prob_no_purchase(&self, tau: f64, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
+        Self::check(tau, x, t_x, T)?;
+        finite(self.none_any(tau, x, t_x, T).0, "P(no purchase in the window)")
+    }
+
+    fn prob_any_purchase(&self, tau: f64, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
+        Self::check(tau, x, t_x, T)?;
+        finite(self.none_any(tau, x, t_x, T).1, "P(a purchase in the window)")
+    }
+
+    /// (W1): the dead share at n = 0 plus π times eq. 8 at the posterior `(r+x, α+T, a, b')`.
+    fn prob_purchases_in_window(&self, n: u32, tau: f64, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
+        Self::check(tau, x, t_x, T)?;
+        let ln_den = self.odds_denominator(x).map(f64::ln);
+        let (alive, dead) = alive_dead(self.ln_dead_odds(ln_den, x, t_x, T));
+        let b_post = match self.variant {
+            Variant::Bg => self.b + x,
+            Variant::Mbg => self.b + x + 1.0,
+        };
+        // An alive customer's future is the BG/NBD process of a new customer (no dropout at T).
+        let posterior = BetaGeoCore::new(Variant::Bg, [self.r + x, self.alpha + T, self.a, b_post]);
+        let p_alive_n = posterior.prob_purchases(n, tau)?;
+        let p = if n == 0 {
+            dead + alive * p_alive_n
+        } else {
+            alive * p_alive_n
+        };
+        finite(p.clamp(0.0, 1.0), "P(n purchases in the window)")
+    }
+
+    /// [`Self::prob_no_purchase`] for rows checked by [`check_horizons`]: a few logarithms and exponentials per row,
+    /// the `ln` of the odds denominator once per small whole x.
+    fn prob_no_purchase_rows(
+        &self,
+        tau: &[f64],
+        x: &[f64],
+        t_x: &[f64],
+        T: &[f64],
+        out: &mut [f64],
+    ) -> Result<(), ModelError> {
+        const SMALL: usize = 256;
+        let mut ln_den_table = [f64::NAN; SMALL];
+        for (i, o) in out.iter_mut().enumerate() {
+            let xi = x[i];
+            let ln_den = self.odds_denominator(xi).map(|den| {
+                let k = xi as usize;
+                if k < SMALL {
+                    let v = &mut ln_den_table[k];
+                    if v.is_nan() {
+                        *v = den.ln();
+                    }
+                    *v
+                } else {
+                    den.ln()
+                }
+            });
+            let (alive, dead) = alive_dead(self.ln_dead_odds(ln_den, xi, t_x[i], T[i]));
+            let v = dead + alive * self.ln_none_if_alive(tau[i], xi, T[i]).exp();
+            *o = finite(v, "P(no purchase in the window)")?;
+        }
+        Ok(())
+    }
+
+    fn prob_no_purchase_many(&self, tau: &[f64], x: &[f64], t_x: &[f64], T: &[f64]) -> Result<Vec<f64>, ModelError> {
+        check_horizons(tau, x, t_x, T)?;
+        score_rows([tau, x, t_x, T], Repeats::Ignore, |[tau, x, t_x, T], out| {
+            self.prob_no_purchase_rows(tau, x, t_x, T, out)
+        })
+    }
+}
+
+/// `WindowForecast` for a BG/NBD-family model: every method delegates to a [`BetaGeoWindow`].
+macro_rules! beta_geo_window {
+    ($fitted:ty, $variant:expr) => {
+        impl $fitted {
+            fn window(&self) -> BetaGeoWindow {
+                let p = self.params();
+                BetaGeoWindow::new($variant, [p.r, p.alpha, p.a, p.b])
+            }
+        }
+        impl WindowForecast for $fitted {
+            fn prob_purchases_in_window(&self, n: u32, tau: f64, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
+                self.window().prob_purchases_in_window(n, tau, x, t_x, T)
+            }
+            fn prob_no_purchase(&self, tau: f64, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
+                self.window().prob_no_purchase(tau, x, t_x, T)
+            }
+            fn prob_any_purchase(&self, tau: f64, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
+                self.window().prob_any_purchase(tau, x, t_x, T)
+            }
+            fn prob_no_purchase_many(
+                &self,
+                tau: &[f64],
+                x: &[f64],
+                t_x: &[f64],
+                T: &[f64],
+            ) -> Result<Vec<f64>, ModelError> {
+                self.window().prob_no_purchase_many(tau, x, t_x, T)
+            }
+        }
+    };
+}
+
+beta_geo_window!(FittedBgNbd, Variant::Bg);
+beta_geo_window!(FittedMbgNbd, Variant::Mbg);
+
+// ---------------------------------------------------------------------------------------------
+// Pareto/NBD
+// ---------------------------------------------------------------------------------------------
+
+/// `(H, G)` of (W3): P(no purchase | alive at T) and P(some purchase | alive at T), for the
+/// posterior `r' = r+x`, `α' = α+T`, `β' = β+T`; the smaller one by quadrature.
+fn pareto_none_any_if_alive(p: ParetoNbdParams, tau: f64, x: f64, T: f64) -> Result<(f64, f64), ModelError> {
+    if tau == 0.0 {
+        return Ok((1.0, 0.0));
+    }
+    let (r1, a1, s, b1) = (p.r + x, p.alpha + T, p.s, p.beta + T);
+    let failure = ModelError::NumericalFailure {
+        context: "Pareto/NBD P(no purchase in the window) (quadrature)",
+    };
+    // ln of (1+y/α')^{−r'} (1+y/β')^{−s}
+    let ln_surv = |y: f64| -r1 * (y / a1).ln_1p() - s * (y / b1).ln_1p();
+    let end = ln_surv(tau).exp();
+    // The integrands of G and of H's integral. In H, s/β'·(1+y/β')^{-1}·S(y); in G likewise
+    // with r'/α'. Their sum is −S'(y), and 1 − S(τ) = ∫ −S' splits the mass between G and
+    // the integral part of H in proportions that a cheap midpoint estimate tells apart.
+    let g_rate = |y: f64| r1 / (a1 + y);
+    let h_rate = |y: f64| s / (b1 + y);
+    let mid = 0.5 * tau;
+    let g_share = g_rate(mid) / (g_rate(mid) + h_rate(mid));
+    // Rough G ≈ g_share·(1 − S(τ)): integrate whichever of G and H looks smaller.
+    let rough_g = g_share * -ln_surv(tau).exp_m1();
+    let integral =
+        |rate: &dyn Fn(f64) -> f64| integrate(|y| rate(y) * ln_surv(y).exp(), 0.0, tau, 0.0).ok_or(failure.clone());
+    let (h, g) = if rough_g <= 0.5 {
+        let g = integral(&g_rate)?;
+        (1.0 - g, g)
+    } else {
+        let h = end + integral(&h_rate)?;
+        (h, 1.0 - h)
+    };
+    Ok((h.clamp(0.0, 1.0), g.clamp(0.0, 1.0)))
+}
+
+impl FittedParetoNbd {
+    fn check_window(tau: f64, x: f64, t_x: f64, T: f64) -> Result<(), ModelError> {
+        check_rft(0, x, t_x, T)?;
+        check_arg("tau", tau)?;
+        Ok(())
+    }
+}
+
+impl WindowForecast for FittedParetoNbd {
+    fn prob_purchases_in_window(&self, n: u32, tau: f64, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
+        Self::check_window(tau, x, t_x, T)?;
+        let alive = self.p_alive(x, t_x, T)?;
+        let p = self.params();
+        let posterior = ParetoNbdParams {
+            r: p.r + x,
+            alpha: p.alpha + T,
+            s: p.s,
+            beta: p.beta + T,
+        };
+        let p_alive_n = FittedParetoNbd::from_params(posterior, self.time_unit())?.prob_purchases(n, tau)?;
+        let v = if n == 0 {
+            (1.0 - alive) + alive * p_alive_n
+        } else {
+            alive * p_alive_n
+        };
+        finite(v.clamp(0.0, 1.0), "Pareto/NBD P(n purchases in the window)")
+    }
+
+    fn prob_no_purchase(&self, tau: f64, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
+        Self::check_window(tau, x, t_x, T)?;
+        let alive = self.p_alive(x, t_x, T)?;
+        let (h, _) = pareto_none_any_if_alive(self.params(), tau, x, T)?;
+        finite(
+            ((1.0 - alive) + alive * h).min(1.0),
+            "Pareto/NBD P(no purchase in the window)",
+        )
+    }
+
+    fn prob_any_purchase(&self, tau: f64, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
+        Self::check_window(tau, x, t_x, T)?;
+        let alive = self.p_alive(x, t_x, T)?;
+        let (_, g) = pareto_none_any_if_alive(self.params(), tau, x, T)?;
+        finite(alive * g, "Pareto/NBD P(a purchase in the window)")
+    }
+
+    /// P(alive) by the memoised batch path; (W3) once per distinct `(τ, x, T)`.
+    fn prob_no_purchase_many(&self, tau: &[f64], x: &[f64], t_x: &[f64], T: &[f64]) -> Result<Vec<f64>, ModelError> {
+        check_horizons(tau, x, t_x, T)?;
+        let alive = self.p_alive_many(x, t_x, T)?;
+        let params = self.params();
+        score_rows([tau, x, T, &alive], Repeats::Ignore, |[tau, x, T, alive], out| {
+            let mut memo: Memo<3, f64> = Memo::default();
+            for (i, o) in out.iter_mut().enumerate() {
+                let key = [tau[i].to_bits(), x[i].to_bits(), T[i].to_bits()];
+                let h = memo.get_or_try_insert(key, || {
+                    pareto_none_any_if_alive(params, tau[i], x[i], T[i]).map(|v| v.0)
+                })?;
+                *o = finite(
+                    ((1.0 - alive[i]) + alive[i] * h).min(1.0),
+                    "Pareto/NBD P(no purchase in the window)",
+                )?;
+            }
+            Ok(())
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// BG/BB (discrete opportunities)
+// ---------------------------------------------------------------------------------------------
+
+impl FittedBgBb {
+    /// `(π_n, 1 − π_n, posterior model)`: P(alive at opportunity n) — [`FittedBgBb::p_alive`]
+    /// is alive at n+1, `= π_n (δ+n)/(γ+δ+n)` — and the new-customer model at the posterior
+    /// `(α+x, β+n−x, γ, δ+n)`.
+    fn window_parts(&self, x: f64, t_x: f64, n: f64) -> Result<(f64, f64, FittedBgBb), ModelError> {
+        let p = self.params();
+        let next = self.p_alive(x, t_x, n)?;
+        let alive = (next * (p.gamma + p.delta + n) / (p.delta + n)).min(1.0);
+        let posterior = FittedBgBb::from_params(
+            BgBbParams {
+                alpha: p.alpha + x,
+                beta: p.beta + n - x,
+                gamma: p.gamma,
+                delta: p.delta + n,
+            },
+            self.period_unit(),
+        )?;
+        Ok((alive, 1.0 - alive, posterior))
+    }
+
+    /// `P(X(n, n+n*) = k | x, t_x, n)`: k transactions in the next `n_star` opportunities,
+    /// eq. (W1) with FHS (2010) eq. 7 at the posterior.
+    pub fn prob_transactions_in_window(
+        &self,
+        k: u32,
+        n_star: u32,
+        x: f64,
+        t_x: f64,
+        n: f64,
+    ) -> Result<f64, ModelError> {
+        let (alive, dead, posterior) = self.window_parts(x, t_x, n)?;
+        let p_k = posterior.prob_transactions(k, n_star)?;
+        let v = if k == 0 { dead + alive * p_k } else { alive * p_k };
+        finite(v.clamp(0.0, 1.0), "BG/BB P(k transactions in the window)")
+    }
+
+    /// P(no transaction in the next `n_star` opportunities | x, t_x, n).
+    pub fn prob_no_transaction(&self, n_star: u32, x: f64, t_x: f64, n: f64) -> Result<f64, ModelError> {
+        self.prob_transactions_in_window(0, n_star, x, t_x, n)
+    }
+
+    /// P(at least one transaction in the next `n_star` opportunities | x, t_x, n), the sum of
+    /// the positive terms `k = 1..n*` (not one minus [`Self::prob_no_transaction`]).
+    pub fn prob_any_transaction(&self, n_star: u32, x: f64, t_x: f64, n: f64) -> Result<f64, ModelError> {
+        let (alive, _, posterior) = self.window_parts(x, t_x, n)?;
+        let mut any = 0.0;
+        for k in 1..=n_star {
+            any += posterior.prob_transactions(k, n_star)?;
+        }
+        finite((alive * any).clamp(0.0, 1.0), "BG/BB P(a transaction in the window)")
+    }
+
+    /// Expected transactions in opportunities `n+n1+1 ..= n+n2` (`n1 ≤ n2`), the difference of
+    /// FHS (2010) eq. 13 at `n2` and `n1`.
+    pub fn expected_transactions_between(&self, n1: u32, n2: u32, x: f64, t_x: f64, n: f64) -> Result<f64, ModelError> {
+        if n1 > n2 {
+            return Err(ModelError::InvalidArgument {
+                name: "n1",
+                value: f64::from(n1),
+                reason: "the opportunities (n1, n2] must have n1 <= n2",
+            });
+        }
+        let e2 = self.expected_transactions(n2, x, t_x, n)?;
+        let e1 = self.expected_transactions(n1, x, t_x, n)?;
+        finite(
+            (e2 - e1).max(0.0),
+            "BG/BB expected transactions between two opportunities",
+        )
+    }
+}

@@ -1,0 +1,82 @@
+"""Per-customer churn features and labels at several cutoffs, from the CDNOW master file.
+
+This is the prototype of the features clv's SQL will compute (issue 17), written in plain
+DuckDB SQL so that the definitions are unambiguous.  Day conventions (all integers):
+
+* a *purchase* is a distinct order date of a customer (several orders on one day are one
+  purchase, clv's default order counting); amounts are summed per customer, zero amounts count;
+* cutoff day ``c``; only rows with ``order_date <= c`` reach a feature;
+* ``churned`` = no order dated in ``(c, c + window]``; only cutoffs whose window ends on or
+  before the data end (1998-06-30) are labelled.
+
+Columns (c = cutoff, d = purchase days <= c of the customer, F = |d|):
+    frequency        F
+    monetary         total amount <= c
+    recency_days     c - max(d)
+    tenure_days      c - min(d)
+    p30, p90, p180   purchase days in (c-30, c], (c-90, c], (c-180, c]
+    s30, s90, s180   amount of orders dated in the same windows
+    median_gap       median of the F-1 gaps between consecutive purchase days (NULL if F = 1);
+                     the median of an even count is the mean of the two middle gaps
+    x, t_x, T        BTYD summary in days: F-1, max(d)-min(d), c-min(d)
+
+Usage: python3 churn_features.py OUT.csv [cutoff ...]   (default cutoffs below)
+"""
+import sys
+
+import duckdb
+
+SOURCE = "/work/shared/data/cdnow_master.parquet"
+WINDOW = 90
+CUTOFFS = ["1997-03-31", "1997-04-30", "1997-05-31", "1997-06-30", "1997-09-30"]
+
+
+def features(con, cutoffs):
+    con.execute("CREATE OR REPLACE TEMP TABLE cutoffs(cutoff DATE)")
+    con.executemany("INSERT INTO cutoffs VALUES (?)", [[c] for c in cutoffs])
+    return con.sql(
+        f"""
+        WITH tx AS (SELECT customer_id, order_date AS day, amount FROM '{SOURCE}'),
+        days AS (  -- one row per customer, cutoff and purchase day on or before the cutoff
+            SELECT c.cutoff, t.customer_id, t.day, sum(t.amount) AS spend
+            FROM cutoffs c JOIN tx t ON t.day <= c.cutoff
+            GROUP BY ALL),
+        gaps AS (
+            SELECT cutoff, customer_id, day, spend,
+                   day - lag(day) OVER (PARTITION BY cutoff, customer_id ORDER BY day) AS gap
+            FROM days),
+        per AS (
+            SELECT cutoff, customer_id,
+                   count(*) AS frequency,
+                   sum(spend) AS monetary,
+                   cutoff - max(day) AS recency_days,
+                   cutoff - min(day) AS tenure_days,
+                   count(*) FILTER (WHERE day > cutoff - 30) AS p30,
+                   count(*) FILTER (WHERE day > cutoff - 90) AS p90,
+                   count(*) FILTER (WHERE day > cutoff - 180) AS p180,
+                   coalesce(sum(spend) FILTER (WHERE day > cutoff - 30), 0) AS s30,
+                   coalesce(sum(spend) FILTER (WHERE day > cutoff - 90), 0) AS s90,
+                   coalesce(sum(spend) FILTER (WHERE day > cutoff - 180), 0) AS s180,
+                   median(gap) AS median_gap,
+                   count(*) - 1 AS x,
+                   max(day) - min(day) AS t_x,
+                   cutoff - min(day) AS T
+            FROM gaps GROUP BY cutoff, customer_id),
+        future AS (
+            SELECT c.cutoff, t.customer_id, count(*) AS window_orders
+            FROM cutoffs c JOIN tx t ON t.day > c.cutoff AND t.day <= c.cutoff + INTERVAL {WINDOW} DAY
+            GROUP BY ALL)
+        SELECT per.*, coalesce(f.window_orders, 0) = 0 AS churned
+        FROM per LEFT JOIN future f USING (cutoff, customer_id)
+        ORDER BY cutoff, customer_id
+        """
+    ).df()
+
+
+if __name__ == "__main__":
+    out = sys.argv[1]
+    cutoffs = sys.argv[2:] or CUTOFFS
+    con = duckdb.connect()
+    df = features(con, cutoffs)
+    df.to_csv(out, index=False)
+    print(df.groupby("cutoff").agg(n=("customer_id", "size"), churn=("churned", "mean")))
