@@ -185,19 +185,46 @@ impl BetaGeoWindow {
         Some(self.ln_a - ln_den? + (self.r + x) * ((self.alpha + T) / (self.alpha + t_x)).ln())
     }
 
-    /// `ln((α+T)/(α+T+τ))^{r+x}` = `−(r+x) ln1p(τ/(α+T))`: ln P(no purchase | alive).
+    /// `ln((α+T)/(α+T+τ))`; times `r+x` it is ln P(no purchase | alive). (`ln` of the ratio
+    /// rather than `−ln1p(τ/(α+T))`: as accurate in absolute terms, which is what P(none) needs,
+    /// and much cheaper; P(any) uses `ln1p`.)
     #[inline]
-    fn ln_none_if_alive(&self, tau: f64, x: f64, T: f64) -> f64 {
-        -(self.r + x) * (tau / (self.alpha + T)).ln_1p()
+    fn ln_ratio(&self, tau: f64, T: f64) -> f64 {
+        let a = self.alpha + T;
+        (a / (a + tau)).ln()
     }
 
-    /// (W2) for a checked row: `(P(none), P(any))`.
+    /// `(o, l)` of a checked row: the dead odds `o = (1 − π)/π` (0 when there is no dead term,
+    /// ∞ when they overflow) and `l` = ln P(none | alive) = `(r+x)·ln_ratio` ([`Self::ln_ratio`]).
+    #[inline]
+    fn odds_and_ln_none(&self, ln_den: Option<f64>, ln_ratio: f64, x: f64, t_x: f64, T: f64) -> (f64, f64) {
+        let odds = self.ln_dead_odds(ln_den, x, t_x, T).map_or(0.0, f64::exp);
+        (odds, (self.r + x) * ln_ratio)
+    }
+
+    /// (W2) as `P(none) = (o + e^l)/(1 + o)` (a sum of positive terms; 1 when the odds
+    /// overflow: surely dead).
+    #[inline]
+    fn none_from(odds: f64, l: f64) -> f64 {
+        if odds.is_finite() {
+            (odds + l.exp()) / (1.0 + odds)
+        } else {
+            1.0
+        }
+    }
+
+    /// (W2) for a checked row: `(P(none), P(any))`, `P(any) = (1 − e^l)/(1 + o)`.
     #[inline]
     fn none_any(&self, tau: f64, x: f64, t_x: f64, T: f64) -> (f64, f64) {
         let ln_den = self.odds_denominator(x).map(f64::ln);
-        let (alive, dead) = alive_dead(self.ln_dead_odds(ln_den, x, t_x, T));
-        let l = self.ln_none_if_alive(tau, x, T);
-        (dead + alive * l.exp(), alive * -l.exp_m1())
+        let (odds, l) = self.odds_and_ln_none(ln_den, self.ln_ratio(tau, T), x, t_x, T);
+        let l_any = -(self.r + x) * (tau / (self.alpha + T)).ln_1p();
+        let any = if odds.is_finite() {
+            -l_any.exp_m1() / (1.0 + odds)
+        } else {
+            0.0
+        };
+        (Self::none_from(odds, l), any)
     }
 
     fn check(tau: f64, x: f64, t_x: f64, T: f64) -> Result<(), ModelError> {
@@ -247,7 +274,10 @@ impl BetaGeoWindow {
         out: &mut [f64],
     ) -> Result<(), ModelError> {
         const SMALL: usize = 256;
+        const RATIO_MEMO_CAP: usize = 1 << 13;
         let mut ln_den_table = [f64::NAN; SMALL];
+        // `ln_ratio` by (τ, T): few distinct pairs on a day grid with one window.
+        let mut ratios: Memo<2, f64> = Memo::default();
         for (i, o) in out.iter_mut().enumerate() {
             let xi = x[i];
             let ln_den = self.odds_denominator(xi).map(|den| {
@@ -262,9 +292,14 @@ impl BetaGeoWindow {
                     den.ln()
                 }
             });
-            let (alive, dead) = alive_dead(self.ln_dead_odds(ln_den, xi, t_x[i], T[i]));
-            let v = dead + alive * self.ln_none_if_alive(tau[i], xi, T[i]).exp();
-            *o = finite(v, "P(no purchase in the window)")?;
+            // (Continuous times repeat nothing: past a few thousand pairs the memo stops growing.)
+            let ln_ratio = if ratios.len() < RATIO_MEMO_CAP {
+                ratios.get_or_insert([tau[i].to_bits(), T[i].to_bits()], || self.ln_ratio(tau[i], T[i]))
+            } else {
+                self.ln_ratio(tau[i], T[i])
+            };
+            let (odds, l) = self.odds_and_ln_none(ln_den, ln_ratio, xi, t_x[i], T[i]);
+            *o = finite(Self::none_from(odds, l), "P(no purchase in the window)")?;
         }
         Ok(())
     }
