@@ -107,6 +107,16 @@ pub enum ModelError {
         /// Version found in the input.
         found: u32,
     },
+    /// A value of a named feature column is unusable (NaN, infinite) or the column is
+    /// missing, empty or of the wrong length.
+    BadFeature {
+        /// The feature's name, as given by the caller.
+        feature: String,
+        /// Zero-based row index (`None` for a problem with the whole column).
+        row: Option<usize>,
+        /// What is wrong.
+        reason: &'static str,
+    },
     /// A time unit is missing or does not fit the model.
     MissingTimeUnit {
         /// Explanation.
@@ -168,6 +178,10 @@ impl fmt::Display for ModelError {
             ModelError::UnsupportedFormatVersion { found } => {
                 write!(f, "unsupported serialized model format version {found}")
             }
+            ModelError::BadFeature { feature, row, reason } => match row {
+                Some(row) => write!(f, "row {row}: feature `{feature}` {reason}"),
+                None => write!(f, "feature `{feature}`: {reason}"),
+            },
             ModelError::MissingTimeUnit { reason } => write!(f, "time unit: {reason}"),
         }
     }

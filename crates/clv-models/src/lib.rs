@@ -43,6 +43,7 @@ pub mod data;
 pub(crate) mod dual;
 pub mod error;
 pub mod gamma_gamma;
+pub mod logistic;
 pub mod mbgnbd;
 pub(crate) mod memo;
 pub mod optimize;
@@ -58,6 +59,7 @@ pub use clv::{ClvSpec, Discounting, historical_clv};
 pub use data::{DiscreteSummary, SpendSummary, SurvivalData, TIME_UNIT_METADATA, TimeUnit, TransactionSummary};
 pub use error::ModelError;
 pub use gamma_gamma::{FittedGammaGamma, GammaGamma, GammaGammaParams, spend_frequency_correlation};
+pub use logistic::{FittedLogistic, LogisticRegression};
 pub use mbgnbd::{FittedMbgNbd, MbgNbd, MbgNbdParams};
 pub use optimize::FitOptions;
 pub use pareto_nbd::{FittedParetoNbd, ParetoNbd, ParetoNbdParams};
@@ -87,6 +89,8 @@ pub enum ModelKind {
     GammaGamma,
     /// Shifted beta-geometric.
     Sbg,
+    /// L2-regularised logistic regression (the trained churn model, [`logistic`]).
+    LogisticRegression,
 }
 
 impl ModelKind {
@@ -99,6 +103,7 @@ impl ModelKind {
             ModelKind::BgBb => "bg_bb",
             ModelKind::GammaGamma => "gamma_gamma",
             ModelKind::Sbg => "sbg",
+            ModelKind::LogisticRegression => "logistic_regression",
         }
     }
 
