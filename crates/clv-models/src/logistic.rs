@@ -24,7 +24,7 @@
 //! gradient `g = (1/W) Zᵀ w∘(p − y) + λ β̃` and Hessian
 //! `H = (1/W) Zᵀ diag(w p (1−p)) Z + λ Ĩ` (`~`: intercept excluded) are accumulated in one pass
 //! over the rows, the step solves `H Δ = −g` by Cholesky, and a backtracking line search
-//! (Armijo, `c = 1e-4`, halving) keeps `J` decreasing. Converged when `max_j |g_j| ≤ tolerance`
+//! (Armijo, `c = 1e-4`, halving, rounding of `J` tolerated) keeps `J` decreasing. Converged when `max_j |g_j| ≤ tolerance`
 //! (default `1e-9`) and the Newton step is below `1e-6 (1 + max_j |β_j|)`. `J` is strictly convex for `λ > 0`, so the optimum is unique; for `λ = 0`
 //! and separable data there is no optimum and the fit reports non-convergence.
 //!
@@ -301,7 +301,9 @@ impl LogisticRegression {
             for _ in 0..60 {
                 let trial: Vec<f64> = beta.iter().zip(&step).map(|(b, s)| b + t * s).collect();
                 let e = problem.eval(&trial, false);
-                if e.objective <= eval.objective + 1e-4 * t * slope {
+                // Armijo, with the rounding error of J tolerated: near the optimum the predicted
+                // decrease is below J's resolution and the full Newton step is taken.
+                if e.objective <= eval.objective + 1e-4 * t * slope + 8.0 * f64::EPSILON * eval.objective.abs() {
                     accepted = Some(trial);
                     break;
                 }
