@@ -16,7 +16,9 @@
 
 use std::collections::BTreeMap;
 
-use clv_models::{BgNbd, LogisticRegression, TimeUnit, TransactionModel, TransactionSummary, WindowForecast};
+use clv_models::{
+    BgNbd, LogisticRegression, ParetoNbd, TimeUnit, TransactionModel, TransactionSummary, WindowForecast,
+};
 
 const WINDOW_DAYS: f64 = 90.0;
 const SCORE_AT: &str = "1997-09-30";
@@ -45,6 +47,9 @@ struct Row {
     p_none: f64,
     e_window: f64,
     p_alive: f64,
+    /// The same from Pareto/NBD fitted at the row's cutoff.
+    p_none_pnbd: f64,
+    e_window_pnbd: f64,
 }
 
 fn read(path: &str) -> Vec<Row> {
@@ -102,6 +107,8 @@ fn read(path: &str) -> Vec<Row> {
                 p_none: f64::NAN,
                 e_window: f64::NAN,
                 p_alive: f64::NAN,
+                p_none_pnbd: f64::NAN,
+                e_window_pnbd: f64::NAN,
             }
         })
         .collect()
@@ -129,13 +136,26 @@ fn add_btyd(rows: &mut [Row]) {
         let none = model.prob_no_purchase_many(&tau, &x, &t_x, &T).unwrap();
         let e = model.expected_purchases_many(&tau, &x, &t_x, &T).unwrap();
         let alive = model.p_alive_many(&x, &t_x, &T).unwrap();
+        let pareto = ParetoNbd::new().fit(&data).unwrap();
+        let p = pareto.params();
+        println!(
+            "# Pareto/NBD at {cutoff}: r={:.4} alpha={:.4} s={:.4} beta={:.4}",
+            p.r, p.alpha, p.s, p.beta
+        );
+        let none_p = pareto.prob_no_purchase_many(&tau, &x, &t_x, &T).unwrap();
+        let e_p = pareto.expected_purchases_many(&tau, &x, &t_x, &T).unwrap();
         for (k, &i) in ids.iter().enumerate() {
             rows[i].p_none = none[k];
             rows[i].e_window = e[k];
             rows[i].p_alive = alive[k];
+            rows[i].p_none_pnbd = none_p[k];
+            rows[i].e_window_pnbd = e_p[k];
         }
     }
 }
+
+/// A baseline score: its name, its value per row, whether it is a probability.
+type Baseline = (&'static str, fn(&Row) -> f64, bool);
 
 fn logit(p: f64) -> f64 {
     let p = p.clamp(1e-12, 1.0 - 1e-12);
@@ -161,6 +181,8 @@ fn feature(name: &str, r: &Row) -> f64 {
         "single" => f64::from(u8::from(r.median_gap.is_none())),
         "logit_p_none" => logit(r.p_none),
         "log_e_window" => r.e_window.max(1e-12).ln(),
+        "logit_p_none_pnbd" => logit(r.p_none_pnbd),
+        "log_e_window_pnbd" => r.e_window_pnbd.max(1e-12).ln(),
         _ => panic!("unknown feature {name}"),
     }
 }
@@ -239,7 +261,7 @@ fn main() {
     );
     println!("| score | train cutoffs | lambda | AUC | Brier | max decile gap |");
     println!("|---|---|---|---|---|---|");
-    let base: [(&str, fn(&Row) -> f64, bool); 4] = [
+    let base: [Baseline; 4] = [
         ("days since last purchase", |r| r.recency, false),
         ("BG/NBD P(no purchase in window)", |r| r.p_none, true),
         ("-E[purchases in window], BG/NBD", |r| -r.e_window, false),
@@ -249,6 +271,14 @@ fn main() {
         let s: Vec<f64> = test.iter().map(|r| f(r)).collect();
         report(name, "-", "-", &s, &y, prob);
     }
+    report(
+        "Pareto/NBD P(no purchase in window)",
+        "-",
+        "-",
+        &test.iter().map(|r| r.p_none_pnbd).collect::<Vec<_>>(),
+        &y,
+        true,
+    );
     let rfm = ["log_recency", "log_frequency", "log_monetary_mean", "log_tenure"];
     let activity = [
         "log_p30",
@@ -262,7 +292,8 @@ fn main() {
         "single",
     ];
     let btyd = ["logit_p_none", "log_e_window"];
-    let sets: [(&str, Vec<&str>); 4] = [
+    let pnbd = ["logit_p_none_pnbd", "log_e_window_pnbd"];
+    let sets: [(&str, Vec<&str>); 6] = [
         ("rfm", rfm.to_vec()),
         ("rfm+activity", [&rfm[..], &activity[..]].concat()),
         ("rfm+btyd", [&rfm[..], &btyd[..]].concat()),
@@ -270,9 +301,25 @@ fn main() {
             "default (rfm+activity+btyd)",
             [&rfm[..], &activity[..], &btyd[..]].concat(),
         ),
+        ("rfm+activity+pareto", [&rfm[..], &activity[..], &pnbd[..]].concat()),
+        (
+            "rfm+activity+btyd+pareto",
+            [&rfm[..], &activity[..], &btyd[..], &pnbd[..]].concat(),
+        ),
     ];
-    let trains: [(&str, &[&str]); 3] = [
+    let trains: [(&str, &[&str]); 4] = [
         ("06-30", &["1997-06-30"]),
+        (
+            "01-31..06-30",
+            &[
+                "1997-01-31",
+                "1997-02-28",
+                "1997-03-31",
+                "1997-04-30",
+                "1997-05-31",
+                "1997-06-30",
+            ],
+        ),
         (
             "03-31..06-30",
             &["1997-03-31", "1997-04-30", "1997-05-31", "1997-06-30"],
@@ -285,6 +332,9 @@ fn main() {
     for (set, names) in &sets {
         for (train_name, cutoffs) in trains {
             let train: Vec<&Row> = rows.iter().filter(|r| cutoffs.contains(&r.cutoff.as_str())).collect();
+            if cutoffs.iter().any(|c| !rows.iter().any(|r| r.cutoff == *c)) {
+                continue; // a cutoff the CSV does not have
+            }
             let cols: Vec<Vec<f64>> = names
                 .iter()
                 .map(|n| train.iter().map(|r| feature(n, r)).collect())

@@ -185,46 +185,58 @@ impl BetaGeoWindow {
         Some(self.ln_a - ln_den? + (self.r + x) * ((self.alpha + T) / (self.alpha + t_x)).ln())
     }
 
-    /// `ln((α+T)/(α+T+τ))`; times `r+x` it is ln P(no purchase | alive). (`ln` of the ratio
-    /// rather than `−ln1p(τ/(α+T))`: as accurate in absolute terms, which is what P(none) needs,
-    /// and much cheaper; P(any) uses `ln1p`.)
+    /// `P(none | alive) = ((α+T)/(α+T+τ))^{r+x}`, as `exp((r+x) ln(ratio))`. (`ln` of the
+    /// ratio rather than `−ln1p(τ/(α+T))`: as accurate in absolute terms, which is what
+    /// P(none) needs, and much cheaper; P(any) uses `ln1p`.)
+    #[inline]
+    fn none_if_alive(&self, tau: f64, x: f64, T: f64) -> f64 {
+        self.none_if_alive_from(self.ln_ratio(tau, T), x)
+    }
+
+    /// `ln((α+T)/(α+T+τ))`.
     #[inline]
     fn ln_ratio(&self, tau: f64, T: f64) -> f64 {
         let a = self.alpha + T;
         (a / (a + tau)).ln()
     }
 
-    /// `(o, l)` of a checked row: the dead odds `o = (1 − π)/π` (0 when there is no dead term,
-    /// ∞ when they overflow) and `l` = ln P(none | alive) = `(r+x)·ln_ratio` ([`Self::ln_ratio`]).
+    /// [`Self::none_if_alive`] from [`Self::ln_ratio`].
     #[inline]
-    fn odds_and_ln_none(&self, ln_den: Option<f64>, ln_ratio: f64, x: f64, t_x: f64, T: f64) -> (f64, f64) {
-        let odds = self.ln_dead_odds(ln_den, x, t_x, T).map_or(0.0, f64::exp);
-        (odds, (self.r + x) * ln_ratio)
+    fn none_if_alive_from(&self, ln_ratio: f64, x: f64) -> f64 {
+        ((self.r + x) * ln_ratio).exp()
     }
 
-    /// (W2) as `P(none) = (o + e^l)/(1 + o)` (a sum of positive terms; 1 when the odds
-    /// overflow: surely dead).
+    /// The dead odds `o = (1 − π)/π` of a checked row (0 when there is no dead term, ∞ when
+    /// they overflow).
     #[inline]
-    fn none_from(odds: f64, l: f64) -> f64 {
+    fn dead_odds(&self, ln_den: Option<f64>, x: f64, t_x: f64, T: f64) -> f64 {
+        self.ln_dead_odds(ln_den, x, t_x, T).map_or(0.0, f64::exp)
+    }
+
+    /// (W2) as `P(none) = (o + w)/(1 + o)` with `w` = [`Self::none_if_alive`] (a sum of
+    /// positive terms; 1 when the odds overflow: surely dead).
+    #[inline]
+    fn none_from(odds: f64, w: f64) -> f64 {
         if odds.is_finite() {
-            (odds + l.exp()) / (1.0 + odds)
+            (odds + w) / (1.0 + odds)
         } else {
             1.0
         }
     }
 
-    /// (W2) for a checked row: `(P(none), P(any))`, `P(any) = (1 − e^l)/(1 + o)`.
+    /// (W2) for a checked row: `(P(none), P(any))`, `P(any) = (1 − w)/(1 + o)` with `1 − w`
+    /// from `expm1` and `ln1p`.
     #[inline]
     fn none_any(&self, tau: f64, x: f64, t_x: f64, T: f64) -> (f64, f64) {
         let ln_den = self.odds_denominator(x).map(f64::ln);
-        let (odds, l) = self.odds_and_ln_none(ln_den, self.ln_ratio(tau, T), x, t_x, T);
+        let odds = self.dead_odds(ln_den, x, t_x, T);
         let l_any = -(self.r + x) * (tau / (self.alpha + T)).ln_1p();
         let any = if odds.is_finite() {
             -l_any.exp_m1() / (1.0 + odds)
         } else {
             0.0
         };
-        (Self::none_from(odds, l), any)
+        (Self::none_from(odds, self.none_if_alive(tau, x, T)), any)
     }
 
     fn check(tau: f64, x: f64, t_x: f64, T: f64) -> Result<(), ModelError> {
@@ -263,8 +275,11 @@ impl BetaGeoWindow {
         finite(p.clamp(0.0, 1.0), "P(n purchases in the window)")
     }
 
-    /// [`Self::prob_no_purchase`] for rows checked by [`check_horizons`]: a few logarithms and exponentials per row,
-    /// the `ln` of the odds denominator once per small whole x.
+    /// [`Self::prob_no_purchase`] for rows checked by [`check_horizons`]: per row the dead odds
+    /// (one `ln` and one `exp`, as P(alive); none for BG/NBD at x = 0), a lookup of
+    /// [`Self::ln_ratio`] and of `w` at x = 0 by `(τ, T)` (a day grid with one window has a few
+    /// hundred pairs), and for x > 0 one `exp`; the `ln` of the odds denominator once per small
+    /// whole x. The values are those of [`Self::prob_no_purchase`], bit for bit.
     fn prob_no_purchase_rows(
         &self,
         tau: &[f64],
@@ -274,10 +289,9 @@ impl BetaGeoWindow {
         out: &mut [f64],
     ) -> Result<(), ModelError> {
         const SMALL: usize = 256;
-        const RATIO_MEMO_CAP: usize = 1 << 13;
+        const MEMO_CAP: usize = 1 << 12;
         let mut ln_den_table = [f64::NAN; SMALL];
-        // `ln_ratio` by (τ, T): few distinct pairs on a day grid with one window.
-        let mut ratios: Memo<2, f64> = Memo::default();
+        let mut ratios: Memo<2, (f64, f64)> = Memo::default();
         for (i, o) in out.iter_mut().enumerate() {
             let xi = x[i];
             let ln_den = self.odds_denominator(xi).map(|den| {
@@ -292,14 +306,23 @@ impl BetaGeoWindow {
                     den.ln()
                 }
             });
-            // (Continuous times repeat nothing: past a few thousand pairs the memo stops growing.)
-            let ln_ratio = if ratios.len() < RATIO_MEMO_CAP {
-                ratios.get_or_insert([tau[i].to_bits(), T[i].to_bits()], || self.ln_ratio(tau[i], T[i]))
+            // (Continuous times repeat nothing: past 4,096 pairs the memo stops growing.)
+            let (ln_ratio, w0) = if ratios.len() < MEMO_CAP {
+                ratios.get_or_insert([tau[i].to_bits(), T[i].to_bits()], || {
+                    let l = self.ln_ratio(tau[i], T[i]);
+                    (l, self.none_if_alive_from(l, 0.0))
+                })
             } else {
-                self.ln_ratio(tau[i], T[i])
+                let l = self.ln_ratio(tau[i], T[i]);
+                (l, f64::NAN)
             };
-            let (odds, l) = self.odds_and_ln_none(ln_den, ln_ratio, xi, t_x[i], T[i]);
-            *o = finite(Self::none_from(odds, l), "P(no purchase in the window)")?;
+            let w = if xi == 0.0 && !w0.is_nan() {
+                w0
+            } else {
+                self.none_if_alive_from(ln_ratio, xi)
+            };
+            let odds = self.dead_odds(ln_den, xi, t_x[i], T[i]);
+            *o = finite(Self::none_from(odds, w), "P(no purchase in the window)")?;
         }
         Ok(())
     }

@@ -257,13 +257,19 @@ fn the_batch_gives_the_values_of_one_call_per_customer() {
     let mut rng = StdRng::seed_from_u64(7);
     let n = 70_000; // above the parallel threshold
     let (mut tau, mut xs, mut txs, mut ts) = (vec![], vec![], vec![], vec![]);
-    for _ in 0..n {
-        let T = f64::from(rng.gen_range(0..400u32)) / 7.0;
+    for i in 0..n {
+        // A day grid (the memoised terms) and, every third row, continuous times (more
+        // distinct pairs than the memo keeps).
+        let T = if i % 3 == 0 {
+            rng.gen_range(0.0..60.0)
+        } else {
+            f64::from(rng.gen_range(0..400u32)) / 7.0
+        };
         let x = f64::from(rng.gen_range(0..12u32));
         let t_x = if x == 0.0 || T == 0.0 {
             0.0
         } else {
-            T * f64::from(rng.gen_range(1..=100u32)) / 100.0
+            (T * f64::from(rng.gen_range(1..=100u32)) / 100.0).min(T)
         };
         let x = if t_x == 0.0 { 0.0 } else { x };
         tau.push([13.0, 90.0 / 7.0, 52.0][rng.gen_range(0..3)]);
