@@ -344,7 +344,7 @@ fn main() {
                 .iter()
                 .map(|n| test.iter().map(|r| feature(n, r)).collect())
                 .collect();
-            for lambda in [1e-4, 1e-3, 1e-2] {
+            for lambda in [1e-3, 1e-2, 3e-2, 1e-1] {
                 let col_refs: Vec<&[f64]> = cols.iter().map(Vec::as_slice).collect();
                 let start = std::time::Instant::now();
                 let model = LogisticRegression::new()

@@ -8,6 +8,8 @@
 //! | BG/BB | [`bgbb`] | Fader, Hardie & Shang (2010), *Marketing Science* 29(6) |
 //! | Gamma-Gamma | [`gamma_gamma`] | Fader & Hardie (2013) note; Fader, Hardie & Lee (2005b) |
 //! | sBG | [`sbg`] | Fader & Hardie (2007), *J. Interactive Marketing* 21(1); (2010) *Marketing Science* 29(1) |
+//! | window forecasts (BG/NBD, MBG/NBD, Pareto/NBD, BG/BB) | [`window`] | FHL (2005) eq. 8; Fader & Hardie notes 012, 028 |
+//! | logistic regression (churn model) | [`logistic`] | ridge logistic regression, glmnet's objective |
 //!
 //! Everything is computed in log space; parameters are named as in the
 //! papers. Every fallible call returns [`ModelError`]; no function returns a

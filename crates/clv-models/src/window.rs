@@ -86,6 +86,17 @@ pub trait WindowForecast: TransactionModel {
         finite((e2 - e1).max(0.0), "expected purchases between two times")
     }
 
+    /// [`Self::prob_any_purchase`] for many customers, as [`Self::prob_no_purchase_many`].
+    fn prob_any_purchase_many(&self, tau: &[f64], x: &[f64], t_x: &[f64], T: &[f64]) -> Result<Vec<f64>, ModelError> {
+        check_horizons(tau, x, t_x, T)?;
+        score_rows([tau, x, t_x, T], Repeats::Merge, |[tau, x, t_x, T], out| {
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = self.prob_any_purchase(tau[i], x[i], t_x[i], T[i])?;
+            }
+            Ok(())
+        })
+    }
+
     /// [`Self::prob_no_purchase`] for many customers (slices of equal length, one window per
     /// customer; a bad row is an error naming its index). Exactly the values of one call per
     /// customer; large inputs are split over the cores ([`crate::batch`]).

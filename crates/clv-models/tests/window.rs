@@ -282,9 +282,14 @@ fn the_batch_gives_the_values_of_one_call_per_customer() {
         let got = m
             .prob_no_purchase_many(&tau[..rows], &xs[..rows], &txs[..rows], &ts[..rows])
             .unwrap();
+        let any = m
+            .prob_any_purchase_many(&tau[..rows], &xs[..rows], &txs[..rows], &ts[..rows])
+            .unwrap();
         for i in 0..rows {
             let one = m.prob_no_purchase(tau[i], xs[i], txs[i], ts[i]).unwrap();
             assert_eq!(got[i].to_bits(), one.to_bits(), "{name} row {i}");
+            let one = m.prob_any_purchase(tau[i], xs[i], txs[i], ts[i]).unwrap();
+            assert_eq!(any[i].to_bits(), one.to_bits(), "{name} row {i}");
         }
     }
     // A bad window or row is an error naming its row.
