@@ -213,24 +213,28 @@ impl LogisticRegression {
         let d = columns.len();
         let weight = |i: usize| weights.map_or(1.0, |w| w[i]);
 
-        // Canonical row order: label, weight, then the features (bit patterns of equal values
-        // are equal; -0.0 and 0.0 order apart but are equal rows up to the sign of a zero).
-        let mut order: Vec<u32> = (0..n as u32).collect();
-        order.sort_unstable_by(|&a, &b| {
-            let (a, b) = (a as usize, b as usize);
-            labels[a]
-                .cmp(&labels[b])
-                .then_with(|| weight(a).total_cmp(&weight(b)))
-                .then_with(|| {
-                    columns
-                        .iter()
-                        .map(|c| c[a].total_cmp(&c[b]))
-                        .find(|o| o.is_ne())
-                        .unwrap_or(std::cmp::Ordering::Equal)
-                })
-        });
-        let y: Vec<f64> = order.iter().map(|&i| f64::from(u8::from(labels[i as usize]))).collect();
-        let w: Vec<f64> = order.iter().map(|&i| weight(i as usize)).collect();
+        let k = d + 1;
+        let order = canonical_order(columns, labels, &weight);
+        // The rows in canonical order: labels, weights and the design matrix (row-major, the
+        // intercept column first), written row by row from the input read in its own order.
+        let mut y = vec![0.0; n];
+        let mut w = vec![0.0; n];
+        let mut z = vec![0.0; n * k];
+        let mut position = vec![0u32; n];
+        for (i, &src) in order.iter().enumerate() {
+            position[src as usize] = i as u32;
+        }
+        for (src, &at) in position.iter().enumerate() {
+            let at = at as usize;
+            y[at] = f64::from(u8::from(labels[src]));
+            w[at] = weight(src);
+            let row = &mut z[at * k..(at + 1) * k];
+            row[0] = 1.0;
+            for (j, c) in columns.iter().enumerate() {
+                row[j + 1] = c[src];
+            }
+        }
+        drop(position);
         let total_weight = chunked_sum(n, |r| r.map(|i| w[i]).sum());
         let positive = chunked_sum(n, |r| r.map(|i| w[i] * y[i]).sum());
         let ybar = positive / total_weight;
@@ -242,29 +246,41 @@ impl LogisticRegression {
             });
         }
 
-        // Standardisation (two passes, canonical order) and the row-major design matrix.
-        let mut means = vec![0.0; d];
-        let mut scales = vec![1.0; d];
-        for (j, c) in columns.iter().enumerate() {
-            let m = chunked_sum(n, |r| r.map(|i| w[i] * c[order[i] as usize]).sum()) / total_weight;
-            let v = chunked_sum(n, |r| {
-                r.map(|i| {
-                    let e = c[order[i] as usize] - m;
-                    w[i] * e * e
-                })
-                .sum()
-            }) / total_weight;
-            means[j] = m;
-            let s = v.sqrt();
-            scales[j] = if s > 0.0 && s.is_finite() { s } else { 1.0 };
-        }
-        let k = d + 1;
-        let mut z = vec![0.0; n * k];
-        for (i, &src) in order.iter().enumerate() {
-            let row = &mut z[i * k..(i + 1) * k];
-            row[0] = 1.0;
+        // Standardisation: weighted means, then weighted variances about them (canonical
+        // order, fixed chunks), then the columns standardised in place.
+        let means: Vec<f64> = chunked(n, |rows| {
+            let mut acc = vec![0.0; d];
+            for i in rows {
+                let row = &z[i * k + 1..(i + 1) * k];
+                for (a, x) in acc.iter_mut().zip(row) {
+                    *a += w[i] * x;
+                }
+            }
+            acc
+        })
+        .into_iter()
+        .map(|s| s / total_weight)
+        .collect();
+        let scales: Vec<f64> = chunked(n, |rows| {
+            let mut acc = vec![0.0; d];
+            for i in rows {
+                let row = &z[i * k + 1..(i + 1) * k];
+                for ((a, x), m) in acc.iter_mut().zip(row).zip(&means) {
+                    let e = x - m;
+                    *a += w[i] * e * e;
+                }
+            }
+            acc
+        })
+        .into_iter()
+        .map(|v| {
+            let s = (v / total_weight).sqrt();
+            if s > 0.0 && s.is_finite() { s } else { 1.0 }
+        })
+        .collect();
+        for row in z.chunks_exact_mut(k) {
             for j in 0..d {
-                row[j + 1] = (columns[j][src as usize] - means[j]) / scales[j];
+                row[j + 1] = (row[j + 1] - means[j]) / scales[j];
             }
         }
 
@@ -351,6 +367,47 @@ impl LogisticRegression {
             Some(report),
         )
     }
+}
+
+/// The canonical order of the rows: by label, weight, then the feature values in column order
+/// (`f64::total_cmp`; rows equal in all of them are interchangeable). Sorted by the label,
+/// weight and first feature held in the sort keys, then each run of keys that tie by the
+/// remaining columns.
+fn canonical_order(columns: &[&[f64]], labels: &[bool], weight: &impl Fn(usize) -> f64) -> Vec<u32> {
+    let n = labels.len();
+    let first = columns.first();
+    let mut keys: Vec<(bool, f64, f64, u32)> = (0..n)
+        .map(|i| (labels[i], weight(i), first.map_or(0.0, |c| c[i]), i as u32))
+        .collect();
+    let head = |a: &(bool, f64, f64, u32), b: &(bool, f64, f64, u32)| {
+        a.0.cmp(&b.0)
+            .then_with(|| a.1.total_cmp(&b.1))
+            .then_with(|| a.2.total_cmp(&b.2))
+    };
+    keys.sort_unstable_by(head);
+    let mut order: Vec<u32> = keys.iter().map(|k| k.3).collect();
+    if columns.len() > 1 {
+        let rest = |a: &u32, b: &u32| {
+            let (a, b) = (*a as usize, *b as usize);
+            columns[1..]
+                .iter()
+                .map(|c| c[a].total_cmp(&c[b]))
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        };
+        let mut start = 0;
+        while start < n {
+            let mut end = start + 1;
+            while end < n && head(&keys[start], &keys[end]).is_eq() {
+                end += 1;
+            }
+            if end - start > 1 {
+                order[start..end].sort_unstable_by(rest);
+            }
+            start = end;
+        }
+    }
+    order
 }
 
 /// Checks the feature columns: as many names as columns, lengths `n`, finite values.
@@ -478,28 +535,29 @@ impl Problem<'_> {
     fn eval(&self, beta: &[f64], derivatives: bool) -> Eval {
         let k = self.k;
         let n = self.y.len();
-        // Per chunk: [loss, gradient (k), Hessian upper triangle (k(k+1)/2)].
-        let width = 1 + if derivatives { k + k * (k + 1) / 2 } else { 0 };
+        // Per chunk: [loss, gradient (k), Hessian (k × k, upper triangle filled)].
+        let width = 1 + if derivatives { k + k * k } else { 0 };
         let sums = chunked(n, |rows| {
             let mut acc = vec![0.0; width];
+            let (loss, rest) = acc.split_at_mut(1);
+            let (grad, hess) = rest.split_at_mut(if derivatives { k } else { 0 });
             for i in rows {
                 let zi = &self.z[i * k..(i + 1) * k];
                 let eta: f64 = zi.iter().zip(beta).map(|(z, b)| z * b).sum();
                 let (wi, yi) = (self.w[i], self.y[i]);
-                acc[0] += wi * (softplus(eta) - yi * eta);
+                loss[0] += wi * (softplus(eta) - yi * eta);
                 if derivatives {
                     let p = sigmoid(eta);
                     let r = wi * (p - yi);
                     let h = wi * p * (1.0 - p);
-                    for a in 0..k {
-                        acc[1 + a] += r * zi[a];
+                    for (g, z) in grad.iter_mut().zip(zi) {
+                        *g += r * z;
                     }
-                    let mut at = 1 + k;
                     for a in 0..k {
                         let ha = h * zi[a];
-                        for b in a..k {
-                            acc[at] += ha * zi[b];
-                            at += 1;
+                        let row = &mut hess[a * k + a..(a + 1) * k];
+                        for (v, zb) in row.iter_mut().zip(&zi[a..]) {
+                            *v += ha * zb;
                         }
                     }
                 }
@@ -519,13 +577,11 @@ impl Problem<'_> {
                 .map(|a| sums[1 + a] * inv_w + if a > 0 { self.lambda * beta[a] } else { 0.0 })
                 .collect();
             let mut hess = vec![0.0; k * k];
-            let mut at = 1 + k;
             for a in 0..k {
                 for b in a..k {
-                    let v = sums[at] * inv_w + if a == b && a > 0 { self.lambda } else { 0.0 };
+                    let v = sums[1 + k + a * k + b] * inv_w + if a == b && a > 0 { self.lambda } else { 0.0 };
                     hess[a * k + b] = v;
                     hess[b * k + a] = v;
-                    at += 1;
                 }
             }
             e.hessian = hess;
