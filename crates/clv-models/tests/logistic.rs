@@ -265,3 +265,19 @@ fn bad_input_is_an_error_that_names_the_feature_and_row() {
     let e = m.predict_many(&[&[1.0], &[f64::INFINITY]]).unwrap_err();
     assert!(matches!(e, ModelError::BadFeature { row: Some(0), .. }), "{e:?}");
 }
+
+#[test]
+fn rows_tied_in_the_first_feature_are_ordered_by_the_others() {
+    // The first feature takes 4 values only, so the canonical order rests on the later ones.
+    let n = 5000;
+    let a: Vec<f64> = (0..n).map(|i| f64::from((i * 7 % 4) as u32)).collect();
+    let b: Vec<f64> = (0..n).map(|i| ((i * 7919) % 1000) as f64 / 100.0).collect();
+    let y: Vec<bool> = (0..n).map(|i| (i * 31 + (i * i) % 7) % 3 == 0 || b[i] > 8.0).collect();
+    let m = LogisticRegression::new().fit(&["a", "b"], &[&a, &b], &y, None).unwrap();
+    let perm: Vec<usize> = (0..n).map(|i| (i * 3001) % n).collect();
+    let pa: Vec<f64> = perm.iter().map(|&i| a[i]).collect();
+    let pb: Vec<f64> = perm.iter().map(|&i| b[i]).collect();
+    let py: Vec<bool> = perm.iter().map(|&i| y[i]).collect();
+    let m2 = LogisticRegression::new().fit(&["a", "b"], &[&pa, &pb], &py, None).unwrap();
+    assert_eq!(serde_json::to_string(&m).unwrap(), serde_json::to_string(&m2).unwrap());
+}
