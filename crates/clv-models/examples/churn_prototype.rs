@@ -355,7 +355,7 @@ fn main() {
                 let test_refs: Vec<&[f64]> = test_cols.iter().map(Vec::as_slice).collect();
                 let p = model.predict_many(&test_refs).unwrap();
                 report(&format!("LR {set}"), train_name, &format!("{lambda}"), &p, &y, true);
-                if *set == "default (rfm+activity+btyd)" && train_name == "02-28..06-30" && lambda == 1e-2 {
+                if *set == "default (rfm+activity+btyd)" && train_name == "01-31..06-30" && lambda == 1e-2 {
                     let r = model.fit_report().unwrap();
                     println!(
                         "#   {} rows, {} Newton iterations, converged {}, fit {:.3} s",

@@ -278,6 +278,8 @@ fn rows_tied_in_the_first_feature_are_ordered_by_the_others() {
     let pa: Vec<f64> = perm.iter().map(|&i| a[i]).collect();
     let pb: Vec<f64> = perm.iter().map(|&i| b[i]).collect();
     let py: Vec<bool> = perm.iter().map(|&i| y[i]).collect();
-    let m2 = LogisticRegression::new().fit(&["a", "b"], &[&pa, &pb], &py, None).unwrap();
+    let m2 = LogisticRegression::new()
+        .fit(&["a", "b"], &[&pa, &pb], &py, None)
+        .unwrap();
     assert_eq!(serde_json::to_string(&m).unwrap(), serde_json::to_string(&m2).unwrap());
 }

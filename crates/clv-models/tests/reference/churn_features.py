@@ -28,7 +28,7 @@ import duckdb
 
 SOURCE = "/work/shared/data/cdnow_master.parquet"
 WINDOW = 90
-CUTOFFS = ["1997-03-31", "1997-04-30", "1997-05-31", "1997-06-30", "1997-09-30"]
+CUTOFFS = ["1997-01-31", "1997-02-28", "1997-03-31", "1997-04-30", "1997-05-31", "1997-06-30", "1997-09-30"]
 
 
 def features(con, cutoffs):
