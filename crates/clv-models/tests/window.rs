@@ -117,8 +117,10 @@ fn no_purchase_is_the_same_history_observed_for_longer() {
         ("mbg_nbd", &mb, &|d| mb.log_likelihood_of(d)),
         ("pareto_nbd", &p, &|d| p.log_likelihood_of(d)),
     ];
+    // Besides the usual customers: a very frequent one, one last seen long ago, a day-old one.
+    let extreme = [(300.0, 50.0, 52.0), (40.0, 2.0, 104.0), (0.0, 0.0, 1.0 / 7.0)];
     for (name, m, ll) in lls {
-        for (x, t_x, T) in CUSTOMERS {
+        for (x, t_x, T) in CUSTOMERS.into_iter().chain(extreme) {
             for tau in [0.5, 4.0, 39.0, 400.0] {
                 let want = (ln_l(ll, x, t_x, T + tau) - ln_l(ll, x, t_x, T)).exp();
                 let got = m.prob_no_purchase(tau, x, t_x, T).unwrap();
