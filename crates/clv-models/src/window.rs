@@ -99,7 +99,7 @@ pub trait WindowForecast: TransactionModel {
 
     /// [`Self::prob_no_purchase`] for many customers (slices of equal length, one window per
     /// customer; a bad row is an error naming its index). Exactly the values of one call per
-    /// customer; large inputs are split over the cores ([`crate::batch`]).
+    /// customer; large inputs are split over the cores (over 65,536 rows).
     fn prob_no_purchase_many(&self, tau: &[f64], x: &[f64], t_x: &[f64], T: &[f64]) -> Result<Vec<f64>, ModelError> {
         check_horizons(tau, x, t_x, T)?;
         score_rows([tau, x, t_x, T], Repeats::Merge, |[tau, x, t_x, T], out| {
