@@ -21,22 +21,26 @@ Columns (c = cutoff, d = purchase days <= c of the customer, F = |d|):
     x, t_x, T        BTYD summary in days: F-1, max(d)-min(d), c-min(d)
 
 Usage: python3 churn_features.py OUT.csv [cutoff ...]   (default cutoffs below)
+       python3 churn_features.py --check-leakage           (features at 1997-09-30 are the
+           same when every later order is changed: amounts tripled, dates moved a day later,
+           extra orders added)
 """
 import sys
 
 import duckdb
 
-SOURCE = "/work/shared/data/cdnow_master.parquet"
+SOURCE = "'/work/shared/data/cdnow_master.parquet'"
 WINDOW = 90
 CUTOFFS = ["1997-01-31", "1997-02-28", "1997-03-31", "1997-04-30", "1997-05-31", "1997-06-30", "1997-09-30"]
 
 
-def features(con, cutoffs):
+def features(con, cutoffs, source=SOURCE):
     con.execute("CREATE OR REPLACE TEMP TABLE cutoffs(cutoff DATE)")
     con.executemany("INSERT INTO cutoffs VALUES (?)", [[c] for c in cutoffs])
     return con.sql(
         f"""
-        WITH tx AS (SELECT customer_id, order_date AS day, amount FROM '{SOURCE}'),
+        WITH tx AS (  -- amounts summed exactly, as clv does (floats rounded to 9 decimals)
+            SELECT customer_id, order_date AS day, CAST(amount AS DECIMAL(38, 9)) AS amount FROM {source}),
         days AS (  -- one row per customer, cutoff and purchase day on or before the cutoff
             SELECT c.cutoff, t.customer_id, t.day, sum(t.amount) AS spend
             FROM cutoffs c JOIN tx t ON t.day <= c.cutoff
@@ -73,7 +77,25 @@ def features(con, cutoffs):
     ).df()
 
 
+def check_leakage(con, cutoff="1997-09-30"):
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE changed AS
+        SELECT customer_id, order_date, amount FROM {SOURCE} WHERE order_date <= DATE '{cutoff}'
+        UNION ALL
+        SELECT customer_id, CAST(order_date + INTERVAL 1 DAY AS DATE), amount * 3 FROM {SOURCE} WHERE order_date > DATE '{cutoff}'
+        UNION ALL
+        SELECT customer_id, CAST(DATE '{cutoff}' + INTERVAL 5 DAY AS DATE), 1.0 FROM {SOURCE} WHERE order_date <= DATE '{cutoff}'"""
+    )
+    a = features(con, [cutoff]).drop(columns="churned")
+    b = features(con, [cutoff], "changed").drop(columns="churned")
+    assert a.equals(b), "a feature depends on an order after the cutoff"
+    print(f"leakage check: {len(a)} customers, features at {cutoff} unchanged by later orders")
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--check-leakage"]:
+        check_leakage(duckdb.connect())
+        sys.exit(0)
     out = sys.argv[1]
     cutoffs = sys.argv[2:] or CUTOFFS
     con = duckdb.connect()
