@@ -88,12 +88,8 @@ pub trait WindowForecast: TransactionModel {
 
     /// [`Self::prob_any_purchase`] for many customers, as [`Self::prob_no_purchase_many`].
     fn prob_any_purchase_many(&self, tau: &[f64], x: &[f64], t_x: &[f64], T: &[f64]) -> Result<Vec<f64>, ModelError> {
-        check_horizons(tau, x, t_x, T)?;
-        score_rows([tau, x, t_x, T], Repeats::Merge, |[tau, x, t_x, T], out| {
-            for (i, o) in out.iter_mut().enumerate() {
-                *o = self.prob_any_purchase(tau[i], x[i], t_x[i], T[i])?;
-            }
-            Ok(())
+        score_windows([tau, x, t_x, T], |tau, x, t_x, T| {
+            self.prob_any_purchase(tau, x, t_x, T)
         })
     }
 
@@ -101,14 +97,30 @@ pub trait WindowForecast: TransactionModel {
     /// customer; a bad row is an error naming its index). Exactly the values of one call per
     /// customer; large inputs are split over the cores (over 65,536 rows).
     fn prob_no_purchase_many(&self, tau: &[f64], x: &[f64], t_x: &[f64], T: &[f64]) -> Result<Vec<f64>, ModelError> {
-        check_horizons(tau, x, t_x, T)?;
-        score_rows([tau, x, t_x, T], Repeats::Merge, |[tau, x, t_x, T], out| {
-            for (i, o) in out.iter_mut().enumerate() {
-                *o = self.prob_no_purchase(tau[i], x[i], t_x[i], T[i])?;
-            }
-            Ok(())
-        })
+        score_windows([tau, x, t_x, T], |tau, x, t_x, T| self.prob_no_purchase(tau, x, t_x, T))
     }
+}
+
+/// `one(τ, x, t_x, T)` for every row of checked columns, each distinct row once, large inputs
+/// over the cores ([`score_rows`]).
+fn score_windows(
+    [tau, x, t_x, T]: [&[f64]; 4],
+    one: impl Fn(f64, f64, f64, f64) -> Result<f64, ModelError> + Sync,
+) -> Result<Vec<f64>, ModelError> {
+    check_horizons(tau, x, t_x, T)?;
+    score_rows([tau, x, t_x, T], Repeats::Merge, |[tau, x, t_x, T], out| {
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = one(tau[i], x[i], t_x[i], T[i])?;
+        }
+        Ok(())
+    })
+}
+
+/// A window `τ ≥ 0` (finite) and a valid history `(x, t_x, T)`.
+fn check_window(tau: f64, x: f64, t_x: f64, T: f64) -> Result<(), ModelError> {
+    check_rft(0, x, t_x, T)?;
+    check_arg("tau", tau)?;
+    Ok(())
 }
 
 /// [`check_rows`] and every window length `tau[i]` finite and ≥ 0 (errors name the row).
@@ -250,25 +262,19 @@ impl BetaGeoWindow {
         (Self::none_from(odds, self.none_if_alive(tau, x, T)), any)
     }
 
-    fn check(tau: f64, x: f64, t_x: f64, T: f64) -> Result<(), ModelError> {
-        check_rft(0, x, t_x, T)?;
-        check_arg("tau", tau)?;
-        Ok(())
-    }
-
     fn prob_no_purchase(&self, tau: f64, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
-        Self::check(tau, x, t_x, T)?;
+        check_window(tau, x, t_x, T)?;
         finite(self.none_any(tau, x, t_x, T).0, "P(no purchase in the window)")
     }
 
     fn prob_any_purchase(&self, tau: f64, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
-        Self::check(tau, x, t_x, T)?;
+        check_window(tau, x, t_x, T)?;
         finite(self.none_any(tau, x, t_x, T).1, "P(a purchase in the window)")
     }
 
     /// (W1): the dead share at n = 0 plus π times eq. 8 at the posterior `(r+x, α+T, a, b')`.
     fn prob_purchases_in_window(&self, n: u32, tau: f64, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
-        Self::check(tau, x, t_x, T)?;
+        check_window(tau, x, t_x, T)?;
         let ln_den = self.odds_denominator(x).map(f64::ln);
         let (alive, dead) = alive_dead(self.ln_dead_odds(ln_den, x, t_x, T));
         let b_post = match self.variant {
@@ -419,17 +425,9 @@ fn pareto_none_any_if_alive(p: ParetoNbdParams, tau: f64, x: f64, T: f64) -> Res
     Ok((h.clamp(0.0, 1.0), g.clamp(0.0, 1.0)))
 }
 
-impl FittedParetoNbd {
-    fn check_window(tau: f64, x: f64, t_x: f64, T: f64) -> Result<(), ModelError> {
-        check_rft(0, x, t_x, T)?;
-        check_arg("tau", tau)?;
-        Ok(())
-    }
-}
-
 impl WindowForecast for FittedParetoNbd {
     fn prob_purchases_in_window(&self, n: u32, tau: f64, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
-        Self::check_window(tau, x, t_x, T)?;
+        check_window(tau, x, t_x, T)?;
         let alive = self.p_alive(x, t_x, T)?;
         let p = self.params();
         let posterior = ParetoNbdParams {
@@ -448,7 +446,7 @@ impl WindowForecast for FittedParetoNbd {
     }
 
     fn prob_no_purchase(&self, tau: f64, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
-        Self::check_window(tau, x, t_x, T)?;
+        check_window(tau, x, t_x, T)?;
         let alive = self.p_alive(x, t_x, T)?;
         let (h, _) = pareto_none_any_if_alive(self.params(), tau, x, T)?;
         finite(
@@ -458,7 +456,7 @@ impl WindowForecast for FittedParetoNbd {
     }
 
     fn prob_any_purchase(&self, tau: f64, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
-        Self::check_window(tau, x, t_x, T)?;
+        check_window(tau, x, t_x, T)?;
         let alive = self.p_alive(x, t_x, T)?;
         let (_, g) = pareto_none_any_if_alive(self.params(), tau, x, T)?;
         finite(alive * g, "Pareto/NBD P(a purchase in the window)")
