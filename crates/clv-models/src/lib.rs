@@ -8,6 +8,7 @@
 //! | BG/BB | [`bgbb`] | Fader, Hardie & Shang (2010), *Marketing Science* 29(6) |
 //! | Gamma-Gamma | [`gamma_gamma`] | Fader & Hardie (2013) note; Fader, Hardie & Lee (2005b) |
 //! | sBG | [`sbg`] | Fader & Hardie (2007), *J. Interactive Marketing* 21(1); (2010) *Marketing Science* 29(1) |
+//! | k-means | [`kmeans`] | Lloyd (1982); Arthur & Vassilvitskii (2007); Hamerly (2010) |
 //!
 //! Everything is computed in log space; parameters are named as in the
 //! papers. Every fallible call returns [`ModelError`]; no function returns a
@@ -43,6 +44,7 @@ pub mod data;
 pub(crate) mod dual;
 pub mod error;
 pub mod gamma_gamma;
+pub mod kmeans;
 pub mod mbgnbd;
 pub(crate) mod memo;
 pub mod optimize;
@@ -57,6 +59,7 @@ pub use clv::{ClvSpec, Discounting, historical_clv};
 pub use data::{DiscreteSummary, SpendSummary, SurvivalData, TIME_UNIT_METADATA, TimeUnit, TransactionSummary};
 pub use error::ModelError;
 pub use gamma_gamma::{FittedGammaGamma, GammaGamma, GammaGammaParams, spend_frequency_correlation};
+pub use kmeans::{FittedKMeans, KMeans};
 pub use mbgnbd::{FittedMbgNbd, MbgNbd, MbgNbdParams};
 pub use optimize::FitOptions;
 pub use pareto_nbd::{FittedParetoNbd, ParetoNbd, ParetoNbdParams};
@@ -85,6 +88,9 @@ pub enum ModelKind {
     GammaGamma,
     /// Shifted beta-geometric.
     Sbg,
+    /// K-means clustering ([`kmeans`]).
+    #[serde(rename = "kmeans")]
+    KMeans,
 }
 
 impl ModelKind {
@@ -97,6 +103,7 @@ impl ModelKind {
             ModelKind::BgBb => "bg_bb",
             ModelKind::GammaGamma => "gamma_gamma",
             ModelKind::Sbg => "sbg",
+            ModelKind::KMeans => "kmeans",
         }
     }
 
