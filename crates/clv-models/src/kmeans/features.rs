@@ -33,7 +33,8 @@ pub enum FeatureRole {
     Other,
 }
 
-/// How a raw value becomes a feature.
+/// How a raw value becomes a feature. The logarithms are the `libm` crate's (a port of musl's),
+/// not the platform's, so that features are the same bits on every machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FeatureTransform {
@@ -57,11 +58,11 @@ impl FeatureTransform {
         }
         match self {
             FeatureTransform::Identity => Ok((x, false)),
-            FeatureTransform::Ln if x > 0.0 => Ok((x.ln(), false)),
+            FeatureTransform::Ln if x > 0.0 => Ok((libm::log(x), false)),
             FeatureTransform::Ln => Err("ln needs a value > 0"),
-            FeatureTransform::Log1p if x >= 0.0 => Ok((x.ln_1p(), false)),
+            FeatureTransform::Log1p if x >= 0.0 => Ok((libm::log1p(x), false)),
             FeatureTransform::Log1p => Err("log1p needs a value >= 0"),
-            FeatureTransform::Log1pClamped => Ok((x.max(0.0).ln_1p(), x < 0.0)),
+            FeatureTransform::Log1pClamped => Ok((libm::log1p(x.max(0.0)), x < 0.0)),
         }
     }
 
@@ -71,8 +72,8 @@ impl FeatureTransform {
     pub fn invert(self, y: f64) -> f64 {
         match self {
             FeatureTransform::Identity => y,
-            FeatureTransform::Ln => y.exp(),
-            FeatureTransform::Log1p | FeatureTransform::Log1pClamped => y.exp_m1(),
+            FeatureTransform::Ln => libm::exp(y),
+            FeatureTransform::Log1p | FeatureTransform::Log1pClamped => libm::expm1(y),
         }
     }
 }
@@ -377,7 +378,7 @@ mod tests {
         let m = FeatureMatrix::rfm(&[0.0, 9.0], &[1.0, 4.0], &[-5.0, 99.0]).unwrap();
         assert_eq!(m.rows(), 2);
         assert_eq!(m.row(0), &[0.0, 0.0, 0.0]);
-        assert_eq!(m.row(1), &[10f64.ln(), 4f64.ln(), 100f64.ln()]);
+        assert_eq!(m.row(1), &[libm::log(10.0), libm::log(4.0), libm::log(100.0)]);
         assert_eq!(m.clamped(), &[0, 0, 1]);
         let err = FeatureMatrix::rfm(&[1.0, 2.0], &[1.0, 0.0], &[1.0, 1.0]).unwrap_err();
         assert_eq!(

@@ -275,7 +275,7 @@ fn run<const D: usize>(x: &[f64], d: usize, mut centres: Vec<f64>, p: &LloydPara
             break;
         }
     }
-    let labelled = label_pass_d::<D>(x, d, &centres, k, p.threads);
+    let labelled = final_pass::<D>(x, d, &centres, k, labels, &lower, &moves, p.threads);
     LloydRun {
         centres,
         labelled,
@@ -404,6 +404,72 @@ pub(crate) struct Labelled {
     pub ties: bool,
 }
 
+/// [`label_pass`] at the end of a run, using the bounds: a row whose exact distance `u` to its
+/// centre is below `max(s(a), l)` (with a relative margin of 1e-9 for the rounding of the
+/// bounds) has that centre as its unique nearest one, and needs no other distance; the others
+/// are searched in full. The labels, sizes, inertia (the same per-row squared distances added
+/// in the same order) and tie flag are those of [`label_pass`].
+#[allow(clippy::too_many_arguments)]
+fn final_pass<const D: usize>(
+    x: &[f64],
+    d: usize,
+    centres: &[f64],
+    k: usize,
+    mut labels: Vec<u32>,
+    lower: &[f64],
+    moves: &[f64],
+    threads: usize,
+) -> Labelled {
+    let d = if D == 0 { d } else { D };
+    let table = Centres::new(centres, k);
+    let b = Bounds::new(centres, k, d, moves);
+    let items: Vec<_> = x
+        .chunks(CHUNK * d)
+        .zip(labels.chunks_mut(CHUNK))
+        .zip(lower.chunks(CHUNK))
+        .collect();
+    let partials = map_parallel(items, threads, |((xc, lc), wc)| {
+        let mut counts = vec![0usize; k];
+        let mut inertia = 0.0;
+        let mut ties = false;
+        for ((xi, l), &lo) in xc.chunks_exact(d).zip(lc.iter_mut()).zip(wc) {
+            let a = *l as usize;
+            let bound = b.half_gap[a].max(lo - if a == b.top { b.p2 } else { b.p1 });
+            let s = sq_dist(xi, table.row(a, d));
+            let (j, s) = if s.sqrt() * (1.0 + 1e-9) < bound {
+                (a, s)
+            } else {
+                let (j, b1, b2) = table.nearest_two::<D>(xi);
+                ties |= b1 == b2;
+                (j, b1)
+            };
+            *l = j as u32;
+            counts[j] += 1;
+            inertia += s;
+        }
+        (counts, inertia, ties)
+    });
+    labelled_from(labels, k, partials)
+}
+
+/// Adds the per-chunk (sizes, inertia, ties) in chunk order.
+fn labelled_from(labels: Vec<u32>, k: usize, partials: Vec<(Vec<usize>, f64, bool)>) -> Labelled {
+    let mut out = Labelled {
+        labels,
+        sizes: vec![0usize; k],
+        inertia: 0.0,
+        ties: false,
+    };
+    for (counts, inertia, ties) in partials {
+        for (s, c) in out.sizes.iter_mut().zip(counts) {
+            *s += c;
+        }
+        out.inertia += inertia;
+        out.ties |= ties;
+    }
+    out
+}
+
 /// Labels every row of `x` with its nearest centre of `centres` (`k × d`).
 pub(crate) fn label_pass(x: &[f64], d: usize, centres: &[f64], k: usize, threads: usize) -> Labelled {
     with_dimension!(d, label_pass_d(x, d, centres, k, threads))
@@ -428,21 +494,7 @@ fn label_pass_d<const D: usize>(x: &[f64], d: usize, centres: &[f64], k: usize, 
         }
         (counts, inertia, ties)
     });
-    let mut out = Labelled {
-        labels: Vec::new(),
-        sizes: vec![0usize; k],
-        inertia: 0.0,
-        ties: false,
-    };
-    for (counts, inertia, ties) in partials {
-        for (s, c) in out.sizes.iter_mut().zip(counts) {
-            *s += c;
-        }
-        out.inertia += inertia;
-        out.ties |= ties;
-    }
-    out.labels = labels;
-    out
+    labelled_from(labels, k, partials)
 }
 
 #[cfg(test)]
@@ -495,6 +547,11 @@ mod tests {
                 };
                 let run = lloyd(&x, d, init.clone(), &p);
                 let reference = plain_lloyd(&x, d, init.clone(), k, run.iterations);
+                // The end-of-run pass (with bounds) is a plain labelling pass, bit for bit.
+                let plain = label_pass(&x, d, &run.centres, k, 1);
+                assert_eq!(plain.labels, run.labelled.labels);
+                assert_eq!(plain.sizes, run.labelled.sizes);
+                assert_eq!(plain.inertia.to_bits(), run.labelled.inertia.to_bits());
                 // The same assignments, sums added in another order: equal to rounding.
                 for (a, b) in run.centres.iter().zip(&reference) {
                     assert!((a - b).abs() < 1e-9, "d={d} iterations={iterations}: {a} vs {b}");

@@ -55,20 +55,21 @@ impl Rng {
     }
 
     /// `m` of the row indices `0..n`, in increasing order, each `m`-subset equally likely
-    /// (Knuth's selection sampling, TAOCP vol. 2, §3.4.2, Algorithm S). All rows when `m ≥ n`.
+    /// (Floyd's algorithm, Bentley & Floyd 1987, "A sample of brilliance", *CACM* 30(9); then
+    /// sorted). All rows when `m ≥ n`.
     pub(crate) fn sample_rows(&mut self, n: usize, m: usize) -> Vec<usize> {
         if m >= n {
             return (0..n).collect();
         }
-        let mut out = Vec::with_capacity(m);
-        for i in 0..n {
-            if self.below(n - i) < m - out.len() {
-                out.push(i);
-                if out.len() == m {
-                    break;
-                }
+        let mut chosen = hashbrown::HashSet::with_capacity(m);
+        for j in n - m..n {
+            let t = self.below(j + 1);
+            if !chosen.insert(t) {
+                chosen.insert(j);
             }
         }
+        let mut out: Vec<usize> = chosen.into_iter().collect();
+        out.sort_unstable();
         out
     }
 }

@@ -17,7 +17,7 @@ pub(crate) struct TooFewDistinctRows;
 pub(crate) fn kmeans_plus_plus(x: &[f64], d: usize, k: usize, rng: &mut Rng) -> Result<Vec<f64>, TooFewDistinctRows> {
     let n = x.len() / d;
     let row = |i: usize| &x[i * d..(i + 1) * d];
-    let trials = 2 + (k as f64).ln().floor() as usize;
+    let trials = 2 + libm::log(k as f64).floor() as usize;
     let mut centres = Vec::with_capacity(k * d);
     centres.extend_from_slice(row(rng.below(n)));
     let mut closest: Vec<f64> = (0..n).map(|i| sq_dist(row(i), &centres[..d])).collect();
