@@ -260,19 +260,20 @@ impl KMeans {
             }
             s
         });
-        let mut starts = sample.as_deref().and_then(|s| self.run_starts(s, d, &params).ok());
-        let sampled = starts.is_some();
-        if starts.is_none() {
-            starts = Some(
-                self.run_starts(&data, d, &params)
+        // A sample with fewer distinct rows than k (but not the data) falls back to all rows.
+        let (starts, sampled) = match sample.as_deref().map(|s| self.run_starts(s, d, &params)) {
+            Some(Ok(runs)) => (runs, true),
+            _ => {
+                let runs = self
+                    .run_starts(&data, d, &params)
                     .map_err(|_| ModelError::InvalidArgument {
                         name: "k",
                         value: k as f64,
                         reason: "more clusters than distinct rows",
-                    })?,
-            );
-        }
-        let starts = starts.unwrap_or_default();
+                    })?;
+                (runs, false)
+            }
+        };
         let start_reports: Vec<StartReport> = starts
             .iter()
             .map(|r| StartReport {
@@ -304,7 +305,8 @@ impl KMeans {
             refined.swap_remove(pick)
         } else {
             let s = ranked[0];
-            (s, starts[s].clone())
+            let mut starts = starts;
+            (s, starts.swap_remove(s))
         };
 
         // Number the clusters by value, then label every row against the ordered centroids.
@@ -323,9 +325,10 @@ impl KMeans {
             .flat_map(|&j| best.centres[j * d..(j + 1) * d].to_vec())
             .collect();
         let z_ordered: Vec<f64> = order.iter().flat_map(|&j| z[j * d..(j + 1) * d].to_vec()).collect();
-        // Without exact ties the labels are those of the run, renumbered; with ties, the first
-        // nearest centroid depends on the numbering: label again.
-        let labelled = if best.labelled.ties {
+        // The labels of a refined run without exact ties are kept, renumbered. With ties (the
+        // first nearest centroid depends on the numbering), and for a start (which kept no
+        // labels), label again.
+        let labelled = if !sampled || best.labelled.ties {
             label_pass(&data, d, &centroids, k, threads)
         } else {
             let mut rank = vec![0u32; k];
@@ -371,8 +374,9 @@ impl KMeans {
         Ok((model, labels))
     }
 
-    /// `n_init` seeded runs on the rows `x`: across threads when there are several starts,
-    /// else with the threads inside the run (the same results either way).
+    /// `n_init` seeded runs on the rows `x` (centres and inertia, without labels): across
+    /// threads when there are several starts, else with the threads inside the run (the same
+    /// results either way).
     fn run_starts(
         &self,
         x: &[f64],
@@ -386,7 +390,10 @@ impl KMeans {
         map_parallel((0..self.n_init as u64).collect(), params.threads, |s| {
             let mut rng = Rng::stream(self.seed, STREAM_START + s);
             let centres = seeding::kmeans_plus_plus(x, d, params.k, &mut rng)?;
-            Ok(lloyd(x, d, centres, &inner))
+            let mut run = lloyd(x, d, centres, &inner);
+            // Only the centres and the inertia are kept (the labels could be n_init × rows).
+            run.labelled.labels = Vec::new();
+            Ok(run)
         })
         .into_iter()
         .collect()
@@ -782,5 +789,80 @@ impl Serialize for FittedKMeans {
 impl<'de> Deserialize<'de> for FittedKMeans {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         FittedKMeans::from_repr(KMeansRepr::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two well-separated groups of three customers, plus one feature without a role.
+    fn small() -> FeatureMatrix {
+        FeatureMatrix::from_columns(
+            vec![
+                Feature::new("recency_days", FeatureRole::Recency, FeatureTransform::Identity),
+                Feature::new("visits", FeatureRole::Other, FeatureTransform::Identity),
+            ],
+            &[
+                &[1.0, 2.0, 3.0, 300.0, 310.0, 320.0],
+                &[50.0, 52.0, 54.0, 5.0, 6.0, 7.0],
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn unstandardised_fit_keeps_feature_units() {
+        let x = small();
+        let (model, labels) = KMeans::new(2).standardize(false).fit_predict(&x).unwrap();
+        assert!(!model.standardized());
+        // Cluster 0 has the smaller recency (value order); centroids are plain means.
+        assert_eq!(labels, vec![0, 0, 0, 1, 1, 1]);
+        assert_eq!(model.centroid(0), &[2.0, 52.0]);
+        assert_eq!(model.centroid_in_feature_units(1), vec![310.0, 6.0]);
+        assert_eq!(model.centroid_in_raw_units(1), vec![310.0, 6.0]);
+        // Inertia: (1 + 0 + 1)(recency) + (4 + 0 + 4)(visits) + (100 + 0 + 100) + (1 + 0 + 1).
+        assert_eq!(model.report().unwrap().inertia, 212.0);
+        assert_eq!(model.clusters()[0].name, "recent, high visits");
+        assert_eq!(model.clusters()[1].name_zh, "久未消费、visits低");
+        let json = serde_json::to_string(&model).unwrap();
+        assert_eq!(serde_json::from_str::<FittedKMeans>(&json).unwrap(), model);
+    }
+
+    #[test]
+    fn options_are_checked() {
+        let x = small();
+        for (b, name) in [
+            (KMeans::new(2).n_init(0), "n_init"),
+            (KMeans::new(2).max_iter(0), "max_iter"),
+            (KMeans::new(2).start_rows(0), "start_rows"),
+            (KMeans::new(2).refine(0), "refine"),
+            (KMeans::new(2).tol(-1.0), "tol"),
+            (KMeans::new(7), "k"),
+        ] {
+            match b.fit(&x) {
+                Err(ModelError::InvalidArgument { name: n, .. }) => assert_eq!(n, name),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        // Features that differ from the model's are refused.
+        let model = KMeans::new(2).fit(&x).unwrap();
+        let rfm = FeatureMatrix::rfm(&[1.0], &[1.0], &[1.0]).unwrap();
+        assert!(matches!(
+            model.assign_matrix(&rfm),
+            Err(ModelError::LengthMismatch { .. })
+        ));
+        let renamed = FeatureMatrix::from_columns(
+            vec![
+                Feature::new("recency_days", FeatureRole::Recency, FeatureTransform::Identity),
+                Feature::new("orders", FeatureRole::Other, FeatureTransform::Identity),
+            ],
+            &[&[1.0], &[1.0]],
+        )
+        .unwrap();
+        assert!(matches!(
+            model.assign_matrix(&renamed),
+            Err(ModelError::InvalidArgument { .. })
+        ));
     }
 }
