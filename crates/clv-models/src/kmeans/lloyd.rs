@@ -98,6 +98,7 @@ macro_rules! with_dimension {
         }
     };
 }
+pub(crate) use with_dimension;
 
 /// `f` applied to every item, on up to `threads` threads (each takes the next item when it is
 /// free); the results come back in item order.
@@ -312,19 +313,21 @@ fn assign_chunk<const D: usize>(
             changes += 1;
             j
         } else {
-            let mut u = upper[i] + b.moves[old];
+            let u = upper[i] + b.moves[old];
             let l = lower[i] - if old == b.top { b.p2 } else { b.p1 };
             let m = b.half_gap[old].max(l);
             let mut new = old;
             if u > m {
-                u = sq_dist(xi, centres.row(old, d)).sqrt();
-                if u > m {
+                // Tightened: the exact distance (compared squared, off the square root's
+                // latency; half_gap ≥ 0, so m ≥ 0).
+                let s = sq_dist(xi, centres.row(old, d));
+                if s > m * m {
                     let (j, b1, b2) = centres.nearest_two::<D>(xi);
                     new = j;
                     upper[i] = b1.sqrt();
                     lower[i] = b2.sqrt();
                 } else {
-                    upper[i] = u;
+                    upper[i] = s.sqrt();
                     lower[i] = l;
                 }
             } else {

@@ -6,7 +6,7 @@
 //! The greedy variant (their §6, as in scikit-learn) draws `2 + ⌊ln k⌋` candidates per step
 //! and keeps the one that leaves the smallest potential `Σ D(x)²`.
 
-use super::lloyd::sq_dist;
+use super::lloyd::{sq_dist, with_dimension};
 use super::rng::Rng;
 
 /// Why seeding failed: fewer distinct rows than clusters.
@@ -15,6 +15,11 @@ pub(crate) struct TooFewDistinctRows;
 
 /// `k` centres (row-major, `k × d`) chosen among the rows of `x` (`n × d`, `n ≥ 1`).
 pub(crate) fn kmeans_plus_plus(x: &[f64], d: usize, k: usize, rng: &mut Rng) -> Result<Vec<f64>, TooFewDistinctRows> {
+    with_dimension!(d, seed(x, d, k, rng))
+}
+
+fn seed<const D: usize>(x: &[f64], d: usize, k: usize, rng: &mut Rng) -> Result<Vec<f64>, TooFewDistinctRows> {
+    let d = if D == 0 { d } else { D };
     let n = x.len() / d;
     let row = |i: usize| &x[i * d..(i + 1) * d];
     let trials = 2 + libm::log(k as f64).floor() as usize;
@@ -47,9 +52,9 @@ pub(crate) fn kmeans_plus_plus(x: &[f64], d: usize, k: usize, rng: &mut Rng) -> 
             }
             let c = row(candidate);
             let mut p = 0.0;
-            for i in 0..n {
-                let v = closest[i].min(sq_dist(row(i), c));
-                trial[i] = v;
+            for ((t, &old), xi) in trial.iter_mut().zip(&closest).zip(x.chunks_exact(d)) {
+                let v = old.min(sq_dist(xi, c));
+                *t = v;
                 p += v;
             }
             if p < best_potential {
