@@ -77,7 +77,8 @@ def main() -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     np.ascontiguousarray(rfm.T).astype("<f8").tofile(path)
     x = features(rfm)
-    print(f"data: {a.customers} customers x 3 features, k = {a.k}; {os.cpu_count()} cores")
+    print(f"data: {a.customers} customers x 3 features, k = {a.k}; {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f} at the start")
     print(f"frequency 1: {np.mean(rfm[:, 1] == 1):.1%}, median recency {np.median(rfm[:, 0]):.0f} d, "
           f"median monetary {np.median(rfm[:, 2]):.2f}")
 
@@ -102,7 +103,8 @@ def main() -> None:
     for name, med, times, inertia, it in rows:
         runs = " ".join(f"{t:.3f}" for t in times)
         print(f"{name:40} {med:9.3f} {inertia:14.2f} {inertia / reference:8.5f} {it:5}  {runs}")
-    print(f"(inertia ratio against scikit-learn n_init={'10' if sk10 is not None else '1'})")
+    print(f"(inertia ratio against scikit-learn n_init={'10' if sk10 is not None else '1'}; "
+          f"load average {os.getloadavg()[0]:.1f} at the end)")
 
 
 if __name__ == "__main__":
