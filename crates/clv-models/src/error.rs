@@ -122,6 +122,17 @@ pub enum ModelError {
         /// Explanation.
         reason: &'static str,
     },
+    /// A clustering feature value outside its transform's domain (see `kmeans`).
+    InvalidFeature {
+        /// Zero-based row index.
+        row: usize,
+        /// Feature (column) name.
+        feature: String,
+        /// The offending raw value.
+        value: f64,
+        /// What was expected.
+        reason: &'static str,
+    },
 }
 
 impl fmt::Display for ModelError {
@@ -183,6 +194,12 @@ impl fmt::Display for ModelError {
                 None => write!(f, "feature `{feature}`: {reason}"),
             },
             ModelError::MissingTimeUnit { reason } => write!(f, "time unit: {reason}"),
+            ModelError::InvalidFeature {
+                row,
+                feature,
+                value,
+                reason,
+            } => write!(f, "row {row}: feature `{feature}` = {value}: {reason}"),
         }
     }
 }

@@ -10,6 +10,7 @@
 //! | sBG | [`sbg`] | Fader & Hardie (2007), *J. Interactive Marketing* 21(1); (2010) *Marketing Science* 29(1) |
 //! | window forecasts (BG/NBD, MBG/NBD, Pareto/NBD, BG/BB) | [`window`] | FHL (2005) eq. 8; Fader & Hardie notes 012, 028 |
 //! | logistic regression (churn model) | [`logistic`] | ridge logistic regression, glmnet's objective |
+//! | k-means | [`kmeans`] | Lloyd (1982); Arthur & Vassilvitskii (2007); Hamerly (2010) |
 //!
 //! Everything is computed in log space; parameters are named as in the
 //! papers. Every fallible call returns [`ModelError`]; no function returns a
@@ -46,6 +47,7 @@ pub(crate) mod dual;
 pub mod error;
 pub mod gamma_gamma;
 pub mod logistic;
+pub mod kmeans;
 pub mod mbgnbd;
 pub(crate) mod memo;
 pub mod optimize;
@@ -62,6 +64,7 @@ pub use data::{DiscreteSummary, SpendSummary, SurvivalData, TIME_UNIT_METADATA, 
 pub use error::ModelError;
 pub use gamma_gamma::{FittedGammaGamma, GammaGamma, GammaGammaParams, spend_frequency_correlation};
 pub use logistic::{FittedLogistic, LogisticRegression};
+pub use kmeans::{FittedKMeans, KMeans};
 pub use mbgnbd::{FittedMbgNbd, MbgNbd, MbgNbdParams};
 pub use optimize::FitOptions;
 pub use pareto_nbd::{FittedParetoNbd, ParetoNbd, ParetoNbdParams};
@@ -93,6 +96,9 @@ pub enum ModelKind {
     Sbg,
     /// L2-regularised logistic regression (the trained churn model, [`logistic`]).
     LogisticRegression,
+    /// K-means clustering ([`kmeans`]).
+    #[serde(rename = "kmeans")]
+    KMeans,
 }
 
 impl ModelKind {
@@ -106,6 +112,7 @@ impl ModelKind {
             ModelKind::GammaGamma => "gamma_gamma",
             ModelKind::Sbg => "sbg",
             ModelKind::LogisticRegression => "logistic_regression",
+            ModelKind::KMeans => "kmeans",
         }
     }
 
