@@ -254,35 +254,76 @@ impl BetaGeoObjective {
         let r_over_alpha = r / alpha;
         let mut acc = [0.0; 5];
         for i in rows {
-            let x = &terms[self.group[i] as usize];
+            let v = Self::row(&terms[self.group[i] as usize], r, r_over_alpha, at(i, false), || {
+                at(i, true)
+            });
             let wi = d.w[i];
-            let (la, ia) = at(i, false);
-            if !x.two_terms {
-                // BG/NBD, x = 0: ln L = r ln α − r ln(α + T).
-                acc[0] += wi * (x.k - r * la);
-                acc[1] += wi * (x.dk_dr - la);
-                acc[2] += wi * (r_over_alpha - r * ia);
-                continue;
+            for (a, v) in acc.iter_mut().zip(v) {
+                *a += wi * v;
             }
-            let (lb, ib) = at(i, true);
-            let u1 = x.c1 - x.rx * la;
-            let u2 = x.c2 - x.rx * lb;
-            let (l, w1) = if u1 >= u2 {
-                let dd = 1.0 + (u2 - u1).exp();
-                (u1 + dd.ln(), 1.0 / dd)
-            } else {
-                let e = (u1 - u2).exp();
-                let dd = 1.0 + e;
-                (u2 + dd.ln(), e / dd)
-            };
-            let w2 = 1.0 - w1;
-            acc[0] += wi * (x.k + l);
-            acc[1] += wi * (x.dk_dr - (w1 * la + w2 * lb));
-            acc[2] += wi * (r_over_alpha - x.rx * (w1 * ia + w2 * ib));
-            acc[3] += wi * (w1 * x.c1a + w2 * x.c2a);
-            acc[4] += wi * (w1 * x.c1b + w2 * x.c2b);
         }
         acc
+    }
+
+    /// One row's log-likelihood and its gradient on the natural scale, `[ll, ∂r, ∂α, ∂a, ∂b]`,
+    /// from its x terms and `(ln, 1/)` of `α + T` and (asked for only when the row has two
+    /// terms) of `α + t_x`.
+    #[inline(always)]
+    fn row(
+        x: &XTerms,
+        r: f64,
+        r_over_alpha: f64,
+        (la, ia): (f64, f64),
+        at_t_x: impl FnOnce() -> (f64, f64),
+    ) -> [f64; 5] {
+        if !x.two_terms {
+            // BG/NBD, x = 0: ln L = r ln α − r ln(α + T).
+            return [x.k - r * la, x.dk_dr - la, r_over_alpha - r * ia, 0.0, 0.0];
+        }
+        let (lb, ib) = at_t_x();
+        let u1 = x.c1 - x.rx * la;
+        let u2 = x.c2 - x.rx * lb;
+        let (l, w1) = if u1 >= u2 {
+            let dd = 1.0 + (u2 - u1).exp();
+            (u1 + dd.ln(), 1.0 / dd)
+        } else {
+            let e = (u1 - u2).exp();
+            let dd = 1.0 + e;
+            (u2 + dd.ln(), e / dd)
+        };
+        let w2 = 1.0 - w1;
+        [
+            x.k + l,
+            x.dk_dr - (w1 * la + w2 * lb),
+            r_over_alpha - x.rx * (w1 * ia + w2 * ib),
+            w1 * x.c1a + w2 * x.c2a,
+            w1 * x.c1b + w2 * x.c2b,
+        ]
+    }
+
+    /// Per row (unweighted), the gradient of its log-likelihood on the natural scale
+    /// `[∂r, ∂α, ∂a, ∂b]` at `theta`: the scores of sandwich standard errors.
+    pub(crate) fn row_scores(&self, theta: [f64; 4]) -> Vec<[f64; 4]> {
+        let [r, alpha, ..] = theta;
+        let terms = self.x_terms(theta);
+        let logs = |y: f64| {
+            let v = alpha + y;
+            (v.ln(), 1.0 / v)
+        };
+        let d = &self.data;
+        (0..d.len())
+            .map(|i| {
+                let v = Self::row(&terms[self.group[i] as usize], r, r / alpha, logs(d.k2[i]), || {
+                    logs(d.k1[i])
+                });
+                [v[1], v[2], v[3], v[4]]
+            })
+            .collect()
+    }
+
+    /// The rows' weights.
+    pub(crate) fn weights(&self) -> &[f64] {
+        &self.data.w
     }
 }
 
@@ -359,6 +400,9 @@ impl Objective<4> for BetaGeoObjective {
 
     fn subsample(&self, max_rows: usize) -> Option<Self> {
         Some(BetaGeoObjective::new(self.variant, self.data.subsample(max_rows)?))
+    }
+    fn set_weights(&mut self, w: &[f64]) -> bool {
+        self.data.set_weights(w)
     }
 }
 
