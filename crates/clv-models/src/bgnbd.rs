@@ -503,13 +503,19 @@ pub(crate) fn beta_geo_alive_peaked(a: f64, bb: f64, n: f64, tau: f64) -> Option
 /// of the beta density. Used when the series converges slowly (`z > 0.995`,
 /// i.e. horizons more than ~200 times longer than `α + T`).
 pub(crate) fn beta_geo_alive_quadrature(a: f64, bb: f64, n: f64, tau: f64) -> Option<f64> {
-    let h = |p: f64| -> f64 {
+    beta_expectation(a, bb, |p: f64| -> f64 {
         if p <= 0.0 {
             n * tau
         } else {
             -(-n * (p * tau).ln_1p()).exp_m1() / p
         }
-    };
+    })
+}
+
+/// `E[h(p)]` for `p ~ Beta(a, bb)`, by adaptive quadrature on `[0, ½]` with `p = u^{1/a}` and
+/// on `[½, 1]` with `1 − p = v^{1/bb}`, which remove the endpoint singularities of the beta
+/// density (`h` must be finite on `[0, 1]`, `h(0)` its limit).
+pub(crate) fn beta_expectation(a: f64, bb: f64, h: impl Fn(f64) -> f64) -> Option<f64> {
     let lower = integrate(
         |u: f64| {
             let p = u.powf(1.0 / a);

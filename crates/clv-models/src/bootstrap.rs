@@ -95,10 +95,32 @@ fn uniform(mixed_key: u64, stream: u64) -> f64 {
 /// `e^{−1}`.
 const EXP_MINUS_ONE: f64 = 0.367_879_441_171_442_33;
 
+/// `F(k)` of Poisson(1) for `k = 0..16`, summed exactly as [`poisson_weight`] sums it.
+fn poisson_one_cdf() -> &'static [f64; 16] {
+    static CDF: std::sync::OnceLock<[f64; 16]> = std::sync::OnceLock::new();
+    CDF.get_or_init(|| {
+        let (mut p, mut cdf) = (EXP_MINUS_ONE, EXP_MINUS_ONE);
+        std::array::from_fn(|k| {
+            if k > 0 {
+                p *= 1.0 / k as f64;
+                cdf += p;
+            }
+            cdf
+        })
+    })
+}
+
 /// The Poisson(`mean`) draw of uniform `u` by inversion: the smallest `k` with `u < F(k)`
-/// (`F` summed term by term from `e^{−mean}`; the search stops where the terms underflow).
-/// `mean = 1` is the usual case (one customer per row).
+/// (`F` summed term by term from `e^{−mean}`, `p_k = p_{k−1}·mean/k`; the search stops where
+/// the terms underflow). `mean = 1` (one customer per row, the usual case) counts the table
+/// entries `F(k) ≤ u` without branches, with the same values.
 pub fn poisson_weight(u: f64, mean: f64) -> f64 {
+    if mean == 1.0 {
+        let cdf = poisson_one_cdf();
+        if u < cdf[15] {
+            return cdf.iter().map(|&f| f64::from(u8::from(f <= u))).sum();
+        }
+    }
     if !(mean > 0.0) {
         return 0.0;
     }
@@ -380,15 +402,19 @@ fn check_level(level: f64) -> Result<(), ModelError> {
 /// Per customer row of the input: its row among the compressed rows (`u32::MAX` for a row of
 /// weight 0, which no replicate draws), its own weight and its mixed key.
 struct RowMap {
-    row: Vec<u32>,
-    weight: Vec<f64>,
+    /// Customers of row `r`: `start[r]..start[r + 1]` in `mixed` and `weight`.
+    start: Vec<usize>,
+    /// Mixed keys and own weights, grouped by row.
     mixed: Vec<u64>,
-    rows: usize,
+    weight: Vec<f64>,
 }
+
+/// Customers from which a replicate's weights are drawn on all cores.
+const PARALLEL_DRAW_CUSTOMERS: usize = 1 << 17;
 
 impl RowMap {
     fn new(c: &Compressed, keys: &[u64], k: [&[f64]; 3], weight: &[f64], include: impl Fn(usize) -> bool) -> Self {
-        let row = (0..keys.len())
+        let row: Vec<u32> = (0..keys.len())
             .map(|i| {
                 if !include(i) || !(weight[i] > 0.0) {
                     return u32::MAX;
@@ -396,25 +422,70 @@ impl RowMap {
                 c.row_of(k[0][i], k[1][i], k[2][i]).map_or(u32::MAX, |r| r as u32)
             })
             .collect();
+        // Counting sort of the customers by row.
+        let mut start = vec![0usize; c.len() + 1];
+        for &r in row.iter().filter(|&&r| r != u32::MAX) {
+            start[r as usize + 1] += 1;
+        }
+        for r in 0..c.len() {
+            start[r + 1] += start[r];
+        }
+        let mut next = start.clone();
+        let n = start[c.len()];
+        let (mut mixed, mut w) = (vec![0u64; n], vec![0.0; n]);
+        for (i, &r) in row.iter().enumerate().filter(|(_, r)| **r != u32::MAX) {
+            let at = &mut next[r as usize];
+            mixed[*at] = mix(keys[i]);
+            w[*at] = weight[i];
+            *at += 1;
+        }
         RowMap {
-            row,
-            weight: weight.to_vec(),
-            mixed: keys.iter().map(|&k| mix(k)).collect(),
-            rows: c.len(),
+            start,
+            mixed,
+            weight: w,
         }
     }
 
-    /// The row weights of replicate `b` into `out` (whole numbers, so any order sums them
-    /// exactly).
+    fn rows(&self) -> usize {
+        self.start.len() - 1
+    }
+
+    /// The row weights of replicate `b` into `out`, one row after the other, over the cores
+    /// for many customers (each row a sum of whole numbers, so exact).
     fn replicate(&self, seed: u64, b: usize, out: &mut [f64]) {
-        out.fill(0.0);
         let s = stream(seed, b);
-        for i in 0..self.row.len() {
-            let r = self.row[i];
-            if r != u32::MAX {
-                out[r as usize] += poisson_weight(uniform(self.mixed[i], s), self.weight[i]);
+        let fill = |rows: std::ops::Range<usize>, out: &mut [f64]| {
+            for (o, r) in out.iter_mut().zip(rows) {
+                *o = (self.start[r]..self.start[r + 1])
+                    .map(|i| poisson_weight(uniform(self.mixed[i], s), self.weight[i]))
+                    .sum();
             }
+        };
+        let pieces = if self.mixed.len() >= PARALLEL_DRAW_CUSTOMERS {
+            crate::cores()
+        } else {
+            1
+        };
+        if pieces <= 1 {
+            fill(0..self.rows(), out);
+            return;
         }
+        // Rows split so that each piece draws about as many customers.
+        let n = self.mixed.len();
+        let mut bounds = vec![0];
+        for p in 1..pieces {
+            bounds.push(self.start.partition_point(|&v| v < n * p / pieces).min(self.rows()));
+        }
+        bounds.push(self.rows());
+        std::thread::scope(|scope| {
+            let mut rest = &mut out[..];
+            for w in bounds.windows(2) {
+                let (part, tail) = std::mem::take(&mut rest).split_at_mut(w[1] - w[0]);
+                rest = tail;
+                let range = w[0]..w[1];
+                scope.spawn(move || fill(range, part));
+            }
+        });
     }
 }
 
@@ -458,6 +529,10 @@ fn refit_replicates<O: Objective<N>, const N: usize>(
             .and_then(|h| cholesky_inverse(&h))
             .unwrap_or_else(|| std::array::from_fn(|i| std::array::from_fn(|j| if i == j { 1.0 } else { 0.0 })))
     };
+    // Refits stop where the quasi-Newton step is below 1e-3 standard errors (of φ = ln θ:
+    // `sqrt(diag(H⁻¹)/W)` with `H⁻¹` the inverse Hessian of the mean objective).
+    let weight = make().total_weight();
+    let step_tol: [f64; N] = std::array::from_fn(|j| 1e-3 * (h0[j][j] / weight).sqrt());
     let replicates = settings.replicates;
     let threads = if eval_is_parallel {
         1
@@ -466,7 +541,7 @@ fn refit_replicates<O: Objective<N>, const N: usize>(
     };
     let run = |t: usize| -> Vec<(usize, Option<[f64; N]>)> {
         let mut obj = make();
-        let mut w = vec![0.0; map.rows];
+        let mut w = vec![0.0; map.rows()];
         let mut out = Vec::new();
         for b in (t..replicates).step_by(threads) {
             map.replicate(settings.seed, b, &mut w);
@@ -478,7 +553,15 @@ fn refit_replicates<O: Objective<N>, const N: usize>(
                 inner: &mut obj,
                 lambda: options.penalizer,
             };
-            let r = refine(&mut pen, phi_hat, &h0, options.max_iterations, options.tolerance);
+            let r = refine(
+                &mut pen,
+                phi_hat,
+                &h0,
+                options.max_iterations,
+                options.tolerance,
+                Some(&step_tol),
+            );
+
             let theta = r.x.map(f64::exp);
             let ok = r.converged && r.f.is_finite() && theta.iter().all(|v| v.is_finite() && *v > 0.0);
             out.push((b, ok.then_some(theta)));
