@@ -6,9 +6,9 @@
 //! parameters (r, α, a, b) = (0.243, 4.414, 0.793, 2.426), observation periods T uniform on
 //! [26, 78] weeks, continuous times; fit; bootstrap with `replicates` replicates; and record
 //! whether each nominal `level` interval covers the true value: the four parameters (bootstrap
-//! percentile, observed-information delta method on the natural and on the log scale), and the
-//! population's expected repeat transactions over the next 52 weeks under the true parameters
-//! (bootstrap percentile).
+//! percentile and bias-corrected percentile, observed-information delta method on the natural
+//! and on the log scale), and the population's expected repeat transactions over the next 52
+//! weeks under the true parameters (both bootstrap intervals).
 //!
 //! `cargo run --release -p clv-models --example bootstrap_coverage -- [datasets] [customers] [replicates] [level]`
 //! (defaults 200 5000 200 0.95).
@@ -16,7 +16,7 @@
 
 use std::time::Instant;
 
-use clv_models::bootstrap::{Bootstrap, CustomerKeys, DeltaScale, delta_method_intervals};
+use clv_models::bootstrap::{Bootstrap, CustomerKeys, DeltaScale, IntervalMethod, delta_method_intervals};
 use clv_models::simulate::{BgNbdSimulator, Observation};
 use clv_models::{BgNbd, BgNbdParams, FittedBgNbd, TimeUnit, TransactionModel};
 
@@ -38,10 +38,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sim = BgNbdSimulator::new(truth, Observation::Uniform { min: 26.0, max: 78.0 }, TimeUnit::Week)?;
     let ids: Vec<u64> = (0..customers as u64).collect();
     let keys = CustomerKeys::from_u64(&ids);
-    // covered[method][parameter], method 0 bootstrap, 1 delta natural, 2 delta log.
-    let mut covered = [[0usize; 4]; 3];
-    let mut all_four = [0usize; 3];
-    let mut totals_covered = 0usize;
+    // covered[method][parameter], method 0 bootstrap percentile, 1 bias-corrected, 2 delta
+    // natural, 3 delta log.
+    let mut covered = [[0usize; 4]; 4];
+    let mut all_four = [0usize; 4];
+    let mut totals_covered = [0usize; 2];
     let (mut fitted, mut failed_fits, mut failed_replicates, mut no_se) = (0usize, 0usize, 0usize, 0usize);
     let start = Instant::now();
     for d in 0..datasets {
@@ -56,7 +57,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .seed(d as u64)
             .run(&model, &data, &keys)?;
         failed_replicates += boot.failed().len();
-        let mut intervals = vec![boot.parameter_intervals(level)?];
+        let bc = boot.clone().with_interval_method(IntervalMethod::BiasCorrected);
+        let mut intervals = vec![boot.parameter_intervals(level)?, bc.parameter_intervals(level)?];
         match (
             delta_method_intervals(&model, level, DeltaScale::Natural),
             delta_method_intervals(&model, level, DeltaScale::Log),
@@ -76,13 +78,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             all_four[m] += usize::from(all);
         }
-        let tot = boot.totals(level, 52.0, &data, None)?;
         let horizon = vec![52.0; data.len()];
         let truth_total: f64 = true_model
             .expected_purchases_many(&horizon, data.frequency(), data.recency(), data.t())?
             .iter()
             .sum();
-        totals_covered += usize::from(tot.transactions.lower <= truth_total && truth_total <= tot.transactions.upper);
+        for (m, b) in [&boot, &bc].into_iter().enumerate() {
+            let tot = b.totals(level, 52.0, &data, None)?;
+            totals_covered[m] +=
+                usize::from(tot.transactions.lower <= truth_total && truth_total <= tot.transactions.upper);
+        }
         if (d + 1) % 50 == 0 {
             println!("{} datasets, {:.0} s", d + 1, start.elapsed().as_secs_f64());
         }
@@ -114,8 +119,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     println!(
-        "bootstrap percentile, expected repeat transactions of the population over 52 weeks: {:.1} %",
-        100.0 * totals_covered as f64 / fitted as f64
+        "expected repeat transactions of the population over 52 weeks: bootstrap percentile {:.1} %, bias-corrected {:.1} %",
+        100.0 * totals_covered[0] as f64 / fitted as f64,
+        100.0 * totals_covered[1] as f64 / fitted as f64
     );
     if no_se > 0 {
         println!("{no_se} fits without standard errors (singular Hessian)");

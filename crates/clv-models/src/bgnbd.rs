@@ -130,19 +130,21 @@ const EVAL_CHUNKS: usize = 8;
 /// Rows below which an evaluation runs on the calling thread only.
 const PARALLEL_ROWS: usize = 20_000;
 
-/// The per-x constants of an evaluation.
+/// The per-x constants of an evaluation: `rx = r + x`; `k = ln Γ(r+x) − ln Γ(r) + r ln α` and
+/// `∂k/∂r`; whether the likelihood has its second term; the log beta ratios `c1`, `c2` of the
+/// two terms and their derivatives in `a` and `b`.
 #[derive(Clone, Copy, Default)]
-struct XTerms {
-    rx: f64,
-    k: f64,
-    dk_dr: f64,
-    two_terms: bool,
-    c1: f64,
-    c1a: f64,
-    c1b: f64,
-    c2: f64,
-    c2a: f64,
-    c2b: f64,
+pub(crate) struct XTerms {
+    pub rx: f64,
+    pub k: f64,
+    pub dk_dr: f64,
+    pub two_terms: bool,
+    pub c1: f64,
+    pub c1a: f64,
+    pub c1b: f64,
+    pub c2: f64,
+    pub c2a: f64,
+    pub c2b: f64,
 }
 
 impl BetaGeoObjective {
@@ -269,7 +271,7 @@ impl BetaGeoObjective {
     /// from its x terms and `(ln, 1/)` of `α + T` and (asked for only when the row has two
     /// terms) of `α + t_x`.
     #[inline(always)]
-    fn row(
+    pub(crate) fn row(
         x: &XTerms,
         r: f64,
         r_over_alpha: f64,

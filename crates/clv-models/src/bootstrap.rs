@@ -53,7 +53,7 @@ use super::error::ModelError;
 use super::gamma_gamma::{FittedGammaGamma, GammaGammaParams, GgObjective};
 use super::optimize::{FitOptions, Objective, Penalized};
 use super::pareto_nbd::{FittedParetoNbd, ParetoNbdParams, ParetoObjective};
-use super::probability::normal_quantile;
+use super::probability::{normal_cdf, normal_quantile};
 use super::refine::{cholesky_inverse, hessian, refine};
 use super::{BgNbdParams, FittedBgNbd, FittedMbgNbd, MbgNbdParams, TimeUnit, TransactionModel};
 
@@ -384,14 +384,40 @@ fn quantile_sorted(v: &[f64], p: f64) -> f64 {
     v[lo] + (h - lo as f64) * (v[hi] - v[lo])
 }
 
-/// The percentile interval of `values` at `level` (sorted in place).
-fn percentile(estimate: f64, values: &mut [f64], level: f64) -> Interval {
+/// How a bootstrap interval is read off the replicates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub enum IntervalMethod {
+    /// The `(1 ∓ level)/2` quantiles of the replicates (Efron & Tibshirani 1993, §13.3).
+    #[default]
+    Percentile,
+    /// Bias-corrected percentile (Efron & Tibshirani 1993, §14.3 with the acceleration 0): the
+    /// quantiles at `Φ(2 z₀ ± z_{(1+level)/2})`, `z₀ = Φ⁻¹(share of replicates below the
+    /// estimate)` (ties counted half), which removes the median bias of the estimator that a
+    /// percentile interval otherwise carries over (and doubles).
+    BiasCorrected,
+}
+
+/// The interval of `values` at `level` by `method` (`values` sorted in place).
+fn percentile(estimate: f64, values: &mut [f64], level: f64, method: IntervalMethod) -> Interval {
     values.sort_unstable_by(f64::total_cmp);
     let tail = 0.5 * (1.0 - level);
+    let (lo, hi) = match method {
+        IntervalMethod::Percentile => (tail, 1.0 - tail),
+        IntervalMethod::BiasCorrected => {
+            let b = values.len() as f64;
+            let below = values.partition_point(|&v| v < estimate) as f64;
+            let equal = values.partition_point(|&v| v <= estimate) as f64 - below;
+            let share = ((below + 0.5 * equal) / b).clamp(0.5 / b, 1.0 - 0.5 / b);
+            match (normal_quantile(share), normal_quantile(tail)) {
+                (Some(z0), Some(z)) => (normal_cdf(2.0 * z0 + z), normal_cdf(2.0 * z0 - z)),
+                _ => (tail, 1.0 - tail),
+            }
+        }
+    };
     Interval {
         estimate,
-        lower: quantile_sorted(values, tail),
-        upper: quantile_sorted(values, 1.0 - tail),
+        lower: quantile_sorted(values, lo),
+        upper: quantile_sorted(values, hi),
     }
 }
 
@@ -735,6 +761,7 @@ fn refit_spend(
 pub struct Bootstrap {
     replicates: usize,
     seed: u64,
+    method: IntervalMethod,
 }
 
 impl Default for Bootstrap {
@@ -742,6 +769,7 @@ impl Default for Bootstrap {
         Bootstrap {
             replicates: DEFAULT_REPLICATES,
             seed: 0,
+            method: IntervalMethod::Percentile,
         }
     }
 }
@@ -759,6 +787,11 @@ impl Bootstrap {
     /// Seed of the replicate weights.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
+        self
+    }
+    /// How intervals are read off the replicates (default [`IntervalMethod::Percentile`]).
+    pub fn interval_method(mut self, method: IntervalMethod) -> Self {
+        self.method = method;
         self
     }
 
@@ -928,6 +961,11 @@ impl<M: BootstrapModel> BootstrapFit<M> {
     pub fn seed(&self) -> u64 {
         self.settings.seed
     }
+    /// The same replicates, their intervals read by `method`.
+    pub fn with_interval_method(mut self, method: IntervalMethod) -> Self {
+        self.settings.method = method;
+        self
+    }
 
     /// Percentile intervals of `values` (one per replicate, per item) around `estimate`.
     fn intervals_of(
@@ -949,7 +987,7 @@ impl<M: BootstrapModel> BootstrapFit<M> {
         Ok(table
             .chunks_mut(b)
             .zip(estimate)
-            .map(|(vals, &e)| percentile(e, vals, level))
+            .map(|(vals, &e)| percentile(e, vals, level, self.settings.method))
             .collect())
     }
 
@@ -1237,10 +1275,24 @@ mod tests {
     #[test]
     fn percentiles_interpolate() {
         let mut v = vec![5.0, 1.0, 4.0, 2.0, 3.0];
-        let i = percentile(3.0, &mut v, 0.5);
+        let i = percentile(3.0, &mut v, 0.5, IntervalMethod::Percentile);
         assert_eq!((i.lower, i.upper), (2.0, 4.0));
         let mut v: Vec<f64> = (0..101).map(f64::from).rev().collect();
-        let i = percentile(50.0, &mut v, 0.9);
+        let i = percentile(50.0, &mut v, 0.9, IntervalMethod::Percentile);
         assert!((i.lower - 5.0).abs() < 1e-12 && (i.upper - 95.0).abs() < 1e-12);
+        // Bias-corrected: an estimate at the replicates' median changes nothing; one below it
+        // shifts the interval down.
+        let bc = percentile(50.0, &mut v, 0.9, IntervalMethod::BiasCorrected);
+        assert!(
+            (bc.lower - 5.0).abs() < 1e-9 && (bc.upper - 95.0).abs() < 1e-9,
+            "{bc:?}"
+        );
+        let low = percentile(30.0, &mut v, 0.9, IntervalMethod::BiasCorrected);
+        // z0 = Φ⁻¹(30.5/101); quantiles at Φ(2 z0 ∓ 1.645).
+        let z0 = normal_quantile(30.5 / 101.0).unwrap();
+        let z = normal_quantile(0.05).unwrap();
+        assert!((low.lower - 100.0 * normal_cdf(2.0 * z0 + z)).abs() < 1e-9);
+        assert!((low.upper - 100.0 * normal_cdf(2.0 * z0 - z)).abs() < 1e-9);
+        assert!(low.upper < 95.0);
     }
 }

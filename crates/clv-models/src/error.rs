@@ -112,6 +112,15 @@ pub enum ModelError {
         /// Explanation.
         reason: &'static str,
     },
+    /// A covariate value is NaN or infinite.
+    InvalidCovariate {
+        /// Zero-based covariate column (in the order the covariates were given).
+        column: usize,
+        /// Zero-based row index.
+        row: usize,
+        /// The offending value.
+        value: f64,
+    },
 }
 
 impl fmt::Display for ModelError {
@@ -169,6 +178,9 @@ impl fmt::Display for ModelError {
                 write!(f, "unsupported serialized model format version {found}")
             }
             ModelError::MissingTimeUnit { reason } => write!(f, "time unit: {reason}"),
+            ModelError::InvalidCovariate { column, row, value } => {
+                write!(f, "row {row}: covariate column {column} = {value} is not finite")
+            }
         }
     }
 }

@@ -40,6 +40,7 @@ pub mod bgbb;
 pub mod bgnbd;
 pub mod bootstrap;
 pub mod clv;
+pub mod covariates;
 pub mod data;
 pub mod dert;
 pub(crate) mod dual;

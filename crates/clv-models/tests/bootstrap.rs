@@ -131,3 +131,52 @@ fn replicates_do_not_depend_on_row_order() {
         c.replicates()[0].model.parameter_values()
     );
 }
+
+/// A small version of `examples/bootstrap_coverage.rs`: 20 data sets of 1500 customers from
+/// known BG/NBD parameters, 100 replicates each. The nominal 95 % intervals of the four
+/// parameters cover the truth in most of the 80 cases (the full run, 1000 data sets of 5000
+/// customers, measures 92.5–94.6 % for the percentile intervals), and they are about as wide
+/// as the delta-method intervals: neither collapsed nor trivially wide.
+#[test]
+fn bootstrap_intervals_cover_the_truth_on_simulated_data() {
+    use clv_models::bootstrap::IntervalMethod;
+    use clv_models::simulate::{BgNbdSimulator, Observation};
+    let truth = clv_models::BgNbdParams {
+        r: 0.243,
+        alpha: 4.414,
+        a: 0.793,
+        b: 2.426,
+    };
+    let v = [truth.r, truth.alpha, truth.a, truth.b];
+    let sim = BgNbdSimulator::new(truth, Observation::Uniform { min: 26.0, max: 78.0 }, TimeUnit::Week).unwrap();
+    let n = 1500;
+    let keys = CustomerKeys::from_u64(&(0..n as u64).collect::<Vec<_>>());
+    let (mut covered, mut covered_bc, mut cases, mut width_ratio) = (0, 0, 0, 0.0);
+    for d in 0..20u64 {
+        let data = sim.simulate(n, 500 + d).unwrap();
+        let model = BgNbd::new().fit(&data).unwrap();
+        let boot = Bootstrap::new()
+            .replicates(100)
+            .seed(d)
+            .run(&model, &data, &keys)
+            .unwrap();
+        let b = boot.parameter_intervals(0.95).unwrap();
+        let bc = boot
+            .with_interval_method(IntervalMethod::BiasCorrected)
+            .parameter_intervals(0.95)
+            .unwrap();
+        let delta = delta_method_intervals(&model, 0.95, DeltaScale::Natural).unwrap();
+        for j in 0..4 {
+            cases += 1;
+            covered += usize::from(b[j].lower <= v[j] && v[j] <= b[j].upper);
+            covered_bc += usize::from(bc[j].lower <= v[j] && v[j] <= bc[j].upper);
+            width_ratio += (b[j].upper - b[j].lower) / (delta[j].upper - delta[j].lower);
+        }
+    }
+    let (coverage, coverage_bc) = (covered as f64 / cases as f64, covered_bc as f64 / cases as f64);
+    let width_ratio = width_ratio / cases as f64;
+    eprintln!("coverage {coverage}, bias-corrected {coverage_bc}, mean width ratio to the delta method {width_ratio}");
+    assert!((0.85..=1.0).contains(&coverage), "{coverage}");
+    assert!((0.85..=1.0).contains(&coverage_bc), "{coverage_bc}");
+    assert!((0.8..1.3).contains(&width_ratio), "{width_ratio}");
+}

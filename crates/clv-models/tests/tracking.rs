@@ -4,7 +4,7 @@
 mod common;
 
 use clv_models::tracking::{PeriodGrid, expected_purchases_matrix, expected_tracking, p_alive_matrix, recency_bins};
-use clv_models::{BgNbdParams, FittedBgNbd, TimeUnit, TransactionModel as _};
+use clv_models::{BgNbdParams, FittedBgNbd, TimeUnit};
 
 fn published() -> FittedBgNbd {
     let p = BgNbdParams {
