@@ -180,3 +180,170 @@ fn bootstrap_intervals_cover_the_truth_on_simulated_data() {
     assert!((0.85..=1.0).contains(&coverage_bc), "{coverage_bc}");
     assert!((0.8..1.3).contains(&width_ratio), "{width_ratio}");
 }
+
+/// The per-customer and total intervals are percentiles of the replicate models' own
+/// predictions, computed here directly from the replicates.
+#[test]
+fn prediction_intervals_are_percentiles_of_the_replicates() {
+    use clv_models::bootstrap::IntervalMethod;
+    use clv_models::{ClvSpec, GammaGamma, TransactionModel};
+    let (ids, data) = common::cdnow();
+    let (rows, spend) = common::cdnow_spend();
+    let model = BgNbd::new().fit(&data).unwrap();
+    let gg = GammaGamma::new().fit(&spend).unwrap();
+    let keys = CustomerKeys::from_u64(&ids);
+    let boot = Bootstrap::new()
+        .replicates(40)
+        .seed(3)
+        .run_with_spend(&model, &data, &gg, &spend, &keys)
+        .unwrap();
+    assert_eq!(boot.replicates().len() + boot.failed().len(), 40);
+    assert!(boot.replicates().iter().all(|r| r.spend.is_some()));
+    // Type-7 percentiles of a replicate column.
+    let pct = |mut v: Vec<f64>, p: f64| {
+        v.sort_by(f64::total_cmp);
+        let h = (v.len() - 1) as f64 * p;
+        let lo = h.floor() as usize;
+        v[lo] + (h - lo as f64) * (v[(lo + 1).min(v.len() - 1)] - v[lo])
+    };
+    let some: Vec<usize> = vec![0, 1, 2, 9, 100, 1000];
+    let pick = |v: &[f64]| some.iter().map(|&i| v[i]).collect::<Vec<f64>>();
+    let (x, t_x, t) = (pick(data.frequency()), pick(data.recency()), pick(data.t()));
+    let pa = boot.p_alive(0.8, &x, &t_x, &t).unwrap();
+    let ep = boot.expected_purchases(0.8, 39.0, &x, &t_x, &t).unwrap();
+    let zbar: Vec<f64> = some.iter().map(|&i| rows[i][4]).collect();
+    let spec = ClvSpec::new(52.0, clv_models::TimeUnit::Week).margin(0.3);
+    let clv = boot.clv(0.8, &spec, &x, &t_x, &t, &zbar).unwrap();
+    for k in 0..some.len() {
+        let reps = boot.replicates();
+        let p: Vec<f64> = reps
+            .iter()
+            .map(|r| r.model.p_alive(x[k], t_x[k], t[k]).unwrap())
+            .collect();
+        let e: Vec<f64> = reps
+            .iter()
+            .map(|r| r.model.expected_purchases(39.0, x[k], t_x[k], t[k]).unwrap())
+            .collect();
+        let c: Vec<f64> = reps
+            .iter()
+            .map(|r| {
+                spec.clv(&r.model, r.spend.as_ref().unwrap(), x[k], t_x[k], t[k], zbar[k])
+                    .unwrap()
+            })
+            .collect();
+        for (iv, v, est) in [
+            (pa[k], p, model.p_alive(x[k], t_x[k], t[k]).unwrap()),
+            (ep[k], e, model.expected_purchases(39.0, x[k], t_x[k], t[k]).unwrap()),
+            (clv[k], c, spec.clv(&model, &gg, x[k], t_x[k], t[k], zbar[k]).unwrap()),
+        ] {
+            assert_eq!(iv.estimate, est);
+            assert!(
+                (iv.lower - pct(v.clone(), 0.1)).abs() <= 1e-12 * iv.lower.abs().max(1e-12),
+                "{iv:?}"
+            );
+            assert!(
+                (iv.upper - pct(v, 0.9)).abs() <= 1e-12 * iv.upper.abs().max(1e-12),
+                "{iv:?}"
+            );
+            assert!(iv.lower <= iv.upper);
+        }
+    }
+    // A customer with no repeat purchase is alive for sure in every replicate.
+    assert_eq!((pa[2].lower, pa[2].upper), (1.0, 1.0));
+    // Totals: the sum over customers of each replicate's predictions.
+    let tot = boot.totals(0.8, 39.0, &data, Some(&spend)).unwrap();
+    let h = vec![39.0; data.len()];
+    let reps = boot.replicates();
+    let per_rep: Vec<f64> = reps
+        .iter()
+        .map(|r| {
+            r.model
+                .expected_purchases_many(&h, data.frequency(), data.recency(), data.t())
+                .unwrap()
+                .iter()
+                .sum()
+        })
+        .collect();
+    assert!((tot.transactions.lower - pct(per_rep.clone(), 0.1)).abs() < 1e-9 * tot.transactions.lower);
+    assert!((tot.transactions.upper - pct(per_rep, 0.9)).abs() < 1e-9 * tot.transactions.upper);
+    let revenue: Vec<f64> = reps
+        .iter()
+        .map(|r| {
+            let e = r
+                .model
+                .expected_purchases_many(&h, data.frequency(), data.recency(), data.t())
+                .unwrap();
+            let g = r.spend.as_ref().unwrap();
+            (0..data.len())
+                .map(|i| e[i] * g.conditional_expected_spend(rows[i][1], rows[i][4]).unwrap())
+                .sum()
+        })
+        .collect();
+    let rev = tot.revenue.unwrap();
+    assert!((rev.lower - pct(revenue.clone(), 0.1)).abs() < 1e-9 * rev.lower);
+    assert!((rev.upper - pct(revenue, 0.9)).abs() < 1e-9 * rev.upper);
+    assert_eq!(tot.customers, 2357.0);
+    // The spend parameters have intervals too; the bias-corrected reading of the same
+    // replicates differs but brackets the estimate.
+    let sp = boot.spend_parameter_intervals(0.9).unwrap();
+    assert_eq!(sp.len(), 3);
+    let bc = boot
+        .clone()
+        .with_interval_method(IntervalMethod::BiasCorrected)
+        .parameter_intervals(0.9)
+        .unwrap();
+    for p in &bc {
+        assert!(p.lower < p.estimate && p.estimate < p.upper, "{p:?}");
+    }
+    // Errors: a level outside (0, 1); CLV without spend; keys of another length.
+    assert!(boot.p_alive(1.0, &x, &t_x, &t).is_err());
+    let plain = Bootstrap::new().replicates(5).run(&model, &data, &keys).unwrap();
+    assert!(plain.clv(0.8, &spec, &x, &t_x, &t, &zbar).is_err());
+    assert!(
+        Bootstrap::new()
+            .run(&model, &data, &CustomerKeys::from_u64(&ids[1..]))
+            .is_err()
+    );
+    assert!(Bootstrap::new().replicates(1).run(&model, &data, &keys).is_err());
+}
+
+#[test]
+fn pareto_and_mbg_bootstraps_and_string_ids() {
+    use clv_models::{MbgNbd, ParetoNbd};
+    let (ids, data) = common::cdnow();
+    let names: Vec<String> = ids.iter().map(|i| format!("customer-{i:05}")).collect();
+    let keys = CustomerKeys::from_strings(&names);
+    let pareto = ParetoNbd::new().fit(&data).unwrap();
+    let b = Bootstrap::new()
+        .replicates(30)
+        .seed(1)
+        .run(&pareto, &data, &keys)
+        .unwrap();
+    assert!(b.failed().is_empty());
+    for p in b.parameter_intervals(0.9).unwrap() {
+        assert!(p.lower < p.estimate && p.estimate < p.upper, "{p:?}");
+    }
+    let mbg = MbgNbd::new().fit(&data).unwrap();
+    let b = Bootstrap::new().replicates(30).seed(1).run(&mbg, &data, &keys).unwrap();
+    let d = delta_method_intervals(&mbg, 0.9, DeltaScale::Log).unwrap();
+    for (p, q) in b.parameter_intervals(0.9).unwrap().iter().zip(&d) {
+        assert!(p.lower < p.estimate && p.estimate < p.upper, "{p:?}");
+        assert!(q.lower > 0.0 && q.lower < q.estimate && q.estimate < q.upper);
+        // Within a factor of 2 of the delta method's width (30 replicates).
+        let r = (p.upper - p.lower) / (q.upper - q.lower);
+        assert!(r > 0.5 && r < 2.0, "{p:?} {q:?}");
+    }
+    assert!(robust_delta_method_intervals(&mbg, &data, 0.9, DeltaScale::Natural).is_ok());
+    assert!(robust_delta_method_intervals(&pareto, &data, 0.9, DeltaScale::Natural).is_err());
+}
+
+#[test]
+fn a_singular_information_matrix_is_an_error_not_an_interval() {
+    // Every customer with the same history: the four parameters are not identified.
+    let data = TransactionSummary::from_rows(&vec![(2.0, 10.0, 20.0); 500], TimeUnit::Week).unwrap();
+    let model = BgNbd::new().require_convergence(false).fit(&data).unwrap();
+    match delta_method_intervals(&model, 0.95, DeltaScale::Natural) {
+        Err(e) => assert!(e.to_string().contains("singular"), "{e}"),
+        Ok(iv) => panic!("intervals from a singular Hessian: {iv:?}"),
+    }
+}
