@@ -25,13 +25,21 @@
 //! Customers with equal `(x, t_x, T)` share a summary row; a replicate's row weight is the sum
 //! of its customers' whole-number draws, exact in floating point, so the refit sees the same
 //! numbers in any order. Each replicate is refitted from the full-data estimate with BFGS
-//! started at the inverse Hessian there ([`crate::refine`]); a replicate that does not converge
-//! is left out and counted in [`BootstrapFit::failed`].
+//! started at the inverse Hessian there (`refine.rs`), and stops when its quasi-Newton
+//! step is below a thousandth of each parameter's standard error (or the gradient meets the
+//! fit tolerance): replicates differ by about one standard error, so this is far below what
+//! they resolve, and it takes two or three likelihood evaluations. Replicates run on all cores
+//! (or one after the other when a single evaluation already uses them all); a replicate that
+//! does not converge is left out and counted in [`BootstrapFit::failed`]. Any
+//! [`IntervalMethod`] reads the same replicates.
 //!
 //! Percentile intervals (Efron & Tibshirani 1993, §13.3): the `(1 ∓ level)/2` quantiles of the
 //! replicate values (linear interpolation between order statistics, Hyndman & Fan 1996
-//! definition 7), for the parameters ([`BootstrapFit::parameter_intervals`]), each customer's
-//! P(alive), expected purchases and CLV, and population totals ([`BootstrapFit::totals`]).
+//! definition 7), or bias-corrected ones ([`IntervalMethod::BiasCorrected`]), for the
+//! parameters ([`BootstrapFit::parameter_intervals`]), each customer's P(alive), expected
+//! purchases and CLV ([`BootstrapFit::p_alive`], [`BootstrapFit::expected_purchases`],
+//! [`BootstrapFit::clv`]: each distinct `(x, t_x, T)` evaluated once per replicate), and
+//! population totals ([`BootstrapFit::totals`]).
 //! The point estimate reported beside an interval is the full-data fit's value.
 //!
 //! # Delta method
@@ -42,7 +50,16 @@
 //! the Hessian of the log-likelihood is singular or not positive definite at the estimate:
 //! degenerate data (e.g. every customer with the same history, no repeat buyers in a group),
 //! or an estimate on the boundary of the parameter space (a mixing distribution collapsing to a
-//! point, a, b → ∞), where the bootstrap still answers.
+//! point, a, b → ∞), where the bootstrap still answers. [`robust_delta_method_intervals`] uses
+//! the sandwich covariance instead (BG/NBD, MBG/NBD), which stays right when the model is not
+//! exactly the data's: on CDNOW it is 15–23 % wider than the observed information for r and α,
+//! as the bootstrap is.
+//!
+//! # Coverage and cost
+//!
+//! `examples/bootstrap_coverage.rs` measures how often the nominal intervals cover the true
+//! parameters of simulated data; `examples/bootstrap_speed.rs` times 200 replicates on a
+//! million customers (figures in `examples/README.md`).
 
 use serde::Serialize;
 
@@ -538,8 +555,9 @@ fn refit_replicates<O: Objective<N>, const N: usize>(
     };
     let phi_hat = theta_hat.map(f64::ln);
     // The inverse Hessian at the full-data optimum starts every refit.
-    let h0 = {
+    let (h0, weight) = {
         let mut obj = make();
+        let weight = obj.total_weight();
         let mut pen = Penalized {
             inner: &mut obj,
             lambda: options.penalizer,
@@ -551,13 +569,13 @@ fn refit_replicates<O: Objective<N>, const N: usize>(
                 context: "bootstrap: the log-likelihood at the estimate",
             });
         }
-        hessian(&mut pen, &phi_hat, &g, N)
+        let h0 = hessian(&mut pen, &phi_hat, &g, N)
             .and_then(|h| cholesky_inverse(&h))
-            .unwrap_or_else(|| std::array::from_fn(|i| std::array::from_fn(|j| if i == j { 1.0 } else { 0.0 })))
+            .unwrap_or_else(|| std::array::from_fn(|i| std::array::from_fn(|j| if i == j { 1.0 } else { 0.0 })));
+        (h0, weight)
     };
     // Refits stop where the quasi-Newton step is below 1e-3 standard errors (of φ = ln θ:
     // `sqrt(diag(H⁻¹)/W)` with `H⁻¹` the inverse Hessian of the mean objective).
-    let weight = make().total_weight();
     let step_tol: [f64; N] = std::array::from_fn(|j| 1e-3 * (h0[j][j] / weight).sqrt());
     let replicates = settings.replicates;
     let threads = if eval_is_parallel {

@@ -1,4 +1,4 @@
-//! Static (time-invariant) covariates on BG/NBD and Pareto/NBD.
+//! Static (time-invariant) covariates on BG/NBD, Pareto/NBD and Gamma-Gamma.
 //!
 //! Fader, P. S. & Hardie, B. G. S. (2007), "Incorporating Time-Invariant Covariates into the
 //! Pareto/NBD and BG/NBD Models" (note 019): the covariates of customer `i` scale the gamma
@@ -18,7 +18,12 @@
 //!   mean; that model is nested in this one (`df` = number of dropout covariates, see
 //!   [`crate::holdout::likelihood_ratio_test`]).
 //!
-//! `r` (and `s`) carry no covariates. The likelihood of customer `i` is the model's likelihood
+//! * **Spend, Gamma-Gamma** (a stretch beyond the note, which covers the transaction models):
+//!   `γ_i = γ₀ · exp(δᵀ zᵢ)` on the scale of ν's gamma distribution, so the mean spend per
+//!   transaction `p γ_i/(q−1)` scales with `exp(δᵀzᵢ)`: a positive coefficient means higher
+//!   spend ([`GammaGammaCovariates`]).
+//!
+//! `r` (and `s`; `p`, `q`) carry no covariates. The likelihood of customer `i` is the model's likelihood
 //! (BG/NBD: FHL 2005 eq. 6; Pareto/NBD: Fader & Hardie's note 009 eq. 18) at the customer's
 //! parameters. With no covariates (or all γ = 0) the models are the plain ones.
 //!
@@ -55,13 +60,14 @@
 use serde::Serialize;
 
 use super::bgnbd::{BetaGeoObjective, Variant, XTerms};
-use super::data::{Compressed, TransactionSummary, check_rft};
+use super::data::{Compressed, SpendSummary, TransactionSummary, check_rft};
 use super::error::{ModelError, finite};
+use super::gamma_gamma::{FittedGammaGamma, GammaGamma, GammaGammaParams};
 use super::holdout::{LikelihoodRatioTest, Nesting, likelihood_ratio_test};
 use super::optimize::{FitOptions, Memory, Objective, Penalized, fit_builder_methods, minimize};
 use super::pareto_nbd::ParetoObjective;
 use super::probability::normal_cdf;
-use super::refine::{cholesky_inverse, hessian};
+use super::refine::{cholesky_inverse, hessian, refine};
 use super::special::{digamma, ln_gamma};
 use super::{BgNbd, BgNbdParams, FittedBgNbd, FittedParetoNbd, ModelKind, ParetoNbd, ParetoNbdParams, TimeUnit};
 
@@ -166,7 +172,12 @@ struct Group {
 
 impl CovRows {
     fn new(data: &TransactionSummary, z1: &Covariates, z2: &Covariates) -> Result<Self, ModelError> {
-        let n = data.len();
+        Self::from_columns([data.frequency(), data.recency(), data.t()], data.weights(), z1, z2)
+    }
+
+    /// Rows from key columns `(x, k1, k2)` and weights (rows of weight 0 left out).
+    fn from_columns(k: [&[f64]; 3], w: &[f64], z1: &Covariates, z2: &Covariates) -> Result<Self, ModelError> {
+        let n = w.len();
         for c in [z1, z2] {
             if c.rows() != n {
                 return Err(ModelError::LengthMismatch {
@@ -176,7 +187,7 @@ impl CovRows {
                 });
             }
         }
-        let (x, t_x, t, w) = (data.frequency(), data.recency(), data.t(), data.weights());
+        let [x, t_x, t] = k;
         let key = |i: usize| {
             (0..z1.len())
                 .map(move |c| z1.value(c, i) + 0.0)
@@ -369,20 +380,21 @@ fn fit_padded<K: Kernel, const N: usize>(
     let dim = kernel.dim();
     let mut x0 = [0.0; N];
     x0[..dim].copy_from_slice(start);
-    let mut memory = Memory::empty();
     let mut iterations = 0;
+    // The subsample's optimum and its inverse Hessian (per customer, like the full data's)
+    // start the full fit: BFGS from there needs a handful of evaluations of the full data.
+    let mut h0 = None;
     if let Some(mut sub) = kernel.subsample(WARM_START_ROWS) {
         let mut padded = Padded::<K, N>(&mut sub);
         let mut pen = Penalized {
             inner: &mut padded,
             lambda: 0.0,
         };
-        let r = minimize(&mut pen, x0, options.max_iterations, 1e-7, &mut memory);
+        let r = minimize(&mut pen, x0, options.max_iterations, 1e-7, &mut Memory::empty());
         iterations += r.iterations;
         if r.f.is_finite() {
             x0 = r.x;
-        } else {
-            memory = Memory::empty();
+            h0 = hessian(&mut pen, &r.x, &r.g, dim).and_then(|h| cholesky_inverse(&h));
         }
     }
     let weight = kernel.total_weight();
@@ -391,7 +403,16 @@ fn fit_padded<K: Kernel, const N: usize>(
         inner: &mut padded,
         lambda: 0.0,
     };
-    let res = minimize(&mut pen, x0, options.max_iterations, options.tolerance, &mut memory);
+    let res = match h0 {
+        Some(h0) => refine(&mut pen, x0, &h0, options.max_iterations, options.tolerance, None),
+        None => minimize(
+            &mut pen,
+            x0,
+            options.max_iterations,
+            options.tolerance,
+            &mut Memory::empty(),
+        ),
+    };
     iterations += res.iterations;
     let gnorm = res.g.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     let ll = -res.f * weight;
@@ -419,14 +440,14 @@ fn fit_padded<K: Kernel, const N: usize>(
     })
 }
 
-/// `λ (Σ_{j<4} e^{2 p_j} + Σ_{j≥4} p_j²)` added to `f` and its gradient to `g`: the
-/// [`FitOptions::penalizer`] on the base parameters' natural scale and on the coefficients.
-fn add_penalty(lambda: f64, p: &[f64], f: &mut f64, g: &mut [f64]) {
+/// `λ (Σ_{j<base} e^{2 p_j} + Σ_{j≥base} p_j²)` added to `f` and its gradient to `g`: the
+/// [`FitOptions::penalizer`] on the `base` parameters' natural scale and on the coefficients.
+fn add_penalty(lambda: f64, base: usize, p: &[f64], f: &mut f64, g: &mut [f64]) {
     if lambda == 0.0 {
         return;
     }
     for (j, (&v, gj)) in p.iter().zip(g.iter_mut()).enumerate() {
-        if j < 4 {
+        if j < base {
             let th2 = (2.0 * v).exp();
             *f += lambda * th2;
             *gj += 2.0 * lambda * th2;
@@ -655,7 +676,7 @@ impl Kernel for BetaGeoCovKernel {
             *gj = t * scale;
         }
         let mut f = total[0] * scale;
-        add_penalty(self.lambda, p, &mut f, g);
+        add_penalty(self.lambda, 4, p, &mut f, g);
         if !f.is_finite() || g.iter().any(|v| !v.is_finite()) {
             return f64::INFINITY;
         }
@@ -781,7 +802,7 @@ impl Kernel for ParetoCovKernel {
                 g[4 + k1 + k] -= share * gp[3] * z;
             }
         }
-        add_penalty(self.lambda, p, &mut f, g);
+        add_penalty(self.lambda, 4, p, &mut f, g);
         if !f.is_finite() || g.iter().any(|v| !v.is_finite()) {
             return f64::INFINITY;
         }
@@ -832,8 +853,10 @@ pub struct CovariateFitReport {
     pub penalizer: f64,
     /// Standard errors of the base parameters on their natural scale (in the order of the
     /// paper), `None` when the Hessian was not positive definite.
-    pub base_standard_errors: Option<[f64; 4]>,
-    /// Covariance matrix of `(ln r, ln α₀, ln a₀, ln b₀ | ln s, ln β₀, coefficients…)`.
+    pub base_standard_errors: Option<Vec<f64>>,
+    /// Covariance matrix of the optimiser's variables: the logarithms of the base parameters
+    /// (`r, α₀, a₀, b₀`; `r, α₀, s, β₀`; `p, q, γ₀`), then the coefficients in the order of
+    /// [`FittedBgNbdCovariates::coefficients`] (and the others').
     pub covariance: Option<Vec<Vec<f64>>>,
 }
 
@@ -863,10 +886,10 @@ fn coefficients_of(
     out
 }
 
-/// The report of a [`KernelFit`].
-fn report_of(fit: &KernelFit, n_customers: f64, penalizer: f64) -> CovariateFitReport {
+/// The report of a [`KernelFit`] whose first `base` parameters are logarithms.
+fn report_of(fit: &KernelFit, base: usize, n_customers: f64, penalizer: f64) -> CovariateFitReport {
     let base = fit.covariance.as_ref().and_then(|c| {
-        let se: [f64; 4] = std::array::from_fn(|j| fit.x[j].exp() * c[j][j].sqrt());
+        let se: Vec<f64> = (0..base).map(|j| fit.x[j].exp() * c[j][j].sqrt()).collect();
         se.iter().all(|v| v.is_finite()).then_some(se)
     });
     CovariateFitReport {
@@ -932,12 +955,7 @@ fn score_by_pattern<M>(
     score: impl Fn(&M, f64, f64, f64) -> Result<f64, ModelError>,
 ) -> Result<Vec<f64>, ModelError> {
     let n = x.len();
-    for (field, len) in [
-        ("recency", t_x.len()),
-        ("T", T.len()),
-        ("purchase covariates", purchase.rows()),
-        ("dropout covariates", dropout.rows()),
-    ] {
+    for (field, len) in [("recency", t_x.len()), ("T", T.len())] {
         if len != n {
             return Err(ModelError::LengthMismatch {
                 field,
@@ -946,29 +964,51 @@ fn score_by_pattern<M>(
             });
         }
     }
+    for_each_customer(purchase, dropout, n, model_of, |i, m| {
+        check_rft(i, x[i], t_x[i], T[i])?;
+        score(m, x[i], t_x[i], T[i])
+    })
+}
+
+/// `each(i, model of customer i's covariates)` for `i < n`, one model per distinct covariate
+/// vector.
+fn for_each_customer<M>(
+    purchase: &Covariates,
+    dropout: &Covariates,
+    n: usize,
+    model_of: impl Fn(&[f64], &[f64]) -> Result<M, ModelError>,
+    mut each: impl FnMut(usize, &M) -> Result<f64, ModelError>,
+) -> Result<Vec<f64>, ModelError> {
+    for (field, rows) in [
+        ("purchase covariates", purchase.rows()),
+        ("dropout covariates", dropout.rows()),
+    ] {
+        if rows != n {
+            return Err(ModelError::LengthMismatch {
+                field,
+                expected: n,
+                found: rows,
+            });
+        }
+    }
     let mut models: std::collections::HashMap<Vec<u64>, M> = std::collections::HashMap::new();
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
-        check_rft(i, x[i], t_x[i], T[i])?;
         let zp: Vec<f64> = (0..purchase.len()).map(|c| purchase.value(c, i)).collect();
         let zd: Vec<f64> = (0..dropout.len()).map(|c| dropout.value(c, i)).collect();
         let key: Vec<u64> = zp.iter().chain(&zd).map(|v| (v + 0.0).to_bits()).collect();
         if !models.contains_key(&key) {
             models.insert(key.clone(), model_of(&zp, &zd)?);
         }
-        out.push(score(&models[&key], x[i], t_x[i], T[i])?);
+        out.push(each(i, &models[&key])?);
     }
     Ok(out)
 }
 
-/// The methods both fitted covariate models share (they need `customer_model`,
-/// `coefficient_count` and the fields `time_unit` and `report`).
-macro_rules! covariate_model_methods {
+/// The report methods every fitted covariate model has (they need `coefficient_count` and
+/// the field `report`).
+macro_rules! covariate_report_methods {
     () => {
-        /// Time unit.
-        pub fn time_unit(&self) -> TimeUnit {
-            self.time_unit
-        }
         /// Fit diagnostics (`None` for a model built from parameters).
         pub fn fit_report(&self) -> Option<&CovariateFitReport> {
             self.report.as_ref()
@@ -976,6 +1016,36 @@ macro_rules! covariate_model_methods {
         /// Log-likelihood at the estimate, if fitted.
         pub fn log_likelihood(&self) -> Option<f64> {
             self.report.as_ref().map(|r| r.log_likelihood)
+        }
+        /// Likelihood-ratio test of the model without covariates (log-likelihood `without`,
+        /// fitted on the same customers) against this one: `df` = the number of coefficients,
+        /// interior nesting (`γ = 0`).
+        pub fn likelihood_ratio_test(&self, without: f64) -> Result<LikelihoodRatioTest, ModelError> {
+            let with = self.log_likelihood().ok_or(ModelError::InvalidArgument {
+                name: "model",
+                value: f64::NAN,
+                reason: "a likelihood-ratio test needs a fitted model (this one was built from parameters)",
+            })?;
+            likelihood_ratio_test(
+                without,
+                with,
+                Nesting::Interior {
+                    df: self.coefficient_count(),
+                },
+            )
+        }
+    };
+}
+
+/// The prediction methods both fitted transaction models with covariates share (they need
+/// `customer_model` and the field `time_unit`).
+macro_rules! covariate_model_methods {
+    () => {
+        covariate_report_methods!();
+
+        /// Time unit.
+        pub fn time_unit(&self) -> TimeUnit {
+            self.time_unit
         }
 
         /// P(alive) of every customer from their covariates and history (model units).
@@ -1017,24 +1087,6 @@ macro_rules! covariate_model_methods {
                 T,
                 |a, b| self.customer_model(a, b),
                 |m, x, t_x, T| m.expected_purchases(t, x, t_x, T),
-            )
-        }
-
-        /// Likelihood-ratio test of the model without covariates (log-likelihood `without`,
-        /// fitted on the same customers) against this one: `df` = the number of coefficients,
-        /// interior nesting (`γ = 0`).
-        pub fn likelihood_ratio_test(&self, without: f64) -> Result<LikelihoodRatioTest, ModelError> {
-            let with = self.log_likelihood().ok_or(ModelError::InvalidArgument {
-                name: "model",
-                value: f64::NAN,
-                reason: "a likelihood-ratio test needs a fitted model (this one was built from parameters)",
-            })?;
-            likelihood_ratio_test(
-                without,
-                with,
-                Nesting::Interior {
-                    df: self.coefficient_count(),
-                },
             )
         }
     };
@@ -1089,7 +1141,7 @@ impl BgNbdCovariates {
             gamma_a: x[4 + k1..4 + k1 + k2].to_vec(),
             gamma_b: x[4 + k1 + k2..].to_vec(),
             time_unit: data.time_unit(),
-            report: Some(report_of(&fit, n, self.options.penalizer)),
+            report: Some(report_of(&fit, 4, n, self.options.penalizer)),
         })
     }
 }
@@ -1270,7 +1322,7 @@ impl ParetoNbdCovariates {
             gamma_purchase: x[4..4 + k1].to_vec(),
             gamma_dropout: x[4 + k1..].to_vec(),
             time_unit: data.time_unit(),
-            report: Some(report_of(&fit, n, self.options.penalizer)),
+            report: Some(report_of(&fit, 4, n, self.options.penalizer)),
         })
     }
 }
@@ -1377,6 +1429,251 @@ impl FittedParetoNbdCovariates {
     }
 }
 
+/// Gamma-Gamma with covariates on the scale of spend (the issue's stretch goal; no published
+/// parameterisation): `γ_i = γ₀ · exp(δᵀ zᵢ)`, so that a customer's population mean spend per
+/// transaction `p γ_i/(q−1)` is `p γ₀/(q−1) · exp(δᵀzᵢ)` — a **positive** coefficient means
+/// **higher** spend. `p` and `q` carry no covariates. Likelihood: the Gamma-Gamma density of z̄
+/// (Fader & Hardie 2013, note 025, as in [`crate::gamma_gamma`]) at each customer's `γ_i`,
+/// over the customers with `x > 0`.
+struct GammaGammaCovKernel {
+    rows: CovRows,
+    lambda: f64,
+}
+
+impl Kernel for GammaGammaCovKernel {
+    fn dim(&self) -> usize {
+        3 + self.rows.k1
+    }
+
+    fn eval(&mut self, p: &[f64], g: &mut [f64]) -> f64 {
+        let (pp, q) = (p[0].exp(), p[1].exp());
+        let (lg_q, dg_q) = (ln_gamma(q), digamma(q));
+        let rows = &self.rows;
+        // Per distinct x: the head `ln Γ(px+q) − ln Γ(px) − ln Γ(q) + px ln x` and its
+        // derivatives in p and q.
+        let table: Vec<(f64, f64, f64)> = rows
+            .xs
+            .iter()
+            .map(|&x| {
+                let px = pp * x;
+                let dg = digamma(px + q);
+                (
+                    ln_gamma(px + q) - ln_gamma(px) - lg_q + px * x.ln(),
+                    x * (dg - digamma(px) + x.ln()),
+                    dg - dg_q,
+                )
+            })
+            .collect();
+        let mut total = vec![0.0; 1 + self.dim()];
+        for grp in &rows.groups {
+            let z = rows.z1_of(grp.pattern);
+            let ln_g = p[2] + dot(&p[3..], z);
+            let gm = ln_g.exp();
+            let x = rows.xs[grp.xi];
+            let px = pp * x;
+            let (head, dh_dp, dh_dq) = table[grp.xi];
+            let (mut ll, mut dp, mut dq, mut dg) = (0.0, 0.0, 0.0, 0.0);
+            for i in grp.start..grp.end {
+                let (w, zbar) = (rows.w[i], rows.t_x[i]);
+                let den = gm + x * zbar;
+                let (lz, ld) = (zbar.ln(), den.ln());
+                ll += w * (head + q * ln_g + (px - 1.0) * lz - (px + q) * ld);
+                dp += w * (dh_dp + x * (lz - ld));
+                dq += w * (dh_dq + ln_g - ld);
+                dg += w * (q / gm - (px + q) / den);
+            }
+            total[0] += ll;
+            total[1] += pp * dp;
+            total[2] += q * dq;
+            total[3] += gm * dg;
+            for (k, zk) in z.iter().enumerate() {
+                total[4 + k] += gm * dg * zk;
+            }
+        }
+        let scale = -1.0 / rows.total_weight;
+        for (gj, t) in g.iter_mut().zip(&total[1..]) {
+            *gj = t * scale;
+        }
+        let mut f = total[0] * scale;
+        add_penalty(self.lambda, 3, p, &mut f, g);
+        if !f.is_finite() || g.iter().any(|v| !v.is_finite()) {
+            return f64::INFINITY;
+        }
+        f
+    }
+
+    fn total_weight(&self) -> f64 {
+        self.rows.total_weight
+    }
+
+    fn subsample(&self, max_rows: usize) -> Option<Self> {
+        Some(GammaGammaCovKernel {
+            rows: self.rows.subsample(max_rows)?,
+            lambda: self.lambda,
+        })
+    }
+}
+
+/// The spend rows of `spend` (customers with `x > 0`) with their covariates.
+fn spend_rows(spend: &SpendSummary, covariates: &Covariates) -> Result<CovRows, ModelError> {
+    let x = spend.frequency();
+    let w: Vec<f64> = (0..spend.len())
+        .map(|i| if x[i] > 0.0 { spend.weights()[i] } else { 0.0 })
+        .collect();
+    let zeros = vec![0.0; spend.len()];
+    let rows = CovRows::from_columns(
+        [x, spend.monetary(), &zeros],
+        &w,
+        covariates,
+        &Covariates::none(spend.len()),
+    )?;
+    if rows.len() == 0 {
+        return Err(ModelError::NoRepeatPurchases);
+    }
+    Ok(rows)
+}
+
+/// Gamma-Gamma with static covariates on the spend scale (builder). Defaults: [`FitOptions`].
+#[derive(Debug, Clone, Default)]
+pub struct GammaGammaCovariates {
+    options: FitOptions,
+}
+
+impl GammaGammaCovariates {
+    /// A fitter with default options.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    fit_builder_methods!();
+
+    /// Maximum-likelihood fit on the customers with `x > 0` (see [`GammaGammaCovKernel`]'s
+    /// parameterisation in [`FittedGammaGammaCovariates`]), started at the fit without
+    /// covariates.
+    ///
+    /// # Errors
+    /// As [`GammaGamma::fit`] and [`BgNbdCovariates::fit`].
+    pub fn fit(&self, spend: &SpendSummary, covariates: &Covariates) -> Result<FittedGammaGammaCovariates, ModelError> {
+        let rows = spend_rows(spend, covariates)?;
+        let plain = GammaGamma::new()
+            .penalizer(self.options.penalizer)
+            .require_convergence(false)
+            .fit(spend)?;
+        let b = plain.params();
+        let mut start = vec![b.p.ln(), b.q.ln(), b.gamma.ln()];
+        start.resize(3 + covariates.len(), 0.0);
+        let n = rows.total_weight;
+        let mut kernel = GammaGammaCovKernel {
+            rows,
+            lambda: self.options.penalizer,
+        };
+        let fit = fit_kernel(&mut kernel, &start, &self.options, ModelKind::GammaGamma)?;
+        let x = &fit.x;
+        Ok(FittedGammaGammaCovariates {
+            params: GammaGammaParams {
+                p: x[0].exp(),
+                q: x[1].exp(),
+                gamma: x[2].exp(),
+            },
+            names: covariates.names().to_vec(),
+            delta: x[3..].to_vec(),
+            report: Some(report_of(&fit, 3, n, self.options.penalizer)),
+        })
+    }
+}
+
+/// A fitted Gamma-Gamma model with covariates on the spend scale:
+/// `γ_i = γ₀ · exp(δᵀ zᵢ)`; a customer's mean spend per transaction scales with `exp(δᵀzᵢ)`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FittedGammaGammaCovariates {
+    params: GammaGammaParams,
+    names: Vec<String>,
+    delta: Vec<f64>,
+    report: Option<CovariateFitReport>,
+}
+
+impl FittedGammaGammaCovariates {
+    /// A model with known parameters (no fit report): `(p, q, γ₀)` and the named coefficients δ.
+    pub fn from_params(params: GammaGammaParams, names: Vec<String>, delta: Vec<f64>) -> Result<Self, ModelError> {
+        FittedGammaGamma::from_params(params)?;
+        check_block("spend coefficients", &names, &delta)?;
+        Ok(FittedGammaGammaCovariates {
+            params,
+            names,
+            delta,
+            report: None,
+        })
+    }
+
+    covariate_report_methods!();
+
+    fn coefficient_count(&self) -> usize {
+        self.delta.len()
+    }
+
+    /// The base parameters `(p, q, γ₀)`.
+    pub fn params(&self) -> GammaGammaParams {
+        self.params
+    }
+    /// The coefficients δ, in the order of the covariates.
+    pub fn spend_coefficients(&self) -> &[f64] {
+        &self.delta
+    }
+    /// Every coefficient (on `"gamma"`) with its standard error, z and Wald p-value.
+    pub fn coefficients(&self) -> Vec<Coefficient> {
+        coefficients_of(self.report.as_ref(), &[("gamma", &self.names, &self.delta, 3)])
+    }
+    /// A customer's parameters: `(p, q, γ₀e^{δᵀz})`.
+    pub fn customer_params(&self, covariates: &[f64]) -> Result<GammaGammaParams, ModelError> {
+        check_vectors(covariates, self.delta.len(), &[], 0)?;
+        let p = self.params;
+        let params = GammaGammaParams {
+            gamma: p.gamma * dot(&self.delta, covariates).exp(),
+            ..p
+        };
+        super::check_param("gamma", params.gamma)?;
+        Ok(params)
+    }
+    /// The Gamma-Gamma model of a customer with these covariates.
+    pub fn customer_model(&self, covariates: &[f64]) -> Result<FittedGammaGamma, ModelError> {
+        FittedGammaGamma::from_params(self.customer_params(covariates)?)
+    }
+    /// Conditional expected spend per transaction of every customer (`x`, mean repeat spend
+    /// `zbar`, and covariates; see [`FittedGammaGamma::conditional_expected_spend`]).
+    pub fn conditional_expected_spend_many(
+        &self,
+        covariates: &Covariates,
+        x: &[f64],
+        zbar: &[f64],
+    ) -> Result<Vec<f64>, ModelError> {
+        if zbar.len() != x.len() {
+            return Err(ModelError::LengthMismatch {
+                field: "zbar",
+                expected: x.len(),
+                found: zbar.len(),
+            });
+        }
+        for_each_customer(
+            covariates,
+            &Covariates::none(x.len()),
+            x.len(),
+            |z, _| self.customer_model(z),
+            |i, m| m.conditional_expected_spend(x[i], zbar[i]),
+        )
+    }
+    /// Total log-likelihood (density-of-z̄ convention) of the customers of `spend` with
+    /// `x > 0` under the fitted parameters.
+    pub fn log_likelihood_of(&self, spend: &SpendSummary, covariates: &Covariates) -> Result<f64, ModelError> {
+        let mut kernel = GammaGammaCovKernel {
+            rows: spend_rows(spend, covariates)?,
+            lambda: 0.0,
+        };
+        let p = self.params;
+        let mut v = vec![p.p.ln(), p.q.ln(), p.gamma.ln()];
+        v.extend(&self.delta);
+        covariate_log_likelihood(&mut kernel, &v)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1448,6 +1745,33 @@ mod tests {
         let mut k = ParetoCovKernel::new(CovRows::new(&s, &z1, &z2).unwrap(), 0.01);
         let p = [0.55f64.ln(), 10.6f64.ln(), 0.6f64.ln(), 11.7f64.ln(), 0.3, -0.2, 0.4];
         check_kernel(&mut k, &p);
+    }
+
+    #[test]
+    fn gamma_gamma_kernel_gradient_and_plain_likelihood() {
+        let spend = SpendSummary::new(
+            vec![1.0, 2.0, 2.0, 7.0, 0.0, 3.0],
+            vec![10.0, 22.5, 30.0, 14.0, 0.0, 19.0],
+        )
+        .unwrap();
+        let z = Covariates::new(vec!["z".into()], vec![vec![0.5, -1.0, 0.0, 2.0, 9.0, 1.0]], 6).unwrap();
+        let mut k = GammaGammaCovKernel {
+            rows: spend_rows(&spend, &z).unwrap(),
+            lambda: 0.01,
+        };
+        check_kernel(&mut k, &[6.2f64.ln(), 3.7f64.ln(), 15.4f64.ln(), 0.3]);
+        // δ = 0: the plain Gamma-Gamma likelihood (the x = 0 customer left out by both).
+        k.lambda = 0.0;
+        let theta = [6.2f64, 3.7, 15.4];
+        let mut g = vec![0.0; 4];
+        let f = k.eval(&[theta[0].ln(), theta[1].ln(), theta[2].ln(), 0.0], &mut g);
+        let mut plain = super::super::gamma_gamma::GgObjective::new(spend.compress_internal());
+        let mut gp = [0.0; 3];
+        let fp = plain.eval(&theta.map(f64::ln), &mut gp);
+        assert!((f - fp).abs() < 1e-13 * fp.abs(), "{f} vs {fp}");
+        for j in 0..3 {
+            assert!((g[j] - gp[j]).abs() < 1e-12 * (1.0 + gp[j].abs()));
+        }
     }
 
     #[test]

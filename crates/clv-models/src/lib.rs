@@ -9,6 +9,12 @@
 //! | Gamma-Gamma | [`gamma_gamma`] | Fader & Hardie (2013) note; Fader, Hardie & Lee (2005b) |
 //! | sBG | [`sbg`] | Fader & Hardie (2007), *J. Interactive Marketing* 21(1); (2010) *Marketing Science* 29(1) |
 //!
+//! Around the models: [`bootstrap`] (customer-bootstrap and delta-method intervals),
+//! [`covariates`] (static covariates on BG/NBD and Pareto/NBD), [`dert`] (discounted expected
+//! residual transactions), [`tracking`] (expected repeat transactions per period, frequency ×
+//! recency matrices), [`holdout`] (holdout accuracy, AIC/BIC, likelihood-ratio tests, model
+//! choice), [`probability`] (incomplete gamma and normal functions).
+//!
 //! Everything is computed in log space; parameters are named as in the
 //! papers. Every fallible call returns [`ModelError`]; no function returns a
 //! NaN or an infinity.

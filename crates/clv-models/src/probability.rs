@@ -203,7 +203,7 @@ fn upper_gamma_small_order(b: f64, z: f64) -> Option<f64> {
 /// * `a > ½` and `z < a + 1`: `ln Γ(a) + ln(1 − P(a, z))` with the series of `P`.
 /// * `z ≥ 2`, or `a > ½` with `z ≥ a + 1`: `S` is Legendre's continued fraction itself.
 /// * `a ≤ ½` and `z < 2`: `Γ(b, z)` at `b = a + m ∈ [−½, ½]` (`m ≥ 0` whole) by the series
-///   of [`upper_gamma_small_order`], then `m` steps of the recurrence
+///   of `upper_gamma_small_order`, then `m` steps of the recurrence
 ///   `S(c − 1, z) = (1 − z S(c, z)) / (1 − c)` (from `Γ(c, z) = (c−1) Γ(c−1, z) + z^{c−1} e^{−z}`,
 ///   DLMF 8.8.2), each dividing by at least ½ and multiplying the error by less than one.
 ///
