@@ -102,11 +102,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("|---|---|---|---|---|---|");
     let names = [
         "bootstrap percentile",
+        "bootstrap bias-corrected percentile",
         "delta method (natural scale)",
         "delta method (log scale)",
     ];
-    for m in 0..3 {
-        let n = if m == 0 { fitted } else { fitted - no_se } as f64;
+    for m in 0..4 {
+        let n = if m < 2 { fitted } else { fitted - no_se } as f64;
         let pct = |c: usize| format!("{:.1} %", 100.0 * c as f64 / n);
         println!(
             "| {} | {} | {} | {} | {} | {} |",

@@ -12,6 +12,16 @@ use clv_models::bootstrap::{Bootstrap, CustomerKeys};
 use clv_models::simulate::{BgNbdSimulator, Observation};
 use clv_models::{BgNbd, BgNbdParams, TimeUnit};
 
+/// This process's CPU time (user + system, all threads) in seconds, from `/proc/self/stat`
+/// (Linux; clock ticks of 1/100 s), so that a run on a busy shared machine can be read as the
+/// work done: on an idle 2-core machine the wall time is at least half of it.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let tick = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::NAN);
+    (tick(11) + tick(12)) / 100.0
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -46,11 +56,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         fit_times.push(t.elapsed().as_secs_f64());
     }
     let model = model.expect("runs >= 1");
-    println!("fit: {:.3} s", median(fit_times));
+    println!("fit: {:.3} s wall", median(fit_times));
     let mut boot_times = vec![];
+    let mut boot_cpu = vec![];
     let mut boot = None;
     for _ in 0..runs {
-        let t = Instant::now();
+        let (t, c) = (Instant::now(), cpu_seconds());
         boot = Some(
             Bootstrap::new()
                 .replicates(replicates)
@@ -58,11 +69,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .run(&model, &data, &keys)?,
         );
         boot_times.push(t.elapsed().as_secs_f64());
+        boot_cpu.push(cpu_seconds() - c);
     }
     let boot = boot.expect("runs >= 1");
     println!(
-        "bootstrap: {:.3} s ({} converged, {} failed)",
+        "bootstrap: {:.3} s wall, {:.2} s CPU ({} converged, {} failed)",
         median(boot_times),
+        median(boot_cpu),
         boot.replicates().len(),
         boot.failed().len()
     );

@@ -18,6 +18,16 @@ use clv_models::simulate::{BgNbdSimulator, Observation, ParetoNbdSimulator};
 use clv_models::{BgNbdParams, ParetoNbdParams, TimeUnit, TransactionSummary};
 use rand::{Rng, SeedableRng};
 
+/// This process's CPU time (user + system, all threads) in seconds, from `/proc/self/stat`
+/// (Linux; clock ticks of 1/100 s), so that a run on a busy shared machine can be read as the
+/// work done: on an idle 2-core machine the wall time is at least half of it.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let tick = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::NAN);
+    (tick(11) + tick(12)) / 100.0
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -120,16 +130,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (shape, make) in [("dummies", dummies as fn(usize) -> _), ("continuous", continuous)] {
         let (data, purchase, dropout) = make(n)?;
         let mut times = vec![];
+        let mut cpu = vec![];
         let mut fit = None;
         for _ in 0..runs {
-            let t = Instant::now();
+            let (t, c) = (Instant::now(), cpu_seconds());
             fit = Some(BgNbdCovariates::new().fit(&data, &purchase, &dropout)?);
             times.push(t.elapsed().as_secs_f64());
+            cpu.push(cpu_seconds() - c);
         }
         let m = fit.expect("runs >= 1");
         println!(
-            "BG/NBD, 3 {shape} covariates: {:.3} s (median of {runs}); r, α0, a0, b0 = {:?}; iterations {}",
+            "BG/NBD, 3 {shape} covariates: {:.3} s wall, {:.2} s CPU (medians of {runs}); r, α0, a0, b0 = {:?}; iterations {}",
             median(times),
+            median(cpu),
             m.params(),
             m.fit_report().map_or(0, |r| r.iterations)
         );
