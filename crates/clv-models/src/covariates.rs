@@ -60,7 +60,7 @@
 use serde::Serialize;
 
 use super::bgnbd::{BetaGeoObjective, Variant, XTerms};
-use super::data::{Compressed, SpendSummary, TransactionSummary, check_rft};
+use super::data::{Compressed, SpendSummary, TransactionSummary, check_rft, ranks};
 use super::error::{ModelError, finite};
 use super::gamma_gamma::{FittedGammaGamma, GammaGamma, GammaGammaParams};
 use super::holdout::{LikelihoodRatioTest, Nesting, likelihood_ratio_test};
@@ -142,6 +142,38 @@ impl Covariates {
     }
 }
 
+/// Per customer, the dense ranks of `(covariates…, x, t_x, T)` packed into one `u128` (the
+/// first column in the highest bits), and the number of bits of the last three columns; `None`
+/// when they need more than 128 bits.
+fn packed_keys(z1: &Covariates, z2: &Covariates, k: [&[f64]; 3]) -> Option<(Vec<u128>, u32)> {
+    let columns: Vec<&[f64]> = z1
+        .columns
+        .iter()
+        .chain(&z2.columns)
+        .map(|c| c.as_slice())
+        .chain(k)
+        .collect();
+    let n = k[0].len();
+    let mut keys = vec![0u128; n];
+    let mut total = 0u32;
+    let mut low = 0u32;
+    for (c, col) in columns.iter().enumerate() {
+        let (distinct, rank) = ranks(col);
+        let bits = 64 - (distinct.len() as u64).saturating_sub(1).leading_zeros();
+        total += bits;
+        if total > 128 {
+            return None;
+        }
+        if c + 3 >= columns.len() {
+            low += bits;
+        }
+        for (key, &r) in keys.iter_mut().zip(&rank) {
+            *key = (*key << bits) | u128::from(r);
+        }
+    }
+    Some((keys, low))
+}
+
 /// Customers merged by `(covariates, x, t_x, T)` in canonical order, grouped by
 /// `(covariates, x)`.
 #[derive(Debug, Clone)]
@@ -177,6 +209,11 @@ impl CovRows {
 
     /// Rows from key columns `(x, k1, k2)` and weights (rows of weight 0 left out).
     fn from_columns(k: [&[f64]; 3], w: &[f64], z1: &Covariates, z2: &Covariates) -> Result<Self, ModelError> {
+        Self::build(k, w, z1, z2, true)
+    }
+
+    /// [`CovRows::from_columns`], sorting by packed integer keys when `pack` and they fit.
+    fn build(k: [&[f64]; 3], w: &[f64], z1: &Covariates, z2: &Covariates, pack: bool) -> Result<Self, ModelError> {
         let n = w.len();
         for c in [z1, z2] {
             if c.rows() != n {
@@ -193,20 +230,31 @@ impl CovRows {
                 .map(move |c| z1.value(c, i) + 0.0)
                 .chain((0..z2.len()).map(move |c| z2.value(c, i) + 0.0))
         };
-        let mut order: Vec<usize> = (0..n).filter(|&i| w[i] > 0.0).collect();
-        let cmp_z = |a: usize, b: usize| {
+        let cmp_values = |a: usize, b: usize| {
             key(a)
                 .zip(key(b))
                 .map(|(p, q)| p.total_cmp(&q))
                 .find(|o| o.is_ne())
                 .unwrap_or(std::cmp::Ordering::Equal)
         };
-        order.sort_unstable_by(|&a, &b| {
-            cmp_z(a, b)
-                .then(x[a].total_cmp(&x[b]))
-                .then((t_x[a] + 0.0).total_cmp(&(t_x[b] + 0.0)))
-                .then((t[a] + 0.0).total_cmp(&(t[b] + 0.0)))
-        });
+        let mut order: Vec<usize> = (0..n).filter(|&i| w[i] > 0.0).collect();
+        // Each column as dense ranks (ordered like `total_cmp`, −0 = +0): when they pack into
+        // 128 bits, one integer key per customer sorts the rows (the usual case); else the
+        // values are compared column by column.
+        let packed = if pack { packed_keys(z1, z2, [x, t_x, t]) } else { None };
+        match &packed {
+            Some((keys, _)) => order.sort_unstable_by_key(|&i| keys[i]),
+            None => order.sort_unstable_by(|&a, &b| {
+                cmp_values(a, b)
+                    .then(x[a].total_cmp(&x[b]))
+                    .then((t_x[a] + 0.0).total_cmp(&(t_x[b] + 0.0)))
+                    .then((t[a] + 0.0).total_cmp(&(t[b] + 0.0)))
+            }),
+        }
+        let cmp_z = |a: usize, b: usize| match &packed {
+            Some((keys, low)) => (keys[a] >> low).cmp(&(keys[b] >> low)),
+            None => cmp_values(a, b),
+        };
         let mut rows = CovRows {
             x: vec![],
             t_x: vec![],
@@ -475,19 +523,38 @@ const EVAL_CHUNKS: usize = 8;
 /// Rows below which an evaluation runs on the calling thread only.
 const PARALLEL_ROWS: usize = 20_000;
 
-/// The pattern-level constants of a BG/NBD evaluation.
+/// The pattern-level constants of a BG/NBD evaluation. The dropout side is computed when a
+/// row first needs it (customers without repeat purchases do not, under BG/NBD).
 struct PatternTerms {
     alpha: f64,
     ln_alpha: f64,
-    a: f64,
-    b: f64,
     ln_a: f64,
-    inv_a: f64,
-    /// `ln Γ(a+b) − ln Γ(b)`, `ψ(a+b)`, `ψ(b)`.
-    l0: f64,
-    dg_ab: f64,
-    dg_b: f64,
+    ln_b: f64,
+    /// `(a, b, 1/a)`.
+    dropout: Option<(f64, f64, f64)>,
+    /// `(ln Γ(a+b) − ln Γ(b), ψ(a+b), ψ(b))`, for frequencies beyond [`SMALL_M`].
+    special: Option<(f64, f64, f64)>,
 }
+
+impl PatternTerms {
+    fn dropout(&mut self) -> (f64, f64, f64) {
+        let (ln_a, ln_b) = (self.ln_a, self.ln_b);
+        *self.dropout.get_or_insert_with(|| {
+            let a = ln_a.exp();
+            (a, ln_b.exp(), 1.0 / a)
+        })
+    }
+
+    fn special(&mut self) -> (f64, f64, f64) {
+        let (a, b, _) = self.dropout();
+        *self
+            .special
+            .get_or_insert_with(|| (ln_gamma(a + b) - ln_gamma(b), digamma(a + b), digamma(b)))
+    }
+}
+
+/// Up to this `m`, the beta ratios come from finite products (no special function).
+const SMALL_M: f64 = 16.0;
 
 impl BetaGeoCovKernel {
     fn dim(&self) -> usize {
@@ -499,26 +566,27 @@ impl BetaGeoCovKernel {
         let ln_alpha = p[1] - dot(&p[4..4 + k1], self.rows.z1_of(pattern));
         let ln_a = p[2] + dot(&p[4 + k1..4 + k1 + k2], self.rows.z2_of(pattern));
         let ln_b = p[3] + dot(&p[4 + k1 + k2..4 + k1 + 2 * k2], self.rows.z2_of(pattern));
-        let (a, b) = (ln_a.exp(), ln_b.exp());
         PatternTerms {
             alpha: ln_alpha.exp(),
             ln_alpha,
-            a,
-            b,
             ln_a,
-            inv_a: 1.0 / a,
-            l0: ln_gamma(a + b) - ln_gamma(b),
-            dg_ab: digamma(a + b),
-            dg_b: digamma(b),
+            ln_b,
+            dropout: None,
+            special: None,
         }
     }
 
-    /// The [`XTerms`] of `x` under a pattern: FHL 2005 eq. 6's beta ratios as
-    /// `ln B(a, b+m)/B(a, b) = ln Γ(b+m) − ln Γ(a+b+m) + ln Γ(a+b) − ln Γ(b)` and
-    /// `ln B(a+1, b+m−1)/B(a, b) = ln a + ln Γ(b+m−1) − ln Γ(a+b+m) + ln Γ(a+b) − ln Γ(b)`
-    /// (`m = x` for BG/NBD, `x + 1` for MBG/NBD), with `ln Γ(b+m) = ln Γ(b+m−1) + ln(b+m−1)`
-    /// and `ψ(b+m) = ψ(b+m−1) + 1/(b+m−1)`: two log-gamma and two digamma calls per pair.
-    fn x_terms(&self, r: f64, pt: &PatternTerms, x: f64, (lg_rx, dg_rx): (f64, f64)) -> XTerms {
+    /// The [`XTerms`] of `x` under a pattern, from FHL 2005 eq. 6's beta ratios with
+    /// `m = x` (BG/NBD) or `x + 1` (MBG/NBD):
+    ///
+    /// `c1 = ln B(a, b+m)/B(a, b) = Σ_{j<m} [ln(b+j) − ln(a+b+j)]`,
+    /// `c2 = ln B(a+1, b+m−1)/B(a, b) = ln a + Σ_{j<m−1} ln(b+j) − Σ_{j<m} ln(a+b+j)`,
+    ///
+    /// and their derivatives `∂c1/∂a = −Σ_{j<m} 1/(a+b+j)`, `∂c1/∂b = Σ_{j<m} 1/(b+j) + ∂c1/∂a`,
+    /// `∂c2/∂a = 1/a + ∂c1/∂a`, `∂c2/∂b = Σ_{j<m−1} 1/(b+j) + ∂c1/∂a` — finite products and
+    /// sums for `m ≤ 16` (most customers: no special function at all); beyond, the same through
+    /// `ln Γ` and `ψ` (`ln Γ(b+m) = ln Γ(b+m−1) + ln(b+m−1)`, `ψ(b+m) = ψ(b+m−1) + 1/(b+m−1)`).
+    fn x_terms(&self, r: f64, pt: &mut PatternTerms, x: f64, (lg_rx, dg_rx): (f64, f64)) -> XTerms {
         let rx = r + x;
         let k = lg_rx + r * pt.ln_alpha;
         let dk_dr = dg_rx + pt.ln_alpha;
@@ -535,21 +603,52 @@ impl BetaGeoCovKernel {
             Variant::Bg => x,
             Variant::Mbg => x + 1.0,
         };
-        let bm1 = pt.b + m - 1.0;
-        let (g1, p1) = (ln_gamma(bm1), digamma(bm1));
+        let (a, b, inv_a) = pt.dropout();
+        // ln Γ(b+m−1) − ln Γ(b), ln Γ(a+b+m) − ln Γ(a+b) and the matching ψ differences.
+        let mut diffs = None;
+        if m <= SMALL_M {
+            let (mut pb, mut pab, mut sb, mut sab) = (1.0, 1.0, 0.0, 0.0);
+            let mut j = 0.0;
+            while j < m {
+                if j < m - 1.0 {
+                    pb *= b + j;
+                    sb += 1.0 / (b + j);
+                }
+                pab *= a + b + j;
+                sab += 1.0 / (a + b + j);
+                j += 1.0;
+            }
+            if pb.is_finite() && pab.is_finite() && pb > 0.0 {
+                diffs = Some((pb.ln(), pab.ln(), sb, sab));
+            }
+        }
+        let (g1, g2, p1, p2) = match diffs {
+            Some(d) => d,
+            None => {
+                let (l0, dg_ab, dg_b) = pt.special();
+                let bm1 = b + m - 1.0;
+                // lnΓ(a+b) − lnΓ(b) = l0 carries the two ln Γ of the base.
+                (
+                    ln_gamma(bm1) - ln_gamma(b),
+                    ln_gamma(a + b + m) - ln_gamma(b) - l0,
+                    digamma(bm1) - dg_b,
+                    digamma(a + b + m) - dg_ab,
+                )
+            }
+        };
+        let bm1 = b + m - 1.0;
         let (g1b, p1b) = (g1 + bm1.ln(), p1 + 1.0 / bm1);
-        let (g2, p2) = (ln_gamma(pt.a + pt.b + m), digamma(pt.a + pt.b + m));
         XTerms {
             rx,
             k,
             dk_dr,
             two_terms,
-            c1: g1b - g2 + pt.l0,
-            c1a: pt.dg_ab - p2,
-            c1b: p1b - p2 - pt.dg_b + pt.dg_ab,
-            c2: pt.ln_a + g1 - g2 + pt.l0,
-            c2a: pt.inv_a + pt.dg_ab - p2,
-            c2b: p1 - p2 - pt.dg_b + pt.dg_ab,
+            c1: g1b - g2,
+            c1a: -p2,
+            c1b: p1b - p2,
+            c2: pt.ln_a + g1 - g2,
+            c2a: inv_a - p2,
+            c2b: p1 - p2,
         }
     }
 
@@ -566,7 +665,9 @@ impl BetaGeoCovKernel {
         let flush = |out: &mut [f64], pattern: usize, pt: &PatternTerms, acc: &[f64; 4]| {
             let g = &mut out[1..];
             g[0] += r * acc[0];
-            let (da, db, dc) = (pt.alpha * acc[1], pt.a * acc[2], pt.b * acc[3]);
+            // Without a row that needed the dropout side, its sums are 0.
+            let (a, b, _) = pt.dropout.unwrap_or((0.0, 0.0, 0.0));
+            let (da, db, dc) = (pt.alpha * acc[1], a * acc[2], b * acc[3]);
             g[1] += da;
             g[2] += db;
             g[3] += dc;
@@ -586,8 +687,9 @@ impl BetaGeoCovKernel {
                 acc = [0.0; 4];
                 current = Some((grp.pattern, self.pattern_terms(p, grp.pattern)));
             }
-            let pt = &current.as_ref().expect("set above").1;
+            let pt = &mut current.as_mut().expect("set above").1;
             let xt = self.x_terms(r, pt, rows.xs[grp.xi], x_table[grp.xi]);
+            let pt = &*pt;
             let logs = |y: f64| {
                 let v = pt.alpha + y;
                 (v.ln(), 1.0 / v)
@@ -1687,16 +1789,23 @@ mod tests {
             (0.0, 0.0, 2.0),
             (3.0, 20.0, 25.0),
             (2.0, 10.0, 30.0),
+            // Beyond the finite products: the ln Γ / ψ path.
+            (25.0, 28.0, 31.0),
         ];
         let s = TransactionSummary::from_rows(&rows, TimeUnit::Week).unwrap();
-        let z1 = Covariates::new(vec!["z1".into()], vec![vec![0.5, -1.0, 0.0, 2.0, 0.3, 1.0, -1.0]], 7).unwrap();
+        let z1 = Covariates::new(
+            vec!["z1".into()],
+            vec![vec![0.5, -1.0, 0.0, 2.0, 0.3, 1.0, -1.0, 0.4]],
+            8,
+        )
+        .unwrap();
         let z2 = Covariates::new(
             vec!["u".into(), "v".into()],
             vec![
-                vec![1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0],
-                vec![0.2, -0.4, 1.5, 0.0, -1.0, 0.7, -0.4],
+                vec![1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0],
+                vec![0.2, -0.4, 1.5, 0.0, -1.0, 0.7, -0.4, 0.3],
             ],
-            7,
+            8,
         )
         .unwrap();
         (s, z1, z2)
@@ -1808,17 +1917,23 @@ mod tests {
         // The same customers in reverse order.
         let rev = |v: &[f64]| v.iter().rev().copied().collect::<Vec<f64>>();
         let s2 = TransactionSummary::new(rev(s.frequency()), rev(s.recency()), rev(s.t()), TimeUnit::Week).unwrap();
-        let z1b = Covariates::new(vec!["z1".into()], vec![rev(z1.column(0))], 7).unwrap();
+        let z1b = Covariates::new(vec!["z1".into()], vec![rev(z1.column(0))], 8).unwrap();
         let z2b = Covariates::new(
             vec!["u".into(), "v".into()],
             vec![rev(z2.column(0)), rev(z2.column(1))],
-            7,
+            8,
         )
         .unwrap();
         let b = CovRows::new(&s2, &z1b, &z2b).unwrap();
+        // Sorting by packed keys or by the values column by column: the same rows.
+        let c = CovRows::build([s2.frequency(), s2.recency(), s2.t()], s2.weights(), &z1b, &z2b, false).unwrap();
+        assert_eq!(
+            (&c.x, &c.t_x, &c.t, &c.w, &c.z1, &c.z2),
+            (&b.x, &b.t_x, &b.t, &b.w, &b.z1, &b.z2)
+        );
         // Two identical customers (row 1 and row 6) merged.
-        assert_eq!(b.total_weight, 7.0);
-        assert_eq!(b.w.len(), 6);
+        assert_eq!(b.total_weight, 8.0);
+        assert_eq!(b.w.len(), 7);
         assert_eq!((a.x, a.t_x, a.t, a.w, a.z1, a.z2), (b.x, b.t_x, b.t, b.w, b.z1, b.z2));
     }
 }
