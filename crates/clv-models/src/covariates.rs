@@ -40,8 +40,8 @@
 //!
 //! Customers with the same covariates, frequency, recency and age are merged into weights, and
 //! the terms that depend on `(covariates, x)` only are computed once per distinct pair; the
-//! rows are put in a canonical order first (covariate vectors sorted), so the fit does not
-//! depend on the order of the customers. Covariates with a few distinct values (channel,
+//! rows are put in a canonical order first (grouped by a hash of the covariate values, then by
+//! `(x, t_x, T)`), so the fit does not depend on the order of the customers. Covariates with a few distinct values (channel,
 //! gender, campaign dummies) therefore cost little more than the plain model; continuous
 //! covariates make every customer distinct (BG/NBD: a few special-function calls per customer
 //! and evaluation; Pareto/NBD: a hypergeometric series per customer and evaluation, much
@@ -60,6 +60,7 @@
 use serde::Serialize;
 
 use super::bgnbd::{BetaGeoObjective, Variant, XTerms};
+use super::bootstrap::mix;
 use super::data::{Compressed, SpendSummary, TransactionSummary, check_rft, ranks};
 use super::error::{ModelError, finite};
 use super::gamma_gamma::{FittedGammaGamma, GammaGamma, GammaGammaParams};
@@ -142,36 +143,33 @@ impl Covariates {
     }
 }
 
-/// Per customer, the dense ranks of `(covariates…, x, t_x, T)` packed into one `u128` (the
-/// first column in the highest bits), and the number of bits of the last three columns; `None`
-/// when they need more than 128 bits.
-fn packed_keys(z1: &Covariates, z2: &Covariates, k: [&[f64]; 3]) -> Option<(Vec<u128>, u32)> {
-    let columns: Vec<&[f64]> = z1
-        .columns
-        .iter()
-        .chain(&z2.columns)
-        .map(|c| c.as_slice())
-        .chain(k)
-        .collect();
+/// Per customer, a 64-bit hash of the covariate vector (bit patterns of the values, −0 = +0)
+/// in the high half of a `u128` and the dense ranks of `(x, t_x, T)` packed in the low half;
+/// `None` when the ranks need more than 64 bits. Sorting by these keys groups the customers by
+/// covariate vector (in hash order, which depends on the values only) and orders each group by
+/// `(x, t_x, T)`.
+fn hashed_keys(z1: &Covariates, z2: &Covariates, k: [&[f64]; 3]) -> Option<Vec<u128>> {
     let n = k[0].len();
-    let mut keys = vec![0u128; n];
-    let mut total = 0u32;
-    let mut low = 0u32;
-    for (c, col) in columns.iter().enumerate() {
+    let mut keys: Vec<u128> = (0..n)
+        .map(|i| {
+            let h = z1
+                .columns
+                .iter()
+                .chain(&z2.columns)
+                .fold(0x243F_6A88_85A3_08D3u64, |h, c| mix(h ^ (c[i] + 0.0).to_bits()));
+            u128::from(h) << 64
+        })
+        .collect();
+    let mut shift = 64u32;
+    for col in k {
         let (distinct, rank) = ranks(col);
         let bits = 64 - (distinct.len() as u64).saturating_sub(1).leading_zeros();
-        total += bits;
-        if total > 128 {
-            return None;
-        }
-        if c + 3 >= columns.len() {
-            low += bits;
-        }
+        shift = shift.checked_sub(bits)?;
         for (key, &r) in keys.iter_mut().zip(&rank) {
-            *key = (*key << bits) | u128::from(r);
+            *key |= u128::from(r) << shift;
         }
     }
-    Some((keys, low))
+    Some(keys)
 }
 
 /// Customers merged by `(covariates, x, t_x, T)` in canonical order, grouped by
@@ -212,7 +210,7 @@ impl CovRows {
         Self::build(k, w, z1, z2, true)
     }
 
-    /// [`CovRows::from_columns`], sorting by packed integer keys when `pack` and they fit.
+    /// [`CovRows::from_columns`], sorting by hashed integer keys when `pack` and they fit.
     fn build(k: [&[f64]; 3], w: &[f64], z1: &Covariates, z2: &Covariates, pack: bool) -> Result<Self, ModelError> {
         let n = w.len();
         for c in [z1, z2] {
@@ -241,18 +239,28 @@ impl CovRows {
         // Each column as dense ranks (ordered like `total_cmp`, −0 = +0): when they pack into
         // 128 bits, one integer key per customer sorts the rows (the usual case); else the
         // values are compared column by column.
-        let packed = if pack { packed_keys(z1, z2, [x, t_x, t]) } else { None };
-        match &packed {
-            Some((keys, _)) => order.sort_unstable_by_key(|&i| keys[i]),
-            None => order.sort_unstable_by(|&a, &b| {
+        // Sorted by hashed keys when they exist and no two covariate vectors share a hash (then
+        // rows with equal high halves have equal covariates); else by the values.
+        let mut hashed = if pack { hashed_keys(z1, z2, [x, t_x, t]) } else { None };
+        if let Some(keys) = &hashed {
+            order.sort_unstable_by_key(|&i| keys[i]);
+            let collision = order
+                .windows(2)
+                .any(|p| keys[p[0]] >> 64 == keys[p[1]] >> 64 && cmp_values(p[0], p[1]).is_ne());
+            if collision {
+                hashed = None;
+            }
+        }
+        if hashed.is_none() {
+            order.sort_unstable_by(|&a, &b| {
                 cmp_values(a, b)
                     .then(x[a].total_cmp(&x[b]))
                     .then((t_x[a] + 0.0).total_cmp(&(t_x[b] + 0.0)))
                     .then((t[a] + 0.0).total_cmp(&(t[b] + 0.0)))
-            }),
+            });
         }
-        let cmp_z = |a: usize, b: usize| match &packed {
-            Some((keys, low)) => (keys[a] >> low).cmp(&(keys[b] >> low)),
+        let cmp_z = |a: usize, b: usize| match &hashed {
+            Some(keys) => (keys[a] >> 64).cmp(&(keys[b] >> 64)),
             None => cmp_values(a, b),
         };
         let mut rows = CovRows {
@@ -1925,12 +1933,25 @@ mod tests {
         )
         .unwrap();
         let b = CovRows::new(&s2, &z1b, &z2b).unwrap();
-        // Sorting by packed keys or by the values column by column: the same rows.
-        let c = CovRows::build([s2.frequency(), s2.recency(), s2.t()], s2.weights(), &z1b, &z2b, false).unwrap();
-        assert_eq!(
-            (&c.x, &c.t_x, &c.t, &c.w, &c.z1, &c.z2),
-            (&b.x, &b.t_x, &b.t, &b.w, &b.z1, &b.z2)
-        );
+        // Sorting by the values column by column (the fallback when hashes collide) is also
+        // canonical, and holds the same rows.
+        let c = CovRows::build([s.frequency(), s.recency(), s.t()], s.weights(), &z1, &z2, false).unwrap();
+        let d = CovRows::build([s2.frequency(), s2.recency(), s2.t()], s2.weights(), &z1b, &z2b, false).unwrap();
+        assert_eq!((&c.x, &c.t_x, &c.t, &c.w, &c.z1), (&d.x, &d.t_x, &d.t, &d.w, &d.z1));
+        let as_set = |r: &CovRows| {
+            let mut v: Vec<[u64; 7]> = r
+                .groups
+                .iter()
+                .flat_map(|g| (g.start..g.end).map(move |i| (g.pattern, i)))
+                .map(|(p, i)| {
+                    let z = [r.z1_of(p)[0], r.z2_of(p)[0], r.z2_of(p)[1]];
+                    [r.x[i], r.t_x[i], r.t[i], r.w[i], z[0], z[1], z[2]].map(f64::to_bits)
+                })
+                .collect();
+            v.sort_unstable();
+            v
+        };
+        assert_eq!(as_set(&b), as_set(&d));
         // Two identical customers (row 1 and row 6) merged.
         assert_eq!(b.total_weight, 8.0);
         assert_eq!(b.w.len(), 7);
