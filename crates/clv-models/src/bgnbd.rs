@@ -256,10 +256,15 @@ impl BetaGeoObjective {
         let r_over_alpha = r / alpha;
         let mut acc = [0.0; 5];
         for i in rows {
+            let wi = d.w[i];
+            // Rows of weight 0 (a bootstrap replicate that drew none of their customers) add
+            // nothing.
+            if wi == 0.0 {
+                continue;
+            }
             let v = Self::row(&terms[self.group[i] as usize], r, r_over_alpha, at(i, false), || {
                 at(i, true)
             });
-            let wi = d.w[i];
             for (a, v) in acc.iter_mut().zip(v) {
                 *a += wi * v;
             }

@@ -135,7 +135,7 @@ pub fn poisson_weight(u: f64, mean: f64) -> f64 {
     if mean == 1.0 {
         let cdf = poisson_one_cdf();
         if u < cdf[15] {
-            return cdf.iter().map(|&f| f64::from(u8::from(f <= u))).sum();
+            return cdf.iter().map(|&f| u32::from(f <= u)).sum::<u32>() as f64;
         }
     }
     if !(mean > 0.0) {
@@ -150,6 +150,27 @@ pub fn poisson_weight(u: f64, mean: f64) -> f64 {
         cdf += p;
     }
     k
+}
+
+/// `⌈F(k)·2^53⌉` for `k < 6` (`F` of [`poisson_one_cdf`]): for a 53-bit integer `v` and
+/// `u = v·2^{−53}`, `F(k) ≤ u` exactly when this threshold is `≤ v`.
+fn poisson_one_thresholds() -> &'static [u64; 6] {
+    static T: std::sync::OnceLock<[u64; 6]> = std::sync::OnceLock::new();
+    T.get_or_init(|| {
+        let cdf = poisson_one_cdf();
+        std::array::from_fn(|k| (cdf[k] * (1u64 << 53) as f64).ceil() as u64)
+    })
+}
+
+/// [`poisson_weight`]`(v·2^{−53}, 1)` for a 53-bit integer `v`, the same value, given the
+/// thresholds of [`poisson_one_thresholds`]: integer comparisons below `k = 6` (all but 6 draws
+/// in 10,000), the general inversion above.
+#[inline]
+fn poisson_one_count(t: &[u64; 6], v: u64) -> u32 {
+    if v < t[5] {
+        return t.iter().map(|&x| u32::from(x <= v)).sum();
+    }
+    poisson_weight(v as f64 * (1.0 / (1u64 << 53) as f64), 1.0) as u32
 }
 
 /// The bootstrap weight of one customer with key `key` (weight 1) in replicate `replicate`.
@@ -447,9 +468,9 @@ fn check_level(level: f64) -> Result<(), ModelError> {
 struct RowMap {
     /// Customers of row `r`: `start[r]..start[r + 1]` in `mixed` and `weight`.
     start: Vec<usize>,
-    /// Mixed keys and own weights, grouped by row.
+    /// Mixed keys and own weights, grouped by row; no weights when they are all 1.
     mixed: Vec<u64>,
-    weight: Vec<f64>,
+    weight: Option<Vec<f64>>,
 }
 
 /// Customers from which a replicate's weights are drawn on all cores.
@@ -485,7 +506,7 @@ impl RowMap {
         RowMap {
             start,
             mixed,
-            weight: w,
+            weight: (!w.iter().all(|&v| v == 1.0)).then_some(w),
         }
     }
 
@@ -497,11 +518,16 @@ impl RowMap {
     /// for many customers (each row a sum of whole numbers, so exact).
     fn replicate(&self, seed: u64, b: usize, out: &mut [f64]) {
         let s = stream(seed, b);
+        let t = poisson_one_thresholds();
         let fill = |rows: std::ops::Range<usize>, out: &mut [f64]| {
             for (o, r) in out.iter_mut().zip(rows) {
-                *o = (self.start[r]..self.start[r + 1])
-                    .map(|i| poisson_weight(uniform(self.mixed[i], s), self.weight[i]))
-                    .sum();
+                let customers = self.start[r]..self.start[r + 1];
+                *o = match &self.weight {
+                    None => customers
+                        .map(|i| poisson_one_count(t, mix(self.mixed[i] ^ s) >> 11))
+                        .sum::<u32>() as f64,
+                    Some(w) => customers.map(|i| poisson_weight(uniform(self.mixed[i], s), w[i])).sum(),
+                };
             }
         };
         let pieces = if self.mixed.len() >= PARALLEL_DRAW_CUSTOMERS {
@@ -1273,6 +1299,21 @@ mod tests {
             }
             let se = (pk * (1.0 - pk) / n as f64).sqrt();
             assert!(((c as f64 / n as f64) - pk).abs() < 4.0 * se, "{k}: {c}");
+        }
+        // The integer path draws exactly what the floating-point inversion draws.
+        let t = poisson_one_thresholds();
+        for key in 0..100_000u64 {
+            let v = mix(key ^ 0x5555) >> 11;
+            let u = uniform(key, 0x5555);
+            assert_eq!(f64::from(poisson_one_count(t, v)), poisson_weight(u, 1.0), "{key}");
+        }
+        for &edge in t.iter() {
+            for v in [edge - 1, edge, edge + 1] {
+                assert_eq!(
+                    f64::from(poisson_one_count(t, v)),
+                    poisson_weight(v as f64 / (1u64 << 53) as f64, 1.0)
+                );
+            }
         }
         // Inversion at the edges.
         assert_eq!(poisson_weight(0.0, 1.0), 0.0);
