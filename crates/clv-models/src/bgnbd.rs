@@ -130,19 +130,21 @@ const EVAL_CHUNKS: usize = 8;
 /// Rows below which an evaluation runs on the calling thread only.
 const PARALLEL_ROWS: usize = 20_000;
 
-/// The per-x constants of an evaluation.
+/// The per-x constants of an evaluation: `rx = r + x`; `k = ln Γ(r+x) − ln Γ(r) + r ln α` and
+/// `∂k/∂r`; whether the likelihood has its second term; the log beta ratios `c1`, `c2` of the
+/// two terms and their derivatives in `a` and `b`.
 #[derive(Clone, Copy, Default)]
-struct XTerms {
-    rx: f64,
-    k: f64,
-    dk_dr: f64,
-    two_terms: bool,
-    c1: f64,
-    c1a: f64,
-    c1b: f64,
-    c2: f64,
-    c2a: f64,
-    c2b: f64,
+pub(crate) struct XTerms {
+    pub rx: f64,
+    pub k: f64,
+    pub dk_dr: f64,
+    pub two_terms: bool,
+    pub c1: f64,
+    pub c1a: f64,
+    pub c1b: f64,
+    pub c2: f64,
+    pub c2a: f64,
+    pub c2b: f64,
 }
 
 impl BetaGeoObjective {
@@ -254,35 +256,81 @@ impl BetaGeoObjective {
         let r_over_alpha = r / alpha;
         let mut acc = [0.0; 5];
         for i in rows {
-            let x = &terms[self.group[i] as usize];
             let wi = d.w[i];
-            let (la, ia) = at(i, false);
-            if !x.two_terms {
-                // BG/NBD, x = 0: ln L = r ln α − r ln(α + T).
-                acc[0] += wi * (x.k - r * la);
-                acc[1] += wi * (x.dk_dr - la);
-                acc[2] += wi * (r_over_alpha - r * ia);
+            // Rows of weight 0 (a bootstrap replicate that drew none of their customers) add
+            // nothing.
+            if wi == 0.0 {
                 continue;
             }
-            let (lb, ib) = at(i, true);
-            let u1 = x.c1 - x.rx * la;
-            let u2 = x.c2 - x.rx * lb;
-            let (l, w1) = if u1 >= u2 {
-                let dd = 1.0 + (u2 - u1).exp();
-                (u1 + dd.ln(), 1.0 / dd)
-            } else {
-                let e = (u1 - u2).exp();
-                let dd = 1.0 + e;
-                (u2 + dd.ln(), e / dd)
-            };
-            let w2 = 1.0 - w1;
-            acc[0] += wi * (x.k + l);
-            acc[1] += wi * (x.dk_dr - (w1 * la + w2 * lb));
-            acc[2] += wi * (r_over_alpha - x.rx * (w1 * ia + w2 * ib));
-            acc[3] += wi * (w1 * x.c1a + w2 * x.c2a);
-            acc[4] += wi * (w1 * x.c1b + w2 * x.c2b);
+            let v = Self::row(&terms[self.group[i] as usize], r, r_over_alpha, at(i, false), || {
+                at(i, true)
+            });
+            for (a, v) in acc.iter_mut().zip(v) {
+                *a += wi * v;
+            }
         }
         acc
+    }
+
+    /// One row's log-likelihood and its gradient on the natural scale, `[ll, ∂r, ∂α, ∂a, ∂b]`,
+    /// from its x terms and `(ln, 1/)` of `α + T` and (asked for only when the row has two
+    /// terms) of `α + t_x`.
+    #[inline(always)]
+    pub(crate) fn row(
+        x: &XTerms,
+        r: f64,
+        r_over_alpha: f64,
+        (la, ia): (f64, f64),
+        at_t_x: impl FnOnce() -> (f64, f64),
+    ) -> [f64; 5] {
+        if !x.two_terms {
+            // BG/NBD, x = 0: ln L = r ln α − r ln(α + T).
+            return [x.k - r * la, x.dk_dr - la, r_over_alpha - r * ia, 0.0, 0.0];
+        }
+        let (lb, ib) = at_t_x();
+        let u1 = x.c1 - x.rx * la;
+        let u2 = x.c2 - x.rx * lb;
+        let (l, w1) = if u1 >= u2 {
+            let dd = 1.0 + (u2 - u1).exp();
+            (u1 + dd.ln(), 1.0 / dd)
+        } else {
+            let e = (u1 - u2).exp();
+            let dd = 1.0 + e;
+            (u2 + dd.ln(), e / dd)
+        };
+        let w2 = 1.0 - w1;
+        [
+            x.k + l,
+            x.dk_dr - (w1 * la + w2 * lb),
+            r_over_alpha - x.rx * (w1 * ia + w2 * ib),
+            w1 * x.c1a + w2 * x.c2a,
+            w1 * x.c1b + w2 * x.c2b,
+        ]
+    }
+
+    /// Per row (unweighted), the gradient of its log-likelihood on the natural scale
+    /// `[∂r, ∂α, ∂a, ∂b]` at `theta`: the scores of sandwich standard errors.
+    pub(crate) fn row_scores(&self, theta: [f64; 4]) -> Vec<[f64; 4]> {
+        let [r, alpha, ..] = theta;
+        let terms = self.x_terms(theta);
+        let logs = |y: f64| {
+            let v = alpha + y;
+            (v.ln(), 1.0 / v)
+        };
+        let d = &self.data;
+        (0..d.len())
+            .map(|i| {
+                let v = Self::row(&terms[self.group[i] as usize], r, r / alpha, logs(d.k2[i]), || {
+                    logs(d.k1[i])
+                });
+                [v[1], v[2], v[3], v[4]]
+            })
+            .collect()
+    }
+
+    /// The rows' weights.
+    pub(crate) fn weights(&self) -> &[f64] {
+        &self.data.w
     }
 }
 
@@ -359,6 +407,9 @@ impl Objective<4> for BetaGeoObjective {
 
     fn subsample(&self, max_rows: usize) -> Option<Self> {
         Some(BetaGeoObjective::new(self.variant, self.data.subsample(max_rows)?))
+    }
+    fn set_weights(&mut self, w: &[f64]) -> bool {
+        self.data.set_weights(w)
     }
 }
 
@@ -459,13 +510,19 @@ pub(crate) fn beta_geo_alive_peaked(a: f64, bb: f64, n: f64, tau: f64) -> Option
 /// of the beta density. Used when the series converges slowly (`z > 0.995`,
 /// i.e. horizons more than ~200 times longer than `α + T`).
 pub(crate) fn beta_geo_alive_quadrature(a: f64, bb: f64, n: f64, tau: f64) -> Option<f64> {
-    let h = |p: f64| -> f64 {
+    beta_expectation(a, bb, |p: f64| -> f64 {
         if p <= 0.0 {
             n * tau
         } else {
             -(-n * (p * tau).ln_1p()).exp_m1() / p
         }
-    };
+    })
+}
+
+/// `E[h(p)]` for `p ~ Beta(a, bb)`, by adaptive quadrature on `[0, ½]` with `p = u^{1/a}` and
+/// on `[½, 1]` with `1 − p = v^{1/bb}`, which remove the endpoint singularities of the beta
+/// density (`h` must be finite on `[0, 1]`, `h(0)` its limit).
+pub(crate) fn beta_expectation(a: f64, bb: f64, h: impl Fn(f64) -> f64) -> Option<f64> {
     let lower = integrate(
         |u: f64| {
             let p = u.powf(1.0 / a);

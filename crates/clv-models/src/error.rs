@@ -133,6 +133,15 @@ pub enum ModelError {
         /// What was expected.
         reason: &'static str,
     },
+    /// A covariate value is NaN or infinite.
+    InvalidCovariate {
+        /// Zero-based covariate column (in the order the covariates were given).
+        column: usize,
+        /// Zero-based row index.
+        row: usize,
+        /// The offending value.
+        value: f64,
+    },
 }
 
 impl fmt::Display for ModelError {
@@ -200,6 +209,9 @@ impl fmt::Display for ModelError {
                 value,
                 reason,
             } => write!(f, "row {row}: feature `{feature}` = {value}: {reason}"),
+            ModelError::InvalidCovariate { column, row, value } => {
+                write!(f, "row {row}: covariate column {column} = {value} is not finite")
+            }
         }
     }
 }

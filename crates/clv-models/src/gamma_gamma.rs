@@ -68,14 +68,14 @@ impl GammaGammaParams {
     }
 }
 
-struct GgObjective {
+pub(crate) struct GgObjective {
     data: Compressed,
     groups: Vec<(f64, usize, usize)>,
     ln_z: Vec<f64>,
 }
 
 impl GgObjective {
-    fn new(data: Compressed) -> Self {
+    pub(crate) fn new(data: Compressed) -> Self {
         let groups = data.groups();
         let ln_z = data.k1.iter().map(|z| z.ln()).collect();
         GgObjective { data, groups, ln_z }
@@ -117,6 +117,9 @@ impl Objective<3> for GgObjective {
     }
     fn subsample(&self, max_rows: usize) -> Option<Self> {
         Some(GgObjective::new(self.data.subsample(max_rows)?))
+    }
+    fn set_weights(&mut self, w: &[f64]) -> bool {
+        self.data.set_weights(w)
     }
 }
 

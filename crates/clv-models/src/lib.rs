@@ -12,6 +12,12 @@
 //! | logistic regression (churn model) | [`logistic`] | ridge logistic regression, glmnet's objective |
 //! | k-means | [`kmeans`] | Lloyd (1982); Arthur & Vassilvitskii (2007); Hamerly (2010) |
 //!
+//! Around the models: [`bootstrap`] (customer-bootstrap and delta-method intervals),
+//! [`covariates`] (static covariates on BG/NBD and Pareto/NBD), [`dert`] (discounted expected
+//! residual transactions), [`tracking`] (expected repeat transactions per period, frequency ×
+//! recency matrices), [`holdout`] (holdout accuracy, AIC/BIC, likelihood-ratio tests, model
+//! choice), [`probability`] (incomplete gamma and normal functions).
+//!
 //! Everything is computed in log space; parameters are named as in the
 //! papers. Every fallible call returns [`ModelError`]; no function returns a
 //! NaN or an infinity.
@@ -41,20 +47,28 @@ use serde::{Deserialize, Serialize};
 pub(crate) mod batch;
 pub mod bgbb;
 pub mod bgnbd;
+pub mod bootstrap;
 pub mod clv;
+pub mod covariates;
 pub mod data;
+pub mod dert;
 pub(crate) mod dual;
 pub mod error;
+pub mod exact_sum;
 pub mod gamma_gamma;
-pub mod logistic;
+pub mod holdout;
 pub mod kmeans;
+pub mod logistic;
 pub mod mbgnbd;
 pub(crate) mod memo;
 pub mod optimize;
 pub mod pareto_nbd;
+pub mod probability;
+pub(crate) mod refine;
 pub mod sbg;
 pub mod simulate;
 pub mod special;
+pub mod tracking;
 pub mod window;
 
 pub use bgbb::{BgBb, BgBbParams, FittedBgBb};
@@ -63,8 +77,8 @@ pub use clv::{ClvSpec, Discounting, historical_clv};
 pub use data::{DiscreteSummary, SpendSummary, SurvivalData, TIME_UNIT_METADATA, TimeUnit, TransactionSummary};
 pub use error::ModelError;
 pub use gamma_gamma::{FittedGammaGamma, GammaGamma, GammaGammaParams, spend_frequency_correlation};
-pub use logistic::{FittedLogistic, LogisticRegression};
 pub use kmeans::{FittedKMeans, KMeans};
+pub use logistic::{FittedLogistic, LogisticRegression};
 pub use mbgnbd::{FittedMbgNbd, MbgNbd, MbgNbdParams};
 pub use optimize::FitOptions;
 pub use pareto_nbd::{FittedParetoNbd, ParetoNbd, ParetoNbdParams};

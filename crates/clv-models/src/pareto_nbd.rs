@@ -312,6 +312,9 @@ impl Objective<4> for ParetoObjective {
     fn subsample(&self, max_rows: usize) -> Option<Self> {
         Some(ParetoObjective::new(self.data.subsample(max_rows)?))
     }
+    fn set_weights(&mut self, w: &[f64]) -> bool {
+        self.data.set_weights(w)
+    }
 }
 impl ParetoObjective {
     fn eval_impl(&mut self, phi: &[f64; 4], grad: &mut [f64; 4]) -> f64 {
