@@ -140,6 +140,10 @@ pub async fn register_path(
             format.name()
         )));
     }
+    if url.scheme() == "file" {
+        let local: Vec<std::path::PathBuf> = files.iter().map(|f| format!("/{}", f.location).into()).collect();
+        crate::files::reading_input(path, &extension, &local);
+    }
     let mut total_rows = Some(0u64);
     for f in &files {
         let shown = format!("/{}", f.location);

@@ -4,6 +4,7 @@ mod cli;
 mod columns;
 mod commands;
 mod error;
+mod files;
 mod input;
 mod output;
 mod progress;

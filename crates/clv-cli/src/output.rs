@@ -10,6 +10,8 @@ use datafusion::common::{DataFusionError, Result, plan_err};
 use datafusion::parquet::arrow::ArrowWriter;
 
 use crate::cli::OutputArgs;
+use crate::error::CliError;
+use crate::files::AtomicFile;
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -41,40 +43,47 @@ fn io(e: std::io::Error) -> DataFusionError {
     DataFusionError::External(Box::new(e))
 }
 
-/// Writes `batches` in `format` to `out` (a file) or standard output.
-pub fn write(batches: &[RecordBatch], format: Option<Format>, out: Option<&Path>) -> Result<()> {
+/// Writes `batches` in `format` to `out` (a file, written atomically: see [`crate::files`]) or
+/// standard output.
+pub fn write(batches: &[RecordBatch], format: Option<Format>, out: Option<&Path>) -> crate::error::Result<()> {
     let format = match (format, out) {
         (Some(f), _) => f,
         (None, Some(p)) => match Format::from_path(p) {
             Some(f) => f,
             None => {
-                return plan_err!(
+                return Err(CliError::usage(format!(
                     "cannot tell the format of '{}' from its extension; use --format",
                     p.display()
-                );
+                )));
             }
         },
         (None, None) => Format::Table,
     };
-    let mut sink: Box<dyn Write + Send> = match out {
-        Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).map_err(|e| {
-            DataFusionError::Execution(format!("cannot create '{}': {e}", p.display()))
-        })?)),
-        None if format == Format::Parquet => return plan_err!("Parquet output needs --out FILE"),
-        None => Box::new(std::io::stdout()),
-    };
+    match out {
+        Some(p) => {
+            let mut file = AtomicFile::create(p, "--out")?;
+            write_to(&mut file, batches, format)?;
+            file.commit()
+        }
+        None if format == Format::Parquet => Err(CliError::usage("Parquet output needs --out FILE")),
+        None => Ok(write_to(&mut std::io::stdout(), batches, format)?),
+    }
+}
+
+/// Writes `batches` in `format` to `sink`.
+fn write_to(sink: &mut (impl Write + Send), batches: &[RecordBatch], format: Format) -> Result<()> {
     match format {
         Format::Table => writeln!(sink, "{}", pretty_format_batches(batches)?).map_err(io)?,
         Format::Csv => {
             let mut w = datafusion::arrow::csv::WriterBuilder::new()
                 .with_header(true)
-                .build(&mut sink);
+                .build(&mut *sink);
             for b in batches {
                 w.write(b)?;
             }
         }
         Format::Json => {
-            let mut w = datafusion::arrow::json::LineDelimitedWriter::new(&mut sink);
+            let mut w = datafusion::arrow::json::LineDelimitedWriter::new(&mut *sink);
             for b in batches {
                 w.write(b)?;
             }
@@ -85,7 +94,7 @@ pub fn write(batches: &[RecordBatch], format: Option<Format>, out: Option<&Path>
                 Some(b) => b.schema(),
                 None => return plan_err!("no rows to write"),
             };
-            let mut w = ArrowWriter::try_new(&mut sink, schema, None)?;
+            let mut w = ArrowWriter::try_new(&mut *sink, schema, None)?;
             for b in batches {
                 w.write(b)?;
             }
@@ -109,7 +118,7 @@ pub enum Emitted {
 /// Writes a command's full result as `--out` / `--format` ask, noting a written file on stderr.
 pub fn emit(batches: &[RecordBatch], args: &OutputArgs, quiet: bool) -> crate::error::Result<Emitted> {
     if let Some(out) = &args.out {
-        write(batches, args.format, Some(out)).map_err(usage_or_data)?;
+        write(batches, args.format, Some(out))?;
         if !quiet {
             eprintln!("Wrote {} rows to {}", rows(batches), out.display());
         }
@@ -117,15 +126,11 @@ pub fn emit(batches: &[RecordBatch], args: &OutputArgs, quiet: bool) -> crate::e
     }
     match args.format {
         Some(f) if f != Format::Table => {
-            write(batches, Some(f), None).map_err(usage_or_data)?;
+            write(batches, Some(f), None)?;
             Ok(Emitted::Stdout)
         }
         _ => Ok(Emitted::Nothing),
     }
-}
-
-fn usage_or_data(e: DataFusionError) -> crate::error::CliError {
-    crate::error::from_datafusion(e, crate::error::Stage::Query)
 }
 
 /// Rows in a result.
@@ -166,4 +171,15 @@ pub fn print_preview(title: &str, batches: &[RecordBatch], n: usize) -> crate::e
         );
     }
     Ok(())
+}
+
+impl OutputArgs {
+    /// Checks `--out` before any work: it must not be a file the command reads (call it after
+    /// the inputs are registered).
+    pub fn check(&self) -> crate::error::Result<()> {
+        match &self.out {
+            Some(out) => crate::files::check_output(out, "--out"),
+            None => Ok(()),
+        }
+    }
 }

@@ -21,6 +21,7 @@ pub const STAGE_ORDER: &str = "CASE stage WHEN 'new' THEN 1 WHEN 'active' THEN 2
 
 async fn stages(global: &GlobalArgs, args: StagesArgs) -> Result<()> {
     let job = Job::new(global, &args.input, &args.windows.options()).await?;
+    args.view.output.check()?;
     let src = job.source();
     let result = job
         .sql(
@@ -57,6 +58,7 @@ async fn stages(global: &GlobalArgs, args: StagesArgs) -> Result<()> {
 
 async fn transitions(global: &GlobalArgs, args: TransitionsArgs) -> Result<()> {
     let job = Job::new(global, &args.input, &args.windows.options()).await?;
+    args.output.check()?;
     let (from, to) = (literal(&args.from), literal(&args.to));
     let result = job
         .sql(
@@ -105,6 +107,7 @@ async fn labels(global: &GlobalArgs, args: LabelsArgs) -> Result<()> {
     options.extend(args.rfm.options());
     let job = Job::new(global, &args.input, &options).await?;
     super::rfm::register_schemes(&job.ctx, &args.rfm.scheme_file)?;
+    args.view.output.check()?;
     require_cutoffs(&job)?;
     let src = job.source();
     let result = job
@@ -130,6 +133,7 @@ async fn labels(global: &GlobalArgs, args: LabelsArgs) -> Result<()> {
 
 async fn evaluate(global: &GlobalArgs, args: EvaluateArgs) -> Result<()> {
     let job = Job::new(global, &args.input, &args.labels.options()).await?;
+    args.output.check()?;
     require_cutoffs(&job)?;
     let result = job
         .sql_registered(

@@ -124,6 +124,7 @@ pub fn triangle(cells: &[CohortCell], metric: CohortMetric) -> String {
 /// Runs `clv cohorts`.
 pub async fn run(global: &GlobalArgs, args: CohortArgs) -> Result<()> {
     let job = Job::new(global, &args.input, &[("cohort.period", args.period.clone())]).await?;
+    args.output.check()?;
     let result = job
         .sql(
             "cohort retention",

@@ -35,6 +35,7 @@ pub struct ModelFile {
 impl ModelFile {
     /// Reads `path` and checks that it is one of `accepted`; `flag` names the option in errors.
     pub fn load(path: &Path, accepted: &[ModelKind], flag: &str) -> Result<Self> {
+        crate::files::reading_file(path);
         let text = std::fs::read_to_string(path)
             .map_err(|e| CliError::data(format!("{flag}: cannot read '{}': {e}", path.display())))?;
         Self::parse(&text, path, accepted, flag)
@@ -207,11 +208,14 @@ pub async fn fit(global: &GlobalArgs, args: FitArgs) -> Result<()> {
         ("btyd.time_unit", args.time_unit.clone()),
     ];
     let job = Job::new(global, &args.input, &options).await?;
+    if let Some(out) = &args.out {
+        crate::files::check_output(out, "--out")?;
+    }
     let model = fit_model(&job, args.model).await?;
     let (json, text) = (&model.json, model.pretty.clone() + "\n");
     match &args.out {
         Some(out) => {
-            std::fs::write(out, text).map_err(|e| CliError::data(format!("cannot write '{}': {e}", out.display())))?;
+            crate::files::write_atomically(out, "--out", text.as_bytes())?;
             if !job.quiet {
                 println!("{}", describe(json));
             }
@@ -278,6 +282,7 @@ pub async fn predict(global: &GlobalArgs, args: PredictArgs) -> Result<()> {
         ("btyd.time_unit", Some(model.time_unit())),
     ];
     let job = Job::new(global, &args.input, &options).await?;
+    args.view.output.check()?;
     let o = crate::session::options(&job.ctx);
     let horizon = args.horizon.unwrap_or(o.ltv_horizon);
     let discount = args.discount_rate.unwrap_or(o.ltv_discount_rate);

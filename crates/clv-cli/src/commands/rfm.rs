@@ -10,6 +10,7 @@ use crate::output::{self, Emitted};
 /// Registers `--scheme-file` schemes.
 pub fn register_schemes(ctx: &datafusion::prelude::SessionContext, files: &[std::path::PathBuf]) -> Result<()> {
     for f in files {
+        crate::files::reading_file(f);
         let scheme = SegmentScheme::from_path(f)
             .map_err(|e| crate::error::CliError::usage(crate::error::root_message(&e)).context(f.display()))?;
         clv::register_scheme(ctx, scheme)?;
@@ -36,6 +37,7 @@ pub fn policy_lines(report: &PolicyReport, options: &ClvOptions) -> Vec<String> 
 pub async fn run(global: &GlobalArgs, args: RfmArgs) -> Result<()> {
     let job = Job::new(global, &args.input, &args.rfm.options()).await?;
     register_schemes(&job.ctx, &args.rfm.scheme_file)?;
+    args.view.output.check()?;
     let src = job.source();
     let result = job
         .sql_registered("RFM scores", &format!("SELECT * FROM rfm({src})"), "rfm_result")

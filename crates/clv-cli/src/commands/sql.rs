@@ -57,6 +57,7 @@ pub async fn run_statements(ctx: &SessionContext, text: &str, progress: &Progres
 pub async fn run(global: &GlobalArgs, args: SqlArgs) -> Result<()> {
     let ctx = session::context(global.config.as_deref(), global.cluster.as_deref()).await?;
     register_tables(&ctx, &args.tables).await?;
+    args.output.check()?;
     let Some(query) = &args.query else {
         return super::shell::run(&ctx, global).await;
     };

@@ -8,6 +8,7 @@ use crate::output::{self, Emitted};
 /// Runs `clv summary`.
 pub async fn run(global: &GlobalArgs, args: SummaryArgs) -> Result<()> {
     let job = Job::new(global, &args.input, &args.btyd.options()).await?;
+    args.view.output.check()?;
     let src = job.source();
     let result = job
         .sql(

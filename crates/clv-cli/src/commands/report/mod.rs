@@ -781,6 +781,7 @@ pub async fn run(global: &GlobalArgs, args: ReportArgs) -> Result<()> {
     ]);
     let job = Job::new(global, &args.input, &options).await?;
     super::rfm::register_schemes(&job.ctx, &args.rfm.scheme_file)?;
+    crate::files::check_output(&args.out, "--out")?;
     let (overview, ctx) = overview(&job).await?;
     let mut sections = vec![overview];
     sections.push(rfm(&job).await?);
@@ -813,8 +814,7 @@ pub async fn run(global: &GlobalArgs, args: ReportArgs) -> Result<()> {
             &format!("Made by clv {}.", env!("CARGO_PKG_VERSION")),
         )
     });
-    std::fs::write(&args.out, page)
-        .map_err(|e| CliError::data(format!("cannot write '{}': {e}", args.out.display())))?;
+    crate::files::write_atomically(&args.out, "--out", page.as_bytes())?;
     job.note(format!("Wrote the report to {}", args.out.display()));
     Ok(())
 }
