@@ -126,3 +126,45 @@ fn an_out_that_resolves_to_an_input_is_a_usage_error_and_the_input_survives() {
     // A different file in the same folder is fine.
     clv_in(&dir, &["rfm", "x.parquet", "--out", "rfm.csv", "-q"], None).ok();
 }
+
+/// Typed errors: the exit code follows the kind of the error raised in the library (or by the
+/// command line), so every usage error exits 2, including those found while a query runs.
+#[test]
+fn every_usage_error_exits_with_the_usage_code() {
+    let dir = temp_dir("usage");
+    let scheme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/vip3_scheme.toml"))
+        .unwrap()
+        .replace("name = \"vip3\"", "name = \"rf_grid\"");
+    std::fs::write(dir.join("rf_grid.toml"), scheme).unwrap();
+    const BG: &str = "named_struct('model', 'bg_nbd', 'r', 0.24, 'alpha', 4.4, 'a', 0.79, 'b', 2.4)";
+    let negative_horizon = format!("SELECT expected_purchases({BG}, -1, 1, 1, 2)");
+    let spend_of_a_bg_model = format!("SELECT expected_spend({BG}, 2, 3)");
+    let over_the_sample = format!("cdnow={CDNOW}");
+    let table = format!("t={CDNOW}");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["sql", "--table", &table, "--table", &table, "SELECT 1"],
+            "a table named 't' is already given",
+        ),
+        (
+            vec!["sql", "--table", &over_the_sample, "SELECT 1"],
+            "the bundled CDNOW sample's name",
+        ),
+        (
+            vec!["rfm", "--scheme-file", "rf_grid.toml"],
+            "segment scheme 'rf_grid' is built in and cannot be replaced",
+        ),
+        (
+            vec!["sql", "SELECT clv_period_start(1, 'fortnight')"],
+            "must be one of day, week, month, quarter, year",
+        ),
+        (
+            vec!["sql", &negative_horizon],
+            "expected_purchases: invalid argument `horizon` = -1",
+        ),
+        (vec!["sql", &spend_of_a_bg_model], "expected_spend: needs"),
+    ];
+    for (args, needle) in cases {
+        assert_usage_error(&clv_in(&dir, &args, None), &[needle]);
+    }
+}

@@ -28,14 +28,14 @@ pub enum ModelError {
     },
     /// A value is NaN or infinite.
     NonFinite {
-        /// Zero-based row index.
+        /// Zero-based row index (messages count rows from 1).
         row: usize,
         /// Column name.
         field: &'static str,
     },
     /// A value that must be non-negative (or positive) is not.
     Negative {
-        /// Zero-based row index.
+        /// Zero-based row index (messages count rows from 1).
         row: usize,
         /// Column name.
         field: &'static str,
@@ -44,7 +44,7 @@ pub enum ModelError {
     },
     /// A count (frequency, periods, ...) is not a whole number.
     NotInteger {
-        /// Zero-based row index.
+        /// Zero-based row index (messages count rows from 1).
         row: usize,
         /// Column name.
         field: &'static str,
@@ -53,7 +53,7 @@ pub enum ModelError {
     },
     /// A row whose values contradict each other (e.g. `t_x > T`).
     InconsistentRow {
-        /// Zero-based row index.
+        /// Zero-based row index (messages count rows from 1).
         row: usize,
         /// What is inconsistent.
         reason: &'static str,
@@ -114,34 +114,40 @@ pub enum ModelError {
     },
 }
 
-impl fmt::Display for ModelError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl ModelError {
+    /// The zero-based index of the input row the error is about, if it is about one.
+    pub fn row(&self) -> Option<usize> {
         match self {
-            ModelError::EmptyInput => write!(f, "empty input: no rows with positive weight"),
+            ModelError::NonFinite { row, .. }
+            | ModelError::Negative { row, .. }
+            | ModelError::NotInteger { row, .. }
+            | ModelError::InconsistentRow { row, .. } => Some(*row),
+            _ => None,
+        }
+    }
+
+    /// The message without the row it is about (the `Display` form puts "row N: " before it,
+    /// counting rows from 1).
+    pub fn detail(&self) -> String {
+        match self {
+            ModelError::EmptyInput => "empty input: no rows with positive weight".to_string(),
             ModelError::NoRepeatPurchases => {
-                write!(f, "all customers have frequency 0: the model cannot be identified")
+                "all customers have frequency 0: the model cannot be identified".to_string()
             }
             ModelError::LengthMismatch { field, expected, found } => {
-                write!(f, "column `{field}` has length {found}, expected {expected}")
+                format!("column `{field}` has length {found}, expected {expected}")
             }
-            ModelError::NonFinite { row, field } => {
-                write!(f, "row {row}: `{field}` is NaN or infinite")
+            ModelError::NonFinite { field, .. } => format!("`{field}` is NaN or infinite"),
+            ModelError::Negative { field, value, .. } => {
+                format!("`{field}` = {value} is out of range (negative or zero)")
             }
-            ModelError::Negative { row, field, value } => {
-                write!(f, "row {row}: `{field}` = {value} is out of range (negative or zero)")
-            }
-            ModelError::NotInteger { row, field, value } => {
-                write!(f, "row {row}: `{field}` = {value} is not a whole number")
-            }
-            ModelError::InconsistentRow { row, reason } => write!(f, "row {row}: {reason}"),
+            ModelError::NotInteger { field, value, .. } => format!("`{field}` = {value} is not a whole number"),
+            ModelError::InconsistentRow { reason, .. } => reason.to_string(),
             ModelError::InvalidArgument { name, value, reason } => {
-                write!(f, "invalid argument `{name}` = {value}: {reason}")
+                format!("invalid argument `{name}` = {value}: {reason}")
             }
             ModelError::InvalidParameter { name, value } => {
-                write!(
-                    f,
-                    "invalid model parameter `{name}` = {value}: must be positive and finite"
-                )
+                format!("invalid model parameter `{name}` = {value}: must be positive and finite")
             }
             ModelError::NotConverged {
                 model,
@@ -149,26 +155,34 @@ impl fmt::Display for ModelError {
                 log_likelihood,
                 gradient_norm,
             } => {
-                write!(f, "{model} fit did not converge after {iterations} iterations")?;
+                let mut text = format!("{model} fit did not converge after {iterations} iterations");
                 if let Some(ll) = log_likelihood {
-                    write!(f, " (log-likelihood {ll}")?;
+                    text += &format!(" (log-likelihood {ll}");
                     if let Some(g) = gradient_norm {
-                        write!(f, ", gradient norm {g:e}")?;
+                        text += &format!(", gradient norm {g:e}");
                     }
-                    write!(f, ")")?;
+                    text += ")";
                 }
-                Ok(())
+                text
             }
-            ModelError::NumericalFailure { context } => {
-                write!(f, "numerical failure while computing {context}")
-            }
+            ModelError::NumericalFailure { context } => format!("numerical failure while computing {context}"),
             ModelError::WrongModelKind { expected, found } => {
-                write!(f, "model kind mismatch: expected {expected}, found {found}")
+                format!("model kind mismatch: expected {expected}, found {found}")
             }
             ModelError::UnsupportedFormatVersion { found } => {
-                write!(f, "unsupported serialized model format version {found}")
+                format!("unsupported serialized model format version {found}")
             }
-            ModelError::MissingTimeUnit { reason } => write!(f, "time unit: {reason}"),
+            ModelError::MissingTimeUnit { reason } => format!("time unit: {reason}"),
+        }
+    }
+}
+
+impl fmt::Display for ModelError {
+    /// The message, after "row N: " (N counted from 1) when it is about one input row.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.row() {
+            Some(row) => write!(f, "row {}: {}", row + 1, self.detail()),
+            None => f.write_str(&self.detail()),
         }
     }
 }

@@ -14,7 +14,7 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::prelude::SessionContext;
 
 use crate::cli::{GlobalArgs, InputArgs};
-use crate::error::{CliError, Result, Stage, from_datafusion};
+use crate::error::{CliError, Result, from_datafusion};
 use crate::input::{self, Input};
 use crate::progress::Progress;
 use crate::session;
@@ -100,7 +100,7 @@ impl Job {
 
 /// Plans `query` on `ctx`; its planning errors are the user's (usage) unless about the data.
 async fn plan(ctx: &SessionContext, query: &str) -> Result<datafusion::dataframe::DataFrame> {
-    ctx.sql(query).await.map_err(|e| from_datafusion(e, Stage::Query))
+    ctx.sql(query).await.map_err(|e| from_datafusion(e))
 }
 
 /// Quotes a date or option value as a SQL string literal.

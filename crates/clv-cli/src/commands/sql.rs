@@ -5,7 +5,7 @@ use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::DFParser;
 
 use crate::cli::{GlobalArgs, SqlArgs};
-use crate::error::{CliError, Result, Stage, from_datafusion};
+use crate::error::{CliError, Result, from_datafusion};
 use crate::input;
 use crate::output;
 use crate::progress::Progress;
@@ -14,6 +14,7 @@ use crate::session;
 /// Registers `--table NAME=PATH` inputs.
 pub async fn register_tables(ctx: &SessionContext, tables: &[String]) -> Result<()> {
     let time_column = session::options(ctx).time_column;
+    let mut seen: Vec<&str> = vec![];
     for t in tables {
         let Some((name, path)) = t.split_once('=') else {
             return Err(CliError::usage(format!("--table '{t}': expected NAME=PATH")));
@@ -24,6 +25,17 @@ pub async fn register_tables(ctx: &SessionContext, tables: &[String]) -> Result<
                 "--table '{t}': the name must be letters, digits and '_'"
             )));
         }
+        if name.eq_ignore_ascii_case(crate::sample::SAMPLE_TABLE) {
+            return Err(CliError::usage(format!(
+                "--table '{t}': '{name}' is the bundled CDNOW sample's name; choose another name"
+            )));
+        }
+        if seen.iter().any(|s| s.eq_ignore_ascii_case(name)) {
+            return Err(CliError::usage(format!(
+                "--table '{t}': a table named '{name}' is already given; give each table one name"
+            )));
+        }
+        seen.push(name);
         input::register_path(ctx, name, path.trim(), None, Some(&time_column))
             .await
             .map_err(|e| e.context(format!("--table {name}")))?;
@@ -33,7 +45,7 @@ pub async fn register_tables(ctx: &SessionContext, tables: &[String]) -> Result<
 
 /// Runs every statement of `text` in order and returns the last one's result.
 pub async fn run_statements(ctx: &SessionContext, text: &str, progress: &Progress) -> Result<Vec<RecordBatch>> {
-    let statements = DFParser::parse_sql(text).map_err(|e| from_datafusion(e.into(), Stage::Query))?;
+    let statements = DFParser::parse_sql(text).map_err(|e| from_datafusion(e.into()))?;
     if statements.is_empty() {
         return Err(CliError::usage("the query is empty"));
     }
@@ -43,11 +55,8 @@ pub async fn run_statements(ctx: &SessionContext, text: &str, progress: &Progres
             .state()
             .statement_to_plan(statement)
             .await
-            .map_err(|e| from_datafusion(e, Stage::Query))?;
-        let df = ctx
-            .execute_logical_plan(plan)
-            .await
-            .map_err(|e| from_datafusion(e, Stage::Query))?;
+            .map_err(|e| from_datafusion(e))?;
+        let df = ctx.execute_logical_plan(plan).await.map_err(|e| from_datafusion(e))?;
         last = progress.collect("query", df).await?;
     }
     Ok(last)

@@ -421,8 +421,18 @@ impl FitAccumulator {
     }
 }
 
-fn model_err(kind: FitKind, e: ModelError) -> datafusion::error::DataFusionError {
-    datafusion::error::DataFusionError::Execution(format!("{}: {e}", kind.function_name()))
+/// A model error of the fit `kind`, naming an offending row by its values (`keys`, in the
+/// order the fit received them).
+fn model_err(kind: FitKind, keys: &[[f64; 3]], e: ModelError) -> datafusion::error::DataFusionError {
+    crate::error::ClvError::from_model(kind.function_name(), &e, |row| {
+        kind.inputs()
+            .iter()
+            .zip(keys.get(row).copied().unwrap_or_default())
+            .map(|(name, v)| format!("{name} = {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
+    .into()
 }
 
 impl Accumulator for FitAccumulator {
@@ -452,7 +462,7 @@ impl Accumulator for FitAccumulator {
         let (keys, w) = self.columns();
         let col = |j: usize| keys.iter().map(|r| r[j]).collect::<Vec<f64>>();
         let unit = self.time_unit.unwrap_or(TimeUnit::Week);
-        let e = |e| model_err(k, e);
+        let e = |e| model_err(k, &keys, e);
         // (params, log-likelihood, iterations, converged, customers, standard errors, time unit, json)
         // Fits `$data` with the model builder `$builder` (convergence reported, not required;
         // the call's penalizer) and collects the struct's fields.

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::{Result, TableReference, plan_datafusion_err, plan_err};
+use datafusion::common::{Result, TableReference, plan_err};
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::csv::CsvFormat;
@@ -116,7 +116,7 @@ async fn listing_table(session: &dyn Session, name: &str) -> Result<Arc<dyn Tabl
         return plan_err!("no table named '{name}' is registered, and '{name}' is not a file path or glob");
     }
     if !name.contains(['*', '?']) && !name.contains("://") && !Path::new(name).exists() {
-        return plan_err!("no table named '{name}' is registered, and no file or folder exists at '{name}'");
+        return crate::input_err!("no table named '{name}' is registered, and no file or folder exists at '{name}'");
     }
     let lower = name.to_ascii_lowercase();
     let (format, ext): (Arc<dyn FileFormat>, &str) = if lower.ends_with(".csv") {
@@ -130,6 +130,6 @@ async fn listing_table(session: &dyn Session, name: &str) -> Result<Arc<dyn Tabl
         .with_listing_options(options)
         .infer_schema(session)
         .await
-        .map_err(|e| plan_datafusion_err!("cannot read transactions from '{name}': {e}"))?;
+        .map_err(|e| crate::input_error!("cannot read transactions from '{name}': {e}"))?;
     Ok(Arc::new(ListingTable::try_new(config)?))
 }

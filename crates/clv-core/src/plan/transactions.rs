@@ -19,7 +19,7 @@
 use std::ops::Not;
 
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{DFSchema, Result, plan_err};
+use datafusion::common::{DFSchema, Result};
 use datafusion::functions_aggregate::expr_fn::{count, max, min, sum};
 use datafusion::functions_aggregate::min_max::max_udaf;
 use datafusion::logical_expr::expr::WindowFunction;
@@ -96,14 +96,14 @@ fn check_column(
 ) -> Result<DataType> {
     let Ok(field) = schema.field_with_unqualified_name(name) else {
         let have: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-        return plan_err!(
+        return crate::input_err!(
             "{role} column '{name}' not found; the input has columns [{}] (choose another with {option})",
             have.join(", ")
         );
     };
     let t = field.data_type();
     if !accepted(t) {
-        return plan_err!("{role} column '{name}' has type {t}; expected {accepted_text}");
+        return crate::input_err!("{role} column '{name}' has type {t}; expected {accepted_text}");
     }
     Ok(t.clone())
 }
