@@ -6,7 +6,7 @@ use std::path::Path;
 use clap::ValueEnum;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::util::pretty::pretty_format_batches;
-use datafusion::common::{DataFusionError, Result, plan_err};
+use datafusion::common::{DataFusionError, Result, internal_err};
 use datafusion::parquet::arrow::ArrowWriter;
 
 use crate::cli::OutputArgs;
@@ -90,9 +90,8 @@ fn write_to(sink: &mut (impl Write + Send), batches: &[RecordBatch], format: For
             w.finish()?;
         }
         Format::Parquet => {
-            let schema = match batches.first() {
-                Some(b) => b.schema(),
-                None => return plan_err!("no rows to write"),
+            let Some(schema) = batches.first().map(RecordBatch::schema) else {
+                return internal_err!("a result without a schema");
             };
             let mut w = ArrowWriter::try_new(&mut *sink, schema, None)?;
             for b in batches {
@@ -138,11 +137,25 @@ pub fn rows(batches: &[RecordBatch]) -> usize {
     batches.iter().map(RecordBatch::num_rows).sum()
 }
 
-/// Prints a titled table on standard output.
+/// Prints a titled table on standard output (`(no rows)` for an empty one).
 pub fn print_table(title: &str, batches: &[RecordBatch]) -> crate::error::Result<()> {
     println!("\n{title}");
+    if rows(batches) == 0 {
+        println!("(no rows)");
+        return Ok(());
+    }
     write(batches, Some(Format::Table), None)?;
     Ok(())
+}
+
+/// Warns on standard error (even with `--quiet`) when a per-customer result is empty: the
+/// output is still written, with its columns and no rows.
+pub fn warn_if_empty(batches: &[RecordBatch], what: &str) {
+    if rows(batches) == 0 {
+        eprintln!(
+            "warning: the {what} has no customers: no transaction passed the data policies and dates (check --as-of, --calibration-end and the input)"
+        );
+    }
 }
 
 /// Prints the first `n` rows of a per-customer result, and how to get the rest.

@@ -168,3 +168,41 @@ fn every_usage_error_exits_with_the_usage_code() {
         assert_usage_error(&clv_in(&dir, &args, None), &[needle]);
     }
 }
+
+/// Defect 2: an empty result is a valid file: Parquet with the columns and no rows, CSV with
+/// its header, JSON as empty newline-delimited JSON (no line); and a warning on stderr.
+#[test]
+fn an_empty_result_is_written_with_its_columns_and_a_warning() {
+    use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+    let dir = temp_dir("empty");
+    let before = ["--as-of", "1990-01-01"];
+    let run = |extra: &[&str]| clv_in(&dir, &[&["rfm", CDNOW][..], &before, extra].concat(), None);
+    for out in ["e.parquet", "e.csv", "e.json"] {
+        let r = run(&["--out", out, "-q"]);
+        r.ok();
+        assert!(
+            r.stderr.contains("warning: the RFM result has no customers"),
+            "{}",
+            r.stderr
+        );
+    }
+    let parquet = SerializedFileReader::new(std::fs::File::open(dir.join("e.parquet")).unwrap()).unwrap();
+    assert_eq!(parquet.metadata().file_metadata().num_rows(), 0);
+    let columns: Vec<String> = parquet
+        .metadata()
+        .file_metadata()
+        .schema_descr()
+        .columns()
+        .iter()
+        .map(|c| c.name().to_string())
+        .collect();
+    assert_eq!(columns, clv::plan::rfm::RFM_COLUMNS);
+    let header = clv::plan::rfm::RFM_COLUMNS.join(",") + "\n";
+    assert_eq!(std::fs::read_to_string(dir.join("e.csv")).unwrap(), header);
+    assert_eq!(std::fs::read_to_string(dir.join("e.json")).unwrap(), "");
+    assert_eq!(run(&["--format", "csv"]).ok(), header);
+    assert_eq!(run(&["--format", "json"]).ok(), "");
+    // The terminal view says so instead of drawing empty tables.
+    let view = run(&[]);
+    assert!(view.ok().contains("Segments\n(no rows)"), "{}", view.stdout);
+}

@@ -29,6 +29,7 @@ async fn stages(global: &GlobalArgs, args: StagesArgs) -> Result<()> {
             &format!("SELECT * FROM lifecycle({src}) ORDER BY customer_id"),
         )
         .await?;
+    output::warn_if_empty(&result, "lifecycle table");
     if output::emit(&result, &args.view.output, job.quiet)? == Emitted::Stdout {
         return Ok(());
     }
@@ -69,6 +70,7 @@ async fn transitions(global: &GlobalArgs, args: TransitionsArgs) -> Result<()> {
             ),
         )
         .await?;
+    output::warn_if_empty(&result, "transition table");
     if output::emit(&result, &args.output, job.quiet)? == Emitted::Stdout {
         return Ok(());
     }
@@ -116,6 +118,7 @@ async fn labels(global: &GlobalArgs, args: LabelsArgs) -> Result<()> {
             &format!("SELECT * FROM churn_labels({src}) ORDER BY cutoff, customer_id"),
         )
         .await?;
+    output::warn_if_empty(&result, "churn-label table");
     if output::emit(&result, &args.view.output, job.quiet)? == Emitted::Stdout {
         return Ok(());
     }
@@ -142,6 +145,7 @@ async fn evaluate(global: &GlobalArgs, args: EvaluateArgs) -> Result<()> {
             "evaluation",
         )
         .await?;
+    output::warn_if_empty(&result, "churn evaluation");
     if output::emit(&result, &args.output, job.quiet)? == Emitted::Stdout {
         return Ok(());
     }

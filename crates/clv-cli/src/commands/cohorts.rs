@@ -134,6 +134,7 @@ pub async fn run(global: &GlobalArgs, args: CohortArgs) -> Result<()> {
             ),
         )
         .await?;
+    output::warn_if_empty(&result, "cohort table");
     if output::emit(&result, &args.output, job.quiet)? == Emitted::Stdout {
         return Ok(());
     }

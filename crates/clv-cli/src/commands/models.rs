@@ -298,6 +298,7 @@ pub async fn predict(global: &GlobalArgs, args: PredictArgs) -> Result<()> {
     }
     let query = predict_query(&job.source(), &model, spend.as_ref(), horizon, discount, margin);
     let result = job.sql_registered("predictions", &query, "predictions").await?;
+    output::warn_if_empty(&result, "prediction table");
     if output::emit(&result, &args.view.output, job.quiet)? == Emitted::Stdout {
         return Ok(());
     }

@@ -42,6 +42,7 @@ pub async fn run(global: &GlobalArgs, args: RfmArgs) -> Result<()> {
     let result = job
         .sql_registered("RFM scores", &format!("SELECT * FROM rfm({src})"), "rfm_result")
         .await?;
+    output::warn_if_empty(&result, "RFM result");
     let emitted = output::emit(&result, &args.view.output, job.quiet)?;
     if emitted == Emitted::Stdout {
         return Ok(());
