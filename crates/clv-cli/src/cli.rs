@@ -121,7 +121,7 @@ pub enum Command {
 /// Where results go.
 #[derive(Args, Debug, Clone, Default)]
 pub struct OutputArgs {
-    /// Output format [default: from --out's extension, else a table on the terminal].
+    /// Output format: of the full result on standard output, or of an --out file without a known extension [default: from --out's extension, else the terminal view].
     #[arg(long, value_enum)]
     pub format: Option<Format>,
     /// Write the full result to this file (.csv, .json/.ndjson, .parquet, .txt).

@@ -27,6 +27,24 @@ pub enum Format {
 }
 
 impl Format {
+    /// The `--format` spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Table => "table",
+            Self::Csv => "csv",
+            Self::Json => "json",
+            Self::Parquet => "parquet",
+        }
+    }
+
+    /// The file extension of the format.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Table => "txt",
+            other => other.name(),
+        }
+    }
+
     /// The format implied by a file name.
     pub fn from_path(path: &Path) -> Option<Self> {
         match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
@@ -46,19 +64,7 @@ fn io(e: std::io::Error) -> DataFusionError {
 /// Writes `batches` in `format` to `out` (a file, written atomically: see [`crate::files`]) or
 /// standard output.
 pub fn write(batches: &[RecordBatch], format: Option<Format>, out: Option<&Path>) -> crate::error::Result<()> {
-    let format = match (format, out) {
-        (Some(f), _) => f,
-        (None, Some(p)) => match Format::from_path(p) {
-            Some(f) => f,
-            None => {
-                return Err(CliError::usage(format!(
-                    "cannot tell the format of '{}' from its extension; use --format",
-                    p.display()
-                )));
-            }
-        },
-        (None, None) => Format::Table,
-    };
+    let format = resolve(format, out)?;
     match out {
         Some(p) => {
             let mut file = AtomicFile::create(p, "--out")?;
@@ -67,6 +73,28 @@ pub fn write(batches: &[RecordBatch], format: Option<Format>, out: Option<&Path>
         }
         None if format == Format::Parquet => Err(CliError::usage("Parquet output needs --out FILE")),
         None => Ok(write_to(&mut std::io::stdout(), batches, format)?),
+    }
+}
+
+/// The format to write: `--format`, else `--out`'s extension, else a table. A `--format` that
+/// contradicts the extension (`--out x.parquet --format csv`) is a usage error.
+fn resolve(format: Option<Format>, out: Option<&Path>) -> crate::error::Result<Format> {
+    let implied = out.and_then(Format::from_path);
+    match (format, out, implied) {
+        (Some(f), Some(p), Some(i)) if f != i => Err(CliError::usage(format!(
+            "--format {} contradicts --out '{}', whose extension means {}; drop --format or name the file .{}",
+            f.name(),
+            p.display(),
+            i.name(),
+            f.extension()
+        ))),
+        (Some(f), _, _) => Ok(f),
+        (None, Some(_), Some(i)) => Ok(i),
+        (None, Some(p), None) => Err(CliError::usage(format!(
+            "cannot tell the format of '{}' from its extension; use --format",
+            p.display()
+        ))),
+        (None, None, _) => Ok(Format::Table),
     }
 }
 
@@ -124,11 +152,12 @@ pub fn emit(batches: &[RecordBatch], args: &OutputArgs, quiet: bool) -> crate::e
         return Ok(Emitted::File);
     }
     match args.format {
-        Some(f) if f != Format::Table => {
+        // An explicit format, a table too, writes the full result and nothing else.
+        Some(f) => {
             write(batches, Some(f), None)?;
             Ok(Emitted::Stdout)
         }
-        _ => Ok(Emitted::Nothing),
+        None => Ok(Emitted::Nothing),
     }
 }
 
@@ -187,9 +216,12 @@ pub fn print_preview(title: &str, batches: &[RecordBatch], n: usize) -> crate::e
 }
 
 impl OutputArgs {
-    /// Checks `--out` before any work: it must not be a file the command reads (call it after
-    /// the inputs are registered).
+    /// Checks `--out` and `--format` before any work: they agree, and `--out` is not a file the
+    /// command reads (call it after the inputs are registered).
     pub fn check(&self) -> crate::error::Result<()> {
+        if self.out.is_some() {
+            resolve(self.format, self.out.as_deref())?;
+        }
         match &self.out {
             Some(out) => crate::files::check_output(out, "--out"),
             None => Ok(()),

@@ -206,3 +206,33 @@ fn an_empty_result_is_written_with_its_columns_and_a_warning() {
     let view = run(&[]);
     assert!(view.ok().contains("Segments\n(no rows)"), "{}", view.stdout);
 }
+
+/// Defect 10: `--format table` without `--out` prints the full result as a table and nothing
+/// else, like the other formats (docs/cli.md).
+#[test]
+fn format_table_prints_the_full_result() {
+    let run = clv(&["rfm", "--format", "table"]);
+    let text = run.ok();
+    assert!(!text.contains("Segments") && !text.contains("Data policies"), "{text}");
+    let rows = text
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| customer_id"))
+        .count();
+    assert_eq!(rows, 23_570);
+}
+
+/// `--out x.parquet --format csv` is a usage error, not CSV bytes in a .parquet file.
+#[test]
+fn a_format_that_contradicts_the_out_extension_is_a_usage_error() {
+    let dir = temp_dir("contradiction");
+    let run = clv_in(&dir, &["rfm", "--out", "x.parquet", "--format", "csv"], None);
+    assert_usage_error(&run, &["--format csv contradicts --out 'x.parquet'", "parquet"]);
+    assert!(!dir.join("x.parquet").exists());
+    // An extension without a format of its own takes --format.
+    clv_in(&dir, &["rfm", "--out", "x.data", "--format", "csv", "-q"], None).ok();
+    assert!(
+        std::fs::read_to_string(dir.join("x.data"))
+            .unwrap()
+            .starts_with("customer_id,")
+    );
+}
