@@ -297,6 +297,9 @@ pub(crate) fn prepare_amounts(source: LogicalPlan, o: &ClvOptions, amounts: Amou
     builder.filter(keep)?.project(exprs)?.build()
 }
 
+/// The last purchase time of an order (period), next to its first in `__clv_time`.
+const LAST_TIME: &str = "__clv_last_time";
+
 fn day_of(e: Expr) -> Expr {
     cast(cast(e, DataType::Date32), DataType::Int64)
 }
@@ -362,14 +365,18 @@ pub(crate) fn summarize(
         (None, None) => None,
     };
     let mut builder = prepared;
+    // The latest purchase time of each row: the transaction's own, or its order's (period's),
+    // whose last purchase may be later than its first (in `__clv_time`).
+    let mut last = TIME;
     if let Some(order_key) = order_key {
-        // One row per (customer, order): the order's purchase time and net amount.
+        // One row per (customer, order): the order's first and last purchase times and net amount.
         let purchases = count(lit(1)).filter(ident(PURCHASE)).build()?;
         builder = builder
             .aggregate(
                 group(vec![order_key.alias("__clv_key")]),
                 vec![
                     min(ident(TIME)).filter(ident(PURCHASE)).build()?.alias(TIME),
+                    max(ident(TIME)).filter(ident(PURCHASE)).build()?.alias(LAST_TIME),
                     max(ident(DAY)).alias(DAY),
                     sum(ident(AMOUNT)).alias(AMOUNT),
                     purchases.alias("__clv_purchases"),
@@ -377,10 +384,12 @@ pub(crate) fn summarize(
             )?
             .project(group(vec![
                 ident(TIME),
+                ident(LAST_TIME),
                 ident(DAY),
                 ident(AMOUNT),
                 ident("__clv_purchases").gt(lit(0)).alias(PURCHASE),
             ]))?;
+        last = LAST_TIME;
     }
     let builder = builder.aggregate(
         group(vec![]),
@@ -390,7 +399,7 @@ pub(crate) fn summarize(
                 .filter(ident(PURCHASE))
                 .build()?
                 .alias("first_purchase"),
-            max(ident(TIME)).filter(ident(PURCHASE)).build()?.alias("last_purchase"),
+            max(ident(last)).filter(ident(PURCHASE)).build()?.alias("last_purchase"),
             sum(ident(AMOUNT)).alias("__clv_sum"),
             max(ident(DAY)).alias(LAST_ACTIVITY),
         ],

@@ -1,0 +1,77 @@
+//! Regression tests of the bad-input audit (issue 15) at the SQL level: each fails on the code
+//! before its fix. docs/guide.md's "bad input" table names the test of each row.
+
+mod common;
+
+use clv_core::{ClvError, ErrorKind};
+use common::*;
+use datafusion::common::Result;
+
+/// The error of a query (planning or running), which must be one.
+async fn error(ctx: &datafusion::prelude::SessionContext, sql: &str) -> datafusion::error::DataFusionError {
+    match ctx.sql(sql).await {
+        Ok(df) => df.collect().await.expect_err(sql),
+        Err(e) => e,
+    }
+}
+
+/// The kind and message of a clv error.
+async fn clv_error(ctx: &datafusion::prelude::SessionContext, sql: &str) -> (ErrorKind, String) {
+    let e = error(ctx, sql).await;
+    let clv = ClvError::find(&e).unwrap_or_else(|| panic!("not a clv error: {e}"));
+    (clv.kind, clv.message.clone())
+}
+
+/// Defect 4: with `collapse = week | month` (and `day` on timestamps) the last purchase is the
+/// latest purchase of the last period, not its first; rfm, churn_labels and lifecycle agree.
+#[tokio::test(flavor = "multi_thread")]
+async fn collapse_keeps_the_latest_purchase_of_the_last_period() -> Result<()> {
+    let ctx = context(2)?;
+    ctx.sql(
+        "CREATE TABLE t (customer_id INT, order_date TIMESTAMP, amount DOUBLE) AS VALUES
+         (1, TIMESTAMP '2024-01-01 09:00:00', 10.0), (1, TIMESTAMP '2024-01-31 08:00:00', 5.0),
+         (1, TIMESTAMP '2024-01-31 17:30:00', 5.0), (2, TIMESTAMP '2024-01-15 12:00:00', 7.0)",
+    )
+    .await?;
+    for collapse in ["day", "week", "month"] {
+        let rfm = text(
+            &ctx,
+            &format!(
+                "SELECT customer_id, recency_days, frequency, first_purchase, last_purchase
+                 FROM rfm('t', '2024-02-01', 'collapse={collapse}', 'scheme=none') ORDER BY customer_id"
+            ),
+        )
+        .await?;
+        let frequency = match collapse {
+            "day" => 2,
+            "week" => 2,
+            _ => 1,
+        };
+        assert!(
+            rfm.contains(&format!(
+                "| 1           | 1            | {frequency}         | 2024-01-01T09:00:00 | 2024-01-31T17:30:00 |"
+            )),
+            "collapse = {collapse}:\n{rfm}"
+        );
+        let labels = text(
+            &ctx,
+            &format!(
+                "SELECT customer_id, recency_days, last_purchase
+                 FROM churn_labels('t', 'cutoffs=2024-02-01', 'collapse={collapse}', 'scheme=none') ORDER BY customer_id"
+            ),
+        )
+        .await?;
+        assert!(
+            labels.contains("| 1           | 1            | 2024-01-31T17:30:00 |"),
+            "collapse = {collapse}:\n{labels}"
+        );
+    }
+    // lifecycle counts days since the last purchase the same way.
+    let days = scalar_i64(
+        &ctx,
+        "SELECT days_since_last FROM lifecycle('t', '2024-02-01') WHERE customer_id = 1",
+    )
+    .await?;
+    assert_eq!(days, 1);
+    Ok(())
+}
