@@ -75,3 +75,43 @@ async fn collapse_keeps_the_latest_purchase_of_the_last_period() -> Result<()> {
     assert_eq!(days, 1);
     Ok(())
 }
+
+/// Defect 5: purchases with a null order id are each an order of their own (not merged into
+/// one order with the first date as the last purchase), and the policy report counts them.
+#[tokio::test(flavor = "multi_thread")]
+async fn null_order_ids_are_one_order_per_row_and_counted() -> Result<()> {
+    let ctx = context(3)?;
+    ctx.sql(
+        "CREATE TABLE t (customer_id INT, order_id VARCHAR, order_date DATE, amount DOUBLE) AS VALUES
+         (1, NULL, DATE '2024-01-01', 10.0), (1, NULL, DATE '2024-01-05', 20.0),
+         (1, NULL, DATE '2024-01-09', 30.0), (1, 'A', DATE '2024-01-03', 1.0), (1, 'A', DATE '2024-01-04', 2.0),
+         (1, NULL, DATE '2024-01-06', -5.0), (2, 'B', DATE '2024-01-02', 4.0)",
+    )
+    .await?;
+    let rfm = text(
+        &ctx,
+        "SELECT customer_id, recency_days, frequency, monetary, last_purchase
+         FROM rfm('t', '2024-01-10', 'order_column=order_id', 'scheme=none') ORDER BY customer_id",
+    )
+    .await?;
+    assert!(
+        rfm.contains("| 1           | 1            | 4         | 58.0     | 2024-01-09    |"),
+        "{rfm}"
+    );
+    let mean = text(
+        &ctx,
+        "SELECT monetary FROM rfm('t', '2024-01-10', 'order_column=order_id', 'scheme=none', 'monetary=mean')
+         WHERE customer_id = 1",
+    )
+    .await?;
+    assert!(mean.contains("| 14.5     |"), "{mean}");
+    let counted = scalar_i64(
+        &ctx,
+        "SELECT null_order_id FROM clv_policy_report('t', '2024-01-10', 'order_column=order_id')",
+    )
+    .await?;
+    assert_eq!(counted, 3, "the three purchases; the refund is not an order");
+    let without = scalar_i64(&ctx, "SELECT null_order_id FROM clv_policy_report('t', '2024-01-10')").await?;
+    assert_eq!(without, 0);
+    Ok(())
+}

@@ -23,7 +23,7 @@ use datafusion::common::{DFSchema, Result};
 use datafusion::functions_aggregate::expr_fn::{count, max, min, sum};
 use datafusion::functions_aggregate::min_max::max_udaf;
 use datafusion::logical_expr::expr::WindowFunction;
-use datafusion::logical_expr::{Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, cast, ident, lit};
+use datafusion::logical_expr::{Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, cast, ident, lit, when};
 
 use crate::churn::calendar::Period;
 use crate::config::{ClvOptions, Collapse, InvalidAmounts, Monetary, NegativeAmounts};
@@ -299,6 +299,8 @@ pub(crate) fn prepare_amounts(source: LogicalPlan, o: &ClvOptions, amounts: Amou
 
 /// The last purchase time of an order (period), next to its first in `__clv_time`.
 const LAST_TIME: &str = "__clv_last_time";
+/// The orders a per-order row stands for.
+const ORDERS: &str = "__clv_orders";
 
 fn day_of(e: Expr) -> Expr {
     cast(cast(e, DataType::Date32), DataType::Int64)
@@ -364,6 +366,7 @@ pub(crate) fn summarize(
         (None, Some(_)) => Some(ident(ORDER)),
         (None, None) => None,
     };
+    let per_order = order_key.is_some();
     let mut builder = prepared;
     // The latest purchase time of each row: the transaction's own, or its order's (period's),
     // whose last purchase may be later than its first (in `__clv_time`).
@@ -388,13 +391,24 @@ pub(crate) fn summarize(
                 ident(DAY),
                 ident(AMOUNT),
                 ident("__clv_purchases").gt(lit(0)).alias(PURCHASE),
+                // Orders: 1 for an order with a purchase; the rows with a null order id are
+                // grouped together here but are each an order of their own.
+                when(ident("__clv_key").is_null(), ident("__clv_purchases"))
+                    .when(ident("__clv_purchases").gt(lit(0)), lit(1_i64))
+                    .otherwise(lit(0_i64))?
+                    .alias(ORDERS),
             ]))?;
         last = LAST_TIME;
     }
+    let frequency = if per_order {
+        sum(ident(ORDERS))
+    } else {
+        count(lit(1)).filter(ident(PURCHASE)).build()?
+    };
     let builder = builder.aggregate(
         group(vec![]),
         vec![
-            count(lit(1)).filter(ident(PURCHASE)).build()?.alias("frequency"),
+            frequency.alias("frequency"),
             min(ident(TIME))
                 .filter(ident(PURCHASE))
                 .build()?
