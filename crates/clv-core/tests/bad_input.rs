@@ -115,3 +115,39 @@ async fn null_order_ids_are_one_order_per_row_and_counted() -> Result<()> {
     assert_eq!(without, 0);
     Ok(())
 }
+
+/// Defect 6: an as-of date is never silently ignored by btyd_summary (and so the fits and
+/// predictions over it): a calibration or holdout end after it is a usage error.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_calibration_or_holdout_end_after_as_of_is_refused() -> Result<()> {
+    let ctx = cdnow(2).await?;
+    for (args, name) in [
+        (
+            "'as_of=1997-06-30', 'calibration_end=1997-09-30'",
+            "calibration_end 1997-09-30 is after as_of 1997-06-30",
+        ),
+        (
+            "'as_of=1997-06-30', 'calibration_end=1997-03-31', 'holdout_end=1997-09-30'",
+            "holdout_end 1997-09-30 is after as_of 1997-06-30",
+        ),
+    ] {
+        let (kind, message) = clv_error(&ctx, &format!("SELECT * FROM btyd_summary('orders', {args})")).await;
+        assert_eq!(kind, ErrorKind::Usage, "{message}");
+        assert!(message.contains(name), "{message}");
+        let (kind, _) = clv_error(
+            &ctx,
+            &format!("SELECT bgnbd_fit(x, t_x, t) FROM btyd_summary('orders', {args})"),
+        )
+        .await;
+        assert_eq!(kind, ErrorKind::Usage);
+    }
+    // An as-of date alone is the calibration end; a calibration end before it is fine.
+    let alone = scalar_i64(&ctx, "SELECT count(*) FROM btyd_summary('orders', 'as_of=1997-06-30')").await?;
+    let earlier = scalar_i64(
+        &ctx,
+        "SELECT count(*) FROM btyd_summary('orders', 'as_of=1997-06-30', 'calibration_end=1997-06-30')",
+    )
+    .await?;
+    assert_eq!(alone, earlier);
+    Ok(())
+}

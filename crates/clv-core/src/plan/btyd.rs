@@ -32,7 +32,7 @@ use datafusion::logical_expr::{Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBu
 
 use super::transactions::columns::{AMOUNT, CUSTOMER, DAY, PURCHASE};
 use super::transactions::{period_start_day, prepare};
-use crate::config::{ClvOptions, Collapse};
+use crate::config::{ClvOptions, Collapse, format_date};
 use crate::ltv::TIME_UNIT_METADATA;
 
 /// The columns of `btyd_summary`, without and with a holdout.
@@ -52,18 +52,34 @@ pub fn btyd_summary_plan(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalP
     let start = |d: i32| period.start(period.index(d));
     let end = |d: i32| period.start(period.index(d) + 1) - 1;
     let calibration_end = o.btyd_calibration_end.or(o.as_of);
-    if let (Some(h), Some(c)) = (o.btyd_holdout_end, calibration_end) {
-        if h <= c {
-            return plan_err!("holdout_end must be after calibration_end");
+    // The as-of date ends the data: no period of the summary may run past it.
+    if let Some(as_of) = o.as_of {
+        for (name, end) in [
+            ("calibration_end", o.btyd_calibration_end),
+            ("holdout_end", o.btyd_holdout_end),
+        ] {
+            if let Some(end) = end.filter(|e| *e > as_of) {
+                return crate::usage_err!(
+                    "{name} {} is after as_of {}: the data ends at the as-of date, so the period cannot run past it; \
+                     give '{name}=YYYY-MM-DD' on or before it, or a later 'as_of=YYYY-MM-DD'",
+                    format_date(end),
+                    format_date(as_of)
+                );
+            }
         }
+    }
+    if let (Some(h), Some(c)) = (o.btyd_holdout_end, calibration_end)
+        && h <= c
+    {
+        return plan_err!("holdout_end must be after calibration_end");
     }
     if o.btyd_holdout_end.is_some() && calibration_end.is_none() {
         return plan_err!("a holdout needs calibration_end: the holdout is the period after it");
     }
-    if let (Some(h), Some(c)) = (o.btyd_holdout_end, calibration_end) {
-        if start(h) <= start(c) {
-            return plan_err!("holdout_end must be in a later {period} than calibration_end (collapse = '{collapse}')");
-        }
+    if let (Some(h), Some(c)) = (o.btyd_holdout_end, calibration_end)
+        && start(h) <= start(c)
+    {
+        return plan_err!("holdout_end must be in a later {period} than calibration_end (collapse = '{collapse}')");
     }
     // Rows after the last period of interest are excluded (and counted by the policy report).
     let mut options = o.clone();
