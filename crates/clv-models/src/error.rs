@@ -107,6 +107,16 @@ pub enum ModelError {
         /// Version found in the input.
         found: u32,
     },
+    /// A Gamma-Gamma model with `q ≤ 1` (or `p·x + q ≤ 1`): the prior (posterior) mean spend
+    /// is infinite, so the expected spend cannot be computed. Fits on heavy-tailed spend can
+    /// end there; [`crate::FittedGammaGamma::mean_spend_is_finite`] tells. A penalizer does
+    /// not help (it shrinks `q` towards 0); capping extreme amounts does.
+    InfiniteMeanSpend {
+        /// The model's `q`.
+        q: f64,
+        /// The customer's repeat purchases.
+        x: f64,
+    },
     /// A time unit is missing or does not fit the model.
     MissingTimeUnit {
         /// Explanation.
@@ -173,6 +183,18 @@ impl ModelError {
                 format!("unsupported serialized model format version {found}")
             }
             ModelError::MissingTimeUnit { reason } => format!("time unit: {reason}"),
+            ModelError::InfiniteMeanSpend { q, x } => {
+                let whose = if *x == 0.0 {
+                    "the prior mean spend p·γ/(q − 1) of a customer without repeat purchases".to_string()
+                } else {
+                    format!("the mean spend p·(γ + x·z̄)/(p·x + q − 1) at x = {x}")
+                };
+                format!(
+                    "the Gamma-Gamma model has q = {q} <= 1, so {whose} is infinite: the spend is too heavy-tailed \
+                     for the model. Cap extreme amounts before fitting, or score only customers with repeat purchases; \
+                     a penalizer does not raise q (it shrinks every parameter towards 0)"
+                )
+            }
         }
     }
 }

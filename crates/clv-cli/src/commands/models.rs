@@ -233,6 +233,14 @@ pub async fn fit(global: &GlobalArgs, args: FitArgs) -> Result<()> {
     if json["fit"]["converged"].as_bool() != Some(true) {
         eprintln!("warning: the fit did not converge; the parameters may be poor");
     }
+    if let Some(q) = json["params"]["q"]
+        .as_f64()
+        .filter(|q| args.model == ModelArg::GammaGamma && *q <= 1.0)
+    {
+        eprintln!(
+            "warning: q = {q} <= 1: the prior mean spend p·γ/(q − 1) is infinite (the spend is too heavy-tailed for the model), so clv predict cannot give an expected spend to customers without repeat purchases; cap extreme amounts before fitting (a penalizer does not raise q)"
+        );
+    }
     Ok(())
 }
 

@@ -150,6 +150,9 @@ impl FitKind {
         if *self == Self::GammaGamma {
             // The model assumes spend is independent of frequency: check it.
             f.push(Field::new("spend_frequency_correlation", DataType::Float64, true));
+            // q > 1: the prior mean spend is finite, so customers without repeat purchases
+            // have an expected spend.
+            f.push(Field::new("finite_mean_spend", DataType::Boolean, false));
         }
         f.push(Field::new("json", DataType::Utf8, false));
         Fields::from(f)
@@ -566,6 +569,7 @@ impl Accumulator for FitAccumulator {
         arrays.extend(se.iter().map(|s| Arc::new(Float64Array::from(vec![*s])) as ArrayRef));
         if k == FitKind::GammaGamma {
             arrays.push(Arc::new(Float64Array::from(vec![correlation])));
+            arrays.push(Arc::new(BooleanArray::from(vec![params[1] > 1.0])));
         }
         arrays.push(Arc::new(StringArray::from(vec![json])));
         Ok(ScalarValue::Struct(Arc::new(StructArray::try_new(
