@@ -193,3 +193,34 @@ async fn a_gamma_gamma_fit_with_infinite_mean_spend_is_flagged_and_explained() -
     assert!(penalized.contains("| true  |"), "{penalized}");
     Ok(())
 }
+
+/// Defect 8: `clv_period_start` of an index whose period starts outside the supported dates is
+/// an error naming the range, never a wrapped-around date (1969-01-01) or a panic.
+#[tokio::test(flavor = "multi_thread")]
+async fn clv_period_start_out_of_range_is_an_error() -> Result<()> {
+    let ctx = context(1)?;
+    for (index, grain) in [
+        ("2147483647", "year"),
+        ("-2147483648", "month"),
+        ("2147483647", "week"),
+        ("400000", "year"),
+        ("2147483647", "day"),
+    ] {
+        let (kind, message) = clv_error(&ctx, &format!("SELECT clv_period_start({index}, '{grain}')")).await;
+        assert_eq!(kind, ErrorKind::Usage);
+        assert!(
+            message.starts_with(&format!("clv_period_start: {grain} index {index} is out of range")),
+            "{message}"
+        );
+    }
+    // Over a column too, and the last supported periods still work.
+    let (_, message) = clv_error(
+        &ctx,
+        "SELECT clv_period_start(i, 'year') FROM (VALUES (1), (2147483647)) AS t(i)",
+    )
+    .await;
+    assert!(message.contains("year index 2147483647 is out of range"), "{message}");
+    let last = text(&ctx, "SELECT CAST(clv_period_start(260172, 'year') AS VARCHAR) AS d").await?;
+    assert!(last.contains("262142-01-01"), "{last}");
+    Ok(())
+}
