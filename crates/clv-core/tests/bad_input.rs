@@ -224,3 +224,63 @@ async fn clv_period_start_out_of_range_is_an_error() -> Result<()> {
     assert!(last.contains("262142-01-01"), "{last}");
     Ok(())
 }
+
+/// Defect 9: method 'fixed' needs bins − 1 thresholds in every dimension (R scored 1..3 next to
+/// F and M scored 1..5 made rfm_total mix scales); thresholds without method 'fixed' are an
+/// error, not ignored; the advice for a two-level method is not the circular "set bins = 5".
+#[tokio::test(flavor = "multi_thread")]
+async fn fixed_thresholds_make_one_scale_and_the_advice_is_not_circular() -> Result<()> {
+    let ctx = cdnow(2).await?;
+    let (f, m) = (
+        "'frequency_thresholds=1,2,5,10'",
+        "'monetary_thresholds=50,100,500,1000'",
+    );
+    for (extra, needles) in [
+        (
+            format!("'recency_thresholds=30,90', {f}, {m}"),
+            vec![
+                "recency_thresholds give 3 bins, but scheme 'rf_grid' labels scores 1..5",
+                "every dimension needs 4 thresholds",
+            ],
+        ),
+        (
+            format!("'recency_thresholds=30,90', {f}, {m}, 'scheme=none'"),
+            vec!["frequency_thresholds give 5 bins, but the recency thresholds make 3 bins"],
+        ),
+        (
+            format!("'recency_thresholds=30,90,180,365', {f}, {m}, 'bins=4', 'scheme=none'"),
+            vec!["recency_thresholds give 5 bins, but bins = 4"],
+        ),
+    ] {
+        let (kind, message) = clv_error(&ctx, &format!("SELECT * FROM rfm('orders', 'method=fixed', {extra})")).await;
+        assert_eq!(kind, ErrorKind::Usage, "{message}");
+        for n in needles {
+            assert!(message.contains(n), "{n}: {message}");
+        }
+    }
+    let (kind, message) = clv_error(&ctx, "SELECT * FROM rfm('orders', 'recency_thresholds=30,90,180,365')").await;
+    assert_eq!(kind, ErrorKind::Usage);
+    assert!(
+        message.contains("recency_thresholds are used by method 'fixed' only") && message.contains("'method=fixed'"),
+        "{message}"
+    );
+    // Equal counts in every dimension score on one scale.
+    let max = scalar_i64(
+        &ctx,
+        &format!(
+            "SELECT max(r) * 100 + max(f) * 10 + max(m) FROM rfm('orders', 'method=fixed', 'recency_thresholds=30,90,180,365', {f}, {m})"
+        ),
+    )
+    .await?;
+    assert_eq!(max, 555);
+    // A two-level method with a five-level scheme: the advice names what works, and it works.
+    let (_, message) = clv_error(&ctx, "SELECT * FROM rfm('orders', 'method=mean')").await;
+    assert!(!message.contains("bins=5"), "circular advice: {message}");
+    assert!(
+        message.contains("'scheme=cn8'") && message.contains("'scheme=none'"),
+        "{message}"
+    );
+    let ok = scalar_i64(&ctx, "SELECT count(*) FROM rfm('orders', 'method=mean', 'scheme=cn8')").await?;
+    assert_eq!(ok, 23_570);
+    Ok(())
+}
