@@ -236,3 +236,59 @@ fn a_format_that_contradicts_the_out_extension_is_a_usage_error() {
             .starts_with("customer_id,")
     );
 }
+
+/// Defect 12 (docs and code agree): a customer whose repeat purchases were all free (x > 0,
+/// monetary 0) is outside the Gamma-Gamma fit but scored: expected spend p·γ/(p·x + q − 1),
+/// the posterior mean with an observed mean of 0, and a CLV (docs/cli.md, sql-reference.md).
+#[test]
+fn free_repeat_purchases_get_the_documented_expected_spend() {
+    let dir = temp_dir("free");
+    let cal = ["--calibration-end", "1997-09-30"];
+    clv_in(&dir, &[&["fit", "--out", "bg.json", "-q"][..], &cal].concat(), None).ok();
+    clv_in(
+        &dir,
+        &[&["fit", "--model", "gamma_gamma", "--out", "gg.json", "-q"][..], &cal].concat(),
+        None,
+    )
+    .ok();
+    let gg: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("gg.json")).unwrap()).unwrap();
+    let (p, q, gamma) = (
+        gg["params"]["p"].as_f64().unwrap(),
+        gg["params"]["q"].as_f64().unwrap(),
+        gg["params"]["gamma"].as_f64().unwrap(),
+    );
+    let run = clv_in(
+        &dir,
+        &[
+            &[
+                "predict",
+                "--model",
+                "bg.json",
+                "--spend-model",
+                "gg.json",
+                "--format",
+                "csv",
+            ][..],
+            &cal,
+        ]
+        .concat(),
+        None,
+    );
+    let csv = run.ok();
+    let (x, monetary, spend, value) = (
+        csv_column(csv, "x"),
+        csv_column(csv, "monetary"),
+        csv_column(csv, "expected_spend"),
+        csv_column(csv, "clv"),
+    );
+    let free: Vec<usize> = (0..x.len()).filter(|&i| x[i] > 0.0 && monetary[i] == 0.0).collect();
+    assert!(
+        !free.is_empty(),
+        "CDNOW has a customer whose repeat purchases were free"
+    );
+    for i in free {
+        let expected = p * gamma / (p * x[i] + q - 1.0);
+        assert!(close(spend[i], expected, 1e-12), "{} vs {expected}", spend[i]);
+        assert!(value[i].is_finite() && value[i] > 0.0, "clv {}", value[i]);
+    }
+}
