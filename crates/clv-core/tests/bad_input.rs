@@ -284,3 +284,19 @@ async fn fixed_thresholds_make_one_scale_and_the_advice_is_not_circular() -> Res
     assert_eq!(ok, 23_570);
     Ok(())
 }
+
+/// A repeated named argument is an error, not "the last one wins".
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repeated_named_argument_is_an_error() -> Result<()> {
+    let ctx = cdnow(1).await?;
+    for sql in [
+        "SELECT * FROM rfm('orders', 'bins=4', 'bins=5')",
+        "SELECT * FROM rfm('orders', 'bins=4', 'rfm.bins=5')",
+        "SELECT * FROM btyd_summary('orders', 'time_unit=day', 'TIME_UNIT=week')",
+    ] {
+        let (kind, message) = clv_error(&ctx, sql).await;
+        assert_eq!(kind, ErrorKind::Usage, "{sql}");
+        assert!(message.contains("a second time"), "{sql}: {message}");
+    }
+    Ok(())
+}
