@@ -4,7 +4,10 @@ use std::io::Write;
 use std::path::Path;
 
 use clap::ValueEnum;
+use std::sync::Arc;
+
 use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::common::{DataFusionError, Result, internal_err};
 use datafusion::parquet::arrow::ArrowWriter;
@@ -98,6 +101,24 @@ fn resolve(format: Option<Format>, out: Option<&Path>) -> crate::error::Result<F
     }
 }
 
+/// The schema a result is written to Parquet in: Parquet has no second-resolution timestamp
+/// (Arrow's writer would store plain integers that other readers do not see as times), so
+/// `Timestamp(Second)` columns become `Timestamp(Millisecond)`, same instants and time zone.
+fn parquet_schema(schema: &SchemaRef) -> SchemaRef {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Timestamp(TimeUnit::Second, tz) => f
+                .as_ref()
+                .clone()
+                .with_data_type(DataType::Timestamp(TimeUnit::Millisecond, tz.clone())),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+}
+
 /// Writes `batches` in `format` to `sink`.
 fn write_to(sink: &mut (impl Write + Send), batches: &[RecordBatch], format: Format) -> Result<()> {
     match format {
@@ -121,9 +142,16 @@ fn write_to(sink: &mut (impl Write + Send), batches: &[RecordBatch], format: For
             let Some(schema) = batches.first().map(RecordBatch::schema) else {
                 return internal_err!("a result without a schema");
             };
-            let mut w = ArrowWriter::try_new(&mut *sink, schema, None)?;
+            let schema = parquet_schema(&schema);
+            let mut w = ArrowWriter::try_new(&mut *sink, Arc::clone(&schema), None)?;
             for b in batches {
-                w.write(b)?;
+                let columns = b
+                    .columns()
+                    .iter()
+                    .zip(schema.fields())
+                    .map(|(c, f)| datafusion::arrow::compute::cast(c, f.data_type()))
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                w.write(&RecordBatch::try_new(Arc::clone(&schema), columns)?)?;
             }
             w.close()?;
         }

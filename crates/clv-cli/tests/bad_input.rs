@@ -292,3 +292,40 @@ fn free_repeat_purchases_get_the_documented_expected_spend() {
         assert!(value[i].is_finite() && value[i] > 0.0, "clv {}", value[i]);
     }
 }
+
+/// Timestamp(Second) columns are written to Parquet as timestamps (milliseconds), not as plain
+/// integers other readers cannot see as times.
+#[test]
+fn second_timestamps_are_written_to_parquet_as_timestamps() {
+    use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+    let dir = temp_dir("seconds");
+    clv_in(
+        &dir,
+        &[
+            "sql",
+            "SELECT arrow_cast(TIMESTAMP '2024-01-31 17:30:05', 'Timestamp(Second, None)') AS t",
+            "--out",
+            "t.parquet",
+            "-q",
+        ],
+        None,
+    )
+    .ok();
+    let file = SerializedFileReader::new(std::fs::File::open(dir.join("t.parquet")).unwrap()).unwrap();
+    let column = file.metadata().file_metadata().schema_descr().column(0);
+    let logical = format!("{:?}", column.logical_type());
+    assert!(logical.contains("Timestamp") && logical.contains("MILLIS"), "{logical}");
+    let back = clv_in(
+        &dir,
+        &[
+            "sql",
+            "--table",
+            "t=t.parquet",
+            "SELECT CAST(t AS VARCHAR) AS t FROM t",
+            "--format",
+            "csv",
+        ],
+        None,
+    );
+    assert_eq!(back.ok(), "t\n2024-01-31T17:30:05\n");
+}

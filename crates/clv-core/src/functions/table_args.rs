@@ -90,7 +90,10 @@ pub fn parse_table_args_with_locals(
                 n.split_once('.').map_or(n, |(_, k)| k).to_string()
             };
             if named.iter().any(|n| key(n) == key(&name)) {
-                return crate::usage_err!("{function}: argument {} gives '{name}' a second time; give it once", i + 1);
+                return crate::usage_err!(
+                    "{function}: argument {} gives '{name}' a second time; give it once",
+                    i + 1
+                );
             }
             named.push(name);
         }
