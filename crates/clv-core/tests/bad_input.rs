@@ -300,3 +300,53 @@ async fn a_repeated_named_argument_is_an_error() -> Result<()> {
     }
     Ok(())
 }
+
+/// Amounts of 1e29 or more (float) cannot be summed exactly: an input-data error naming the
+/// column in every plan (was "Cannot cast to Decimal128(38, 9). Overflowing on 1e308"); a
+/// total beyond Decimal128 is an error, never a wrapped-around (negative) sum.
+#[tokio::test(flavor = "multi_thread")]
+async fn huge_amounts_are_an_error_naming_the_column_never_a_wrapped_sum() -> Result<()> {
+    let ctx = context(2)?;
+    ctx.sql(
+        "CREATE TABLE f (customer_id INT, order_date DATE, price DOUBLE) AS VALUES
+         (1, DATE '2024-01-01', 5.0), (1, DATE '2024-01-02', 1e308), (2, DATE '2024-01-03', 1e29)",
+    )
+    .await?;
+    for sql in [
+        "SELECT * FROM rfm('f', 'amount_column=price')",
+        "SELECT * FROM rfm('f', 'amount_column=price', 'fused=false')",
+        "SELECT * FROM btyd_summary('f', 'amount_column=price')",
+        "SELECT * FROM cohort_retention('f', 'amount_column=price')",
+    ] {
+        let (kind, message) = clv_error(&ctx, sql).await;
+        assert_eq!(kind, ErrorKind::InputData, "{sql}: {message}");
+        assert!(
+            message.contains("amount column 'price' has a value of 1e29 or more"),
+            "{sql}: {message}"
+        );
+    }
+    ctx.sql(
+        "CREATE TABLE d (customer_id INT, order_date DATE, amount DECIMAL(38, 0)) AS VALUES
+         (1, DATE '2024-01-01', 90000000000000000000000000000000000000),
+         (1, DATE '2024-01-02', 90000000000000000000000000000000000000)",
+    )
+    .await?;
+    for sql in [
+        "SELECT monetary FROM rfm('d', 'fused=false', 'scheme=none')",
+        "SELECT monetary FROM rfm('d', 'collapse=day', 'scheme=none')",
+        "SELECT revenue FROM cohort_retention('d')",
+    ] {
+        let result = match ctx.sql(sql).await {
+            Ok(df) => df.collect().await.map(|b| pretty(&b)),
+            Err(e) => Err(e),
+        };
+        assert!(result.is_err(), "{sql} must fail, not wrap: {result:?}");
+    }
+    Ok(())
+}
+
+fn pretty(b: &[datafusion::arrow::array::RecordBatch]) -> String {
+    datafusion::arrow::util::pretty::pretty_format_batches(b)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}

@@ -25,13 +25,13 @@
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::metadata::FieldMetadata;
 use datafusion::common::{Result, plan_err};
-use datafusion::functions_aggregate::expr_fn::{count, first_value, max, min, sum};
+use datafusion::functions_aggregate::expr_fn::{count, first_value, max, min};
 use datafusion::functions_aggregate::min_max::max_udaf;
 use datafusion::logical_expr::expr::WindowFunction;
 use datafusion::logical_expr::{Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, cast, ident, lit, when};
 
 use super::transactions::columns::{AMOUNT, CUSTOMER, DAY, PURCHASE};
-use super::transactions::{period_start_day, prepare};
+use super::transactions::{exact_total, period_start_day, prepare};
 use crate::config::{ClvOptions, Collapse, format_date};
 use crate::ltv::TIME_UNIT_METADATA;
 
@@ -103,11 +103,13 @@ pub fn btyd_summary_plan(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalP
         None => Ok(e),
     };
     let amount = ident(AMOUNT);
-    let days = LogicalPlanBuilder::from(prepared)
+    let prepared = LogicalPlanBuilder::from(prepared);
+    let day_total = exact_total(&prepared, AMOUNT, None)?;
+    let days = prepared
         .aggregate(
             vec![ident(CUSTOMER), ident(DAY)],
             vec![
-                sum(amount.clone()).alias(AMOUNT),
+                day_total.alias(AMOUNT),
                 count(lit(1)).filter(ident(PURCHASE)).build()?.alias("__clv_purchases"),
                 min(ident("__clv_date"))
                     .filter(ident(PURCHASE))
@@ -116,6 +118,7 @@ pub fn btyd_summary_plan(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalP
             ],
         )?
         .filter(ident("__clv_purchases").gt(lit(0)))?;
+    let calibration_total = exact_total(&days, AMOUNT, calibration_end.map(|c| ident(DAY).lt_eq(lit(c))))?;
     let customers = days.aggregate(
         vec![ident(CUSTOMER)],
         vec![
@@ -123,7 +126,7 @@ pub fn btyd_summary_plan(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalP
             min(ident("__clv_date")).alias("__clv_first_date"),
             in_calibration(count(lit(1)))?.alias("__clv_n"),
             in_calibration(max(ident(DAY)))?.alias("__clv_last"),
-            in_calibration(sum(amount.clone()))?.alias("__clv_sum"),
+            calibration_total.alias("__clv_sum"),
             first_value(amount, vec![ident(DAY).sort(true, false)]).alias("__clv_first_amount"),
             match calibration_end {
                 Some(c) => count(lit(1)).filter(ident(DAY).gt(lit(c))).build()?,

@@ -62,11 +62,13 @@ fn window_sum(arg: Expr, running: bool) -> Result<Expr> {
 pub fn cohort_retention_plan(source: LogicalPlan, o: &ClvOptions, period: Period) -> Result<LogicalPlan> {
     let prepared = prepare(source, o)?;
     let index = clv_period_index_udf().call(vec![cast(ident(DAY), DataType::Date32), lit(period.as_str())]);
-    let per_period = LogicalPlanBuilder::from(prepared)
+    let prepared = LogicalPlanBuilder::from(prepared);
+    let revenue = super::transactions::exact_total(&prepared, AMOUNT, None)?;
+    let per_period = prepared
         .aggregate(
             vec![ident(CUSTOMER), index.alias("__clv_p")],
             vec![
-                sum(ident(AMOUNT)).alias("__clv_revenue"),
+                revenue.alias("__clv_revenue"),
                 count(lit(1)).filter(ident(PURCHASE)).build()?.alias("__clv_purchases"),
             ],
         )?

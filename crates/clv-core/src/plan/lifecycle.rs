@@ -123,12 +123,10 @@ pub fn transitions_plan(source: LogicalPlan, o: &ClvOptions, from: i32, to: i32)
         .build()?;
     let mut oo = o.clone();
     oo.as_of = Some(to);
-    let revenue = LogicalPlanBuilder::from(prepare(source.clone(), &oo)?)
-        .filter(ident(DAY).gt(lit(from)))?
-        .aggregate(
-            vec![ident(CUSTOMER).alias("__clv_rc")],
-            vec![sum(ident(AMOUNT)).alias("__clv_rev")],
-        )?
+    let revenue = LogicalPlanBuilder::from(prepare(source.clone(), &oo)?).filter(ident(DAY).gt(lit(from)))?;
+    let total = super::transactions::exact_total(&revenue, AMOUNT, None)?;
+    let revenue = revenue
+        .aggregate(vec![ident(CUSTOMER).alias("__clv_rc")], vec![total.alias("__clv_rev")])?
         .build()?;
     LogicalPlanBuilder::from(at(to)?)
         .join(before, JoinType::Left, (vec![CUSTOMER], vec!["__clv_c"]), None)?

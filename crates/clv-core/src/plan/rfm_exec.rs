@@ -43,7 +43,7 @@ use datafusion::arrow::datatypes::{DataType, Decimal128Type, Float32Type, Float6
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::runtime::SpawnedTask;
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{DataFusionError, Result, exec_err, internal_err};
+use datafusion::common::{DataFusionError, Result, internal_err};
 use datafusion::datasource::TableType;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
@@ -87,6 +87,8 @@ struct FusedRfm {
     id_type: DataType,
     time_type: DataType,
     amount_type: DataType,
+    /// The amount column's name, for errors.
+    amount_column: String,
 }
 
 /// `rfm()` as a table whose scan is an [`RfmExec`] over the prepared transactions.
@@ -122,6 +124,7 @@ impl FusedRfmTable {
                 id_type: types.customer,
                 time_type: types.time,
                 amount_type: exact_amount_type(&types.amount),
+                amount_column: o.amount_column.clone(),
             }),
         })
     }
@@ -348,7 +351,7 @@ async fn aggregate(
             batch = valid_amount_rows(batch, a)?;
         }
         let time = time_values(batch.column(t), &mut times)?;
-        let valid = exact_amounts(batch.column(a), &fused.amount_type, &mut amounts)?;
+        let valid = exact_amounts(batch.column(a), &fused.amount_type, &fused.amount_column, &mut amounts)?;
         agg.update(
             batch.column(c),
             time,
@@ -444,7 +447,12 @@ fn round_small(y: f64) -> i64 {
 /// `CAST(amount AS exact)` gives, and which are present. Floats are scaled by 10^s, rounded
 /// half away from zero and checked against the precision inline (the cast kernel's own
 /// formula); decimals of the same scale are copied; anything else goes through the cast.
-fn exact_amounts(amounts: &ArrayRef, exact: &DataType, out: &mut Vec<i128>) -> Result<Option<NullBuffer>> {
+fn exact_amounts(
+    amounts: &ArrayRef,
+    exact: &DataType,
+    column: &str,
+    out: &mut Vec<i128>,
+) -> Result<Option<NullBuffer>> {
     let DataType::Decimal128(precision, scale) = *exact else {
         return internal_err!("RfmExec: exact amount type {exact}");
     };
@@ -478,10 +486,14 @@ fn exact_amounts(amounts: &ArrayRef, exact: &DataType, out: &mut Vec<i128>) -> R
                 });
             }
             if let Some(x) = overflow {
-                return exec_err!("Cannot cast to Decimal128({precision}, {scale}). Overflowing on {x:?}");
+                return Err(crate::error::ClvError::input_data(format!(
+                    "{} (the value {x:?})",
+                    super::transactions::huge_amount_message(column)
+                ))
+                .into());
             }
         }
-        DataType::Float32 => return exact_amounts(&cast(amounts, &DataType::Float64)?, exact, out),
+        DataType::Float32 => return exact_amounts(&cast(amounts, &DataType::Float64)?, exact, column, out),
         _ => {
             let decimals = cast(amounts, exact)?;
             out.extend_from_slice(decimals.as_primitive::<Decimal128Type>().values());

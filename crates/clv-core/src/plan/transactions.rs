@@ -86,6 +86,46 @@ pub fn exact_amount_type(t: &DataType) -> DataType {
     }
 }
 
+/// The magnitude from which a float amount cannot be summed exactly: 10^(38 − 9), the limit
+/// of Decimal128(38, 9) ([`exact_amount_type`]).
+pub(crate) const FLOAT_AMOUNT_LIMIT: f64 = 1e29;
+
+/// The error for a float amount at or beyond [`FLOAT_AMOUNT_LIMIT`].
+pub(crate) fn huge_amount_message(column: &str) -> String {
+    format!(
+        "amount column '{column}' has a value of 1e29 or more in magnitude, which clv cannot sum exactly \
+         (float amounts are summed as decimals with 9 places, below 1e29); check the value, or give the \
+         column a decimal type with fewer places"
+    )
+}
+
+/// The exact total of the amount column `column` of `builder` (over the rows of `filter`):
+/// summed in Decimal256 (which no realistic number of rows can overflow, where a Decimal128
+/// sum wraps around silently) and brought back to its Decimal128 type, an error (not a wrong
+/// number) if it does not fit.
+pub(crate) fn exact_total(builder: &LogicalPlanBuilder, column: &str, filter: Option<Expr>) -> Result<Expr> {
+    let t = builder
+        .schema()
+        .field_with_unqualified_name(column)?
+        .data_type()
+        .clone();
+    let (argument, wide) = match t {
+        DataType::Decimal128(_, scale) => (
+            cast(ident(column), DataType::Decimal256(76, scale)),
+            Some(DataType::Decimal128(38, scale)),
+        ),
+        _ => (ident(column), None),
+    };
+    let total = match filter {
+        Some(f) => sum(argument).filter(f).build()?,
+        None => sum(argument),
+    };
+    Ok(match wide {
+        Some(t) => cast(total, t),
+        None => total,
+    })
+}
+
 fn check_column(
     schema: &DFSchema,
     name: &str,
@@ -241,6 +281,20 @@ pub(crate) fn prepare_amounts(source: LogicalPlan, o: &ClvOptions, amounts: Amou
     let (builder, types, c) = project_contract(source, o)?;
     let customer = ident(CUSTOMER);
     let amount = ident(RAW_AMOUNT);
+    // Beyond this the exact conversion below cannot represent a float amount (the fused
+    // operator converts, and checks, each amount itself).
+    let huge_check = (amounts == Amounts::Exact && types.amount.is_floating()).then(|| {
+        let huge = c.valid_key.clone().and(c.valid_amount.clone()).and(
+            datafusion::functions::math::expr_fn::abs(cast(amount.clone(), DataType::Float64))
+                .gt_eq(lit(FLOAT_AMOUNT_LIMIT)),
+        );
+        clv_check(
+            huge,
+            &huge_amount_message(&o.amount_column),
+            customer.clone(),
+            amount.clone(),
+        )
+    });
     let mut keep = c.valid_key.clone();
     match o.invalid_amounts {
         InvalidAmounts::Exclude if amounts == Amounts::Unchecked => {}
@@ -283,10 +337,11 @@ pub(crate) fn prepare_amounts(source: LogicalPlan, o: &ClvOptions, amounts: Amou
         customer,
         ident(TIME),
         ident(DAY),
-        if amounts == Amounts::Exact {
-            cast(amount, exact_amount_type(&types.amount))
-        } else {
-            amount
+        match (amounts, huge_check) {
+            // In the projection, not a filter: the scan's pushed-down predicates stay as they are.
+            (Amounts::Exact, Some(check)) => when(check, cast(amount, exact_amount_type(&types.amount))).end()?,
+            (Amounts::Exact, None) => cast(amount, exact_amount_type(&types.amount)),
+            _ => amount,
         }
         .alias(AMOUNT),
         purchase.alias(PURCHASE),
@@ -374,6 +429,7 @@ pub(crate) fn summarize(
     if let Some(order_key) = order_key {
         // One row per (customer, order): the order's first and last purchase times and net amount.
         let purchases = count(lit(1)).filter(ident(PURCHASE)).build()?;
+        let order_total = exact_total(&builder, AMOUNT, None)?;
         builder = builder
             .aggregate(
                 group(vec![order_key.alias("__clv_key")]),
@@ -381,7 +437,7 @@ pub(crate) fn summarize(
                     min(ident(TIME)).filter(ident(PURCHASE)).build()?.alias(TIME),
                     max(ident(TIME)).filter(ident(PURCHASE)).build()?.alias(LAST_TIME),
                     max(ident(DAY)).alias(DAY),
-                    sum(ident(AMOUNT)).alias(AMOUNT),
+                    order_total.alias(AMOUNT),
                     purchases.alias("__clv_purchases"),
                 ],
             )?
@@ -405,6 +461,7 @@ pub(crate) fn summarize(
     } else {
         count(lit(1)).filter(ident(PURCHASE)).build()?
     };
+    let total = exact_total(&builder, AMOUNT, None)?;
     let builder = builder.aggregate(
         group(vec![]),
         vec![
@@ -414,7 +471,7 @@ pub(crate) fn summarize(
                 .build()?
                 .alias("first_purchase"),
             max(ident(last)).filter(ident(PURCHASE)).build()?.alias("last_purchase"),
-            sum(ident(AMOUNT)).alias("__clv_sum"),
+            total.alias("__clv_sum"),
             max(ident(DAY)).alias(LAST_ACTIVITY),
         ],
     )?;
