@@ -14,7 +14,7 @@ use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::csv::CsvFormat;
 use datafusion::datasource::file_format::json::JsonFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::listing::{ListingOptions, ListingTableUrl};
 use datafusion::logical_expr::{cast, col};
 use datafusion::prelude::SessionContext;
 use futures::TryStreamExt;
@@ -161,20 +161,26 @@ pub async fn register_path(
         }
     }
     let options = ListingOptions::new(format.format()).with_file_extension(extension);
-    let config = ListingTableConfig::new(url)
-        .with_listing_options(options)
-        .infer_schema(&state)
+    let o = crate::session::options(ctx);
+    let mut contract = vec![
+        o.customer_column.as_str(),
+        o.time_column.as_str(),
+        o.amount_column.as_str(),
+    ];
+    contract.extend(o.order_column.as_deref());
+    // Columns by name across the files (a CSV file is otherwise read by position).
+    let plan = clv::plan::source::files_plan(&state, &format!("{name}_raw"), &url, &options, &contract)
         .await
-        .map_err(|e| {
-            CliError::data(format!(
+        .map_err(|e| match clv::ClvError::find(&e) {
+            Some(_) => CliError::from(e),
+            None => CliError::data(format!(
                 "cannot read '{path}' as {}: {}; check the file or pass --input-format",
                 format.name(),
                 root_message(&e)
-            ))
+            )),
         })?;
-    let table = ListingTable::try_new(config).map_err(|e| CliError::data(format!("'{path}': {}", root_message(&e))))?;
-    let schema = datafusion::catalog::TableProvider::schema(&table);
-    ctx.register_table(format!("{name}_raw"), Arc::new(table))?;
+    let schema = plan.schema().inner().clone();
+    ctx.register_table(format!("{name}_raw"), Arc::new(ViewTable::new(plan, None)))?;
     let mut df = ctx.table(format!("{name}_raw")).await?;
     if let Some(time) = time_column
         && let Ok(field) = schema.field_with_name(time)

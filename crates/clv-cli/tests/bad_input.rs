@@ -329,3 +329,91 @@ fn second_timestamps_are_written_to_parquet_as_timestamps() {
     );
     assert_eq!(back.ok(), "t\n2024-01-31T17:30:05\n");
 }
+
+/// Defect 3: the CSV files of one folder are read by column name (a file with the columns in
+/// another order swapped them silently); files of compatible types (Int32 and Int64 ids,
+/// integer and decimal amounts) are read with the widened type; a file without a transaction
+/// column is an error naming it.
+#[test]
+fn folder_files_are_read_by_column_name_with_widened_types() {
+    let dir = temp_dir("by-name");
+    let csv = dir.join("csv");
+    std::fs::create_dir_all(&csv).unwrap();
+    std::fs::write(
+        csv.join("a.csv"),
+        "customer_id,order_date,amount\n1,2024-01-01,10\n2,2024-01-02,20\n",
+    )
+    .unwrap();
+    std::fs::write(
+        csv.join("b.csv"),
+        "amount,customer_id,order_date\n3,500,2024-01-05\n4,1,2024-01-06\n",
+    )
+    .unwrap();
+    let whole = dir.join("whole.csv");
+    std::fs::write(
+        &whole,
+        "customer_id,order_date,amount\n1,2024-01-01,10\n2,2024-01-02,20\n500,2024-01-05,3\n1,2024-01-06,4\n",
+    )
+    .unwrap();
+    let summary = |path: &str| {
+        let run = clv_in(
+            &dir,
+            &[
+                "rfm",
+                path,
+                "--as-of",
+                "2024-01-10",
+                "--scheme",
+                "none",
+                "--format",
+                "csv",
+            ],
+            None,
+        );
+        sorted_lines(run.ok())
+    };
+    let folder = summary("csv");
+    assert_eq!(folder, summary(whole.to_str().unwrap()));
+    assert!(folder.iter().any(|l| l.starts_with("500,5,1,3.0,")), "{folder:?}");
+
+    // Parquet files of compatible types.
+    let parquet = dir.join("parquet");
+    std::fs::create_dir_all(&parquet).unwrap();
+    let p = |name: &str| parquet.join(name).to_str().unwrap().to_string();
+    clv_in(
+        &dir,
+        &[
+            "sql",
+            "SELECT CAST(customer_id AS INT) AS customer_id, order_date, CAST(amount AS BIGINT) AS amount FROM cdnow WHERE customer_id <= 100",
+            "--out",
+            &p("a.parquet"),
+            "-q",
+        ],
+        None,
+    )
+    .ok();
+    clv_in(
+        &dir,
+        &[
+            "sql",
+            "SELECT order_date, customer_id, CAST(amount AS DECIMAL(12, 2)) AS amount FROM cdnow WHERE customer_id > 100 AND customer_id <= 200",
+            "--out",
+            &p("b.parquet"),
+            "-q",
+        ],
+        None,
+    )
+    .ok();
+    let run = clv_in(&dir, &["rfm", "parquet", "--format", "csv"], None);
+    assert_eq!(run.ok().lines().count(), 201, "{}", run.stderr);
+
+    // A file without the amount column.
+    std::fs::write(csv.join("c.csv"), "customer_id,order_date\n7,2024-01-03\n").unwrap();
+    let run = clv_in(&dir, &["rfm", "csv"], None);
+    assert_eq!(run.code, 65, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("column 'amount' is missing from") && run.stderr.contains("c.csv"),
+        "{}",
+        run.stderr
+    );
+}
