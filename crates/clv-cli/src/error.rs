@@ -184,15 +184,78 @@ impl From<std::io::Error> for CliError {
     }
 }
 
+/// The command-line flag of each clv option a hint may name (by its name without prefix).
+const FLAGS: &[(&str, &str)] = &[
+    ("customer_column", "--customer-col"),
+    ("time_column", "--time-col"),
+    ("amount_column", "--amount-col"),
+    ("order_column", "--order-col"),
+    ("id_type", "--id-type"),
+    ("as_of", "--as-of"),
+    ("negative_amounts", "--negative-amounts"),
+    ("invalid_amounts", "--invalid-amounts"),
+    ("collapse", "--collapse"),
+    ("bins", "--bins"),
+    ("method", "--method"),
+    ("scheme", "--scheme"),
+    ("monetary", "--monetary"),
+    ("recency_thresholds", "--recency-thresholds"),
+    ("frequency_thresholds", "--frequency-thresholds"),
+    ("monetary_thresholds", "--monetary-thresholds"),
+    ("calibration_end", "--calibration-end"),
+    ("holdout_end", "--holdout-end"),
+    ("time_unit", "--time-unit"),
+    ("period", "--period"),
+    ("new_days", "--new-days"),
+    ("active_days", "--active-days"),
+    ("churn_days", "--churn-days"),
+    ("cutoffs", "--cutoffs"),
+    ("window_days", "--window-days"),
+    ("every", "--every"),
+];
+
+/// The library writes hints as SQL arguments, `'name=value'`; on the command line the same
+/// hint is a flag, `--name value` (or, for an option without a flag, a `clv.toml` entry).
+fn cli_syntax(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find('\'') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        let Some(end) = after.find('\'') else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let quoted = &after[..end];
+        let rewritten = quoted.split_once('=').and_then(|(name, value)| {
+            let name = name.trim();
+            let short = name.rsplit('.').next().unwrap_or(name);
+            if !short.chars().all(|c| c.is_ascii_lowercase() || c == '_') || short.is_empty() {
+                return None;
+            }
+            Some(match FLAGS.iter().find(|(k, _)| *k == short) {
+                Some((_, flag)) => format!("{flag} {value}"),
+                None => format!("{name} = {value} in clv.toml"),
+            })
+        });
+        match rewritten {
+            Some(r) => out.push_str(&r),
+            None => {
+                out.push('\'');
+                out.push_str(quoted);
+                out.push('\'');
+            }
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// A hint for the messages where the fix is a flag of this command line.
 fn with_hint(text: &str) -> String {
-    const FLAGS: [(&str, &str); 4] = [
-        ("customer_column", "--customer-col"),
-        ("time_column", "--time-col"),
-        ("amount_column", "--amount-col"),
-        ("order_column", "--order-col"),
-    ];
-    for (option, flag) in FLAGS {
+    let text = &cli_syntax(text);
+    for (option, flag) in &FLAGS[..4] {
         let library = format!("(choose another with {option})");
         if text.contains(&library) {
             return text.replace(
@@ -236,6 +299,18 @@ mod tests {
             e.line()
                 .contains("raise the limit (SET datafusion.runtime.memory_limit")
         );
+    }
+
+    #[test]
+    fn hints_use_the_flags_of_the_command_line() {
+        assert_eq!(
+            cli_syntax("set 'bins=5' or 'scheme=none'; e.g. 'recency_thresholds=30,90,180,365'"),
+            "set --bins 5 or --scheme none; e.g. --recency-thresholds 30,90,180,365"
+        );
+        assert_eq!(cli_syntax("use 'rfm.method=fixed'"), "use --method fixed");
+        assert_eq!(cli_syntax("'penalizer=0.1'"), "penalizer = 0.1 in clv.toml");
+        assert_eq!(cli_syntax("scheme 'rf_grid' labels"), "scheme 'rf_grid' labels");
+        assert_eq!(cli_syntax("an id '007' and '7'"), "an id '007' and '7'");
     }
 
     #[test]

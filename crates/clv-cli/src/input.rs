@@ -162,14 +162,9 @@ pub async fn register_path(
     }
     let options = ListingOptions::new(format.format()).with_file_extension(extension);
     let o = crate::session::options(ctx);
-    let mut contract = vec![
-        o.customer_column.as_str(),
-        o.time_column.as_str(),
-        o.amount_column.as_str(),
-    ];
-    contract.extend(o.order_column.as_deref());
-    // Columns by name across the files (a CSV file is otherwise read by position).
-    let plan = clv::plan::source::files_plan(&state, &format!("{name}_raw"), &url, &options, &contract)
+    // Columns by name across the files (a CSV file is otherwise read by position); CSV ids as
+    // text unless they are plain integers (id_type).
+    let plan = clv::plan::source::files_plan(&state, &format!("{name}_raw"), &url, &options, &o)
         .await
         .map_err(|e| match clv::ClvError::find(&e) {
             Some(_) => CliError::from(e),

@@ -417,3 +417,54 @@ fn folder_files_are_read_by_column_name_with_widened_types() {
         run.stderr
     );
 }
+
+/// Defect 11: CSV ids "007" and "7" never merge silently. By default (id type auto) ids are
+/// integers only when every id is the plain form of its number, else the run fails naming the
+/// column and the flag; `--id-type string` (or `id_type = "string"` in clv.toml) keeps them as
+/// text.
+#[test]
+fn csv_ids_with_leading_zeros_never_merge() {
+    let dir = temp_dir("ids");
+    std::fs::write(
+        dir.join("tx.csv"),
+        "customer_id,order_date,amount\n007,2024-01-01,10\n7,2024-01-02,20\n7,2024-01-03,5\n",
+    )
+    .unwrap();
+    let run = clv_in(&dir, &["rfm", "tx.csv", "--format", "csv"], None);
+    assert_eq!(run.code, 65, "{}", run.stderr);
+    assert!(run.stdout.is_empty());
+    for needle in ["customer id column 'customer_id'", "'007' and '7'", "--id-type string"] {
+        assert!(run.stderr.contains(needle), "{needle}: {}", run.stderr);
+    }
+    let text = clv_in(
+        &dir,
+        &[
+            "rfm",
+            "tx.csv",
+            "--id-type",
+            "string",
+            "--scheme",
+            "none",
+            "--format",
+            "csv",
+        ],
+        None,
+    );
+    let rows = sorted_lines(text.ok());
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert!(rows[0].starts_with("007,") && rows[1].starts_with("7,"), "{rows:?}");
+    std::fs::write(dir.join("clv.toml"), "id_type = \"string\"\n").unwrap();
+    assert_eq!(
+        sorted_lines(clv_in(&dir, &["rfm", "tx.csv", "--scheme", "none", "--format", "csv"], None).ok()),
+        rows
+    );
+    // Plain integer ids are read as integers, as before.
+    std::fs::write(
+        dir.join("plain.csv"),
+        "customer_id,order_date,amount\n7,2024-01-01,10\n12,2024-01-02,20\n",
+    )
+    .unwrap();
+    std::fs::remove_file(dir.join("clv.toml")).unwrap();
+    let run = clv_in(&dir, &["summary", "plain.csv", "--format", "csv"], None);
+    assert!(sorted_lines(run.ok())[0].starts_with("12,"), "{}", run.stdout);
+}

@@ -42,7 +42,7 @@ use datafusion::logical_expr::{ScalarUDF, WindowUDF};
 use datafusion::prelude::SessionContext;
 
 pub use api::{BtydSummary, ChurnLabels, Rfm};
-pub use config::{ClvOptions, Collapse, InvalidAmounts, Monetary, NegativeAmounts, TimeUnit};
+pub use config::{ClvOptions, Collapse, IdType, InvalidAmounts, Monetary, NegativeAmounts, TimeUnit};
 pub use error::{ClvError, ErrorKind};
 pub use plan::report::PolicyReport;
 pub use plan::source::TransactionSource;

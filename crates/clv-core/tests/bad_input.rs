@@ -350,3 +350,40 @@ fn pretty(b: &[datafusion::arrow::array::RecordBatch]) -> String {
         .map(|t| t.to_string())
         .unwrap_or_default()
 }
+
+/// Defect 11 at the SQL level: a CSV path read by a table function keeps "007" and "7" apart
+/// ('id_type=string') or fails saying why; integer ids of a typed source become text with
+/// 'id_type=string'.
+#[tokio::test(flavor = "multi_thread")]
+async fn csv_ids_never_merge_in_table_functions() -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("clv-ids-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("tx.csv");
+    std::fs::write(
+        &path,
+        "customer_id,order_date,amount\n007,2024-01-01,10\n7,2024-01-02,20\n",
+    )?;
+    let ctx = context(1)?;
+    let p = path.display();
+    let (kind, message) = clv_error(&ctx, &format!("SELECT * FROM rfm('{p}')")).await;
+    assert_eq!(kind, ErrorKind::InputData);
+    assert!(message.contains("'id_type=string'"), "{message}");
+    let n = scalar_i64(
+        &ctx,
+        &format!("SELECT count(*) FROM rfm('{p}', 'id_type=string', 'scheme=none')"),
+    )
+    .await?;
+    assert_eq!(n, 2);
+    ctx.sql(
+        "CREATE TABLE t (customer_id BIGINT, order_date DATE, amount DOUBLE) AS VALUES (7, DATE '2024-01-01', 1.0)",
+    )
+    .await?;
+    let t = text(
+        &ctx,
+        "SELECT arrow_typeof(customer_id) AS t FROM rfm('t', 'id_type=string', 'scheme=none')",
+    )
+    .await?;
+    assert!(t.contains("Utf8"), "{t}");
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}

@@ -64,9 +64,14 @@ use crate::rfm::mapped::MappedVec;
 use crate::rfm::{CutPoints, ScoreMethod, cell_code, score_population};
 
 /// Whether `rfm()` over `source` with options `o` can use the fused operator: it is on, orders
-/// are rows (no order column, no collapse) and the customer id type is supported.
+/// are rows (no order column, no collapse), ids are taken as they are (`id_type = auto`) and the
+/// customer id type is supported.
 pub fn fused_rfm_supported(source: &LogicalPlan, o: &ClvOptions) -> Result<bool> {
-    if !o.rfm_fused || o.order_column.is_some() || o.collapse.is_some_and(|c| c != Collapse::None) {
+    if !o.rfm_fused
+        || o.order_column.is_some()
+        || o.collapse.is_some_and(|c| c != Collapse::None)
+        || o.id_type != crate::config::IdType::Auto
+    {
         return Ok(false);
     }
     Ok(is_supported_id_type(&check_contract(source.schema(), o)?.customer))

@@ -51,11 +51,17 @@ impl From<LogicalPlan> for TransactionSource {
 impl TransactionSource {
     /// Resolves the source to a plan that scans it.
     pub async fn resolve(&self, session: &dyn Session) -> Result<LogicalPlan> {
+        let o = crate::config::ClvOptions::from_session_config(session.config_options());
+        self.resolve_with(session, &o).await
+    }
+
+    /// [`Self::resolve`] with the options `o` (a path is read with `o`'s columns and id type).
+    pub async fn resolve_with(&self, session: &dyn Session, o: &crate::config::ClvOptions) -> Result<LogicalPlan> {
         match self {
             Self::Plan(p) => Ok(p.clone()),
             Self::Name(name) => match registered_table(session, name).await? {
                 Some(t) => LogicalPlanBuilder::scan(name.as_str(), provider_as_source(t), None)?.build(),
-                None => listing_plan(session, name).await,
+                None => listing_plan(session, name, o).await,
             },
         }
     }
@@ -67,6 +73,11 @@ impl TransactionSource {
     pub fn resolve_blocking(&self, session: &dyn Session) -> Result<LogicalPlan> {
         let fut = self.resolve(session);
         block_on(fut)
+    }
+
+    /// [`Self::resolve_with`] for synchronous callers (see [`Self::resolve_blocking`]).
+    pub fn resolve_blocking_with(&self, session: &dyn Session, o: &crate::config::ClvOptions) -> Result<LogicalPlan> {
+        block_on(self.resolve_with(session, o))
     }
 }
 
@@ -108,7 +119,7 @@ fn looks_like_path(name: &str) -> bool {
         || lower.ends_with(".csv")
 }
 
-async fn listing_plan(session: &dyn Session, name: &str) -> Result<LogicalPlan> {
+async fn listing_plan(session: &dyn Session, name: &str, o: &crate::config::ClvOptions) -> Result<LogicalPlan> {
     if !looks_like_path(name) {
         return plan_err!("no table named '{name}' is registered, and '{name}' is not a file path or glob");
     }
@@ -123,14 +134,7 @@ async fn listing_plan(session: &dyn Session, name: &str) -> Result<LogicalPlan> 
     };
     let url = ListingTableUrl::parse(name)?;
     let options = ListingOptions::new(format).with_file_extension(ext);
-    let o = crate::config::ClvOptions::from_session_config(session.config_options());
-    let mut contract = vec![
-        o.customer_column.as_str(),
-        o.time_column.as_str(),
-        o.amount_column.as_str(),
-    ];
-    contract.extend(o.order_column.as_deref());
-    files_plan(session, name, &url, &options, &contract)
+    files_plan(session, name, &url, &options, o)
         .await
         .map_err(|e| match crate::error::ClvError::find(&e) {
             Some(_) => e,
@@ -146,17 +150,29 @@ async fn listing_plan(session: &dyn Session, name: &str) -> Result<LogicalPlan> 
 /// the header `amount,customer_id,order_date` would swap columns silently. A column of
 /// `contract` (the transaction columns) missing from some of the files is an error naming
 /// them; another column missing from a file is NULL for its rows. Files of one schema (the
-/// usual case) are read exactly as a plain listing table reads them.
+/// usual case) are read exactly as a plain listing table reads them, except that in CSV files
+/// the id columns are read as text and become integers only as `o.id_type` allows (see
+/// [`crate::config::IdType`]): "007" and "7" never merge silently.
 pub async fn files_plan(
     session: &dyn Session,
     name: &str,
     url: &ListingTableUrl,
     options: &ListingOptions,
-    contract: &[&str],
+    o: &crate::config::ClvOptions,
 ) -> Result<LogicalPlan> {
     use datafusion::logical_expr::{cast, ident, lit};
     use futures::TryStreamExt;
 
+    let mut contract = vec![
+        o.customer_column.as_str(),
+        o.time_column.as_str(),
+        o.amount_column.as_str(),
+    ];
+    contract.extend(o.order_column.as_deref());
+    let ids: Vec<(&str, &str)> = std::iter::once(("customer id", o.customer_column.as_str()))
+        .chain(o.order_column.as_deref().map(|c| ("order id", c)))
+        .collect();
+    let csv = options.format.get_ext() == "csv";
     let store = session.runtime_env().object_store(url.object_store())?;
     let files: Vec<_> = url
         .list_all_files(session, store.as_ref(), &options.file_extension)
@@ -165,12 +181,17 @@ pub async fn files_plan(
         .await?;
     let shown = |f: &datafusion::object_store::ObjectMeta| format!("/{}", f.location);
     let mut groups: Vec<(datafusion::arrow::datatypes::SchemaRef, Vec<_>)> = vec![];
+    // Per CSV id column: whether every file's values looked like integers.
+    let mut integer_ids: Vec<(String, bool)> = vec![];
     for f in &files {
-        let schema = options
+        let mut schema = options
             .format
             .infer_schema(session, &store, std::slice::from_ref(f))
             .await
             .map_err(|e| crate::input_error!("cannot read '{}': {e}", shown(f)))?;
+        if csv {
+            schema = text_ids(&schema, &ids, &mut integer_ids);
+        }
         match groups.iter_mut().find(|(s, _)| s.fields() == schema.fields()) {
             Some((_, members)) => members.push(f.clone()),
             None => groups.push((schema, vec![f.clone()])),
@@ -182,7 +203,14 @@ pub async fn files_plan(
             .with_schema(schema);
         Ok(provider_as_source(Arc::new(ListingTable::try_new(config)?)))
     };
-    if groups.len() <= 1 || url.scheme() != "file" {
+    // A CSV id column of plain-looking integers becomes Int64, checked (id_type auto; with
+    // `integer` the contract does the same check, with `string` it stays text).
+    let convert: Vec<(&str, &str)> = ids
+        .iter()
+        .filter(|(_, c)| o.id_type == crate::config::IdType::Auto && integer_ids.iter().any(|(n, all)| n == c && *all))
+        .copied()
+        .collect();
+    if (groups.len() <= 1 && convert.is_empty() && !csv) || url.scheme() != "file" {
         let config = ListingTableConfig::new(url.clone())
             .with_listing_options(options.clone())
             .infer_schema(session)
@@ -224,13 +252,20 @@ pub async fn files_plan(
             .iter()
             .map(|f| ListingTableUrl::parse(shown(f)))
             .collect::<Result<Vec<_>>>()?;
-        let exprs: Vec<_> = columns
+        let exprs = columns
             .iter()
-            .map(|(column, t, _)| match schema.field_with_name(column) {
-                Ok(_) => cast(ident(column), t.clone()).alias(column),
-                Err(_) => cast(lit(datafusion::common::ScalarValue::Null), t.clone()).alias(column),
+            .map(|(column, t, _)| {
+                let value = match schema.field_with_name(column) {
+                    Ok(_) => cast(ident(column), t.clone()),
+                    Err(_) => cast(lit(datafusion::common::ScalarValue::Null), t.clone()),
+                };
+                Ok(match convert.iter().find(|(_, c)| c == column) {
+                    Some((role, _)) => crate::plan::transactions::checked_integer_id(value, role, column)?,
+                    None => value,
+                }
+                .alias(column))
             })
-            .collect();
+            .collect::<Result<Vec<_>>>()?;
         let group = LogicalPlanBuilder::scan(format!("{name}_{k}"), table(Arc::clone(&schema), paths)?, None)?
             .project(exprs)?
             .build()?;
@@ -240,6 +275,32 @@ pub async fn files_plan(
         });
     }
     plan.map_or_else(|| datafusion::common::internal_err!("no files"), |p| p.build())
+}
+
+/// `schema` with the id columns `ids` (role, name) as text, noting in `integer` whether each
+/// was inferred as an integer (in every file so far).
+fn text_ids(
+    schema: &datafusion::arrow::datatypes::SchemaRef,
+    ids: &[(&str, &str)],
+    integer: &mut Vec<(String, bool)>,
+) -> datafusion::arrow::datatypes::SchemaRef {
+    use datafusion::arrow::datatypes::{Field, Schema};
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            if !ids.iter().any(|(_, c)| c == f.name()) {
+                return f.as_ref().clone();
+            }
+            let is_integer = f.data_type().is_integer();
+            match integer.iter_mut().find(|(n, _)| n == f.name()) {
+                Some((_, all)) => *all &= is_integer,
+                None => integer.push((f.name().clone(), is_integer)),
+            }
+            f.as_ref().clone().with_data_type(DataType::Utf8)
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
 /// The type that holds the values of both `a` and `b` without loss, if there is one: the

@@ -26,7 +26,7 @@ use datafusion::logical_expr::expr::WindowFunction;
 use datafusion::logical_expr::{Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, cast, ident, lit, when};
 
 use crate::churn::calendar::Period;
-use crate::config::{ClvOptions, Collapse, InvalidAmounts, Monetary, NegativeAmounts};
+use crate::config::{ClvOptions, Collapse, IdType, InvalidAmounts, Monetary, NegativeAmounts};
 use crate::functions::clv_check::clv_check;
 use crate::functions::clv_period_index::clv_period_index_udf;
 use crate::functions::clv_period_start::clv_period_start_udf;
@@ -148,6 +148,35 @@ fn check_column(
     Ok(t.clone())
 }
 
+/// The text id `id` as an Int64, failing (naming the `role` column) on a text that is not the
+/// plain form of its integer: "007" or "+7" would become 7 and merge with "7".
+pub fn checked_integer_id(id: Expr, role: &str, column: &str) -> Result<Expr> {
+    let number = Expr::TryCast(datafusion::logical_expr::TryCast::new(
+        Box::new(id.clone()),
+        DataType::Int64,
+    ));
+    let plain = cast(number.clone(), DataType::Utf8).eq(cast(id.clone(), DataType::Utf8));
+    let violation = id.clone().is_not_null().and(plain.is_not_true());
+    let message = format!(
+        "{role} column '{column}' holds an id that is not the plain form of an integer, so reading the ids as \
+         numbers would merge distinct ids (such as '007' and '7'); keep them as text with 'id_type=string'"
+    );
+    when(clv_check(violation, &message, id.clone(), id), number).end()
+}
+
+/// An id column as `id_type` asks: text, integer (checked) or as it is.
+fn typed_id(id: Expr, t: &DataType, o: &ClvOptions, role: &str, column: &str) -> Result<Expr> {
+    let text = |t: &DataType| match t {
+        DataType::Dictionary(_, v) => matches!(**v, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View),
+        t => matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View),
+    };
+    Ok(match o.id_type {
+        IdType::String if !text(t) => cast(id, DataType::Utf8),
+        IdType::Integer if text(t) => checked_integer_id(id, role, column)?,
+        _ => id,
+    })
+}
+
 /// The checked input columns.
 #[derive(Debug, Clone)]
 pub struct ContractTypes {
@@ -222,13 +251,20 @@ pub(crate) fn project_contract(
         builder = builder.distinct()?;
     }
     let mut exprs = vec![
-        ident(&o.customer_column).alias(CUSTOMER),
+        typed_id(
+            ident(&o.customer_column),
+            &types.customer,
+            o,
+            "customer id",
+            &o.customer_column,
+        )?
+        .alias(CUSTOMER),
         ident(&o.time_column).alias(TIME),
         cast(cast(ident(&o.time_column), DataType::Date32), DataType::Int32).alias(DAY),
         ident(&o.amount_column).alias(RAW_AMOUNT),
     ];
-    if let Some(order) = &o.order_column {
-        exprs.push(ident(order).alias(ORDER));
+    if let (Some(order), Some(t)) = (&o.order_column, &types.order) {
+        exprs.push(typed_id(ident(order), t, o, "order id", order)?.alias(ORDER));
     }
     let builder = builder.project(exprs)?;
 
