@@ -101,6 +101,12 @@ pub async fn register_path(
     format: Option<InputFormat>,
     time_column: Option<&str>,
 ) -> Result<Input> {
+    if path == "-" || path.starts_with("/dev/std") || path.starts_with("/dev/fd/") || path.starts_with("/proc/self/fd/")
+    {
+        return Err(CliError::usage(format!(
+            "'{path}': clv reads files, folders and globs, not standard input or a pipe; save the data to a file first"
+        )));
+    }
     let is_glob = path.contains(['*', '?', '[']);
     let local = Path::new(path);
     if !is_glob && !path.contains("://") && !local.exists() {

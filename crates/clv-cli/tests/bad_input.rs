@@ -468,3 +468,24 @@ fn csv_ids_with_leading_zeros_never_merge() {
     let run = clv_in(&dir, &["summary", "plain.csv", "--format", "csv"], None);
     assert!(sorted_lines(run.ok())[0].starts_with("12,"), "{}", run.stdout);
 }
+
+/// A header-only CSV or an all-null column is "empty input", not "has type Null"; standard
+/// input is refused with the fix, not "no .csv files".
+#[test]
+fn empty_input_is_named_as_such() {
+    let dir = temp_dir("empty-input");
+    std::fs::write(dir.join("header.csv"), "customer_id,order_date,amount\n").unwrap();
+    std::fs::write(dir.join("nulls.csv"), "customer_id,order_date,amount\n1,,\n2,,\n").unwrap();
+    for file in ["header.csv", "nulls.csv"] {
+        let run = clv_in(&dir, &["rfm", file], None);
+        assert_eq!(run.code, 65, "{}", run.stderr);
+        assert!(run.stderr.starts_with("error: empty input: "), "{}", run.stderr);
+        assert!(!run.stderr.contains("type Null"), "{}", run.stderr);
+    }
+    let run = clv_in(
+        &dir,
+        &["rfm", "/dev/stdin", "--input-format", "csv"],
+        Some("customer_id,order_date,amount\n"),
+    );
+    assert_usage_error(&run, &["not standard input", "save the data to a file"]);
+}

@@ -142,6 +142,12 @@ fn check_column(
         );
     };
     let t = field.data_type();
+    if t == &DataType::Null {
+        return crate::input_err!(
+            "empty input: {role} column '{name}' has no value to tell its type (a file with a header only, empty \
+             standard input, or a column that is null in every row)"
+        );
+    }
     if !accepted(t) {
         return crate::input_err!("{role} column '{name}' has type {t}; expected {accepted_text}");
     }
