@@ -489,3 +489,31 @@ fn empty_input_is_named_as_such() {
     );
     assert_usage_error(&run, &["not standard input", "save the data to a file"]);
 }
+
+/// A non-converged model used for predictions warns; a cutoff with no customers shows n/a,
+/// not a 0.0 % churn rate.
+#[test]
+fn poor_fits_warn_and_empty_cutoffs_have_no_rate() {
+    let dir = temp_dir("warnings");
+    clv_in(&dir, &["fit", "--out", "bg.json", "-q"], None).ok();
+    let text = std::fs::read_to_string(dir.join("bg.json"))
+        .unwrap()
+        .replace("\"converged\": true", "\"converged\": false");
+    std::fs::write(dir.join("bad.json"), text).unwrap();
+    let run = clv_in(&dir, &["predict", "--model", "bad.json", "--format", "csv"], None);
+    run.ok();
+    assert!(
+        run.stderr
+            .contains("warning: the BG/NBD model in bad.json did not converge"),
+        "{}",
+        run.stderr
+    );
+    let clean = clv_in(&dir, &["predict", "--model", "bg.json", "--format", "csv"], None);
+    assert!(!clean.stderr.contains("warning"), "{}", clean.stderr);
+    let labels = clv_in(&dir, &["churn", "labels", "--cutoffs", "1990-01-31,1997-09-30"], None);
+    let out = labels.ok();
+    assert!(
+        out.contains("1990-01-31: 0 customers with a purchase by the cutoff; churn rate n/a"),
+        "{out}"
+    );
+}

@@ -113,9 +113,10 @@ async fn labels(global: &GlobalArgs, args: LabelsArgs) -> Result<()> {
     require_cutoffs(&job)?;
     let src = job.source();
     let result = job
-        .sql(
+        .sql_registered(
             "churn labels",
             &format!("SELECT * FROM churn_labels({src}) ORDER BY cutoff, customer_id"),
+            "churn_labels_result",
         )
         .await?;
     output::warn_if_empty(&result, "churn-label table");
@@ -131,7 +132,61 @@ async fn labels(global: &GlobalArgs, args: LabelsArgs) -> Result<()> {
         .sql("label summary", &label_summary_query(&format!("churn_labels({src})")))
         .await?;
     output::print_table("Labels per cutoff", &summary)?;
+    // A cutoff without customers has no row: say so, with no rate rather than a 0.0 % one.
+    let shown = crate::columns::strings(&summary, "cutoff")?;
+    if let Some(text) = &o.churn_cutoffs {
+        for cutoff in clv::churn::parse_cutoffs(text, o.churn_every)? {
+            let date = clv::config::format_date(cutoff);
+            if !shown.iter().flatten().any(|s| *s == date) {
+                println!("{date}: 0 customers with a purchase by the cutoff; churn rate n/a");
+            }
+        }
+    }
+    if o.churn_btyd {
+        warn_about_fits(&job, &o).await?;
+    }
     output::print_preview("Customers", &result, args.view.preview)
+}
+
+/// Warns when a per-cutoff BTYD fit behind the labels' P(alive) did not converge or is
+/// degenerate (no standard errors): the predictions are then poor.
+async fn warn_about_fits(job: &Job, o: &clv::ClvOptions) -> Result<()> {
+    let fit = match o.ltv_model.as_str() {
+        "pareto_nbd" => "pareto_nbd_fit",
+        "mbg_nbd" => "mbgnbd_fit",
+        _ => "bgnbd_fit",
+    };
+    let fits = job
+        .sql_results(
+            "fit diagnostics",
+            &format!(
+                "SELECT CAST(cutoff AS VARCHAR) AS cutoff, f.converged AS converged, f.se_r IS NOT NULL AS identified
+                 FROM (SELECT cutoff, {fit}(x, t_x, t) AS f FROM churn_labels_result GROUP BY cutoff) ORDER BY cutoff"
+            ),
+        )
+        .await;
+    // A cutoff whose fit fails outright already failed the labels; nothing to add here.
+    let Ok(fits) = fits else { return Ok(()) };
+    let (cutoffs, converged, identified) = (
+        crate::columns::strings(&fits, "cutoff")?,
+        crate::columns::i64s(&fits, "converged")?,
+        crate::columns::i64s(&fits, "identified")?,
+    );
+    for i in 0..cutoffs.len() {
+        let cutoff = cutoffs[i].clone().unwrap_or_default();
+        if converged[i] == 0 {
+            eprintln!(
+                "warning: the {} fit at cutoff {cutoff} did not converge; its p_alive, churn_probability and expected_purchases may be poor",
+                o.ltv_model
+            );
+        } else if identified[i] == 0 {
+            eprintln!(
+                "warning: the {} fit at cutoff {cutoff} is degenerate (no standard errors: the data do not identify the parameters); its p_alive, churn_probability and expected_purchases may be poor",
+                o.ltv_model
+            );
+        }
+    }
+    Ok(())
 }
 
 async fn evaluate(global: &GlobalArgs, args: EvaluateArgs) -> Result<()> {

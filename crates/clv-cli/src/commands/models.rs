@@ -304,6 +304,21 @@ pub async fn predict(global: &GlobalArgs, args: PredictArgs) -> Result<()> {
             return Err(CliError::usage(format!("{flag} must be a finite number >= 0, got {v}")));
         }
     }
+    for m in std::iter::once(&model).chain(spend.as_ref()) {
+        let fit = &m.json["fit"];
+        let name = display_name(m.kind.name());
+        if fit["converged"].as_bool() == Some(false) {
+            eprintln!(
+                "warning: the {name} model in {} did not converge when fitted; its predictions may be poor",
+                m.path.display()
+            );
+        } else if fit.is_object() && fit["standard_errors"].is_null() {
+            eprintln!(
+                "warning: the {name} model in {} is degenerate (no standard errors: the data did not identify its parameters); its predictions may be poor",
+                m.path.display()
+            );
+        }
+    }
     let query = predict_query(&job.source(), &model, spend.as_ref(), horizon, discount, margin);
     let result = job.sql_registered("predictions", &query, "predictions").await?;
     output::warn_if_empty(&result, "prediction table");
