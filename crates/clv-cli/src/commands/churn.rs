@@ -209,16 +209,14 @@ async fn evaluate(global: &GlobalArgs, args: EvaluateArgs) -> Result<()> {
         "Churn evaluation of {}: 1 - P(alive) of a {} model fitted at each cutoff, against no purchase in the next {} days; decile 10 is the most likely to churn",
         job.input.label, o.ltv_model, o.churn_window_days
     ));
-    if !result.is_empty() {
-        let auc = job
-            .sql_results(
-                "AUC",
-                "SELECT cutoff, sum(customers) AS customers, sum(churned) AS churned, round(max(auc), 4) AS auc
-                 FROM evaluation GROUP BY cutoff ORDER BY cutoff",
-            )
-            .await?;
-        output::print_table("AUC per cutoff (0.5 = a random ranking, 1 = perfect)", &auc)?;
-    }
+    // Every query runs before anything is printed: a failure leaves stdout empty.
+    let auc = job
+        .sql_results(
+            "AUC",
+            "SELECT cutoff, sum(customers) AS customers, sum(churned) AS churned, round(max(auc), 4) AS auc
+             FROM evaluation GROUP BY cutoff ORDER BY cutoff",
+        )
+        .await?;
     let deciles = job
         .sql_results(
             "deciles",
@@ -227,5 +225,8 @@ async fn evaluate(global: &GlobalArgs, args: EvaluateArgs) -> Result<()> {
              FROM evaluation ORDER BY cutoff, decile",
         )
         .await?;
+    if output::rows(&result) > 0 {
+        output::print_table("AUC per cutoff (0.5 = a random ranking, 1 = perfect)", &auc)?;
+    }
     output::print_table("Calibration deciles", &deciles)
 }

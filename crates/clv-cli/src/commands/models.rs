@@ -341,18 +341,16 @@ pub async fn predict(global: &GlobalArgs, args: PredictArgs) -> Result<()> {
     } else {
         ""
     };
-    if !result.is_empty() {
-        let overview = job
-            .sql_results(
-                "overview",
-                &format!(
-                    "SELECT count(*) AS customers, round(avg(p_alive), 4) AS mean_p_alive,
-                            round(sum(expected_purchases), 2) AS expected_purchases{spend_cols} FROM predictions"
-                ),
-            )
-            .await?;
-        output::print_table("Overview", &overview)?;
-    }
+    // Every query runs before anything is printed: a failure leaves stdout empty.
+    let overview = job
+        .sql_results(
+            "overview",
+            &format!(
+                "SELECT count(*) AS customers, round(avg(p_alive), 4) AS mean_p_alive,
+                        round(sum(expected_purchases), 2) AS expected_purchases{spend_cols} FROM predictions"
+            ),
+        )
+        .await?;
     let order = if spend.is_some() { "clv" } else { "expected_purchases" };
     let top = job
         .sql_results(
@@ -363,5 +361,8 @@ pub async fn predict(global: &GlobalArgs, args: PredictArgs) -> Result<()> {
             ),
         )
         .await?;
+    if output::rows(&result) > 0 {
+        output::print_table("Overview", &overview)?;
+    }
     output::print_table(&format!("Top {} customers by {order}", args.view.preview), &top)
 }

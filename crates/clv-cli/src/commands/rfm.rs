@@ -77,7 +77,6 @@ pub async fn run(global: &GlobalArgs, args: RfmArgs) -> Result<()> {
              FROM rfm_result GROUP BY segment ORDER BY customers DESC, segment",
         )
         .await?;
-    output::print_table("Segments", &segments)?;
     let preview = job
         .sql_results(
             "preview",
@@ -88,6 +87,8 @@ pub async fn run(global: &GlobalArgs, args: RfmArgs) -> Result<()> {
             ),
         )
         .await?;
+    // Printed once every query has run: a failure leaves stdout empty.
+    output::print_table("Segments", &segments)?;
     output::print_table(
         &format!("Preview (top {} by R+F+M, then customer id)", args.view.preview),
         &preview,
