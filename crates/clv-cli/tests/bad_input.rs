@@ -313,7 +313,7 @@ fn second_timestamps_are_written_to_parquet_as_timestamps() {
     .ok();
     let file = SerializedFileReader::new(std::fs::File::open(dir.join("t.parquet")).unwrap()).unwrap();
     let column = file.metadata().file_metadata().schema_descr().column(0);
-    let logical = format!("{:?}", column.logical_type());
+    let logical = format!("{:?}", column.logical_type_ref());
     assert!(logical.contains("Timestamp") && logical.contains("MILLIS"), "{logical}");
     let back = clv_in(
         &dir,

@@ -226,7 +226,7 @@ fn id_text(ids: IdType, id: u8) -> String {
         IdType::Int32 | IdType::Int64 => id.to_string(),
         IdType::UInt64 => ((1u64 << 63) + u64::from(id)).to_string(),
         // Leading zeros on every fifth id: "00", "01", ... next to "1", "2", ...; all distinct.
-        IdType::Utf8 | IdType::Dictionary if id % 5 == 0 => format!("0{}", id / 5),
+        IdType::Utf8 | IdType::Dictionary if id.is_multiple_of(5) => format!("0{}", id / 5),
         IdType::Utf8 | IdType::Dictionary => id.to_string(),
     }
 }

@@ -98,9 +98,9 @@ impl Job {
     }
 }
 
-/// Plans `query` on `ctx`; its planning errors are the user's (usage) unless about the data.
+/// Plans `query` on `ctx`; its planning errors are the user's (usage) unless clv typed them.
 async fn plan(ctx: &SessionContext, query: &str) -> Result<datafusion::dataframe::DataFrame> {
-    ctx.sql(query).await.map_err(|e| from_datafusion(e))
+    ctx.sql(query).await.map_err(from_datafusion)
 }
 
 /// Quotes a date or option value as a SQL string literal.
