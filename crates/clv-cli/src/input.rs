@@ -69,6 +69,11 @@ pub struct Input {
     pub label: String,
     /// Rows in the input when known without scanning it (Parquet metadata, the bundled sample).
     pub total_rows: Option<u64>,
+    /// The local files of a text input (CSV or NDJSON), where [`crate::locate`] looks for a
+    /// bad value when a run fails.
+    pub text_files: Vec<std::path::PathBuf>,
+    /// Whether the text files are newline-delimited JSON (else CSV).
+    pub json: bool,
 }
 
 /// The table name inputs are registered under.
@@ -88,6 +93,8 @@ pub async fn register(
             table: sample::SAMPLE_TABLE.to_string(),
             label: "the bundled CDNOW sample".to_string(),
             total_rows: Some(sample::rows()?),
+            text_files: vec![],
+            json: false,
         }),
         Some(p) => register_path(ctx, INPUT_TABLE, p, format, Some(time_column)).await,
     }
@@ -146,9 +153,13 @@ pub async fn register_path(
             format.name()
         )));
     }
+    let mut text_files = vec![];
     if url.scheme() == "file" {
         let local: Vec<std::path::PathBuf> = files.iter().map(|f| format!("/{}", f.location).into()).collect();
         crate::files::reading_input(path, &extension, &local);
+        if format != InputFormat::Parquet {
+            text_files = local;
+        }
     }
     let mut total_rows = Some(0u64);
     for f in &files {
@@ -200,6 +211,8 @@ pub async fn register_path(
         table: name.to_string(),
         label: format!("'{path}'"),
         total_rows,
+        text_files,
+        json: format == InputFormat::Json,
     })
 }
 

@@ -6,6 +6,7 @@ mod commands;
 mod error;
 mod files;
 mod input;
+mod locate;
 mod output;
 mod progress;
 mod sample;

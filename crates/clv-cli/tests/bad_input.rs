@@ -517,3 +517,38 @@ fn poor_fits_warn_and_empty_cutoffs_have_no_rate() {
         "{out}"
     );
 }
+
+/// A bad CSV or NDJSON value is named by file, row, line and column (DataFusion's own message
+/// counts lines within a parallel range and names columns by position).
+#[test]
+fn a_bad_value_names_the_file_row_and_column() {
+    let dir = temp_dir("locate");
+    let mut text = "customer_id,order_date,amount\n".to_string();
+    for i in 0..5_000 {
+        text += &format!("{},2024-01-{:02},5\n", i % 300, 1 + i % 28);
+    }
+    text += "7,2024-13-45,3\n";
+    std::fs::write(dir.join("orders.csv"), text).unwrap();
+    let run = clv_in(&dir, &["rfm", "orders.csv"], None);
+    assert_eq!(run.code, 65, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "orders.csv', row 5001 (line 5002), column 'order_date': '2024-13-45' is not a date or timestamp"
+        ),
+        "{}",
+        run.stderr
+    );
+    std::fs::write(
+        dir.join("tx.ndjson"),
+        "{\"customer_id\":1,\"order_date\":\"2024-01-01\",\"amount\":3}\n{\"customer_id\":2,\"order_date\":\"soon\",\"amount\":3}\n",
+    )
+    .unwrap();
+    let run = clv_in(&dir, &["rfm", "tx.ndjson"], None);
+    assert_eq!(run.code, 65, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("tx.ndjson', row 2 (line 2), column 'order_date': '\"soon\"' is not a date"),
+        "{}",
+        run.stderr
+    );
+}
