@@ -148,7 +148,7 @@ mod tests {
         }
         text += "7,2024-13-45,3\n";
         std::fs::write(&csv, text).unwrap();
-        let found = locate(&[csv.clone()], false, "order_date", "amount").unwrap();
+        let found = locate(std::slice::from_ref(&csv), false, "order_date", "amount").unwrap();
         assert!(
             found.ends_with("a.csv', row 10001 (line 10002), column 'order_date': '2024-13-45' is not a date or timestamp (expected YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)"),
             "{found}"
