@@ -110,11 +110,14 @@ pub fn explain(e: DataFusionError, calls: &BTreeSet<String>) -> DataFusionError 
         return e;
     };
     let plural = if functions.contains(',') { "s" } else { "" };
-    e.context(format!(
+    let explanation = format!(
         "{problem} the clv function{plural} {functions}: {fix} (or install clv_ballista::{config} in your own \
          binary), from the same clv version as this client ({}); see docs/distributed.md",
         env!("CARGO_PKG_VERSION")
-    ))
+    );
+    // A usage error (the cluster was started without clv), with Ballista's error as its cause.
+    let typed = clv_core::ClvError::usage(explanation.clone()).caused_by(e);
+    DataFusionError::Context(explanation, Box::new(typed.into()))
 }
 
 /// Ballista's query planner with [`explain`]ed errors.

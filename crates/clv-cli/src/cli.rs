@@ -121,7 +121,7 @@ pub enum Command {
 /// Where results go.
 #[derive(Args, Debug, Clone, Default)]
 pub struct OutputArgs {
-    /// Output format [default: from --out's extension, else a table on the terminal].
+    /// Output format: of the full result on standard output, or of an --out file without a known extension [default: from --out's extension, else the terminal view].
     #[arg(long, value_enum)]
     pub format: Option<Format>,
     /// Write the full result to this file (.csv, .json/.ndjson, .parquet, .txt).
@@ -162,6 +162,8 @@ option_flags! {
         amount_col: "COLUMN" => "amount_column",
         /// Order id column: frequency counts distinct orders [default: every row is an order].
         order_col: "COLUMN" => "order_column",
+        /// Customer and order ids: auto (CSV ids become integers only if all are plain integers; "007" next to "7" is an error), string or integer [default: auto].
+        id_type: "TYPE" => "id_type",
         /// As-of date YYYY-MM-DD [default: the day after the last transaction].
         as_of: "DATE" => "as_of",
         /// Negative amounts: net, exclude or error [default: net].

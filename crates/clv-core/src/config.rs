@@ -55,6 +55,22 @@ option_enum!(
 );
 
 option_enum!(
+    /// How customer and order ids are typed. Distinct id texts never merge: in CSV files ids
+    /// are read as text, and `auto` turns them into integers only when every id is the plain
+    /// form of its number ("7", never "007" or "+7", which would merge with it); otherwise the
+    /// query fails naming the id.
+    IdType, "id_type" {
+        /// Integers when the source has integers (or a CSV column holds plain integers only),
+        /// text otherwise (default).
+        Auto => "auto",
+        /// Always text: integer ids become their decimal text.
+        String => "string",
+        /// Always integers: a text id that is not the plain form of an integer is an error.
+        Integer => "integer",
+    }
+);
+
+option_enum!(
     /// What to do with negative amounts (refunds, returns).
     NegativeAmounts, "negative_amounts" {
         /// Keep them: they reduce monetary but are not orders (default).
@@ -137,6 +153,8 @@ pub struct ClvOptions {
     pub negative_amounts: NegativeAmounts,
     /// Drop exact duplicate rows (default false: keep them).
     pub dedupe: bool,
+    /// How customer and order ids are typed (default auto).
+    pub id_type: IdType,
     /// Purchase grain; `None` = the function's default (none for RFM, day for BTYD).
     pub collapse: Option<Collapse>,
     /// RFM score levels; `None` = the scheme's levels (5 for `rf_grid`).
@@ -200,6 +218,7 @@ impl Default for ClvOptions {
             invalid_amounts: InvalidAmounts::default(),
             negative_amounts: NegativeAmounts::default(),
             dedupe: false,
+            id_type: IdType::default(),
             collapse: None,
             rfm_bins: None,
             rfm_method: None,
@@ -249,6 +268,10 @@ pub const OPTION_KEYS: &[(&str, &str)] = &[
     ),
     ("negative_amounts", "Negative amounts: net (default), exclude or error"),
     ("dedupe", "Drop exact duplicate rows: false (default) or true"),
+    (
+        "id_type",
+        "Customer and order ids: auto (default; CSV ids become integers only when all are plain integers), string or integer",
+    ),
     (
         "collapse",
         "Purchase grain: none (every order; RFM default), day (BTYD default), week (Monday start) or month",
@@ -428,6 +451,7 @@ impl ClvOptions {
             "invalid_amounts" => self.invalid_amounts = value.parse()?,
             "negative_amounts" => self.negative_amounts = value.parse()?,
             "dedupe" => self.dedupe = parse_bool(value, "clv.dedupe")?,
+            "id_type" => self.id_type = value.parse()?,
             "rfm.fused" | "fused" => self.rfm_fused = parse_bool(value, "clv.rfm.fused")?,
             // 'none' is a grain here, so only an empty value resets to the function's default.
             "collapse" => {
@@ -517,6 +541,7 @@ impl ClvOptions {
                     "invalid_amounts" => Some(self.invalid_amounts.to_string()),
                     "negative_amounts" => Some(self.negative_amounts.to_string()),
                     "dedupe" => Some(self.dedupe.to_string()),
+                    "id_type" => Some(self.id_type.to_string()),
                     "collapse" => self.collapse.map(|c| c.to_string()),
                     "rfm.bins" => self.rfm_bins.map(|b| b.to_string()),
                     "rfm.method" => self.rfm_method.map(|m| m.to_string()),
@@ -628,6 +653,7 @@ mod tests {
             ("invalid_amounts", "error"),
             ("negative_amounts", "exclude"),
             ("dedupe", "true"),
+            ("id_type", "string"),
             ("collapse", "day"),
             ("rfm.bins", "4"),
             ("rfm.method", "fixed"),

@@ -25,6 +25,7 @@ pub mod churn;
 /// The model mathematics, from the [`clv_models`] crate (no DataFusion).
 pub use clv_models as ltv;
 pub mod config;
+pub mod error;
 pub mod functions;
 pub mod plan;
 pub mod rfm;
@@ -41,7 +42,8 @@ use datafusion::logical_expr::{ScalarUDF, WindowUDF};
 use datafusion::prelude::SessionContext;
 
 pub use api::{BtydSummary, ChurnLabels, Rfm};
-pub use config::{ClvOptions, Collapse, InvalidAmounts, Monetary, NegativeAmounts, TimeUnit};
+pub use config::{ClvOptions, Collapse, IdType, InvalidAmounts, Monetary, NegativeAmounts, TimeUnit};
+pub use error::{ClvError, ErrorKind};
 pub use plan::report::PolicyReport;
 pub use plan::source::TransactionSource;
 pub use rfm::{Direction, SchemeRegistry, ScoreMethod, SegmentScheme};

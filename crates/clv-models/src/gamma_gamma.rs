@@ -232,14 +232,23 @@ impl FittedGammaGamma {
         self.fit.as_ref().and_then(|f| f.standard_errors)
     }
 
+    /// Whether the prior mean spend `pγ/(q−1)` is finite (`q > 1`). A fit on heavy-tailed
+    /// spend can converge to `q ≤ 1`: the model then has no expected spend for customers
+    /// without repeat purchases ([`ModelError::InfiniteMeanSpend`]). The L2 penalizer
+    /// ([`GammaGamma::penalizer`]) shrinks `q` towards 0, so it does not help; capping extreme
+    /// amounts before fitting does.
+    pub fn mean_spend_is_finite(&self) -> bool {
+        self.params.q > 1.0
+    }
+
     /// Population mean spend per transaction `pγ/(q−1)`.
     ///
     /// # Errors
-    /// [`ModelError::InvalidParameter`] when `q ≤ 1` (the mean is infinite).
+    /// [`ModelError::InfiniteMeanSpend`] when `q ≤ 1` (the mean is infinite).
     pub fn population_mean_spend(&self) -> Result<f64, ModelError> {
         let GammaGammaParams { p, q, gamma } = self.params;
         if q <= 1.0 {
-            return Err(ModelError::InvalidParameter { name: "q", value: q });
+            return Err(ModelError::InfiniteMeanSpend { q, x: 0.0 });
         }
         finite(p * gamma / (q - 1.0), "population mean spend")
     }
@@ -269,7 +278,7 @@ impl FittedGammaGamma {
         let GammaGammaParams { p, q, gamma } = self.params;
         let den = p * x + q - 1.0;
         if den <= 0.0 {
-            return Err(ModelError::InvalidParameter { name: "q", value: q });
+            return Err(ModelError::InfiniteMeanSpend { q, x });
         }
         finite(p * (gamma + x * zbar) / den, "conditional expected spend")
     }

@@ -35,6 +35,7 @@ pub struct ModelFile {
 impl ModelFile {
     /// Reads `path` and checks that it is one of `accepted`; `flag` names the option in errors.
     pub fn load(path: &Path, accepted: &[ModelKind], flag: &str) -> Result<Self> {
+        crate::files::reading_file(path);
         let text = std::fs::read_to_string(path)
             .map_err(|e| CliError::data(format!("{flag}: cannot read '{}': {e}", path.display())))?;
         Self::parse(&text, path, accepted, flag)
@@ -207,11 +208,14 @@ pub async fn fit(global: &GlobalArgs, args: FitArgs) -> Result<()> {
         ("btyd.time_unit", args.time_unit.clone()),
     ];
     let job = Job::new(global, &args.input, &options).await?;
+    if let Some(out) = &args.out {
+        crate::files::check_output(out, "--out")?;
+    }
     let model = fit_model(&job, args.model).await?;
     let (json, text) = (&model.json, model.pretty.clone() + "\n");
     match &args.out {
         Some(out) => {
-            std::fs::write(out, text).map_err(|e| CliError::data(format!("cannot write '{}': {e}", out.display())))?;
+            crate::files::write_atomically(out, "--out", text.as_bytes())?;
             if !job.quiet {
                 println!("{}", describe(json));
             }
@@ -228,6 +232,14 @@ pub async fn fit(global: &GlobalArgs, args: FitArgs) -> Result<()> {
     }
     if json["fit"]["converged"].as_bool() != Some(true) {
         eprintln!("warning: the fit did not converge; the parameters may be poor");
+    }
+    if let Some(q) = json["params"]["q"]
+        .as_f64()
+        .filter(|q| args.model == ModelArg::GammaGamma && *q <= 1.0)
+    {
+        eprintln!(
+            "warning: q = {q} <= 1: the prior mean spend p·γ/(q − 1) is infinite (the spend is too heavy-tailed for the model), so clv predict cannot give an expected spend to customers without repeat purchases; cap extreme amounts before fitting (a penalizer does not raise q)"
+        );
     }
     Ok(())
 }
@@ -278,6 +290,7 @@ pub async fn predict(global: &GlobalArgs, args: PredictArgs) -> Result<()> {
         ("btyd.time_unit", Some(model.time_unit())),
     ];
     let job = Job::new(global, &args.input, &options).await?;
+    args.view.output.check()?;
     let o = crate::session::options(&job.ctx);
     let horizon = args.horizon.unwrap_or(o.ltv_horizon);
     let discount = args.discount_rate.unwrap_or(o.ltv_discount_rate);
@@ -291,8 +304,24 @@ pub async fn predict(global: &GlobalArgs, args: PredictArgs) -> Result<()> {
             return Err(CliError::usage(format!("{flag} must be a finite number >= 0, got {v}")));
         }
     }
+    for m in std::iter::once(&model).chain(spend.as_ref()) {
+        let fit = &m.json["fit"];
+        let name = display_name(m.kind.name());
+        if fit["converged"].as_bool() == Some(false) {
+            eprintln!(
+                "warning: the {name} model in {} did not converge when fitted; its predictions may be poor",
+                m.path.display()
+            );
+        } else if fit.is_object() && fit["standard_errors"].is_null() {
+            eprintln!(
+                "warning: the {name} model in {} is degenerate (no standard errors: the data did not identify its parameters); its predictions may be poor",
+                m.path.display()
+            );
+        }
+    }
     let query = predict_query(&job.source(), &model, spend.as_ref(), horizon, discount, margin);
     let result = job.sql_registered("predictions", &query, "predictions").await?;
+    output::warn_if_empty(&result, "prediction table");
     if output::emit(&result, &args.view.output, job.quiet)? == Emitted::Stdout {
         return Ok(());
     }
@@ -312,18 +341,16 @@ pub async fn predict(global: &GlobalArgs, args: PredictArgs) -> Result<()> {
     } else {
         ""
     };
-    if !result.is_empty() {
-        let overview = job
-            .sql_results(
-                "overview",
-                &format!(
-                    "SELECT count(*) AS customers, round(avg(p_alive), 4) AS mean_p_alive,
-                            round(sum(expected_purchases), 2) AS expected_purchases{spend_cols} FROM predictions"
-                ),
-            )
-            .await?;
-        output::print_table("Overview", &overview)?;
-    }
+    // Every query runs before anything is printed: a failure leaves stdout empty.
+    let overview = job
+        .sql_results(
+            "overview",
+            &format!(
+                "SELECT count(*) AS customers, round(avg(p_alive), 4) AS mean_p_alive,
+                        round(sum(expected_purchases), 2) AS expected_purchases{spend_cols} FROM predictions"
+            ),
+        )
+        .await?;
     let order = if spend.is_some() { "clv" } else { "expected_purchases" };
     let top = job
         .sql_results(
@@ -334,5 +361,8 @@ pub async fn predict(global: &GlobalArgs, args: PredictArgs) -> Result<()> {
             ),
         )
         .await?;
+    if output::rows(&result) > 0 {
+        output::print_table("Overview", &overview)?;
+    }
     output::print_table(&format!("Top {} customers by {order}", args.view.preview), &top)
 }

@@ -26,7 +26,7 @@ impl TableFunctionImpl for BtydSummaryTableFunction {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
         let session = args.session();
         let (source, options) = parse_table_args("btyd_summary", args.exprs(), &BTYD_POSITIONAL, session)?;
-        let plan = TransactionSource::Name(source).resolve_blocking(session)?;
+        let plan = TransactionSource::Name(source).resolve_blocking_with(session, &options)?;
         Ok(Arc::new(ViewTable::new(btyd_summary_plan(plan, &options)?, None)))
     }
 }

@@ -22,7 +22,7 @@ impl TableFunctionImpl for ChurnEvaluateTableFunction {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
         let session = args.session();
         let (source, options) = parse_table_args("churn_evaluate", args.exprs(), &["cutoffs", "window_days"], session)?;
-        let plan = TransactionSource::Name(source).resolve_blocking(session)?;
+        let plan = TransactionSource::Name(source).resolve_blocking_with(session, &options)?;
         let fns = RfmFunctions::from_session(session);
         Ok(Arc::new(ViewTable::new(
             churn_evaluate_plan(plan, &options, &fns)?,

@@ -70,7 +70,7 @@ impl ScalarUDFImpl for ClvCheck {
                 ArrayFormatter::try_new(a, &FormatOptions::default().with_null("NULL"))
                     .map_or_else(|_| "?".into(), |f| f.value(i).to_string())
             };
-            return exec_err!("{message} (customer {}, value {})", fmt(&arrays[2]), fmt(&arrays[3]));
+            return crate::input_err!("{message} (customer {}, value {})", fmt(&arrays[2]), fmt(&arrays[3]));
         }
         Ok(ColumnarValue::Array(Arc::new(BooleanArray::from(vec![true; n]))))
     }

@@ -56,13 +56,25 @@ impl ScalarUDFImpl for ClvPeriodStart {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let period = grain(self.name(), &args.args[1])?;
+        // An index whose period starts outside the supported dates is an error, never a
+        // wrapped-around date.
+        let start = |i: i32| {
+            period.checked_start(i).ok_or_else(|| {
+                let (first, last) = period.index_range();
+                crate::usage_error!(
+                    "clv_period_start: {period} index {i} is out of range: periods {first} to {last} start on the supported dates {} to {}",
+                    crate::config::format_date(period.start(first)),
+                    crate::config::format_date(period.start(last))
+                )
+            })
+        };
         match &args.args[0] {
             ColumnarValue::Scalar(ScalarValue::Int32(i)) => {
-                Ok(ColumnarValue::Scalar(ScalarValue::Date32(i.map(|i| period.start(i)))))
+                Ok(ColumnarValue::Scalar(ScalarValue::Date32(i.map(start).transpose()?)))
             }
             v => {
                 let a = v.to_array(args.number_rows)?;
-                let out: Date32Array = a.as_primitive::<Int32Type>().unary(|i| period.start(i));
+                let out: Date32Array = a.as_primitive::<Int32Type>().try_unary(start)?;
                 Ok(ColumnarValue::Array(Arc::new(out)))
             }
         }

@@ -25,7 +25,7 @@ impl TableFunctionImpl for ClvPredictTableFunction {
         let session = args.session();
         let (source, options) =
             parse_table_args("clv_predict", args.exprs(), &["calibration_end", "horizon"], session)?;
-        let plan = TransactionSource::Name(source).resolve_blocking(session)?;
+        let plan = TransactionSource::Name(source).resolve_blocking_with(session, &options)?;
         Ok(Arc::new(ViewTable::new(clv_predict_plan(plan, &options)?, None)))
     }
 }
@@ -38,7 +38,7 @@ impl TableFunctionImpl for ClvModelTableFunction {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
         let session = args.session();
         let (source, options) = parse_table_args("clv_model", args.exprs(), &["calibration_end"], session)?;
-        let plan = TransactionSource::Name(source).resolve_blocking(session)?;
+        let plan = TransactionSource::Name(source).resolve_blocking_with(session, &options)?;
         Ok(Arc::new(ViewTable::new(clv_model_plan(plan, &options)?, None)))
     }
 }

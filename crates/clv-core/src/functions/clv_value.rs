@@ -14,7 +14,7 @@ use std::sync::{Arc, LazyLock};
 
 use datafusion::arrow::array::{Array, AsArray, Float64Builder};
 use datafusion::arrow::datatypes::{DataType, Float64Type};
-use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
+use datafusion::common::{Result, ScalarValue, plan_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
 use super::model_arg::{Fitted, check_model_type, model_rows};
@@ -61,7 +61,7 @@ fn text(args: &ScalarFunctionArgs, i: usize) -> Result<Option<String>> {
     match args.args.get(i) {
         None => Ok(None),
         Some(ColumnarValue::Scalar(ScalarValue::Utf8(s))) => Ok(s.clone()),
-        Some(_) => exec_err!("clv: {} must be a constant", ARGS[i]),
+        Some(_) => crate::usage_err!("clv: {} must be a constant", ARGS[i]),
     }
 }
 
@@ -115,7 +115,7 @@ impl ScalarUDFImpl for Clv {
             .transpose()?;
         let discounting = text(&args, 9)?.unwrap_or_else(|| "discrete".into());
         if !matches!(discounting.as_str(), "discrete" | "continuous") {
-            return exec_err!("clv: discounting must be 'discrete' or 'continuous', got '{discounting}'");
+            return crate::usage_err!("clv: discounting must be 'discrete' or 'continuous', got '{discounting}'");
         }
         let models = model_rows("clv", &args.args[0], n)?;
         let spends = model_rows("clv", &args.args[1], n)?;
@@ -152,7 +152,7 @@ impl ScalarUDFImpl for Clv {
                 continue;
             };
             let (Fitted::Transactions(m), Fitted::GammaGamma(s)) = (m, s) else {
-                return exec_err!(
+                return crate::usage_err!(
                     "clv: needs a bg_nbd, pareto_nbd or mbg_nbd model and a gamma_gamma spend model, got {} and {}",
                     m.name(),
                     s.name()
@@ -168,7 +168,10 @@ impl ScalarUDFImpl for Clv {
             };
             match spec.clv(m.as_ref(), s, x, t_x, t, z) {
                 Ok(v) => out.append_value(v),
-                Err(e) => return exec_err!("clv: {e}"),
+                Err(e) => {
+                    let values = format!("x = {x}, t_x = {t_x}, t = {t}, monetary = {z}");
+                    return Err(crate::error::ClvError::from_model("clv", &e, |_| values).into());
+                }
             }
         }
         let out = out.finish();
@@ -229,7 +232,9 @@ impl ScalarUDFImpl for HistoricalClv {
             let margin = a.get(3).map_or(1.0, |m| m.value(row));
             match historical_clv(a[0].value(row), a[1].value(row), a[2].value(row), margin) {
                 Ok(v) => out.append_value(v),
-                Err(e) => return exec_err!("historical_clv: {e}"),
+                Err(e) => {
+                    return Err(crate::error::ClvError::from_model("historical_clv", &e, |_| String::new()).into());
+                }
             }
         }
         let out = out.finish();

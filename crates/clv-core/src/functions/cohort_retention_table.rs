@@ -23,7 +23,7 @@ impl TableFunctionImpl for CohortRetentionTableFunction {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
         let session = args.session();
         let (source, options) = parse_table_args("cohort_retention", args.exprs(), &["period"], session)?;
-        let plan = TransactionSource::Name(source).resolve_blocking(session)?;
+        let plan = TransactionSource::Name(source).resolve_blocking_with(session, &options)?;
         Ok(Arc::new(ViewTable::new(
             cohort_retention_plan(plan, &options, options.cohort_period)?,
             None,

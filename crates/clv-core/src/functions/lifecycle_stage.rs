@@ -9,7 +9,7 @@ use std::sync::{Arc, LazyLock};
 
 use datafusion::arrow::array::{Array, AsArray, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Int64Type};
-use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
+use datafusion::common::{Result, ScalarValue, plan_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
 use crate::churn::StageWindows;
@@ -40,7 +40,7 @@ fn constant(args: &ScalarFunctionArgs, i: usize, default: i64, name: &str) -> Re
     match args.args.get(i) {
         None => Ok(default),
         Some(ColumnarValue::Scalar(ScalarValue::Int64(Some(v)))) => Ok(*v),
-        Some(_) => exec_err!("lifecycle_stage: {name} must be a non-null constant"),
+        Some(_) => crate::usage_err!("lifecycle_stage: {name} must be a non-null constant"),
     }
 }
 

@@ -21,7 +21,7 @@ impl TableFunctionImpl for LifecycleTableFunction {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
         let session = args.session();
         let (source, options) = parse_table_args("lifecycle", args.exprs(), &["as_of"], session)?;
-        let plan = TransactionSource::Name(source).resolve_blocking(session)?;
+        let plan = TransactionSource::Name(source).resolve_blocking_with(session, &options)?;
         Ok(Arc::new(ViewTable::new(lifecycle_plan(plan, &options)?, None)))
     }
 }
@@ -40,7 +40,7 @@ impl TableFunctionImpl for LifecycleTransitionsTableFunction {
             return plan_err!("lifecycle_transitions(source, from_date, to_date): both dates are required");
         };
         let (from, to) = (parse_date(from, "from_date")?, parse_date(to, "to_date")?);
-        let plan = TransactionSource::Name(source).resolve_blocking(session)?;
+        let plan = TransactionSource::Name(source).resolve_blocking_with(session, &options)?;
         Ok(Arc::new(ViewTable::new(
             transitions_plan(plan, &options, from, to)?,
             None,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, StructArray};
 use datafusion::arrow::datatypes::{DataType, Float64Type};
-use datafusion::common::{Result, exec_err, internal_err, plan_err};
+use datafusion::common::{Result, internal_err, plan_err};
 use datafusion::logical_expr::ColumnarValue;
 
 use crate::ltv::{
@@ -144,7 +144,7 @@ const PARAMETERS: [&str; 10] = ["r", "alpha", "a", "b", "s", "beta", "p", "q", "
 pub fn read_models(function: &str, models: &StructArray) -> Result<ModelRows> {
     let field = |name: &str| models.column_by_name(name);
     let Some(kind) = field("model") else {
-        return exec_err!("{function}: the model struct has no 'model' field");
+        return crate::model_err!("{function}: the model struct has no 'model' field");
     };
     let kind = datafusion::arrow::compute::cast(kind, &DataType::Utf8)?;
     let kind = kind.as_string::<i32>();
@@ -193,15 +193,15 @@ pub fn read_models(function: &str, models: &StructArray) -> Result<ModelRows> {
             "gamma_gamma" => &["p", "q", "gamma"],
             "bg_bb" => &["alpha", "beta", "gamma", "delta"],
             "sbg" => &["alpha", "beta"],
-            other => return exec_err!("{function}: unknown model '{other}'"),
+            other => return crate::model_err!("{function}: unknown model '{other}'"),
         };
         let mut p = [0.0f64; 4];
         for (i, n) in names.iter().enumerate() {
             let Some((_, c)) = columns.iter().find(|(c, _)| c == n) else {
-                return exec_err!("{function}: the {name} model struct has no '{n}' field");
+                return crate::model_err!("{function}: the {name} model struct has no '{n}' field");
             };
             if c.is_null(row) {
-                return exec_err!("{function}: parameter '{n}' of the {name} model is null");
+                return crate::model_err!("{function}: parameter '{n}' of the {name} model is null");
             }
             p[i] = c.value(row);
         }
@@ -209,7 +209,9 @@ pub fn read_models(function: &str, models: &StructArray) -> Result<ModelRows> {
             Some(u) if u.is_valid(row) => crate::config::parse_time_unit(u.value(row))?,
             _ => TimeUnit::Week,
         };
-        let e = |e: ModelError| datafusion::error::DataFusionError::Execution(format!("{function}: {e}"));
+        let e = |e: ModelError| -> datafusion::error::DataFusionError {
+            crate::error::ClvError::from_model(function, &e, |_| String::new()).into()
+        };
         let model = match name {
             "bg_nbd" => Fitted::Transactions(Box::new(
                 FittedBgNbd::from_params(

@@ -150,6 +150,9 @@ impl FitKind {
         if *self == Self::GammaGamma {
             // The model assumes spend is independent of frequency: check it.
             f.push(Field::new("spend_frequency_correlation", DataType::Float64, true));
+            // q > 1: the prior mean spend is finite, so customers without repeat purchases
+            // have an expected spend.
+            f.push(Field::new("finite_mean_spend", DataType::Boolean, false));
         }
         f.push(Field::new("json", DataType::Utf8, false));
         Fields::from(f)
@@ -421,8 +424,18 @@ impl FitAccumulator {
     }
 }
 
-fn model_err(kind: FitKind, e: ModelError) -> datafusion::error::DataFusionError {
-    datafusion::error::DataFusionError::Execution(format!("{}: {e}", kind.function_name()))
+/// A model error of the fit `kind`, naming an offending row by its values (`keys`, in the
+/// order the fit received them).
+fn model_err(kind: FitKind, keys: &[[f64; 3]], e: ModelError) -> datafusion::error::DataFusionError {
+    crate::error::ClvError::from_model(kind.function_name(), &e, |row| {
+        kind.inputs()
+            .iter()
+            .zip(keys.get(row).copied().unwrap_or_default())
+            .map(|(name, v)| format!("{name} = {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
+    .into()
 }
 
 impl Accumulator for FitAccumulator {
@@ -452,7 +465,7 @@ impl Accumulator for FitAccumulator {
         let (keys, w) = self.columns();
         let col = |j: usize| keys.iter().map(|r| r[j]).collect::<Vec<f64>>();
         let unit = self.time_unit.unwrap_or(TimeUnit::Week);
-        let e = |e| model_err(k, e);
+        let e = |e| model_err(k, &keys, e);
         // (params, log-likelihood, iterations, converged, customers, standard errors, time unit, json)
         // Fits `$data` with the model builder `$builder` (convergence reported, not required;
         // the call's penalizer) and collects the struct's fields.
@@ -556,6 +569,7 @@ impl Accumulator for FitAccumulator {
         arrays.extend(se.iter().map(|s| Arc::new(Float64Array::from(vec![*s])) as ArrayRef));
         if k == FitKind::GammaGamma {
             arrays.push(Arc::new(Float64Array::from(vec![correlation])));
+            arrays.push(Arc::new(BooleanArray::from(vec![params[1] > 1.0])));
         }
         arrays.push(Arc::new(StringArray::from(vec![json])));
         Ok(ScalarValue::Struct(Arc::new(StructArray::try_new(

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, Float64Builder};
 use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type};
-use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
+use datafusion::common::{Result, ScalarValue, plan_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
 use super::model_arg::{Fitted, ModelRows, check_model_type, model_rows};
@@ -239,8 +239,10 @@ impl ScalarUDFImpl for ModelPrediction {
             }
             match (self.eval)(model, &a) {
                 Ok(Some(v)) => out.append_value(v),
-                Ok(None) => return exec_err!("{}: needs {}, got a {} model", self.name, self.models, model.name()),
-                Err(e) => return exec_err!("{}: {e}", self.name),
+                Ok(None) => {
+                    return crate::usage_err!("{}: needs {}, got a {} model", self.name, self.models, model.name());
+                }
+                Err(e) => return Err(self.error(&e, &a)),
             }
         }
         let out = out.finish();
@@ -267,7 +269,7 @@ impl ModelPrediction {
                 if let Fitted::Transactions(m) = model
                     && m.time_unit() != unit
                 {
-                    return exec_err!(
+                    return crate::usage_err!(
                         "{}: {arg} is in {}s (the time unit btyd_summary wrote on it), but the model was fitted in {}s; \
                          summarise in the model's unit (btyd_summary(..., '{}')) or fit on this summary",
                         self.name,
@@ -279,6 +281,19 @@ impl ModelPrediction {
             }
         }
         Ok(())
+    }
+
+    /// A model error for the row with the argument values `row`.
+    fn error(&self, e: &crate::ltv::ModelError, row: &[f64]) -> datafusion::error::DataFusionError {
+        crate::error::ClvError::from_model(self.name, e, |_| {
+            self.args
+                .iter()
+                .zip(row)
+                .map(|(name, v)| format!("{name} = {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .into()
     }
 
     /// The batch path: every row has the same model and no null argument (the usual case of a
@@ -299,7 +314,10 @@ impl ModelPrediction {
         match many(first, &columns) {
             None => Ok(None),
             Some(Ok(v)) => Ok(Some(datafusion::arrow::array::Float64Array::from(v))),
-            Some(Err(e)) => exec_err!("{}: {e}", self.name),
+            Some(Err(e)) => {
+                let row: Vec<f64> = values.iter().map(|v| v.value(e.row().unwrap_or(0))).collect();
+                Err(self.error(&e, &row))
+            }
         }
     }
 }

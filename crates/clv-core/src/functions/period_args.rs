@@ -1,7 +1,7 @@
 //! Shared argument handling of the calendar period functions.
 
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
+use datafusion::common::{Result, ScalarValue, plan_err};
 use datafusion::logical_expr::ColumnarValue;
 
 use crate::churn::Period;
@@ -27,6 +27,6 @@ pub(crate) fn coerce(
 pub(crate) fn grain(name: &str, arg: &ColumnarValue) -> Result<Period> {
     match arg {
         ColumnarValue::Scalar(ScalarValue::Utf8(Some(s))) => s.parse(),
-        _ => exec_err!("{name}: grain must be a constant: day, week, month, quarter or year"),
+        _ => crate::usage_err!("{name}: grain must be a constant: day, week, month, quarter or year"),
     }
 }

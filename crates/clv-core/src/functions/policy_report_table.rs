@@ -23,7 +23,7 @@ impl TableFunctionImpl for PolicyReportTableFunction {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
         let session = args.session();
         let (source, options) = parse_table_args("clv_policy_report", args.exprs(), &["as_of"], session)?;
-        let plan = TransactionSource::Name(source).resolve_blocking(session)?;
+        let plan = TransactionSource::Name(source).resolve_blocking_with(session, &options)?;
         Ok(Arc::new(ViewTable::new(policy_report_plan(plan, &options)?, None)))
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Int64Type};
-use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
+use datafusion::common::{Result, ScalarValue, plan_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
 use crate::config::ClvOptions;
@@ -123,10 +123,10 @@ impl ScalarUDFImpl for RfmSegment {
             None => ClvOptions::from_session_config(&args.config_options).rfm_scheme,
             Some(ColumnarValue::Scalar(ScalarValue::Utf8(Some(s)))) => s.clone(),
             Some(ColumnarValue::Scalar(_)) => {
-                return exec_err!("rfm_segment: scheme must not be null");
+                return crate::usage_err!("rfm_segment: scheme must not be null");
             }
             Some(ColumnarValue::Array(_)) => {
-                return exec_err!("rfm_segment: scheme must be a constant");
+                return crate::usage_err!("rfm_segment: scheme must be a constant");
             }
         };
         let scheme = self.schemes.get(&scheme_name)?;

@@ -30,7 +30,7 @@ impl TableFunctionImpl for RfmTableFunction {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
         let session = args.session();
         let (source, options) = parse_table_args("rfm", args.exprs(), &RFM_POSITIONAL, session)?;
-        let plan = TransactionSource::Name(source).resolve_blocking(session)?;
+        let plan = TransactionSource::Name(source).resolve_blocking_with(session, &options)?;
         let functions = RfmFunctions::from_session(session);
         if fused_rfm_supported(&plan, &options)? {
             return Ok(Arc::new(FusedRfmTable::try_new(plan, &options, &functions)?));

@@ -77,13 +77,25 @@ pub fn parse_table_args_with_locals(
     };
     let mut options = ClvOptions::from_session_config(session.config_options());
     // Positional arguments fill the parameters not given by name, in order.
-    let mut named = Vec::new();
+    let mut named: Vec<String> = Vec::new();
     for (i, e) in exprs.iter().enumerate().skip(1) {
         if let Some((name, _)) = literal_text(function, i + 1, e)?
             .as_deref()
             .and_then(|t| t.split_once('='))
         {
-            named.push(name.trim().to_ascii_lowercase());
+            let name = name.trim().to_ascii_lowercase();
+            // One value per name: "the last one wins" would hide a typo or a copy-paste.
+            let key = |n: &str| {
+                let n = n.strip_prefix("clv.").unwrap_or(n);
+                n.split_once('.').map_or(n, |(_, k)| k).to_string()
+            };
+            if named.iter().any(|n| key(n) == key(&name)) {
+                return crate::usage_err!(
+                    "{function}: argument {} gives '{name}' a second time; give it once",
+                    i + 1
+                );
+            }
+            named.push(name);
         }
     }
     let mut open_positional = positional.iter().filter(|p| !named.iter().any(|n| n == *p));

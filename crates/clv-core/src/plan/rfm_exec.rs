@@ -43,7 +43,7 @@ use datafusion::arrow::datatypes::{DataType, Decimal128Type, Float32Type, Float6
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::runtime::SpawnedTask;
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{DataFusionError, Result, exec_err, internal_err};
+use datafusion::common::{DataFusionError, Result, internal_err};
 use datafusion::datasource::TableType;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
@@ -64,9 +64,14 @@ use crate::rfm::mapped::MappedVec;
 use crate::rfm::{CutPoints, ScoreMethod, cell_code, score_population};
 
 /// Whether `rfm()` over `source` with options `o` can use the fused operator: it is on, orders
-/// are rows (no order column, no collapse) and the customer id type is supported.
+/// are rows (no order column, no collapse), ids are taken as they are (`id_type = auto`) and the
+/// customer id type is supported.
 pub fn fused_rfm_supported(source: &LogicalPlan, o: &ClvOptions) -> Result<bool> {
-    if !o.rfm_fused || o.order_column.is_some() || o.collapse.is_some_and(|c| c != Collapse::None) {
+    if !o.rfm_fused
+        || o.order_column.is_some()
+        || o.collapse.is_some_and(|c| c != Collapse::None)
+        || o.id_type != crate::config::IdType::Auto
+    {
         return Ok(false);
     }
     Ok(is_supported_id_type(&check_contract(source.schema(), o)?.customer))
@@ -87,6 +92,8 @@ struct FusedRfm {
     id_type: DataType,
     time_type: DataType,
     amount_type: DataType,
+    /// The amount column's name, for errors.
+    amount_column: String,
 }
 
 /// `rfm()` as a table whose scan is an [`RfmExec`] over the prepared transactions.
@@ -122,6 +129,7 @@ impl FusedRfmTable {
                 id_type: types.customer,
                 time_type: types.time,
                 amount_type: exact_amount_type(&types.amount),
+                amount_column: o.amount_column.clone(),
             }),
         })
     }
@@ -348,7 +356,7 @@ async fn aggregate(
             batch = valid_amount_rows(batch, a)?;
         }
         let time = time_values(batch.column(t), &mut times)?;
-        let valid = exact_amounts(batch.column(a), &fused.amount_type, &mut amounts)?;
+        let valid = exact_amounts(batch.column(a), &fused.amount_type, &fused.amount_column, &mut amounts)?;
         agg.update(
             batch.column(c),
             time,
@@ -444,7 +452,12 @@ fn round_small(y: f64) -> i64 {
 /// `CAST(amount AS exact)` gives, and which are present. Floats are scaled by 10^s, rounded
 /// half away from zero and checked against the precision inline (the cast kernel's own
 /// formula); decimals of the same scale are copied; anything else goes through the cast.
-fn exact_amounts(amounts: &ArrayRef, exact: &DataType, out: &mut Vec<i128>) -> Result<Option<NullBuffer>> {
+fn exact_amounts(
+    amounts: &ArrayRef,
+    exact: &DataType,
+    column: &str,
+    out: &mut Vec<i128>,
+) -> Result<Option<NullBuffer>> {
     let DataType::Decimal128(precision, scale) = *exact else {
         return internal_err!("RfmExec: exact amount type {exact}");
     };
@@ -478,10 +491,14 @@ fn exact_amounts(amounts: &ArrayRef, exact: &DataType, out: &mut Vec<i128>) -> R
                 });
             }
             if let Some(x) = overflow {
-                return exec_err!("Cannot cast to Decimal128({precision}, {scale}). Overflowing on {x:?}");
+                return Err(crate::error::ClvError::input_data(format!(
+                    "{} (the value {x:?})",
+                    super::transactions::huge_amount_message(column)
+                ))
+                .into());
             }
         }
-        DataType::Float32 => return exact_amounts(&cast(amounts, &DataType::Float64)?, exact, out),
+        DataType::Float32 => return exact_amounts(&cast(amounts, &DataType::Float64)?, exact, column, out),
         _ => {
             let decimals = cast(amounts, exact)?;
             out.extend_from_slice(decimals.as_primitive::<Decimal128Type>().values());

@@ -43,6 +43,11 @@ fn pct(v: f64) -> String {
     format!("{:.1}%", 100.0 * v)
 }
 
+/// A rate as a percentage, `n/a` when it is undefined (no customers: NaN or NULL).
+fn rate(v: f64) -> String {
+    if v.is_finite() { pct(v) } else { "n/a".to_string() }
+}
+
 fn money(v: f64) -> String {
     if v.abs() >= 1e4 { short(v) } else { format!("{v:.2}") }
 }
@@ -686,6 +691,8 @@ async fn churn(job: &Job, ctx: &Context) -> Result<Section> {
         )
         .await?;
     let n = |c: &str| -> Result<f64> { Ok(f64s(&summary, c)?.first().copied().unwrap_or(0.0)) };
+    // No customers at the cutoff: no rate, not a 0.0 % one.
+    let churn_rate = f64s(&summary, "churn_rate")?.first().copied().unwrap_or(f64::NAN);
     s.para(&format!(
         "A customer counts as churned at {cutoff_text} when they make no purchase in the {window} days after it{}; features are computed from the transactions up to the cutoff only.",
         if ctx.holdout { " (the holdout period)" } else { "" }
@@ -700,7 +707,7 @@ async fn churn(job: &Job, ctx: &Context) -> Result<Section> {
             int(n("churned")? as u64),
             int(n("retained")? as u64),
             int(n("unknown")? as u64),
-            pct(n("churn_rate")?),
+            rate(churn_rate),
         ]],
     );
     let by_segment = job
@@ -781,6 +788,7 @@ pub async fn run(global: &GlobalArgs, args: ReportArgs) -> Result<()> {
     ]);
     let job = Job::new(global, &args.input, &options).await?;
     super::rfm::register_schemes(&job.ctx, &args.rfm.scheme_file)?;
+    crate::files::check_output(&args.out, "--out")?;
     let (overview, ctx) = overview(&job).await?;
     let mut sections = vec![overview];
     sections.push(rfm(&job).await?);
@@ -813,8 +821,7 @@ pub async fn run(global: &GlobalArgs, args: ReportArgs) -> Result<()> {
             &format!("Made by clv {}.", env!("CARGO_PKG_VERSION")),
         )
     });
-    std::fs::write(&args.out, page)
-        .map_err(|e| CliError::data(format!("cannot write '{}': {e}", args.out.display())))?;
+    crate::files::write_atomically(&args.out, "--out", page.as_bytes())?;
     job.note(format!("Wrote the report to {}", args.out.display()));
     Ok(())
 }
