@@ -14,9 +14,10 @@ use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type, UInt6
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
-use datafusion::logical_expr::{Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, Signature, Volatility};
 
 use crate::churn::ScoreCounts;
+use crate::common::doc::{AGGREGATE, doc};
 
 /// The `churn_auc` aggregate.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -39,6 +40,21 @@ pub fn churn_auc_udaf() -> Arc<AggregateUDF> {
     Arc::clone(&UDAF)
 }
 
+static DOC: LazyLock<Documentation> = LazyLock::new(|| {
+    doc(
+        AGGREGATE,
+        "The area under the ROC curve of a churn score against observed labels (Mann-Whitney U / (P N), ties count one half), exact whatever the partitioning; NULL without a churned or a retained customer.",
+        "churn_auc(score, churned)",
+        &[
+            ("score", "the churn score, higher = more likely to churn"),
+            (
+                "churned",
+                "the observed label (boolean); rows with a NULL argument are ignored",
+            ),
+        ],
+    )
+});
+
 impl AggregateUDFImpl for ChurnAuc {
     fn name(&self) -> &str {
         "churn_auc"
@@ -46,6 +62,10 @@ impl AggregateUDFImpl for ChurnAuc {
 
     fn signature(&self) -> &Signature {
         &self.signature
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        Some(&DOC)
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {

@@ -6,13 +6,16 @@
 //! defaults to 90; `'btyd=true'` adds `x, t_x, t, p_alive, churn_probability,
 //! expected_purchases`. See [`crate::plan::churn`] for the definitions.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::Result;
 use datafusion::datasource::ViewTable;
+use datafusion::logical_expr::Documentation;
 
+use super::ClvTableFunction;
 use super::table_args::parse_table_args;
+use crate::common::doc::{NAMED_OPTIONS, SOURCE, TABLE, doc};
 use crate::plan::churn::churn_labels_plan;
 use crate::plan::rfm::RfmFunctions;
 use crate::plan::source::TransactionSource;
@@ -20,6 +23,30 @@ use crate::plan::source::TransactionSource;
 /// The `churn_labels` table function.
 #[derive(Debug, Default)]
 pub struct ChurnLabelsTableFunction;
+
+impl ClvTableFunction for ChurnLabelsTableFunction {
+    const NAME: &'static str = "churn_labels";
+
+    fn documentation() -> &'static Documentation {
+        static DOC: LazyLock<Documentation> = LazyLock::new(|| {
+            doc(
+                TABLE,
+                "Churn training labels: per cutoff and customer, the RFM features as of the cutoff and whether the customer bought in the window after it (NULL when the window is censored).",
+                "churn_labels(source [, cutoffs [, window_days]] [, 'name=value' ...])",
+                &[
+                    SOURCE,
+                    (
+                        "cutoffs",
+                        "a list YYYY-MM-DD,YYYY-MM-DD or a range start..end (the last day of every `every` period)",
+                    ),
+                    ("window_days", "the churn window in days after a cutoff (default 90)"),
+                    NAMED_OPTIONS,
+                ],
+            )
+        });
+        &DOC
+    }
+}
 
 impl TableFunctionImpl for ChurnLabelsTableFunction {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {

@@ -12,8 +12,10 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::{
-    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Documentation, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
+
+use crate::common::doc::{INTERNAL, doc};
 
 /// The `clv_check` function.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -41,6 +43,20 @@ pub fn clv_check(violation: Expr, message: &str, customer: Expr, value: Expr) ->
     clv_check_udf().call(vec![violation, datafusion::logical_expr::lit(message), customer, value])
 }
 
+static DOC: LazyLock<Documentation> = LazyLock::new(|| {
+    doc(
+        INTERNAL,
+        "The guard the error data policies plan as a filter: true for every row; the query fails at the first row where violation is true, with message, the customer and the value.",
+        "clv_check(violation, message, customer, value)",
+        &[
+            ("violation", "the condition that fails the query"),
+            ("message", "the error message, a constant"),
+            ("customer", "the customer shown in the error"),
+            ("value", "the value shown in the error"),
+        ],
+    )
+});
+
 impl ScalarUDFImpl for ClvCheck {
     fn name(&self) -> &str {
         "clv_check"
@@ -48,6 +64,10 @@ impl ScalarUDFImpl for ClvCheck {
 
     fn signature(&self) -> &Signature {
         &self.signature
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        Some(&DOC)
     }
 
     fn return_type(&self, _: &[DataType]) -> Result<DataType> {

@@ -7,9 +7,12 @@ use std::sync::{Arc, LazyLock};
 use datafusion::arrow::array::{AsArray, Int32Array};
 use datafusion::arrow::datatypes::{DataType, Date32Type};
 use datafusion::common::{Result, ScalarValue};
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
 
 use super::period_args::{coerce, grain};
+use crate::common::doc::{SCALAR, doc};
 use crate::plan::transactions::is_time_type;
 
 /// The `clv_period_index` function.
@@ -33,6 +36,18 @@ pub fn clv_period_index_udf() -> Arc<ScalarUDF> {
     Arc::clone(&UDF)
 }
 
+static DOC: LazyLock<Documentation> = LazyLock::new(|| {
+    doc(
+        SCALAR,
+        "The calendar period a date or timestamp falls in, as an index counted from 1970; differences of indexes are whole periods.",
+        "clv_period_index(date_or_timestamp, grain)",
+        &[
+            ("date_or_timestamp", "the time"),
+            ("grain", "day, week (Monday start), month, quarter or year"),
+        ],
+    )
+});
+
 impl ScalarUDFImpl for ClvPeriodIndex {
     fn name(&self) -> &str {
         "clv_period_index"
@@ -40,6 +55,10 @@ impl ScalarUDFImpl for ClvPeriodIndex {
 
     fn signature(&self) -> &Signature {
         &self.signature
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        Some(&DOC)
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {

@@ -6,9 +6,12 @@ use std::sync::{Arc, LazyLock};
 use datafusion::arrow::array::{AsArray, Date32Array};
 use datafusion::arrow::datatypes::{DataType, Int32Type};
 use datafusion::common::{Result, ScalarValue};
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
 
 use super::period_args::{coerce, grain};
+use crate::common::doc::{SCALAR, doc};
 
 /// The `clv_period_start` function.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -31,6 +34,18 @@ pub fn clv_period_start_udf() -> Arc<ScalarUDF> {
     Arc::clone(&UDF)
 }
 
+static DOC: LazyLock<Documentation> = LazyLock::new(|| {
+    doc(
+        SCALAR,
+        "The first day of the calendar period with this index: the inverse of clv_period_index.",
+        "clv_period_start(index, grain)",
+        &[
+            ("index", "a period index from clv_period_index"),
+            ("grain", "day, week (Monday start), month, quarter or year"),
+        ],
+    )
+});
+
 impl ScalarUDFImpl for ClvPeriodStart {
     fn name(&self) -> &str {
         "clv_period_start"
@@ -38,6 +53,10 @@ impl ScalarUDFImpl for ClvPeriodStart {
 
     fn signature(&self) -> &Signature {
         &self.signature
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        Some(&DOC)
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {

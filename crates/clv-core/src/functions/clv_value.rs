@@ -15,9 +15,12 @@ use std::sync::{Arc, LazyLock};
 use datafusion::arrow::array::{Array, AsArray, Float64Builder};
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
 
 use super::model_arg::{Fitted, check_model_type, model_rows};
+use crate::common::doc::{PREDICTION, doc};
 use crate::ltv::{ClvSpec, historical_clv};
 
 /// The `clv` function.
@@ -65,6 +68,25 @@ fn text(args: &ScalarFunctionArgs, i: usize) -> Result<Option<String>> {
     }
 }
 
+static DOC_CLV: LazyLock<Documentation> = LazyLock::new(|| {
+    doc(
+        PREDICTION,
+        "The discounted expected margin of a customer over a horizon: margin x the Gamma-Gamma expected spend per purchase x the discounted expected number of purchases of the transaction model.",
+        "clv(model, spend_model, x, t_x, t, monetary, horizon [, horizon_unit [, discount_rate [, discounting [, margin]]]])",
+        &[
+            ("model", "a fitted bg_nbd, pareto_nbd or mbg_nbd model struct"),
+            ("spend_model", "a fitted gamma_gamma model struct"),
+            ("x, t_x, t", "the customer's BTYD summary, in the model's time unit"),
+            ("monetary", "the customer's mean repeat spend"),
+            ("horizon", "the horizon in horizon_unit"),
+            ("horizon_unit", "day, week or month (default: the model's time unit)"),
+            ("discount_rate", "per horizon_unit (default 0)"),
+            ("discounting", "discrete (default) or continuous"),
+            ("margin", "profit margin (default 1)"),
+        ],
+    )
+});
+
 impl ScalarUDFImpl for Clv {
     fn name(&self) -> &str {
         "clv"
@@ -72,6 +94,10 @@ impl ScalarUDFImpl for Clv {
 
     fn signature(&self) -> &Signature {
         &self.signature
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        Some(&DOC_CLV)
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
@@ -194,6 +220,20 @@ impl Default for HistoricalClv {
     }
 }
 
+static DOC_HISTORICAL_CLV: LazyLock<Documentation> = LazyLock::new(|| {
+    doc(
+        PREDICTION,
+        "The back-of-envelope heuristic, not a model: average order value x purchases per period x lifespan in periods x margin.",
+        "historical_clv(average_order_value, purchases_per_period, lifespan_periods [, margin])",
+        &[
+            ("average_order_value", "mean spend per order"),
+            ("purchases_per_period", "orders per period"),
+            ("lifespan_periods", "expected lifespan in periods"),
+            ("margin", "profit margin (default 1)"),
+        ],
+    )
+});
+
 impl ScalarUDFImpl for HistoricalClv {
     fn name(&self) -> &str {
         "historical_clv"
@@ -201,6 +241,10 @@ impl ScalarUDFImpl for HistoricalClv {
 
     fn signature(&self) -> &Signature {
         &self.signature
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        Some(&DOC_HISTORICAL_CLV)
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {

@@ -16,8 +16,11 @@ use std::sync::{Arc, LazyLock};
 use datafusion::arrow::array::{Array, AsArray, BooleanBuilder};
 use datafusion::arrow::datatypes::{DataType, Date32Type, Float64Type};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
 
+use crate::common::doc::{SCALAR, doc};
 use crate::config::format_date;
 use crate::plan::transactions::is_time_type;
 
@@ -42,6 +45,22 @@ pub fn is_churned_udf() -> Arc<ScalarUDF> {
     Arc::clone(&UDF)
 }
 
+static DOC: LazyLock<Documentation> = LazyLock::new(|| {
+    doc(
+        SCALAR,
+        "Whether a customer counts as churned on as_of: as_of - last_purchase >= threshold_days, in whole calendar days. NULL in, NULL out.",
+        "is_churned(last_purchase, as_of, threshold_days)",
+        &[
+            ("last_purchase", "date or timestamp of the last purchase"),
+            ("as_of", "date or timestamp to judge at"),
+            (
+                "threshold_days",
+                "the inactivity threshold in days, any expression >= 0",
+            ),
+        ],
+    )
+});
+
 impl ScalarUDFImpl for IsChurned {
     fn name(&self) -> &str {
         "is_churned"
@@ -49,6 +68,10 @@ impl ScalarUDFImpl for IsChurned {
 
     fn signature(&self) -> &Signature {
         &self.signature
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        Some(&DOC)
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {

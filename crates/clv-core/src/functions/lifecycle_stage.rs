@@ -10,9 +10,12 @@ use std::sync::{Arc, LazyLock};
 use datafusion::arrow::array::{Array, AsArray, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
 
 use crate::churn::StageWindows;
+use crate::common::doc::{SCALAR, doc};
 use crate::config::ClvOptions;
 
 /// The `lifecycle_stage` function.
@@ -44,6 +47,26 @@ fn constant(args: &ScalarFunctionArgs, i: usize, default: i64, name: &str) -> Re
     }
 }
 
+static DOC: LazyLock<Documentation> = LazyLock::new(|| {
+    doc(
+        SCALAR,
+        "The lifecycle stage (new, active, reactivated, silent or churned) by the rules of lifecycle(); a negative day count gives NULL.",
+        "lifecycle_stage(days_since_first, days_since_last [, longest_recent_gap_days [, new_days, active_days, churn_days]])",
+        &[
+            ("days_since_first", "days since the first purchase"),
+            ("days_since_last", "days since the last purchase"),
+            (
+                "longest_recent_gap_days",
+                "the longest gap before a purchase in the active window",
+            ),
+            (
+                "new_days, active_days, churn_days",
+                "the windows (default the clv.lifecycle.* options: 30, 90, 180)",
+            ),
+        ],
+    )
+});
+
 impl ScalarUDFImpl for LifecycleStage {
     fn name(&self) -> &str {
         "lifecycle_stage"
@@ -51,6 +74,10 @@ impl ScalarUDFImpl for LifecycleStage {
 
     fn signature(&self) -> &Signature {
         &self.signature
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        Some(&DOC)
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {

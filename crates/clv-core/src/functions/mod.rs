@@ -23,3 +23,14 @@ pub mod rfm_score;
 pub mod rfm_segment;
 pub mod rfm_table;
 pub mod table_args;
+
+use datafusion::catalog::TableFunctionImpl;
+use datafusion::logical_expr::Documentation;
+
+/// A clv table function: its SQL name and reference entry, next to its implementation.
+pub trait ClvTableFunction: TableFunctionImpl + Default + 'static {
+    /// The SQL name.
+    const NAME: &'static str;
+    /// The reference entry (DataFusion's table functions have no `documentation()` of their own).
+    fn documentation() -> &'static Documentation;
+}

@@ -33,7 +33,7 @@
 //! reported `log_likelihood` is the unpenalized one; the model JSON records λ.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, ListArray, StringArray, StructArray,
@@ -43,9 +43,12 @@ use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::expr::AggregateFunction;
 use datafusion::logical_expr::function::{AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
-use datafusion::logical_expr::{Accumulator, AggregateUDF, AggregateUDFImpl, Expr, Signature, Volatility, lit};
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, Expr, Signature, Volatility, lit,
+};
 use datafusion::physical_expr::expressions::Literal;
 
+use crate::common::doc::{AGGREGATE, doc};
 use crate::config::ClvOptions;
 use crate::ltv::{
     BgBb, BgNbd, DiscreteSummary, GammaGamma, MbgNbd, ModelError, ParetoNbd, Sbg, SpendSummary, SurvivalData,
@@ -125,6 +128,18 @@ impl FitKind {
         }
     }
 
+    /// The model as the papers write it, with its reference.
+    pub fn citation(&self) -> &'static str {
+        match self {
+            Self::BgNbd => "BG/NBD (Fader, Hardie & Lee 2005)",
+            Self::ParetoNbd => "Pareto/NBD (Schmittlein, Morrison & Colombo 1987)",
+            Self::MbgNbd => "MBG/NBD (Batislam, Denizel & Filiztekin 2007)",
+            Self::GammaGamma => "the Gamma-Gamma spend model (Fader & Hardie 2013)",
+            Self::BgBb => "BG/BB (Fader, Hardie & Shang 2010)",
+            Self::Sbg => "sBG (Fader & Hardie 2007)",
+        }
+    }
+
     /// Whether the inputs carry a continuous time unit.
     pub fn has_time_unit(&self) -> bool {
         matches!(self, Self::BgNbd | Self::ParetoNbd | Self::MbgNbd)
@@ -193,6 +208,42 @@ fn usage(kind: FitKind) -> String {
     }
 }
 
+/// The reference entry of a fit.
+fn documentation(kind: FitKind) -> Documentation {
+    let mut arguments: Vec<(String, String)> = kind
+        .inputs()
+        .iter()
+        .map(|i| (i.to_string(), "input column, one row per customer".to_string()))
+        .collect();
+    arguments.push(("weight".into(), "customers the row stands for (default 1)".into()));
+    if kind.has_time_unit() {
+        arguments.push((
+            "time_unit".into(),
+            "day, week or month: the unit of t_x and t (default: the unit btyd_summary wrote on them, else clv.btyd.time_unit)".into(),
+        ));
+    }
+    arguments.push((
+        "penalizer".into(),
+        "L2 penalizer, a constant >= 0 (default clv.fit.penalizer, 0)".into(),
+    ));
+    let arguments: Vec<(&str, &str)> = arguments.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    doc(
+        AGGREGATE,
+        &format!(
+            "Fits {} by maximum likelihood. One struct: model, the parameters ({}), log_likelihood, iterations, \
+             converged, customers, time_unit, skipped_rows, se_<param> and json (the serialized model).",
+            kind.citation(),
+            kind.params().join(", ")
+        ),
+        &usage(kind),
+        &arguments,
+    )
+}
+
+/// The reference entries of the fits, built once.
+static DOCS: LazyLock<Vec<(FitKind, Documentation)>> =
+    LazyLock::new(|| FitKind::ALL.iter().map(|k| (*k, documentation(*k))).collect());
+
 impl AggregateUDFImpl for ModelFit {
     fn name(&self) -> &str {
         self.kind.function_name()
@@ -200,6 +251,10 @@ impl AggregateUDFImpl for ModelFit {
 
     fn signature(&self) -> &Signature {
         &self.signature
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        DOCS.iter().find(|(k, _)| *k == self.kind).map(|(_, d)| d)
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {

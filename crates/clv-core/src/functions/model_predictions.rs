@@ -21,9 +21,12 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, AsArray, Float64Builder};
 use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
 
 use super::model_arg::{Fitted, ModelRows, check_model_type, model_rows};
+use crate::common::doc::{PREDICTION, doc};
 use crate::ltv::{ModelError, TIME_UNIT_METADATA};
 
 type Eval = fn(&Fitted, &[f64]) -> std::result::Result<Option<f64>, ModelError>;
@@ -48,6 +51,7 @@ pub struct ModelPrediction {
     eval: Eval,
     many: Option<EvalMany>,
     signature: Signature,
+    documentation: Documentation,
 }
 
 impl PartialEq for ModelPrediction {
@@ -99,56 +103,105 @@ fn p_alive(m: &Fitted, a: &[f64]) -> std::result::Result<Option<f64>, ModelError
 
 /// Every prediction function.
 pub fn model_prediction_udfs() -> Vec<Arc<ScalarUDF>> {
-    let defs: [(&'static str, &'static [&'static str], &'static str, Eval); 9] = [
-        ("p_alive", &["x", "t_x", "t"], TXN, p_alive),
-        ("churn_probability", &["x", "t_x", "t"], TXN, |m, a| {
+    type Def = (&'static str, &'static [&'static str], &'static str, &'static str, Eval);
+    let defs: [Def; 9] = [
+        (
+            "p_alive",
+            &["x", "t_x", "t"],
+            TXN,
+            "P(alive at t) of a customer with history (x, t_x, t); for bg_bb, t is n",
+            p_alive,
+        ),
+        ("churn_probability", &["x", "t_x", "t"], TXN, "1 - p_alive", |m, a| {
             Ok(p_alive(m, a)?.map(|p| 1.0 - p))
         }),
-        ("expected_purchases", &["horizon", "x", "t_x", "t"], TXN, |m, a| {
-            Ok(match m {
-                Fitted::Transactions(m) => Some(m.expected_purchases(horizon(a[0])?, a[1], a[2], a[3])?),
-                Fitted::BgBb(m) => Some(m.expected_transactions(whole(a[0], "horizon")?, a[1], a[2], a[3])?),
-                _ => None,
-            })
-        }),
-        ("expected_purchases_new", &["t"], TXN, |m, a| {
-            Ok(match m {
-                Fitted::Transactions(m) => Some(m.expected_purchases_new(a[0])?),
-                Fitted::BgBb(m) => Some(m.expected_transactions_new(whole(a[0], "t")?)?),
-                _ => None,
-            })
-        }),
-        ("prob_purchases", &["n", "t"], TXN, |m, a| {
-            Ok(match m {
-                Fitted::Transactions(m) => Some(m.prob_purchases(whole(a[0], "n")?, a[1])?),
-                Fitted::BgBb(m) => Some(m.prob_transactions(whole(a[0], "n")?, whole(a[1], "t")?)?),
-                _ => None,
-            })
-        }),
-        ("expected_spend", &["x", "monetary"], "a gamma_gamma model", |m, a| {
-            Ok(match m {
-                Fitted::GammaGamma(m) => Some(m.conditional_expected_spend(a[0], a[1])?),
-                _ => None,
-            })
-        }),
-        ("survival", &["t"], "an sbg model", |m, a| {
-            Ok(match m {
-                Fitted::Sbg(m) => Some(m.survival(whole(a[0], "t")?)?),
-                _ => None,
-            })
-        }),
-        ("retention_rate", &["t"], "an sbg model", |m, a| {
-            Ok(match m {
-                Fitted::Sbg(m) => Some(m.retention_rate(whole(a[0], "t")?)?),
-                _ => None,
-            })
-        }),
-        ("derl", &["discount_rate"], "an sbg model", |m, a| {
-            Ok(match m {
-                Fitted::Sbg(m) => Some(m.derl(a[0], 1)?),
-                _ => None,
-            })
-        }),
+        (
+            "expected_purchases",
+            &["horizon", "x", "t_x", "t"],
+            TXN,
+            "expected purchases in (t, t + horizon] (bg_bb: horizon in whole periods)",
+            |m, a| {
+                Ok(match m {
+                    Fitted::Transactions(m) => Some(m.expected_purchases(horizon(a[0])?, a[1], a[2], a[3])?),
+                    Fitted::BgBb(m) => Some(m.expected_transactions(whole(a[0], "horizon")?, a[1], a[2], a[3])?),
+                    _ => None,
+                })
+            },
+        ),
+        (
+            "expected_purchases_new",
+            &["t"],
+            TXN,
+            "E[X(t)] of a new customer",
+            |m, a| {
+                Ok(match m {
+                    Fitted::Transactions(m) => Some(m.expected_purchases_new(a[0])?),
+                    Fitted::BgBb(m) => Some(m.expected_transactions_new(whole(a[0], "t")?)?),
+                    _ => None,
+                })
+            },
+        ),
+        (
+            "prob_purchases",
+            &["n", "t"],
+            TXN,
+            "P(X(t) = n) of a new customer",
+            |m, a| {
+                Ok(match m {
+                    Fitted::Transactions(m) => Some(m.prob_purchases(whole(a[0], "n")?, a[1])?),
+                    Fitted::BgBb(m) => Some(m.prob_transactions(whole(a[0], "n")?, whole(a[1], "t")?)?),
+                    _ => None,
+                })
+            },
+        ),
+        (
+            "expected_spend",
+            &["x", "monetary"],
+            "a gamma_gamma model",
+            "the Gamma-Gamma conditional mean spend per purchase of a customer with x repeat purchases of mean monetary",
+            |m, a| {
+                Ok(match m {
+                    Fitted::GammaGamma(m) => Some(m.conditional_expected_spend(a[0], a[1])?),
+                    _ => None,
+                })
+            },
+        ),
+        (
+            "survival",
+            &["t"],
+            "an sbg model",
+            "S(t), the share of a cohort still active after t periods",
+            |m, a| {
+                Ok(match m {
+                    Fitted::Sbg(m) => Some(m.survival(whole(a[0], "t")?)?),
+                    _ => None,
+                })
+            },
+        ),
+        (
+            "retention_rate",
+            &["t"],
+            "an sbg model",
+            "r(t) = S(t) / S(t - 1)",
+            |m, a| {
+                Ok(match m {
+                    Fitted::Sbg(m) => Some(m.retention_rate(whole(a[0], "t")?)?),
+                    _ => None,
+                })
+            },
+        ),
+        (
+            "derl",
+            &["discount_rate"],
+            "an sbg model",
+            "the discounted expected residual lifetime of a just-renewed customer",
+            |m, a| {
+                Ok(match m {
+                    Fitted::Sbg(m) => Some(m.derl(a[0], 1)?),
+                    _ => None,
+                })
+            },
+        ),
     ];
     let many: [(&str, EvalMany); 3] = [
         ("p_alive", p_alive_many),
@@ -165,7 +218,18 @@ pub fn model_prediction_udfs() -> Vec<Arc<ScalarUDF>> {
         }),
     ];
     defs.into_iter()
-        .map(|(name, args, models, eval)| {
+        .map(|(name, args, models, what, eval)| {
+            let mut arguments = vec![(
+                "model",
+                "a fitted model struct: the result of a *_fit aggregate or a named_struct",
+            )];
+            arguments.extend(args.iter().map(|a| (*a, "numeric, in the model's time unit")));
+            let documentation = doc(
+                PREDICTION,
+                &format!("Needs {models}: {what}."),
+                &format!("{name}(model, {})", args.join(", ")),
+                &arguments,
+            );
             Arc::new(ScalarUDF::from(ModelPrediction {
                 name,
                 args,
@@ -173,6 +237,7 @@ pub fn model_prediction_udfs() -> Vec<Arc<ScalarUDF>> {
                 eval,
                 many: many.iter().find(|(n, _)| *n == name).map(|(_, f)| *f),
                 signature: Signature::user_defined(Volatility::Immutable),
+                documentation,
             }))
         })
         .collect()
@@ -185,6 +250,10 @@ impl ScalarUDFImpl for ModelPrediction {
 
     fn signature(&self) -> &Signature {
         &self.signature
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        Some(&self.documentation)
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {

@@ -4,9 +4,12 @@ use std::sync::{Arc, LazyLock};
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, exec_err};
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
 
 use super::rfm_segment::{coerce_scores, map_score_cells};
+use crate::common::doc::{SCALAR, doc};
 use crate::rfm::cell_code;
 
 /// The `rfm_cell` function.
@@ -30,6 +33,15 @@ pub fn rfm_cell_udf() -> Arc<ScalarUDF> {
     Arc::clone(&UDF)
 }
 
+static DOC: LazyLock<Documentation> = LazyLock::new(|| {
+    doc(
+        SCALAR,
+        "The cell code of three scores, one character per score: 1-9, and A for 10.",
+        "rfm_cell(r, f, m)",
+        &[("r, f, m", "the scores, 1..10")],
+    )
+});
+
 impl ScalarUDFImpl for RfmCell {
     fn name(&self) -> &str {
         "rfm_cell"
@@ -37,6 +49,10 @@ impl ScalarUDFImpl for RfmCell {
 
     fn signature(&self) -> &Signature {
         &self.signature
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        Some(&DOC)
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {

@@ -15,10 +15,13 @@ use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::expr::WindowFunction;
 use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowFunctionSimplification, WindowUDFFieldArgs};
-use datafusion::logical_expr::{Expr, PartitionEvaluator, Signature, Volatility, WindowUDF, WindowUDFImpl, lit};
+use datafusion::logical_expr::{
+    Documentation, Expr, PartitionEvaluator, Signature, Volatility, WindowUDF, WindowUDFImpl, lit,
+};
 use datafusion::physical_expr::expressions::Literal;
 use datafusion::physical_plan::PhysicalExpr;
 
+use crate::common::doc::{WINDOW, doc};
 use crate::config::ClvOptions;
 use crate::rfm::{Direction, ScoreMethod, ScoreSpec, score_population};
 
@@ -96,6 +99,27 @@ pub fn spec_from_args(bins: &ScalarValue, rest: &[ScalarValue]) -> Result<ScoreS
     Ok(spec)
 }
 
+static DOC: LazyLock<Documentation> = LazyLock::new(|| {
+    doc(
+        WINDOW,
+        "Scores each window partition as its own population, 1..bins, higher is better: quantile (default, or clv.rfm.method) cut points, ntile buckets, fixed thresholds, or a mean or median split (bins = 2). Null values get null scores.",
+        "rfm_score(value, bins [, direction [, method [, thresholds]]]) OVER ([PARTITION BY ...] [ORDER BY ...])",
+        &[
+            ("value", "the numeric value to score"),
+            ("bins", "score levels, a constant 2..10"),
+            ("direction", "'higher' (default) or 'lower' (recency in days)"),
+            (
+                "method",
+                "quantile, ntile, fixed, mean or median (default clv.rfm.method, else quantile)",
+            ),
+            (
+                "thresholds",
+                "method fixed: the cut points as text, e.g. '30,90,180,365'",
+            ),
+        ],
+    )
+});
+
 impl WindowUDFImpl for RfmScore {
     fn name(&self) -> &str {
         "rfm_score"
@@ -103,6 +127,10 @@ impl WindowUDFImpl for RfmScore {
 
     fn signature(&self) -> &Signature {
         &self.signature
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        Some(&DOC)
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {

@@ -4,13 +4,16 @@
 //! `rf_grid`, `rfm11`, `cn8`, `cn8_en`; more are added with [`crate::register_scheme`].
 //! A null score gives a null segment; a score outside the scheme's range is an error that names it.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use datafusion::arrow::array::{Array, AsArray, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
 
+use crate::common::doc::{SCALAR, doc};
 use crate::config::ClvOptions;
 use crate::rfm::SchemeRegistry;
 
@@ -101,6 +104,18 @@ pub(crate) fn map_score_cells(
     Ok(ColumnarValue::Array(Arc::new(out)))
 }
 
+static DOC: LazyLock<Documentation> = LazyLock::new(|| {
+    doc(
+        SCALAR,
+        "The segment of a score cell under a named scheme (default clv.rfm.scheme): rf_grid, rfm11, cn8, cn8_en or a registered one. Null scores give null; a score outside the scheme's range is an error.",
+        "rfm_segment(r, f, m [, scheme])",
+        &[
+            ("r, f, m", "the scores"),
+            ("scheme", "the scheme's name (default clv.rfm.scheme, rf_grid)"),
+        ],
+    )
+});
+
 impl ScalarUDFImpl for RfmSegment {
     fn name(&self) -> &str {
         "rfm_segment"
@@ -108,6 +123,10 @@ impl ScalarUDFImpl for RfmSegment {
 
     fn signature(&self) -> &Signature {
         &self.signature
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        Some(&DOC)
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {

@@ -8,13 +8,16 @@
 //! over an ordinary plan (aggregate + window + projection), which Ballista splits into stages.
 //! Both give the same rows.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::Result;
 use datafusion::datasource::ViewTable;
+use datafusion::logical_expr::Documentation;
 
+use super::ClvTableFunction;
 use super::table_args::parse_table_args;
+use crate::common::doc::{NAMED_OPTIONS, SOURCE, TABLE, doc};
 use crate::plan::rfm::{RfmFunctions, rfm_plan};
 use crate::plan::rfm_exec::{FusedRfmTable, fused_rfm_supported};
 use crate::plan::source::TransactionSource;
@@ -25,6 +28,38 @@ pub const RFM_POSITIONAL: [&str; 4] = ["as_of", "bins", "method", "scheme"];
 /// The `rfm` table function.
 #[derive(Debug, Default)]
 pub struct RfmTableFunction;
+
+impl ClvTableFunction for RfmTableFunction {
+    const NAME: &'static str = "rfm";
+
+    fn documentation() -> &'static Documentation {
+        static DOC: LazyLock<Documentation> = LazyLock::new(|| {
+            doc(
+                TABLE,
+                "RFM per customer with at least one purchase: recency_days, frequency, monetary, the scores r, f, m (1..bins, higher is better), rfm_cell, rfm_total, segment, first_purchase, last_purchase and tenure_days.",
+                "rfm(source [, as_of [, bins [, method [, scheme]]]] [, 'name=value' ...])",
+                &[
+                    SOURCE,
+                    (
+                        "as_of",
+                        "the as-of date YYYY-MM-DD (default: the day after the last transaction)",
+                    ),
+                    ("bins", "score levels 2..10 (default: the scheme's, 5)"),
+                    (
+                        "method",
+                        "quantile, ntile, fixed, mean or median (default: the scheme's)",
+                    ),
+                    (
+                        "scheme",
+                        "segment scheme: rf_grid (default), rfm11, cn8, cn8_en, a registered one or none",
+                    ),
+                    NAMED_OPTIONS,
+                ],
+            )
+        });
+        &DOC
+    }
+}
 
 impl TableFunctionImpl for RfmTableFunction {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {

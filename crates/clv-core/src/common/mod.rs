@@ -1,0 +1,3 @@
+//! Helpers every layer may use: the documentation sections of the SQL reference.
+
+pub mod doc;
