@@ -184,3 +184,47 @@ fn every_function_has_a_reference_entry_and_a_tested_example() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// The session options table of docs/sql-reference.md, rendered from the one declaration of
+/// every option (`clv_core::config::OPTIONS`).
+fn options_table() -> Vec<String> {
+    let mut out = vec![
+        "| option | default | meaning |".to_string(),
+        "|---|---|---|".to_string(),
+    ];
+    for o in clv_core::config::OPTIONS {
+        out.push(format!(
+            "| `clv.{}` | {} | {} |",
+            o.key,
+            o.default,
+            o.description.trim_end_matches('.')
+        ));
+    }
+    out
+}
+
+/// The options table in the reference is the one rendered from code
+/// (`UPDATE_DOCS=1` rewrites it).
+#[test]
+fn the_session_options_table_is_generated_from_the_options() {
+    let doc = std::fs::read_to_string(DOC).unwrap();
+    let mut lines: Vec<String> = doc.lines().map(String::from).collect();
+    let start = lines
+        .iter()
+        .position(|l| l == "| option | default | meaning |")
+        .expect("an options table in docs/sql-reference.md");
+    let end = start + lines[start..].iter().take_while(|l| l.starts_with('|')).count();
+    let table = options_table();
+    if lines[start..end] != table[..] {
+        if std::env::var("UPDATE_DOCS").is_ok() {
+            lines.splice(start..end, table);
+            std::fs::write(DOC, lines.join("\n") + "\n").unwrap();
+        } else {
+            panic!(
+                "the options table in docs/sql-reference.md differs from clv_core::config::OPTIONS; \
+                 run UPDATE_DOCS=1 cargo test -p clv-core --test docs\n{}",
+                table.join("\n")
+            );
+        }
+    }
+}

@@ -32,7 +32,7 @@ async fn stages(global: &GlobalArgs, args: StagesArgs) -> Result<()> {
         return Ok(());
     }
     let o = crate::session::options(&job.ctx);
-    let w = o.lifecycle_windows;
+    let w = o.lifecycle_windows();
     job.note(format!(
         "Lifecycle of {} as of {}: new < {} days since the first purchase, active < {} and churned >= {} days since the last",
         job.input.label,

@@ -341,7 +341,7 @@ async fn lifecycle(job: &Job, ctx: &Context, from: Option<&str>, to: Option<&str
         .map(|s| s.unwrap_or_default())
         .collect();
     let n = f64s(&counts, "customers")?;
-    let w = crate::session::options(&job.ctx).lifecycle_windows;
+    let w = crate::session::options(&job.ctx).lifecycle_windows();
     s.figure(
         svg::hbars("Lifecycle stage counts", &stages, &[("customers", n)], short),
         &format!(
