@@ -408,40 +408,12 @@ pub struct TransitionsArgs {
     pub output: OutputArgs,
 }
 
-/// The models `clv fit` can fit from transactions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-#[value(rename_all = "snake_case")]
-pub enum ModelArg {
-    /// BG/NBD (Fader, Hardie & Lee 2005): repeat purchases and dropout.
-    BgNbd,
-    /// Pareto/NBD (Schmittlein, Morrison & Colombo 1987).
-    ParetoNbd,
-    /// Modified BG/NBD (Batislam, Denizel & Filiztekin 2007).
-    MbgNbd,
-    /// Gamma-Gamma spend per transaction (Fader & Hardie 2013), on customers with repeat purchases.
-    GammaGamma,
-}
-
-impl ModelArg {
-    /// The serialized kind name.
-    pub fn kind(self) -> &'static str {
-        match self {
-            Self::BgNbd => "bg_nbd",
-            Self::ParetoNbd => "pareto_nbd",
-            Self::MbgNbd => "mbg_nbd",
-            Self::GammaGamma => "gamma_gamma",
-        }
-    }
-
-    /// The SQL aggregate that fits it.
-    pub fn function(self) -> &'static str {
-        match self {
-            Self::BgNbd => "bgnbd_fit",
-            Self::ParetoNbd => "pareto_nbd_fit",
-            Self::MbgNbd => "mbgnbd_fit",
-            Self::GammaGamma => "gamma_gamma_fit",
-        }
-    }
+/// The models `clv fit --model` accepts, each with its one-line description, from the model
+/// registry.
+fn fittable_models() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        crate::commands::models::fittable().map(|m| clap::builder::PossibleValue::new(m.name()).help(m.description)),
+    )
 }
 
 #[derive(Args)]
@@ -449,8 +421,8 @@ pub struct FitArgs {
     #[command(flatten)]
     pub input: InputArgs,
     /// The model to fit.
-    #[arg(long, value_enum, default_value_t = ModelArg::BgNbd)]
-    pub model: ModelArg,
+    #[arg(long, value_parser = fittable_models(), default_value = "bg_nbd")]
+    pub model: String,
     /// Inclusive end of the calibration period YYYY-MM-DD [default: the as-of date, else the last transaction].
     #[arg(long, value_name = "DATE")]
     pub calibration_end: Option<String>,

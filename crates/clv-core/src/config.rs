@@ -443,16 +443,22 @@ fn parse_scheme(v: &str, _: &str) -> Result<String> {
     .to_string())
 }
 
+/// A transaction model of the registry, by name or alias; stored by its name.
 fn parse_transaction_model(v: &str, _: &str) -> Result<String> {
+    use crate::ltv::{Role, registry};
     let model = v.trim().to_ascii_lowercase();
-    if !["bg_nbd", "pareto_nbd", "mbg_nbd"].contains(&model.as_str()) {
-        return plan_err!("model must be bg_nbd, pareto_nbd or mbg_nbd, got '{model}'");
+    match registry::model_or_alias(&model) {
+        Some(m) if m.has_role(Role::Transactions) => Ok(m.name().to_string()),
+        _ => {
+            let names: Vec<&str> = registry::models_with(Role::Transactions).map(|m| m.name()).collect();
+            let (last, init) = names.split_last().unwrap_or((&"", &[]));
+            plan_err!("model must be {} or {last}, got '{model}'", init.join(", "))
+        }
     }
-    Ok(model)
 }
 
-fn text(v: &String) -> Option<String> {
-    Some(v.clone())
+fn text(v: &str) -> Option<String> {
+    Some(v.to_string())
 }
 
 fn display<T: fmt::Display>(v: &T) -> Option<String> {
@@ -574,6 +580,29 @@ mod tests {
         o.set_option("collapse", "").unwrap();
         assert_eq!(o.collapse, None);
         assert_eq!(o.values().len(), OPTIONS.len());
+    }
+
+    /// `ltv.model` reads the model registry: a transaction model by name or alias (the alias
+    /// `bgnbd`, which clv_predict's plan accepted and this option rejected, is now accepted
+    /// by both), stored by its name; a model of another role is rejected.
+    #[test]
+    fn ltv_model_is_a_transaction_model_of_the_registry() {
+        let mut o = ClvOptions::default();
+        o.set_option("ltv.model", "BGNBD").unwrap();
+        assert_eq!(o.ltv_model, "bg_nbd");
+        o.set_option("model", "mbgnbd").unwrap();
+        assert_eq!(o.ltv_model, "mbg_nbd");
+        o.set_option("model", "pareto_nbd").unwrap();
+        assert_eq!(o.ltv_model, "pareto_nbd");
+        for rejected in ["gamma_gamma", "sbg", "weibull"] {
+            let e = o.set_option("ltv.model", rejected).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!(
+                    "model must be bg_nbd, pareto_nbd or mbg_nbd, got '{rejected}'"
+                )),
+                "{e}"
+            );
+        }
     }
 
     /// Sessions ship their options as `entries()` key/value pairs (Ballista sends them to the

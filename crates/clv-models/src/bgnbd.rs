@@ -32,6 +32,10 @@ use serde::{Deserialize, Serialize};
 
 use super::data::{Compressed, TransactionSummary, check_rft, key_value, ranks};
 use super::error::{ModelError, finite};
+use super::model::{
+    Input, Model, Prediction, Role, TRANSACTION_INPUTS, TRANSACTION_PREDICTIONS, model_params,
+    transaction_model_methods,
+};
 use super::optimize::{FitOptions, Objective, fit_builder_methods, run_fit};
 use super::special::{MAX_SERIES_TERMS, digamma, exprel, integrate, ln_beta, ln_gamma};
 use super::{FitReport, FittedRepr, ModelKind, TimeUnit, TransactionModel, check_arg, check_param, fitted_serde};
@@ -997,6 +1001,27 @@ macro_rules! beta_geo_transaction_model {
 pub(crate) use beta_geo_transaction_model;
 
 beta_geo_transaction_model!(FittedBgNbd, ModelKind::BgNbd);
+
+model_params!(BgNbdParams { r, alpha, a, b });
+
+impl Model for FittedBgNbd {
+    type Params = BgNbdParams;
+    const KIND: ModelKind = ModelKind::BgNbd;
+    const ALIASES: &'static [&'static str] = &["bgnbd"];
+    const DISPLAY_NAME: &'static str = "BG/NBD";
+    const DESCRIPTION: &'static str = "BG/NBD (Fader, Hardie & Lee 2005): repeat purchases and dropout";
+    const FIT_FUNCTION: &'static str = "bgnbd_fit";
+    const INPUTS: &'static [Input] = TRANSACTION_INPUTS;
+    const TIME_UNIT: bool = true;
+    const ROLES: &'static [Role] = &[Role::Transactions];
+    const PREDICTIONS: &'static [&'static Prediction] = TRANSACTION_PREDICTIONS;
+
+    transaction_model_methods!(BgNbd);
+
+    fn from_params(params: BgNbdParams, time_unit: TimeUnit) -> Result<Self, ModelError> {
+        Self::from_params(params, time_unit)
+    }
+}
 
 #[cfg(test)]
 pub(crate) mod tests {

@@ -112,6 +112,13 @@ pub enum ModelError {
         /// Explanation.
         reason: &'static str,
     },
+    /// A prediction the model does not answer (see `ModelSpec::predicts`).
+    UnsupportedPrediction {
+        /// The model.
+        model: ModelKind,
+        /// The prediction asked for.
+        prediction: &'static str,
+    },
 }
 
 impl fmt::Display for ModelError {
@@ -169,6 +176,9 @@ impl fmt::Display for ModelError {
                 write!(f, "unsupported serialized model format version {found}")
             }
             ModelError::MissingTimeUnit { reason } => write!(f, "time unit: {reason}"),
+            ModelError::UnsupportedPrediction { model, prediction } => {
+                write!(f, "a {model} model does not answer {prediction}")
+            }
         }
     }
 }

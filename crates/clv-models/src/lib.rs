@@ -13,6 +13,9 @@
 //! papers. Every fallible call returns [`ModelError`]; no function returns a
 //! NaN or an infinity.
 //!
+//! Every model has one identity, the [`Model`] trait on its fitted type, listed once in
+//! [`registry`]; see [`model`].
+//!
 //! Fitting: `Model::new()` returns a builder with documented defaults
 //! ([`optimize::FitOptions`]), e.g.
 //! `BgNbd::new().penalizer(0.0).fit(&summary)?` → [`FittedBgNbd`]. Identical
@@ -45,8 +48,10 @@ pub mod error;
 pub mod gamma_gamma;
 pub mod mbgnbd;
 pub(crate) mod memo;
+pub mod model;
 pub mod optimize;
 pub mod pareto_nbd;
+pub mod registry;
 pub mod sbg;
 pub mod simulate;
 pub mod special;
@@ -58,8 +63,10 @@ pub use data::{DiscreteSummary, SpendSummary, SurvivalData, TIME_UNIT_METADATA, 
 pub use error::ModelError;
 pub use gamma_gamma::{FittedGammaGamma, GammaGamma, GammaGammaParams, spend_frequency_correlation};
 pub use mbgnbd::{FittedMbgNbd, MbgNbd, MbgNbdParams};
+pub use model::{FitData, FittedModel, Model, ModelSpec, Prediction, Role, SpendModel};
 pub use optimize::FitOptions;
 pub use pareto_nbd::{FittedParetoNbd, ParetoNbd, ParetoNbdParams};
+pub use registry::{MODELS, ModelKind};
 pub use sbg::{FittedSbg, Sbg, SbgParams};
 
 /// The cores this process may use, read once (`available_parallelism` reads cgroup files on
@@ -67,53 +74,6 @@ pub use sbg::{FittedSbg, Sbg, SbgParams};
 pub fn cores() -> usize {
     static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-}
-
-/// Which model a fitted or serialized model is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ModelKind {
-    /// BG/NBD.
-    BgNbd,
-    /// Pareto/NBD.
-    ParetoNbd,
-    /// Modified BG/NBD.
-    MbgNbd,
-    /// Beta-geometric/beta-Bernoulli.
-    BgBb,
-    /// Gamma-Gamma spend model.
-    GammaGamma,
-    /// Shifted beta-geometric.
-    Sbg,
-}
-
-impl ModelKind {
-    /// Serialized name (`"bg_nbd"`, ...).
-    pub const fn name(self) -> &'static str {
-        match self {
-            ModelKind::BgNbd => "bg_nbd",
-            ModelKind::ParetoNbd => "pareto_nbd",
-            ModelKind::MbgNbd => "mbg_nbd",
-            ModelKind::BgBb => "bg_bb",
-            ModelKind::GammaGamma => "gamma_gamma",
-            ModelKind::Sbg => "sbg",
-        }
-    }
-
-    /// `Ok(())` when `self == expected`, else [`ModelError::WrongModelKind`].
-    pub fn ensure(self, expected: ModelKind) -> Result<(), ModelError> {
-        if self == expected {
-            Ok(())
-        } else {
-            Err(ModelError::WrongModelKind { expected, found: self })
-        }
-    }
-}
-
-impl std::fmt::Display for ModelKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
 }
 
 /// Deserialize any serialized fitted model into this to read its kind

@@ -19,9 +19,10 @@ use datafusion::logical_expr::{
     ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 
-use super::model_arg::{Fitted, check_model_type, model_rows};
+use super::model_arg::{check_model_type, model_rows};
 use crate::common::doc::{PREDICTION, doc};
-use crate::ltv::{ClvSpec, historical_clv};
+use crate::ltv::registry::{models_with, names_phrase};
+use crate::ltv::{ClvSpec, Role, historical_clv};
 
 /// The `clv` function.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -177,11 +178,13 @@ impl ScalarUDFImpl for Clv {
                 out.append_null();
                 continue;
             };
-            let (Fitted::Transactions(m), Fitted::GammaGamma(s)) = (m, s) else {
+            let (Some(m), Some(s)) = (m.transaction_model(), s.spend_model()) else {
                 return exec_err!(
-                    "clv: needs a bg_nbd, pareto_nbd or mbg_nbd model and a gamma_gamma spend model, got {} and {}",
-                    m.name(),
-                    s.name()
+                    "clv: needs {} model and {} spend model, got {} and {}",
+                    names_phrase(models_with(Role::Transactions)),
+                    names_phrase(models_with(Role::Spend)),
+                    m.kind(),
+                    s.kind()
                 );
             };
             let unit = horizon_unit.unwrap_or_else(|| m.time_unit());
@@ -192,7 +195,7 @@ impl ScalarUDFImpl for Clv {
             } else {
                 spec.discrete(r, unit)
             };
-            match spec.clv(m.as_ref(), s, x, t_x, t, z) {
+            match spec.clv(m, s, x, t_x, t, z) {
                 Ok(v) => out.append_value(v),
                 Err(e) => return exec_err!("clv: {e}"),
             }

@@ -10,34 +10,10 @@ use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::common::{Result, exec_err, internal_err, plan_err};
 use datafusion::logical_expr::ColumnarValue;
 
-use crate::ltv::{
-    BgBbParams, BgNbdParams, FittedBgBb, FittedBgNbd, FittedGammaGamma, FittedMbgNbd, FittedParetoNbd, FittedSbg,
-    GammaGammaParams, MbgNbdParams, ModelError, ParetoNbdParams, SbgParams, TimeUnit, TransactionModel,
-};
+use crate::ltv::{FittedModel, MODELS, TimeUnit};
 
-/// A fitted model of any kind.
-pub enum Fitted {
-    /// BG/NBD, Pareto/NBD or MBG/NBD.
-    Transactions(Box<dyn TransactionModel + Send + Sync>),
-    /// Gamma-Gamma spend.
-    GammaGamma(FittedGammaGamma),
-    /// BG/BB.
-    BgBb(FittedBgBb),
-    /// Shifted beta-geometric.
-    Sbg(FittedSbg),
-}
-
-impl Fitted {
-    /// The model name.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Transactions(m) => m.kind().name(),
-            Self::GammaGamma(_) => "gamma_gamma",
-            Self::BgBb(_) => "bg_bb",
-            Self::Sbg(_) => "sbg",
-        }
-    }
-}
+/// A fitted model of any kind in the registry.
+pub type Fitted = dyn FittedModel;
 
 /// Checks that a model argument is a struct with a `model` field.
 pub fn check_model_type(function: &str, t: &DataType) -> Result<()> {
@@ -108,7 +84,7 @@ impl ModelRows {
     /// The model of every one of the first `rows` rows, when they all have the same one.
     pub fn single(&self, rows: usize) -> Option<&Fitted> {
         match self.runs.first() {
-            Some((Some(m), n)) if *n >= rows => Some(m),
+            Some((Some(m), n)) if *n >= rows => Some(m.as_ref()),
             _ => None,
         }
     }
@@ -135,8 +111,16 @@ pub fn model_rows(function: &str, model: &ColumnarValue, rows: usize) -> Result<
     }
 }
 
-/// Every parameter name of every model kind.
-const PARAMETERS: [&str; 10] = ["r", "alpha", "a", "b", "s", "beta", "p", "q", "gamma", "delta"];
+/// Every parameter name of every model in the registry, each once.
+fn parameter_names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = vec![];
+    for p in MODELS.iter().flat_map(|m| m.params) {
+        if !names.contains(p) {
+            names.push(p);
+        }
+    }
+    names
+}
 
 /// Reads the models of a struct column, one per row (`None` for a null row). A row whose
 /// fields equal the previous row's shares its model: a fitted model is usually one row,
@@ -154,7 +138,7 @@ pub fn read_models(function: &str, models: &StructArray) -> Result<ModelRows> {
     let unit = unit.as_ref().map(|u| u.as_string::<i32>());
     // Each parameter column present, cast once per batch.
     let mut columns: Vec<(&'static str, datafusion::arrow::array::ArrayRef)> = vec![];
-    for name in PARAMETERS {
+    for name in parameter_names() {
         if let Some(c) = field(name) {
             columns.push((name, datafusion::arrow::compute::cast(c, &DataType::Float64)?));
         }
@@ -187,98 +171,27 @@ pub fn read_models(function: &str, models: &StructArray) -> Result<ModelRows> {
             continue;
         }
         let name = kind.value(row);
-        let names: &[&str] = match name {
-            "bg_nbd" | "mbg_nbd" => &["r", "alpha", "a", "b"],
-            "pareto_nbd" => &["r", "alpha", "s", "beta"],
-            "gamma_gamma" => &["p", "q", "gamma"],
-            "bg_bb" => &["alpha", "beta", "gamma", "delta"],
-            "sbg" => &["alpha", "beta"],
-            other => return exec_err!("{function}: unknown model '{other}'"),
+        let Some(spec) = crate::ltv::registry::model(name) else {
+            return exec_err!("{function}: unknown model '{name}'");
         };
-        let mut p = [0.0f64; 4];
-        for (i, n) in names.iter().enumerate() {
+        let mut p = Vec::with_capacity(spec.params.len());
+        for n in spec.params {
             let Some((_, c)) = columns.iter().find(|(c, _)| c == n) else {
                 return exec_err!("{function}: the {name} model struct has no '{n}' field");
             };
             if c.is_null(row) {
                 return exec_err!("{function}: parameter '{n}' of the {name} model is null");
             }
-            p[i] = c.value(row);
+            p.push(c.value(row));
         }
         let time_unit = match unit {
             Some(u) if u.is_valid(row) => crate::config::parse_time_unit(u.value(row))?,
             _ => TimeUnit::Week,
         };
-        let e = |e: ModelError| datafusion::error::DataFusionError::Execution(format!("{function}: {e}"));
-        let model = match name {
-            "bg_nbd" => Fitted::Transactions(Box::new(
-                FittedBgNbd::from_params(
-                    BgNbdParams {
-                        r: p[0],
-                        alpha: p[1],
-                        a: p[2],
-                        b: p[3],
-                    },
-                    time_unit,
-                )
-                .map_err(e)?,
-            )),
-            "mbg_nbd" => Fitted::Transactions(Box::new(
-                FittedMbgNbd::from_params(
-                    MbgNbdParams {
-                        r: p[0],
-                        alpha: p[1],
-                        a: p[2],
-                        b: p[3],
-                    },
-                    time_unit,
-                )
-                .map_err(e)?,
-            )),
-            "pareto_nbd" => Fitted::Transactions(Box::new(
-                FittedParetoNbd::from_params(
-                    ParetoNbdParams {
-                        r: p[0],
-                        alpha: p[1],
-                        s: p[2],
-                        beta: p[3],
-                    },
-                    time_unit,
-                )
-                .map_err(e)?,
-            )),
-            "gamma_gamma" => Fitted::GammaGamma(
-                FittedGammaGamma::from_params(GammaGammaParams {
-                    p: p[0],
-                    q: p[1],
-                    gamma: p[2],
-                })
-                .map_err(e)?,
-            ),
-            "bg_bb" => Fitted::BgBb(
-                FittedBgBb::from_params(
-                    BgBbParams {
-                        alpha: p[0],
-                        beta: p[1],
-                        gamma: p[2],
-                        delta: p[3],
-                    },
-                    None,
-                )
-                .map_err(e)?,
-            ),
-            _ => Fitted::Sbg(
-                FittedSbg::from_params(
-                    SbgParams {
-                        alpha: p[0],
-                        beta: p[1],
-                    },
-                    None,
-                )
-                .map_err(e)?,
-            ),
-        };
-        let model = Arc::new(model);
+        let model: Arc<Fitted> = spec
+            .from_params(&p, time_unit)
+            .map_err(|e| datafusion::error::DataFusionError::Execution(format!("{function}: {e}")))?
+            .into();
         previous = Some((row, Arc::clone(&model)));
         out.push(Some(model), 1);
     }

@@ -1,6 +1,7 @@
-//! The model-fitting aggregates: `bgnbd_fit`, `pareto_nbd_fit`, `mbgnbd_fit`,
-//! `gamma_gamma_fit`, `bgbb_fit` and `sbg_fit`. One generic implementation serves all six; only
-//! the inputs and the fitted parameters differ.
+//! The model-fitting aggregates, one per model of the registry ([`crate::ltv::registry`]):
+//! `bgnbd_fit`, `pareto_nbd_fit`, `mbgnbd_fit`, `gamma_gamma_fit`, `bgbb_fit` and `sbg_fit`.
+//! One generic implementation serves them all; the model's identity ([`crate::ltv::Model`])
+//! gives the function name, the inputs, the parameters and diagnostics, and the fit.
 //!
 //! | function | inputs | parameters |
 //! |---|---|---|
@@ -50,137 +51,59 @@ use datafusion::physical_expr::expressions::Literal;
 
 use crate::common::doc::{AGGREGATE, doc};
 use crate::config::ClvOptions;
-use crate::ltv::{
-    BgBb, BgNbd, DiscreteSummary, GammaGamma, MbgNbd, ModelError, ParetoNbd, Sbg, SpendSummary, SurvivalData,
-    TIME_UNIT_METADATA, TimeUnit, TransactionSummary, spend_frequency_correlation,
-};
+use crate::ltv::model::InputKind;
+use crate::ltv::{FitData, FitOptions, MODELS, ModelError, ModelKind, ModelSpec, TIME_UNIT_METADATA, TimeUnit};
 
-/// Which model an aggregate fits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FitKind {
-    /// BG/NBD (Fader, Hardie & Lee 2005).
-    BgNbd,
-    /// Pareto/NBD (Schmittlein, Morrison & Colombo 1987).
-    ParetoNbd,
-    /// Modified BG/NBD (Batislam, Denizel & Filiztekin 2007).
-    MbgNbd,
-    /// Gamma-Gamma spend (Fader & Hardie 2013).
-    GammaGamma,
-    /// BG/BB (Fader, Hardie & Shang 2010).
-    BgBb,
-    /// Shifted beta-geometric (Fader & Hardie 2007).
-    Sbg,
-}
-
-impl FitKind {
-    /// Every kind.
-    pub const ALL: [FitKind; 6] = [
-        Self::BgNbd,
-        Self::ParetoNbd,
-        Self::MbgNbd,
-        Self::GammaGamma,
-        Self::BgBb,
-        Self::Sbg,
-    ];
-
-    /// The SQL function name.
-    pub fn function_name(&self) -> &'static str {
-        match self {
-            Self::BgNbd => "bgnbd_fit",
-            Self::ParetoNbd => "pareto_nbd_fit",
-            Self::MbgNbd => "mbgnbd_fit",
-            Self::GammaGamma => "gamma_gamma_fit",
-            Self::BgBb => "bgbb_fit",
-            Self::Sbg => "sbg_fit",
-        }
-    }
-
-    /// The model name stored in the result's `model` field.
-    pub fn model_name(&self) -> &'static str {
-        match self {
-            Self::BgNbd => "bg_nbd",
-            Self::ParetoNbd => "pareto_nbd",
-            Self::MbgNbd => "mbg_nbd",
-            Self::GammaGamma => "gamma_gamma",
-            Self::BgBb => "bg_bb",
-            Self::Sbg => "sbg",
-        }
-    }
-
-    /// The input column names (for messages).
-    pub fn inputs(&self) -> &'static [&'static str] {
-        match self {
-            Self::BgNbd | Self::ParetoNbd | Self::MbgNbd => &["x", "t_x", "t"],
-            Self::GammaGamma => &["x", "monetary"],
-            Self::BgBb => &["x", "t_x", "n"],
-            Self::Sbg => &["t", "churned"],
-        }
-    }
-
-    /// The fitted parameter names, as in the papers.
-    pub fn params(&self) -> &'static [&'static str] {
-        match self {
-            Self::BgNbd | Self::MbgNbd => &["r", "alpha", "a", "b"],
-            Self::ParetoNbd => &["r", "alpha", "s", "beta"],
-            Self::GammaGamma => &["p", "q", "gamma"],
-            Self::BgBb => &["alpha", "beta", "gamma", "delta"],
-            Self::Sbg => &["alpha", "beta"],
-        }
-    }
-
-    /// The model as the papers write it, with its reference.
-    pub fn citation(&self) -> &'static str {
-        match self {
-            Self::BgNbd => "BG/NBD (Fader, Hardie & Lee 2005)",
-            Self::ParetoNbd => "Pareto/NBD (Schmittlein, Morrison & Colombo 1987)",
-            Self::MbgNbd => "MBG/NBD (Batislam, Denizel & Filiztekin 2007)",
-            Self::GammaGamma => "the Gamma-Gamma spend model (Fader & Hardie 2013)",
-            Self::BgBb => "BG/BB (Fader, Hardie & Shang 2010)",
-            Self::Sbg => "sBG (Fader & Hardie 2007)",
-        }
-    }
-
-    /// Whether the inputs carry a continuous time unit.
-    pub fn has_time_unit(&self) -> bool {
-        matches!(self, Self::BgNbd | Self::ParetoNbd | Self::MbgNbd)
-    }
-
-    /// The result struct's fields.
-    pub fn result_fields(&self) -> Fields {
-        let mut f = vec![Field::new("model", DataType::Utf8, false)];
-        f.extend(self.params().iter().map(|p| Field::new(*p, DataType::Float64, false)));
-        f.extend([
-            Field::new("log_likelihood", DataType::Float64, false),
-            Field::new("iterations", DataType::Int64, false),
-            Field::new("converged", DataType::Boolean, false),
-            Field::new("customers", DataType::Float64, false),
-            Field::new("time_unit", DataType::Utf8, true),
-            Field::new("skipped_rows", DataType::Int64, false),
-        ]);
-        f.extend(
-            self.params()
-                .iter()
-                .map(|p| Field::new(format!("se_{p}"), DataType::Float64, true)),
-        );
-        if *self == Self::GammaGamma {
-            // The model assumes spend is independent of frequency: check it.
-            f.push(Field::new("spend_frequency_correlation", DataType::Float64, true));
-        }
-        f.push(Field::new("json", DataType::Utf8, false));
-        Fields::from(f)
-    }
+/// The result struct's fields: `model`, the parameters, the fit report, `time_unit`,
+/// `skipped_rows`, the standard errors `se_<param>`, the model's diagnostics and `json`.
+pub fn result_fields(spec: &ModelSpec) -> Fields {
+    let mut f = vec![Field::new("model", DataType::Utf8, false)];
+    f.extend(spec.params.iter().map(|p| Field::new(*p, DataType::Float64, false)));
+    f.extend([
+        Field::new("log_likelihood", DataType::Float64, false),
+        Field::new("iterations", DataType::Int64, false),
+        Field::new("converged", DataType::Boolean, false),
+        Field::new("customers", DataType::Float64, false),
+        Field::new("time_unit", DataType::Utf8, true),
+        Field::new("skipped_rows", DataType::Int64, false),
+    ]);
+    f.extend(
+        spec.params
+            .iter()
+            .map(|p| Field::new(format!("se_{p}"), DataType::Float64, true)),
+    );
+    f.extend(spec.diagnostics.iter().map(|d| Field::new(*d, DataType::Float64, true)));
+    f.push(Field::new("json", DataType::Utf8, false));
+    Fields::from(f)
 }
 
 /// A model-fitting aggregate.
-#[derive(Debug, PartialEq, Eq, Hash)]
+#[derive(Debug)]
 pub struct ModelFit {
-    kind: FitKind,
+    kind: &'static ModelSpec,
     signature: Signature,
 }
 
+impl PartialEq for ModelFit {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind.kind == other.kind.kind
+    }
+}
+impl Eq for ModelFit {}
+impl std::hash::Hash for ModelFit {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.kind.kind.hash(state);
+    }
+}
+
 impl ModelFit {
-    /// The aggregate fitting `kind`.
-    pub fn new(kind: FitKind) -> Self {
+    /// The aggregate fitting the model `kind`.
+    pub fn new(kind: &'static ModelSpec) -> Self {
+        assert!(
+            kind.inputs.len() <= MAX_INPUTS,
+            "{}: a fit aggregate takes at most {MAX_INPUTS} inputs",
+            kind.fit_function
+        );
         Self {
             kind,
             signature: Signature::user_defined(Volatility::Immutable),
@@ -188,35 +111,37 @@ impl ModelFit {
     }
 }
 
-/// All six fitting aggregates.
+/// The fitting aggregate of every model in the registry.
 pub fn model_fit_udafs() -> Vec<Arc<AggregateUDF>> {
-    FitKind::ALL
+    MODELS
         .iter()
-        .map(|k| Arc::new(AggregateUDF::from(ModelFit::new(*k))))
+        .map(|k| Arc::new(AggregateUDF::from(ModelFit::new(k))))
         .collect()
 }
 
-fn usage(kind: FitKind) -> String {
-    let inputs = kind.inputs().join(", ");
-    if kind.has_time_unit() {
-        format!(
-            "{}({inputs} [, weight [, time_unit [, penalizer]]])",
-            kind.function_name()
-        )
+/// The input column names (for messages).
+fn input_names(kind: &ModelSpec) -> Vec<&'static str> {
+    kind.inputs.iter().map(|i| i.name).collect()
+}
+
+fn usage(kind: &ModelSpec) -> String {
+    let inputs = input_names(kind).join(", ");
+    if kind.time_unit {
+        format!("{}({inputs} [, weight [, time_unit [, penalizer]]])", kind.fit_function)
     } else {
-        format!("{}({inputs} [, weight [, penalizer]])", kind.function_name())
+        format!("{}({inputs} [, weight [, penalizer]])", kind.fit_function)
     }
 }
 
 /// The reference entry of a fit.
-fn documentation(kind: FitKind) -> Documentation {
+fn documentation(kind: &ModelSpec) -> Documentation {
     let mut arguments: Vec<(String, String)> = kind
-        .inputs()
+        .inputs
         .iter()
-        .map(|i| (i.to_string(), "input column, one row per customer".to_string()))
+        .map(|i| (i.name.to_string(), "input column, one row per customer".to_string()))
         .collect();
     arguments.push(("weight".into(), "customers the row stands for (default 1)".into()));
-    if kind.has_time_unit() {
+    if kind.time_unit {
         arguments.push((
             "time_unit".into(),
             "day, week or month: the unit of t_x and t (default: the unit btyd_summary wrote on them, else clv.btyd.time_unit)".into(),
@@ -231,9 +156,10 @@ fn documentation(kind: FitKind) -> Documentation {
         AGGREGATE,
         &format!(
             "Fits {} by maximum likelihood. One struct: model, the parameters ({}), log_likelihood, iterations, \
-             converged, customers, time_unit, skipped_rows, se_<param> and json (the serialized model).",
-            kind.citation(),
-            kind.params().join(", ")
+             converged, customers, time_unit, skipped_rows, se_<param>{} and json (the serialized model).",
+            kind.description,
+            kind.params.join(", "),
+            kind.diagnostics.iter().map(|d| format!(", {d}")).collect::<String>()
         ),
         &usage(kind),
         &arguments,
@@ -241,12 +167,12 @@ fn documentation(kind: FitKind) -> Documentation {
 }
 
 /// The reference entries of the fits, built once.
-static DOCS: LazyLock<Vec<(FitKind, Documentation)>> =
-    LazyLock::new(|| FitKind::ALL.iter().map(|k| (*k, documentation(*k))).collect());
+static DOCS: LazyLock<Vec<(ModelKind, Documentation)>> =
+    LazyLock::new(|| MODELS.iter().map(|k| (k.kind, documentation(k))).collect());
 
 impl AggregateUDFImpl for ModelFit {
     fn name(&self) -> &str {
-        self.kind.function_name()
+        self.kind.fit_function
     }
 
     fn signature(&self) -> &Signature {
@@ -254,62 +180,70 @@ impl AggregateUDFImpl for ModelFit {
     }
 
     fn documentation(&self) -> Option<&Documentation> {
-        DOCS.iter().find(|(k, _)| *k == self.kind).map(|(_, d)| d)
+        DOCS.iter().find(|(k, _)| *k == self.kind.kind).map(|(_, d)| d)
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
         let k = self.kind;
-        let n = k.inputs().len();
-        let max = n + 2 + usize::from(k.has_time_unit());
+        let n = k.inputs.len();
+        let max = n + 2 + usize::from(k.time_unit);
         if !(n..=max).contains(&arg_types.len()) {
             return plan_err!(
                 "{} takes {}, got {} arguments",
-                k.function_name(),
+                k.fit_function,
                 usage(k),
                 arg_types.len()
             );
         }
         let mut out = vec![];
         for (i, t) in arg_types.iter().enumerate() {
-            let name = k.inputs().get(i).copied().unwrap_or(if i == n {
+            let input = k.inputs.get(i);
+            let name = input.map(|i| i.name).unwrap_or(if i == n {
                 "weight"
-            } else if i == n + 1 && k.has_time_unit() {
+            } else if i == n + 1 && k.time_unit {
                 "time_unit"
             } else {
                 "penalizer"
             });
-            let ok = match name {
-                "churned" => matches!(t, DataType::Boolean | DataType::Null),
-                "time_unit" => matches!(
+            let flag = input.is_some_and(|i| i.kind == InputKind::Flag);
+            let ok = if flag {
+                matches!(t, DataType::Boolean | DataType::Null)
+            } else if name == "time_unit" {
+                matches!(
                     t,
                     DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 | DataType::Null
-                ),
-                _ => t.is_numeric() || t.is_null(),
+                )
+            } else {
+                t.is_numeric() || t.is_null()
             };
             if !ok {
-                let want = match name {
-                    "churned" => "boolean",
-                    "time_unit" => "text: day, week or month",
-                    _ => "numeric",
+                let want = if flag {
+                    "boolean"
+                } else if name == "time_unit" {
+                    "text: day, week or month"
+                } else {
+                    "numeric"
                 };
-                return plan_err!("{}: {name} must be {want}, got {t}", k.function_name());
+                return plan_err!("{}: {name} must be {want}, got {t}", k.fit_function);
             }
-            out.push(match name {
-                "churned" => DataType::Boolean,
-                "time_unit" => DataType::Utf8,
-                _ => DataType::Float64,
+            out.push(if flag {
+                DataType::Boolean
+            } else if name == "time_unit" {
+                DataType::Utf8
+            } else {
+                DataType::Float64
             });
         }
         Ok(out)
     }
 
     fn return_type(&self, _: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Struct(self.kind.result_fields()))
+        Ok(DataType::Struct(result_fields(self.kind)))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
         let list = DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true)));
-        let mut f: Vec<FieldRef> = (0..self.kind.inputs().len())
+        let mut f: Vec<FieldRef> = (0..self.kind.inputs.len())
             .map(|i| {
                 Arc::new(Field::new(
                     format_state_name(args.name, &format!("k{i}")),
@@ -329,8 +263,8 @@ impl AggregateUDFImpl for ModelFit {
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         let k = self.kind;
-        let n = k.inputs().len();
-        let penalizer_at = n + 1 + usize::from(k.has_time_unit());
+        let n = k.inputs.len();
+        let penalizer_at = n + 1 + usize::from(k.time_unit);
         let penalizer = match args.exprs.get(penalizer_at) {
             None => 0.0,
             Some(e) => match e.downcast_ref::<Literal>().map(|l| l.value()) {
@@ -339,23 +273,20 @@ impl AggregateUDFImpl for ModelFit {
                 other => {
                     return plan_err!(
                         "{}: penalizer must be a constant number >= 0, got {}",
-                        k.function_name(),
+                        k.fit_function,
                         other.map_or("an expression".to_string(), |v| v.to_string())
                     );
                 }
             },
         };
-        if !k.has_time_unit() {
+        if !k.time_unit {
             return Ok(Box::new(FitAccumulator::new(k, None, penalizer)));
         }
         let Some(e) = args.exprs.get(n + 1) else {
             return Ok(Box::new(FitAccumulator::new(k, None, penalizer)));
         };
         let Some(ScalarValue::Utf8(Some(text))) = e.downcast_ref::<Literal>().map(|l| l.value()) else {
-            return plan_err!(
-                "{}: time_unit must be a constant: day, week or month",
-                k.function_name()
-            );
+            return plan_err!("{}: time_unit must be a constant: day, week or month", k.fit_function);
         };
         let (given, is_default) = match text.strip_suffix(SESSION_DEFAULT) {
             Some(unit) => (crate::config::parse_time_unit(unit)?, true),
@@ -370,7 +301,7 @@ impl AggregateUDFImpl for ModelFit {
                 return plan_err!(
                     "{}: {column} is in {}s (the time unit btyd_summary wrote on it), but time_unit = '{}'; \
                      pass '{}' or leave time_unit out",
-                    k.function_name(),
+                    k.fit_function,
                     column_unit.name(),
                     given.name(),
                     column_unit.name()
@@ -386,15 +317,15 @@ impl AggregateUDFImpl for ModelFit {
     fn simplify(&self) -> Option<AggregateFunctionSimplification> {
         let kind = self.kind;
         Some(Box::new(move |f: AggregateFunction, info| {
-            let n = kind.inputs().len();
-            let full = n + 2 + usize::from(kind.has_time_unit());
+            let n = kind.inputs.len();
+            let full = n + 2 + usize::from(kind.time_unit);
             let mut f = f;
             if f.params.args.len() < full {
                 let o = ClvOptions::from_session_config(info.config_options());
                 if f.params.args.len() == n {
                     f.params.args.push(lit(1.0));
                 }
-                if kind.has_time_unit() && f.params.args.len() == n + 1 {
+                if kind.time_unit && f.params.args.len() == n + 1 {
                     // Marked as the session default: the unit of the input columns, when they
                     // carry one, takes its place.
                     f.params
@@ -413,9 +344,9 @@ const SESSION_DEFAULT: &str = "(clv.btyd.time_unit)";
 
 /// The time unit the `t_x` and `t` input fields carry in their metadata (see
 /// [`TIME_UNIT_METADATA`]), with the column that has it; an error when the two disagree.
-fn input_time_unit(kind: FitKind, fields: &[FieldRef]) -> Result<Option<(TimeUnit, &'static str)>> {
+fn input_time_unit(kind: &ModelSpec, fields: &[FieldRef]) -> Result<Option<(TimeUnit, &'static str)>> {
     let mut found: Option<(TimeUnit, &'static str)> = None;
-    for (field, column) in fields.iter().zip(&kind.inputs()[1..]) {
+    for (field, column) in fields.iter().zip(kind.inputs[1..].iter().map(|i| i.name)) {
         let Some(text) = field.metadata().get(TIME_UNIT_METADATA) else {
             continue;
         };
@@ -424,7 +355,7 @@ fn input_time_unit(kind: FitKind, fields: &[FieldRef]) -> Result<Option<(TimeUni
             Some((other, other_column)) if other != unit => {
                 return plan_err!(
                     "{}: {other_column} is in {}s but {column} is in {}s; use one btyd_summary for both",
-                    kind.function_name(),
+                    kind.fit_function,
                     other.name(),
                     unit.name()
                 );
@@ -436,12 +367,15 @@ fn input_time_unit(kind: FitKind, fields: &[FieldRef]) -> Result<Option<(TimeUni
     Ok(found)
 }
 
+/// The most inputs a fit aggregate takes.
+const MAX_INPUTS: usize = 3;
+
 /// Row keys are the bit patterns of the inputs (-0.0 folded into 0.0).
-type Key = [u64; 3];
+type Key = [u64; MAX_INPUTS];
 
 #[derive(Debug)]
 struct FitAccumulator {
-    kind: FitKind,
+    kind: &'static ModelSpec,
     rows: HashMap<Key, f64>,
     skipped: i64,
     time_unit: Option<TimeUnit>,
@@ -453,7 +387,7 @@ fn key_bits(v: f64) -> u64 {
 }
 
 impl FitAccumulator {
-    fn new(kind: FitKind, time_unit: Option<TimeUnit>, penalizer: f64) -> Self {
+    fn new(kind: &'static ModelSpec, time_unit: Option<TimeUnit>, penalizer: f64) -> Self {
         Self {
             kind,
             rows: HashMap::new(),
@@ -467,7 +401,7 @@ impl FitAccumulator {
         *self.rows.entry(key).or_insert(0.0) += w;
     }
 
-    fn columns(&self) -> (Vec<[f64; 3]>, Vec<f64>) {
+    fn columns(&self) -> (Vec<[f64; MAX_INPUTS]>, Vec<f64>) {
         // Sorted, so the fit sees the same rows in the same order whatever the partitioning.
         let mut rows: Vec<(Key, f64)> = self.rows.iter().map(|(k, w)| (*k, *w)).collect();
         rows.sort_by(|a, b| a.0.cmp(&b.0));
@@ -476,13 +410,13 @@ impl FitAccumulator {
     }
 }
 
-fn model_err(kind: FitKind, e: ModelError) -> datafusion::error::DataFusionError {
-    datafusion::error::DataFusionError::Execution(format!("{}: {e}", kind.function_name()))
+fn model_err(kind: &ModelSpec, e: ModelError) -> datafusion::error::DataFusionError {
+    datafusion::error::DataFusionError::Execution(format!("{}: {e}", kind.fit_function))
 }
 
 impl Accumulator for FitAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let n = self.kind.inputs().len();
+        let n = self.kind.inputs.len();
         let len = values[0].len();
         let weight = values.get(n).map(|w| w.as_primitive::<Float64Type>());
         for i in 0..len {
@@ -490,7 +424,7 @@ impl Accumulator for FitAccumulator {
                 self.skipped += 1;
                 continue;
             }
-            let mut key = [0u64; 3];
+            let mut key = [0u64; MAX_INPUTS];
             for (k, v) in values[..n].iter().enumerate() {
                 key[k] = match v.data_type() {
                     DataType::Boolean => key_bits(f64::from(u8::from(v.as_boolean().value(i)))),
@@ -504,117 +438,61 @@ impl Accumulator for FitAccumulator {
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
         let k = self.kind;
-        let (keys, w) = self.columns();
-        let col = |j: usize| keys.iter().map(|r| r[j]).collect::<Vec<f64>>();
-        let unit = self.time_unit.unwrap_or(TimeUnit::Week);
-        let e = |e| model_err(k, e);
-        // (params, log-likelihood, iterations, converged, customers, standard errors, time unit, json)
-        // Fits `$data` with the model builder `$builder` (convergence reported, not required;
-        // the call's penalizer) and collects the struct's fields.
-        macro_rules! fitted {
-            ($builder:expr, $data:expr, $params:expr, [$($p:ident),+]) => {{
-                let m = $builder
-                    .require_convergence(false)
-                    .penalizer(self.penalizer)
-                    .fit($data)
-                    .map_err(e)?;
-                let p = $params(&m);
-                let report = m.fit_report().cloned();
-                let se = report.as_ref().and_then(|r| r.standard_errors.clone());
-                let json = serde_json::to_string(&m).map_err(|er| datafusion::error::DataFusionError::Execution(er.to_string()))?;
-                (
-                    vec![$(p.$p),+],
-                    report.as_ref().map_or(f64::NAN, |r| r.log_likelihood),
-                    report.as_ref().map_or(0, |r| r.iterations),
-                    report.as_ref().is_some_and(|r| r.converged),
-                    report.as_ref().map_or(0.0, |r| r.n_customers),
-                    vec![$(se.as_ref().map(|s| s.$p)),+],
-                    json,
-                )
-            }};
-        }
-        let mut correlation: Option<f64> = None;
-        let (params, ll, iterations, converged, customers, se, json) = match k {
-            FitKind::BgNbd | FitKind::ParetoNbd | FitKind::MbgNbd => {
-                let data = TransactionSummary::new(col(0), col(1), col(2), unit)
-                    .and_then(|d| d.with_weights(w))
-                    .map_err(e)?;
-                match k {
-                    FitKind::BgNbd => fitted!(
-                        BgNbd::new(),
-                        &data,
-                        |m: &crate::ltv::FittedBgNbd| m.params(),
-                        [r, alpha, a, b]
-                    ),
-                    FitKind::ParetoNbd => fitted!(
-                        ParetoNbd::new(),
-                        &data,
-                        |m: &crate::ltv::FittedParetoNbd| m.params(),
-                        [r, alpha, s, beta]
-                    ),
-                    _ => fitted!(
-                        MbgNbd::new(),
-                        &data,
-                        |m: &crate::ltv::FittedMbgNbd| m.params(),
-                        [r, alpha, a, b]
-                    ),
-                }
-            }
-            FitKind::GammaGamma => {
-                let data = SpendSummary::new(col(0), col(1))
-                    .and_then(|d| d.with_weights(w))
-                    .map_err(e)?;
-                correlation = spend_frequency_correlation(&data).ok();
-                fitted!(
-                    GammaGamma::new(),
-                    &data,
-                    |m: &crate::ltv::FittedGammaGamma| m.params(),
-                    [p, q, gamma]
-                )
-            }
-            FitKind::BgBb => {
-                let data = DiscreteSummary::new(col(0), col(1), col(2))
-                    .and_then(|d| d.with_weights(w))
-                    .map_err(e)?;
-                fitted!(
-                    BgBb::new(),
-                    &data,
-                    |m: &crate::ltv::FittedBgBb| m.params(),
-                    [alpha, beta, gamma, delta]
-                )
-            }
-            FitKind::Sbg => {
-                let churned = col(1).into_iter().map(|c| c != 0.0).collect();
-                let data = SurvivalData::new(col(0), churned)
-                    .and_then(|d| d.with_weights(w))
-                    .map_err(e)?;
-                fitted!(Sbg::new(), &data, |m: &crate::ltv::FittedSbg| m.params(), [alpha, beta])
-            }
+        let (keys, weights) = self.columns();
+        let data = FitData {
+            columns: (0..k.inputs.len())
+                .map(|j| keys.iter().map(|r| r[j]).collect())
+                .collect(),
+            weights,
+            time_unit: self.time_unit.unwrap_or(TimeUnit::Week),
         };
+        let unit = data.time_unit;
+        let diagnostics = k.diagnostics_of(&data);
+        // Convergence is reported, not required.
+        let options = FitOptions {
+            penalizer: self.penalizer,
+            require_convergence: false,
+            ..FitOptions::default()
+        };
+        let m = k.fit(data, &options).map_err(|e| model_err(k, e))?;
+        let report = m.fit_summary();
+        let ll = report.as_ref().map_or(f64::NAN, |r| r.log_likelihood);
         if !ll.is_finite() {
-            return exec_err!("{}: the fit returned no finite log-likelihood", k.function_name());
+            return exec_err!("{}: the fit returned no finite log-likelihood", k.fit_function);
         }
-        let mut arrays: Vec<ArrayRef> = vec![Arc::new(StringArray::from(vec![k.model_name()]))];
+        let json = m
+            .to_json()
+            .map_err(|er| datafusion::error::DataFusionError::Execution(er.to_string()))?;
+        let se = report.as_ref().and_then(|r| r.standard_errors.clone());
+        let mut arrays: Vec<ArrayRef> = vec![Arc::new(StringArray::from(vec![k.name()]))];
         arrays.extend(
-            params
+            m.params()
                 .iter()
                 .map(|p| Arc::new(Float64Array::from(vec![*p])) as ArrayRef),
         );
         arrays.push(Arc::new(Float64Array::from(vec![ll])));
-        arrays.push(Arc::new(Int64Array::from(vec![iterations as i64])));
-        arrays.push(Arc::new(BooleanArray::from(vec![converged])));
-        arrays.push(Arc::new(Float64Array::from(vec![customers])));
-        arrays.push(Arc::new(StringArray::from(vec![
-            k.has_time_unit().then(|| unit.name()),
+        arrays.push(Arc::new(Int64Array::from(vec![
+            report.as_ref().map_or(0, |r| r.iterations) as i64,
         ])));
+        arrays.push(Arc::new(BooleanArray::from(vec![
+            report.as_ref().is_some_and(|r| r.converged),
+        ])));
+        arrays.push(Arc::new(Float64Array::from(vec![
+            report.as_ref().map_or(0.0, |r| r.n_customers),
+        ])));
+        arrays.push(Arc::new(StringArray::from(vec![k.time_unit.then(|| unit.name())])));
         arrays.push(Arc::new(Int64Array::from(vec![self.skipped])));
-        arrays.extend(se.iter().map(|s| Arc::new(Float64Array::from(vec![*s])) as ArrayRef));
-        if k == FitKind::GammaGamma {
-            arrays.push(Arc::new(Float64Array::from(vec![correlation])));
-        }
+        arrays.extend(
+            (0..k.params.len()).map(|i| Arc::new(Float64Array::from(vec![se.as_ref().map(|s| s[i])])) as ArrayRef),
+        );
+        arrays.extend(
+            diagnostics
+                .iter()
+                .map(|d| Arc::new(Float64Array::from(vec![*d])) as ArrayRef),
+        );
         arrays.push(Arc::new(StringArray::from(vec![json])));
         Ok(ScalarValue::Struct(Arc::new(StructArray::try_new(
-            k.result_fields(),
+            result_fields(k),
             arrays,
             None,
         )?)))
@@ -625,7 +503,7 @@ impl Accumulator for FitAccumulator {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let n = self.kind.inputs().len();
+        let n = self.kind.inputs.len();
         let (keys, w) = self.columns();
         let list = |v: Vec<f64>| {
             ScalarValue::List(Arc::new(ListArray::from_iter_primitive::<Float64Type, _, _>([Some(
@@ -639,7 +517,7 @@ impl Accumulator for FitAccumulator {
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let n = self.kind.inputs().len();
+        let n = self.kind.inputs.len();
         let lists: Vec<&ListArray> = states[..=n].iter().map(|s| s.as_list::<i32>()).collect();
         let skipped = states[n + 1].as_primitive::<Int64Type>();
         for row in 0..states[0].len() {
@@ -649,7 +527,7 @@ impl Accumulator for FitAccumulator {
             let cols: Vec<ArrayRef> = lists.iter().map(|l| l.value(row)).collect();
             let cols: Vec<&Float64Array> = cols.iter().map(|c| c.as_primitive::<Float64Type>()).collect();
             for i in 0..cols[0].len() {
-                let mut key = [0u64; 3];
+                let mut key = [0u64; MAX_INPUTS];
                 for j in 0..n {
                     key[j] = key_bits(cols[j].value(i));
                 }

@@ -1,4 +1,6 @@
-//! Per-customer predictions from a fitted model struct (the result of a `*_fit` aggregate).
+//! Per-customer predictions from a fitted model struct (the result of a `*_fit` aggregate):
+//! one function per [`crate::ltv::Prediction`] of the models in the registry, answered by each
+//! model that lists it.
 //!
 //! | function | models | value |
 //! |---|---|---|
@@ -27,225 +29,98 @@ use datafusion::logical_expr::{
 
 use super::model_arg::{Fitted, ModelRows, check_model_type, model_rows};
 use crate::common::doc::{PREDICTION, doc};
-use crate::ltv::{ModelError, TIME_UNIT_METADATA};
+use crate::ltv::registry::names_phrase;
+use crate::ltv::{MODELS, Prediction, TIME_UNIT_METADATA};
 
-type Eval = fn(&Fitted, &[f64]) -> std::result::Result<Option<f64>, ModelError>;
-/// The whole-batch form of an [`Eval`] (one column per argument), for batches whose rows share
-/// one model: the models reuse work between customers with equal terms. `None` when the model
-/// has no batch form.
-type EvalMany = fn(&Fitted, &[&[f64]]) -> Option<std::result::Result<Vec<f64>, ModelError>>;
-
-fn p_alive_many(m: &Fitted, a: &[&[f64]]) -> Option<std::result::Result<Vec<f64>, ModelError>> {
-    match m {
-        Fitted::Transactions(m) => Some(m.p_alive_many(a[0], a[1], a[2])),
-        _ => None,
-    }
-}
-
-/// A prediction function: name, argument names after the model, and its evaluation.
+/// A prediction function: one [`Prediction`] of the models in the registry, answered by every
+/// model that lists it.
 #[derive(Debug)]
 pub struct ModelPrediction {
-    name: &'static str,
-    args: &'static [&'static str],
-    models: &'static str,
-    eval: Eval,
-    many: Option<EvalMany>,
+    prediction: &'static Prediction,
+    /// The models that answer it, as a phrase: "a bg_nbd, pareto_nbd, mbg_nbd or bg_bb model".
+    models: String,
     signature: Signature,
     documentation: Documentation,
 }
 
 impl PartialEq for ModelPrediction {
     fn eq(&self, other: &Self) -> bool {
-        self.name == other.name
+        self.prediction.name == other.prediction.name
     }
 }
 impl Eq for ModelPrediction {}
 impl std::hash::Hash for ModelPrediction {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.name.hash(state);
+        self.prediction.name.hash(state);
     }
 }
 
-fn whole(v: f64, what: &'static str) -> std::result::Result<u32, ModelError> {
-    if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= f64::from(u32::MAX) {
-        Ok(v as u32)
-    } else {
-        Err(ModelError::InvalidArgument {
-            name: what,
-            value: v,
-            reason: "must be a whole number >= 0",
-        })
+impl ModelPrediction {
+    /// The function for `prediction`.
+    pub fn new(prediction: &'static Prediction) -> Self {
+        let models = format!(
+            "{} model",
+            names_phrase(MODELS.iter().filter(|m| m.predicts(prediction.name).is_some()))
+        );
+        let mut arguments = vec![(
+            "model",
+            "a fitted model struct: the result of a *_fit aggregate or a named_struct",
+        )];
+        arguments.extend(
+            prediction
+                .args
+                .iter()
+                .map(|a| (*a, "numeric, in the model's time unit")),
+        );
+        let documentation = doc(
+            PREDICTION,
+            &format!("Needs {models}: {}.", prediction.description),
+            &format!("{}(model, {})", prediction.name, prediction.args.join(", ")),
+            &arguments,
+        );
+        Self {
+            prediction,
+            models,
+            signature: Signature::user_defined(Volatility::Immutable),
+            documentation,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        self.prediction.name
+    }
+
+    fn args(&self) -> &'static [&'static str] {
+        self.prediction.args
+    }
+
+    /// One customer: `None` when the model does not answer this prediction.
+    fn eval(&self, model: &Fitted, args: &[f64]) -> Option<std::result::Result<f64, crate::ltv::ModelError>> {
+        model
+            .kind()
+            .spec()
+            .predicts(self.name())
+            .map(|_| model.predict(self.prediction, args))
     }
 }
 
-/// A prediction horizon (the kernels call it `t`): finite and >= 0.
-fn horizon(v: f64) -> std::result::Result<f64, ModelError> {
-    if v.is_finite() && v >= 0.0 {
-        Ok(v)
-    } else {
-        Err(ModelError::InvalidArgument {
-            name: "horizon",
-            value: v,
-            reason: "must be finite and >= 0",
-        })
-    }
-}
-
-const TXN: &str = "a bg_nbd, pareto_nbd, mbg_nbd or bg_bb model";
-
-fn p_alive(m: &Fitted, a: &[f64]) -> std::result::Result<Option<f64>, ModelError> {
-    Ok(match m {
-        Fitted::Transactions(m) => Some(m.p_alive(a[0], a[1], a[2])?),
-        Fitted::BgBb(m) => Some(m.p_alive(a[0], a[1], a[2])?),
-        _ => None,
-    })
-}
-
-/// Every prediction function.
+/// Every prediction function: each prediction of the models in the registry, once, in
+/// registry order.
 pub fn model_prediction_udfs() -> Vec<Arc<ScalarUDF>> {
-    type Def = (&'static str, &'static [&'static str], &'static str, &'static str, Eval);
-    let defs: [Def; 9] = [
-        (
-            "p_alive",
-            &["x", "t_x", "t"],
-            TXN,
-            "P(alive at t) of a customer with history (x, t_x, t); for bg_bb, t is n",
-            p_alive,
-        ),
-        ("churn_probability", &["x", "t_x", "t"], TXN, "1 - p_alive", |m, a| {
-            Ok(p_alive(m, a)?.map(|p| 1.0 - p))
-        }),
-        (
-            "expected_purchases",
-            &["horizon", "x", "t_x", "t"],
-            TXN,
-            "expected purchases in (t, t + horizon] (bg_bb: horizon in whole periods)",
-            |m, a| {
-                Ok(match m {
-                    Fitted::Transactions(m) => Some(m.expected_purchases(horizon(a[0])?, a[1], a[2], a[3])?),
-                    Fitted::BgBb(m) => Some(m.expected_transactions(whole(a[0], "horizon")?, a[1], a[2], a[3])?),
-                    _ => None,
-                })
-            },
-        ),
-        (
-            "expected_purchases_new",
-            &["t"],
-            TXN,
-            "E[X(t)] of a new customer",
-            |m, a| {
-                Ok(match m {
-                    Fitted::Transactions(m) => Some(m.expected_purchases_new(a[0])?),
-                    Fitted::BgBb(m) => Some(m.expected_transactions_new(whole(a[0], "t")?)?),
-                    _ => None,
-                })
-            },
-        ),
-        (
-            "prob_purchases",
-            &["n", "t"],
-            TXN,
-            "P(X(t) = n) of a new customer",
-            |m, a| {
-                Ok(match m {
-                    Fitted::Transactions(m) => Some(m.prob_purchases(whole(a[0], "n")?, a[1])?),
-                    Fitted::BgBb(m) => Some(m.prob_transactions(whole(a[0], "n")?, whole(a[1], "t")?)?),
-                    _ => None,
-                })
-            },
-        ),
-        (
-            "expected_spend",
-            &["x", "monetary"],
-            "a gamma_gamma model",
-            "the Gamma-Gamma conditional mean spend per purchase of a customer with x repeat purchases of mean monetary",
-            |m, a| {
-                Ok(match m {
-                    Fitted::GammaGamma(m) => Some(m.conditional_expected_spend(a[0], a[1])?),
-                    _ => None,
-                })
-            },
-        ),
-        (
-            "survival",
-            &["t"],
-            "an sbg model",
-            "S(t), the share of a cohort still active after t periods",
-            |m, a| {
-                Ok(match m {
-                    Fitted::Sbg(m) => Some(m.survival(whole(a[0], "t")?)?),
-                    _ => None,
-                })
-            },
-        ),
-        (
-            "retention_rate",
-            &["t"],
-            "an sbg model",
-            "r(t) = S(t) / S(t - 1)",
-            |m, a| {
-                Ok(match m {
-                    Fitted::Sbg(m) => Some(m.retention_rate(whole(a[0], "t")?)?),
-                    _ => None,
-                })
-            },
-        ),
-        (
-            "derl",
-            &["discount_rate"],
-            "an sbg model",
-            "the discounted expected residual lifetime of a just-renewed customer",
-            |m, a| {
-                Ok(match m {
-                    Fitted::Sbg(m) => Some(m.derl(a[0], 1)?),
-                    _ => None,
-                })
-            },
-        ),
-    ];
-    let many: [(&str, EvalMany); 3] = [
-        ("p_alive", p_alive_many),
-        ("churn_probability", |m, a| {
-            p_alive_many(m, a).map(|r| r.map(|v| v.into_iter().map(|p| 1.0 - p).collect()))
-        }),
-        ("expected_purchases", |m, a| match m {
-            Fitted::Transactions(m) => Some(
-                a[0].iter()
-                    .try_for_each(|h| horizon(*h).map(|_| ()))
-                    .and_then(|_| m.expected_purchases_many(a[0], a[1], a[2], a[3])),
-            ),
-            _ => None,
-        }),
-    ];
-    defs.into_iter()
-        .map(|(name, args, models, what, eval)| {
-            let mut arguments = vec![(
-                "model",
-                "a fitted model struct: the result of a *_fit aggregate or a named_struct",
-            )];
-            arguments.extend(args.iter().map(|a| (*a, "numeric, in the model's time unit")));
-            let documentation = doc(
-                PREDICTION,
-                &format!("Needs {models}: {what}."),
-                &format!("{name}(model, {})", args.join(", ")),
-                &arguments,
-            );
-            Arc::new(ScalarUDF::from(ModelPrediction {
-                name,
-                args,
-                models,
-                eval,
-                many: many.iter().find(|(n, _)| *n == name).map(|(_, f)| *f),
-                signature: Signature::user_defined(Volatility::Immutable),
-                documentation,
-            }))
-        })
-        .collect()
+    let mut seen: Vec<&str> = vec![];
+    let mut out = vec![];
+    for p in MODELS.iter().flat_map(|m| m.predictions) {
+        if !seen.contains(&p.name) {
+            seen.push(p.name);
+            out.push(Arc::new(ScalarUDF::from(ModelPrediction::new(p))));
+        }
+    }
+    out
 }
 
 impl ScalarUDFImpl for ModelPrediction {
     fn name(&self) -> &str {
-        self.name
+        self.prediction.name
     }
 
     fn signature(&self) -> &Signature {
@@ -257,19 +132,19 @@ impl ScalarUDFImpl for ModelPrediction {
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        if arg_types.len() != self.args.len() + 1 {
+        if arg_types.len() != self.args().len() + 1 {
             return plan_err!(
                 "{} takes (model, {}), got {} arguments",
-                self.name,
-                self.args.join(", "),
+                self.name(),
+                self.args().join(", "),
                 arg_types.len()
             );
         }
-        check_model_type(self.name, &arg_types[0])?;
+        check_model_type(self.name(), &arg_types[0])?;
         let mut out = vec![arg_types[0].clone()];
-        for (t, a) in arg_types[1..].iter().zip(self.args) {
+        for (t, a) in arg_types[1..].iter().zip(self.args()) {
             if !(t.is_numeric() || t.is_null()) {
-                return plan_err!("{}: {a} must be numeric, got {t}", self.name);
+                return plan_err!("{}: {a} must be numeric, got {t}", self.name());
             }
             out.push(DataType::Float64);
         }
@@ -282,7 +157,7 @@ impl ScalarUDFImpl for ModelPrediction {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let n = args.number_rows;
-        let models = model_rows(self.name, &args.args[0], n)?;
+        let models = model_rows(self.name(), &args.args[0], n)?;
         self.check_time_units(&args.arg_fields[1..], &models)?;
         let arrays = args.args[1..]
             .iter()
@@ -306,10 +181,10 @@ impl ScalarUDFImpl for ModelPrediction {
             for (k, v) in values.iter().enumerate() {
                 a[k] = v.value(row);
             }
-            match (self.eval)(model, &a) {
-                Ok(Some(v)) => out.append_value(v),
-                Ok(None) => return exec_err!("{}: needs {}, got a {} model", self.name, self.models, model.name()),
-                Err(e) => return exec_err!("{}: {e}", self.name),
+            match self.eval(model, &a) {
+                Some(Ok(v)) => out.append_value(v),
+                None => return exec_err!("{}: needs {}, got a {} model", self.name(), self.models, model.kind()),
+                Some(Err(e)) => return exec_err!("{}: {e}", self.name()),
             }
         }
         let out = out.finish();
@@ -324,7 +199,7 @@ impl ModelPrediction {
     /// Fails when a time argument (`t_x`, `t`) carries a time unit from `btyd_summary` (see
     /// [`TIME_UNIT_METADATA`]) other than its model's: months are never scored as weeks.
     fn check_time_units(&self, fields: &[FieldRef], models: &ModelRows) -> Result<()> {
-        for (field, arg) in fields.iter().zip(self.args) {
+        for (field, arg) in fields.iter().zip(self.args()) {
             let Some(text) = field.metadata().get(TIME_UNIT_METADATA) else {
                 continue;
             };
@@ -333,13 +208,13 @@ impl ModelPrediction {
             }
             let unit = crate::config::parse_time_unit(text)?;
             for model in models.models() {
-                if let Fitted::Transactions(m) = model
+                if let Some(m) = model.transaction_model()
                     && m.time_unit() != unit
                 {
                     return exec_err!(
                         "{}: {arg} is in {}s (the time unit btyd_summary wrote on it), but the model was fitted in {}s; \
                          summarise in the model's unit (btyd_summary(..., '{}')) or fit on this summary",
-                        self.name,
+                        self.name(),
                         unit.name(),
                         m.time_unit().name(),
                         m.time_unit().name()
@@ -358,17 +233,20 @@ impl ModelPrediction {
         values: &[&datafusion::arrow::array::Float64Array],
         n: usize,
     ) -> Result<Option<datafusion::arrow::array::Float64Array>> {
-        let (Some(many), Some(first)) = (self.many, models.single(n)) else {
+        let Some(first) = models.single(n) else {
             return Ok(None);
         };
+        if first.kind().spec().predicts(self.name()).is_none() {
+            return Ok(None);
+        }
         if n < 2 || values.iter().any(|v| v.null_count() > 0 || v.len() < n) {
             return Ok(None);
         }
         let columns: Vec<&[f64]> = values.iter().map(|v| &v.values()[..n]).collect();
-        match many(first, &columns) {
+        match first.predict_many(self.prediction, &columns) {
             None => Ok(None),
             Some(Ok(v)) => Ok(Some(datafusion::arrow::array::Float64Array::from(v))),
-            Some(Err(e)) => exec_err!("{}: {e}", self.name),
+            Some(Err(e)) => exec_err!("{}: {e}", self.name()),
         }
     }
 }

@@ -11,14 +11,14 @@ pub mod svg;
 use std::collections::BTreeMap;
 
 use clv::config::{format_date, parse_date};
-use clv::ltv::FittedBgNbd;
+use clv::ltv::{FittedBgNbd, ModelKind};
 use clv::prelude::*;
 
 use super::churn::STAGE_ORDER;
 use super::cohorts::{cells, shape};
 use super::models::{ModelFile, describe, display_name, fit_model, parameters, predict_query};
 use super::{Job, literal};
-use crate::cli::{GlobalArgs, ModelArg, ReportArgs};
+use crate::cli::{GlobalArgs, ReportArgs};
 use crate::columns::{f64s, i64s, strings};
 use crate::error::{CliError, Result};
 use html::{Section, kpis};
@@ -416,7 +416,7 @@ async fn lifecycle(job: &Job, ctx: &Context, from: Option<&str>, to: Option<&str
 
 async fn model(job: &Job, ctx: &Context) -> Result<(Section, Option<ModelFile>)> {
     let mut s = Section::new("bgnbd", "BG/NBD model");
-    let file = match fit_model(job, ModelArg::BgNbd).await {
+    let file = match fit_model(job, ModelKind::BgNbd.spec()).await {
         Ok(m) => m,
         Err(e) => {
             s.note(&format!("The BG/NBD model could not be fitted: {}", e.line()));
@@ -568,7 +568,7 @@ async fn clv(job: &Job, model: Option<&ModelFile>, top: usize) -> Result<Section
         return Ok(s);
     };
     let o = crate::session::options(&job.ctx);
-    let spend = match fit_model(job, ModelArg::GammaGamma).await {
+    let spend = match fit_model(job, ModelKind::GammaGamma.spec()).await {
         Ok(m) => m,
         Err(e) => {
             s.note(&format!(
