@@ -16,9 +16,10 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Layout: [`rfm`] holds the pure kernels (scoring, segment schemes); [`plan`] builds the
-//! logical plans; [`functions`] is the SQL surface, one function per file; [`table`] holds the
-//! [`table::RfmTable`] provider; [`config`] the `clv.` session options; [`api`] the builders.
+//! Layout: [`rfm`] and [`churn`] hold the pure kernels; [`config`] the `clv.` session options;
+//! [`udf`] the row-level SQL functions; [`plan`] builds the logical plans; [`exec`] the physical
+//! operators; [`table`] the [`table::RfmTable`] provider; [`udtf`] the table functions; [`api`]
+//! the builders; [`registry`] the one list of functions. docs/architecture.md has the layers.
 
 pub mod api;
 pub mod churn;
@@ -26,11 +27,13 @@ pub mod common;
 /// The model mathematics, from the [`clv_models`] crate (no DataFusion).
 pub use clv_models as ltv;
 pub mod config;
-pub mod functions;
+pub mod exec;
 pub mod plan;
 pub mod registry;
 pub mod rfm;
 pub mod table;
+pub mod udf;
+pub mod udtf;
 
 use std::sync::Arc;
 
@@ -109,6 +112,6 @@ pub fn register_scheme(ctx: &SessionContext, scheme: SegmentScheme) -> Result<()
     let state = ctx.state();
     let mut schemes = plan::rfm::RfmFunctions::from_session(&state).schemes();
     schemes.register(scheme)?;
-    ctx.register_udf(ScalarUDF::from(functions::rfm_segment::RfmSegment::new(schemes)));
+    ctx.register_udf(ScalarUDF::from(udf::rfm_segment::RfmSegment::new(schemes)));
     Ok(())
 }

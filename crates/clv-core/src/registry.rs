@@ -8,7 +8,8 @@ use std::sync::Arc;
 use datafusion::catalog::TableFunction;
 use datafusion::logical_expr::{AggregateUDF, Documentation, ScalarUDF, WindowUDF};
 
-use crate::functions::{self, ClvTableFunction};
+use crate::udf::*;
+use crate::udtf::{self, ClvTableFunction};
 
 /// What kind of function a clv function is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -94,18 +95,17 @@ fn table<T: ClvTableFunction>() -> ClvFunction {
 
 /// Every clv function, in the order the SQL shell lists them: table, window, aggregate, scalar.
 pub fn functions() -> Vec<ClvFunction> {
-    use functions::*;
     let mut out = vec![
-        table::<rfm_table::RfmTableFunction>(),
-        table::<policy_report_table::PolicyReportTableFunction>(),
-        table::<btyd_summary_table::BtydSummaryTableFunction>(),
-        table::<cohort_retention_table::CohortRetentionTableFunction>(),
-        table::<lifecycle_table::LifecycleTableFunction>(),
-        table::<lifecycle_table::LifecycleTransitionsTableFunction>(),
-        table::<churn_labels_table::ChurnLabelsTableFunction>(),
-        table::<churn_evaluate_table::ChurnEvaluateTableFunction>(),
-        table::<clv_predict_table::ClvPredictTableFunction>(),
-        table::<clv_predict_table::ClvModelTableFunction>(),
+        table::<udtf::rfm::RfmTableFunction>(),
+        table::<udtf::policy_report::PolicyReportTableFunction>(),
+        table::<udtf::btyd_summary::BtydSummaryTableFunction>(),
+        table::<udtf::cohort_retention::CohortRetentionTableFunction>(),
+        table::<udtf::lifecycle::LifecycleTableFunction>(),
+        table::<udtf::lifecycle::LifecycleTransitionsTableFunction>(),
+        table::<udtf::churn_labels::ChurnLabelsTableFunction>(),
+        table::<udtf::churn_evaluate::ChurnEvaluateTableFunction>(),
+        table::<udtf::clv_predict::ClvPredictTableFunction>(),
+        table::<udtf::clv_predict::ClvModelTableFunction>(),
         ClvFunction::Window(rfm_score::rfm_score_udwf()),
     ];
     out.extend(model_fit::model_fit_udafs().into_iter().map(ClvFunction::Aggregate));

@@ -32,7 +32,7 @@ use super::transactions::columns::{CUSTOMER, DAY, PURCHASE};
 use super::transactions::{prepare, summarize};
 use crate::churn::parse_cutoffs;
 use crate::config::ClvOptions;
-use crate::functions::model_fit::ModelFit;
+use crate::udf::model_fit::ModelFit;
 
 const CUTOFF: &str = "cutoff";
 const CUTOFF_DAY: &str = "__clv_cutoff_day";
@@ -266,7 +266,7 @@ pub fn churn_evaluate_plan(source: LogicalPlan, o: &ClvOptions, fns: &RfmFunctio
         .aggregate(
             vec![ident(CUTOFF).alias("__clv_acut")],
             vec![
-                crate::functions::churn_auc::churn_auc_udaf()
+                crate::udf::churn_auc::churn_auc_udaf()
                     .call(vec![ident("churn_probability"), ident("churned")])
                     .alias("auc"),
             ],

@@ -12,7 +12,7 @@ use datafusion::logical_expr::{Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBu
 use super::transactions::columns::{AMOUNT, CUSTOMER, DAY, PURCHASE};
 use super::transactions::prepare;
 use crate::config::ClvOptions;
-use crate::functions::lifecycle_stage::lifecycle_stage_udf;
+use crate::udf::lifecycle_stage::lifecycle_stage_udf;
 
 /// The columns of `lifecycle`.
 pub const LIFECYCLE_COLUMNS: [&str; 7] = [

@@ -13,10 +13,10 @@ use datafusion::logical_expr::{
 
 use super::btyd::btyd_summary_plan;
 use crate::config::ClvOptions;
-use crate::functions::clv_value::clv_udfs;
-use crate::functions::model_fit::ModelFit;
-use crate::functions::model_predictions::model_prediction_udfs;
 use crate::ltv::{ModelKind, ModelSpec, Role};
+use crate::udf::clv_value::clv_udfs;
+use crate::udf::model_fit::ModelFit;
+use crate::udf::model_predictions::model_prediction_udfs;
 
 pub(crate) fn scalar(name: &str) -> std::sync::Arc<ScalarUDF> {
     model_prediction_udfs()

@@ -27,9 +27,9 @@ use datafusion::logical_expr::{Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBu
 
 use crate::churn::calendar::Period;
 use crate::config::{ClvOptions, Collapse, InvalidAmounts, Monetary, NegativeAmounts};
-use crate::functions::clv_check::clv_check;
-use crate::functions::clv_period_index::clv_period_index_udf;
-use crate::functions::clv_period_start::clv_period_start_udf;
+use crate::udf::clv_check::clv_check;
+use crate::udf::clv_period_index::clv_period_index_udf;
+use crate::udf::clv_period_start::clv_period_start_udf;
 
 /// Output and internal column names.
 pub mod columns {

@@ -1,5 +1,5 @@
 //! One pass over prepared transactions into per-customer totals: the state of the fused
-//! `rfm()` operator ([`crate::plan::rfm_exec`]).
+//! `rfm()` operator ([`crate::exec::rfm_exec`]).
 //!
 //! Every row updates its customer's [`CustomerTotals`] in place: purchase count, first and
 //! last purchase time, the exact amount sum and the last day with any activity. Customers are

@@ -10,7 +10,7 @@ use datafusion::datasource::ViewTable;
 use datafusion::logical_expr::Documentation;
 
 use super::ClvTableFunction;
-use super::table_args::{parse_table_args, parse_table_args_with_locals};
+use super::args::{parse_table_args, parse_table_args_with_locals};
 use crate::common::doc::{NAMED_OPTIONS, SOURCE, TABLE, doc};
 use crate::config::parse_date;
 use crate::plan::lifecycle::{lifecycle_plan, transitions_plan};

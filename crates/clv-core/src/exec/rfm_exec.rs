@@ -55,10 +55,10 @@ use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Par
 use futures::future::{BoxFuture, Shared};
 use futures::{FutureExt, StreamExt, TryFutureExt, TryStreamExt};
 
-use super::rfm::{RfmFunctions, RfmSpecs, resolve_specs, rfm_plan};
-use super::transactions::columns::{AMOUNT, CUSTOMER, DAY, PURCHASE, TIME};
-use super::transactions::{Amounts, check_contract, exact_amount_type, prepare_amounts};
 use crate::config::{ClvOptions, Collapse, InvalidAmounts, Monetary};
+use crate::plan::rfm::{RfmFunctions, RfmSpecs, resolve_specs, rfm_plan};
+use crate::plan::transactions::columns::{AMOUNT, CUSTOMER, DAY, PURCHASE, TIME};
+use crate::plan::transactions::{Amounts, check_contract, exact_amount_type, prepare_amounts};
 use crate::rfm::customers::{CustomerAggregator, CustomerTotals, is_supported_id_type};
 use crate::rfm::mapped::MappedVec;
 use crate::rfm::{CutPoints, ScoreMethod, cell_code, score_population};

@@ -13,7 +13,7 @@ use datafusion::datasource::ViewTable;
 use datafusion::logical_expr::Documentation;
 
 use super::ClvTableFunction;
-use super::table_args::parse_table_args;
+use super::args::parse_table_args;
 use crate::common::doc::{NAMED_OPTIONS, SOURCE, TABLE, doc};
 use crate::plan::report::policy_report_plan;
 use crate::plan::source::TransactionSource;

@@ -3,7 +3,7 @@
 //! Returns `customer_id, recency_days, frequency, monetary, r, f, m, rfm_cell, rfm_total,
 //! segment, first_purchase, last_purchase, tenure_days`, one row per customer with a purchase.
 //! By default the result is computed by the fused per-customer operator
-//! ([`crate::plan::rfm_exec::RfmExec`]) over the policy-filtered scan; with
+//! ([`crate::exec::rfm_exec::RfmExec`]) over the policy-filtered scan; with
 //! `clv.rfm.fused = false` (Ballista sessions), an order column or a collapse grain it is a view
 //! over an ordinary plan (aggregate + window + projection), which Ballista splits into stages.
 //! Both give the same rows.
@@ -16,10 +16,10 @@ use datafusion::datasource::ViewTable;
 use datafusion::logical_expr::Documentation;
 
 use super::ClvTableFunction;
-use super::table_args::parse_table_args;
+use super::args::parse_table_args;
 use crate::common::doc::{NAMED_OPTIONS, SOURCE, TABLE, doc};
+use crate::exec::rfm_exec::{FusedRfmTable, fused_rfm_supported};
 use crate::plan::rfm::{RfmFunctions, rfm_plan};
-use crate::plan::rfm_exec::{FusedRfmTable, fused_rfm_supported};
 use crate::plan::source::TransactionSource;
 
 /// The positional arguments after the source.
