@@ -7,12 +7,12 @@ use std::any::Any;
 use std::fmt;
 use std::str::FromStr;
 
-use datafusion::arrow::datatypes::DataType;
 use datafusion::common::config::{ConfigEntry, ConfigExtension, ExtensionOptions};
-use datafusion::common::{Result, ScalarValue, plan_datafusion_err, plan_err};
+use datafusion::common::{Result, plan_datafusion_err, plan_err};
 use datafusion::prelude::SessionContext;
 
 use crate::churn::StageWindows;
+use crate::common::dates::{format_date, parse_date};
 use crate::rfm::ScoreMethod;
 
 /// Defines a string-valued option enum with `FromStr`, `Display` and its list of spellings.
@@ -351,19 +351,6 @@ clv_options! {
 fn none_if_empty(v: &str) -> Option<&str> {
     let v = v.trim();
     (!v.is_empty() && !v.eq_ignore_ascii_case("none") && !v.eq_ignore_ascii_case("default")).then_some(v)
-}
-
-/// Parses `YYYY-MM-DD` into days since 1970-01-01.
-pub fn parse_date(text: &str, what: &str) -> Result<i32> {
-    match ScalarValue::Utf8(Some(text.trim().to_string())).cast_to(&DataType::Date32) {
-        Ok(ScalarValue::Date32(Some(d))) => Ok(d),
-        _ => plan_err!("{what}: '{text}' is not a date; expected YYYY-MM-DD"),
-    }
-}
-
-/// Formats days since 1970-01-01 as `YYYY-MM-DD`.
-pub fn format_date(days: i32) -> String {
-    ScalarValue::Date32(Some(days)).to_string()
 }
 
 fn column_name(v: &str, key: &str) -> Result<String> {

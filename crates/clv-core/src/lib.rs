@@ -31,6 +31,7 @@ pub mod exec;
 pub mod plan;
 pub mod registry;
 pub mod rfm;
+pub mod scheme_file;
 pub mod table;
 pub mod udf;
 pub mod udtf;
@@ -51,8 +52,6 @@ pub use plan::source::TransactionSource;
 pub use registry::{ClvFunction, FunctionKind};
 pub use rfm::{Direction, SchemeRegistry, ScoreMethod, SegmentScheme};
 pub use table::RfmTable;
-
-pub(crate) use clv_models::cores;
 
 /// Registers every clv function and the `clv.` session options on a context.
 pub fn register_all(ctx: &SessionContext) -> Result<()> {

@@ -748,7 +748,7 @@ fn dimension_values(
         return Ok(out);
     }
     // Shares are whole chunks, so every thread's chunks line up with its share of `out`.
-    let share = n.div_ceil(crate::cores()).next_multiple_of(CHUNK);
+    let share = n.div_ceil(crate::ltv::cores()).next_multiple_of(CHUNK);
     let results: Vec<Result<()>> = std::thread::scope(|scope| {
         let handles: Vec<_> = slots
             .chunks(share)
@@ -763,7 +763,7 @@ fn dimension_values(
 
 /// Whether a population of `customers` is spread over the cores (values and cut points).
 fn on_every_core(customers: usize) -> bool {
-    crate::cores() >= 2 && customers >= 4 * CHUNK
+    crate::ltv::cores() >= 2 && customers >= 4 * CHUNK
 }
 
 /// The result of a scoped scoring thread; a panic in it becomes an internal error.

@@ -13,7 +13,6 @@
 //! * `cn8` / `cn8_en` — the Chinese 8-class value scheme on two-level (high = 2, low = 1) scores.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::{Arc, LazyLock};
 
 use datafusion::common::{Result, exec_err, plan_datafusion_err, plan_err};
@@ -224,18 +223,6 @@ impl SegmentScheme {
         let d: SchemeDefinition =
             serde_json::from_str(text).map_err(|e| plan_datafusion_err!("segment scheme JSON: {e}"))?;
         Self::new(d)
-    }
-
-    /// Reads a `.toml` or `.json` definition file.
-    pub fn from_path(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| plan_datafusion_err!("cannot read segment scheme file {}: {e}", path.display()))?;
-        match path.extension().and_then(|e| e.to_str()) {
-            Some("json") => Self::from_json(&text),
-            Some("toml") => Self::from_toml(&text),
-            _ => plan_err!("segment scheme file {} must end in .toml or .json", path.display()),
-        }
     }
 
     /// The scheme's name.

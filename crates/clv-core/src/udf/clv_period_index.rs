@@ -13,7 +13,7 @@ use datafusion::logical_expr::{
 
 use super::period_args::{coerce, grain};
 use crate::common::doc::{SCALAR, doc};
-use crate::plan::transactions::is_time_type;
+use crate::common::types::is_time_type;
 
 /// The `clv_period_index` function.
 #[derive(Debug, PartialEq, Eq, Hash)]

@@ -20,9 +20,9 @@ use datafusion::logical_expr::{
     ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 
+use crate::common::dates::format_date;
 use crate::common::doc::{SCALAR, doc};
-use crate::config::format_date;
-use crate::plan::transactions::is_time_type;
+use crate::common::types::is_time_type;
 
 /// The `is_churned` function.
 #[derive(Debug, PartialEq, Eq, Hash)]

@@ -13,7 +13,8 @@ use datafusion::catalog::Session;
 use datafusion::common::{Result, ScalarValue, plan_err};
 use datafusion::logical_expr::Expr;
 
-use crate::config::{ClvOptions, format_date};
+use crate::common::dates::format_date;
+use crate::config::ClvOptions;
 
 /// The bare message of a planning error (without DataFusion's "Error during planning: " prefix).
 fn message(e: &datafusion::error::DataFusionError) -> String {

@@ -11,8 +11,8 @@ use datafusion::logical_expr::Documentation;
 
 use super::ClvTableFunction;
 use super::args::{parse_table_args, parse_table_args_with_locals};
+use crate::common::dates::parse_date;
 use crate::common::doc::{NAMED_OPTIONS, SOURCE, TABLE, doc};
-use crate::config::parse_date;
 use crate::plan::lifecycle::{lifecycle_plan, transitions_plan};
 use crate::plan::source::TransactionSource;
 

@@ -10,7 +10,7 @@ pub mod svg;
 
 use std::collections::BTreeMap;
 
-use clv::config::{format_date, parse_date};
+use clv::common::dates::{format_date, parse_date};
 use clv::ltv::{FittedBgNbd, ModelKind};
 use clv::prelude::*;
 
