@@ -45,7 +45,7 @@ use datafusion::execution::session_state::SessionState;
 use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::SessionContext;
 
-pub use api::{BtydSummary, ChurnLabels, Rfm};
+pub use api::{BtydSummary, ChurnLabels, ClvPredict, CohortRetention, Lifecycle, Rfm};
 pub use config::{ClvOptions, Collapse, InvalidAmounts, Monetary, NegativeAmounts, TimeUnit};
 pub use plan::report::PolicyReport;
 pub use plan::source::TransactionSource;
