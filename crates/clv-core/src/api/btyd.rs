@@ -4,7 +4,7 @@ use datafusion::common::Result;
 use datafusion::dataframe::DataFrame;
 use datafusion::prelude::SessionContext;
 
-use super::builder;
+use super::{builder, frame};
 use crate::config::TimeUnit;
 use crate::plan::btyd::btyd_summary_plan;
 use crate::plan::source::TransactionSource;
@@ -34,9 +34,10 @@ impl BtydSummary {
 
     /// The summary as a `DataFrame`, the same columns as SQL `btyd_summary()`.
     pub async fn dataframe(&self, ctx: &SessionContext, source: impl Into<TransactionSource>) -> Result<DataFrame> {
-        let state = ctx.state();
-        let plan = source.into().resolve(&state).await?;
-        Ok(DataFrame::new(state, btyd_summary_plan(plan, &self.options(ctx)?)?))
+        frame(ctx, source.into(), self.options(ctx)?, |p, o, _| {
+            btyd_summary_plan(p, o)
+        })
+        .await
     }
 
     /// The summary collected into the models' input, ready for `BgNbd::new().fit(&summary)`.

@@ -4,7 +4,7 @@ use datafusion::common::Result;
 use datafusion::dataframe::DataFrame;
 use datafusion::prelude::SessionContext;
 
-use super::builder;
+use super::{builder, frame};
 use crate::churn::Period;
 use crate::plan::churn::{churn_evaluate_plan, churn_labels_plan};
 use crate::plan::rfm::RfmFunctions;
@@ -41,17 +41,17 @@ impl ChurnLabels {
 
     /// The labels, the same columns as SQL `churn_labels()`.
     pub async fn dataframe(&self, ctx: &SessionContext, source: impl Into<TransactionSource>) -> Result<DataFrame> {
-        let state = ctx.state();
-        let plan = source.into().resolve(&state).await?;
-        let plan = churn_labels_plan(plan, &self.options(ctx)?, &RfmFunctions::from_session(&state))?;
-        Ok(DataFrame::new(state, plan))
+        frame(ctx, source.into(), self.options(ctx)?, |p, o, s| {
+            churn_labels_plan(p, o, &RfmFunctions::from_session(s))
+        })
+        .await
     }
 
     /// The decile calibration table with the AUC, the same as SQL `churn_evaluate()`.
     pub async fn evaluate(&self, ctx: &SessionContext, source: impl Into<TransactionSource>) -> Result<DataFrame> {
-        let state = ctx.state();
-        let plan = source.into().resolve(&state).await?;
-        let plan = churn_evaluate_plan(plan, &self.options(ctx)?, &RfmFunctions::from_session(&state))?;
-        Ok(DataFrame::new(state, plan))
+        frame(ctx, source.into(), self.options(ctx)?, |p, o, s| {
+            churn_evaluate_plan(p, o, &RfmFunctions::from_session(s))
+        })
+        .await
     }
 }

@@ -4,7 +4,7 @@ use datafusion::common::Result;
 use datafusion::dataframe::DataFrame;
 use datafusion::prelude::SessionContext;
 
-use super::builder;
+use super::{builder, frame};
 use crate::churn::Period;
 use crate::plan::cohort::cohort_retention_plan;
 use crate::plan::source::TransactionSource;
@@ -23,9 +23,9 @@ impl CohortRetention {
 
     /// The retention rows, the same columns as SQL `cohort_retention()`.
     pub async fn dataframe(&self, ctx: &SessionContext, source: impl Into<TransactionSource>) -> Result<DataFrame> {
-        let state = ctx.state();
-        let plan = source.into().resolve(&state).await?;
-        let o = self.options(ctx)?;
-        Ok(DataFrame::new(state, cohort_retention_plan(plan, &o, o.cohort_period)?))
+        frame(ctx, source.into(), self.options(ctx)?, |p, o, _| {
+            cohort_retention_plan(p, o, o.cohort_period)
+        })
+        .await
     }
 }

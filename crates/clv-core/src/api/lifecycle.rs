@@ -4,7 +4,7 @@ use datafusion::common::Result;
 use datafusion::dataframe::DataFrame;
 use datafusion::prelude::SessionContext;
 
-use super::builder;
+use super::{builder, frame};
 use crate::common::dates::parse_date;
 use crate::plan::lifecycle::{lifecycle_plan, transitions_plan};
 use crate::plan::source::TransactionSource;
@@ -34,9 +34,7 @@ impl Lifecycle {
 
     /// Each customer's stage, the same columns as SQL `lifecycle()`.
     pub async fn dataframe(&self, ctx: &SessionContext, source: impl Into<TransactionSource>) -> Result<DataFrame> {
-        let state = ctx.state();
-        let plan = source.into().resolve(&state).await?;
-        Ok(DataFrame::new(state, lifecycle_plan(plan, &self.options(ctx)?)?))
+        frame(ctx, source.into(), self.options(ctx)?, |p, o, _| lifecycle_plan(p, o)).await
     }
 
     /// Customers moving between stages from `from_date` to `to_date` (`YYYY-MM-DD`), the same
@@ -49,11 +47,9 @@ impl Lifecycle {
         to_date: &str,
     ) -> Result<DataFrame> {
         let (from, to) = (parse_date(from_date, "from_date")?, parse_date(to_date, "to_date")?);
-        let state = ctx.state();
-        let plan = source.into().resolve(&state).await?;
-        Ok(DataFrame::new(
-            state,
-            transitions_plan(plan, &self.options(ctx)?, from, to)?,
-        ))
+        frame(ctx, source.into(), self.options(ctx)?, |p, o, _| {
+            transitions_plan(p, o, from, to)
+        })
+        .await
     }
 }

@@ -4,7 +4,7 @@ use datafusion::common::Result;
 use datafusion::dataframe::DataFrame;
 use datafusion::prelude::SessionContext;
 
-use super::builder;
+use super::{builder, frame};
 use crate::config::TimeUnit;
 use crate::plan::ltv::{clv_model_plan, clv_predict_plan};
 use crate::plan::source::TransactionSource;
@@ -57,15 +57,11 @@ impl ClvPredict {
     /// Per customer: `customer_id, x, t_x, t, monetary, p_alive, expected_purchases,
     /// expected_spend, clv`, as SQL `clv_predict()`.
     pub async fn dataframe(&self, ctx: &SessionContext, source: impl Into<TransactionSource>) -> Result<DataFrame> {
-        let state = ctx.state();
-        let plan = source.into().resolve(&state).await?;
-        Ok(DataFrame::new(state, clv_predict_plan(plan, &self.options(ctx)?)?))
+        frame(ctx, source.into(), self.options(ctx)?, |p, o, _| clv_predict_plan(p, o)).await
     }
 
     /// One row: the fitted `model` and `spend_model`, as SQL `clv_model()`.
     pub async fn models(&self, ctx: &SessionContext, source: impl Into<TransactionSource>) -> Result<DataFrame> {
-        let state = ctx.state();
-        let plan = source.into().resolve(&state).await?;
-        Ok(DataFrame::new(state, clv_model_plan(plan, &self.options(ctx)?)?))
+        frame(ctx, source.into(), self.options(ctx)?, |p, o, _| clv_model_plan(p, o)).await
     }
 }

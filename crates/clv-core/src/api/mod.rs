@@ -31,6 +31,23 @@ pub use lifecycle::Lifecycle;
 pub use ltv::ClvPredict;
 pub use rfm::Rfm;
 
+/// The plan `build` makes of `source` under `options`, as a DataFrame of the context's session.
+async fn frame(
+    ctx: &datafusion::prelude::SessionContext,
+    source: crate::plan::source::TransactionSource,
+    options: crate::config::ClvOptions,
+    build: impl FnOnce(
+        datafusion::logical_expr::LogicalPlan,
+        &crate::config::ClvOptions,
+        &datafusion::execution::session_state::SessionState,
+    ) -> datafusion::common::Result<datafusion::logical_expr::LogicalPlan>,
+) -> datafusion::common::Result<datafusion::dataframe::DataFrame> {
+    let state = ctx.state();
+    let plan = source.resolve(&state).await?;
+    let plan = build(plan, &options, &state)?;
+    Ok(datafusion::dataframe::DataFrame::new(state, plan))
+}
+
 /// A list argument as SQL writes it: `30,90,180`.
 fn list(values: &[f64]) -> String {
     values.iter().map(f64::to_string).collect::<Vec<_>>().join(",")

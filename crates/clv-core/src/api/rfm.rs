@@ -4,7 +4,7 @@ use datafusion::common::Result;
 use datafusion::dataframe::DataFrame;
 use datafusion::prelude::SessionContext;
 
-use super::{builder, list};
+use super::{builder, frame, list};
 use crate::config::Monetary;
 use crate::plan::report::{PolicyReport, policy_report_plan};
 use crate::plan::rfm::{RfmFunctions, rfm_plan};
@@ -58,17 +58,15 @@ impl Rfm {
 
     /// RFM per customer, the same columns as SQL `rfm()`.
     pub async fn dataframe(&self, ctx: &SessionContext, source: impl Into<TransactionSource>) -> Result<DataFrame> {
-        let state = ctx.state();
-        let plan = source.into().resolve(&state).await?;
-        let plan = rfm_plan(plan, &self.options(ctx)?, &RfmFunctions::from_session(&state))?;
-        Ok(DataFrame::new(state, plan))
+        frame(ctx, source.into(), self.options(ctx)?, |p, o, s| {
+            rfm_plan(p, o, &RfmFunctions::from_session(s))
+        })
+        .await
     }
 
     /// The per-customer summary only (no scores).
     pub async fn summary(&self, ctx: &SessionContext, source: impl Into<TransactionSource>) -> Result<DataFrame> {
-        let state = ctx.state();
-        let plan = source.into().resolve(&state).await?;
-        Ok(DataFrame::new(state, customer_summary(plan, &self.options(ctx)?)?))
+        frame(ctx, source.into(), self.options(ctx)?, |p, o, _| customer_summary(p, o)).await
     }
 
     /// How many rows each data policy affected under these options.
@@ -77,11 +75,12 @@ impl Rfm {
         ctx: &SessionContext,
         source: impl Into<TransactionSource>,
     ) -> Result<PolicyReport> {
-        let state = ctx.state();
-        let plan = source.into().resolve(&state).await?;
-        let batches = DataFrame::new(state, policy_report_plan(plan, &self.options(ctx)?)?)
-            .collect()
-            .await?;
+        let batches = frame(ctx, source.into(), self.options(ctx)?, |p, o, _| {
+            policy_report_plan(p, o)
+        })
+        .await?
+        .collect()
+        .await?;
         PolicyReport::from_batches(&batches)
     }
 }
