@@ -39,8 +39,10 @@
 use serde::{Deserialize, Serialize};
 
 pub(crate) mod batch;
+pub mod beta_geo;
 pub mod bgbb;
-pub mod bgnbd;
+/// BG/NBD, for now in [`beta_geo`] (the next commit splits it out).
+pub use beta_geo as bgnbd;
 pub mod clv;
 pub mod data;
 pub(crate) mod dual;
