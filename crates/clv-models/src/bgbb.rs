@@ -360,7 +360,7 @@ impl Model for FittedBgBb {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bgnbd::tests::check_gradient;
+    use crate::beta_geo::tests::check_gradient;
 
     #[test]
     fn gradient_matches_finite_differences() {

@@ -39,10 +39,9 @@
 use serde::{Deserialize, Serialize};
 
 pub(crate) mod batch;
-pub mod beta_geo;
+pub(crate) mod beta_geo;
 pub mod bgbb;
-/// BG/NBD, for now in [`beta_geo`] (the next commit splits it out).
-pub use beta_geo as bgnbd;
+pub mod bgnbd;
 pub mod clv;
 pub mod data;
 pub(crate) mod dual;
@@ -301,12 +300,12 @@ pub trait TransactionModel: Send + Sync {
 #[doc(hidden)]
 pub mod bench_hooks {
     use super::optimize::Objective;
-    use super::{TransactionSummary, bgnbd, pareto_nbd};
+    use super::{TransactionSummary, beta_geo, pareto_nbd};
 
     /// The BG/NBD objective on `data` (rows compressed as in a fit): a closure returning the mean
     /// negative log-likelihood at `exp(φ)` and its gradient in `φ = ln(r, α, a, b)`.
     pub fn bgnbd_objective(data: &TransactionSummary) -> impl FnMut(&[f64; 4]) -> (f64, [f64; 4]) {
-        let mut obj = bgnbd::BetaGeoObjective::new(bgnbd::Variant::Bg, data.compress_internal());
+        let mut obj = beta_geo::BetaGeoObjective::new(beta_geo::Variant::Bg, data.compress_internal());
         move |phi| {
             let mut g = [0.0; 4];
             (obj.eval(phi, &mut g), g)

@@ -23,7 +23,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::bgnbd::{BetaGeoCore, BetaGeoObjective, Variant, check_count_data, default_start};
+use super::beta_geo::{BetaGeoCore, BetaGeoObjective, Variant, check_count_data, default_start};
 use super::data::TransactionSummary;
 use super::error::{ModelError, finite};
 use super::model::{
@@ -207,7 +207,7 @@ impl FittedMbgNbd {
     }
 }
 
-super::bgnbd::beta_geo_transaction_model!(FittedMbgNbd, ModelKind::MbgNbd);
+super::beta_geo::beta_geo_transaction_model!(FittedMbgNbd, ModelKind::MbgNbd);
 
 model_params!(MbgNbdParams { r, alpha, a, b });
 

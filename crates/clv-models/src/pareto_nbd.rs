@@ -50,7 +50,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::bgnbd::check_count_data;
+use super::beta_geo::check_count_data;
 use super::data::{Compressed, TransactionSummary, check_rft};
 use super::dual::{Dual, Real, log_diff_exp_r, log_sum_exp_r};
 use super::error::{ModelError, finite};
@@ -703,7 +703,7 @@ impl Model for FittedParetoNbd {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bgnbd::tests::check_gradient;
+    use crate::beta_geo::tests::check_gradient;
 
     #[test]
     fn gradient_matches_finite_differences() {
