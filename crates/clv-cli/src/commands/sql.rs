@@ -33,7 +33,7 @@ pub async fn register_tables(ctx: &SessionContext, tables: &[String]) -> Result<
 
 /// Runs every statement of `text` in order and returns the last one's result.
 pub async fn run_statements(ctx: &SessionContext, text: &str, progress: &Progress) -> Result<Vec<RecordBatch>> {
-    let statements = DFParser::parse_sql(text).map_err(|e| from_datafusion(e.into(), Stage::Query))?;
+    let statements = DFParser::parse_sql(text).map_err(|e| from_datafusion(e, Stage::Query))?;
     if statements.is_empty() {
         return Err(CliError::usage("the query is empty"));
     }
@@ -62,9 +62,8 @@ pub async fn run(global: &GlobalArgs, args: SqlArgs) -> Result<()> {
     };
     let progress = Progress::new(global.quiet, None);
     let batches = run_statements(&ctx, query, &progress).await?;
-    match output::emit(&batches, &args.output, global.quiet)? {
-        output::Emitted::Nothing => output::write(&batches, Some(output::Format::Table), None)?,
-        _ => {}
+    if output::emit(&batches, &args.output, global.quiet)? == output::Emitted::Nothing {
+        output::write(&batches, Some(output::Format::Table), None)?;
     }
     Ok(())
 }

@@ -52,18 +52,18 @@ pub fn btyd_summary_plan(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalP
     let start = |d: i32| period.start(period.index(d));
     let end = |d: i32| period.start(period.index(d) + 1) - 1;
     let calibration_end = o.btyd_calibration_end.or(o.as_of);
-    if let (Some(h), Some(c)) = (o.btyd_holdout_end, calibration_end) {
-        if h <= c {
-            return plan_err!("holdout_end must be after calibration_end");
-        }
+    if let (Some(h), Some(c)) = (o.btyd_holdout_end, calibration_end)
+        && h <= c
+    {
+        return plan_err!("holdout_end must be after calibration_end");
     }
     if o.btyd_holdout_end.is_some() && calibration_end.is_none() {
         return plan_err!("a holdout needs calibration_end: the holdout is the period after it");
     }
-    if let (Some(h), Some(c)) = (o.btyd_holdout_end, calibration_end) {
-        if start(h) <= start(c) {
-            return plan_err!("holdout_end must be in a later {period} than calibration_end (collapse = '{collapse}')");
-        }
+    if let (Some(h), Some(c)) = (o.btyd_holdout_end, calibration_end)
+        && start(h) <= start(c)
+    {
+        return plan_err!("holdout_end must be in a later {period} than calibration_end (collapse = '{collapse}')");
     }
     // Rows after the last period of interest are excluded (and counted by the policy report).
     let mut options = o.clone();

@@ -12,6 +12,7 @@
 //! * `rfm11` — the 11 segments on R against FM = (F + M) / 2, with the precedence fixed below.
 //! * `cn8` / `cn8_en` — the Chinese 8-class value scheme on two-level (high = 2, low = 1) scores.
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock};
 
@@ -144,16 +145,17 @@ impl SegmentScheme {
                 return plan_err!("{at}: the label is empty");
             }
             for (dim, range) in [("r", rule.r), ("f", rule.f), ("m", rule.m)] {
-                if let Some([lo, hi]) = range {
-                    if lo > hi || lo < 1 || hi > levels {
-                        return plan_err!("{at}: range {dim} = [{lo}, {hi}] must satisfy 1 <= lo <= hi <= {levels}");
-                    }
+                if let Some([lo, hi]) = range
+                    && (lo > hi || lo < 1 || hi > levels)
+                {
+                    return plan_err!("{at}: range {dim} = [{lo}, {hi}] must satisfy 1 <= lo <= hi <= {levels}");
                 }
             }
-            if let Some([lo, hi]) = rule.fm {
-                if !(lo <= hi) {
-                    return plan_err!("{at}: range fm = [{lo}, {hi}] must satisfy lo <= hi");
-                }
+            // Not `lo > hi`: a NaN bound is rejected too.
+            if let Some([lo, hi]) = rule.fm
+                && !matches!(lo.partial_cmp(&hi), Some(Ordering::Less | Ordering::Equal))
+            {
+                return plan_err!("{at}: range fm = [{lo}, {hi}] must satisfy lo <= hi");
             }
         }
         let mut labels: Vec<String> = vec![];

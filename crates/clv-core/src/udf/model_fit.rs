@@ -404,7 +404,7 @@ impl FitAccumulator {
     fn columns(&self) -> (Vec<[f64; MAX_INPUTS]>, Vec<f64>) {
         // Sorted, so the fit sees the same rows in the same order whatever the partitioning.
         let mut rows: Vec<(Key, f64)> = self.rows.iter().map(|(k, w)| (*k, *w)).collect();
-        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        rows.sort_by_key(|r| r.0);
         let keys = rows.iter().map(|(k, _)| k.map(f64::from_bits)).collect();
         (keys, rows.iter().map(|r| r.1).collect())
     }

@@ -25,7 +25,8 @@ pub(super) async fn cohorts(job: &Job) -> Result<Section> {
         .map(|(c, n)| format!("{c} ({})", short(*n as f64)))
         .collect();
     let cols: Vec<String> = (0..=max_offset).map(|o| o.to_string()).collect();
-    let triangles: [(&str, fn(&crate::commands::cohorts::CohortCell) -> f64, String); 2] = [
+    type Measure = fn(&crate::commands::cohorts::CohortCell) -> f64;
+    let triangles: [(&str, Measure, String); 2] = [
         (
             "Cohort retention triangle",
             |c| c.retention_rate,

@@ -87,6 +87,8 @@ pub(super) async fn rfm(job: &Job) -> Result<Section> {
         ),
         "Recency: how many customers last bought a given number of days before the report date.",
     );
+    // max and min, not clamp: a NaN quantile (no finite value) becomes 1.
+    #[allow(clippy::manual_clamp)]
     let fmax = quantile(&frequency, 0.99).max(1.0).min(30.0) as usize;
     let mut fc = vec![0.0; fmax];
     for v in &frequency {
