@@ -33,12 +33,11 @@ use futures::TryStreamExt;
 
 /// Every clv scalar, aggregate and window function name.
 static CLV_FUNCTIONS: LazyLock<HashSet<String>> = LazyLock::new(|| {
-    let scalar = clv_core::scalar_functions().into_iter().map(|f| f.name().to_string());
-    let aggregate = clv_core::aggregate_functions()
-        .into_iter()
-        .map(|f| f.name().to_string());
-    let window = clv_core::window_functions().into_iter().map(|f| f.name().to_string());
-    scalar.chain(aggregate).chain(window).collect()
+    clv_core::registry::functions()
+        .iter()
+        .filter(|f| f.kind() != clv_core::FunctionKind::Table)
+        .map(|f| f.name().to_string())
+        .collect()
 });
 
 /// The clv functions `plan` calls, including those an [`RfmTable`] scan plans on the scheduler.

@@ -806,3 +806,18 @@ async fn penalizer_matches_the_rust_builder() -> Result<()> {
     }
     Ok(())
 }
+
+/// `clv_predict` accepts the model aliases the option accepts: `'model=bgnbd'` is BG/NBD.
+#[tokio::test(flavor = "multi_thread")]
+async fn clv_predict_takes_a_model_alias() -> Result<()> {
+    let ctx = ctx(2).await?;
+    let sql = |model: &str| {
+        format!(
+            "SELECT model['model'] AS m, round(model['r'], 4) AS r FROM clv_model('sample', '1997-09-30', 'customer_column=master_customer_id', 'model={model}')"
+        )
+    };
+    let alias = text(&ctx, &sql("bgnbd")).await?;
+    assert_eq!(alias, text(&ctx, &sql("bg_nbd")).await?);
+    assert!(alias.contains("| bg_nbd | 0.2426 |"), "{alias}");
+    Ok(())
+}

@@ -63,7 +63,7 @@
 
 use serde::Serialize;
 
-use super::bgnbd::{BetaGeoObjective, Variant};
+use super::beta_geo::{BetaGeoObjective, Variant};
 use super::clv::ClvSpec;
 use super::data::{Compressed, SpendSummary, TransactionSummary};
 use super::error::ModelError;

@@ -152,6 +152,13 @@ pub enum ModelError {
         /// The offending value.
         value: f64,
     },
+    /// A prediction the model does not answer (see `ModelSpec::predicts`).
+    UnsupportedPrediction {
+        /// The model.
+        model: ModelKind,
+        /// The prediction asked for.
+        prediction: &'static str,
+    },
 }
 
 impl ModelError {
@@ -224,6 +231,9 @@ impl ModelError {
             }
             ModelError::InvalidCovariate { column, value, .. } => {
                 format!("covariate column {} = {value} is not finite", column + 1)
+            }
+            ModelError::UnsupportedPrediction { model, prediction } => {
+                format!("a {model} model does not answer {prediction}")
             }
             ModelError::MissingTimeUnit { reason } => format!("time unit: {reason}"),
             ModelError::InfiniteMeanSpend { q, x } => {

@@ -34,11 +34,11 @@ async fn stages(global: &GlobalArgs, args: StagesArgs) -> Result<()> {
         return Ok(());
     }
     let o = crate::session::options(&job.ctx);
-    let w = o.lifecycle_windows;
+    let w = o.lifecycle_windows();
     job.note(format!(
         "Lifecycle of {} as of {}: new < {} days since the first purchase, active < {} and churned >= {} days since the last",
         job.input.label,
-        o.as_of.map(clv::config::format_date).unwrap_or_else(|| "the day after the last transaction".into()),
+        o.as_of.map(clv::common::dates::format_date).unwrap_or_else(|| "the day after the last transaction".into()),
         w.new_days,
         w.active_days,
         w.churn_days

@@ -7,17 +7,28 @@
 
 use std::path::{Path, PathBuf};
 
-use clv::ltv::{FittedBgNbd, FittedGammaGamma, FittedMbgNbd, FittedParetoNbd, KindTag, ModelKind};
+use clv::ltv::registry::{self, models_with};
+use clv::ltv::{KindTag, ModelKind, ModelSpec, Role};
 use datafusion::arrow::array::{Array, AsArray};
 use serde_json::Value;
 
 use super::{Job, literal};
-use crate::cli::{FitArgs, GlobalArgs, ModelArg, PredictArgs};
+use crate::cli::{FitArgs, GlobalArgs, PredictArgs};
 use crate::error::{CliError, Result};
 use crate::output::{self, Emitted};
 
-/// The transaction models `--model` accepts.
-pub const TRANSACTION_MODELS: [ModelKind; 3] = [ModelKind::BgNbd, ModelKind::ParetoNbd, ModelKind::MbgNbd];
+/// The models of a role (`clv predict --model`: the transaction models; `--spend-model`: the
+/// spend models).
+pub fn kinds(role: Role) -> Vec<ModelKind> {
+    models_with(role).map(|m| m.kind).collect()
+}
+
+/// The models `clv fit` fits from a BTYD summary: those with a role in `clv predict`.
+pub fn fittable() -> impl Iterator<Item = &'static ModelSpec> {
+    clv::ltv::MODELS
+        .iter()
+        .filter(|m| m.has_role(Role::Transactions) || m.has_role(Role::Spend))
+}
 
 /// A model file, checked by the library's deserializer.
 #[derive(Debug, Clone)]
@@ -59,25 +70,7 @@ impl ModelFile {
                 names.join(" or ")
             )));
         }
-        let checked = match tag.kind {
-            ModelKind::BgNbd => {
-                serde_json::from_str::<FittedBgNbd>(text).and_then(|m| serde_json::to_string_pretty(&m))
-            }
-            ModelKind::ParetoNbd => {
-                serde_json::from_str::<FittedParetoNbd>(text).and_then(|m| serde_json::to_string_pretty(&m))
-            }
-            ModelKind::MbgNbd => {
-                serde_json::from_str::<FittedMbgNbd>(text).and_then(|m| serde_json::to_string_pretty(&m))
-            }
-            ModelKind::GammaGamma => {
-                serde_json::from_str::<FittedGammaGamma>(text).and_then(|m| serde_json::to_string_pretty(&m))
-            }
-            other => {
-                return Err(CliError::data(format!(
-                    "{flag}: '{shown}' holds a {other} model, which clv predict does not score"
-                )));
-            }
-        };
+        let checked = tag.kind.spec().from_json(text).and_then(|m| m.to_json_pretty());
         let pretty =
             checked.map_err(|e| CliError::data(format!("{flag}: '{shown}' is not a valid {} model: {e}", tag.kind)))?;
         let json: Value = serde_json::from_str(text).map_err(|e| CliError::data(format!("{flag}: '{shown}': {e}")))?;
@@ -109,29 +102,14 @@ impl ModelFile {
     }
 }
 
-/// A model's name as the papers write it.
+/// A model's name as the papers write it (`model` for an unknown kind).
 pub fn display_name(kind: &str) -> &'static str {
-    match kind {
-        "bg_nbd" => "BG/NBD",
-        "pareto_nbd" => "Pareto/NBD",
-        "mbg_nbd" => "MBG/NBD",
-        "gamma_gamma" => "Gamma-Gamma",
-        "bg_bb" => "BG/BB",
-        "sbg" => "sBG",
-        _ => "model",
-    }
+    registry::model(kind).map_or("model", |m| m.display_name)
 }
 
 /// A model's parameters in the papers' order.
 pub fn parameter_names(kind: &str) -> &'static [&'static str] {
-    match kind {
-        "bg_nbd" | "mbg_nbd" => &["r", "alpha", "a", "b"],
-        "pareto_nbd" => &["r", "alpha", "s", "beta"],
-        "gamma_gamma" => &["p", "q", "gamma"],
-        "bg_bb" => &["alpha", "beta", "gamma", "delta"],
-        "sbg" => &["alpha", "beta"],
-        _ => &[],
-    }
+    registry::model(kind).map_or(&[], |m| m.params)
 }
 
 /// Parameter, estimate and standard error (None when the Hessian was not positive definite).
@@ -171,17 +149,22 @@ pub fn describe(json: &Value) -> String {
     lines.join("\n")
 }
 
-/// Fits `model` over the job's input. Gamma-Gamma is fitted on the customers with repeat
-/// purchases and a positive mean repeat spend (the model's support).
-pub async fn fit_model(job: &Job, model: ModelArg) -> Result<ModelFile> {
+/// Fits `model` over the job's BTYD summary, on its inputs. A spend model is fitted on the
+/// customers with repeat purchases and a positive mean repeat spend (the role's support).
+pub async fn fit_model(job: &Job, model: &ModelSpec) -> Result<ModelFile> {
     let src = job.source();
-    let query = match model {
-        ModelArg::GammaGamma => {
-            format!("SELECT gamma_gamma_fit(x, monetary) AS f FROM btyd_summary({src}) WHERE x > 0 AND monetary > 0")
-        }
-        m => format!("SELECT {}(x, t_x, t) AS f FROM btyd_summary({src})", m.function()),
+    let inputs: Vec<&str> = model.inputs.iter().map(|i| i.name).collect();
+    let support = if model.has_role(Role::Spend) {
+        " WHERE x > 0 AND monetary > 0"
+    } else {
+        ""
     };
-    let batches = job.sql(&format!("{} fit", display_name(model.kind())), &query).await?;
+    let query = format!(
+        "SELECT {}({}) AS f FROM btyd_summary({src}){support}",
+        model.fit_function,
+        inputs.join(", ")
+    );
+    let batches = job.sql(&format!("{} fit", model.display_name), &query).await?;
     let text = batches
         .iter()
         .find(|b| b.num_rows() > 0)
@@ -191,13 +174,7 @@ pub async fn fit_model(job: &Job, model: ModelArg) -> Result<ModelFile> {
             json.is_valid(0).then(|| json.value(0).to_string())
         })
         .ok_or_else(|| CliError::internal("the fit returned no model"))?;
-    let kind = [
-        ModelKind::BgNbd,
-        ModelKind::ParetoNbd,
-        ModelKind::MbgNbd,
-        ModelKind::GammaGamma,
-    ];
-    ModelFile::parse(&text, Path::new("the fitted model"), &kind, model.function())
+    ModelFile::parse(&text, Path::new("the fitted model"), &[model.kind], model.fit_function)
         .map_err(|e| CliError::internal(e.message))
 }
 
@@ -211,7 +188,9 @@ pub async fn fit(global: &GlobalArgs, args: FitArgs) -> Result<()> {
     if let Some(out) = &args.out {
         crate::files::check_output(out, "--out")?;
     }
-    let model = fit_model(&job, args.model).await?;
+    let spec = registry::model(&args.model)
+        .ok_or_else(|| CliError::usage(format!("--model: unknown model '{}'", args.model)))?;
+    let model = fit_model(&job, spec).await?;
     let (json, text) = (&model.json, model.pretty.clone() + "\n");
     match &args.out {
         Some(out) => {
@@ -219,11 +198,7 @@ pub async fn fit(global: &GlobalArgs, args: FitArgs) -> Result<()> {
             if !job.quiet {
                 println!("{}", describe(json));
             }
-            job.note(format!(
-                "Wrote the {} model to {}",
-                display_name(args.model.kind()),
-                out.display()
-            ));
+            job.note(format!("Wrote the {} model to {}", spec.display_name, out.display()));
         }
         None => {
             print!("{text}");
@@ -279,11 +254,11 @@ pub fn predict_query(
 
 /// Runs `clv predict`.
 pub async fn predict(global: &GlobalArgs, args: PredictArgs) -> Result<()> {
-    let model = ModelFile::load(&args.model, &TRANSACTION_MODELS, "--model")?;
+    let model = ModelFile::load(&args.model, &kinds(Role::Transactions), "--model")?;
     let spend = args
         .spend_model
         .as_deref()
-        .map(|p| ModelFile::load(p, &[ModelKind::GammaGamma], "--spend-model"))
+        .map(|p| ModelFile::load(p, &kinds(Role::Spend), "--spend-model"))
         .transpose()?;
     let options = [
         ("btyd.calibration_end", args.calibration_end.clone()),

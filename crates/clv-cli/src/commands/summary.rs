@@ -45,7 +45,7 @@ pub async fn run(global: &GlobalArgs, args: SummaryArgs) -> Result<()> {
         options
             .btyd_calibration_end
             .or(options.as_of)
-            .map(clv::config::format_date)
+            .map(clv::common::dates::format_date)
             .unwrap_or_else(|| "the last transaction".into()),
     ));
     output::print_table("Overview", &overview)?;

@@ -23,8 +23,8 @@ use super::transactions::columns::{AMOUNT, CUSTOMER, DAY, PURCHASE};
 use super::transactions::prepare;
 use crate::churn::Period;
 use crate::config::ClvOptions;
-use crate::functions::clv_period_index::clv_period_index_udf;
-use crate::functions::clv_period_start::clv_period_start_udf;
+use crate::udf::clv_period_index::clv_period_index_udf;
+use crate::udf::clv_period_start::clv_period_start_udf;
 
 /// The columns of `cohort_retention`.
 pub const COHORT_COLUMNS: [&str; 8] = [

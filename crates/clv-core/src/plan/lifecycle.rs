@@ -12,7 +12,7 @@ use datafusion::logical_expr::{Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBu
 use super::transactions::columns::{AMOUNT, CUSTOMER, DAY, PURCHASE};
 use super::transactions::prepare;
 use crate::config::ClvOptions;
-use crate::functions::lifecycle_stage::lifecycle_stage_udf;
+use crate::udf::lifecycle_stage::lifecycle_stage_udf;
 
 /// The columns of `lifecycle`.
 pub const LIFECYCLE_COLUMNS: [&str; 7] = [
@@ -28,7 +28,7 @@ pub const LIFECYCLE_COLUMNS: [&str; 7] = [
 /// Per customer with a purchase on or before the as-of date: first/last purchase, days since
 /// each, the longest gap (days) before a purchase inside the active window, and the stage.
 pub fn lifecycle_plan(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalPlan> {
-    let w = o.lifecycle_windows;
+    let w = o.lifecycle_windows();
     w.validate()?;
     let prepared = prepare(source, o)?;
     let days = LogicalPlanBuilder::from(prepared)

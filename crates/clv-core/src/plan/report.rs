@@ -9,7 +9,8 @@ use datafusion::functions_aggregate::expr_fn::{count, max, sum};
 use datafusion::logical_expr::{Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, cast, ident, lit, when};
 
 use super::transactions::{Conditions, columns, project_contract};
-use crate::config::{ClvOptions, InvalidAmounts, NegativeAmounts, format_date};
+use crate::common::dates::format_date;
+use crate::config::{ClvOptions, InvalidAmounts, NegativeAmounts};
 
 /// Counts for each data policy, for one input and one set of options.
 ///

@@ -12,10 +12,10 @@ use datafusion::logical_expr::{
 
 use super::transactions::{columns::CUSTOMER, customer_summary};
 use crate::config::ClvOptions;
-use crate::functions::rfm_cell::rfm_cell_udf;
-use crate::functions::rfm_score::rfm_score_udwf;
-use crate::functions::rfm_segment::{RfmSegment, rfm_segment_udf};
 use crate::rfm::{Direction, SchemeRegistry, ScoreMethod, ScoreSpec, SegmentScheme};
+use crate::udf::rfm_cell::rfm_cell_udf;
+use crate::udf::rfm_score::rfm_score_udwf;
+use crate::udf::rfm_segment::{RfmSegment, rfm_segment_udf};
 
 /// The columns of `rfm()`, in order.
 pub const RFM_COLUMNS: [&str; 13] = [

@@ -26,10 +26,11 @@ use datafusion::logical_expr::expr::WindowFunction;
 use datafusion::logical_expr::{Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, cast, ident, lit, when};
 
 use crate::churn::calendar::Period;
+use crate::common::types::{is_amount_type, is_id_type, is_time_type};
 use crate::config::{ClvOptions, Collapse, IdType, InvalidAmounts, Monetary, NegativeAmounts};
-use crate::functions::clv_check::clv_check;
-use crate::functions::clv_period_index::clv_period_index_udf;
-use crate::functions::clv_period_start::clv_period_start_udf;
+use crate::udf::clv_check::clv_check;
+use crate::udf::clv_period_index::clv_period_index_udf;
+use crate::udf::clv_period_start::clv_period_start_udf;
 
 /// Output and internal column names.
 pub mod columns {
@@ -51,26 +52,6 @@ pub mod columns {
     pub(crate) const AS_OF: &str = "__clv_as_of";
 }
 use columns::*;
-
-/// Whether `t` is an accepted customer or order id type.
-pub fn is_id_type(t: &DataType) -> bool {
-    match t {
-        DataType::Int32 | DataType::Int64 | DataType::UInt32 | DataType::UInt64 => true,
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
-        DataType::Dictionary(_, v) => is_id_type(v),
-        _ => false,
-    }
-}
-
-/// Whether `t` is an accepted transaction time type.
-pub fn is_time_type(t: &DataType) -> bool {
-    matches!(t, DataType::Date32 | DataType::Date64 | DataType::Timestamp(_, _))
-}
-
-/// Whether `t` is an accepted amount type.
-pub fn is_amount_type(t: &DataType) -> bool {
-    t.is_integer() || t.is_floating() || matches!(t, DataType::Decimal128(_, _))
-}
 
 const ID_TYPES: &str = "Int32, Int64, UInt32, UInt64, Utf8, LargeUtf8, Utf8View or a Dictionary of those";
 const TIME_TYPES: &str = "Date32, Date64 or Timestamp (any unit and time zone)";
