@@ -1,5 +1,7 @@
 //! `clv`: customer-value analytics on transaction files from the command line.
 
+#![deny(unsafe_code)]
+
 mod cli;
 mod columns;
 mod commands;
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
     // `clv … | head` ends quietly when the reader goes away, like other Unix tools.
     #[cfg(unix)]
     // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    #[allow(unsafe_code)]
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }

@@ -21,6 +21,8 @@
 //! operators; [`table`] the [`table::RfmTable`] provider; [`udtf`] the table functions; [`api`]
 //! the builders; [`registry`] the one list of functions. docs/architecture.md has the layers.
 
+#![deny(unsafe_code)]
+#![deny(missing_docs)]
 pub mod api;
 pub mod churn;
 pub mod common;

@@ -10,6 +10,8 @@ use std::path::Path;
 const LAYERS: &[&[&str]] = &[
     // The model mathematics (the clv-models crate) and helpers every layer may use.
     &["ltv", "common"],
+    // Typed errors (usage, input data, model, internal) every layer may raise.
+    &["error"],
     // Kernels: pure computations on slices and columns.
     &["rfm", "churn"],
     // The `clv.` session options.

@@ -226,7 +226,9 @@ impl ModelError {
                 Some(_) => format!("feature `{feature}` {reason}"),
                 None => format!("feature `{feature}`: {reason}"),
             },
-            ModelError::InvalidFeature { feature, value, reason, .. } => {
+            ModelError::InvalidFeature {
+                feature, value, reason, ..
+            } => {
                 format!("feature `{feature}` = {value}: {reason}")
             }
             ModelError::InvalidCovariate { column, value, .. } => {

@@ -33,6 +33,8 @@
 //! kind fails with [`ModelError::WrongModelKind`] (wrapped in the
 //! deserializer's error).
 
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
 // `T` is the paper's name for the age of a customer.
 #![allow(non_snake_case)]
 // Numerical-code conventions: comparisons written as `!(x > 0.0)` are

@@ -136,7 +136,7 @@ async fn labels(global: &GlobalArgs, args: LabelsArgs) -> Result<()> {
     let shown = crate::columns::strings(&summary, "cutoff")?;
     if let Some(text) = &o.churn_cutoffs {
         for cutoff in clv::churn::parse_cutoffs(text, o.churn_every)? {
-            let date = clv::config::format_date(cutoff);
+            let date = clv::common::dates::format_date(cutoff);
             if !shown.iter().flatten().any(|s| *s == date) {
                 println!("{date}: 0 customers with a purchase by the cutoff; churn rate n/a");
             }

@@ -23,6 +23,12 @@ pub fn kinds(role: Role) -> Vec<ModelKind> {
     models_with(role).map(|m| m.kind).collect()
 }
 
+/// The registry entry of a parametric model.
+pub fn spec_of(kind: ModelKind) -> Result<&'static ModelSpec> {
+    kind.spec()
+        .ok_or_else(|| CliError::internal(format!("{kind} is not a parametric model of the registry")))
+}
+
 /// The models `clv fit` fits from a BTYD summary: those with a role in `clv predict`.
 pub fn fittable() -> impl Iterator<Item = &'static ModelSpec> {
     clv::ltv::MODELS
@@ -70,7 +76,13 @@ impl ModelFile {
                 names.join(" or ")
             )));
         }
-        let checked = tag.kind.spec().from_json(text).and_then(|m| m.to_json_pretty());
+        let spec = tag.kind.spec().ok_or_else(|| {
+            CliError::data(format!(
+                "{flag}: '{shown}' holds a {} model, which has no parameter file form; {fit_hint}",
+                tag.kind
+            ))
+        })?;
+        let checked = spec.from_json(text).and_then(|m| m.to_json_pretty());
         let pretty =
             checked.map_err(|e| CliError::data(format!("{flag}: '{shown}' is not a valid {} model: {e}", tag.kind)))?;
         let json: Value = serde_json::from_str(text).map_err(|e| CliError::data(format!("{flag}: '{shown}': {e}")))?;
@@ -210,7 +222,7 @@ pub async fn fit(global: &GlobalArgs, args: FitArgs) -> Result<()> {
     }
     if let Some(q) = json["params"]["q"]
         .as_f64()
-        .filter(|q| args.model == ModelArg::GammaGamma && *q <= 1.0)
+        .filter(|q| spec.kind == ModelKind::GammaGamma && *q <= 1.0)
     {
         eprintln!(
             "warning: q = {q} <= 1: the prior mean spend p·γ/(q − 1) is infinite (the spend is too heavy-tailed for the model), so clv predict cannot give an expected spend to customers without repeat purchases; cap extreme amounts before fitting (a penalizer does not raise q)"

@@ -493,7 +493,7 @@ fn exact_amounts(
             if let Some(x) = overflow {
                 return Err(crate::error::ClvError::input_data(format!(
                     "{} (the value {x:?})",
-                    super::transactions::huge_amount_message(column)
+                    crate::plan::transactions::huge_amount_message(column)
                 ))
                 .into());
             }

@@ -32,7 +32,8 @@ use datafusion::logical_expr::{Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBu
 
 use super::transactions::columns::{AMOUNT, CUSTOMER, DAY, PURCHASE};
 use super::transactions::{exact_total, period_start_day, prepare};
-use crate::config::{ClvOptions, Collapse, format_date};
+use crate::common::dates::format_date;
+use crate::config::{ClvOptions, Collapse};
 use crate::ltv::TIME_UNIT_METADATA;
 
 /// The columns of `btyd_summary`, without and with a holdout.

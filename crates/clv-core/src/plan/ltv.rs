@@ -35,8 +35,11 @@ pub(crate) fn transaction_model(o: &ClvOptions) -> Result<&'static ModelSpec> {
 }
 
 /// The spend model of `clv_predict`.
-fn spend_model() -> &'static ModelSpec {
-    ModelKind::GammaGamma.spec()
+fn spend_model() -> Result<&'static ModelSpec> {
+    match ModelKind::GammaGamma.spec() {
+        Some(spec) => Ok(spec),
+        None => datafusion::common::internal_err!("gamma_gamma is missing from the model registry"),
+    }
 }
 
 /// One row: the fitted transaction model (`model`) and spend model (`spend_model`).
@@ -47,7 +50,7 @@ pub fn clv_model_plan(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalPlan
 
 fn models(summary: LogicalPlanBuilder, o: &ClvOptions) -> Result<LogicalPlanBuilder> {
     let fit = AggregateUDF::from(ModelFit::new(transaction_model(o)?));
-    let gg = AggregateUDF::from(ModelFit::new(spend_model()));
+    let gg = AggregateUDF::from(ModelFit::new(spend_model()?));
     let (x, t_x, t) = (ident("x"), ident("t_x"), ident("t"));
     summary.aggregate(
         Vec::<Expr>::new(),
@@ -89,7 +92,7 @@ pub fn clv_predict_plan(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalPl
     let fitted = models(LogicalPlanBuilder::from(summary.clone()), o)?
         .project(vec![
             scoring_fields(ident("model"), transaction_model(o)?).alias("model"),
-            scoring_fields(ident("spend_model"), spend_model()).alias("spend_model"),
+            scoring_fields(ident("spend_model"), spend_model()?).alias("spend_model"),
         ])?
         .build()?;
     let (m, s) = (ident("model"), ident("spend_model"));

@@ -82,8 +82,8 @@ impl ScalarUDFImpl for ClvPeriodStart {
                 let (first, last) = period.index_range();
                 crate::usage_error!(
                     "clv_period_start: {period} index {i} is out of range: periods {first} to {last} start on the supported dates {} to {}",
-                    crate::config::format_date(period.start(first)),
-                    crate::config::format_date(period.start(last))
+                    crate::common::dates::format_date(period.start(first)),
+                    crate::common::dates::format_date(period.start(last))
                 )
             })
         };

@@ -98,7 +98,7 @@ impl ModelPrediction {
     fn eval(&self, model: &Fitted, args: &[f64]) -> Option<std::result::Result<f64, crate::ltv::ModelError>> {
         model
             .kind()
-            .spec()
+            .spec()?
             .predicts(self.name())
             .map(|_| model.predict(self.prediction, args))
     }
@@ -238,7 +238,11 @@ impl ModelPrediction {
         let Some(first) = models.single(n) else {
             return Ok(None);
         };
-        if first.kind().spec().is_none_or(|spec| spec.predicts(self.name()).is_none()) {
+        if first
+            .kind()
+            .spec()
+            .is_none_or(|spec| spec.predicts(self.name()).is_none())
+        {
             return Ok(None);
         }
         if n < 2 || values.iter().any(|v| v.null_count() > 0 || v.len() < n) {

@@ -4,7 +4,7 @@ use super::*;
 
 pub(super) async fn model(job: &Job, ctx: &Context) -> Result<(Section, Option<ModelFile>)> {
     let mut s = Section::new("bgnbd", "BG/NBD model");
-    let file = match fit_model(job, ModelKind::BgNbd.spec()).await {
+    let file = match fit_model(job, crate::commands::models::spec_of(ModelKind::BgNbd)?).await {
         Ok(m) => m,
         Err(e) => {
             s.note(&format!("The BG/NBD model could not be fitted: {}", e.line()));

@@ -9,7 +9,7 @@ pub(super) async fn clv(job: &Job, model: Option<&ModelFile>, top: usize) -> Res
         return Ok(s);
     };
     let o = crate::session::options(&job.ctx);
-    let spend = match fit_model(job, ModelKind::GammaGamma.spec()).await {
+    let spend = match fit_model(job, crate::commands::models::spec_of(ModelKind::GammaGamma)?).await {
         Ok(m) => m,
         Err(e) => {
             s.note(&format!(

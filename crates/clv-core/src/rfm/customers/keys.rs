@@ -24,6 +24,7 @@ pub(super) const PREFETCH_AHEAD: usize = 16;
 
 /// Asks the CPU to load the cache line of `value` (a hint: no effect on results).
 #[inline(always)]
+#[allow(unsafe_code)] // the prefetch intrinsic; see the SAFETY note
 pub(super) fn prefetch<T>(value: &T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch is a hint that never faults and reads nothing into the program; the
