@@ -162,9 +162,15 @@ pub fn set_options(ctx: &SessionContext, options: &[(&str, Option<String>)], ori
     Ok(())
 }
 
-/// The session's effective clv options.
+/// The session's effective clv options. The CLI's session holds clv's own options (no foreign
+/// namespace, whose parsing is the only way [`ClvOptions::from_context`] can fail).
 pub fn options(ctx: &SessionContext) -> ClvOptions {
-    ClvOptions::from_context(ctx)
+    ctx.state()
+        .config_options()
+        .extensions
+        .get::<ClvOptions>()
+        .cloned()
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

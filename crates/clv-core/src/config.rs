@@ -7,7 +7,7 @@ use std::any::Any;
 use std::fmt;
 use std::str::FromStr;
 
-use datafusion::common::config::{ConfigEntry, ConfigExtension, ExtensionOptions};
+use datafusion::common::config::{ConfigEntry, ConfigExtension, DATAFUSION_FFI_CONFIG_NAMESPACE, ExtensionOptions};
 use datafusion::common::{Result, plan_datafusion_err, plan_err};
 use datafusion::prelude::SessionContext;
 
@@ -488,12 +488,38 @@ fn thresholds(v: &Option<Vec<f64>>) -> Option<String> {
 
 impl ClvOptions {
     /// The options of a session (defaults when clv is not registered on it).
-    pub fn from_session_config(config: &datafusion::common::config::ConfigOptions) -> Self {
-        config.extensions.get::<ClvOptions>().cloned().unwrap_or_default()
+    ///
+    /// FFI-aware: when clv runs as a loaded library (datafusion-python, `clv-python`), the
+    /// host session does not hold a `ClvOptions`: `SET clv.*` there lands in the host's one
+    /// foreign-options namespace ([`DATAFUSION_FFI_CONFIG_NAMESPACE`], the datafusion-ffi
+    /// `FFI_ExtensionOptions`), which crosses the boundary as `clv.`-prefixed text entries.
+    /// Those entries are applied on top of the local options, in key order (deterministic),
+    /// and parsed here, so a bad value set from Python fails the query with the key named.
+    pub fn from_session_config(config: &datafusion::common::config::ConfigOptions) -> Result<Self> {
+        let mut options = config.extensions.get::<ClvOptions>().cloned().unwrap_or_default();
+        let foreign = config
+            .extensions
+            .iter()
+            .filter(|(namespace, _)| *namespace == DATAFUSION_FFI_CONFIG_NAMESPACE)
+            .flat_map(|(_, extension)| extension.entries());
+        let mut entries: Vec<(String, String)> = foreign
+            .filter_map(|e| Some((e.key.strip_prefix("clv.")?.to_string(), e.value?)))
+            .collect();
+        entries.sort();
+        for (key, value) in entries {
+            options.set_option(&key, &value).map_err(|e| {
+                let message = match e {
+                    datafusion::error::DataFusionError::Plan(m) => m,
+                    other => other.strip_backtrace(),
+                };
+                crate::usage_error!("SET clv.{key} = '{value}': {message}")
+            })?;
+        }
+        Ok(options)
     }
 
     /// The options of a context.
-    pub fn from_context(ctx: &SessionContext) -> Self {
+    pub fn from_context(ctx: &SessionContext) -> Result<Self> {
         Self::from_session_config(ctx.state().config_options())
     }
 
@@ -588,6 +614,68 @@ mod tests {
         o.set_option("collapse", "").unwrap();
         assert_eq!(o.collapse, None);
         assert_eq!(o.values().len(), OPTIONS.len());
+    }
+
+    /// The host side of datafusion-ffi's foreign options (`FFI_ExtensionOptions`): one
+    /// namespace of full-key text entries, as a host without clv's options type holds them.
+    #[derive(Debug, Clone, Default)]
+    struct ForeignOptions(std::collections::BTreeMap<String, String>);
+
+    impl ConfigExtension for ForeignOptions {
+        const PREFIX: &'static str = DATAFUSION_FFI_CONFIG_NAMESPACE;
+    }
+
+    impl ExtensionOptions for ForeignOptions {
+        fn as_any(&self) -> &dyn Any {
+            self
+        }
+        fn as_any_mut(&mut self) -> &mut dyn Any {
+            self
+        }
+        fn cloned(&self) -> Box<dyn ExtensionOptions> {
+            Box::new(self.clone())
+        }
+        fn set(&mut self, key: &str, value: &str) -> Result<()> {
+            self.0.insert(key.to_string(), value.to_string());
+            Ok(())
+        }
+        fn entries(&self) -> Vec<ConfigEntry> {
+            let entry = |(k, v): (&String, &String)| ConfigEntry {
+                key: k.clone(),
+                value: Some(v.clone()),
+                description: "",
+            };
+            self.0.iter().map(entry).collect()
+        }
+    }
+
+    /// `SET clv.*` in a host that loaded clv through the FFI lands in the foreign namespace;
+    /// the lookup reads it, and a bad value fails naming the key instead of being dropped.
+    #[test]
+    fn options_set_in_a_foreign_host_are_read_and_checked() {
+        let mut config = datafusion::common::config::ConfigOptions::new();
+        config.extensions.insert(ForeignOptions::default());
+        config.set("clv.rfm.bins", "4").unwrap();
+        config.set("clv.as_of", "1998-07-01").unwrap();
+        config.set("other_library.flag", "x").unwrap();
+        let o = ClvOptions::from_session_config(&config).unwrap();
+        assert_eq!(o.rfm_bins, Some(4));
+        assert_eq!(o.as_of.map(format_date).as_deref(), Some("1998-07-01"));
+        // A local ClvOptions (clv registered natively) is the base the foreign values override.
+        let mut local = ClvOptions::default();
+        local.set_option("method", "ntile").unwrap();
+        local.set_option("rfm.bins", "3").unwrap();
+        config.extensions.insert(local);
+        let o = ClvOptions::from_session_config(&config).unwrap();
+        assert_eq!((o.rfm_bins, o.rfm_method), (Some(4), Some(ScoreMethod::Ntile)));
+        let mut bad = datafusion::common::config::ConfigOptions::new();
+        bad.extensions.insert(ForeignOptions::default());
+        bad.set("clv.rfm.bins", "11").unwrap();
+        let e = ClvOptions::from_session_config(&bad).unwrap_err().to_string();
+        assert!(e.contains("clv.rfm.bins") && e.contains("between 2 and 10"), "{e}");
+        // Without either, the defaults.
+        let none = datafusion::common::config::ConfigOptions::new();
+        assert_eq!(ClvOptions::from_session_config(&none).unwrap().rfm_bins, None);
     }
 
     /// `ltv.model` reads the model registry: a transaction model by name or alias (the alias

@@ -95,7 +95,7 @@ macro_rules! contract_setters {
             &self,
             ctx: &datafusion::prelude::SessionContext,
         ) -> datafusion::common::Result<$crate::config::ClvOptions> {
-            let mut o = $crate::config::ClvOptions::from_context(ctx);
+            let mut o = $crate::config::ClvOptions::from_context(ctx)?;
             for (k, v) in &self.settings {
                 o.set_option(k, v)?;
             }

@@ -51,7 +51,7 @@ impl From<LogicalPlan> for TransactionSource {
 impl TransactionSource {
     /// Resolves the source to a plan that scans it.
     pub async fn resolve(&self, session: &dyn Session) -> Result<LogicalPlan> {
-        let o = crate::config::ClvOptions::from_session_config(session.config_options());
+        let o = crate::config::ClvOptions::from_session_config(session.config_options())?;
         self.resolve_with(session, &o).await
     }
 

@@ -103,7 +103,7 @@ impl ScalarUDFImpl for LifecycleStage {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let session = ClvOptions::from_session_config(&args.config_options).lifecycle_windows();
+        let session = ClvOptions::from_session_config(&args.config_options)?.lifecycle_windows();
         let w = StageWindows {
             new_days: constant(&args, 3, session.new_days, "new_days")?,
             active_days: constant(&args, 4, session.active_days, "active_days")?,

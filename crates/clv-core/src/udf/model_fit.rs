@@ -285,7 +285,10 @@ impl AggregateUDFImpl for ModelFit {
             return Ok(Box::new(FitAccumulator::new(k, None, penalizer)));
         }
         let Some(e) = args.exprs.get(n + 1) else {
-            return Ok(Box::new(FitAccumulator::new(k, None, penalizer)));
+            // No simplify pass filled the time unit in (a host that loaded clv through
+            // datafusion-ffi does not run it): the unit btyd_summary wrote on the time columns.
+            let unit = input_time_unit(k, &args.expr_fields[1..3])?.map(|(unit, _)| unit);
+            return Ok(Box::new(FitAccumulator::new(k, unit, penalizer)));
         };
         let Some(ScalarValue::Utf8(Some(text))) = e.downcast_ref::<Literal>().map(|l| l.value()) else {
             return plan_err!("{}: time_unit must be a constant: day, week or month", k.fit_function);
@@ -323,7 +326,7 @@ impl AggregateUDFImpl for ModelFit {
             let full = n + 2 + usize::from(kind.time_unit);
             let mut f = f;
             if f.params.args.len() < full {
-                let o = ClvOptions::from_session_config(info.config_options());
+                let o = ClvOptions::from_session_config(info.config_options())?;
                 if f.params.args.len() == n {
                     f.params.args.push(lit(1.0));
                 }

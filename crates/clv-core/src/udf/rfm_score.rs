@@ -176,7 +176,7 @@ impl WindowUDFImpl for RfmScore {
     /// Fills a missing method from the session option `clv.rfm.method`.
     fn simplify(&self) -> Option<WindowFunctionSimplification> {
         Some(Box::new(|f: WindowFunction, info| {
-            let options = ClvOptions::from_session_config(info.config_options());
+            let options = ClvOptions::from_session_config(info.config_options())?;
             let mut f = f;
             if let (Some(method), 2 | 3) = (options.rfm_method, f.params.args.len()) {
                 if f.params.args.len() == 2 {

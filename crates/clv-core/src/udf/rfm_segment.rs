@@ -139,13 +139,22 @@ impl ScalarUDFImpl for RfmSegment {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let scheme_name = match args.args.get(3) {
-            None => ClvOptions::from_session_config(&args.config_options).rfm_scheme,
+            None => ClvOptions::from_session_config(&args.config_options)?.rfm_scheme,
             Some(ColumnarValue::Scalar(ScalarValue::Utf8(Some(s)))) => s.clone(),
             Some(ColumnarValue::Scalar(_)) => {
                 return crate::usage_err!("rfm_segment: scheme must not be null");
             }
-            Some(ColumnarValue::Array(_)) => {
-                return crate::usage_err!("rfm_segment: scheme must be a constant");
+            // A constant can arrive as an array of one repeated value (datafusion-ffi passes
+            // a foreign host's literals that way).
+            Some(ColumnarValue::Array(a)) => {
+                use datafusion::arrow::array::{Array, AsArray};
+                let text = a
+                    .as_string_opt::<i32>()
+                    .filter(|t| t.null_count() == 0 && !t.is_empty());
+                match text {
+                    Some(t) if t.iter().all(|v| v == Some(t.value(0))) => t.value(0).to_string(),
+                    _ => return crate::usage_err!("rfm_segment: scheme must be a constant"),
+                }
             }
         };
         let scheme = self.schemes.get(&scheme_name)?;

@@ -76,7 +76,7 @@ pub fn parse_table_args_with_locals(
     let Some(source) = literal_text(function, 1, first)? else {
         return plan_err!("{function}: the transactions argument must be a table name or a path, not NULL");
     };
-    let mut options = ClvOptions::from_session_config(session.config_options());
+    let mut options = ClvOptions::from_session_config(session.config_options())?;
     // Positional arguments fill the parameters not given by name, in order.
     let mut named: Vec<String> = Vec::new();
     for (i, e) in exprs.iter().enumerate().skip(1) {
