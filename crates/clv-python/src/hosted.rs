@@ -167,7 +167,7 @@ impl TableProvider for HostedTable {
         Ok(Arc::new(HostedExec {
             inner: plan,
             hosting: self.hosting.clone(),
-            held: None,
+            _held: None,
         }))
     }
 }
@@ -178,7 +178,7 @@ pub struct HostedExec {
     inner: Arc<dyn ExecutionPlan>,
     hosting: Hosting,
     /// The memory a materialized host table holds, released with the plan.
-    held: Option<Arc<MemoryReservation>>,
+    _held: Option<Arc<MemoryReservation>>,
 }
 
 impl DisplayAs for HostedExec {
@@ -419,7 +419,7 @@ impl TableProvider for HostTable {
         Ok(Arc::new(HostedExec {
             inner: data,
             hosting: self.hosting.clone(),
-            held: Some(Arc::new(reservation)),
+            _held: Some(Arc::new(reservation)),
         }))
     }
 }

@@ -15,6 +15,7 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod constants;
 pub mod hosted;
 pub mod runtime;
 
@@ -24,6 +25,7 @@ use std::sync::Arc;
 
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::logical_expr::ScalarUDF;
 use datafusion_ffi::config::extension_options::FFI_ExtensionOptions;
 use datafusion_ffi::proto::logical_extension_codec::FFI_LogicalExtensionCodec;
 use datafusion_ffi::udaf::FFI_AggregateUDF;
@@ -101,7 +103,8 @@ impl PyFunction {
         let ClvFunction::Scalar(f) = &self.function else {
             return Err(self.wrong_kind("scalar"));
         };
-        PyCapsule::new_with_value(py, FFI_ScalarUDF::from(Arc::clone(f)), c"datafusion_scalar_udf")
+        let f = Arc::new(ScalarUDF::new_from_impl(constants::ConstantArgs(Arc::clone(f))));
+        PyCapsule::new_with_value(py, FFI_ScalarUDF::from(f), c"datafusion_scalar_udf")
     }
 
     fn __datafusion_aggregate_udf__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyCapsule>> {
