@@ -187,6 +187,13 @@ pub struct ClvOptions {
     pub churn_window_days: i64,
     /// Whether `churn_labels` adds BTYD features (x, t_x, t, p_alive, expected_purchases).
     pub churn_btyd: bool,
+    /// Frequency and monetary over the last this many days before the as-of date (or cutoff);
+    /// recency still sees all history. `None` = all history.
+    pub rfm_lookback_days: Option<i64>,
+    /// Clusters of scheme `kmeans` (default 5).
+    pub kmeans_k: usize,
+    /// Seed of the k-means starts (default 0).
+    pub kmeans_seed: u64,
 }
 
 impl Default for ClvOptions {
@@ -223,6 +230,9 @@ impl Default for ClvOptions {
             churn_every: crate::churn::Period::Month,
             churn_window_days: 90,
             churn_btyd: false,
+            rfm_lookback_days: None,
+            kmeans_k: 5,
+            kmeans_seed: 0,
         }
     }
 }
@@ -337,6 +347,12 @@ pub const OPTION_KEYS: &[(&str, &str)] = &[
         "churn.btyd",
         "churn_labels adds x, t_x, t, p_alive and expected_purchases: false (default) or true",
     ),
+    (
+        "rfm.lookback_days",
+        "Frequency and monetary over the last N days only; recency sees all history (default: all history)",
+    ),
+    ("kmeans.k", "Clusters of scheme kmeans (default 5)"),
+    ("kmeans.seed", "Seed of the k-means starts (default 0)"),
 ];
 
 fn none_if_empty(v: &str) -> Option<&str> {
@@ -461,6 +477,25 @@ impl ClvOptions {
             "churn.every" | "every" => self.churn_every = value.parse()?,
             "churn.window_days" | "window_days" => self.churn_window_days = parse_days(value, key)?,
             "churn.btyd" | "btyd" => self.churn_btyd = parse_bool(value, key)?,
+            "rfm.lookback_days" | "lookback_days" => {
+                self.rfm_lookback_days = match none_if_empty(value) {
+                    Some(v) if v.eq_ignore_ascii_case("all") || v == "0" => None,
+                    Some(v) => Some(parse_days(v, key)?),
+                    None => None,
+                }
+            }
+            "kmeans.k" | "k" => {
+                self.kmeans_k = match value.trim().parse::<usize>() {
+                    Ok(k) if (1..=100).contains(&k) => k,
+                    _ => return plan_err!("{key} must be a whole number of clusters between 1 and 100, got '{value}'"),
+                }
+            }
+            "kmeans.seed" | "seed" => {
+                self.kmeans_seed = value
+                    .trim()
+                    .parse::<u64>()
+                    .map_err(|_| plan_datafusion_err!("{key} must be a whole number >= 0, got '{value}'"))?
+            }
             "btyd.holdout_end" | "holdout_end" => {
                 self.btyd_holdout_end = none_if_empty(value).map(|v| parse_date(v, "holdout_end")).transpose()?
             }
@@ -542,6 +577,9 @@ impl ClvOptions {
                     "churn.every" => Some(self.churn_every.to_string()),
                     "churn.window_days" => Some(self.churn_window_days.to_string()),
                     "churn.btyd" => Some(self.churn_btyd.to_string()),
+                    "rfm.lookback_days" => self.rfm_lookback_days.map(|d| d.to_string()),
+                    "kmeans.k" => Some(self.kmeans_k.to_string()),
+                    "kmeans.seed" => Some(self.kmeans_seed.to_string()),
                     _ => None,
                 };
                 (*k, v)
@@ -651,6 +689,9 @@ mod tests {
             ("churn.every", "quarter"),
             ("churn.window_days", "120"),
             ("churn.btyd", "true"),
+            ("rfm.lookback_days", "365"),
+            ("kmeans.k", "8"),
+            ("kmeans.seed", "7"),
         ] {
             o.set_option(k, v).unwrap();
         }

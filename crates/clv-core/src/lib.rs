@@ -28,6 +28,7 @@ pub mod config;
 pub mod functions;
 pub mod plan;
 pub mod rfm;
+pub mod segment;
 pub mod table;
 
 use std::sync::Arc;
@@ -90,6 +91,9 @@ pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
         lifecycle_table::LifecycleTransitionsTableFunction as Moves,
         policy_report_table::PolicyReportTableFunction as Report,
         rfm_table::RfmTableFunction as Rfm,
+        segment_evaluate_table::SegmentEvaluateTableFunction as SegmentEvaluate,
+        segment_metrics_table::SegmentMetricsTableFunction as SegmentMetrics,
+        segment_tune_table::SegmentTuneTableFunction as SegmentTune,
     };
     vec![
         ("rfm", Arc::new(Rfm)),
@@ -102,6 +106,9 @@ pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
         ("clv_model", Arc::new(ClvModel)),
         ("churn_labels", Arc::new(ChurnLabels)),
         ("churn_evaluate", Arc::new(ChurnEvaluate)),
+        ("segment_evaluate", Arc::new(SegmentEvaluate)),
+        ("segment_metrics", Arc::new(SegmentMetrics)),
+        ("segment_tune", Arc::new(SegmentTune)),
     ]
 }
 

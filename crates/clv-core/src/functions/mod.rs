@@ -22,4 +22,7 @@ pub mod rfm_cell;
 pub mod rfm_score;
 pub mod rfm_segment;
 pub mod rfm_table;
+pub mod segment_evaluate_table;
+pub mod segment_metrics_table;
+pub mod segment_tune_table;
 pub mod table_args;
