@@ -60,6 +60,7 @@ pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
         functions::clv_period_start::clv_period_start_udf(),
         functions::lifecycle_stage::lifecycle_stage_udf(),
         functions::is_churned::is_churned_udf(),
+        functions::kmeans_assign::kmeans_assign_udf(),
     ]
     .into_iter()
     .chain(functions::model_predictions::model_prediction_udfs())
@@ -71,6 +72,7 @@ pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
 pub fn aggregate_functions() -> Vec<Arc<datafusion::logical_expr::AggregateUDF>> {
     let mut fns = functions::model_fit::model_fit_udafs();
     fns.push(functions::churn_auc::churn_auc_udaf());
+    fns.push(functions::kmeans_fit::kmeans_fit_udaf());
     fns
 }
 
@@ -90,9 +92,12 @@ pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
         lifecycle_table::LifecycleTableFunction as Lifecycle,
         lifecycle_table::LifecycleTransitionsTableFunction as Moves,
         policy_report_table::PolicyReportTableFunction as Report,
+        rfm_cluster_profiles_table::RfmClusterProfilesTableFunction as ClusterProfiles,
+        rfm_clusters_table::RfmClustersTableFunction as Clusters,
         rfm_table::RfmTableFunction as Rfm,
         segment_evaluate_table::SegmentEvaluateTableFunction as SegmentEvaluate,
         segment_metrics_table::SegmentMetricsTableFunction as SegmentMetrics,
+        segment_schemes_table::SegmentSchemesTableFunction as SegmentSchemes,
         segment_tune_table::SegmentTuneTableFunction as SegmentTune,
     };
     vec![
@@ -106,8 +111,11 @@ pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
         ("clv_model", Arc::new(ClvModel)),
         ("churn_labels", Arc::new(ChurnLabels)),
         ("churn_evaluate", Arc::new(ChurnEvaluate)),
+        ("rfm_clusters", Arc::new(Clusters)),
+        ("rfm_cluster_profiles", Arc::new(ClusterProfiles)),
         ("segment_evaluate", Arc::new(SegmentEvaluate)),
         ("segment_metrics", Arc::new(SegmentMetrics)),
+        ("segment_schemes", Arc::new(SegmentSchemes)),
         ("segment_tune", Arc::new(SegmentTune)),
     ]
 }

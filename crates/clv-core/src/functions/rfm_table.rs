@@ -6,7 +6,8 @@
 //! ([`crate::plan::rfm_exec::RfmExec`]) over the policy-filtered scan; with
 //! `clv.rfm.fused = false` (Ballista sessions), an order column or a collapse grain it is a view
 //! over an ordinary plan (aggregate + window + projection), which Ballista splits into stages.
-//! Both give the same rows.
+//! Both give the same rows. With `scheme = 'kmeans'` (and `k`) it returns `rfm_clusters`:
+//! the customers' k-means clusters instead of scores.
 
 use std::sync::Arc;
 
@@ -31,6 +32,14 @@ impl TableFunctionImpl for RfmTableFunction {
         let session = args.session();
         let (source, options) = parse_table_args("rfm", args.exprs(), &RFM_POSITIONAL, session)?;
         let plan = TransactionSource::Name(source).resolve_blocking(session)?;
+        if options.rfm_scheme.trim().eq_ignore_ascii_case("kmeans") {
+            // Clusters instead of scored segments: the columns of `rfm_clusters`.
+            return Ok(Arc::new(crate::plan::rfm_clusters::clusters_table(
+                plan,
+                &options,
+                crate::plan::rfm_clusters::ClustersOutput::Customers,
+            )?));
+        }
         let functions = RfmFunctions::from_session(session);
         if fused_rfm_supported(&plan, &options)? {
             return Ok(Arc::new(FusedRfmTable::try_new(plan, &options, &functions)?));

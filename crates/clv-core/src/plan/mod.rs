@@ -9,6 +9,7 @@ pub mod ltv;
 pub mod panel_exec;
 pub mod report;
 pub mod rfm;
+pub mod rfm_clusters;
 pub mod rfm_exec;
 pub mod segment_eval;
 pub mod source;

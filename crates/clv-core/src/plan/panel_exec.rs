@@ -62,6 +62,16 @@ pub(crate) fn order_count(o: &ClvOptions, function: &str) -> Result<OrderCount> 
     }
 }
 
+/// The customer id type of the panel of `source` under `o` (the source's, with
+/// dictionary-encoded ids decoded).
+pub(crate) fn panel_id_type(source: &LogicalPlan, o: &ClvOptions, function: &str) -> Result<DataType> {
+    match check_contract(source.schema(), o)?.customer {
+        t if is_supported_id_type(&t) => Ok(t),
+        DataType::Dictionary(_, v) if is_supported_id_type(&v) => Ok(*v),
+        t => plan_err!("{function}: customer id type {t} is not supported"),
+    }
+}
+
 /// How the prepared rows reach the operator.
 #[derive(Debug)]
 struct PanelInput {
@@ -92,11 +102,7 @@ impl PanelTable {
             Amounts::AsInSource
         };
         // Dictionary-encoded integer ids are decoded to their integers.
-        let id_type = match &types.customer {
-            t if is_supported_id_type(t) => t.clone(),
-            DataType::Dictionary(_, v) if is_supported_id_type(v) => v.as_ref().clone(),
-            t => return plan_err!("{}: customer id type {t} is not supported", job.name()),
-        };
+        let id_type = panel_id_type(&source, o, job.name())?;
         let customer: Expr = if id_type == types.customer {
             ident(CUSTOMER)
         } else {

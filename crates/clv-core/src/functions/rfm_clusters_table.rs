@@ -1,0 +1,33 @@
+//! `rfm_clusters(source [, as_of [, k]] [, 'name=value' ...])`: each customer's k-means cluster
+//! of the default RFM features, with its automatic name; also `rfm(source, 'scheme=kmeans')`.
+//!
+//! Columns: `customer_id, recency_days, frequency, monetary, cluster, segment, segment_zh`.
+//! Clusters are numbered by value (0 the most valuable) and named from their R, F and M levels
+//! (e.g. "recent, frequent, high spend" / "近期消费、高频、高消费"). Options as `rfm()` (as-of
+//! date, policies, `monetary`, `lookback_days`) plus `k` and `seed`. See
+//! [`crate::plan::rfm_clusters`]; `rfm_cluster_profiles` describes the clusters.
+
+use std::sync::Arc;
+
+use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::Result;
+
+use super::table_args::parse_table_args;
+use crate::plan::rfm_clusters::{ClustersOutput, clusters_table};
+use crate::plan::source::TransactionSource;
+
+/// The positional arguments after the source.
+pub const CLUSTERS_POSITIONAL: [&str; 2] = ["as_of", "k"];
+
+/// The `rfm_clusters` table function.
+#[derive(Debug, Default)]
+pub struct RfmClustersTableFunction;
+
+impl TableFunctionImpl for RfmClustersTableFunction {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let session = args.session();
+        let (source, options) = parse_table_args("rfm_clusters", args.exprs(), &CLUSTERS_POSITIONAL, session)?;
+        let plan = TransactionSource::Name(source).resolve_blocking(session)?;
+        Ok(Arc::new(clusters_table(plan, &options, ClustersOutput::Customers)?))
+    }
+}
