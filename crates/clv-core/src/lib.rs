@@ -95,10 +95,13 @@ pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
         rfm_cluster_profiles_table::RfmClusterProfilesTableFunction as ClusterProfiles,
         rfm_clusters_table::RfmClustersTableFunction as Clusters,
         rfm_table::RfmTableFunction as Rfm,
+        rfm_transitions_table::RfmTransitionsTableFunction as RfmTransitions,
         segment_evaluate_table::SegmentEvaluateTableFunction as SegmentEvaluate,
         segment_metrics_table::SegmentMetricsTableFunction as SegmentMetrics,
         segment_schemes_table::SegmentSchemesTableFunction as SegmentSchemes,
+        segment_series_table::SegmentSeriesTableFunction as SegmentSeries,
         segment_tune_table::SegmentTuneTableFunction as SegmentTune,
+        value_concentration_table::ValueConcentrationTableFunction as Concentration,
     };
     vec![
         ("rfm", Arc::new(Rfm)),
@@ -113,10 +116,13 @@ pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
         ("churn_evaluate", Arc::new(ChurnEvaluate)),
         ("rfm_clusters", Arc::new(Clusters)),
         ("rfm_cluster_profiles", Arc::new(ClusterProfiles)),
+        ("rfm_transitions", Arc::new(RfmTransitions)),
+        ("segment_series", Arc::new(SegmentSeries)),
         ("segment_evaluate", Arc::new(SegmentEvaluate)),
         ("segment_metrics", Arc::new(SegmentMetrics)),
         ("segment_schemes", Arc::new(SegmentSchemes)),
         ("segment_tune", Arc::new(SegmentTune)),
+        ("value_concentration", Arc::new(Concentration)),
     ]
 }
 

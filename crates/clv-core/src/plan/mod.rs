@@ -12,5 +12,7 @@ pub mod rfm;
 pub mod rfm_clusters;
 pub mod rfm_exec;
 pub mod segment_eval;
+pub mod segment_moves;
 pub mod source;
 pub mod transactions;
+pub mod value_concentration;

@@ -436,6 +436,19 @@ impl PurchasePanel {
         out
     }
 
+    /// The exact sum of the kept amounts of each of `customers` dated in `(from, to]`.
+    pub fn revenue_between(&self, customers: &[u32], from: i32, to: i32) -> Vec<i128> {
+        customers
+            .iter()
+            .map(|c| {
+                let (start, end) = (self.offsets[*c as usize], self.offsets[*c as usize + 1]);
+                let days = &self.days[start..end];
+                let (a, b) = (days.partition_point(|d| *d <= from), days.partition_point(|d| *d <= to));
+                (start + a..start + b).map(|at| self.amount(at)).sum()
+            })
+            .collect()
+    }
+
     /// Exact sums at the panel's scale as `Float64`, exactly as `CAST(sum AS DOUBLE)` of the
     /// `Decimal128(38, scale)` sum `rfm()` computes.
     pub fn to_f64(&self, sums: &[i128]) -> Result<Vec<f64>> {
