@@ -73,6 +73,7 @@ pub fn aggregate_functions() -> Vec<Arc<datafusion::logical_expr::AggregateUDF>>
     let mut fns = functions::model_fit::model_fit_udafs();
     fns.push(functions::churn_auc::churn_auc_udaf());
     fns.push(functions::kmeans_fit::kmeans_fit_udaf());
+    fns.push(functions::segmentation_score::segmentation_score_udaf());
     fns
 }
 
@@ -98,6 +99,7 @@ pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
         rfm_transitions_table::RfmTransitionsTableFunction as RfmTransitions,
         segment_evaluate_table::SegmentEvaluateTableFunction as SegmentEvaluate,
         segment_metrics_table::SegmentMetricsTableFunction as SegmentMetrics,
+        segment_outcomes_table::SegmentOutcomesTableFunction as SegmentOutcomes,
         segment_schemes_table::SegmentSchemesTableFunction as SegmentSchemes,
         segment_series_table::SegmentSeriesTableFunction as SegmentSeries,
         segment_tune_table::SegmentTuneTableFunction as SegmentTune,
@@ -120,6 +122,7 @@ pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
         ("segment_series", Arc::new(SegmentSeries)),
         ("segment_evaluate", Arc::new(SegmentEvaluate)),
         ("segment_metrics", Arc::new(SegmentMetrics)),
+        ("segment_outcomes", Arc::new(SegmentOutcomes)),
         ("segment_schemes", Arc::new(SegmentSchemes)),
         ("segment_tune", Arc::new(SegmentTune)),
         ("value_concentration", Arc::new(Concentration)),

@@ -364,3 +364,67 @@ async fn bad_arguments_are_clear_errors() -> Result<()> {
     }
     Ok(())
 }
+
+/// `segment_outcomes` equals the plain-SQL outcomes, and `segmentation_score` over any
+/// segment column equals `segment_metrics` for the same grouping and plain SQL for a
+/// hand-written one.
+#[tokio::test(flavor = "multi_thread")]
+async fn outcomes_and_the_aggregate_score_any_segment_column() -> Result<()> {
+    let ctx = common::cdnow(3).await?;
+    register_outcomes(&ctx, "").await?;
+    let clv = common::text(
+        &ctx,
+        "SELECT cutoff, customer_id, future_orders, round(future_revenue, 6) AS r, repurchased
+         FROM segment_outcomes('orders', '1997-06-30,1997-09-30', 273) ORDER BY cutoff, customer_id",
+    )
+    .await?;
+    let sql = common::text(
+        &ctx,
+        "SELECT cutoff, customer_id, orders AS future_orders, round(revenue, 6) AS r, orders > 0 AS repurchased
+         FROM j ORDER BY cutoff, customer_id",
+    )
+    .await?;
+    assert_eq!(clv, sql);
+    // The aggregate over rfm()'s segments gives segment_metrics' figures.
+    let score = |outcome: &str, field: &str| {
+        format!(
+            "SELECT segmentation_score(s.segment, {outcome}) AS s FROM rfm('orders', '1997-09-30') s
+             JOIN segment_outcomes('orders', '1997-09-30', 273) o ON s.customer_id = o.customer_id -- {field}"
+        )
+    };
+    let field = |b: &[RecordBatch], f: &str| -> f64 {
+        let s = b[0].column(0).as_struct();
+        let c = datafusion::arrow::compute::cast(s.column_by_name(f).unwrap(), &DataType::Float64).unwrap();
+        c.as_primitive::<Float64Type>().value(0)
+    };
+    let metrics = common::query(&ctx, "SELECT * FROM segment_metrics('orders', '1997-09-30', 273)").await?;
+    let revenue = common::query(&ctx, &score("o.future_revenue", "")).await?;
+    let repurchase = common::query(&ctx, &score("o.repurchased", "")).await?;
+    assert!(close(field(&revenue, "eta2"), floats(&metrics, "eta2_revenue")[0]));
+    assert!(close(field(&revenue, "lift"), floats(&metrics, "best_lift")[0]));
+    assert!(close(
+        field(&repurchase, "eta2"),
+        floats(&metrics, "eta2_repurchase")[0]
+    ));
+    // A hand-written grouping (the month of the first purchase) against plain SQL.
+    let hand = common::query(
+        &ctx,
+        "SELECT segmentation_score(CAST(date_part('month', first_purchase) AS VARCHAR), o.future_revenue) AS s
+         FROM rfm('orders', '1997-09-30') s JOIN segment_outcomes('orders', '1997-09-30', 273) o ON s.customer_id = o.customer_id",
+    )
+    .await?;
+    let sql = common::query(
+        &ctx,
+        "WITH x AS (SELECT date_part('month', s.first_purchase) AS g, o.future_revenue AS y
+                    FROM rfm('orders', '1997-09-30') s JOIN segment_outcomes('orders', '1997-09-30', 273) o ON s.customer_id = o.customer_id),
+              m AS (SELECT avg(y) AS mu FROM x),
+              g AS (SELECT g, count(*) AS n, avg(y) AS mg FROM x GROUP BY g)
+         SELECT (SELECT sum(n * (mg - mu) * (mg - mu)) FROM g, m) / (SELECT sum((y - mu) * (y - mu)) FROM x, m) AS eta2,
+                (SELECT max(mg) FROM g) / (SELECT mu FROM m) AS lift",
+    )
+    .await?;
+    assert!(close(field(&hand, "eta2"), floats(&sql, "eta2")[0]));
+    assert!(close(field(&hand, "lift"), floats(&sql, "lift")[0]));
+    assert_eq!(field(&hand, "segments"), 3.0);
+    Ok(())
+}

@@ -289,6 +289,101 @@ pub(crate) fn evaluate_table(
     PanelTable::try_new(source, o, Arc::new(job))
 }
 
+/// The columns of `segment_outcomes`.
+pub const SEGMENT_OUTCOMES_COLUMNS: [&str; 10] = [
+    "cutoff",
+    "customer_id",
+    "recency_days",
+    "frequency",
+    "monetary",
+    "future_orders",
+    "future_revenue",
+    "repurchased",
+    "window_end",
+    "complete",
+];
+
+/// Per customer and cutoff: the RFM values and the outcomes in the window, for scoring any
+/// segment column (`segmentation_score`).
+#[derive(Debug)]
+pub(crate) struct OutcomesJob {
+    window: EvaluationWindow,
+    lookback_days: Option<i64>,
+    monetary: crate::config::Monetary,
+    id_type: DataType,
+}
+
+impl PanelJob for OutcomesJob {
+    fn name(&self) -> &'static str {
+        "segment_outcomes"
+    }
+
+    fn schema(&self) -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            date("cutoff"),
+            Field::new("customer_id", self.id_type.clone(), false),
+            int("recency_days"),
+            int("frequency"),
+            Field::new("monetary", DataType::Float64, false),
+            int("future_orders"),
+            Field::new("future_revenue", DataType::Float64, false),
+            Field::new("repurchased", DataType::Boolean, false),
+            date("window_end"),
+            Field::new("complete", DataType::Boolean, false),
+        ]))
+    }
+
+    fn run(&self, panel: &PurchasePanel) -> Result<RecordBatch> {
+        use crate::segment::evaluate::Outcomes;
+        use crate::segment::panel::CutoffQuery;
+        use crate::segment::segmentation::RfmValues;
+        let data_end = self.window.data_end.or(panel.last_day()).unwrap_or(i32::MIN);
+        let mut batches = vec![];
+        for &cutoff in &self.window.cutoffs {
+            let data = panel.at_cutoff(CutoffQuery {
+                cutoff,
+                lookback_days: self.lookback_days,
+                window_days: Some(self.window.window_days),
+                orders: self.window.orders,
+            });
+            let outcomes = Outcomes::new(&data, self.window.window_days, data_end, panel.scale())?;
+            let monetary = panel.to_f64(&data.monetary_sum)?;
+            let values = RfmValues::new(&data, &monetary, self.monetary);
+            let n = data.len();
+            let columns: Vec<ArrayRef> = vec![
+                Arc::new(Date32Array::from_iter_values(std::iter::repeat_n(cutoff, n))),
+                panel.ids(&data.customers)?,
+                Arc::new(Int64Array::from(data.recency_days.clone())),
+                Arc::new(Int64Array::from(data.frequency.clone())),
+                Arc::new(Float64Array::from(values.monetary)),
+                Arc::new(Int64Array::from_iter_values(
+                    outcomes.orders.iter().map(|o| i64::from(*o)),
+                )),
+                Arc::new(Float64Array::from(outcomes.revenue.clone())),
+                Arc::new(BooleanArray::from_iter(outcomes.orders.iter().map(|o| Some(*o > 0)))),
+                Arc::new(Date32Array::from_iter_values(std::iter::repeat_n(
+                    outcomes.window_end,
+                    n,
+                ))),
+                Arc::new(BooleanArray::from_iter(std::iter::repeat_n(Some(outcomes.complete), n))),
+            ];
+            batches.push(RecordBatch::try_new(self.schema(), columns)?);
+        }
+        Ok(datafusion::arrow::compute::concat_batches(&self.schema(), &batches)?)
+    }
+}
+
+/// The `segment_outcomes` table of `source`.
+pub(crate) fn outcomes_table(source: LogicalPlan, o: &ClvOptions) -> Result<PanelTable> {
+    let job = OutcomesJob {
+        window: evaluation_window(o, "segment_outcomes")?,
+        lookback_days: o.rfm_lookback_days,
+        monetary: o.rfm_monetary,
+        id_type: super::panel_exec::panel_id_type(&source, o, "segment_outcomes")?,
+    };
+    PanelTable::try_new(source, o, Arc::new(job))
+}
+
 /// The grid arguments of `segment_tune`, as text (`None`: from the session options).
 #[derive(Debug, Clone, Default)]
 pub struct GridArgs {
