@@ -135,6 +135,11 @@ impl Rfm {
         self.set("monetary_thresholds", list(t))
     }
 
+    /// Any other option by its SQL name, e.g. `("k", "5")`.
+    pub fn option(self, key: &'static str, value: &str) -> Self {
+        self.set(key, value)
+    }
+
     /// RFM per customer, the same columns as SQL `rfm()`.
     pub async fn dataframe(&self, ctx: &SessionContext, source: impl Into<TransactionSource>) -> Result<DataFrame> {
         let state = ctx.state();

@@ -21,6 +21,7 @@
 //! [`table::RfmTable`] provider; [`config`] the `clv.` session options; [`api`] the builders.
 
 pub mod api;
+pub mod api_segment;
 pub mod churn;
 /// The model mathematics, from the [`clv_models`] crate (no DataFusion).
 pub use clv_models as ltv;
@@ -42,6 +43,7 @@ use datafusion::logical_expr::{ScalarUDF, WindowUDF};
 use datafusion::prelude::SessionContext;
 
 pub use api::{BtydSummary, ChurnLabels, Rfm};
+pub use api_segment::{SegmentEvaluation, SegmentGrid};
 pub use config::{ClvOptions, Collapse, InvalidAmounts, Monetary, NegativeAmounts, TimeUnit};
 pub use plan::report::PolicyReport;
 pub use plan::source::TransactionSource;

@@ -148,3 +148,59 @@ async fn value_concentration_equals_plain_sql() -> Result<()> {
     }
     Ok(())
 }
+
+/// The Rust builders give the same rows as the SQL functions they mirror.
+#[tokio::test(flavor = "multi_thread")]
+async fn rust_api_mirrors_sql() -> Result<()> {
+    use clv_core::{Rfm, SegmentEvaluation, SegmentGrid};
+    use datafusion::arrow::util::pretty::pretty_format_batches;
+    let ctx = common::cdnow(2).await?;
+    let text = |b: Vec<datafusion::arrow::array::RecordBatch>| pretty_format_batches(&b).unwrap().to_string();
+    let e = SegmentEvaluation::new()
+        .cutoffs("1997-06-30,1997-09-30")
+        .window_days(273)
+        .scheme("rfm11");
+    let pairs = [
+        (
+            e.segments(&ctx, "orders").await?,
+            "SELECT * FROM segment_evaluate('orders', '1997-06-30,1997-09-30', 273, 'scheme=rfm11')",
+        ),
+        (
+            e.metrics(&ctx, "orders").await?,
+            "SELECT * FROM segment_metrics('orders', '1997-06-30,1997-09-30', 273, 'scheme=rfm11')",
+        ),
+        (
+            e.tune(
+                &ctx,
+                "orders",
+                &SegmentGrid::new().schemes("rfm11,cell").bins("3").rank_by("stability"),
+            )
+            .await?,
+            "SELECT * FROM segment_tune('orders', '1997-06-30,1997-09-30', 273, 'scheme=rfm11', 'schemes=rfm11,cell', 'bins=3', 'rank_by=stability')",
+        ),
+        (
+            e.transitions(&ctx, "orders", "1997-06-30", "1997-09-30").await?,
+            "SELECT * FROM rfm_transitions('orders', '1997-06-30', '1997-09-30', 'scheme=rfm11')",
+        ),
+        (
+            e.series(&ctx, "orders").await?,
+            "SELECT * FROM segment_series('orders', '1997-06-30,1997-09-30', 'scheme=rfm11')",
+        ),
+        (
+            Rfm::new()
+                .as_of("1997-12-31")
+                .lookback_days(180)
+                .concentration(&ctx, "orders")
+                .await?,
+            "SELECT * FROM value_concentration('orders', '1997-12-31', 'lookback_days=180')",
+        ),
+        (
+            Rfm::new().option("k", "3").cluster_profiles(&ctx, "orders").await?,
+            "SELECT * FROM rfm_cluster_profiles('orders', 'k=3')",
+        ),
+    ];
+    for (df, sql) in pairs {
+        assert_eq!(text(df.collect().await?), common::text(&ctx, sql).await?, "{sql}");
+    }
+    Ok(())
+}

@@ -23,7 +23,7 @@ pub use clv_core::*;
 pub mod prelude {
     pub use clv_core::{
         BtydSummary, ChurnLabels, ClvOptions, Collapse, Direction, InvalidAmounts, Monetary, NegativeAmounts,
-        PolicyReport, Rfm, RfmTable, SchemeRegistry, ScoreMethod, SegmentScheme, TimeUnit, TransactionSource,
-        register_all, register_scheme,
+        PolicyReport, Rfm, RfmTable, SchemeRegistry, ScoreMethod, SegmentEvaluation, SegmentGrid, SegmentScheme,
+        TimeUnit, TransactionSource, register_all, register_scheme,
     };
 }
