@@ -1,6 +1,7 @@
 //! `clv`: customer-value analytics on transaction files from the command line.
 
 mod cli;
+mod cli_segments;
 mod columns;
 mod commands;
 mod error;
@@ -28,6 +29,9 @@ async fn run(cli: Cli) -> error::Result<()> {
         Command::Predict(a) => commands::models::predict(&global, a).await,
         Command::Report(a) => commands::report::run(&global, a).await,
         Command::Sql(a) => commands::sql::run(&global, a).await,
+        Command::Tune(a) => commands::tune::run(&global, a).await,
+        Command::Segments(c) => commands::segments::run(&global, c).await,
+        Command::Schemes(a) => commands::schemes::run(&global, a).await,
     }
 }
 

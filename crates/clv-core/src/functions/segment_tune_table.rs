@@ -5,7 +5,7 @@
 //! `'methods=quantile,ntile'`, `'lookback_days=all,180,365'`, `'k=4,5,8'`, ranked by
 //! `'rank_by=eta2_revenue'` (default; or `eta2_repurchase`, `best_lift`, `stability`), the
 //! mean over the cutoffs. A list not given takes the session's value (one scheme, bins,
-//! method, window, k). The expansion rules (a scheme's bins are its levels, ...) and the
+//! window, k; without a method, each scheme's own). The expansion rules (a scheme's bins are its levels, ...) and the
 //! baseline (`recency`, 5 quantile bins, always evaluated) are in [`crate::segment::grid`].
 //!
 //! Columns: `rank, segmentation, scheme, bins, method, lookback_days, k, baseline, cutoffs,

@@ -417,14 +417,10 @@ fn list<T>(text: &str, what: &str, parse: impl Fn(&str) -> Result<T>) -> Result<
 impl GridArgs {
     /// The grid, with the session's (or the defaults') scheme, bins, method, lookback and k
     /// for the lists not given.
-    pub fn grid(&self, o: &ClvOptions, schemes: &SchemeRegistry) -> Result<(Grid, RankMetric)> {
+    pub fn grid(&self, o: &ClvOptions) -> Result<(Grid, RankMetric)> {
         let scheme_names = match &self.schemes {
             Some(t) => list(t, "schemes", |s| Ok(s.to_string()))?,
             None => vec![o.rfm_scheme.clone()],
-        };
-        let default_method = match o.rfm_method {
-            Some(m) => m,
-            None => schemes.get(&o.rfm_scheme).map(|s| s.method()).unwrap_or_default(),
         };
         let grid = Grid {
             schemes: scheme_names,
@@ -437,7 +433,7 @@ impl GridArgs {
             },
             methods: match &self.methods {
                 Some(t) => list(t, "methods", |m| m.parse::<ScoreMethod>())?,
-                None => vec![default_method],
+                None => o.rfm_method.into_iter().collect(),
             },
             lookbacks: match &self.lookback_days {
                 Some(t) => list(t, "lookback_days", |d| {
@@ -644,7 +640,7 @@ pub(crate) fn tune_table(
     args: &GridArgs,
 ) -> Result<PanelTable> {
     let schemes = fns.schemes();
-    let (grid, metric) = args.grid(o, &schemes)?;
+    let (grid, metric) = args.grid(o)?;
     let job = TuneJob {
         entries: grid.expand(&schemes)?,
         window: evaluation_window(o, "segment_tune")?,

@@ -4,7 +4,8 @@
 //! Expansion rules (documented in docs/guide.md):
 //! * a named scheme labels scores `1..levels`, so its bins are its levels (the grid's bins do
 //!   not apply to it); it takes every grid method that can make that many levels (`mean` and
-//!   `median` only two; `fixed` only with thresholds of the right length);
+//!   `median` only two; `fixed` only with thresholds of the right length), or, without a
+//!   methods list, its own method (`mean` for `cn8`, quantile for the others);
 //! * `cell`, `total` and `recency` take every grid bins × method combination (`mean` and
 //!   `median` with 2 bins only);
 //! * `kmeans` takes every k (bins and methods do not apply);
@@ -72,7 +73,8 @@ pub struct Grid {
     pub schemes: Vec<String>,
     /// Bins for the labellers without levels.
     pub bins: Vec<u8>,
-    /// Score methods.
+    /// Score methods; empty: each scheme's own method (quantile for `cell`, `total`,
+    /// `recency`).
     pub methods: Vec<ScoreMethod>,
     /// Lookback windows in days (`None`: all history).
     pub lookbacks: Vec<Option<i64>>,
@@ -151,15 +153,27 @@ impl Grid {
                         }
                     }
                     Labeller::Scheme(scheme) => {
-                        for &method in &self.methods {
+                        let own = [scheme.method()];
+                        let methods = if self.methods.is_empty() {
+                            &own[..]
+                        } else {
+                            &self.methods
+                        };
+                        for &method in methods {
                             if let Some(s) = make(labeller.clone(), method, scheme.levels(), lookback) {
                                 push(s, false);
                             }
                         }
                     }
                     _ => {
+                        let own = [ScoreMethod::Quantile];
+                        let methods = if self.methods.is_empty() {
+                            &own[..]
+                        } else {
+                            &self.methods
+                        };
                         for &bins in &self.bins {
-                            for &method in &self.methods {
+                            for &method in methods {
                                 let bins = if method.is_two_level() { 2 } else { bins };
                                 if let Some(s) = make(labeller.clone(), method, bins, lookback) {
                                     push(s, false);

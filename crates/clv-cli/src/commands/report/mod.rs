@@ -1,11 +1,13 @@
 //! `clv report`: one self-contained HTML file with charts.
 //!
 //! Every number comes from the clv functions (`clv_policy_report`, `rfm`, `cohort_retention`,
-//! `lifecycle`, `lifecycle_transitions`, `btyd_summary`, `bgnbd_fit`, `clv_predict`) or from
+//! `lifecycle`, `lifecycle_transitions`, `btyd_summary`, `bgnbd_fit`, `clv_predict`, and the
+//! segment functions of [`segments`]) or from
 //! the fitted BG/NBD model loaded through the library (`FittedBgNbd`); this module only shapes
 //! them into charts.
 
 pub mod html;
+mod segments;
 pub mod svg;
 
 use std::collections::BTreeMap;
@@ -784,6 +786,10 @@ pub async fn run(global: &GlobalArgs, args: ReportArgs) -> Result<()> {
     let (overview, ctx) = overview(&job).await?;
     let mut sections = vec![overview];
     sections.push(rfm(&job).await?);
+    sections.push(segments::concentration(&job).await?);
+    sections.push(segments::evaluation(&job, &ctx).await?);
+    sections.push(segments::migration(&job, &ctx, args.from.as_deref(), args.to.as_deref()).await?);
+    sections.push(segments::clusters(&job).await?);
     sections.push(cohorts(&job).await?);
     sections.push(lifecycle(&job, &ctx, args.from.as_deref(), args.to.as_deref()).await?);
     let (model_section, model) = model(&job, &ctx).await?;
