@@ -211,7 +211,7 @@ fn rfm_shows_actions_concentration_and_takes_a_lookback() {
     let run = clv(&["rfm", "--scheme", "kmeans", "--format", "csv"]);
     assert!(
         run.ok()
-            .starts_with("customer_id,recency_days,frequency,monetary,cluster,segment,segment_zh")
+            .starts_with("customer_id,recency_days,frequency,monetary,cluster_id,segment,segment_zh")
     );
 }
 

@@ -73,16 +73,16 @@ async fn profiles_clusters_and_assign_agree() -> Result<()> {
     let ctx = common::cdnow(2).await?;
     let by_group = common::text(
         &ctx,
-        "SELECT cluster, segment, count(*) AS customers, round(avg(recency_days), 6) AS r, round(avg(frequency), 6) AS f,
+        "SELECT cluster_id, segment, count(*) AS customers, round(avg(recency_days), 6) AS r, round(avg(frequency), 6) AS f,
                 round(avg(monetary), 6) AS m
-         FROM rfm_clusters('orders', 'k=5') GROUP BY cluster, segment ORDER BY cluster",
+         FROM rfm_clusters('orders', 'k=5') GROUP BY cluster_id, segment ORDER BY cluster_id",
     )
     .await?;
     let profiles = common::text(
         &ctx,
-        "SELECT cluster, segment, customers, round(mean_recency_days, 6) AS r, round(mean_frequency, 6) AS f,
+        "SELECT cluster_id, segment, customers, round(mean_recency_days, 6) AS r, round(mean_frequency, 6) AS f,
                 round(mean_monetary, 6) AS m
-         FROM rfm_cluster_profiles('orders', 'k=5') ORDER BY cluster",
+         FROM rfm_cluster_profiles('orders', 'k=5') ORDER BY cluster_id",
     )
     .await?;
     assert_eq!(by_group, profiles);
@@ -93,8 +93,8 @@ async fn profiles_clusters_and_assign_agree() -> Result<()> {
     let moved = common::scalar_i64(
         &ctx,
         "SELECT count(*) FROM rfm_clusters('orders', 'k=5') c
-         CROSS JOIN (SELECT json FROM rfm_cluster_profiles('orders', 'k=5') WHERE cluster = 0) p
-         WHERE kmeans_assign(p.json, c.recency_days, c.frequency, c.monetary) <> c.cluster",
+         CROSS JOIN (SELECT json FROM rfm_cluster_profiles('orders', 'k=5') WHERE cluster_id = 0) p
+         WHERE kmeans_assign(p.json, c.recency_days, c.frequency, c.monetary) <> c.cluster_id",
     )
     .await?;
     assert_eq!(moved, 0);
@@ -113,10 +113,10 @@ async fn profiles_clusters_and_assign_agree() -> Result<()> {
     // Cluster 0 is the most valuable: the highest mean monetary of the five.
     let top = common::text(
         &ctx,
-        "SELECT cluster FROM rfm_cluster_profiles('orders', 'k=5') ORDER BY mean_monetary DESC LIMIT 1",
+        "SELECT cluster_id FROM rfm_cluster_profiles('orders', 'k=5') ORDER BY mean_monetary DESC LIMIT 1",
     )
     .await?;
-    assert!(top.contains("| 0       |"), "{top}");
+    assert!(top.contains("| 0          |"), "{top}");
     // kmeans_fit's model assigns with kmeans_assign, and its names are the clusters'.
     let fit = common::query(
         &ctx,
@@ -142,7 +142,7 @@ async fn profiles_clusters_and_assign_agree() -> Result<()> {
 async fn clusters_do_not_depend_on_partitioning_or_row_order() -> Result<()> {
     let queries = [
         "SELECT * FROM rfm_clusters('t', 'k=5') ORDER BY customer_id",
-        "SELECT cluster, customers, inertia, silhouette, json FROM rfm_cluster_profiles('t', '1997-12-31', 'k=6', 'lookback_days=180') ORDER BY cluster",
+        "SELECT cluster_id, customers, inertia, silhouette, json FROM rfm_cluster_profiles('t', '1997-12-31', 'k=6', 'lookback_days=180') ORDER BY cluster_id",
     ];
     let fit = "SELECT kmeans_fit(4, recency_days, frequency, monetary) FROM rfm('t')";
     let mut first: Vec<String> = vec![];

@@ -95,7 +95,7 @@ pub async fn run(global: &GlobalArgs, args: RfmArgs) -> Result<()> {
     output::print_table("Segments", &segments)?;
     super::segments::print_concentration(&job).await?;
     let preview_columns = if kmeans {
-        "customer_id, recency_days, frequency, round(monetary, 2) AS monetary, cluster, segment FROM rfm_result ORDER BY cluster, customer_id"
+        "customer_id, recency_days, frequency, round(monetary, 2) AS monetary, cluster_id, segment FROM rfm_result ORDER BY cluster_id, customer_id"
     } else {
         "customer_id, recency_days, frequency, round(monetary, 2) AS monetary, r, f, m, rfm_cell, segment FROM rfm_result ORDER BY rfm_total DESC, customer_id"
     };

@@ -210,12 +210,12 @@ async fn clusters(global: &GlobalArgs, args: ClustersArgs) -> Result<()> {
         .sql(
             "cluster profiles",
             &format!(
-                "SELECT cluster, segment, segment_zh, customers, round(100 * customer_share, 1) AS customer_pct,
+                "SELECT cluster_id, segment, segment_zh, customers, round(100 * customer_share, 1) AS customer_pct,
                         round(centroid_recency_days, 1) AS centroid_recency_days, round(centroid_frequency, 2) AS centroid_frequency,
                         round(centroid_monetary, 2) AS centroid_monetary, round(mean_recency_days, 1) AS mean_recency_days,
                         round(mean_frequency, 2) AS mean_frequency, round(mean_monetary, 2) AS mean_monetary,
                         round(inertia, 1) AS inertia, round(silhouette, 3) AS silhouette
-                 FROM rfm_cluster_profiles({src}) ORDER BY cluster"
+                 FROM rfm_cluster_profiles({src}) ORDER BY cluster_id"
             ),
         )
         .await?;

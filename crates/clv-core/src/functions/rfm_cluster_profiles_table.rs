@@ -1,7 +1,7 @@
 //! `rfm_cluster_profiles(source [, as_of [, k]] [, 'name=value' ...])`: the k-means clusters of
 //! `rfm_clusters` with the same arguments, one row per cluster.
 //!
-//! Columns: `cluster, segment, segment_zh, customers, customer_share, centroid_recency_days,
+//! Columns: `cluster_id, segment, segment_zh, customers, customer_share, centroid_recency_days,
 //! centroid_frequency, centroid_monetary` (the centroid in raw units: the standardisation and
 //! the log transforms undone, so a geometric-type mean), `mean_recency_days, mean_frequency,
 //! mean_monetary` (arithmetic means of the cluster's customers), `inertia` (of the model, in

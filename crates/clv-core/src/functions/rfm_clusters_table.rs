@@ -1,7 +1,7 @@
 //! `rfm_clusters(source [, as_of [, k]] [, 'name=value' ...])`: each customer's k-means cluster
 //! of the default RFM features, with its automatic name; also `rfm(source, 'scheme=kmeans')`.
 //!
-//! Columns: `customer_id, recency_days, frequency, monetary, cluster, segment, segment_zh`.
+//! Columns: `customer_id, recency_days, frequency, monetary, cluster_id, segment, segment_zh`.
 //! Clusters are numbered by value (0 the most valuable) and named from their R, F and M levels
 //! (e.g. "recent, frequent, high spend" / "近期消费、高频、高消费"). Options as `rfm()` (as-of
 //! date, policies, `monetary`, `lookback_days`) plus `k` and `seed`. See

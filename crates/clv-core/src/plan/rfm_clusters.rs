@@ -39,14 +39,14 @@ pub const RFM_CLUSTERS_COLUMNS: [&str; 7] = [
     "recency_days",
     "frequency",
     "monetary",
-    "cluster",
+    "cluster_id",
     "segment",
     "segment_zh",
 ];
 
 /// The columns of `rfm_cluster_profiles`.
 pub const RFM_CLUSTER_PROFILES_COLUMNS: [&str; 15] = [
-    "cluster",
+    "cluster_id",
     "segment",
     "segment_zh",
     "customers",
@@ -82,7 +82,7 @@ impl ClustersJob {
             Field::new("recency_days", DataType::Int64, false),
             Field::new("frequency", DataType::Int64, false),
             Field::new("monetary", DataType::Float64, false),
-            Field::new("cluster", DataType::Int32, false),
+            Field::new("cluster_id", DataType::Int32, false),
             Field::new("segment", DataType::Utf8, false),
             Field::new("segment_zh", DataType::Utf8, false),
         ]))
@@ -91,7 +91,7 @@ impl ClustersJob {
     fn profiles_schema(&self) -> SchemaRef {
         let f = |n: &str| Field::new(n, DataType::Float64, false);
         Arc::new(Schema::new(vec![
-            Field::new("cluster", DataType::Int32, false),
+            Field::new("cluster_id", DataType::Int32, false),
             Field::new("segment", DataType::Utf8, false),
             Field::new("segment_zh", DataType::Utf8, false),
             Field::new("customers", DataType::Int64, false),

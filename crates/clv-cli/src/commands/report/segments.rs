@@ -370,7 +370,10 @@ pub async fn clusters(job: &Job) -> Result<Section> {
     let profiles = job
         .sql(
             "k-means clusters",
-            &format!("SELECT * FROM rfm_cluster_profiles({}) ORDER BY cluster", job.source()),
+            &format!(
+                "SELECT * FROM rfm_cluster_profiles({}) ORDER BY cluster_id",
+                job.source()
+            ),
         )
         .await?;
     let labels = names(strings(&profiles, "segment")?);
