@@ -90,10 +90,15 @@ fn duckdb_grid() -> Result<String> {
         let d = s.definition();
         let mut case = String::from("CASE");
         for rule in &d.rules {
-            let mut conds: Vec<String> = [range("r", rule.r), range("f", rule.f), range("m", rule.m), range("(r + f + m)", rule.total)]
-                .into_iter()
-                .flatten()
-                .collect();
+            let mut conds: Vec<String> = [
+                range("r", rule.r),
+                range("f", rule.f),
+                range("m", rule.m),
+                range("(r + f + m)", rule.total),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
             if let Some([lo, hi]) = rule.fm {
                 conds.push(format!("(f + m) / 2.0 BETWEEN {lo} AND {hi}"));
             }
@@ -103,7 +108,11 @@ fn duckdb_grid() -> Result<String> {
                     w[0], w[1], w[2]
                 ));
             }
-            let cond = if conds.is_empty() { "TRUE".to_string() } else { conds.join(" AND ") };
+            let cond = if conds.is_empty() {
+                "TRUE".to_string()
+            } else {
+                conds.join(" AND ")
+            };
             case.push_str(&format!(" WHEN {cond} THEN '{}'", rule.label.replace('\'', "''")));
         }
         let default = d.default.clone().unwrap_or_else(|| "none".into());
@@ -157,8 +166,14 @@ async fn main() -> Result<()> {
                 ("clv rfm(), one as-of date (the reference)", rfm.as_str()),
                 ("clv segment_evaluate, 12 cutoffs (quantile)", evaluate.as_str()),
                 ("clv segment_evaluate, 12 cutoffs (ntile)", evaluate_ntile.as_str()),
-                ("clv segment_metrics, 12 cutoffs (η², lift, stability)", metrics.as_str()),
-                ("plain DataFusion SQL, 12 cutoffs (NTILE + CASE + GROUP BY)", PLAIN_EVALUATE),
+                (
+                    "clv segment_metrics, 12 cutoffs (η², lift, stability)",
+                    metrics.as_str(),
+                ),
+                (
+                    "plain DataFusion SQL, 12 cutoffs (NTILE + CASE + GROUP BY)",
+                    PLAIN_EVALUATE,
+                ),
             ],
         ),
         (
@@ -170,7 +185,10 @@ async fn main() -> Result<()> {
             vec![("clv segment_tune, grid B", tune_b.as_str())],
         ),
     ];
-    println!("| workload | variant | rows out | median s ({} runs) | ratio to the first |", args.runs);
+    println!(
+        "| workload | variant | rows out | median s ({} runs) | ratio to the first |",
+        args.runs
+    );
     println!("|---|---|---|---|---|");
     for (name, variants) in workloads {
         if args.only.as_ref().is_some_and(|o| !name.contains(o.as_str())) {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use crate::cli::{InputArgs, OutputArgs, RfmOptions, ViewArgs};
+use crate::cli::{InputArgs, OutputArgs, RfmOptions, ViewArgs, option_key};
 
 /// Cutoffs and the outcome window of an evaluation.
 #[derive(Args, Debug, Clone, Default)]
@@ -25,9 +25,9 @@ impl WindowArgs {
     /// The clv options these flags set.
     pub fn options(&self) -> Vec<(&'static str, Option<String>)> {
         vec![
-            ("churn.cutoffs", self.cutoffs.clone()),
-            ("churn.window_days", self.window_days.clone()),
-            ("churn.every", self.every.clone()),
+            (option_key("cutoffs"), self.cutoffs.clone()),
+            (option_key("window_days"), self.window_days.clone()),
+            (option_key("every"), self.every.clone()),
         ]
     }
 }
@@ -46,7 +46,10 @@ pub struct KMeansArgs {
 impl KMeansArgs {
     /// The clv options these flags set.
     pub fn options(&self) -> Vec<(&'static str, Option<String>)> {
-        vec![("kmeans.k", self.k.clone()), ("kmeans.seed", self.seed.clone())]
+        vec![
+            (option_key("k"), self.k.clone()),
+            (option_key("seed"), self.seed.clone()),
+        ]
     }
 }
 

@@ -10,6 +10,7 @@ use crate::output::{self, Emitted};
 /// Registers `--scheme-file` schemes.
 pub fn register_schemes(ctx: &datafusion::prelude::SessionContext, files: &[std::path::PathBuf]) -> Result<()> {
     for f in files {
+        crate::files::reading_file(f);
         let scheme = SegmentScheme::from_path(f)
             .map_err(|e| crate::error::CliError::usage(crate::error::root_message(&e)).context(f.display()))?;
         clv::register_scheme(ctx, scheme)?;
@@ -36,10 +37,12 @@ pub fn policy_lines(report: &PolicyReport, options: &ClvOptions) -> Vec<String> 
 pub async fn run(global: &GlobalArgs, args: RfmArgs) -> Result<()> {
     let job = Job::new(global, &args.input, &args.rfm.options()).await?;
     register_schemes(&job.ctx, &args.rfm.scheme_file)?;
+    args.view.output.check()?;
     let src = job.source();
     let result = job
         .sql_registered("RFM scores", &format!("SELECT * FROM rfm({src})"), "rfm_result")
         .await?;
+    output::warn_if_empty(&result, "RFM result");
     let emitted = output::emit(&result, &args.view.output, job.quiet)?;
     if emitted == Emitted::Stdout {
         return Ok(());
@@ -92,8 +95,7 @@ pub async fn run(global: &GlobalArgs, args: RfmArgs) -> Result<()> {
     if let Some(with_actions) = super::segments::with_actions(&job, &segments, &options.rfm_scheme).await? {
         segments = with_actions;
     }
-    output::print_table("Segments", &segments)?;
-    super::segments::print_concentration(&job).await?;
+    let concentration = super::segments::concentration_lines(&job).await?;
     let preview_columns = if kmeans {
         "customer_id, recency_days, frequency, round(monetary, 2) AS monetary, cluster_id, segment FROM rfm_result ORDER BY cluster_id, customer_id"
     } else {
@@ -105,6 +107,11 @@ pub async fn run(global: &GlobalArgs, args: RfmArgs) -> Result<()> {
             &format!("SELECT {preview_columns} LIMIT {}", args.view.preview),
         )
         .await?;
+    // Printed once every query has run: a failure leaves stdout empty.
+    output::print_table("Segments", &segments)?;
+    for line in &concentration {
+        println!("{line}");
+    }
     output::print_table(
         &if kmeans {
             format!("Preview (first {} by cluster, then customer id)", args.view.preview)

@@ -11,6 +11,7 @@ use crate::output::{self, Emitted};
 pub async fn run(global: &GlobalArgs, args: SchemesArgs) -> Result<()> {
     let job = Job::new(global, &InputArgs::default(), &[]).await?;
     register_schemes(&job.ctx, &args.scheme_file)?;
+    args.output.check()?;
     let query = match &args.name {
         Some(name) => format!(
             "SELECT rule, label, r, f, m, fm, total, weighted, cells, action FROM segment_schemes({}) ORDER BY rule NULLS LAST",
@@ -39,8 +40,7 @@ pub async fn run(global: &GlobalArgs, args: SchemesArgs) -> Result<()> {
             println!(
                 "\nRules (first match wins; ranges inclusive; r, f, m are scores 1..levels with higher = better, fm = (f + m) / 2, total = r + f + m, weighted = the weights' sum):"
             );
-            output::write(&result, Some(crate::output::Format::Table), None)
-                .map_err(|e| crate::error::from_datafusion(e, crate::error::Stage::Query))?;
+            output::write(&result, Some(crate::output::Format::Table), None)?;
             Ok(())
         }
         None => {

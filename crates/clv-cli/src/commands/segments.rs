@@ -2,7 +2,7 @@
 //! segment series over time and k-means clusters.
 
 use clv::churn::Period;
-use clv::config::{format_date, parse_date};
+use clv::common::dates::{format_date, parse_date};
 
 use super::rfm::register_schemes;
 use super::{Job, literal};
@@ -79,12 +79,14 @@ async fn evaluate(global: &GlobalArgs, args: EvaluateSegmentsArgs) -> Result<()>
     options.extend(args.kmeans.options());
     let job = Job::new(global, &args.input, &options).await?;
     register_schemes(&job.ctx, &args.rfm.scheme_file)?;
+    args.output.check()?;
     let cutoffs = default_cutoffs(&job, 1).await?;
     let src = job.source();
     let result = job
-        .sql(
+        .sql_registered(
             "segment evaluation",
             &format!("SELECT * FROM segment_evaluate({src}) ORDER BY cutoff, revenue_per_customer DESC, segment"),
+            "evaluation",
         )
         .await?;
     if output::emit(&result, &args.output, job.quiet)? == Emitted::Stdout {
@@ -96,18 +98,15 @@ async fn evaluate(global: &GlobalArgs, args: EvaluateSegmentsArgs) -> Result<()>
         job.input.label, o.rfm_scheme, o.churn_window_days
     ));
     let per_segment = job
-        .sql(
+        .sql_results(
             "segments",
-            &format!(
-                "SELECT cutoff, segment, customers, round(100 * customer_share, 1) AS customer_pct,
-                        round(100 * repurchase_rate, 1) AS repurchase_pct, round(100 * churn_rate, 1) AS churn_pct,
-                        round(revenue_per_customer, 2) AS revenue_per_customer, round(100 * revenue_share, 1) AS revenue_pct,
-                        round(aov, 2) AS aov, round(lift, 2) AS lift
-                 FROM segment_evaluate({src}) ORDER BY cutoff, revenue_per_customer DESC, segment"
-            ),
+            "SELECT cutoff, segment, customers, round(100 * customer_share, 1) AS customer_pct,
+                    round(100 * repurchase_rate, 1) AS repurchase_pct, round(100 * churn_rate, 1) AS churn_pct,
+                    round(revenue_per_customer, 2) AS revenue_per_customer, round(100 * revenue_share, 1) AS revenue_pct,
+                    round(aov, 2) AS aov, round(lift, 2) AS lift
+             FROM evaluation ORDER BY cutoff, revenue_per_customer DESC, segment",
         )
         .await?;
-    output::print_table("Segments against the future", &per_segment)?;
     let metrics = job
         .sql(
             "segmentation metrics",
@@ -119,7 +118,6 @@ async fn evaluate(global: &GlobalArgs, args: EvaluateSegmentsArgs) -> Result<()>
             ),
         )
         .await?;
-    output::print_table("The segmentation as a whole", &metrics)?;
     let baseline = job
         .sql(
             "baseline",
@@ -129,6 +127,9 @@ async fn evaluate(global: &GlobalArgs, args: EvaluateSegmentsArgs) -> Result<()>
             ),
         )
         .await?;
+    // Printed once every query has run: a failure leaves stdout empty.
+    output::print_table("Segments against the future", &per_segment)?;
+    output::print_table("The segmentation as a whole", &metrics)?;
     output::print_table("Baseline: the recency score alone (5 quantile bins)", &baseline)?;
     Ok(())
 }
@@ -162,8 +163,8 @@ async fn series(global: &GlobalArgs, args: SeriesArgs) -> Result<()> {
     let mut options = args.rfm.options();
     options.extend(args.kmeans.options());
     options.extend([
-        ("churn.cutoffs", args.cutoffs.clone()),
-        ("churn.every", args.every.clone()),
+        (crate::cli::option_key("cutoffs"), args.cutoffs.clone()),
+        (crate::cli::option_key("every"), args.every.clone()),
     ]);
     let job = Job::new(global, &args.input, &options).await?;
     register_schemes(&job.ctx, &args.rfm.scheme_file)?;
@@ -186,10 +187,14 @@ async fn series(global: &GlobalArgs, args: SeriesArgs) -> Result<()> {
 async fn clusters(global: &GlobalArgs, args: ClustersArgs) -> Result<()> {
     let mut options = args.kmeans.options();
     options.extend([
-        ("rfm.lookback_days", args.lookback_days.clone()),
-        ("rfm.monetary", args.monetary.clone()),
+        (crate::cli::option_key("lookback_days"), args.lookback_days.clone()),
+        (crate::cli::option_key("monetary"), args.monetary.clone()),
     ]);
     let job = Job::new(global, &args.input, &options).await?;
+    args.view.output.check()?;
+    if let Some(path) = &args.customers {
+        crate::files::check_output(path, "--customers")?;
+    }
     let src = job.source();
     if let Some(path) = &args.customers {
         let customers = job
@@ -198,8 +203,7 @@ async fn clusters(global: &GlobalArgs, args: ClustersArgs) -> Result<()> {
                 &format!("SELECT * FROM rfm_clusters({src}) ORDER BY customer_id"),
             )
             .await?;
-        output::write(&customers, None, Some(path))
-            .map_err(|e| crate::error::from_datafusion(e, crate::error::Stage::Query))?;
+        output::write(&customers, None, Some(path))?;
         job.note(format!(
             "Wrote {} customers' clusters to {}",
             output::rows(&customers),
@@ -262,10 +266,11 @@ pub async fn with_actions(
     )?]))
 }
 
-/// Prints the value concentration of the job's input: the share of revenue of the top 1, 5,
+/// The lines describing the value concentration of the job's input (printed by the caller once
+/// every query has run): the share of revenue of the top 1, 5,
 /// 10, 20 and 50 % of customers, the Gini coefficient and the share of customers that brings
 /// 60 % and 80 % of the revenue.
-pub async fn print_concentration(job: &Job) -> Result<()> {
+pub async fn concentration_lines(job: &Job) -> Result<Vec<String>> {
     let curve = job
         .sql(
             "value concentration",
@@ -281,19 +286,20 @@ pub async fn print_concentration(job: &Job) -> Result<()> {
         .copied()
         .unwrap_or(f64::NAN);
     if shares.len() != 101 {
-        return Ok(());
+        return Ok(vec![]);
     }
     let reach = |share: f64| shares.iter().position(|s| *s >= share - 1e-12);
-    println!("\nValue concentration (share of revenue from the top customers by monetary value)");
     let line: Vec<String> = [1, 5, 10, 20, 50]
         .iter()
         .map(|p| format!("top {p}%: {:.1}%", 100.0 * shares[*p]))
         .collect();
-    println!("  {}", line.join("   "));
-    println!(
-        "  Gini {gini:.3}; {} of customers bring 60% of the revenue, {} bring 80%",
-        reach(0.6).map_or("–".to_string(), |p| format!("{p}%")),
-        reach(0.8).map_or("–".to_string(), |p| format!("{p}%"))
-    );
-    Ok(())
+    Ok(vec![
+        "\nValue concentration (share of revenue from the top customers by monetary value)".to_string(),
+        format!("  {}", line.join("   ")),
+        format!(
+            "  Gini {gini:.3}; {} of customers bring 60% of the revenue, {} bring 80%",
+            reach(0.6).map_or("–".to_string(), |p| format!("{p}%")),
+            reach(0.8).map_or("–".to_string(), |p| format!("{p}%"))
+        ),
+    ])
 }

@@ -9,7 +9,7 @@ use super::{Job, literal};
 use crate::cli::GlobalArgs;
 use crate::cli_segments::TuneArgs;
 use crate::columns::{f64s, strings};
-use crate::error::{CliError, Result};
+use crate::error::Result;
 use crate::output::{self, Emitted};
 
 /// The grid `clv tune` evaluates when no list is given.
@@ -25,6 +25,8 @@ pub const DEFAULT_KS: &str = "4,6,8";
 pub async fn run(global: &GlobalArgs, args: TuneArgs) -> Result<()> {
     let job = Job::new(global, &args.input, &args.window.options()).await?;
     register_schemes(&job.ctx, &args.scheme_file)?;
+    args.output.check()?;
+    crate::files::check_output(&args.html, "--html")?;
     let cutoffs = default_cutoffs(&job, 6).await?;
     let list = |v: &Option<String>, default: &str| v.clone().unwrap_or_else(|| default.to_string());
     let rank_by = args.rank_by.clone().unwrap_or_else(|| "eta2_revenue".into());
@@ -42,13 +44,14 @@ pub async fn run(global: &GlobalArgs, args: TuneArgs) -> Result<()> {
     let o = crate::session::options(&job.ctx);
     let cutoffs = clv::churn::cutoffs::format_cutoffs(&clv::churn::parse_cutoffs(&cutoffs, o.churn_every)?);
     let result = job
-        .sql(
+        .sql_registered(
             "tuning grid",
             &format!(
                 "SELECT * FROM segment_tune({}, {}) ORDER BY rank",
                 job.source(),
                 grid_args.join(", ")
             ),
+            "tune_result",
         )
         .await?;
     let emitted = output::emit(&result, &args.output, job.quiet)?;
@@ -84,16 +87,12 @@ pub async fn run(global: &GlobalArgs, args: TuneArgs) -> Result<()> {
         o.churn_window_days
     ));
     let shown = job
-        .sql(
+        .sql_results(
             "table",
-            &format!(
-                "SELECT rank, segmentation, baseline, round(segments, 1) AS segments, round(eta2_revenue, 4) AS eta2_revenue,
-                        round(eta2_repurchase, 4) AS eta2_repurchase, round(best_lift, 2) AS best_lift,
-                        round(stability, 3) AS stability, round(min_eta2_revenue, 4) AS worst_eta2_revenue
-                 FROM segment_tune({}, {}) ORDER BY rank",
-                job.source(),
-                grid_args.join(", ")
-            ),
+            "SELECT rank, segmentation, baseline, round(segments, 1) AS segments, round(eta2_revenue, 4) AS eta2_revenue,
+                    round(eta2_repurchase, 4) AS eta2_repurchase, round(best_lift, 2) AS best_lift,
+                    round(stability, 3) AS stability, round(min_eta2_revenue, 4) AS worst_eta2_revenue
+             FROM tune_result ORDER BY rank",
         )
         .await?;
     output::print_table("Segmentations, best first", &shown)?;
@@ -189,5 +188,5 @@ fn write_chart(
         &[s],
         &format!("Made by clv {}.", env!("CARGO_PKG_VERSION")),
     );
-    std::fs::write(&args.html, page).map_err(|e| CliError::data(format!("cannot write '{}': {e}", args.html.display())))
+    crate::files::write_atomically(&args.html, "--html", page.as_bytes())
 }

@@ -19,8 +19,8 @@
 //! * `tiers` / `tiers_en` — composite-score tiers on 1..5 scores (核心/流失风险/潜力/一般/沉睡
 //!   客户) from the weighted score `0.4·r + 0.3·f + 0.3·m`.
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::{Arc, LazyLock};
 
 use datafusion::common::{Result, exec_err, plan_datafusion_err, plan_err};
@@ -198,16 +198,17 @@ impl SegmentScheme {
                 return plan_err!("{at}: the label is empty");
             }
             for (dim, range) in [("r", rule.r), ("f", rule.f), ("m", rule.m)] {
-                if let Some([lo, hi]) = range {
-                    if lo > hi || lo < 1 || hi > levels {
-                        return plan_err!("{at}: range {dim} = [{lo}, {hi}] must satisfy 1 <= lo <= hi <= {levels}");
-                    }
+                if let Some([lo, hi]) = range
+                    && (lo > hi || lo < 1 || hi > levels)
+                {
+                    return plan_err!("{at}: range {dim} = [{lo}, {hi}] must satisfy 1 <= lo <= hi <= {levels}");
                 }
             }
-            if let Some([lo, hi]) = rule.fm {
-                if !(lo <= hi) {
-                    return plan_err!("{at}: range fm = [{lo}, {hi}] must satisfy lo <= hi");
-                }
+            // Not `lo > hi`: a NaN bound is rejected too.
+            if let Some([lo, hi]) = rule.fm
+                && !matches!(lo.partial_cmp(&hi), Some(Ordering::Less | Ordering::Equal))
+            {
+                return plan_err!("{at}: range fm = [{lo}, {hi}] must satisfy lo <= hi");
             }
             if let Some([lo, hi]) = rule.total {
                 if lo > hi || lo < 3 || u16::from(hi) > 3 * u16::from(levels) {
@@ -328,18 +329,6 @@ impl SegmentScheme {
         let d: SchemeDefinition =
             serde_json::from_str(text).map_err(|e| plan_datafusion_err!("segment scheme JSON: {e}"))?;
         Self::new(d)
-    }
-
-    /// Reads a `.toml` or `.json` definition file.
-    pub fn from_path(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| plan_datafusion_err!("cannot read segment scheme file {}: {e}", path.display()))?;
-        match path.extension().and_then(|e| e.to_str()) {
-            Some("json") => Self::from_json(&text),
-            Some("toml") => Self::from_toml(&text),
-            _ => plan_err!("segment scheme file {} must end in .toml or .json", path.display()),
-        }
     }
 
     /// The scheme's name.

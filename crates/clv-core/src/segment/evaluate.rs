@@ -385,7 +385,7 @@ pub fn evaluate_grid(
 /// `f` of every item, on every core (each thread takes every `cores`-th item; results in item
 /// order).
 fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = crate::cores().min(items.len()).max(1);
+    let threads = crate::ltv::cores().min(items.len()).max(1);
     if threads == 1 {
         return items.iter().map(&f).collect();
     }

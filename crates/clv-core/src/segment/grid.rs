@@ -104,13 +104,21 @@ impl Grid {
     /// The valid configurations, baseline included (see the module documentation).
     pub fn expand(&self, schemes: &SchemeRegistry) -> Result<Vec<GridEntry>> {
         let mut out: Vec<GridEntry> = vec![];
-        let mut push = |s: Segmentation, baseline: bool| {
-            if s.validate().is_ok() && !out.iter().any(|e| same(&e.segmentation, &s)) {
-                out.push(GridEntry {
+        let mut any_valid = false;
+        // Adds a valid configuration once; whether it was valid.
+        let mut push = |s: Segmentation, baseline: bool| -> bool {
+            if s.validate().is_err() {
+                return false;
+            }
+            match out.iter_mut().find(|e| same(&e.segmentation, &s)) {
+                // The grid itself holds the baseline's configuration: it is the baseline.
+                Some(e) => e.baseline |= baseline,
+                None => out.push(GridEntry {
                     segmentation: s,
                     baseline,
-                });
+                }),
             }
+            true
         };
         let spec = |method: ScoreMethod, bins: u8, d: Direction, k: usize| -> Option<ScoreSpec> {
             if method == ScoreMethod::Fixed {
@@ -148,7 +156,7 @@ impl Grid {
                             if let Some(s) =
                                 make(Labeller::KMeans { k, seed: *seed }, ScoreMethod::Quantile, 5, lookback)
                             {
-                                push(s, false);
+                                any_valid |= push(s, false);
                             }
                         }
                     }
@@ -161,7 +169,7 @@ impl Grid {
                         };
                         for &method in methods {
                             if let Some(s) = make(labeller.clone(), method, scheme.levels(), lookback) {
-                                push(s, false);
+                                any_valid |= push(s, false);
                             }
                         }
                     }
@@ -176,7 +184,7 @@ impl Grid {
                             for &method in methods {
                                 let bins = if method.is_two_level() { 2 } else { bins };
                                 if let Some(s) = make(labeller.clone(), method, bins, lookback) {
-                                    push(s, false);
+                                    any_valid |= push(s, false);
                                 }
                             }
                         }
@@ -193,7 +201,7 @@ impl Grid {
                 out.len()
             );
         }
-        if !out.iter().any(|e| !e.baseline) {
+        if !any_valid {
             return plan_err!(
                 "no configuration of the grid is valid: a scheme's bins are its levels, mean and median make 2 bins, fixed needs thresholds"
             );
@@ -243,5 +251,36 @@ mod tests {
         assert_eq!(d.last().unwrap(), "recency, quantile x5, all history");
         assert_eq!("lift".parse::<RankMetric>().unwrap(), RankMetric::Lift);
         assert!("auc".parse::<RankMetric>().is_err());
+    }
+
+    #[test]
+    fn a_grid_holding_the_baseline_marks_it_once() {
+        let grid = Grid {
+            schemes: vec!["recency".into(), "cell".into()],
+            bins: vec![4, 5],
+            methods: vec![ScoreMethod::Quantile],
+            lookbacks: vec![None],
+            ks: vec![5],
+            seed: 0,
+            monetary: Monetary::Sum,
+            thresholds: Default::default(),
+        };
+        let e = grid.expand(&SchemeRegistry::new()).unwrap();
+        let baselines: Vec<String> = e
+            .iter()
+            .filter(|e| e.baseline)
+            .map(|e| e.segmentation.describe())
+            .collect();
+        assert_eq!(e.len(), 4);
+        assert_eq!(baselines, ["recency, quantile x5, all history"]);
+        // A grid of the baseline alone is valid too.
+        let only = Grid {
+            schemes: vec!["recency".into()],
+            bins: vec![5],
+            ..grid
+        };
+        let e = only.expand(&SchemeRegistry::new()).unwrap();
+        assert_eq!(e.len(), 1);
+        assert!(e[0].baseline);
     }
 }

@@ -340,7 +340,7 @@ impl PurchasePanel {
     /// core for large panels.
     pub fn at_cutoff(&self, q: CutoffQuery) -> CutoffData {
         let n = self.customers();
-        let threads = if n >= 1 << 17 { crate::cores() } else { 1 };
+        let threads = if n >= 1 << 17 { crate::ltv::cores() } else { 1 };
         let share = n.div_ceil(threads.max(1)).max(1);
         let parts: Vec<CutoffData> = if threads <= 1 {
             vec![self.range_at_cutoff(0..n, q)]

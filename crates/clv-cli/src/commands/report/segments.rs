@@ -3,7 +3,7 @@
 //! table function (`value_concentration`, `segment_evaluate`, `segment_metrics`,
 //! `rfm_transitions`, `segment_series`, `rfm_cluster_profiles`); this module shapes them.
 
-use clv::config::{format_date, parse_date};
+use clv::common::dates::{format_date, parse_date};
 
 use super::html::{Section, kpis};
 use super::{Context, int, money, pct, svg};
