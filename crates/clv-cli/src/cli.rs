@@ -574,7 +574,7 @@ mod tests {
         mapped.extend(BtydArgs::default().options());
         mapped.extend(LifecycleArgs::default().options());
         mapped.extend(ChurnLabelArgs::default().options());
-        assert_eq!(mapped.len(), 26);
+        assert_eq!(mapped.len(), 27);
         for (key, _) in mapped {
             assert!(clv::config::ClvOption::find(key).is_some(), "{key}");
         }

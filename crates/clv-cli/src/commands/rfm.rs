@@ -95,7 +95,7 @@ pub async fn run(global: &GlobalArgs, args: RfmArgs) -> Result<()> {
     if let Some(with_actions) = super::segments::with_actions(&job, &segments, &options.rfm_scheme).await? {
         segments = with_actions;
     }
-    let concentration = super::segments::concentration_lines(&job).await?;
+    let concentration = super::segments::concentration_lines(&result)?;
     let preview_columns = if kmeans {
         "customer_id, recency_days, frequency, round(monetary, 2) AS monetary, cluster_id, segment FROM rfm_result ORDER BY cluster_id, customer_id"
     } else {

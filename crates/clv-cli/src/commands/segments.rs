@@ -266,29 +266,19 @@ pub async fn with_actions(
     )?]))
 }
 
-/// The lines describing the value concentration of the job's input (printed by the caller once
-/// every query has run): the share of revenue of the top 1, 5,
-/// 10, 20 and 50 % of customers, the Gini coefficient and the share of customers that brings
-/// 60 % and 80 % of the revenue.
-pub async fn concentration_lines(job: &Job) -> Result<Vec<String>> {
-    let curve = job
-        .sql(
-            "value concentration",
-            &format!(
-                "SELECT percent, top_share, gini FROM value_concentration({}) ORDER BY percent",
-                job.source()
-            ),
-        )
-        .await?;
-    let shares = crate::columns::f64s(&curve, "top_share")?;
-    let gini = crate::columns::f64s(&curve, "gini")?
-        .first()
-        .copied()
-        .unwrap_or(f64::NAN);
+/// The lines describing the value concentration of an `rfm()` result (printed by the caller
+/// once every query has run): the share of revenue of the top 1, 5, 10, 20 and 50 % of
+/// customers by monetary value, the Gini coefficient and the share of customers that brings
+/// 60 % and 80 % of the revenue. Computed on this machine from the collected result by the
+/// kernel of `value_concentration` (so also after a cluster run).
+pub fn concentration_lines(rfm: &[datafusion::arrow::array::RecordBatch]) -> Result<Vec<String>> {
+    let monetary = crate::columns::f64s(rfm, "monetary")?;
+    let c = clv::segment::concentration::Concentration::new(&monetary);
+    let shares: Vec<f64> = c.points.iter().map(|p| p.top_share).collect();
+    let gini = c.gini.unwrap_or(f64::NAN);
     if shares.len() != 101 {
         return Ok(vec![]);
     }
-    let reach = |share: f64| shares.iter().position(|s| *s >= share - 1e-12);
     let line: Vec<String> = [1, 5, 10, 20, 50]
         .iter()
         .map(|p| format!("top {p}%: {:.1}%", 100.0 * shares[*p]))
@@ -298,8 +288,8 @@ pub async fn concentration_lines(job: &Job) -> Result<Vec<String>> {
         format!("  {}", line.join("   ")),
         format!(
             "  Gini {gini:.3}; {} of customers bring 60% of the revenue, {} bring 80%",
-            reach(0.6).map_or("–".to_string(), |p| format!("{p}%")),
-            reach(0.8).map_or("–".to_string(), |p| format!("{p}%"))
+            c.customers_for_share(0.6).map_or("–".to_string(), |p| format!("{p}%")),
+            c.customers_for_share(0.8).map_or("–".to_string(), |p| format!("{p}%"))
         ),
     ])
 }

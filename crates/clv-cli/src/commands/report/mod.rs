@@ -144,10 +144,14 @@ pub async fn run(global: &GlobalArgs, args: ReportArgs) -> Result<()> {
     let (overview, ctx) = overview::overview(&job).await?;
     let mut sections = vec![overview];
     sections.push(rfm::rfm(&job).await?);
-    sections.push(segments::concentration(&job).await?);
-    sections.push(segments::evaluation(&job, &ctx).await?);
-    sections.push(segments::migration(&job, &ctx, args.from.as_deref(), args.to.as_deref()).await?);
-    sections.push(segments::clusters(&job).await?);
+    if global.cluster.is_none() {
+        sections.push(segments::concentration(&job).await?);
+        sections.push(segments::evaluation(&job, &ctx).await?);
+        sections.push(segments::migration(&job, &ctx, args.from.as_deref(), args.to.as_deref()).await?);
+        sections.push(segments::clusters(&job).await?);
+    } else {
+        sections.push(segments::not_on_a_cluster());
+    }
     sections.push(cohorts::cohorts(&job).await?);
     sections.push(lifecycle::lifecycle(&job, &ctx, args.from.as_deref(), args.to.as_deref()).await?);
     let (model_section, model) = model::model(&job, &ctx).await?;

@@ -25,6 +25,17 @@ pub fn evaluation_window(job: &Job, ctx: &Context) -> Option<(i32, i64)> {
     }
 }
 
+/// In place of the segment sections on a cluster: their functions run in one process (the panel
+/// operator is not distributed).
+pub fn not_on_a_cluster() -> Section {
+    let mut s = Section::new("segments", "Segments against the future");
+    s.note(
+        "Value concentration, segment evaluation, migration and clusters run in one process (the panel \
+         operator is not distributed by Ballista): run clv report without --cluster for these sections.",
+    );
+    s
+}
+
 /// The share of revenue from the top customers: the Lorenz curve and Gini coefficient.
 pub async fn concentration(job: &Job) -> Result<Section> {
     let mut s = Section::new("concentration", "Value concentration");
