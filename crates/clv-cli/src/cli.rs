@@ -121,6 +121,28 @@ pub enum Command {
   clv report orders.parquet --out report.html --calibration-end 2024-03-31 --holdout-end 2024-06-30
   clv report 'data/*.parquet' --out report.html --period week --top 50")]
     Report(ReportArgs),
+    /// Ranks a grid of segmentations (schemes x bins x methods x lookback windows x k) by how well they separate future repurchase and revenue; writes an HTML chart.
+    #[command(after_help = "Examples:
+  clv tune --cutoffs 1997-03-31..1997-09-30 --window-days 273     # CDNOW, the default grid
+  clv tune orders.parquet --schemes rf_grid,rfm11,cell,kmeans --bins-list 3,4,5 --lookbacks all,180,365 --ks 4,6,8
+  clv tune orders.parquet --rank-by stability --html tune.html --out tune.csv")]
+    Tune(crate::cli_segments::TuneArgs),
+    /// Segment evaluation against the future, migration between dates, series over time and k-means clusters.
+    #[command(
+        subcommand,
+        after_help = "Examples:
+  clv segments evaluate --cutoffs 1997-09-30 --window-days 273
+  clv segments transitions --from 1997-09-30 --to 1998-03-31
+  clv segments series
+  clv segments clusters --k 5"
+    )]
+    Segments(crate::cli_segments::SegmentsCommand),
+    /// Lists the segment schemes, or prints one scheme's rules and suggested actions.
+    #[command(after_help = "Examples:
+  clv schemes
+  clv schemes tiers
+  clv schemes my_scheme --scheme-file my_scheme.toml")]
+    Schemes(crate::cli_segments::SchemesArgs),
     /// Runs SQL with every clv function registered; with no query, opens an interactive SQL shell.
     #[command(after_help = "Examples:
   clv sql                                          # interactive shell: history, multi-line, \\d
@@ -215,7 +237,7 @@ pub struct RfmOptions {
     /// quantile, ntile, fixed, mean or median [default: the scheme's].
     #[arg(long)]
     pub method: Option<String>,
-    /// Segment scheme: rf_grid, rfm11, cn8, cn8_en, none, or one from --scheme-file [default: rf_grid].
+    /// Segment scheme: rf_grid, rfm11, cn8, cn8_en, rfm3, rfm3_en, tiers, tiers_en, none, or one from --scheme-file (clv schemes lists them) [default: rf_grid].
     #[arg(long)]
     pub scheme: Option<String>,
     /// Load a segment scheme from a TOML or JSON file (repeatable).
@@ -233,6 +255,9 @@ pub struct RfmOptions {
     /// Method fixed: monetary thresholds, e.g. 50,100,500,1000.
     #[arg(long, value_name = "LIST")]
     pub monetary_thresholds: Option<String>,
+    /// Frequency and monetary over the last N days only; recency over all history [default: all history].
+    #[arg(long, value_name = "DAYS")]
+    pub lookback_days: Option<String>,
 }
 
 impl RfmOptions {
@@ -246,6 +271,7 @@ impl RfmOptions {
             (option_key("recency_thresholds"), self.recency_thresholds.clone()),
             (option_key("frequency_thresholds"), self.frequency_thresholds.clone()),
             (option_key("monetary_thresholds"), self.monetary_thresholds.clone()),
+            (option_key("lookback_days"), self.lookback_days.clone()),
         ]
     }
 }
@@ -548,7 +574,7 @@ mod tests {
         mapped.extend(BtydArgs::default().options());
         mapped.extend(LifecycleArgs::default().options());
         mapped.extend(ChurnLabelArgs::default().options());
-        assert_eq!(mapped.len(), 26);
+        assert_eq!(mapped.len(), 27);
         for (key, _) in mapped {
             assert!(clv::config::ClvOption::find(key).is_some(), "{key}");
         }

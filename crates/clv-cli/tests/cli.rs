@@ -747,6 +747,13 @@ fn help_snapshots() {
         &["fit"],
         &["predict"],
         &["report"],
+        &["tune"],
+        &["segments"],
+        &["segments", "evaluate"],
+        &["segments", "transitions"],
+        &["segments", "series"],
+        &["segments", "clusters"],
+        &["schemes"],
         &["sql"],
     ];
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");

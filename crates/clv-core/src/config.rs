@@ -274,7 +274,8 @@ clv_options! {
     rfm_method: Option<ScoreMethod> = None,
         key "rfm.method" | "method", default "the scheme's (quantile)", flag Some("method"),
         parse |v, _| none_if_empty(v).map(str::parse).transpose(), show optional_display;
-    /// RFM segment scheme, or `none`.
+    /// RFM segment scheme (`rf_grid`, `rfm11`, `cn8`, `cn8_en`, `rfm3`, `rfm3_en`, `tiers`,
+    /// `tiers_en`, a registered one), `kmeans` (k-means clusters), or `none`.
     rfm_scheme: String = "rf_grid".into(),
         key "rfm.scheme" | "scheme", default "`rf_grid`", flag Some("scheme"),
         parse parse_scheme, show text;
@@ -299,6 +300,20 @@ clv_options! {
     rfm_monetary_thresholds: Option<Vec<f64>> = None,
         key "rfm.monetary_thresholds" | "monetary_thresholds", default "none", flag Some("monetary-thresholds"),
         parse |v, _| parse_thresholds(v, "monetary_thresholds"), show thresholds;
+    /// Frequency and monetary over the last this many days before the as-of date (or cutoff);
+    /// recency still sees all history and customers without a purchase in the window stay with
+    /// frequency 0 and monetary 0. Unset (`all`), all history.
+    rfm_lookback_days: Option<i64> = None,
+        key "rfm.lookback_days" | "lookback_days", default "all history", flag Some("lookback-days"),
+        parse parse_lookback, show optional_display;
+    /// Clusters of scheme `kmeans` (`rfm_clusters`, `rfm(..., 'scheme=kmeans')`), 1..100.
+    kmeans_k: usize = 5,
+        key "kmeans.k" | "k", default "`5`", flag Some("k"),
+        parse parse_clusters, show display;
+    /// Seed of the k-means++ starts (10 starts, the lowest inertia kept).
+    kmeans_seed: u64 = 0,
+        key "kmeans.seed" | "seed", default "`0`", flag Some("seed"),
+        parse parse_seed, show display;
     /// BTYD time unit: `day`, `week`, `month` (= 365.25/12 days).
     btyd_time_unit: TimeUnit = TimeUnit::Week,
         key "btyd.time_unit" | "time_unit", default "`week`", flag Some("time-unit"),
@@ -419,6 +434,27 @@ fn parse_days(v: &str, key: &str) -> Result<i64> {
         Ok(d) if d > 0 => Ok(d),
         _ => plan_err!("{key} must be a positive whole number of days, got '{v}'"),
     }
+}
+
+fn parse_lookback(v: &str, key: &str) -> Result<Option<i64>> {
+    match none_if_empty(v) {
+        Some(v) if v.eq_ignore_ascii_case("all") || v == "0" => Ok(None),
+        Some(v) => parse_days(v, key).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn parse_clusters(v: &str, key: &str) -> Result<usize> {
+    match v.trim().parse::<usize>() {
+        Ok(k) if (1..=100).contains(&k) => Ok(k),
+        _ => plan_err!("{key} must be a whole number of clusters between 1 and 100, got '{v}'"),
+    }
+}
+
+fn parse_seed(v: &str, key: &str) -> Result<u64> {
+    v.trim()
+        .parse::<u64>()
+        .map_err(|_| plan_datafusion_err!("{key} must be a whole number >= 0, got '{v}'"))
 }
 
 fn parse_bool(v: &str, key: &str) -> Result<bool> {
@@ -649,6 +685,9 @@ mod tests {
             ("churn.every", "quarter"),
             ("churn.window_days", "120"),
             ("churn.btyd", "true"),
+            ("rfm.lookback_days", "365"),
+            ("kmeans.k", "8"),
+            ("kmeans.seed", "7"),
         ] {
             o.set_option(k, v).unwrap();
         }

@@ -106,10 +106,22 @@ pub fn functions() -> Vec<ClvFunction> {
         table::<udtf::churn_evaluate::ChurnEvaluateTableFunction>(),
         table::<udtf::clv_predict::ClvPredictTableFunction>(),
         table::<udtf::clv_predict::ClvModelTableFunction>(),
+        table::<udtf::segment_evaluate::SegmentEvaluateTableFunction>(),
+        table::<udtf::segment_metrics::SegmentMetricsTableFunction>(),
+        table::<udtf::segment_outcomes::SegmentOutcomesTableFunction>(),
+        table::<udtf::segment_tune::SegmentTuneTableFunction>(),
+        table::<udtf::rfm_transitions::RfmTransitionsTableFunction>(),
+        table::<udtf::segment_series::SegmentSeriesTableFunction>(),
+        table::<udtf::value_concentration::ValueConcentrationTableFunction>(),
+        table::<udtf::rfm_clusters::RfmClustersTableFunction>(),
+        table::<udtf::rfm_cluster_profiles::RfmClusterProfilesTableFunction>(),
+        table::<udtf::segment_schemes::SegmentSchemesTableFunction>(),
         ClvFunction::Window(rfm_score::rfm_score_udwf()),
     ];
     out.extend(model_fit::model_fit_udafs().into_iter().map(ClvFunction::Aggregate));
     out.push(ClvFunction::Aggregate(churn_auc::churn_auc_udaf()));
+    out.push(ClvFunction::Aggregate(kmeans_fit::kmeans_fit_udaf()));
+    out.push(ClvFunction::Aggregate(segmentation_score::segmentation_score_udaf()));
     out.extend(
         model_predictions::model_prediction_udfs()
             .into_iter()
@@ -122,6 +134,7 @@ pub fn functions() -> Vec<ClvFunction> {
                 clv_period_index::clv_period_index_udf(),
                 clv_period_start::clv_period_start_udf(),
                 clv_check::clv_check_udf(),
+                kmeans_assign::kmeans_assign_udf(),
             ])
             .map(ClvFunction::Scalar),
     );

@@ -6,8 +6,8 @@ mod common;
 use clv_core::churn::Period;
 use clv_core::plan::report::PolicyReport;
 use clv_core::{
-    BtydSummary, ChurnLabels, ClvPredict, CohortRetention, Collapse, Lifecycle, NegativeAmounts, Rfm, ScoreMethod,
-    TimeUnit,
+    BtydSummary, ChurnLabels, ClvPredict, CohortRetention, Collapse, Lifecycle, NegativeAmounts, Rfm, SchemeRegistry,
+    ScoreMethod, SegmentEvaluation, SegmentGrid, TimeUnit,
 };
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::util::pretty::pretty_format_batches;
@@ -172,6 +172,99 @@ async fn clv_predictions_and_models() -> Result<()> {
         "SELECT * FROM clv_model('sample', '1997-09-30', 'customer_column=master_customer_id', 'time_unit=day')",
     )
     .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn segment_evaluation_tuning_migration_and_clusters() -> Result<()> {
+    let ctx = context().await?;
+    let e = SegmentEvaluation::new()
+        .cutoffs("1997-06-30,1997-09-30")
+        .window_days(273)
+        .scheme("rfm11")
+        .customer_column("master_customer_id");
+    let c = "'customer_column=master_customer_id'";
+    same(
+        &ctx,
+        e.segments(&ctx, "sample").await?,
+        &format!("SELECT * FROM segment_evaluate('sample', '1997-06-30,1997-09-30', 273, 'scheme=rfm11', {c})"),
+    )
+    .await?;
+    same(
+        &ctx,
+        e.metrics(&ctx, "sample").await?,
+        &format!("SELECT * FROM segment_metrics('sample', '1997-06-30,1997-09-30', 273, 'scheme=rfm11', {c})"),
+    )
+    .await?;
+    same(
+        &ctx,
+        e.outcomes(&ctx, "sample").await?,
+        &format!("SELECT * FROM segment_outcomes('sample', '1997-06-30,1997-09-30', 273, {c})"),
+    )
+    .await?;
+    let grid = SegmentGrid::new().schemes("rfm11,cell").bins("3").rank_by("stability");
+    same(
+        &ctx,
+        e.tune(&ctx, "sample", &grid).await?,
+        &format!(
+            "SELECT * FROM segment_tune('sample', '1997-06-30,1997-09-30', 273, 'scheme=rfm11', {c}, \
+             'schemes=rfm11,cell', 'bins=3', 'rank_by=stability')"
+        ),
+    )
+    .await?;
+    same(
+        &ctx,
+        e.transitions(&ctx, "sample", "1997-06-30", "1997-09-30").await?,
+        &format!("SELECT * FROM rfm_transitions('sample', '1997-06-30', '1997-09-30', 'scheme=rfm11', {c})"),
+    )
+    .await?;
+    same(
+        &ctx,
+        e.series(&ctx, "sample").await?,
+        &format!("SELECT * FROM segment_series('sample', '1997-06-30,1997-09-30', 'scheme=rfm11', {c})"),
+    )
+    .await?;
+    same(
+        &ctx,
+        Rfm::new()
+            .as_of("2024-01-31")
+            .lookback_days(20)
+            .concentration(&ctx, "tx")
+            .await?,
+        "SELECT * FROM value_concentration('tx', '2024-01-31', 'lookback_days=20')",
+    )
+    .await?;
+    let k = Rfm::new().as_of("2024-01-31").option("k", "2");
+    same(
+        &ctx,
+        k.clusters(&ctx, "tx").await?,
+        "SELECT * FROM rfm_clusters('tx', '2024-01-31', 2)",
+    )
+    .await?;
+    same(
+        &ctx,
+        k.cluster_profiles(&ctx, "tx").await?,
+        "SELECT * FROM rfm_cluster_profiles('tx', '2024-01-31', 2)",
+    )
+    .await?;
+    // segment_schemes has no builder: the scheme registry holds the same rules.
+    let registry = SchemeRegistry::new();
+    let tiers = registry.get("tiers_en")?;
+    let mut labels: Vec<String> = tiers.definition().rules.iter().map(|r| r.label.clone()).collect();
+    labels.extend(tiers.definition().default.clone());
+    let sql = common::query(
+        &ctx,
+        "SELECT label FROM segment_schemes('tiers_en') ORDER BY rule NULLS LAST",
+    )
+    .await?;
+    let text = pretty_format_batches(&sql).unwrap().to_string();
+    let shown: Vec<String> = text
+        .lines()
+        .filter(|l| l.starts_with('|'))
+        .skip(1)
+        .map(|l| l.trim_matches('|').trim().to_string())
+        .collect();
+    assert_eq!(shown, labels);
+    Ok(())
 }
 
 /// Every table function of the registry is compared with its builder above.

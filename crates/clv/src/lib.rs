@@ -25,7 +25,7 @@ pub use clv_core::*;
 pub mod prelude {
     pub use clv_core::{
         BtydSummary, ChurnLabels, ClvOptions, ClvPredict, CohortRetention, Collapse, Direction, InvalidAmounts,
-        Lifecycle, Monetary, NegativeAmounts, PolicyReport, Rfm, RfmTable, SchemeRegistry, ScoreMethod, SegmentScheme,
-        TimeUnit, TransactionSource, register_all, register_scheme,
+        Lifecycle, Monetary, NegativeAmounts, PolicyReport, Rfm, RfmTable, SchemeRegistry, ScoreMethod,
+        SegmentEvaluation, SegmentGrid, SegmentScheme, TimeUnit, TransactionSource, register_all, register_scheme,
     };
 }

@@ -6,9 +6,12 @@ pub mod cohorts;
 pub mod models;
 pub mod report;
 pub mod rfm;
+pub mod schemes;
+pub mod segments;
 pub mod shell;
 pub mod sql;
 pub mod summary;
+pub mod tune;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::prelude::SessionContext;

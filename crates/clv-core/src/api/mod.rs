@@ -12,6 +12,17 @@
 //! | `churn_evaluate(source [, cutoffs [, window_days]])` | [`ChurnLabels::evaluate`] |
 //! | `clv_predict(source [, calibration_end [, horizon]])` | [`ClvPredict::dataframe`] |
 //! | `clv_model(source [, calibration_end])` | [`ClvPredict::models`] |
+//! | `rfm_clusters(source [, as_of [, k]])`, `rfm(..., 'scheme=kmeans')` | [`Rfm::clusters`] |
+//! | `rfm_cluster_profiles(source [, as_of [, k]])` | [`Rfm::cluster_profiles`] |
+//! | `value_concentration(source [, as_of])` | [`Rfm::concentration`] |
+//! | `segment_evaluate(source [, cutoffs [, window_days]])` | [`SegmentEvaluation::segments`] |
+//! | `segment_metrics(source [, cutoffs [, window_days]])` | [`SegmentEvaluation::metrics`] |
+//! | `segment_outcomes(source [, cutoffs [, window_days]])` | [`SegmentEvaluation::outcomes`] |
+//! | `segment_tune(source [, cutoffs [, window_days]], 'schemes=..', ...)` | [`SegmentEvaluation::tune`] with a [`SegmentGrid`] |
+//! | `rfm_transitions(source, from_date, to_date)` | [`SegmentEvaluation::transitions`] |
+//! | `segment_series(source [, cutoffs])` | [`SegmentEvaluation::series`] |
+//!
+//! `segment_schemes([name])` has no builder: [`crate::SchemeRegistry`] holds the same rules.
 //!
 //! A positional argument is a setter of the same name; every `'name=value'` argument is
 //! [`Rfm::option`] (on every builder) or its typed setter. Options left unset come from the
@@ -23,6 +34,7 @@ mod cohort;
 mod lifecycle;
 mod ltv;
 mod rfm;
+mod segment;
 
 pub use btyd::BtydSummary;
 pub use churn::ChurnLabels;
@@ -30,6 +42,7 @@ pub use cohort::CohortRetention;
 pub use lifecycle::Lifecycle;
 pub use ltv::ClvPredict;
 pub use rfm::Rfm;
+pub use segment::{SegmentEvaluation, SegmentGrid};
 
 /// The plan `build` makes of `source` under `options`, as a DataFrame of the context's session.
 async fn frame(

@@ -76,6 +76,9 @@ pub fn churn_labels_plan(source: LogicalPlan, o: &ClvOptions, fns: &RfmFunctions
             "churn_labels needs cutoffs: a list 'cutoffs=1997-06-30,1997-09-30' or a range 'cutoffs=1997-01-01..1997-12-31' (month ends)"
         );
     };
+    if o.rfm_lookback_days.is_some() {
+        return plan_err!("churn_labels does not support lookback_days; segment_evaluate does");
+    }
     let cutoffs = parse_cutoffs(text, o.churn_every)?;
     let window = o.churn_window_days;
     if window > MAX_WINDOW_DAYS {

@@ -4,6 +4,7 @@ pub mod btyd;
 pub mod churn;
 pub mod cohort;
 pub mod lifecycle;
+pub mod lookback;
 pub mod ltv;
 pub mod report;
 pub mod rfm;

@@ -11,6 +11,16 @@ pub mod cohort_retention;
 pub mod lifecycle;
 pub mod policy_report;
 pub mod rfm;
+pub mod rfm_cluster_profiles;
+pub mod rfm_clusters;
+pub mod rfm_transitions;
+pub mod segment_evaluate;
+pub mod segment_metrics;
+pub mod segment_outcomes;
+pub mod segment_schemes;
+pub mod segment_series;
+pub mod segment_tune;
+pub mod value_concentration;
 
 use datafusion::catalog::TableFunctionImpl;
 use datafusion::logical_expr::Documentation;
