@@ -187,6 +187,16 @@ pub struct ClvOptions {
     pub churn_window_days: i64,
     /// Whether `churn_labels` adds BTYD features (x, t_x, t, p_alive, expected_purchases).
     pub churn_btyd: bool,
+    /// The trained churn model learns from the last this many `churn_every` period ends whose
+    /// window ends on or before the scoring cutoff (default 12).
+    pub churn_train_periods: u32,
+    /// The trained churn model's ridge penalty λ on the standardised coefficients (default 0.01).
+    pub churn_lambda: f64,
+    /// `churn_risk` tier `high` from this churn probability on (default 0.9).
+    pub churn_high_risk: f64,
+    /// `churn_risk` tier `medium` from this churn probability on, below `churn_high_risk`
+    /// (default 0.7).
+    pub churn_medium_risk: f64,
 }
 
 impl Default for ClvOptions {
@@ -223,6 +233,10 @@ impl Default for ClvOptions {
             churn_every: crate::churn::Period::Month,
             churn_window_days: 90,
             churn_btyd: false,
+            churn_train_periods: 12,
+            churn_lambda: 0.01,
+            churn_high_risk: 0.9,
+            churn_medium_risk: 0.7,
         }
     }
 }
@@ -335,7 +349,23 @@ pub const OPTION_KEYS: &[(&str, &str)] = &[
     ("churn.window_days", "Churn window in days after a cutoff (default 90)"),
     (
         "churn.btyd",
-        "churn_labels adds x, t_x, t, p_alive and expected_purchases: false (default) or true",
+        "churn_labels adds x, t_x, t, p_alive, churn_probability, dropout_probability and expected_purchases: false (default) or true",
+    ),
+    (
+        "churn.train_periods",
+        "Trained churn model: learns from the last N period ends (churn.every) whose window ends by the cutoff (default 12)",
+    ),
+    (
+        "churn.lambda",
+        "Trained churn model: ridge penalty on the standardised coefficients (default 0.01)",
+    ),
+    (
+        "churn.high_risk",
+        "churn_risk tier high from this churn probability (default 0.9)",
+    ),
+    (
+        "churn.medium_risk",
+        "churn_risk tier medium from this churn probability, below high_risk (default 0.7)",
     ),
 ];
 
@@ -375,6 +405,13 @@ fn parse_number(v: &str, key: &str) -> Result<f64> {
     match v.trim().parse::<f64>() {
         Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
         _ => plan_err!("{key} must be a finite number >= 0, got '{v}'"),
+    }
+}
+
+fn parse_probability(v: &str, key: &str) -> Result<f64> {
+    match v.trim().parse::<f64>() {
+        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
+        _ => plan_err!("{key} must be a probability from 0 to 1, got '{v}'"),
     }
 }
 
@@ -461,6 +498,15 @@ impl ClvOptions {
             "churn.every" | "every" => self.churn_every = value.parse()?,
             "churn.window_days" | "window_days" => self.churn_window_days = parse_days(value, key)?,
             "churn.btyd" | "btyd" => self.churn_btyd = parse_bool(value, key)?,
+            "churn.train_periods" | "train_periods" => {
+                self.churn_train_periods = match value.trim().parse::<u32>() {
+                    Ok(n) if (1..=120).contains(&n) => n,
+                    _ => return plan_err!("{key} must be a whole number from 1 to 120, got '{value}'"),
+                }
+            }
+            "churn.lambda" | "lambda" => self.churn_lambda = parse_number(value, key)?,
+            "churn.high_risk" | "high_risk" => self.churn_high_risk = parse_probability(value, key)?,
+            "churn.medium_risk" | "medium_risk" => self.churn_medium_risk = parse_probability(value, key)?,
             "btyd.holdout_end" | "holdout_end" => {
                 self.btyd_holdout_end = none_if_empty(value).map(|v| parse_date(v, "holdout_end")).transpose()?
             }
@@ -542,6 +588,10 @@ impl ClvOptions {
                     "churn.every" => Some(self.churn_every.to_string()),
                     "churn.window_days" => Some(self.churn_window_days.to_string()),
                     "churn.btyd" => Some(self.churn_btyd.to_string()),
+                    "churn.train_periods" => Some(self.churn_train_periods.to_string()),
+                    "churn.lambda" => Some(self.churn_lambda.to_string()),
+                    "churn.high_risk" => Some(self.churn_high_risk.to_string()),
+                    "churn.medium_risk" => Some(self.churn_medium_risk.to_string()),
                     _ => None,
                 };
                 (*k, v)
@@ -651,6 +701,10 @@ mod tests {
             ("churn.every", "quarter"),
             ("churn.window_days", "120"),
             ("churn.btyd", "true"),
+            ("churn.train_periods", "6"),
+            ("churn.lambda", "0.03"),
+            ("churn.high_risk", "0.85"),
+            ("churn.medium_risk", "0.6"),
         ] {
             o.set_option(k, v).unwrap();
         }

@@ -59,6 +59,8 @@ pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
         functions::clv_period_start::clv_period_start_udf(),
         functions::lifecycle_stage::lifecycle_stage_udf(),
         functions::is_churned::is_churned_udf(),
+        functions::clv_cutoff_features::clv_cutoff_features_udf(),
+        functions::churn_model_score::churn_model_score_udf(),
     ]
     .into_iter()
     .chain(functions::model_predictions::model_prediction_udfs())
@@ -70,6 +72,8 @@ pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
 pub fn aggregate_functions() -> Vec<Arc<datafusion::logical_expr::AggregateUDF>> {
     let mut fns = functions::model_fit::model_fit_udafs();
     fns.push(functions::churn_auc::churn_auc_udaf());
+    fns.push(functions::churn_metrics::churn_metrics_udaf());
+    fns.push(functions::churn_model_fit::churn_model_fit_udaf());
     fns
 }
 
@@ -102,6 +106,22 @@ pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
         ("clv_model", Arc::new(ClvModel)),
         ("churn_labels", Arc::new(ChurnLabels)),
         ("churn_evaluate", Arc::new(ChurnEvaluate)),
+        (
+            "churn_features",
+            Arc::new(functions::churn_features_table::ChurnFeaturesTableFunction),
+        ),
+        (
+            "churn_risk",
+            Arc::new(functions::churn_risk_table::ChurnRiskTableFunction),
+        ),
+        (
+            "churn_contacts",
+            Arc::new(functions::churn_contacts_table::ChurnContactsTableFunction),
+        ),
+        (
+            "churn_model",
+            Arc::new(functions::churn_model_table::ChurnModelTableFunction),
+        ),
     ]
 }
 

@@ -2,9 +2,17 @@
 
 pub mod btyd_summary_table;
 pub mod churn_auc;
+pub mod churn_contacts_table;
 pub mod churn_evaluate_table;
+pub mod churn_features_table;
 pub mod churn_labels_table;
+pub mod churn_metrics;
+pub mod churn_model_fit;
+pub mod churn_model_score;
+pub mod churn_model_table;
+pub mod churn_risk_table;
 pub mod clv_check;
+pub mod clv_cutoff_features;
 pub mod clv_period_index;
 pub mod clv_period_start;
 pub mod clv_predict_table;

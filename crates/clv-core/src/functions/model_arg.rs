@@ -12,13 +12,13 @@ use datafusion::logical_expr::ColumnarValue;
 
 use crate::ltv::{
     BgBbParams, BgNbdParams, FittedBgBb, FittedBgNbd, FittedGammaGamma, FittedMbgNbd, FittedParetoNbd, FittedSbg,
-    GammaGammaParams, MbgNbdParams, ModelError, ParetoNbdParams, SbgParams, TimeUnit, TransactionModel,
+    GammaGammaParams, MbgNbdParams, ModelError, ParetoNbdParams, SbgParams, TimeUnit, WindowForecast,
 };
 
 /// A fitted model of any kind.
 pub enum Fitted {
-    /// BG/NBD, Pareto/NBD or MBG/NBD.
-    Transactions(Box<dyn TransactionModel + Send + Sync>),
+    /// BG/NBD, Pareto/NBD or MBG/NBD (with their window forecasts).
+    Transactions(Box<dyn WindowForecast + Send + Sync>),
     /// Gamma-Gamma spend.
     GammaGamma(FittedGammaGamma),
     /// BG/BB.

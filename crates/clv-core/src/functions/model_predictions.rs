@@ -3,7 +3,8 @@
 //! | function | models | value |
 //! |---|---|---|
 //! | `p_alive(model, x, t_x, t)` | bg_nbd, pareto_nbd, mbg_nbd, bg_bb (t = n) | P(alive at t) |
-//! | `churn_probability(model, x, t_x, t)` | same | 1 − P(alive) |
+//! | `churn_probability(model, window, x, t_x, t)` | same (bg_bb: window in whole periods) | P(no purchase in (t, t + window]) |
+//! | `dropout_probability(model, x, t_x, t)` | same | 1 − P(alive): has dropped out by t |
 //! | `expected_purchases(model, horizon, x, t_x, t)` | same (bg_bb: horizon in whole periods) | E[purchases in (t, t + horizon]] |
 //! | `expected_purchases_new(model, t)` | same | E[X(t)] for a new customer |
 //! | `prob_purchases(model, n, t)` | same | P(X(t) = n) for a new customer |
@@ -76,11 +77,16 @@ fn whole(v: f64, what: &'static str) -> std::result::Result<u32, ModelError> {
 
 /// A prediction horizon (the kernels call it `t`): finite and >= 0.
 fn horizon(v: f64) -> std::result::Result<f64, ModelError> {
+    length(v, "horizon")
+}
+
+/// A horizon or window length: finite and >= 0.
+fn length(v: f64, name: &'static str) -> std::result::Result<f64, ModelError> {
     if v.is_finite() && v >= 0.0 {
         Ok(v)
     } else {
         Err(ModelError::InvalidArgument {
-            name: "horizon",
+            name,
             value: v,
             reason: "must be finite and >= 0",
         })
@@ -99,9 +105,16 @@ fn p_alive(m: &Fitted, a: &[f64]) -> std::result::Result<Option<f64>, ModelError
 
 /// Every prediction function.
 pub fn model_prediction_udfs() -> Vec<Arc<ScalarUDF>> {
-    let defs: [(&'static str, &'static [&'static str], &'static str, Eval); 9] = [
+    let defs: [(&'static str, &'static [&'static str], &'static str, Eval); 10] = [
         ("p_alive", &["x", "t_x", "t"], TXN, p_alive),
-        ("churn_probability", &["x", "t_x", "t"], TXN, |m, a| {
+        ("churn_probability", &["window", "x", "t_x", "t"], TXN, |m, a| {
+            Ok(match m {
+                Fitted::Transactions(m) => Some(m.prob_no_purchase(length(a[0], "window")?, a[1], a[2], a[3])?),
+                Fitted::BgBb(m) => Some(m.prob_no_transaction(whole(a[0], "window")?, a[1], a[2], a[3])?),
+                _ => None,
+            })
+        }),
+        ("dropout_probability", &["x", "t_x", "t"], TXN, |m, a| {
             Ok(p_alive(m, a)?.map(|p| 1.0 - p))
         }),
         ("expected_purchases", &["horizon", "x", "t_x", "t"], TXN, |m, a| {
@@ -150,10 +163,18 @@ pub fn model_prediction_udfs() -> Vec<Arc<ScalarUDF>> {
             })
         }),
     ];
-    let many: [(&str, EvalMany); 3] = [
+    let many: [(&str, EvalMany); 4] = [
         ("p_alive", p_alive_many),
-        ("churn_probability", |m, a| {
+        ("dropout_probability", |m, a| {
             p_alive_many(m, a).map(|r| r.map(|v| v.into_iter().map(|p| 1.0 - p).collect()))
+        }),
+        ("churn_probability", |m, a| match m {
+            Fitted::Transactions(m) => Some(
+                a[0].iter()
+                    .try_for_each(|w| length(*w, "window").map(|_| ()))
+                    .and_then(|_| m.prob_no_purchase_many(a[0], a[1], a[2], a[3])),
+            ),
+            _ => None,
         }),
         ("expected_purchases", |m, a| match m {
             Fitted::Transactions(m) => Some(
@@ -188,6 +209,12 @@ impl ScalarUDFImpl for ModelPrediction {
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        if self.name == "churn_probability" && arg_types.len() == 4 {
+            return plan_err!(
+                "churn_probability takes (model, window, x, t_x, t): the probability of no purchase in the window \
+                 (t, t + window]; for 1 - P(alive), the probability of having dropped out, use dropout_probability(model, x, t_x, t)"
+            );
+        }
         if arg_types.len() != self.args.len() + 1 {
             return plan_err!(
                 "{} takes (model, {}), got {} arguments",

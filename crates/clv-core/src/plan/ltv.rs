@@ -70,7 +70,7 @@ fn models(summary: LogicalPlanBuilder, o: &ClvOptions) -> Result<LogicalPlanBuil
 /// The fields the predictions read (`model`, the parameters, `time_unit`) of a fitted struct:
 /// the cross join then copies a few numbers onto every customer instead of the whole fit report
 /// with its JSON.
-fn scoring_fields(fit: Expr, kind: FitKind) -> Expr {
+pub(crate) fn scoring_fields(fit: Expr, kind: FitKind) -> Expr {
     let mut args = vec![];
     for name in ["model"].iter().chain(kind.params()).chain(["time_unit"].iter()) {
         args.push(lit(*name));
