@@ -7,7 +7,7 @@ use datafusion::prelude::SessionContext;
 use crate::churn::Period;
 use crate::config::{ClvOptions, Collapse, InvalidAmounts, Monetary, NegativeAmounts, TimeUnit};
 use crate::plan::btyd::btyd_summary_plan;
-use crate::plan::churn::{churn_evaluate_plan, churn_labels_plan};
+use crate::plan::churn::churn_labels_plan;
 use crate::plan::report::{PolicyReport, policy_report_plan};
 use crate::plan::rfm::{RfmFunctions, rfm_plan};
 use crate::plan::source::TransactionSource;
@@ -87,6 +87,8 @@ macro_rules! contract_setters {
         }
     };
 }
+
+pub(crate) use contract_setters;
 
 /// RFM per customer: `Rfm::new().as_of("1998-07-01").bins(5).dataframe(&ctx, "orders")`.
 ///
@@ -252,7 +254,8 @@ impl ChurnLabels {
         self.set("window_days", days)
     }
 
-    /// Adds `x, t_x, t, p_alive, churn_probability, expected_purchases` (default false).
+    /// Adds `x, t_x, t, p_alive, churn_probability` (no purchase in the window),
+    /// `dropout_probability` (1 − P(alive)) and `expected_purchases` (default false).
     pub fn btyd(self, on: bool) -> Self {
         self.set("btyd", on)
     }
@@ -270,11 +273,9 @@ impl ChurnLabels {
         Ok(DataFrame::new(state, plan))
     }
 
-    /// The decile calibration table with the AUC, the same as SQL `churn_evaluate()`.
+    /// Every churn score side by side on these labels, the same as SQL `churn_evaluate()`
+    /// (see [`crate::ChurnRisk::evaluate`]).
     pub async fn evaluate(&self, ctx: &SessionContext, source: impl Into<TransactionSource>) -> Result<DataFrame> {
-        let state = ctx.state();
-        let plan = source.into().resolve(&state).await?;
-        let plan = churn_evaluate_plan(plan, &self.options(ctx)?, &RfmFunctions::from_session(&state))?;
-        Ok(DataFrame::new(state, plan))
+        crate::api_churn::evaluation(ctx, source.into(), self.options(ctx)?, false).await
     }
 }

@@ -197,6 +197,9 @@ pub struct ClvOptions {
     /// `churn_risk` tier `medium` from this churn probability on, below `churn_high_risk`
     /// (default 0.7).
     pub churn_medium_risk: f64,
+    /// `churn_evaluate`: a table or file with more scores to compare (`customer_id`, optionally
+    /// `cutoff`, and numeric score columns).
+    pub churn_scores: Option<String>,
 }
 
 impl Default for ClvOptions {
@@ -237,6 +240,7 @@ impl Default for ClvOptions {
             churn_lambda: 0.01,
             churn_high_risk: 0.9,
             churn_medium_risk: 0.7,
+            churn_scores: None,
         }
     }
 }
@@ -366,6 +370,10 @@ pub const OPTION_KEYS: &[(&str, &str)] = &[
     (
         "churn.medium_risk",
         "churn_risk tier medium from this churn probability, below high_risk (default 0.7)",
+    ),
+    (
+        "churn.scores",
+        "churn_evaluate: a table or file of more scores to compare (customer_id [, cutoff], score columns)",
     ),
 ];
 
@@ -507,6 +515,7 @@ impl ClvOptions {
             "churn.lambda" | "lambda" => self.churn_lambda = parse_number(value, key)?,
             "churn.high_risk" | "high_risk" => self.churn_high_risk = parse_probability(value, key)?,
             "churn.medium_risk" | "medium_risk" => self.churn_medium_risk = parse_probability(value, key)?,
+            "churn.scores" | "scores" => self.churn_scores = none_if_empty(value).map(str::to_string),
             "btyd.holdout_end" | "holdout_end" => {
                 self.btyd_holdout_end = none_if_empty(value).map(|v| parse_date(v, "holdout_end")).transpose()?
             }
@@ -592,6 +601,7 @@ impl ClvOptions {
                     "churn.lambda" => Some(self.churn_lambda.to_string()),
                     "churn.high_risk" => Some(self.churn_high_risk.to_string()),
                     "churn.medium_risk" => Some(self.churn_medium_risk.to_string()),
+                    "churn.scores" => self.churn_scores.clone(),
                     _ => None,
                 };
                 (*k, v)
@@ -705,6 +715,7 @@ mod tests {
             ("churn.lambda", "0.03"),
             ("churn.high_risk", "0.85"),
             ("churn.medium_risk", "0.6"),
+            ("churn.scores", "my_scores"),
         ] {
             o.set_option(k, v).unwrap();
         }

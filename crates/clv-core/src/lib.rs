@@ -21,6 +21,7 @@
 //! [`table::RfmTable`] provider; [`config`] the `clv.` session options; [`api`] the builders.
 
 pub mod api;
+pub mod api_churn;
 pub mod churn;
 /// The model mathematics, from the [`clv_models`] crate (no DataFusion).
 pub use clv_models as ltv;
@@ -41,6 +42,7 @@ use datafusion::logical_expr::{ScalarUDF, WindowUDF};
 use datafusion::prelude::SessionContext;
 
 pub use api::{BtydSummary, ChurnLabels, Rfm};
+pub use api_churn::ChurnRisk;
 pub use config::{ClvOptions, Collapse, InvalidAmounts, Monetary, NegativeAmounts, TimeUnit};
 pub use plan::report::PolicyReport;
 pub use plan::source::TransactionSource;
@@ -121,6 +123,10 @@ pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
         (
             "churn_model",
             Arc::new(functions::churn_model_table::ChurnModelTableFunction),
+        ),
+        (
+            "churn_calibration",
+            Arc::new(functions::churn_calibration_table::ChurnCalibrationTableFunction),
         ),
     ]
 }

@@ -22,8 +22,8 @@ pub use clv_core::*;
 /// The names most programs need.
 pub mod prelude {
     pub use clv_core::{
-        BtydSummary, ChurnLabels, ClvOptions, Collapse, Direction, InvalidAmounts, Monetary, NegativeAmounts,
-        PolicyReport, Rfm, RfmTable, SchemeRegistry, ScoreMethod, SegmentScheme, TimeUnit, TransactionSource,
-        register_all, register_scheme,
+        BtydSummary, ChurnLabels, ChurnRisk, ClvOptions, Collapse, Direction, InvalidAmounts, Monetary,
+        NegativeAmounts, PolicyReport, Rfm, RfmTable, SchemeRegistry, ScoreMethod, SegmentScheme, TimeUnit,
+        TransactionSource, register_all, register_scheme,
     };
 }

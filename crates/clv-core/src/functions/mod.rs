@@ -2,6 +2,7 @@
 
 pub mod btyd_summary_table;
 pub mod churn_auc;
+pub mod churn_calibration_table;
 pub mod churn_contacts_table;
 pub mod churn_evaluate_table;
 pub mod churn_features_table;

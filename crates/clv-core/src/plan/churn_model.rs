@@ -109,10 +109,12 @@ pub const FEATURE_SUMMARY_COLUMNS: [&str; 21] = [
 const CUTOFF: &str = "cutoff";
 /// The BTYD model of a row's cutoff (the scoring fields only).
 const BTYD_MODEL: &str = "__clv_btyd_model";
-const DATA_END: &str = "__clv_data_end";
-/// Training rows: the scoring cutoff they train the model for.
-const SCORED_AT: &str = "__clv_scored_at";
-const MODEL: &str = "__clv_churn_model";
+/// The data end (Int64 days) on every row of [`scored_rows`].
+pub(crate) const DATA_END: &str = "__clv_data_end";
+/// Training rows: the scoring cutoff they train the model for (Int32 days).
+pub(crate) const SCORED_AT: &str = "__clv_scored_at";
+/// The trained model (`churn_model_fit`'s struct) on every row of [`scored_rows`].
+pub(crate) const MODEL: &str = "__clv_churn_model";
 /// The longest churn window (about 270 years), as `churn_labels`.
 const MAX_WINDOW_DAYS: i64 = 100_000;
 
@@ -133,8 +135,39 @@ pub fn training_cutoffs(cutoff: i32, window: i64, every: Period, periods: u32) -
     out
 }
 
+/// Every (scoring cutoff, training cutoff) pair of the scoring cutoffs.
+pub(crate) fn training_pairs(scoring: &[i32], o: &ClvOptions) -> Result<Vec<(i32, i32)>> {
+    let window = window_days(o)?;
+    Ok(scoring
+        .iter()
+        .flat_map(|&c| {
+            training_cutoffs(c, window, o.churn_every, o.churn_train_periods)
+                .into_iter()
+                .map(move |t| (c, t))
+        })
+        .collect())
+}
+
+/// The rows of `rows` (with a `cutoff` column) at the training cutoffs of `pairs`, each with the
+/// scoring cutoff it trains for (`__clv_scored_at`; a row serving two scoring cutoffs appears
+/// twice).
+pub(crate) fn training_rows(pairs: &[(i32, i32)], rows: LogicalPlan) -> Result<LogicalPlanBuilder> {
+    let pair_rows = pairs.iter().map(|(c, t)| vec![lit(*c), lit(*t)]).collect::<Vec<_>>();
+    let pairs = LogicalPlanBuilder::values(pair_rows)?
+        .project(vec![
+            ident("column1").alias(SCORED_AT),
+            ident("column2").alias("__clv_train_day"),
+        ])?
+        .build()?;
+    LogicalPlanBuilder::from(pairs).join_on(
+        rows,
+        JoinType::Inner,
+        vec![ident("__clv_train_day").eq(cast(days_of(ident(CUTOFF)), DataType::Int32))],
+    )
+}
+
 /// The window length, checked.
-fn window_days(o: &ClvOptions) -> Result<i64> {
+pub(crate) fn window_days(o: &ClvOptions) -> Result<i64> {
     let w = o.churn_window_days;
     if w > MAX_WINDOW_DAYS {
         return plan_err!("window_days must be at most {MAX_WINDOW_DAYS}, got {w}");
@@ -323,7 +356,7 @@ fn data_end(prepared: &LogicalPlan, o: &ClvOptions) -> Result<LogicalPlan> {
     .build()
 }
 
-fn days_of(e: Expr) -> Expr {
+pub(crate) fn days_of(e: Expr) -> Expr {
     cast(cast(e, DataType::Date32), DataType::Int64)
 }
 
@@ -354,7 +387,7 @@ pub fn churn_features_plan(source: LogicalPlan, o: &ClvOptions) -> Result<Logica
 
 /// `window_end`, `censored` and `churned` over rows with `cutoff`, `window_purchases` and
 /// `__clv_data_end` (the definitions of `churn_labels`).
-fn label_columns(o: &ClvOptions) -> Result<Vec<Expr>> {
+pub(crate) fn label_columns(o: &ClvOptions) -> Result<Vec<Expr>> {
     let window_end = days_of(ident(CUTOFF)) + lit(window_days(o)?);
     let censored = window_end.clone().gt(ident(DATA_END));
     let churned = when(ident("window_purchases").gt(lit(0_i64)), lit(false))
@@ -379,14 +412,7 @@ pub(crate) fn scored_rows(source: LogicalPlan, o: &ClvOptions, scoring: &[i32]) 
     let limit = i32::try_from(last_needed).unwrap_or(i32::MAX);
     limited.as_of = Some(o.as_of.map_or(limit, |a| a.min(limit)));
     let prepared = prepare(source.clone(), &limited)?;
-    let pairs: Vec<(i32, i32)> = scoring
-        .iter()
-        .flat_map(|&c| {
-            training_cutoffs(c, window, o.churn_every, o.churn_train_periods)
-                .into_iter()
-                .map(move |t| (c, t))
-        })
-        .collect();
+    let pairs = training_pairs(scoring, o)?;
     let mut all: Vec<i32> = scoring.iter().copied().chain(pairs.iter().map(|p| p.1)).collect();
     all.sort_unstable();
     all.dedup();
@@ -400,24 +426,11 @@ pub(crate) fn scored_rows(source: LogicalPlan, o: &ClvOptions, scoring: &[i32]) 
     let models = if pairs.is_empty() {
         None
     } else {
-        let pair_rows = pairs.iter().map(|(c, t)| vec![lit(*c), lit(*t)]).collect::<Vec<_>>();
-        let pairs = LogicalPlanBuilder::values(pair_rows)?
-            .project(vec![
-                ident("column1").alias(SCORED_AT),
-                ident("column2").alias("__clv_train_day"),
-            ])?
-            .build()?;
-        // A training window must be complete: it ends by the scoring cutoff and the data end.
-        let complete = (days_of(ident(CUTOFF)) + lit(window))
-            .lt_eq(cast(ident(SCORED_AT), DataType::Int64))
-            .and((days_of(ident(CUTOFF)) + lit(window)).lt_eq(ident(DATA_END)));
+        // A training window must be complete: it ends by the scoring cutoff (by construction)
+        // and by the data end.
+        let complete = (days_of(ident(CUTOFF)) + lit(window)).lt_eq(ident(DATA_END));
         Some(
-            LogicalPlanBuilder::from(pairs)
-                .join_on(
-                    rows.clone(),
-                    JoinType::Inner,
-                    vec![ident("__clv_train_day").eq(cast(days_of(ident(CUTOFF)), DataType::Int32))],
-                )?
+            training_rows(&pairs, rows.clone())?
                 .filter(complete)?
                 .aggregate(
                     vec![ident(SCORED_AT)],
@@ -610,12 +623,11 @@ pub fn churn_contacts_plan(source: LogicalPlan, o: &ClvOptions, fns: &super::rfm
         ident(CUSTOMER).sort(true, false),
     ];
     let rank = datafusion::functions_window::expr_fn::row_number()
-        .order_by(order.clone())
+        .order_by(order)
         .build()?
         .alias("rank");
     LogicalPlanBuilder::from(churn_risk_plan(source, o, fns)?)
         .window(vec![rank])?
-        .sort(vec![ident("rank").sort(true, false)])?
         .project(CHURN_CONTACT_COLUMNS.iter().map(|c| ident(*c)))?
         .build()
 }

@@ -2,6 +2,7 @@
 
 pub mod btyd;
 pub mod churn;
+pub mod churn_evaluate;
 pub mod churn_model;
 pub mod cohort;
 pub mod lifecycle;
