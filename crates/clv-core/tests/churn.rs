@@ -173,8 +173,16 @@ async fn churn_evaluate_and_calibration_equal_independent_computations() -> Resu
         &format!("CREATE TABLE labels AS SELECT * FROM churn_labels({args}, 'btyd=true') WHERE churned IS NOT NULL"),
     )
     .await?;
-    query(&ctx, &format!("CREATE TABLE evaluation AS SELECT * FROM churn_evaluate({args})")).await?;
-    query(&ctx, &format!("CREATE TABLE calibration AS SELECT * FROM churn_calibration({args})")).await?;
+    query(
+        &ctx,
+        &format!("CREATE TABLE evaluation AS SELECT * FROM churn_evaluate({args})"),
+    )
+    .await?;
+    query(
+        &ctx,
+        &format!("CREATE TABLE calibration AS SELECT * FROM churn_calibration({args})"),
+    )
+    .await?;
     // Three of the scores, taken from churn_labels instead: BG/NBD's window probability
     // (churn_probability), 1 − P(alive) and days since the last purchase (heavily tied).
     for (score, column) in [
@@ -227,11 +235,23 @@ async fn churn_evaluate_and_calibration_equal_independent_computations() -> Resu
     // one-time buyer P(alive) = 1, and they are most of those who do not come back (see the guide).
     // (To 6 decimals: the last digits follow the fit's last bits, which are converged to the
     // optimiser's tolerance, not beyond.)
-    let auc = text(&ctx, "SELECT round(auc, 7) AS auc FROM evaluation WHERE score = 'dropout_probability'").await?;
+    let auc = text(
+        &ctx,
+        "SELECT round(auc, 7) AS auc FROM evaluation WHERE score = 'dropout_probability'",
+    )
+    .await?;
     assert!(auc.contains("| 0.3334206"), "{auc}");
     // churn_auc over the labels agrees with the evaluation.
-    let a = text(&ctx, "SELECT round(churn_auc(dropout_probability, churned), 12) AS auc FROM labels").await?;
-    let b = text(&ctx, "SELECT round(auc, 12) AS auc FROM evaluation WHERE score = 'dropout_probability'").await?;
+    let a = text(
+        &ctx,
+        "SELECT round(churn_auc(dropout_probability, churned), 12) AS auc FROM labels",
+    )
+    .await?;
+    let b = text(
+        &ctx,
+        "SELECT round(auc, 12) AS auc FROM evaluation WHERE score = 'dropout_probability'",
+    )
+    .await?;
     assert_eq!(a, b);
     Ok(())
 }
