@@ -52,6 +52,31 @@ pub const FUNCTIONS: &[(&str, &str, &str)] = &[
         "churn_evaluate(source [, cutoffs [, window_days]] [, 'name=value' ...])",
     ),
     (
+        "churn_calibration",
+        "table",
+        "churn_calibration(source [, cutoffs [, window_days]] [, 'name=value' ...])",
+    ),
+    (
+        "churn_features",
+        "table",
+        "churn_features(source [, cutoffs [, window_days]] [, 'name=value' ...])",
+    ),
+    (
+        "churn_risk",
+        "table",
+        "churn_risk(source, cutoff [, window_days] [, 'name=value' ...])",
+    ),
+    (
+        "churn_contacts",
+        "table",
+        "churn_contacts(source, cutoff [, window_days] [, 'name=value' ...])",
+    ),
+    (
+        "churn_model",
+        "table",
+        "churn_model(source, cutoff [, window_days] [, 'name=value' ...])",
+    ),
+    (
         "clv_predict",
         "table",
         "clv_predict(source [, calibration_end [, horizon]] [, 'name=value' ...])",
@@ -89,8 +114,20 @@ pub const FUNCTIONS: &[(&str, &str, &str)] = &[
     ("bgbb_fit", "aggregate", "bgbb_fit(x, t_x, n [, weight [, penalizer]])"),
     ("sbg_fit", "aggregate", "sbg_fit(t, churned [, weight [, penalizer]])"),
     ("churn_auc", "aggregate", "churn_auc(score, churned)"),
+    ("churn_metrics", "aggregate", "churn_metrics(score, churned)"),
+    (
+        "churn_model_fit",
+        "aggregate",
+        "churn_model_fit(churned, feature1, ... [, 'lambda=0.01'] [, 'max_iterations=100'])",
+    ),
+    ("churn_model_score", "scalar", "churn_model_score(model, feature1, ...)"),
     ("p_alive", "scalar", "p_alive(model, x, t_x, t)"),
-    ("churn_probability", "scalar", "churn_probability(model, x, t_x, t)"),
+    (
+        "churn_probability",
+        "scalar",
+        "churn_probability(model, window, x, t_x, t)",
+    ),
+    ("dropout_probability", "scalar", "dropout_probability(model, x, t_x, t)"),
     (
         "expected_purchases",
         "scalar",
@@ -134,6 +171,11 @@ pub const FUNCTIONS: &[(&str, &str, &str)] = &[
         "clv_check",
         "scalar",
         "clv_check(violation, message, customer, value)  (internal)",
+    ),
+    (
+        "clv_cutoff_features",
+        "scalar",
+        "clv_cutoff_features(history, cutoffs, window_days)  (internal)",
     ),
 ];
 

@@ -161,6 +161,9 @@ impl FitKind {
 pub struct ModelFit {
     kind: FitKind,
     signature: Signature,
+    /// NULL instead of an error when no row (Gamma-Gamma: fewer than two rows) has a repeat
+    /// purchase (x > 0).
+    null_without_repeats: bool,
 }
 
 impl ModelFit {
@@ -169,6 +172,17 @@ impl ModelFit {
         Self {
             kind,
             signature: Signature::user_defined(Volatility::Immutable),
+            null_without_repeats: false,
+        }
+    }
+
+    /// The aggregate fitting `kind` that returns NULL, not an error, for a group without any
+    /// repeat purchase (the churn model's per-cutoff fits: a cutoff just after the data starts).
+    /// Plans that use it and run on a cluster get the registered, strict function.
+    pub fn null_without_repeats(kind: FitKind) -> Self {
+        Self {
+            null_without_repeats: true,
+            ..Self::new(kind)
         }
     }
 }
@@ -291,10 +305,20 @@ impl AggregateUDFImpl for ModelFit {
             },
         };
         if !k.has_time_unit() {
-            return Ok(Box::new(FitAccumulator::new(k, None, penalizer)));
+            return Ok(Box::new(FitAccumulator::new(
+                k,
+                None,
+                penalizer,
+                self.null_without_repeats,
+            )));
         }
         let Some(e) = args.exprs.get(n + 1) else {
-            return Ok(Box::new(FitAccumulator::new(k, None, penalizer)));
+            return Ok(Box::new(FitAccumulator::new(
+                k,
+                None,
+                penalizer,
+                self.null_without_repeats,
+            )));
         };
         let Some(ScalarValue::Utf8(Some(text))) = e.downcast_ref::<Literal>().map(|l| l.value()) else {
             return plan_err!(
@@ -323,7 +347,12 @@ impl AggregateUDFImpl for ModelFit {
             }
             None => given,
         };
-        Ok(Box::new(FitAccumulator::new(k, Some(unit), penalizer)))
+        Ok(Box::new(FitAccumulator::new(
+            k,
+            Some(unit),
+            penalizer,
+            self.null_without_repeats,
+        )))
     }
 
     /// Fills a missing weight (1), time unit (the session's `clv.btyd.time_unit`, marked as the
@@ -391,6 +420,7 @@ struct FitAccumulator {
     skipped: i64,
     time_unit: Option<TimeUnit>,
     penalizer: f64,
+    null_without_repeats: bool,
 }
 
 fn key_bits(v: f64) -> u64 {
@@ -398,13 +428,14 @@ fn key_bits(v: f64) -> u64 {
 }
 
 impl FitAccumulator {
-    fn new(kind: FitKind, time_unit: Option<TimeUnit>, penalizer: f64) -> Self {
+    fn new(kind: FitKind, time_unit: Option<TimeUnit>, penalizer: f64, null_without_repeats: bool) -> Self {
         Self {
             kind,
             rows: HashMap::new(),
             skipped: 0,
             time_unit,
             penalizer,
+            null_without_repeats,
         }
     }
 
@@ -450,6 +481,11 @@ impl Accumulator for FitAccumulator {
     fn evaluate(&mut self) -> Result<ScalarValue> {
         let k = self.kind;
         let (keys, w) = self.columns();
+        // Gamma-Gamma needs two repeat buyers, the transaction models one.
+        let needed = if k == FitKind::GammaGamma { 2 } else { 1 };
+        if self.null_without_repeats && keys.iter().filter(|r| r[0] > 0.0).count() < needed {
+            return Ok(ScalarValue::try_from(DataType::Struct(k.result_fields()))?);
+        }
         let col = |j: usize| keys.iter().map(|r| r[j]).collect::<Vec<f64>>();
         let unit = self.time_unit.unwrap_or(TimeUnit::Week);
         let e = |e| model_err(k, e);

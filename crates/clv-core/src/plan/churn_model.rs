@@ -263,7 +263,9 @@ fn add_window_terms(rows: LogicalPlanBuilder, o: &ClvOptions) -> Result<LogicalP
     let rows = rows.build()?;
     let kind = fit_kind(o)?;
     let unit = o.btyd_time_unit;
-    let fit = AggregateUDF::from(ModelFit::new(kind));
+    // A cutoff without any repeat purchase (just after the data starts) has no model: its rows
+    // get NULL window terms, and the model fit skips them.
+    let fit = AggregateUDF::from(ModelFit::null_without_repeats(kind));
     let (x, t_x, t) = (ident("x"), ident("t_x"), ident("t"));
     let models = LogicalPlanBuilder::from(rows.clone())
         .aggregate(
@@ -301,7 +303,7 @@ fn add_window_terms(rows: LogicalPlanBuilder, o: &ClvOptions) -> Result<LogicalP
             .alias("dropout_probability"),
     ]);
     LogicalPlanBuilder::from(rows)
-        .join(models, JoinType::Inner, (vec![CUTOFF], vec!["__clv_mcut"]), None)?
+        .join(models, JoinType::Left, (vec![CUTOFF], vec!["__clv_mcut"]), None)?
         .project(columns)
 }
 
@@ -524,7 +526,8 @@ pub fn churn_risk_plan(source: LogicalPlan, o: &ClvOptions, fns: &super::rfm::Rf
     let scored = scored_rows(source.clone(), o, &[cutoff])?;
     let unit = o.btyd_time_unit;
     // Gamma-Gamma at the cutoff, on the repeat buyers with a positive mean repeat spend.
-    let gg = AggregateUDF::from(ModelFit::new(FitKind::GammaGamma));
+    // (NULL, and so no expected value, with fewer than two repeat buyers.)
+    let gg = AggregateUDF::from(ModelFit::null_without_repeats(FitKind::GammaGamma));
     let (x, spend) = (ident("x"), ident("repeat_spend"));
     let spend_model = LogicalPlanBuilder::from(scored.clone())
         .filter(x.clone().gt(lit(0.0)).and(spend.clone().gt(lit(0.0))))?
@@ -569,6 +572,12 @@ pub fn churn_risk_plan(source: LogicalPlan, o: &ClvOptions, fns: &super::rfm::Rf
         .cross_join(scored)?
         .join(segments, JoinType::Left, (vec![CUSTOMER], vec!["__clv_rc"]), None)?
         .filter(require_model("churn_risk"))?
+        .filter(crate::functions::clv_check::clv_check(
+            ident("window_probability").is_null(),
+            "churn_risk: no customer has a repeat purchase by the cutoff, so the BTYD model (and the churn model's window features) cannot be fitted; choose a later cutoff",
+            ident(CUSTOMER),
+            lit(0.0),
+        ))?
         .project(vec![
             ident(CUTOFF),
             ident(CUSTOMER),
