@@ -482,3 +482,45 @@ async fn row_json(ctx: &SessionContext) -> Result<String> {
     let c = datafusion::arrow::compute::cast(b[0].column(0), &datafusion::arrow::datatypes::DataType::Utf8)?;
     Ok(c.as_string::<i32>().value(0).to_string())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cutoff_without_repeat_purchases_is_skipped_in_training_and_named_in_errors() -> Result<()> {
+    // 300 customers who all first buy on 2024-01-31 (the first training month end: nobody has a
+    // repeat purchase yet, so it has no BG/NBD model), then buy again on customer-specific days.
+    let ctx = context(2)?;
+    query(
+        &ctx,
+        "CREATE TABLE small AS
+         SELECT c AS customer_id, DATE '2024-01-31' AS order_date, 10.0 + c % 7 AS amount FROM generate_series(1, 300) AS g(c)
+         UNION ALL
+         SELECT c, DATE '2024-01-31' + CAST(1 + (c * 37 + k * 53) % 170 AS INT), 5.0 + k FROM generate_series(1, 300) AS g(c)
+         CROSS JOIN generate_series(1, 3) AS h(k) WHERE (c + k) % 4 <> 0 AND c % 5 <> 0",
+    )
+    .await?;
+    let model = row_f64(
+        &ctx,
+        "SELECT rows, skipped_rows, converged FROM churn_model('small', '2024-08-31', 30)",
+    )
+    .await?;
+    // Training month ends 2024-01-31 … 07-31; the 300 rows of 01-31 have no window features.
+    assert_eq!(model[1], 300.0, "{model:?}");
+    assert!(model[0] > 1000.0 && model[2] == 1.0, "{model:?}");
+    let n = scalar_i64(&ctx, "SELECT count(*) FROM churn_risk('small', '2024-08-31', 30) WHERE churn_probability IS NULL").await?;
+    assert_eq!(n, 0);
+    // Scoring where no model can be trained says why.
+    let e = query(&ctx, "SELECT * FROM churn_risk('small', '2024-01-31', 30)")
+        .await
+        .unwrap_err()
+        .to_string();
+    // (Two checks apply at 2024-01-31, the first to run reports.)
+    assert!(
+        e.contains("churn_risk: no training rows") || e.contains("churn_risk: no customer has a repeat purchase by the cutoff"),
+        "{e}"
+    );
+    let e = query(&ctx, "SELECT * FROM churn_risk('small', '2024-06-30,2024-07-31', 30)")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("churn_risk scores at one cutoff, got 2"), "{e}");
+    Ok(())
+}
