@@ -505,7 +505,11 @@ async fn a_cutoff_without_repeat_purchases_is_skipped_in_training_and_named_in_e
     // Training month ends 2024-01-31 … 07-31; the 300 rows of 01-31 have no window features.
     assert_eq!(model[1], 300.0, "{model:?}");
     assert!(model[0] > 1000.0 && model[2] == 1.0, "{model:?}");
-    let n = scalar_i64(&ctx, "SELECT count(*) FROM churn_risk('small', '2024-08-31', 30) WHERE churn_probability IS NULL").await?;
+    let n = scalar_i64(
+        &ctx,
+        "SELECT count(*) FROM churn_risk('small', '2024-08-31', 30) WHERE churn_probability IS NULL",
+    )
+    .await?;
     assert_eq!(n, 0);
     // Scoring where no model can be trained says why.
     let e = query(&ctx, "SELECT * FROM churn_risk('small', '2024-01-31', 30)")
@@ -514,7 +518,8 @@ async fn a_cutoff_without_repeat_purchases_is_skipped_in_training_and_named_in_e
         .to_string();
     // (Two checks apply at 2024-01-31, the first to run reports.)
     assert!(
-        e.contains("churn_risk: no training rows") || e.contains("churn_risk: no customer has a repeat purchase by the cutoff"),
+        e.contains("churn_risk: no training rows")
+            || e.contains("churn_risk: no customer has a repeat purchase by the cutoff"),
         "{e}"
     );
     let e = query(&ctx, "SELECT * FROM churn_risk('small', '2024-06-30,2024-07-31', 30)")

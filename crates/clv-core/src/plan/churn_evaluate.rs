@@ -38,15 +38,21 @@ use crate::functions::churn_metrics::{METRIC_FIELDS, churn_metrics_udaf, decile_
 /// The built-in scores: name and description.
 pub const SCORES: [(&str, &str); 7] = [
     ("churn_model", "trained model: the default churn_probability"),
-    ("window_probability", "P(no purchase in the window), transaction model"),
-    ("expected_purchases", "-E[purchases in the window], transaction model"),
+    (
+        "window_probability",
+        "P(no purchase in the window) from transaction model",
+    ),
+    (
+        "expected_purchases",
+        "-E[purchases in the window] from transaction model",
+    ),
     ("recency_days", "days since the last purchase"),
     (
         "rfm_segment",
         "churn rate of the customer's RFM segment at the training cutoffs",
     ),
-    ("dropout_probability", "1 - P(alive), transaction model"),
-    ("base_rate", "training churn rate, the same for everyone"),
+    ("dropout_probability", "1 - P(alive) from transaction model"),
+    ("base_rate", "training churn rate: the same for everyone"),
 ];
 
 /// The columns of `churn_evaluate`.
