@@ -775,6 +775,35 @@ impl Compressed {
         self.k0.len()
     }
 
+    /// Replaces the weights (one per row, zeros allowed: the rows stay) and their total.
+    /// `false`, and nothing changed, when `w` has the wrong length.
+    pub fn set_weights(&mut self, w: &[f64]) -> bool {
+        if w.len() != self.w.len() {
+            return false;
+        }
+        self.w.copy_from_slice(w);
+        self.total_weight = w.iter().sum();
+        true
+    }
+
+    /// The row holding the key `(k0, k1, k2)` (binary search in the sorted rows; equal keys are
+    /// compared as [`Compressed::new`] merges them, -0.0 = +0.0), `None` when absent (a row
+    /// whose weight was 0).
+    pub fn row_of(&self, k0: f64, k1: f64, k2: f64) -> Option<usize> {
+        let key = [sort_key(k0), sort_key(k1), sort_key(k2)];
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            let at = [sort_key(self.k0[mid]), sort_key(self.k1[mid]), sort_key(self.k2[mid])];
+            match at.cmp(&key) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some(mid),
+            }
+        }
+        None
+    }
+
     /// Runs of equal `k0` as `(k0, start, end)`.
     pub fn groups(&self) -> Vec<(f64, usize, usize)> {
         let mut g = Vec::new();

@@ -121,6 +121,11 @@ macro_rules! fit_builder_methods {
             self.options.require_convergence = yes;
             self
         }
+        /// Every option at once.
+        pub fn with_options(mut self, options: $crate::optimize::FitOptions) -> Self {
+            self.options = options;
+            self
+        }
         /// The options collected so far.
         pub fn options(&self) -> &$crate::optimize::FitOptions {
             &self.options
@@ -144,20 +149,26 @@ pub(crate) trait Objective<const N: usize> {
     {
         None
     }
+    /// Replaces the row weights (`w` has one weight per row, in the objective's row order; zeros
+    /// allowed) without rebuilding the objective: the bootstrap refits on reweighted rows.
+    /// `false` when the objective does not support it.
+    fn set_weights(&mut self, _w: &[f64]) -> bool {
+        false
+    }
 }
 
 /// |φ| beyond this is treated as "cannot be evaluated" (θ outside [1e-13, 1e13]).
-const PHI_BOUND: f64 = 30.0;
+pub(crate) const PHI_BOUND: f64 = 30.0;
 /// Maximal step in log-parameter space per iteration.
-const MAX_STEP: f64 = 2.0;
+pub(crate) const MAX_STEP: f64 = 2.0;
 
-struct Penalized<'a, O> {
-    inner: &'a mut O,
-    lambda: f64,
+pub(crate) struct Penalized<'a, O> {
+    pub inner: &'a mut O,
+    pub lambda: f64,
 }
 
 impl<O> Penalized<'_, O> {
-    fn eval<const N: usize>(&mut self, phi: &[f64; N], g: &mut [f64; N]) -> f64
+    pub(crate) fn eval<const N: usize>(&mut self, phi: &[f64; N], g: &mut [f64; N]) -> f64
     where
         O: Objective<N>,
     {
@@ -191,7 +202,7 @@ pub(crate) struct OptResult<const N: usize> {
 }
 
 #[inline]
-fn dot<const N: usize>(a: &[f64; N], b: &[f64; N]) -> f64 {
+pub(crate) fn dot<const N: usize>(a: &[f64; N], b: &[f64; N]) -> f64 {
     let mut s = 0.0;
     for i in 0..N {
         s += a[i] * b[i];
@@ -200,12 +211,12 @@ fn dot<const N: usize>(a: &[f64; N], b: &[f64; N]) -> f64 {
 }
 
 #[inline]
-fn inf_norm<const N: usize>(a: &[f64; N]) -> f64 {
+pub(crate) fn inf_norm<const N: usize>(a: &[f64; N]) -> f64 {
     a.iter().fold(0.0, |m, v| m.max(v.abs()))
 }
 
 #[inline]
-fn axpy<const N: usize>(x: &[f64; N], a: f64, d: &[f64; N]) -> [f64; N] {
+pub(crate) fn axpy<const N: usize>(x: &[f64; N], a: f64, d: &[f64; N]) -> [f64; N] {
     let mut r = *x;
     for i in 0..N {
         r[i] += a * d[i];
@@ -214,16 +225,16 @@ fn axpy<const N: usize>(x: &[f64; N], a: f64, d: &[f64; N]) -> [f64; N] {
 }
 
 #[derive(Clone, Copy)]
-struct Point<const N: usize> {
-    a: f64,
-    f: f64,
-    dg: f64,
-    x: [f64; N],
-    g: [f64; N],
+pub(crate) struct Point<const N: usize> {
+    pub a: f64,
+    pub f: f64,
+    pub dg: f64,
+    pub x: [f64; N],
+    pub g: [f64; N],
 }
 
 /// Strong-Wolfe line search (Nocedal & Wright, algorithms 3.5/3.6).
-fn line_search<O: Objective<N>, const N: usize>(
+pub(crate) fn line_search<O: Objective<N>, const N: usize>(
     fun: &mut Penalized<'_, O>,
     start: &Point<N>,
     d: &[f64; N],
@@ -336,7 +347,7 @@ pub(crate) struct Memory<const N: usize> {
 }
 
 impl<const N: usize> Memory<N> {
-    fn empty() -> Self {
+    pub(crate) fn empty() -> Self {
         Memory {
             s_hist: [[0.0; N]; M],
             y_hist: [[0.0; N]; M],
@@ -572,7 +583,7 @@ fn nelder_mead<O: Objective<N>, const N: usize>(
 
 /// L-BFGS, then (if needed) Nelder–Mead followed by a second L-BFGS run.
 /// `memory` seeds the first L-BFGS run and receives its final curvature pairs.
-fn minimize<O: Objective<N>, const N: usize>(
+pub(crate) fn minimize<O: Objective<N>, const N: usize>(
     fun: &mut Penalized<'_, O>,
     x0: [f64; N],
     max_iter: usize,
@@ -607,9 +618,15 @@ fn minimize<O: Objective<N>, const N: usize>(
     best
 }
 
-/// Inverse of the diagonal of `A^{-1}` via Cholesky; `None` unless `A` is
+/// The diagonal of `A^{-1}` via Cholesky; `None` unless `A` is
 /// symmetric positive definite.
 fn inverse_diagonal<const N: usize>(a: &[[f64; N]; N]) -> Option<[f64; N]> {
+    cholesky_inverse(a).map(|inv| std::array::from_fn(|i| inv[i][i]))
+}
+
+/// The inverse of a symmetric positive definite `a` by Cholesky (`a = L Lᵀ`,
+/// `a⁻¹ = L⁻ᵀ L⁻¹`); `None` unless `a` is positive definite with a finite inverse.
+pub(crate) fn cholesky_inverse<const N: usize>(a: &[[f64; N]; N]) -> Option<[[f64; N]; N]> {
     let mut l = [[0.0; N]; N];
     for i in 0..N {
         for j in 0..=i {
@@ -627,7 +644,6 @@ fn inverse_diagonal<const N: usize>(a: &[[f64; N]; N]) -> Option<[f64; N]> {
             }
         }
     }
-    // A^{-1} = L^{-T} L^{-1}; diag_i = Σ_k (L^{-1})_{k i}².
     let mut linv = [[0.0; N]; N];
     for i in 0..N {
         linv[i][i] = 1.0 / l[i][i];
@@ -639,14 +655,16 @@ fn inverse_diagonal<const N: usize>(a: &[[f64; N]; N]) -> Option<[f64; N]> {
             linv[i][j] = s / l[i][i];
         }
     }
-    let mut out = [0.0; N];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = (i..N).map(|k| linv[k][i] * linv[k][i]).sum();
-        if !o.is_finite() {
-            return None;
+    // (A^{-1})_{ij} = Σ_k (L^{-1})_{ki} (L^{-1})_{kj}.
+    let mut inv = [[0.0; N]; N];
+    for i in 0..N {
+        for j in 0..=i {
+            let v: f64 = (i..N).map(|k| linv[k][i] * linv[k][j]).sum();
+            inv[i][j] = v;
+            inv[j][i] = v;
         }
     }
-    Some(out)
+    inv.iter().flatten().all(|v| v.is_finite()).then_some(inv)
 }
 
 /// Standard errors at `theta` from the Hessian of the total objective on the

@@ -25,6 +25,7 @@ pub const STAGE_ORDER: &str = "CASE stage WHEN 'new' THEN 1 WHEN 'active' THEN 2
 
 async fn stages(global: &GlobalArgs, args: StagesArgs) -> Result<()> {
     let job = Job::new(global, &args.input, &args.windows.options()).await?;
+    args.view.output.check()?;
     let src = job.source();
     let result = job
         .sql(
@@ -32,15 +33,16 @@ async fn stages(global: &GlobalArgs, args: StagesArgs) -> Result<()> {
             &format!("SELECT * FROM lifecycle({src}) ORDER BY customer_id"),
         )
         .await?;
+    output::warn_if_empty(&result, "lifecycle table");
     if output::emit(&result, &args.view.output, job.quiet)? == Emitted::Stdout {
         return Ok(());
     }
     let o = crate::session::options(&job.ctx);
-    let w = o.lifecycle_windows;
+    let w = o.lifecycle_windows();
     job.note(format!(
         "Lifecycle of {} as of {}: new < {} days since the first purchase, active < {} and churned >= {} days since the last",
         job.input.label,
-        o.as_of.map(clv::config::format_date).unwrap_or_else(|| "the day after the last transaction".into()),
+        o.as_of.map(clv::common::dates::format_date).unwrap_or_else(|| "the day after the last transaction".into()),
         w.new_days,
         w.active_days,
         w.churn_days
@@ -61,6 +63,7 @@ async fn stages(global: &GlobalArgs, args: StagesArgs) -> Result<()> {
 
 async fn transitions(global: &GlobalArgs, args: TransitionsArgs) -> Result<()> {
     let job = Job::new(global, &args.input, &args.windows.options()).await?;
+    args.output.check()?;
     let (from, to) = (literal(&args.from), literal(&args.to));
     let result = job
         .sql(
@@ -71,6 +74,7 @@ async fn transitions(global: &GlobalArgs, args: TransitionsArgs) -> Result<()> {
             ),
         )
         .await?;
+    output::warn_if_empty(&result, "transition table");
     if output::emit(&result, &args.output, job.quiet)? == Emitted::Stdout {
         return Ok(());
     }
@@ -109,14 +113,17 @@ async fn labels(global: &GlobalArgs, args: LabelsArgs) -> Result<()> {
     options.extend(args.rfm.options());
     let job = Job::new(global, &args.input, &options).await?;
     super::rfm::register_schemes(&job.ctx, &args.rfm.scheme_file)?;
+    args.view.output.check()?;
     require_cutoffs(&job)?;
     let src = job.source();
     let result = job
-        .sql(
+        .sql_registered(
             "churn labels",
             &format!("SELECT * FROM churn_labels({src}) ORDER BY cutoff, customer_id"),
+            "churn_labels_result",
         )
         .await?;
+    output::warn_if_empty(&result, "churn-label table");
     if output::emit(&result, &args.view.output, job.quiet)? == Emitted::Stdout {
         return Ok(());
     }
@@ -129,19 +136,77 @@ async fn labels(global: &GlobalArgs, args: LabelsArgs) -> Result<()> {
         .sql("label summary", &label_summary_query(&format!("churn_labels({src})")))
         .await?;
     output::print_table("Labels per cutoff", &summary)?;
+    // A cutoff without customers has no row: say so, with no rate rather than a 0.0 % one.
+    let shown = crate::columns::strings(&summary, "cutoff")?;
+    if let Some(text) = &o.churn_cutoffs {
+        for cutoff in clv::churn::parse_cutoffs(text, o.churn_every)? {
+            let date = clv::common::dates::format_date(cutoff);
+            if !shown.iter().flatten().any(|s| *s == date) {
+                println!("{date}: 0 customers with a purchase by the cutoff; churn rate n/a");
+            }
+        }
+    }
+    if o.churn_btyd {
+        warn_about_fits(&job, &o).await?;
+    }
     output::print_preview("Customers", &result, args.view.preview)
 }
 
+/// Warns when a per-cutoff BTYD fit behind the labels' P(alive) did not converge or is
+/// degenerate (no standard errors): the predictions are then poor.
+async fn warn_about_fits(job: &Job, o: &clv::ClvOptions) -> Result<()> {
+    let fit = match o.ltv_model.as_str() {
+        "pareto_nbd" => "pareto_nbd_fit",
+        "mbg_nbd" => "mbgnbd_fit",
+        _ => "bgnbd_fit",
+    };
+    let fits = job
+        .sql_results(
+            "fit diagnostics",
+            &format!(
+                "SELECT CAST(cutoff AS VARCHAR) AS cutoff, f.converged AS converged, f.se_r IS NOT NULL AS identified
+                 FROM (SELECT cutoff, {fit}(x, t_x, t) AS f FROM churn_labels_result GROUP BY cutoff) ORDER BY cutoff"
+            ),
+        )
+        .await;
+    // A cutoff whose fit fails outright already failed the labels; nothing to add here.
+    let Ok(fits) = fits else { return Ok(()) };
+    let (cutoffs, converged, identified) = (
+        crate::columns::strings(&fits, "cutoff")?,
+        crate::columns::i64s(&fits, "converged")?,
+        crate::columns::i64s(&fits, "identified")?,
+    );
+    for i in 0..cutoffs.len() {
+        let cutoff = cutoffs[i].clone().unwrap_or_default();
+        if converged[i] == 0 {
+            eprintln!(
+                "warning: the {} fit at cutoff {cutoff} did not converge; its p_alive, churn_probability and expected_purchases may be poor",
+                o.ltv_model
+            );
+        } else if identified[i] == 0 {
+            eprintln!(
+                "warning: the {} fit at cutoff {cutoff} is degenerate (no standard errors: the data do not identify the parameters); its p_alive, churn_probability and expected_purchases may be poor",
+                o.ltv_model
+            );
+        }
+    }
+    Ok(())
+}
+
 async fn evaluate(global: &GlobalArgs, args: EvaluateArgs) -> Result<()> {
-    let mut options = args.labels.options();
-    options.extend([
-        ("churn.train_periods", args.train_periods.clone()),
-        ("churn.lambda", args.lambda.clone()),
-        ("churn.scores", args.scores.clone()),
-    ]);
-    options.extend(args.rfm.options());
+    let options = [
+        args.labels.options(),
+        args.train.options(),
+        args.scores.options(),
+        args.rfm.options(),
+    ]
+    .concat();
     let job = Job::new(global, &args.input, &options).await?;
     super::rfm::register_schemes(&job.ctx, &args.rfm.scheme_file)?;
+    args.output.check()?;
+    if let Some(out) = &args.deciles_out {
+        crate::files::check_output(out, "--deciles-out")?;
+    }
     require_cutoffs(&job)?;
     let src = job.source();
     let result = job
@@ -151,6 +216,7 @@ async fn evaluate(global: &GlobalArgs, args: EvaluateArgs) -> Result<()> {
             "evaluation",
         )
         .await?;
+    output::warn_if_empty(&result, "churn evaluation");
     if let Some(out) = &args.deciles_out {
         let deciles = job
             .sql(
@@ -158,22 +224,15 @@ async fn evaluate(global: &GlobalArgs, args: EvaluateArgs) -> Result<()> {
                 &format!("SELECT * FROM churn_calibration({src}) ORDER BY cutoff, score, decile"),
             )
             .await?;
-        output::write(&deciles, None, Some(out))
-            .map_err(|e| crate::error::from_datafusion(e, crate::error::Stage::Query))?;
+        output::write(&deciles, None, Some(out))?;
         job.note(format!("Wrote {} rows to {}", output::rows(&deciles), out.display()));
     }
     if output::emit(&result, &args.output, job.quiet)? == Emitted::Stdout {
         return Ok(());
     }
-    let o = crate::session::options(&job.ctx);
-    job.note(format!(
-        "Churn evaluation of {}: every score against no purchase in the {} days after each cutoff (higher = more likely to churn); \
-         the trained model learns from the last {} month ends whose window ends by the cutoff; the BTYD scores come from a {} model fitted at the cutoff",
-        job.input.label, o.churn_window_days, o.churn_train_periods, o.ltv_model
-    ));
-    output::print_table(
-        "Scores side by side (AUC: 0.5 = random, 1 = perfect; Brier and log loss: lower is better, probabilities only)",
-        &job.sql_results(
+    // Every query runs before anything is printed: a failure leaves stdout empty.
+    let scores = job
+        .sql_results(
             "scores",
             "SELECT cutoff, score, customers, round(churn_rate, 4) AS churn_rate, round(auc, 4) AS auc,
                     round(brier, 4) AS brier, round(log_loss, 4) AS log_loss, round(max_decile_gap, 4) AS max_decile_gap,
@@ -181,11 +240,8 @@ async fn evaluate(global: &GlobalArgs, args: EvaluateArgs) -> Result<()> {
                     round(gain_20, 3) AS gain_20, description
              FROM evaluation ORDER BY cutoff, auc DESC NULLS LAST, score",
         )
-        .await?,
-    )?;
-    for line in auc_warnings(&job).await? {
-        println!("\n{line}");
-    }
+        .await?;
+    let warnings = auc_warnings(&job).await?;
     let deciles = job
         .sql(
             "calibration deciles",
@@ -195,6 +251,19 @@ async fn evaluate(global: &GlobalArgs, args: EvaluateArgs) -> Result<()> {
             ),
         )
         .await?;
+    let o = crate::session::options(&job.ctx);
+    job.note(format!(
+        "Churn evaluation of {}: every score against no purchase in the {} days after each cutoff (higher = more likely to churn); \
+         the trained model learns from the last {} month ends whose window ends by the cutoff; the BTYD scores come from a {} model fitted at the cutoff",
+        job.input.label, o.churn_window_days, o.churn_train_periods, o.ltv_model
+    ));
+    output::print_table(
+        "Scores side by side (AUC: 0.5 = random, 1 = perfect; Brier and log loss: lower is better, probabilities only)",
+        &scores,
+    )?;
+    for line in warnings {
+        println!("\n{line}");
+    }
     output::print_table(
         "Calibration deciles of the trained model (decile 10 = most likely to churn)",
         &deciles,
@@ -209,22 +278,24 @@ pub async fn auc_warnings(job: &Job) -> Result<Vec<String>> {
             "SELECT CAST(cutoff AS VARCHAR) AS cutoff, score, auc FROM evaluation WHERE auc < 0.5 ORDER BY cutoff, score",
         )
         .await?;
-    let mut out = vec![];
-    for b in &low {
-        let text =
-            |i: usize| datafusion::arrow::compute::cast(b.column(i), &datafusion::arrow::datatypes::DataType::Utf8);
-        let (cutoff, score, auc) = (text(0)?, text(1)?, text(2)?);
-        use datafusion::arrow::array::AsArray;
-        for r in 0..b.num_rows() {
-            let auc: f64 = auc.as_string::<i32>().value(r).parse().unwrap_or(f64::NAN);
-            out.push(format!(
-                "Warning: {} ranks the customers at {} worse than a coin flip (AUC {auc:.3} < 0.5): the customers it calls most likely to churn are the least likely. Do not use it to pick whom to contact.",
-                score_name(score.as_string::<i32>().value(r)),
-                cutoff.as_string::<i32>().value(r),
-            ));
-        }
-    }
-    Ok(out)
+    let (cutoffs, scores) = (
+        crate::columns::strings(&low, "cutoff")?,
+        crate::columns::strings(&low, "score")?,
+    );
+    let aucs = crate::columns::f64s(&low, "auc")?;
+    Ok(cutoffs
+        .iter()
+        .zip(&scores)
+        .zip(&aucs)
+        .map(|((cutoff, score), auc)| {
+            format!(
+                "Warning: {} ranks the customers at {} worse than a coin flip (AUC {:.3} < 0.5): the customers it calls most likely to churn are the least likely. Do not use it to pick whom to contact.",
+                score_name(score.as_deref().unwrap_or_default()),
+                cutoff.as_deref().unwrap_or_default(),
+                auc,
+            )
+        })
+        .collect())
 }
 
 /// A score's name for sentences.

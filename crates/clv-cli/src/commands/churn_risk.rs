@@ -5,25 +5,18 @@
 use datafusion::arrow::array::{Array, AsArray};
 
 use super::{Job, literal};
-use crate::cli::{ChurnModelFlags, ContactsArgs, GlobalArgs, InputArgs, ModelArgs, RiskArgs};
+use crate::cli::{ContactsArgs, GlobalArgs, InputArgs, ModelArgs, RiskArgs};
 use crate::error::{CliError, Result};
 use crate::output::{self, Emitted};
 
 /// A job whose `churn.cutoffs` is one date: `--cutoff`, else `--as-of`, else the input's last
 /// transaction date.
-async fn job(
-    global: &GlobalArgs,
-    input: &InputArgs,
-    flags: &ChurnModelFlags,
-    more: Vec<(&'static str, Option<String>)>,
-) -> Result<Job> {
-    let mut options = flags.options();
-    options.extend(more);
-    let job = Job::new(global, input, &options).await?;
+async fn job(global: &GlobalArgs, input: &InputArgs, options: &[Vec<(&'static str, Option<String>)>]) -> Result<Job> {
+    let job = Job::new(global, input, &options.concat()).await?;
     let o = crate::session::options(&job.ctx);
     if o.churn_cutoffs.is_none() {
         let cutoff = match o.as_of {
-            Some(d) => clv::config::format_date(d),
+            Some(d) => clv::common::dates::format_date(d),
             None => last_day(&job, &o.time_column).await?,
         };
         crate::session::set_options(&job.ctx, &[("churn.cutoffs", Some(cutoff))], "")?;
@@ -67,8 +60,8 @@ fn at(job: &Job) -> String {
     )
 }
 
-/// Customers, churn probability and value at risk per tier.
-async fn tier_summary(job: &Job, table: &str) -> Result<()> {
+/// Customers, churn probability and value at risk per tier, with its title.
+async fn tier_summary(job: &Job, table: &str) -> Result<(String, Vec<datafusion::arrow::array::RecordBatch>)> {
     let tiers = job
         .sql_results(
             "risk tiers",
@@ -81,19 +74,24 @@ async fn tier_summary(job: &Job, table: &str) -> Result<()> {
         )
         .await?;
     let o = crate::session::options(&job.ctx);
-    output::print_table(
-        &format!(
-            "Risk tiers (high: churn probability >= {}, medium: >= {}, low: below)",
-            o.churn_high_risk, o.churn_medium_risk
-        ),
-        &tiers,
-    )
+    let title = format!(
+        "Risk tiers (high: churn probability >= {}, medium: >= {}, low: below)",
+        o.churn_high_risk, o.churn_medium_risk
+    );
+    Ok((title, tiers))
 }
 
 /// Runs `clv churn risk`.
 pub async fn risk(global: &GlobalArgs, args: RiskArgs) -> Result<()> {
-    let job = job(global, &args.input, &args.model, args.rfm.options()).await?;
+    let options = [
+        args.cutoff.options(),
+        args.model.options(),
+        args.train.options(),
+        args.rfm.options(),
+    ];
+    let job = job(global, &args.input, &options).await?;
     super::rfm::register_schemes(&job.ctx, &args.rfm.scheme_file)?;
+    args.view.output.check()?;
     let result = job
         .sql_registered(
             "churn risk",
@@ -101,22 +99,32 @@ pub async fn risk(global: &GlobalArgs, args: RiskArgs) -> Result<()> {
             "risk",
         )
         .await?;
+    output::warn_if_empty(&result, "churn-risk table");
     if output::emit(&result, &args.view.output, job.quiet)? == Emitted::Stdout {
         return Ok(());
     }
+    // Every query runs before anything is printed: a failure leaves stdout empty.
+    let (title, tiers) = tier_summary(&job, "risk").await?;
     job.note(format!(
         "Churn risk of {} {}: churn_probability from the trained model, expected value over the horizon (BG/NBD purchases x Gamma-Gamma spend), value at risk = probability x expected value",
         job.input.label,
         at(&job)
     ));
-    tier_summary(&job, "risk").await?;
+    output::print_table(&title, &tiers)?;
     output::print_preview("Customers", &result, args.view.preview)
 }
 
 /// Runs `clv churn contacts`.
 pub async fn contacts(global: &GlobalArgs, args: ContactsArgs) -> Result<()> {
-    let job = job(global, &args.input, &args.model, args.rfm.options()).await?;
+    let options = [
+        args.cutoff.options(),
+        args.model.options(),
+        args.train.options(),
+        args.rfm.options(),
+    ];
+    let job = job(global, &args.input, &options).await?;
     super::rfm::register_schemes(&job.ctx, &args.rfm.scheme_file)?;
+    args.view.output.check()?;
     let mut filter = String::new();
     if let Some(tiers) = &args.tier {
         let tiers: Vec<String> = tiers.split(',').map(|t| t.trim().to_ascii_lowercase()).collect();
@@ -139,45 +147,46 @@ pub async fn contacts(global: &GlobalArgs, args: ContactsArgs) -> Result<()> {
             "contacts",
         )
         .await?;
+    output::warn_if_empty(&result, "contact list");
     if output::emit(&result, &args.view.output, job.quiet)? == Emitted::Stdout {
         return Ok(());
     }
+    let (title, tiers) = tier_summary(&job, "contacts").await?;
     job.note(format!(
         "Contact list of {} {}: ranked by value at risk (churn probability x expected value), ties by customer id",
         job.input.label,
         at(&job)
     ));
-    tier_summary(&job, "contacts").await?;
+    output::print_table(&title, &tiers)?;
     output::print_preview("Contacts", &result, args.view.preview)
 }
 
 /// Runs `clv churn model`.
 pub async fn model(global: &GlobalArgs, args: ModelArgs) -> Result<()> {
-    let job = job(global, &args.input, &args.model, vec![]).await?;
+    let options = [args.cutoff.options(), args.model.options(), args.train.options()];
+    let job = job(global, &args.input, &options).await?;
+    if let Some(out) = &args.out {
+        crate::files::check_output(out, "--out")?;
+    }
     let src = job.source();
     job.sql_registered("churn model", &format!("SELECT * FROM churn_model({src})"), "model")
         .await?;
     if let Some(out) = &args.out {
         let json = job.sql_results("model JSON", "SELECT json FROM model").await?;
         let text = first_text(&json)?.ok_or_else(|| CliError::data("no model was trained"))?;
-        std::fs::write(out, text + "\n")
-            .map_err(|e| CliError::usage(format!("cannot write {}: {e}", out.display())))?;
+        crate::files::write_atomically(out, "--out", (text + "\n").as_bytes())?;
         job.note(format!("Wrote the churn model to {}", out.display()));
     }
-    job.note(format!("Churn model of {} {}", job.input.label, at(&job)));
-    output::print_table(
-        "Training",
-        &job.sql_results(
+    let training = job
+        .sql_results(
             "training",
             "SELECT training_cutoffs, rows, round(positive_rate, 4) AS churn_rate, lambda, iterations, converged,
                     round(log_likelihood, 3) AS log_likelihood, round(intercept, 6) AS intercept
              FROM model",
         )
-        .await?,
-    )?;
-    output::print_table(
-        "Coefficients (standardised features: the effect of one standard deviation on the log-odds of churning)",
-        &job.sql_results(
+        .await?;
+    let coefficients = job
+        .sql_results(
             "coefficients",
             "SELECT get_field(f, 'name') AS feature, round(get_field(f, 'coefficient'), 4) AS coefficient,
                     round(get_field(f, 'standard_error'), 4) AS standard_error,
@@ -186,6 +195,11 @@ pub async fn model(global: &GlobalArgs, args: ModelArgs) -> Result<()> {
                     round(get_field(f, 'scale'), 4) AS sd
              FROM (SELECT unnest(features) AS f FROM model)",
         )
-        .await?,
+        .await?;
+    job.note(format!("Churn model of {} {}", job.input.label, at(&job)));
+    output::print_table("Training", &training)?;
+    output::print_table(
+        "Coefficients (standardised features: the effect of one standard deviation on the log-odds of churning)",
+        &coefficients,
     )
 }

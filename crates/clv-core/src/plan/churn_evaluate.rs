@@ -33,7 +33,7 @@ use super::rfm::RfmFunctions;
 use super::transactions::columns::CUSTOMER;
 use crate::churn::cutoffs::format_cutoffs;
 use crate::config::ClvOptions;
-use crate::functions::churn_metrics::{METRIC_FIELDS, churn_metrics_udaf, decile_fields};
+use crate::udf::churn_metrics::{METRIC_FIELDS, churn_metrics_udaf, decile_fields};
 
 /// The built-in scores: name and description.
 pub const SCORES: [(&str, &str); 7] = [

@@ -51,16 +51,16 @@ use datafusion::logical_expr::{
     AggregateUDF, Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, cast, ident, lit, when,
 };
 
-use super::ltv::{fit_kind, scalar, scoring_fields};
+use super::ltv::{scalar, scoring_fields, spend_model, transaction_model};
 use super::transactions::columns::{AMOUNT, CUSTOMER, DAY, PURCHASE};
 use super::transactions::prepare;
 use crate::churn::Period;
 use crate::churn::cutoffs::format_cutoffs;
 use crate::config::ClvOptions;
-use crate::functions::churn_model_fit::churn_model_fit_udaf;
-use crate::functions::churn_model_score::churn_model_score_udf;
-use crate::functions::clv_cutoff_features::clv_cutoff_features_udf;
-use crate::functions::model_fit::{FitKind, ModelFit};
+use crate::udf::churn_model_fit::churn_model_fit_udaf;
+use crate::udf::churn_model_score::churn_model_score_udf;
+use crate::udf::clv_cutoff_features::clv_cutoff_features_udf;
+use crate::udf::model_fit::ModelFit;
 
 /// The model inputs, in the order of the fit.
 pub const MODEL_FEATURES: [&str; 15] = [
@@ -261,7 +261,7 @@ fn activity_rows(prepared: LogicalPlan, cutoffs: &[i32], o: &ClvOptions) -> Resu
 /// its window terms.
 fn add_window_terms(rows: LogicalPlanBuilder, o: &ClvOptions) -> Result<LogicalPlanBuilder> {
     let rows = rows.build()?;
-    let kind = fit_kind(o)?;
+    let kind = transaction_model(o)?;
     let unit = o.btyd_time_unit;
     // A cutoff without any repeat purchase (just after the data starts) has no model: its rows
     // get NULL window terms, and the model fit skips them.
@@ -455,7 +455,7 @@ pub(crate) fn scored_rows(source: LogicalPlan, o: &ClvOptions, scoring: &[i32]) 
                 .iter()
                 .cloned()
                 .chain([lit(ScalarValue::try_from(DataType::Struct(
-                    crate::functions::churn_model_fit::model_fields(),
+                    crate::udf::churn_model_fit::model_fields(),
                 ))?)
                 .alias(MODEL)]),
         )?,
@@ -471,7 +471,7 @@ pub(crate) fn scored_rows(source: LogicalPlan, o: &ClvOptions, scoring: &[i32]) 
 
 /// A filter that is true on every row and fails the query at a scored row without a trained model.
 fn require_model(function: &str) -> Expr {
-    crate::functions::clv_check::clv_check(
+    crate::udf::clv_check::clv_check(
         ident(MODEL).is_null(),
         &format!(
             "{function}: no training rows: the model learns from period ends c' (churn.every, the last churn.train_periods) whose window (c', c' + window_days] ends by the cutoff and the data end, and none has customers; choose a later cutoff, a shorter window or more train_periods"
@@ -527,7 +527,8 @@ pub fn churn_risk_plan(source: LogicalPlan, o: &ClvOptions, fns: &super::rfm::Rf
     let unit = o.btyd_time_unit;
     // Gamma-Gamma at the cutoff, on the repeat buyers with a positive mean repeat spend.
     // (NULL, and so no expected value, with fewer than two repeat buyers.)
-    let gg = AggregateUDF::from(ModelFit::null_without_repeats(FitKind::GammaGamma));
+    let gg_kind = spend_model()?;
+    let gg = AggregateUDF::from(ModelFit::null_without_repeats(gg_kind));
     let (x, spend) = (ident("x"), ident("repeat_spend"));
     let spend_model = LogicalPlanBuilder::from(scored.clone())
         .filter(x.clone().gt(lit(0.0)).and(spend.clone().gt(lit(0.0))))?
@@ -539,7 +540,7 @@ pub fn churn_risk_plan(source: LogicalPlan, o: &ClvOptions, fns: &super::rfm::Rf
             ],
         )?
         .project(vec![
-            scoring_fields(ident("__clv_gg"), FitKind::GammaGamma).alias("__clv_spend_model"),
+            scoring_fields(ident("__clv_gg"), gg_kind).alias("__clv_spend_model"),
         ])?
         .build()?;
     // The RFM segment as of the cutoff.
@@ -572,7 +573,7 @@ pub fn churn_risk_plan(source: LogicalPlan, o: &ClvOptions, fns: &super::rfm::Rf
         .cross_join(scored)?
         .join(segments, JoinType::Left, (vec![CUSTOMER], vec!["__clv_rc"]), None)?
         .filter(require_model("churn_risk"))?
-        .filter(crate::functions::clv_check::clv_check(
+        .filter(crate::udf::clv_check::clv_check(
             ident("window_probability").is_null(),
             "churn_risk: no customer has a repeat purchase by the cutoff, so the BTYD model (and the churn model's window features) cannot be fitted; choose a later cutoff",
             ident(CUSTOMER),
@@ -652,7 +653,7 @@ pub fn churn_model_plan(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalPl
         lit(format_cutoffs(&training)).alias("training_cutoffs"),
     ];
     columns.extend(
-        crate::functions::churn_model_fit::model_fields()
+        crate::udf::churn_model_fit::model_fields()
             .iter()
             .map(|f| get_field(ident(MODEL), f.name().as_str()).alias(f.name())),
     );

@@ -13,9 +13,10 @@ use datafusion::logical_expr::{
 
 use super::btyd::btyd_summary_plan;
 use crate::config::ClvOptions;
-use crate::functions::clv_value::clv_udfs;
-use crate::functions::model_fit::{FitKind, ModelFit};
-use crate::functions::model_predictions::model_prediction_udfs;
+use crate::ltv::{ModelKind, ModelSpec, Role};
+use crate::udf::clv_value::clv_udfs;
+use crate::udf::model_fit::ModelFit;
+use crate::udf::model_predictions::model_prediction_udfs;
 
 pub(crate) fn scalar(name: &str) -> std::sync::Arc<ScalarUDF> {
     model_prediction_udfs()
@@ -25,12 +26,19 @@ pub(crate) fn scalar(name: &str) -> std::sync::Arc<ScalarUDF> {
         .expect("registered prediction function")
 }
 
-pub(crate) fn fit_kind(o: &ClvOptions) -> Result<FitKind> {
-    match o.ltv_model.as_str() {
-        "bg_nbd" | "bgnbd" => Ok(FitKind::BgNbd),
-        "pareto_nbd" => Ok(FitKind::ParetoNbd),
-        "mbg_nbd" | "mbgnbd" => Ok(FitKind::MbgNbd),
-        other => plan_err!("ltv.model must be bg_nbd, pareto_nbd or mbg_nbd, got '{other}'"),
+/// The transaction model `ltv.model` names (checked when the option is set).
+pub(crate) fn transaction_model(o: &ClvOptions) -> Result<&'static ModelSpec> {
+    match crate::ltv::registry::model_or_alias(&o.ltv_model) {
+        Some(m) if m.has_role(Role::Transactions) => Ok(m),
+        _ => plan_err!("ltv.model: '{}' is not a transaction model", o.ltv_model),
+    }
+}
+
+/// The spend model of `clv_predict`.
+pub(crate) fn spend_model() -> Result<&'static ModelSpec> {
+    match ModelKind::GammaGamma.spec() {
+        Some(spec) => Ok(spec),
+        None => datafusion::common::internal_err!("gamma_gamma is missing from the model registry"),
     }
 }
 
@@ -41,9 +49,8 @@ pub fn clv_model_plan(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalPlan
 }
 
 fn models(summary: LogicalPlanBuilder, o: &ClvOptions) -> Result<LogicalPlanBuilder> {
-    let kind = fit_kind(o)?;
-    let fit = AggregateUDF::from(ModelFit::new(kind));
-    let gg = AggregateUDF::from(ModelFit::new(FitKind::GammaGamma));
+    let fit = AggregateUDF::from(ModelFit::new(transaction_model(o)?));
+    let gg = AggregateUDF::from(ModelFit::new(spend_model()?));
     let (x, t_x, t) = (ident("x"), ident("t_x"), ident("t"));
     summary.aggregate(
         Vec::<Expr>::new(),
@@ -70,9 +77,9 @@ fn models(summary: LogicalPlanBuilder, o: &ClvOptions) -> Result<LogicalPlanBuil
 /// The fields the predictions read (`model`, the parameters, `time_unit`) of a fitted struct:
 /// the cross join then copies a few numbers onto every customer instead of the whole fit report
 /// with its JSON.
-pub(crate) fn scoring_fields(fit: Expr, kind: FitKind) -> Expr {
+pub(crate) fn scoring_fields(fit: Expr, kind: &ModelSpec) -> Expr {
     let mut args = vec![];
-    for name in ["model"].iter().chain(kind.params()).chain(["time_unit"].iter()) {
+    for name in ["model"].iter().chain(kind.params).chain(["time_unit"].iter()) {
         args.push(lit(*name));
         args.push(datafusion::functions::core::expr_fn::get_field(fit.clone(), *name));
     }
@@ -84,8 +91,8 @@ pub fn clv_predict_plan(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalPl
     let summary = btyd_summary_plan(source, o)?;
     let fitted = models(LogicalPlanBuilder::from(summary.clone()), o)?
         .project(vec![
-            scoring_fields(ident("model"), fit_kind(o)?).alias("model"),
-            scoring_fields(ident("spend_model"), FitKind::GammaGamma).alias("spend_model"),
+            scoring_fields(ident("model"), transaction_model(o)?).alias("model"),
+            scoring_fields(ident("spend_model"), spend_model()?).alias("spend_model"),
         ])?
         .build()?;
     let (m, s) = (ident("model"), ident("spend_model"));

@@ -9,6 +9,5 @@ pub mod lifecycle;
 pub mod ltv;
 pub mod report;
 pub mod rfm;
-pub mod rfm_exec;
 pub mod source;
 pub mod transactions;

@@ -3,10 +3,10 @@
 //! customers to contact now (library: `churn_labels`, `churn_evaluate`, `churn_calibration`,
 //! `churn_contacts`).
 
-use clv::config::format_date;
+use clv::common::dates::format_date;
 
 use super::html::{Section, kpis};
-use super::{Context, int, money, pct, svg};
+use super::{Context, int, money, pct, rate, svg};
 use crate::columns::{f64s, i64s, strings};
 use crate::commands::Job;
 use crate::error::Result;
@@ -21,7 +21,7 @@ fn fixed(v: f64, decimals: usize) -> String {
 }
 
 /// The churn section.
-pub(super) async fn section(job: &Job, ctx: &Context) -> Result<Section> {
+pub(super) async fn churn(job: &Job, ctx: &Context) -> Result<Section> {
     let mut s = Section::new("churn", "Churn");
     let o = crate::session::options(&job.ctx);
     let Some(as_of) = ctx.as_of else {
@@ -65,6 +65,8 @@ async fn labels(job: &Job, s: &mut Section, src: &str, cutoff: &str, window: i64
         )
         .await?;
     let n = |c: &str| -> Result<f64> { Ok(f64s(&summary, c)?.first().copied().unwrap_or(0.0)) };
+    // No customers at the cutoff: no rate, not a 0.0 % one.
+    let churn_rate = f64s(&summary, "churn_rate")?.first().copied().unwrap_or(f64::NAN);
     s.para(&format!(
         "A customer counts as churned at {cutoff} when they make no purchase in the {window} days after it{}; every score below is computed from the transactions up to the cutoff only.",
         if holdout { " (in the holdout period)" } else { "" }
@@ -79,7 +81,7 @@ async fn labels(job: &Job, s: &mut Section, src: &str, cutoff: &str, window: i64
             int(n("churned")? as u64),
             int(n("retained")? as u64),
             int(n("unknown")? as u64),
-            pct(n("churn_rate")?),
+            rate(churn_rate),
         ]],
     );
     let by_segment = job
