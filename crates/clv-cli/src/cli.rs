@@ -133,7 +133,7 @@ pub enum Command {
 /// Where results go.
 #[derive(Args, Debug, Clone, Default)]
 pub struct OutputArgs {
-    /// Output format [default: from --out's extension, else a table on the terminal].
+    /// Output format: of the full result on standard output, or of an --out file without a known extension [default: from --out's extension, else the terminal view].
     #[arg(long, value_enum)]
     pub format: Option<Format>,
     /// Write the full result to this file (.csv, .json/.ndjson, .parquet, .txt).
@@ -676,7 +676,7 @@ mod tests {
         mapped.extend(BtydArgs::default().options());
         mapped.extend(LifecycleArgs::default().options());
         mapped.extend(ChurnLabelArgs::default().options());
-        assert_eq!(mapped.len(), 25);
+        assert_eq!(mapped.len(), 26);
         for (key, _) in mapped {
             assert!(clv::config::ClvOption::find(key).is_some(), "{key}");
         }

@@ -81,11 +81,29 @@ fn imports(text: &str) -> BTreeSet<String> {
                 }
             }
         } else {
-            out.insert(ident(rest));
+            let name = ident(rest);
+            // The error macros (`crate::usage_err!`, ...) are exported at the crate root by
+            // error.rs: using one imports that module.
+            let macro_call = rest[name.len()..].starts_with('!');
+            out.insert(if macro_call && ERROR_MACROS.contains(&name.as_str()) {
+                "error".to_string()
+            } else {
+                name
+            });
         }
     }
     out
 }
+
+/// The macros error.rs exports at the crate root.
+const ERROR_MACROS: &[&str] = &[
+    "usage_err",
+    "usage_error",
+    "input_err",
+    "input_error",
+    "model_err",
+    "model_error",
+];
 
 #[test]
 fn no_import_runs_up_the_layers() {
