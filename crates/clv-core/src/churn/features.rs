@@ -208,7 +208,7 @@ mod tests {
         let f = got.iter().find(|f| f.cutoff == 181).unwrap();
         assert_eq!((f.purchase_days, f.recency_days(), f.tenure_days()), (5, 0, 181));
         assert_eq!(f.purchases, [1, 2, 4]);
-        assert_eq!(f.spend, [90, 790, 1000 - 300 + 0 + 250 + 700 + 90 - 1000]);
+        assert_eq!(f.spend, [90, 790, 1000 - 300 + 250 + 700 + 90 - 1000]);
         assert_eq!(f.median_gap, Some(42.5));
         assert_eq!(f.repeat_spend_sum, 250 + 700 + 90);
         assert_eq!(f.window_purchases, 1);

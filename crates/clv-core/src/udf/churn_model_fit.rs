@@ -322,7 +322,7 @@ impl Accumulator for FitAccumulator {
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
         if self.labels.is_empty() {
-            return Ok(ScalarValue::try_from(DataType::Struct(model_fields()))?);
+            return ScalarValue::try_from(DataType::Struct(model_fields()));
         }
         let names: Vec<&str> = self.names.iter().map(String::as_str).collect();
         let columns: Vec<&[f64]> = self.columns.iter().map(Vec::as_slice).collect();

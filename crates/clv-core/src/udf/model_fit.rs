@@ -485,7 +485,7 @@ impl Accumulator for FitAccumulator {
         // Gamma-Gamma needs two repeat buyers, the transaction models one.
         let needed = if k.kind == ModelKind::GammaGamma { 2 } else { 1 };
         if self.null_without_repeats && keys.iter().filter(|r| r[0] > 0.0).count() < needed {
-            return Ok(ScalarValue::try_from(DataType::Struct(result_fields(k)))?);
+            return ScalarValue::try_from(DataType::Struct(result_fields(k)));
         }
         let data = FitData {
             columns: (0..k.inputs.len())
