@@ -366,11 +366,130 @@ pub enum ChurnCommand {
   clv churn labels orders.parquet --cutoffs 2024-01-01..2024-06-30 --every month --btyd --out labels.parquet
   clv churn labels --cutoffs 1997-06-30,1997-09-30 --format csv > labels.csv")]
     Labels(LabelsArgs),
-    /// How well 1 - P(alive) of a BG/NBD model fitted at each cutoff ranks who churns: AUC and calibration deciles.
+    /// Every churn score side by side on the labels of each cutoff: the trained model, the BTYD window probability, recency, the RFM segment, 1 - P(alive), the base rate (AUC, Brier, log loss, calibration, lift and gain).
     #[command(after_help = "Examples:
-  clv churn evaluate --cutoffs 1997-09-30 --window-days 273
-  clv churn evaluate orders.parquet --cutoffs 2024-01-01..2024-06-30 --window-days 60 --format csv")]
+  clv churn evaluate --cutoffs 1997-09-30 --window-days 90
+  clv churn evaluate orders.parquet --cutoffs 2024-01-31..2024-06-30 --window-days 60 --format csv
+  clv churn evaluate --cutoffs 1997-09-30 --scores my_scores.parquet   # customer_id [, cutoff] and score columns")]
     Evaluate(EvaluateArgs),
+    /// Churn risk per customer from the trained model: the probability of no purchase in the window, its tier, expected value and value at risk.
+    #[command(after_help = "Examples:
+  clv churn risk                                     # CDNOW at its last transaction date, 90-day window
+  clv churn risk orders.parquet --cutoff 2024-06-30 --window-days 60 --out risk.parquet")]
+    Risk(RiskArgs),
+    /// Whom to contact: customers ranked by value at risk (churn probability x expected value), for a CRM.
+    #[command(after_help = "Examples:
+  clv churn contacts --top 20
+  clv churn contacts orders.parquet --cutoff 2024-06-30 --tier high,medium --out contacts.csv")]
+    Contacts(ContactsArgs),
+    /// The trained churn model: its training cutoffs, coefficients with standard errors and convergence; --out writes its JSON.
+    #[command(after_help = "Examples:
+  clv churn model --cutoff 1997-09-30
+  clv churn model orders.parquet --out churn-model.json")]
+    Model(ModelArgs),
+}
+
+/// The date the trained churn model scores at.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ChurnCutoffArg {
+    /// Score at this date YYYY-MM-DD: features from the transactions up to it [default: --as-of, else the last transaction date].
+    #[arg(long, value_name = "DATE")]
+    pub cutoff: Option<String>,
+}
+
+impl ChurnCutoffArg {
+    /// The clv option it sets: `churn.cutoffs` (whose flag for several dates is `--cutoffs`),
+    /// here one date.
+    pub fn options(&self) -> Vec<(&'static str, Option<String>)> {
+        vec![(option_key("cutoffs"), self.cutoff.clone())]
+    }
+}
+
+option_flags! {
+    /// How the churn model is trained.
+    ChurnTrainArgs {
+        /// Train on the last N month ends whose window ends by the cutoff [default: 12].
+        train_periods: "N",
+        /// Ridge penalty on the standardised coefficients [default: 0.01].
+        lambda: "LAMBDA",
+    }
+}
+
+option_flags! {
+    /// The trained churn model's scoring options.
+    ChurnModelFlags {
+        /// Churned = no purchase in this many days after the cutoff [default: 90].
+        window_days: "DAYS",
+        /// Tier high from this churn probability [default: 0.9].
+        high_risk: "P",
+        /// Tier medium from this churn probability [default: 0.7].
+        medium_risk: "P",
+        /// Expected value over this many BTYD time units (weeks by default) [default: 52].
+        horizon: "UNITS",
+        /// Expected value times this margin [default: 1].
+        margin: "MARGIN",
+    }
+}
+
+option_flags! {
+    /// More scores for the churn evaluation.
+    ChurnScoresArg {
+        /// More scores to compare: a table file with customer_id, optionally cutoff, and numeric score columns (higher = more likely to churn).
+        scores: "FILE",
+    }
+}
+
+#[derive(Args)]
+pub struct RiskArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub cutoff: ChurnCutoffArg,
+    #[command(flatten)]
+    pub model: ChurnModelFlags,
+    #[command(flatten)]
+    pub train: ChurnTrainArgs,
+    #[command(flatten)]
+    pub rfm: RfmOptions,
+    #[command(flatten)]
+    pub view: ViewArgs,
+}
+
+#[derive(Args)]
+pub struct ContactsArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub cutoff: ChurnCutoffArg,
+    #[command(flatten)]
+    pub model: ChurnModelFlags,
+    #[command(flatten)]
+    pub train: ChurnTrainArgs,
+    /// Only these tiers, e.g. high or high,medium [default: every tier].
+    #[arg(long, value_name = "TIERS")]
+    pub tier: Option<String>,
+    /// Only the first N customers of the ranking.
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
+    #[command(flatten)]
+    pub rfm: RfmOptions,
+    #[command(flatten)]
+    pub view: ViewArgs,
+}
+
+#[derive(Args)]
+pub struct ModelArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub cutoff: ChurnCutoffArg,
+    #[command(flatten)]
+    pub model: ChurnModelFlags,
+    #[command(flatten)]
+    pub train: ChurnTrainArgs,
+    /// Write the model as JSON to this file (the format churn_model_score and FittedLogistic read).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 option_flags! {
@@ -391,7 +510,7 @@ pub struct LabelsArgs {
     pub input: InputArgs,
     #[command(flatten)]
     pub labels: ChurnLabelArgs,
-    /// Add the BTYD features: x, t_x, t, p_alive, churn_probability, expected_purchases (a BG/NBD fit per cutoff).
+    /// Add the BTYD features: x, t_x, t, p_alive, churn_probability (no purchase in the window), dropout_probability (1 - P(alive)), expected_purchases (a BG/NBD fit per cutoff).
     #[arg(long)]
     pub btyd: bool,
     #[command(flatten)]
@@ -406,6 +525,15 @@ pub struct EvaluateArgs {
     pub input: InputArgs,
     #[command(flatten)]
     pub labels: ChurnLabelArgs,
+    #[command(flatten)]
+    pub train: ChurnTrainArgs,
+    #[command(flatten)]
+    pub scores: ChurnScoresArg,
+    /// Write every score's calibration deciles to this file too (.csv, .json, .parquet).
+    #[arg(long, value_name = "FILE")]
+    pub deciles_out: Option<PathBuf>,
+    #[command(flatten)]
+    pub rfm: RfmOptions,
     #[command(flatten)]
     pub output: OutputArgs,
 }

@@ -377,11 +377,33 @@ clv_options! {
     churn_window_days: i64 = 90,
         key "churn.window_days" | "window_days", default "`90`", flag Some("window-days"),
         parse parse_days, show display;
-    /// `churn_labels` adds the BTYD features `x, t_x, t, p_alive, churn_probability,
-    /// expected_purchases`.
+    /// `churn_labels` adds the BTYD features `x, t_x, t, p_alive, churn_probability` (no
+    /// purchase in the window), `dropout_probability` (1 − P(alive)) and `expected_purchases`.
     churn_btyd: bool = false,
         key "churn.btyd" | "btyd", default "`false`", flag Some("btyd"),
         parse parse_bool, show display;
+    /// The trained churn model learns from the last this many `churn.every` period ends whose
+    /// window ends on or before the scoring cutoff (1 to 120).
+    churn_train_periods: u32 = 12,
+        key "churn.train_periods" | "train_periods", default "`12`", flag Some("train-periods"),
+        parse parse_train_periods, show display;
+    /// The trained churn model's ridge penalty λ on the standardised coefficients.
+    churn_lambda: f64 = 0.01,
+        key "churn.lambda" | "lambda", default "`0.01`", flag Some("lambda"),
+        parse parse_number, show display;
+    /// `churn_risk` tier `high` from this churn probability on.
+    churn_high_risk: f64 = 0.9,
+        key "churn.high_risk" | "high_risk", default "`0.9`", flag Some("high-risk"),
+        parse parse_probability, show display;
+    /// `churn_risk` tier `medium` from this churn probability on, below `churn.high_risk`.
+    churn_medium_risk: f64 = 0.7,
+        key "churn.medium_risk" | "medium_risk", default "`0.7`", flag Some("medium-risk"),
+        parse parse_probability, show display;
+    /// `churn_evaluate`: a table or file with more scores to compare (`customer_id`, optionally
+    /// `cutoff`, and numeric score columns, higher = more likely to churn).
+    churn_scores: Option<String> = None,
+        key "churn.scores" | "scores", default "none", flag Some("scores"),
+        parse optional_text, show optional_display;
 }
 
 fn none_if_empty(v: &str) -> Option<&str> {
@@ -426,6 +448,20 @@ fn parse_number(v: &str, key: &str) -> Result<f64> {
     match v.trim().parse::<f64>() {
         Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
         _ => plan_err!("{key} must be a finite number >= 0, got '{v}'"),
+    }
+}
+
+fn parse_probability(v: &str, key: &str) -> Result<f64> {
+    match v.trim().parse::<f64>() {
+        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
+        _ => plan_err!("{key} must be a probability from 0 to 1, got '{v}'"),
+    }
+}
+
+fn parse_train_periods(v: &str, key: &str) -> Result<u32> {
+    match v.trim().parse::<u32>() {
+        Ok(n) if (1..=120).contains(&n) => Ok(n),
+        _ => plan_err!("{key} must be a whole number from 1 to 120, got '{v}'"),
     }
 }
 
@@ -688,6 +724,11 @@ mod tests {
             ("rfm.lookback_days", "365"),
             ("kmeans.k", "8"),
             ("kmeans.seed", "7"),
+            ("churn.train_periods", "6"),
+            ("churn.lambda", "0.03"),
+            ("churn.high_risk", "0.85"),
+            ("churn.medium_risk", "0.6"),
+            ("churn.scores", "my_scores"),
         ] {
             o.set_option(k, v).unwrap();
         }

@@ -50,7 +50,9 @@ use datafusion::execution::session_state::SessionState;
 use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::SessionContext;
 
-pub use api::{BtydSummary, ChurnLabels, ClvPredict, CohortRetention, Lifecycle, Rfm, SegmentEvaluation, SegmentGrid};
+pub use api::{
+    BtydSummary, ChurnLabels, ChurnRisk, ClvPredict, CohortRetention, Lifecycle, Rfm, SegmentEvaluation, SegmentGrid,
+};
 pub use config::{ClvOptions, Collapse, IdType, InvalidAmounts, Monetary, NegativeAmounts, TimeUnit};
 pub use error::{ClvError, ErrorKind};
 pub use plan::report::PolicyReport;

@@ -104,6 +104,11 @@ pub fn functions() -> Vec<ClvFunction> {
         table::<udtf::lifecycle::LifecycleTransitionsTableFunction>(),
         table::<udtf::churn_labels::ChurnLabelsTableFunction>(),
         table::<udtf::churn_evaluate::ChurnEvaluateTableFunction>(),
+        table::<udtf::churn_evaluate::ChurnCalibrationTableFunction>(),
+        table::<udtf::churn_features::ChurnFeaturesTableFunction>(),
+        table::<udtf::churn_model::ChurnModelTableFunction>(),
+        table::<udtf::churn_risk::ChurnRiskTableFunction>(),
+        table::<udtf::churn_contacts::ChurnContactsTableFunction>(),
         table::<udtf::clv_predict::ClvPredictTableFunction>(),
         table::<udtf::clv_predict::ClvModelTableFunction>(),
         table::<udtf::segment_evaluate::SegmentEvaluateTableFunction>(),
@@ -119,9 +124,16 @@ pub fn functions() -> Vec<ClvFunction> {
         ClvFunction::Window(rfm_score::rfm_score_udwf()),
     ];
     out.extend(model_fit::model_fit_udafs().into_iter().map(ClvFunction::Aggregate));
-    out.push(ClvFunction::Aggregate(churn_auc::churn_auc_udaf()));
-    out.push(ClvFunction::Aggregate(kmeans_fit::kmeans_fit_udaf()));
-    out.push(ClvFunction::Aggregate(segmentation_score::segmentation_score_udaf()));
+    out.extend(
+        [
+            churn_auc::churn_auc_udaf(),
+            churn_metrics::churn_metrics_udaf(),
+            churn_model_fit::churn_model_fit_udaf(),
+            kmeans_fit::kmeans_fit_udaf(),
+            segmentation_score::segmentation_score_udaf(),
+        ]
+        .map(ClvFunction::Aggregate),
+    );
     out.extend(
         model_predictions::model_prediction_udfs()
             .into_iter()
@@ -131,10 +143,12 @@ pub fn functions() -> Vec<ClvFunction> {
                 rfm_cell::rfm_cell_udf(),
                 lifecycle_stage::lifecycle_stage_udf(),
                 is_churned::is_churned_udf(),
+                churn_model_score::churn_model_score_udf(),
                 clv_period_index::clv_period_index_udf(),
                 clv_period_start::clv_period_start_udf(),
                 clv_check::clv_check_udf(),
                 kmeans_assign::kmeans_assign_udf(),
+                clv_cutoff_features::clv_cutoff_features_udf(),
             ])
             .map(ClvFunction::Scalar),
     );

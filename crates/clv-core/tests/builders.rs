@@ -6,8 +6,8 @@ mod common;
 use clv_core::churn::Period;
 use clv_core::plan::report::PolicyReport;
 use clv_core::{
-    BtydSummary, ChurnLabels, ClvPredict, CohortRetention, Collapse, Lifecycle, NegativeAmounts, Rfm, SchemeRegistry,
-    ScoreMethod, SegmentEvaluation, SegmentGrid, TimeUnit,
+    BtydSummary, ChurnLabels, ChurnRisk, ClvPredict, CohortRetention, Collapse, Lifecycle, NegativeAmounts, Rfm,
+    SchemeRegistry, ScoreMethod, SegmentEvaluation, SegmentGrid, TimeUnit,
 };
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::util::pretty::pretty_format_batches;
@@ -141,6 +141,63 @@ async fn churn_labels_and_evaluation() -> Result<()> {
         &ctx,
         evaluate.evaluate(&ctx, "sample").await?,
         "SELECT * FROM churn_evaluate('sample', '1997-09-30', 90, 'customer_column=master_customer_id')",
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_trained_churn_model() -> Result<()> {
+    let ctx = context().await?;
+    let risk = ChurnRisk::new()
+        .cutoff("1997-09-30")
+        .window_days(60)
+        .train_periods(3)
+        .lambda(0.03)
+        .thresholds(0.85, 0.6)
+        .customer_column("master_customer_id")
+        .option("horizon", "26");
+    let args = "'1997-09-30', 60, 'train_periods=3', 'lambda=0.03', 'high_risk=0.85', 'medium_risk=0.6', \
+                'customer_column=master_customer_id', 'horizon=26'";
+    same(
+        &ctx,
+        risk.dataframe(&ctx, "sample").await?,
+        &format!("SELECT * FROM churn_risk('sample', {args})"),
+    )
+    .await?;
+    same(
+        &ctx,
+        risk.contacts(&ctx, "sample").await?,
+        &format!("SELECT * FROM churn_contacts('sample', {args})"),
+    )
+    .await?;
+    same(
+        &ctx,
+        risk.model_table(&ctx, "sample").await?,
+        &format!("SELECT * FROM churn_model('sample', {args})"),
+    )
+    .await?;
+    let evaluation = ChurnRisk::new()
+        .cutoffs("1997-06-30,1997-09-30")
+        .window_days(60)
+        .train_periods(3)
+        .customer_column("master_customer_id");
+    let args = "'1997-06-30,1997-09-30', 60, 'train_periods=3', 'customer_column=master_customer_id'";
+    same(
+        &ctx,
+        evaluation.features(&ctx, "sample").await?,
+        &format!("SELECT * FROM churn_features('sample', {args})"),
+    )
+    .await?;
+    same(
+        &ctx,
+        evaluation.evaluate(&ctx, "sample").await?,
+        &format!("SELECT * FROM churn_evaluate('sample', {args})"),
+    )
+    .await?;
+    same(
+        &ctx,
+        evaluation.calibration(&ctx, "sample").await?,
+        &format!("SELECT * FROM churn_calibration('sample', {args})"),
     )
     .await
 }

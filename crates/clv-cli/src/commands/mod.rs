@@ -2,6 +2,7 @@
 //! that carries the options (defaults, `clv.toml`, flags), so the CLI adds presentation only.
 
 pub mod churn;
+pub mod churn_risk;
 pub mod cohorts;
 pub mod models;
 pub mod report;

@@ -9,7 +9,12 @@
 //! | `lifecycle(source [, as_of])` | [`Lifecycle::dataframe`] |
 //! | `lifecycle_transitions(source, from_date, to_date)` | [`Lifecycle::transitions`] |
 //! | `churn_labels(source [, cutoffs [, window_days]])` | [`ChurnLabels::dataframe`] |
-//! | `churn_evaluate(source [, cutoffs [, window_days]])` | [`ChurnLabels::evaluate`] |
+//! | `churn_evaluate(source [, cutoffs [, window_days]])` | [`ChurnLabels::evaluate`], [`ChurnRisk::evaluate`] |
+//! | `churn_calibration(source [, cutoffs [, window_days]])` | [`ChurnRisk::calibration`] |
+//! | `churn_features(source [, cutoffs [, window_days]])` | [`ChurnRisk::features`] |
+//! | `churn_model(source, cutoff [, window_days])` | [`ChurnRisk::model_table`] ([`ChurnRisk::model`]: the fitted model) |
+//! | `churn_risk(source, cutoff [, window_days])` | [`ChurnRisk::dataframe`] |
+//! | `churn_contacts(source, cutoff [, window_days])` | [`ChurnRisk::contacts`] |
 //! | `clv_predict(source [, calibration_end [, horizon]])` | [`ClvPredict::dataframe`] |
 //! | `clv_model(source [, calibration_end])` | [`ClvPredict::models`] |
 //! | `rfm_clusters(source [, as_of [, k]])`, `rfm(..., 'scheme=kmeans')` | [`Rfm::clusters`] |
@@ -37,7 +42,7 @@ mod rfm;
 mod segment;
 
 pub use btyd::BtydSummary;
-pub use churn::ChurnLabels;
+pub use churn::{ChurnLabels, ChurnRisk};
 pub use cohort::CohortRetention;
 pub use lifecycle::Lifecycle;
 pub use ltv::ClvPredict;

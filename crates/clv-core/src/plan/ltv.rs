@@ -35,7 +35,7 @@ pub(crate) fn transaction_model(o: &ClvOptions) -> Result<&'static ModelSpec> {
 }
 
 /// The spend model of `clv_predict`.
-fn spend_model() -> Result<&'static ModelSpec> {
+pub(crate) fn spend_model() -> Result<&'static ModelSpec> {
     match ModelKind::GammaGamma.spec() {
         Some(spec) => Ok(spec),
         None => datafusion::common::internal_err!("gamma_gamma is missing from the model registry"),
@@ -77,7 +77,7 @@ fn models(summary: LogicalPlanBuilder, o: &ClvOptions) -> Result<LogicalPlanBuil
 /// The fields the predictions read (`model`, the parameters, `time_unit`) of a fitted struct:
 /// the cross join then copies a few numbers onto every customer instead of the whole fit report
 /// with its JSON.
-fn scoring_fields(fit: Expr, kind: &ModelSpec) -> Expr {
+pub(crate) fn scoring_fields(fit: Expr, kind: &ModelSpec) -> Expr {
     let mut args = vec![];
     for name in ["model"].iter().chain(kind.params).chain(["time_unit"].iter()) {
         args.push(lit(*name));

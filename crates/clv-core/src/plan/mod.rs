@@ -2,6 +2,8 @@
 
 pub mod btyd;
 pub mod churn;
+pub mod churn_evaluate;
+pub mod churn_model;
 pub mod cohort;
 pub mod lifecycle;
 pub mod lookback;

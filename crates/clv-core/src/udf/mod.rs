@@ -2,7 +2,11 @@
 //! call them; they call no plan.
 
 pub mod churn_auc;
+pub mod churn_metrics;
+pub mod churn_model_fit;
+pub mod churn_model_score;
 pub mod clv_check;
+pub mod clv_cutoff_features;
 pub mod clv_period_index;
 pub mod clv_period_start;
 pub mod clv_value;

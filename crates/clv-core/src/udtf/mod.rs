@@ -4,8 +4,12 @@
 
 pub mod args;
 pub mod btyd_summary;
+pub mod churn_contacts;
 pub mod churn_evaluate;
+pub mod churn_features;
 pub mod churn_labels;
+pub mod churn_model;
+pub mod churn_risk;
 pub mod clv_predict;
 pub mod cohort_retention;
 pub mod lifecycle;
