@@ -316,7 +316,7 @@ pub const OPTION_KEYS: &[(&str, &str)] = &[
     ),
     (
         "ltv.model",
-        "clv_predict model: bg_nbd (default), pareto_nbd or mbg_nbd",
+        "clv_predict model: bg_nbd (default), pareto_nbd, mbg_nbd or auto (lowest holdout RMSE, else BIC)",
     ),
     ("ltv.horizon", "clv_predict horizon in the BTYD time unit (default 52)"),
     (
@@ -445,8 +445,8 @@ impl ClvOptions {
             "cohort.period" | "period" => self.cohort_period = value.parse()?,
             "ltv.model" | "model" => {
                 let model = value.trim().to_ascii_lowercase();
-                if !["bg_nbd", "pareto_nbd", "mbg_nbd"].contains(&model.as_str()) {
-                    return plan_err!("model must be bg_nbd, pareto_nbd or mbg_nbd, got '{model}'");
+                if !["bg_nbd", "pareto_nbd", "mbg_nbd", "auto"].contains(&model.as_str()) {
+                    return plan_err!("model must be bg_nbd, pareto_nbd, mbg_nbd or auto, got '{model}'");
                 }
                 self.ltv_model = model;
             }

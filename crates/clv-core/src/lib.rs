@@ -70,12 +70,17 @@ pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
 pub fn aggregate_functions() -> Vec<Arc<datafusion::logical_expr::AggregateUDF>> {
     let mut fns = functions::model_fit::model_fit_udafs();
     fns.push(functions::churn_auc::churn_auc_udaf());
+    fns.push(functions::ltv_bootstrap::ltv_bootstrap_udaf());
+    fns.push(functions::ltv_compare::ltv_compare_udaf());
     fns
 }
 
 /// Every clv window function.
 pub fn window_functions() -> Vec<Arc<WindowUDF>> {
-    vec![functions::rfm_score::rfm_score_udwf()]
+    vec![
+        functions::rfm_score::rfm_score_udwf(),
+        functions::ltv_intervals::ltv_intervals_udwf(),
+    ]
 }
 
 /// Every clv table function with its SQL name.

@@ -12,6 +12,7 @@ use datafusion::logical_expr::{
 };
 
 use super::btyd::btyd_summary_plan;
+use super::ltv_extra::{IntervalArgs, bootstrap_call, compare_call, interval_columns, interval_window, is_auto};
 use crate::config::ClvOptions;
 use crate::functions::clv_value::clv_udfs;
 use crate::functions::model_fit::{FitKind, ModelFit};
@@ -30,41 +31,71 @@ pub(crate) fn fit_kind(o: &ClvOptions) -> Result<FitKind> {
         "bg_nbd" | "bgnbd" => Ok(FitKind::BgNbd),
         "pareto_nbd" => Ok(FitKind::ParetoNbd),
         "mbg_nbd" | "mbgnbd" => Ok(FitKind::MbgNbd),
+        "auto" => plan_err!("ltv.model = 'auto' is for clv_predict and clv_model; name the model here"),
         other => plan_err!("ltv.model must be bg_nbd, pareto_nbd or mbg_nbd, got '{other}'"),
     }
 }
 
 /// One row: the fitted transaction model (`model`) and spend model (`spend_model`).
 pub fn clv_model_plan(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalPlan> {
-    let summary = btyd_summary_plan(source, o)?;
-    models(LogicalPlanBuilder::from(summary), o)?.build()
+    clv_model_plan_with(source, o, &IntervalArgs::default())
 }
 
-fn models(summary: LogicalPlanBuilder, o: &ClvOptions) -> Result<LogicalPlanBuilder> {
-    let kind = fit_kind(o)?;
-    let fit = AggregateUDF::from(ModelFit::new(kind));
+/// [`clv_model_plan`] with bootstrap intervals (a `bootstrap` column, see [`super::ltv_extra`]).
+pub fn clv_model_plan_with(source: LogicalPlan, o: &ClvOptions, iv: &IntervalArgs) -> Result<LogicalPlan> {
+    let summary = btyd_summary_plan(source, o)?;
+    let fitted = models(LogicalPlanBuilder::from(summary), o, bootstrap_call(o, iv)?)?;
+    if !is_auto(o) {
+        return fitted.build();
+    }
+    // model=auto: the chosen model first, then the comparison that chose it.
+    let columns = fitted
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| match f.name().as_str() {
+            "comparison" => {
+                datafusion::functions::core::expr_fn::get_field(ident("comparison"), "chosen").alias("model")
+            }
+            name => ident(name),
+        })
+        .chain([ident("comparison")])
+        .collect::<Vec<_>>();
+    fitted.project(columns)?.build()
+}
+
+fn models(summary: LogicalPlanBuilder, o: &ClvOptions, bootstrap: Option<Expr>) -> Result<LogicalPlanBuilder> {
     let gg = AggregateUDF::from(ModelFit::new(FitKind::GammaGamma));
     let (x, t_x, t) = (ident("x"), ident("t_x"), ident("t"));
-    summary.aggregate(
+    let model = if is_auto(o) {
+        compare_call(o).alias("comparison")
+    } else {
+        let fit = AggregateUDF::from(ModelFit::new(fit_kind(o)?));
+        fit.call(vec![
+            x.clone(),
+            t_x,
+            t,
+            lit(1.0),
+            lit(o.btyd_time_unit.name()),
+            lit(o.fit_penalizer),
+        ])
+        .alias("model")
+    };
+    let summary = summary.aggregate(
         Vec::<Expr>::new(),
-        vec![
-            fit.call(vec![
-                x.clone(),
-                t_x,
-                t,
-                lit(1.0),
-                lit(o.btyd_time_unit.name()),
-                lit(o.fit_penalizer),
-            ])
-            .alias("model"),
+        [
+            model,
             // Gamma-Gamma needs a positive mean spend: repeat buyers whose repeat purchases
             // were all free (monetary = 0) are left out of the fit and still scored.
             gg.call(vec![x.clone(), ident("monetary"), lit(1.0), lit(o.fit_penalizer)])
                 .filter(x.gt(lit(0_i64)).and(ident("monetary").gt(lit(0.0))))
                 .build()?
                 .alias("spend_model"),
-        ],
-    )
+        ]
+        .into_iter()
+        .chain(bootstrap),
+    )?;
+    Ok(summary)
 }
 
 /// The fields the predictions read (`model`, the parameters, `time_unit`) of a fitted struct:
@@ -81,20 +112,42 @@ fn scoring_fields(fit: Expr, kind: FitKind) -> Expr {
 
 /// Per customer: the summary columns and `p_alive, expected_purchases, expected_spend, clv`.
 pub fn clv_predict_plan(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalPlan> {
+    clv_predict_plan_with(source, o, &IntervalArgs::default())
+}
+
+/// [`clv_predict_plan`] with bootstrap intervals and `model=auto` (see [`super::ltv_extra`]).
+pub fn clv_predict_plan_with(source: LogicalPlan, o: &ClvOptions, iv: &IntervalArgs) -> Result<LogicalPlan> {
     let summary = btyd_summary_plan(source, o)?;
-    let fitted = models(LogicalPlanBuilder::from(summary.clone()), o)?
+    let model = if is_auto(o) {
+        // The chosen model is already the compact struct the predictions read.
+        datafusion::functions::core::expr_fn::get_field(ident("comparison"), "chosen")
+    } else {
+        scoring_fields(ident("model"), fit_kind(o)?)
+    };
+    let fitted = models(LogicalPlanBuilder::from(summary.clone()), o, None)?
         .project(vec![
-            scoring_fields(ident("model"), fit_kind(o)?).alias("model"),
+            model.alias("model"),
             scoring_fields(ident("spend_model"), FitKind::GammaGamma).alias("spend_model"),
         ])?
         .build()?;
+    let window = interval_window(o, iv)?;
+    let summary = match &window {
+        Some(w) => LogicalPlanBuilder::from(summary).window(vec![w.clone()])?.build()?,
+        None => summary,
+    };
     let (m, s) = (ident("model"), ident("spend_model"));
     let (x, t_x, t, z) = (ident("x"), ident("t_x"), ident("t"), ident("monetary"));
     let h = lit(o.ltv_horizon);
+    let mut extra = vec![];
+    if is_auto(o) {
+        extra.push(datafusion::functions::core::expr_fn::get_field(ident("model"), "model").alias(CHOSEN));
+    }
+    if window.is_some() {
+        extra.extend(interval_columns());
+    }
     // The one-row side is the build side: a cross join emits one batch per build row.
-    LogicalPlanBuilder::from(fitted)
-        .cross_join(summary)?
-        .project(vec![
+    let scored = LogicalPlanBuilder::from(fitted).cross_join(summary)?.project(
+        vec![
             ident("customer_id"),
             x.clone(),
             t_x.clone(),
@@ -124,6 +177,26 @@ pub fn clv_predict_plan(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalPl
                     lit(o.ltv_margin),
                 ])
                 .alias("clv"),
-        ])?
-        .build()
+        ]
+        .into_iter()
+        .chain(extra),
+    )?;
+    if !is_auto(o) {
+        return scored.build();
+    }
+    // The chosen model's name as `model`, renamed apart from the `model` struct the predictions
+    // read (the optimizer may place both in one projection).
+    let columns = scored
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| match f.name().as_str() {
+            CHOSEN => ident(CHOSEN).alias("model"),
+            name => ident(name),
+        })
+        .collect::<Vec<_>>();
+    scored.project(columns)?.build()
 }
+
+/// The chosen model's name under `model=auto`, before it is renamed `model`.
+const CHOSEN: &str = "__clv_chosen_model";

@@ -5,6 +5,7 @@ pub mod churn;
 pub mod cohort;
 pub mod lifecycle;
 pub mod ltv;
+pub mod ltv_extra;
 pub mod report;
 pub mod rfm;
 pub mod rfm_exec;
