@@ -72,6 +72,7 @@ pub fn aggregate_functions() -> Vec<Arc<datafusion::logical_expr::AggregateUDF>>
     fns.push(functions::churn_auc::churn_auc_udaf());
     fns.push(functions::ltv_bootstrap::ltv_bootstrap_udaf());
     fns.push(functions::ltv_compare::ltv_compare_udaf());
+    fns.push(functions::tracking_expected::tracking_expected_udaf());
     fns
 }
 
@@ -90,6 +91,7 @@ pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
         churn_evaluate_table::ChurnEvaluateTableFunction as ChurnEvaluate,
         churn_labels_table::ChurnLabelsTableFunction as ChurnLabels,
         clv_predict_table::{ClvModelTableFunction as ClvModel, ClvPredictTableFunction as ClvPredict},
+        clv_tracking_table::ClvTrackingTableFunction as Tracking,
         cohort_retention_table::CohortRetentionTableFunction as Cohort,
         lifecycle_table::LifecycleTableFunction as Lifecycle,
         lifecycle_table::LifecycleTransitionsTableFunction as Moves,
@@ -105,6 +107,7 @@ pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
         ("lifecycle_transitions", Arc::new(Moves)),
         ("clv_predict", Arc::new(ClvPredict)),
         ("clv_model", Arc::new(ClvModel)),
+        ("clv_tracking", Arc::new(Tracking)),
         ("churn_labels", Arc::new(ChurnLabels)),
         ("churn_evaluate", Arc::new(ChurnEvaluate)),
     ]

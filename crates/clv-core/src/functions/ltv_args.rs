@@ -164,7 +164,9 @@ impl LtvArgs {
                     "bias_corrected" | "bc" => IntervalMethod::BiasCorrected,
                     "bca" => IntervalMethod::Bca,
                     other => {
-                        return plan_err!("{function}: method must be percentile, bias_corrected or bca, got '{other}'");
+                        return plan_err!(
+                            "{function}: method must be percentile, bias_corrected or bca, got '{other}'"
+                        );
                     }
                 }
             }

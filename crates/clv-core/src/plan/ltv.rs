@@ -101,13 +101,30 @@ fn models(summary: LogicalPlanBuilder, o: &ClvOptions, bootstrap: Option<Expr>) 
 /// The fields the predictions read (`model`, the parameters, `time_unit`) of a fitted struct:
 /// the cross join then copies a few numbers onto every customer instead of the whole fit report
 /// with its JSON.
-fn scoring_fields(fit: Expr, kind: FitKind) -> Expr {
+pub(crate) fn scoring_fields(fit: Expr, kind: FitKind) -> Expr {
     let mut args = vec![];
     for name in ["model"].iter().chain(kind.params()).chain(["time_unit"].iter()) {
         args.push(lit(*name));
         args.push(datafusion::functions::core::expr_fn::get_field(fit.clone(), *name));
     }
     datafusion::functions::core::expr_fn::named_struct(args)
+}
+
+/// One row: the transaction model (`model`) and spend model (`spend_model`) fitted on
+/// `summary`, each as the compact struct the predictions read.
+pub(crate) fn scoring_models(summary: LogicalPlan, o: &ClvOptions) -> Result<LogicalPlan> {
+    let model = if is_auto(o) {
+        // The chosen model is already the compact struct the predictions read.
+        datafusion::functions::core::expr_fn::get_field(ident("comparison"), "chosen")
+    } else {
+        scoring_fields(ident("model"), fit_kind(o)?)
+    };
+    models(LogicalPlanBuilder::from(summary), o, None)?
+        .project(vec![
+            model.alias("model"),
+            scoring_fields(ident("spend_model"), FitKind::GammaGamma).alias("spend_model"),
+        ])?
+        .build()
 }
 
 /// Per customer: the summary columns and `p_alive, expected_purchases, expected_spend, clv`.
@@ -118,18 +135,7 @@ pub fn clv_predict_plan(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalPl
 /// [`clv_predict_plan`] with bootstrap intervals and `model=auto` (see [`super::ltv_extra`]).
 pub fn clv_predict_plan_with(source: LogicalPlan, o: &ClvOptions, iv: &IntervalArgs) -> Result<LogicalPlan> {
     let summary = btyd_summary_plan(source, o)?;
-    let model = if is_auto(o) {
-        // The chosen model is already the compact struct the predictions read.
-        datafusion::functions::core::expr_fn::get_field(ident("comparison"), "chosen")
-    } else {
-        scoring_fields(ident("model"), fit_kind(o)?)
-    };
-    let fitted = models(LogicalPlanBuilder::from(summary.clone()), o, None)?
-        .project(vec![
-            model.alias("model"),
-            scoring_fields(ident("spend_model"), FitKind::GammaGamma).alias("spend_model"),
-        ])?
-        .build()?;
+    let fitted = scoring_models(summary.clone(), o)?;
     let window = interval_window(o, iv)?;
     let summary = match &window {
         Some(w) => LogicalPlanBuilder::from(summary).window(vec![w.clone()])?.build()?,

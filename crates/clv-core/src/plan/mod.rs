@@ -10,4 +10,5 @@ pub mod report;
 pub mod rfm;
 pub mod rfm_exec;
 pub mod source;
+pub mod tracking;
 pub mod transactions;
