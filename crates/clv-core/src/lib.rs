@@ -59,6 +59,9 @@ pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
         functions::clv_period_start::clv_period_start_udf(),
         functions::lifecycle_stage::lifecycle_stage_udf(),
         functions::is_churned::is_churned_udf(),
+        functions::dert::dert_udf(),
+        functions::likelihood_ratio_test::likelihood_ratio_test_udf(),
+        functions::customer_model::customer_model_udf(),
     ]
     .into_iter()
     .chain(functions::model_predictions::model_prediction_udfs())
@@ -73,6 +76,7 @@ pub fn aggregate_functions() -> Vec<Arc<datafusion::logical_expr::AggregateUDF>>
     fns.push(functions::ltv_bootstrap::ltv_bootstrap_udaf());
     fns.push(functions::ltv_compare::ltv_compare_udaf());
     fns.push(functions::tracking_expected::tracking_expected_udaf());
+    fns.extend(functions::covariates_fit::covariates_fit_udafs());
     fns
 }
 

@@ -284,3 +284,168 @@ async fn tracking_matches_the_summary_and_the_unconditional_expectations() -> Re
     assert!(published_close(sum_phase("holdout"), 1882.0));
     Ok(())
 }
+
+const MODELS_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../clv-models/tests/data");
+
+fn csv_rows(path: &str) -> Vec<Vec<f64>> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(|v| v.parse::<f64>().unwrap()).collect())
+        .collect()
+}
+
+/// `dert` in SQL against the independent mpmath reference (`clv-models/tests/reference/dert.py`:
+/// FHL 2005 eq. 2 with the hypergeometric U for Pareto/NBD, a double integral over (λ, p) for
+/// BG/NBD and MBG/NBD), and against the numerical integral `δ ∫ e^{−δτ} E[Y(τ)] dτ` of the
+/// conditional expectation computed here with `expected_purchases` in SQL.
+#[tokio::test(flavor = "multi_thread")]
+async fn dert_matches_the_reference_and_the_discounted_sum() -> Result<()> {
+    let ctx = common::context(2)?;
+    let models = [
+        "named_struct('model', 'pareto_nbd', 'r', 0.5533, 'alpha', 10.5776, 's', 0.6062, 'beta', 11.6679, 'time_unit', 'week')",
+        "named_struct('model', 'bg_nbd', 'r', 0.2426, 'alpha', 4.4136, 'a', 0.7929, 'b', 2.4259, 'time_unit', 'week')",
+        "named_struct('model', 'mbg_nbd', 'r', 0.5248, 'alpha', 6.1830, 'a', 0.8914, 'b', 1.6140, 'time_unit', 'week')",
+    ];
+    for row in csv_rows(&format!("{MODELS_DATA}/dert.csv")) {
+        let (m, delta, x, t_x, t, want) = (row[0] as usize, row[1], row[2], row[3], row[4], row[5]);
+        let q = format!(
+            "SELECT dert({}, CAST({delta:?} AS DOUBLE), {x:?}, {t_x:?}, {t:?}) AS d",
+            models[m]
+        );
+        let got = f64s(&common::query(&ctx, &q).await?, "d")[0];
+        assert!((got - want).abs() <= 1e-9 * want, "{row:?}: {got}");
+        // The same rate per day, converted: δ per week = 7 δ per day.
+        let q = format!(
+            "SELECT dert({}, CAST({:?} AS DOUBLE), {x:?}, {t_x:?}, {t:?}, 'day') AS d",
+            models[m],
+            delta / 7.0
+        );
+        let per_day = f64s(&common::query(&ctx, &q).await?, "d")[0];
+        assert!((per_day - want).abs() <= 1e-9 * want, "{row:?}: {per_day}");
+    }
+    // Numerical summation for BG/NBD at δ = 0.05 per week: ∫_0^∞ δ e^{−δτ} E(τ) dτ by the
+    // composite Simpson rule on τ ∈ [0, 800] weeks (e^{−40}: the tail is negligible).
+    let (n, h) = (4000, 0.2);
+    let q = format!(
+        "SELECT sum(CASE WHEN k = 0 OR k = {n} THEN 1 WHEN k % 2 = 1 THEN 4 ELSE 2 END
+                    * 0.05 * exp(-0.05 * k * {h}) * expected_purchases(m, k * {h}, 2, 30.43, 38.86)) * {h} / 3 AS s,
+                max(dert(m, 0.05, 2, 30.43, 38.86)) AS d
+         FROM (SELECT {} AS m) CROSS JOIN generate_series(0, {n}) AS g(k)",
+        models[1]
+    );
+    let b = common::query(&ctx, &q).await?;
+    let (sum, d) = (f64s(&b, "s")[0], f64s(&b, "d")[0]);
+    assert!((sum - d).abs() <= 1e-6 * d, "Simpson {sum} vs dert {d}");
+    Ok(())
+}
+
+/// The likelihood-ratio test in SQL: Λ = 3.841458820694124 on one degree of freedom is the 95th
+/// percentile of χ²₁ (p = 0.05); on the boundary its p-value halves.
+#[tokio::test(flavor = "multi_thread")]
+async fn likelihood_ratio_test_p_values() -> Result<()> {
+    let ctx = common::context(1)?;
+    let b = common::query(
+        &ctx,
+        "SELECT t.statistic AS s, t.p_value AS p, u.p_value AS pb
+         FROM (SELECT likelihood_ratio_test(-100.0, -100.0 + 3.841458820694124 / 2, 1) AS t,
+                      likelihood_ratio_test(-100.0, -100.0 + 3.841458820694124 / 2, 1, 'boundary') AS u)",
+    )
+    .await?;
+    assert!((f64s(&b, "s")[0] - 3.841458820694124).abs() < 1e-12);
+    assert!((f64s(&b, "p")[0] - 0.05).abs() < 1e-12);
+    assert!((f64s(&b, "pb")[0] - 0.025).abs() < 1e-12);
+    let e = common::query(&ctx, "SELECT likelihood_ratio_test(-100.0, -101.0, 2)")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not nested"), "{e}");
+    Ok(())
+}
+
+/// Covariate fits in SQL against the independent scipy maximum-likelihood estimates
+/// (`clv-models/tests/reference/covariates.py`) on the CDNOW sample with the reference's
+/// covariates (purchase z1 = ID mod 2, z2 = ((ID mod 7) − 3)/2; dropout z3 = [ID mod 3 = 0]);
+/// `customer_model` gives each customer the kernel's own parameters.
+#[tokio::test(flavor = "multi_thread")]
+async fn covariate_fits_match_scipy_and_score_each_customer() -> Result<()> {
+    let ctx = common::context(3)?;
+    ctx.register_csv(
+        "summary",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/cdnow_sample_summary.csv"),
+        datafusion::prelude::CsvReadOptions::new(),
+    )
+    .await?;
+    ctx.sql(
+        "CREATE VIEW s AS SELECT \"ID\" AS id, frequency AS x, recency AS t_x, \"T\" AS t,
+                CAST(\"ID\" % 2 AS DOUBLE) AS z1, (CAST(\"ID\" % 7 AS DOUBLE) - 3) / 2 AS z2,
+                CASE WHEN \"ID\" % 3 = 0 THEN 1.0 ELSE 0.0 END AS z3 FROM summary",
+    )
+    .await?;
+    let reference = csv_rows(&format!("{MODELS_DATA}/covariates_loglik.csv"));
+    for (function, want) in [
+        ("bgnbd_covariates_fit", &reference[3]),
+        ("pareto_nbd_covariates_fit", &reference[7]),
+    ] {
+        let q = format!(
+            "WITH f AS (SELECT {function}(x, t_x, t, named_struct('z1', z1, 'z2', z2), named_struct('z3', z3)) AS f FROM s),
+                  c AS (SELECT f.log_likelihood AS ll, f.lr_p_value AS lr_p, f.lr_df AS lr_df, f.model AS m,
+                               unnest(f.coefficients) AS c FROM f)
+             SELECT ll, lr_p, lr_df, m.r AS r, m.alpha AS alpha, coalesce(m.a, m.s) AS p3, coalesce(m.b, m.beta) AS p4,
+                    c.covariate AS covariate, c.parameter AS parameter, c.estimate AS estimate, c.std_error AS se
+             FROM c"
+        );
+        let b = common::query(&ctx, &q).await?;
+        let ll = f64s(&b, "ll")[0];
+        assert!(
+            ll >= want[9] - 1e-7 && ll - want[9] < 1e-4,
+            "{function}: {ll} vs {}",
+            want[9]
+        );
+        let base = [
+            f64s(&b, "r")[0],
+            f64s(&b, "alpha")[0],
+            f64s(&b, "p3")[0],
+            f64s(&b, "p4")[0],
+        ];
+        let est = f64s(&b, "estimate");
+        let mut got = base.to_vec();
+        got.extend(&est);
+        for j in 0..got.len() {
+            assert!(
+                (got[j] - want[j + 1]).abs() < 2e-3 * want[j + 1].abs().max(1.0),
+                "{function} {j}: {got:?} vs {want:?}"
+            );
+        }
+        assert!(f64s(&b, "se").iter().all(|s| s.is_finite() && *s > 0.0));
+        // The synthetic covariates carry no information: the test against the plain model
+        // does not reject.
+        assert!(f64s(&b, "lr_p")[0] > 0.05);
+        assert_eq!(f64s(&b, "lr_df")[0], est.len() as f64);
+    }
+    // Per-customer models: the purchase rate scales as exp(γ₁ᵀz), so customer 1 (z1 = 1,
+    // z2 = −1, z3 = 0) has α₀·exp(−γ₁ − γ₂·(−1)) and a₀, b₀ unchanged.
+    let b = common::query(
+        &ctx,
+        "WITH f AS (SELECT bgnbd_covariates_fit(x, t_x, t, named_struct('z1', z1, 'z2', z2), named_struct('z3', z3)) AS f FROM s)
+         SELECT s.id, f.f.model.alpha AS alpha0, f.f.model.a AS a0, c.alpha AS alpha, c.a AS a,
+                p_alive(c, x, t_x, t) AS p_alive, expected_purchases(c, 39, x, t_x, t) AS e39
+         FROM (SELECT s.*, customer_model(f.f, named_struct('z2', z2, 'z1', z1), named_struct('z3', z3)) AS c
+               FROM s CROSS JOIN f) AS s CROSS JOIN f
+         WHERE s.id <= 3 ORDER BY s.id",
+    )
+    .await?;
+    let coefficients = common::query(
+        &ctx,
+        "WITH f AS (SELECT bgnbd_covariates_fit(x, t_x, t, named_struct('z1', z1, 'z2', z2), named_struct('z3', z3)) AS f FROM s)
+         SELECT c.estimate AS g FROM (SELECT unnest(f.coefficients) AS c FROM f)",
+    )
+    .await?;
+    let g = f64s(&coefficients, "g");
+    let (alpha0, alpha) = (f64s(&b, "alpha0")[0], f64s(&b, "alpha")[0]);
+    assert!((alpha - alpha0 * (-g[0] + g[1]).exp()).abs() <= 1e-12 * alpha);
+    assert_eq!(f64s(&b, "a")[0], f64s(&b, "a0")[0]);
+    assert!(f64s(&b, "p_alive").iter().all(|p| (0.0..=1.0).contains(p)));
+    Ok(())
+}
