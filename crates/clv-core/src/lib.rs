@@ -94,6 +94,7 @@ pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
         btyd_summary_table::BtydSummaryTableFunction as Btyd,
         churn_evaluate_table::ChurnEvaluateTableFunction as ChurnEvaluate,
         churn_labels_table::ChurnLabelsTableFunction as ChurnLabels,
+        clv_compare_table::{ClvCompareTableFunction as Compare, ClvParametersTableFunction as Parameters},
         clv_predict_table::{ClvModelTableFunction as ClvModel, ClvPredictTableFunction as ClvPredict},
         clv_tracking_table::ClvTrackingTableFunction as Tracking,
         cohort_retention_table::CohortRetentionTableFunction as Cohort,
@@ -112,6 +113,8 @@ pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
         ("clv_predict", Arc::new(ClvPredict)),
         ("clv_model", Arc::new(ClvModel)),
         ("clv_tracking", Arc::new(Tracking)),
+        ("clv_compare", Arc::new(Compare)),
+        ("clv_parameters", Arc::new(Parameters)),
         ("churn_labels", Arc::new(ChurnLabels)),
         ("churn_evaluate", Arc::new(ChurnEvaluate)),
     ]

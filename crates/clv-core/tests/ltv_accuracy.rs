@@ -449,3 +449,132 @@ async fn covariate_fits_match_scipy_and_score_each_customer() -> Result<()> {
     assert!(f64s(&b, "p_alive").iter().all(|p| (0.0..=1.0).contains(p)));
     Ok(())
 }
+
+/// `clv_compare` on CDNOW (calibration to 1997-09-30, holdout to 1998-06-30): each model's
+/// holdout MAE, RMSE, bias and total error equal the ones computed here in plain SQL from
+/// `clv_predict`'s expected purchases over the 39-week holdout; AIC and BIC follow from the
+/// log-likelihood; every model beats the naive baseline; the chosen one has the lowest RMSE.
+#[tokio::test(flavor = "multi_thread")]
+async fn compare_reports_holdout_accuracy_and_chooses_by_rmse() -> Result<()> {
+    let ctx = sample(2).await?;
+    let rows = common::query(
+        &ctx,
+        "SELECT * FROM clv_compare('sample', '1997-09-30', '1998-06-30', 'customer_column=master_customer_id')",
+    )
+    .await?;
+    let models = strings(&rows, "model");
+    assert_eq!(models, ["bg_nbd", "pareto_nbd", "mbg_nbd", "naive_rate"]);
+    let (ll, aic, bic) = (f64s(&rows, "log_likelihood"), f64s(&rows, "aic"), f64s(&rows, "bic"));
+    let (mae, rmse, bias) = (f64s(&rows, "mae"), f64s(&rows, "rmse"), f64s(&rows, "bias"));
+    let (total_error, total_actual) = (f64s(&rows, "total_error"), f64s(&rows, "total_actual"));
+    let chosen = strings(&rows, "chosen");
+    for (i, model) in models.iter().enumerate().take(3) {
+        assert!((aic[i] - (8.0 - 2.0 * ll[i])).abs() < 1e-9);
+        assert!((bic[i] - (4.0 * 2357f64.ln() - 2.0 * ll[i])).abs() < 1e-9);
+        let q = format!(
+            "SELECT avg(abs(expected_purchases - x_holdout)) AS mae,
+                    sqrt(avg((expected_purchases - x_holdout) * (expected_purchases - x_holdout))) AS rmse,
+                    avg(expected_purchases - x_holdout) AS bias, sum(expected_purchases) - sum(x_holdout) AS te,
+                    sum(x_holdout) AS actual
+             FROM clv_predict('sample', '1997-09-30', 39, 'customer_column=master_customer_id',
+                              'holdout_end=1998-06-30', 'model={model}')"
+        );
+        let want = common::query(&ctx, &q).await?;
+        for (got, name) in [
+            (mae[i], "mae"),
+            (rmse[i], "rmse"),
+            (bias[i], "bias"),
+            (total_error[i], "te"),
+        ] {
+            let w = f64s(&want, name)[0];
+            assert!(
+                (got - w).abs() <= 1e-9 * w.abs().max(1.0),
+                "{model} {name}: {got} vs {w}"
+            );
+        }
+        assert_eq!(total_actual[i], 1882.0);
+        assert_eq!(f64s(&want, "actual")[0], 1882.0);
+        // Judged on data it did not see, every model beats the naive rate x / t.
+        assert!(
+            rmse[i] < rmse[3] && mae[i] < mae[3],
+            "{model} loses to the naive baseline"
+        );
+        assert!(total_error[i].abs() < total_error[3].abs());
+    }
+    let best = (0..3).min_by(|&a, &b| rmse[a].total_cmp(&rmse[b])).unwrap();
+    assert_eq!(chosen[best], "true");
+    assert_eq!(chosen.iter().filter(|c| *c == "true").count(), 1);
+    let rule = strings(&rows, "rule");
+    let reason = strings(&rows, "reason");
+    assert_eq!(rule[0], "holdout_rmse");
+    assert!(reason[0].starts_with(&models[best]), "{}", reason[0]);
+    // A penalizer grid: each model at each penalizer.
+    let grid = common::query(
+        &ctx,
+        "SELECT model, penalizer FROM clv_compare('sample', '1997-09-30', '1998-06-30',
+             'customer_column=master_customer_id', 'models=bg_nbd,pareto_nbd', 'penalizers=0,0.01')",
+    )
+    .await?;
+    assert_eq!(f64s(&grid, "penalizer")[..4], [0.0, 0.01, 0.0, 0.01]);
+    Ok(())
+}
+
+/// `model=auto`: with a holdout `clv_predict` uses the model `clv_compare` chooses (and says
+/// which), scoring exactly as with that model named; without one, the lowest BIC.
+#[tokio::test(flavor = "multi_thread")]
+async fn model_auto_chooses_and_says_which() -> Result<()> {
+    let ctx = sample(2).await?;
+    let opts = "'customer_column=master_customer_id', 'holdout_end=1998-06-30'";
+    let chosen = common::query(
+        &ctx,
+        &format!("SELECT model FROM clv_compare('sample', '1997-09-30', {opts}) WHERE chosen"),
+    )
+    .await?;
+    let chosen = strings(&chosen, "model")[0].clone();
+    let auto = common::text(
+        &ctx,
+        &format!(
+            "SELECT customer_id, model, p_alive, expected_purchases, clv
+             FROM clv_predict('sample', '1997-09-30', 39, {opts}, 'model=auto') ORDER BY customer_id"
+        ),
+    )
+    .await?;
+    let named = common::text(
+        &ctx,
+        &format!(
+            "SELECT customer_id, '{chosen}' AS model, p_alive, expected_purchases, clv
+             FROM clv_predict('sample', '1997-09-30', 39, {opts}, 'model={chosen}') ORDER BY customer_id"
+        ),
+    )
+    .await?;
+    assert_eq!(auto, named);
+    // clv_model returns the chosen model and the comparison that chose it.
+    let m = common::query(
+        &ctx,
+        &format!("SELECT model.model AS model, comparison.rule AS rule FROM clv_model('sample', '1997-09-30', {opts}, 'model=auto')"),
+    )
+    .await?;
+    assert_eq!(strings(&m, "model")[0], chosen);
+    assert_eq!(strings(&m, "rule")[0], "holdout_rmse");
+    // Without a holdout: the lowest BIC.
+    let bic = common::query(
+        &ctx,
+        "SELECT model, bic FROM clv_compare('sample', '1997-09-30', 'customer_column=master_customer_id') ORDER BY bic LIMIT 1",
+    )
+    .await?;
+    let m = common::query(
+        &ctx,
+        "SELECT DISTINCT model FROM clv_predict('sample', '1997-09-30', 'customer_column=master_customer_id', 'model=auto')",
+    )
+    .await?;
+    assert_eq!(strings(&m, "model"), strings(&bic, "model"));
+    // The parameter table with intervals.
+    let p = common::query(
+        &ctx,
+        "SELECT model, parameter, estimate, lower, upper FROM clv_parameters('sample', '1997-09-30',
+             'customer_column=master_customer_id', 'replicates=30')",
+    )
+    .await?;
+    assert_eq!(strings(&p, "parameter"), ["r", "alpha", "a", "b", "p", "q", "gamma"]);
+    Ok(())
+}

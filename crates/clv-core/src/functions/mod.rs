@@ -5,6 +5,7 @@ pub mod churn_auc;
 pub mod churn_evaluate_table;
 pub mod churn_labels_table;
 pub mod clv_check;
+pub mod clv_compare_table;
 pub mod clv_period_index;
 pub mod clv_period_start;
 pub mod clv_predict_table;

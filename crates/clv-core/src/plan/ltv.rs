@@ -145,6 +145,10 @@ pub fn clv_predict_plan_with(source: LogicalPlan, o: &ClvOptions, iv: &IntervalA
     let (x, t_x, t, z) = (ident("x"), ident("t_x"), ident("t"), ident("monetary"));
     let h = lit(o.ltv_horizon);
     let mut extra = vec![];
+    if o.btyd_holdout_end.is_some() {
+        // What happened in the holdout, beside the predictions.
+        extra.extend([ident("x_holdout"), ident("t_holdout")]);
+    }
     if is_auto(o) {
         extra.push(datafusion::functions::core::expr_fn::get_field(ident("model"), "model").alias(CHOSEN));
     }

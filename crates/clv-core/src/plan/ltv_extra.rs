@@ -190,3 +190,92 @@ pub fn interval_columns() -> Vec<Expr> {
     }
     out
 }
+
+/// The `'name=value'` arguments of `clv_compare` that are the call's own.
+pub const COMPARE_ARGS: [&str; 2] = ["models", "penalizers"];
+
+/// `clv_compare`: one row per candidate (and the naive baseline) of `ltv_compare` over the
+/// summary with its holdout, with the rule and the reason of the choice.
+pub fn clv_compare_plan(
+    source: datafusion::logical_expr::LogicalPlan,
+    o: &ClvOptions,
+    locals: &BTreeMap<String, String>,
+) -> Result<datafusion::logical_expr::LogicalPlan> {
+    use datafusion::functions::core::expr_fn::get_field;
+    use datafusion::logical_expr::LogicalPlanBuilder;
+    if o.btyd_calibration_end.or(o.as_of).is_none() {
+        return plan_err!("clv_compare needs calibration_end: the models are fitted on the purchases up to it");
+    }
+    let summary = super::btyd::btyd_summary_plan(source, o)?;
+    let mut args = vec![ident("x"), ident("t_x"), ident("t")];
+    if o.btyd_holdout_end.is_some() {
+        args.push(ident("x_holdout"));
+        args.push(ident("t_holdout"));
+    }
+    args.push(lit(format!("time_unit={}", o.btyd_time_unit.name())));
+    args.push(lit(format!("penalizer={}", o.fit_penalizer)));
+    for name in COMPARE_ARGS {
+        if let Some(v) = locals.get(name) {
+            args.push(lit(format!("{name}={v}")));
+        }
+    }
+    let c = ident("__clv_comparison");
+    let candidate = |name: &str| get_field(ident("__clv_candidate"), name).alias(name);
+    LogicalPlanBuilder::from(summary)
+        .aggregate(
+            Vec::<Expr>::new(),
+            vec![ltv_compare_udaf().call(args).alias("__clv_comparison")],
+        )?
+        .project(vec![
+            get_field(c.clone(), "candidates").alias("__clv_candidate"),
+            get_field(c.clone(), "rule").alias("rule"),
+            get_field(c, "reason").alias("reason"),
+        ])?
+        .unnest_column("__clv_candidate")?
+        .project(
+            crate::functions::ltv_compare::candidate_fields()
+                .iter()
+                .map(|f| candidate(f.name()))
+                .chain([ident("rule"), ident("reason")])
+                .collect::<Vec<_>>(),
+        )?
+        .build()
+}
+
+/// `clv_parameters`: one row per parameter of the `clv_model` fit with its bootstrap and
+/// delta-method intervals (`intervals` defaults to 0.95 here).
+pub fn clv_parameters_plan(
+    source: datafusion::logical_expr::LogicalPlan,
+    o: &ClvOptions,
+    iv: &IntervalArgs,
+) -> Result<datafusion::logical_expr::LogicalPlan> {
+    use datafusion::functions::core::expr_fn::get_field;
+    use datafusion::logical_expr::LogicalPlanBuilder;
+    let mut iv = iv.clone();
+    iv.level = iv.level.or(Some(0.95));
+    let Some(call) = bootstrap_call(o, &iv)? else {
+        return plan_err!("clv_parameters: no intervals");
+    };
+    let summary = super::btyd::btyd_summary_plan(source, o)?;
+    let b = ident("bootstrap");
+    let p = |name: &str| get_field(ident("__clv_parameter"), name).alias(name);
+    LogicalPlanBuilder::from(summary)
+        .aggregate(Vec::<Expr>::new(), vec![call])?
+        .project(vec![
+            get_field(b.clone(), "parameters").alias("__clv_parameter"),
+            get_field(b.clone(), "level").alias("level"),
+            get_field(b.clone(), "method").alias("method"),
+            get_field(b.clone(), "replicates").alias("replicates"),
+            get_field(b.clone(), "failed").alias("failed"),
+            get_field(b, "delta_method").alias("delta_method"),
+        ])?
+        .unnest_column("__clv_parameter")?
+        .project(
+            crate::functions::ltv_bootstrap::parameter_fields()
+                .iter()
+                .map(|f| p(f.name()))
+                .chain(["level", "method", "replicates", "failed", "delta_method"].map(ident))
+                .collect::<Vec<_>>(),
+        )?
+        .build()
+}
