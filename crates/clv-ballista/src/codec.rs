@@ -14,9 +14,9 @@
 use std::sync::Arc;
 
 use ballista_core::serde::{BallistaLogicalExtensionCodec, BallistaPhysicalExtensionCodec};
-use clv_core::functions::rfm_segment::RfmSegment;
 use clv_core::plan::rfm::{RfmFunctions, rfm_plan};
 use clv_core::rfm::SchemeDefinition;
+use clv_core::udf::rfm_segment::RfmSegment;
 use clv_core::{ClvOptions, RfmTable, SchemeRegistry, SegmentScheme};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::TableProvider;

@@ -25,6 +25,8 @@
 //! # Ok(()) }
 //! ```
 
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
 pub mod codec;
 mod local_cluster;
 pub mod planner;

@@ -33,12 +33,11 @@ use futures::TryStreamExt;
 
 /// Every clv scalar, aggregate and window function name.
 static CLV_FUNCTIONS: LazyLock<HashSet<String>> = LazyLock::new(|| {
-    let scalar = clv_core::scalar_functions().into_iter().map(|f| f.name().to_string());
-    let aggregate = clv_core::aggregate_functions()
-        .into_iter()
-        .map(|f| f.name().to_string());
-    let window = clv_core::window_functions().into_iter().map(|f| f.name().to_string());
-    scalar.chain(aggregate).chain(window).collect()
+    clv_core::registry::functions()
+        .iter()
+        .filter(|f| f.kind() != clv_core::FunctionKind::Table)
+        .map(|f| f.name().to_string())
+        .collect()
 });
 
 /// The clv functions `plan` calls, including those an [`RfmTable`] scan plans on the scheduler.
@@ -110,11 +109,14 @@ pub fn explain(e: DataFusionError, calls: &BTreeSet<String>) -> DataFusionError 
         return e;
     };
     let plural = if functions.contains(',') { "s" } else { "" };
-    e.context(format!(
+    let explanation = format!(
         "{problem} the clv function{plural} {functions}: {fix} (or install clv_ballista::{config} in your own \
          binary), from the same clv version as this client ({}); see docs/distributed.md",
         env!("CARGO_PKG_VERSION")
-    ))
+    );
+    // A usage error (the cluster was started without clv), with Ballista's error as its cause.
+    let typed = clv_core::ClvError::usage(explanation.clone()).caused_by(e);
+    DataFusionError::Context(explanation, Box::new(typed.into()))
 }
 
 /// Ballista's query planner with [`explain`]ed errors.

@@ -76,3 +76,37 @@ pub fn init_logging(level: &str, log_dir: Option<&str>, rotation: LogRotationPol
     };
     logs.with_writer(file).init();
 }
+
+#[cfg(test)]
+mod tests {
+    use clv_core::registry::{ClvFunction, functions};
+
+    use super::*;
+
+    /// The scheduler's session and the executors' registry hold every function of the registry,
+    /// each as its kind (table functions expand on the client and the scheduler only).
+    #[test]
+    fn scheduler_and_executors_have_every_registered_function() {
+        let state = session_state(session_config()).unwrap();
+        let registry = function_registry().unwrap();
+        for f in functions() {
+            let (scheduler, executors) = match &f {
+                ClvFunction::Table(..) => (state.table_functions().contains_key(f.name()), true),
+                ClvFunction::Window(_) => (
+                    state.window_functions().contains_key(f.name()),
+                    registry.window_functions.contains_key(f.name()),
+                ),
+                ClvFunction::Aggregate(_) => (
+                    state.aggregate_functions().contains_key(f.name()),
+                    registry.aggregate_functions.contains_key(f.name()),
+                ),
+                ClvFunction::Scalar(_) => (
+                    state.scalar_functions().contains_key(f.name()),
+                    registry.scalar_functions.contains_key(f.name()),
+                ),
+            };
+            assert!(scheduler, "the scheduler lacks the {} function {}", f.kind(), f.name());
+            assert!(executors, "the executors lack the {} function {}", f.kind(), f.name());
+        }
+    }
+}

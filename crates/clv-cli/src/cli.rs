@@ -7,9 +7,21 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::input::InputFormat;
 use crate::output::Format;
 
-/// A struct of optional text flags, each setting one clv option, with `options()` listing them.
+/// The clv option the flag `--<field>` sets (`customer_col` sets `customer_column`): each option
+/// declares its flag in `clv::config::OPTIONS`, and a test checks that every flag below is there.
+pub fn option_key(field: &str) -> &'static str {
+    let flag = field.replace('_', "-");
+    clv::config::OPTIONS
+        .iter()
+        .find(|o| o.flag == Some(flag.as_str()))
+        .map(|o| o.key)
+        .unwrap_or_else(|| panic!("--{flag} sets no clv option; declare it in clv::config::OPTIONS"))
+}
+
+/// A struct of optional text flags, each setting the clv option that declares it, with
+/// `options()` listing them.
 macro_rules! option_flags {
-    ($(#[$m:meta])* $name:ident { $($(#[$fm:meta])* $field:ident: $value:literal => $key:literal,)* }) => {
+    ($(#[$m:meta])* $name:ident { $($(#[$fm:meta])* $field:ident: $value:literal,)* }) => {
         $(#[$m])*
         #[derive(Args, Debug, Clone, Default)]
         pub struct $name {
@@ -19,7 +31,7 @@ macro_rules! option_flags {
         impl $name {
             /// The clv options these flags set.
             pub fn options(&self) -> Vec<(&'static str, Option<String>)> {
-                vec![$(($key, self.$field.clone())),*]
+                vec![$((option_key(stringify!($field)), self.$field.clone())),*]
             }
         }
     };
@@ -155,21 +167,23 @@ option_flags! {
     /// The transaction contract's columns and policies.
     ContractFlags {
         /// Customer id column [default: customer_id].
-        customer_col: "COLUMN" => "customer_column",
+        customer_col: "COLUMN",
         /// Transaction date/timestamp column [default: order_date]; text is parsed as YYYY-MM-DD or a timestamp.
-        time_col: "COLUMN" => "time_column",
+        time_col: "COLUMN",
         /// Amount column [default: amount].
-        amount_col: "COLUMN" => "amount_column",
+        amount_col: "COLUMN",
         /// Order id column: frequency counts distinct orders [default: every row is an order].
-        order_col: "COLUMN" => "order_column",
+        order_col: "COLUMN",
+        /// Customer and order ids: auto (CSV ids become integers only if all are plain integers; "007" next to "7" is an error), string or integer [default: auto].
+        id_type: "TYPE",
         /// As-of date YYYY-MM-DD [default: the day after the last transaction].
-        as_of: "DATE" => "as_of",
+        as_of: "DATE",
         /// Negative amounts: net, exclude or error [default: net].
-        negative_amounts: "POLICY" => "negative_amounts",
+        negative_amounts: "POLICY",
         /// Null/NaN/infinite amounts: exclude or error [default: exclude].
-        invalid_amounts: "POLICY" => "invalid_amounts",
+        invalid_amounts: "POLICY",
         /// Count one purchase per customer per day: none or day [default: none].
-        collapse: "GRAIN" => "collapse",
+        collapse: "GRAIN",
     }
 }
 
@@ -187,7 +201,7 @@ impl ContractArgs {
     /// The clv options these flags set.
     pub fn options(&self) -> Vec<(&'static str, Option<String>)> {
         let mut options = self.flags.options();
-        options.push(("dedupe", self.dedupe.then(|| "true".to_string())));
+        options.push((option_key("dedupe"), self.dedupe.then(|| "true".to_string())));
         options
     }
 }
@@ -225,13 +239,13 @@ impl RfmOptions {
     /// The clv options these flags set.
     pub fn options(&self) -> Vec<(&'static str, Option<String>)> {
         vec![
-            ("rfm.bins", self.bins.map(|b| b.to_string())),
-            ("rfm.method", self.method.clone()),
-            ("rfm.scheme", self.scheme.clone()),
-            ("rfm.monetary", self.monetary.clone()),
-            ("rfm.recency_thresholds", self.recency_thresholds.clone()),
-            ("rfm.frequency_thresholds", self.frequency_thresholds.clone()),
-            ("rfm.monetary_thresholds", self.monetary_thresholds.clone()),
+            (option_key("bins"), self.bins.map(|b| b.to_string())),
+            (option_key("method"), self.method.clone()),
+            (option_key("scheme"), self.scheme.clone()),
+            (option_key("monetary"), self.monetary.clone()),
+            (option_key("recency_thresholds"), self.recency_thresholds.clone()),
+            (option_key("frequency_thresholds"), self.frequency_thresholds.clone()),
+            (option_key("monetary_thresholds"), self.monetary_thresholds.clone()),
         ]
     }
 }
@@ -250,11 +264,11 @@ option_flags! {
     /// BTYD summary options.
     BtydArgs {
         /// Inclusive end of the calibration period YYYY-MM-DD [default: the as-of date, else the last transaction].
-        calibration_end: "DATE" => "btyd.calibration_end",
+        calibration_end: "DATE",
         /// Inclusive end of the holdout period YYYY-MM-DD (adds x_holdout, t_holdout) [default: no holdout].
-        holdout_end: "DATE" => "btyd.holdout_end",
+        holdout_end: "DATE",
         /// Time unit of t_x and t: day, week or month (= 365.25/12 days) [default: week].
-        time_unit: "UNIT" => "btyd.time_unit",
+        time_unit: "UNIT",
     }
 }
 
@@ -299,11 +313,11 @@ option_flags! {
     /// Lifecycle windows.
     LifecycleArgs {
         /// A customer is new for this many days after the first purchase [default: 30].
-        new_days: "DAYS" => "lifecycle.new_days",
+        new_days: "DAYS",
         /// Active while the last purchase is fewer than this many days ago [default: 90].
-        active_days: "DAYS" => "lifecycle.active_days",
+        active_days: "DAYS",
         /// Churned once the last purchase is at least this many days ago [default: 180].
-        churn_days: "DAYS" => "lifecycle.churn_days",
+        churn_days: "DAYS",
     }
 }
 
@@ -337,11 +351,11 @@ option_flags! {
     /// Churn-label options.
     ChurnLabelArgs {
         /// Cutoff dates: a list YYYY-MM-DD,YYYY-MM-DD or a range START..END (the last day of every --every period inside it).
-        cutoffs: "DATES" => "churn.cutoffs",
+        cutoffs: "DATES",
         /// Churned = no purchase in this many days after the cutoff [default: 90].
-        window_days: "DAYS" => "churn.window_days",
+        window_days: "DAYS",
         /// A cutoff range takes the last day of every day, week, month, quarter or year [default: month].
-        every: "PERIOD" => "churn.every",
+        every: "PERIOD",
     }
 }
 
@@ -396,40 +410,12 @@ pub struct TransitionsArgs {
     pub output: OutputArgs,
 }
 
-/// The models `clv fit` can fit from transactions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-#[value(rename_all = "snake_case")]
-pub enum ModelArg {
-    /// BG/NBD (Fader, Hardie & Lee 2005): repeat purchases and dropout.
-    BgNbd,
-    /// Pareto/NBD (Schmittlein, Morrison & Colombo 1987).
-    ParetoNbd,
-    /// Modified BG/NBD (Batislam, Denizel & Filiztekin 2007).
-    MbgNbd,
-    /// Gamma-Gamma spend per transaction (Fader & Hardie 2013), on customers with repeat purchases.
-    GammaGamma,
-}
-
-impl ModelArg {
-    /// The serialized kind name.
-    pub fn kind(self) -> &'static str {
-        match self {
-            Self::BgNbd => "bg_nbd",
-            Self::ParetoNbd => "pareto_nbd",
-            Self::MbgNbd => "mbg_nbd",
-            Self::GammaGamma => "gamma_gamma",
-        }
-    }
-
-    /// The SQL aggregate that fits it.
-    pub fn function(self) -> &'static str {
-        match self {
-            Self::BgNbd => "bgnbd_fit",
-            Self::ParetoNbd => "pareto_nbd_fit",
-            Self::MbgNbd => "mbgnbd_fit",
-            Self::GammaGamma => "gamma_gamma_fit",
-        }
-    }
+/// The models `clv fit --model` accepts, each with its one-line description, from the model
+/// registry.
+fn fittable_models() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        crate::commands::models::fittable().map(|m| clap::builder::PossibleValue::new(m.name()).help(m.description)),
+    )
 }
 
 #[derive(Args)]
@@ -437,8 +423,8 @@ pub struct FitArgs {
     #[command(flatten)]
     pub input: InputArgs,
     /// The model to fit.
-    #[arg(long, value_enum, default_value_t = ModelArg::BgNbd)]
-    pub model: ModelArg,
+    #[arg(long, value_parser = fittable_models(), default_value = "bg_nbd")]
+    pub model: String,
     /// Inclusive end of the calibration period YYYY-MM-DD [default: the as-of date, else the last transaction].
     #[arg(long, value_name = "DATE")]
     pub calibration_end: Option<String>,
@@ -520,4 +506,51 @@ pub struct SqlArgs {
     pub tables: Vec<String>,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// Every long flag of every command.
+    fn flags(command: &clap::Command, out: &mut Vec<String>) {
+        out.extend(command.get_arguments().filter_map(|a| a.get_long().map(str::to_string)));
+        for sub in command.get_subcommands() {
+            flags(sub, out);
+        }
+    }
+
+    /// Every clv option is set by the command-line flag it declares, or is declared SQL-only
+    /// (`flag: None`); and the flag structs map each of their flags to an option.
+    #[test]
+    fn every_option_has_its_flag_or_is_sql_only() {
+        let mut all = vec![];
+        flags(&Cli::command(), &mut all);
+        for option in clv::config::OPTIONS {
+            if let Some(flag) = option.flag {
+                assert!(
+                    all.iter().any(|f| f == flag),
+                    "clv.{}: no command has --{flag}",
+                    option.key
+                );
+            }
+        }
+        let sql_only: Vec<&str> = clv::config::OPTIONS
+            .iter()
+            .filter(|o| o.flag.is_none())
+            .map(|o| o.key)
+            .collect();
+        assert_eq!(sql_only, ["rfm.fused", "fit.penalizer", "ltv.model"]);
+        let mut mapped = ContractArgs::default().options();
+        mapped.extend(RfmOptions::default().options());
+        mapped.extend(BtydArgs::default().options());
+        mapped.extend(LifecycleArgs::default().options());
+        mapped.extend(ChurnLabelArgs::default().options());
+        assert_eq!(mapped.len(), 25);
+        for (key, _) in mapped {
+            assert!(clv::config::ClvOption::find(key).is_some(), "{key}");
+        }
+    }
 }

@@ -5,9 +5,15 @@
 //! | usage | 2 | a flag, option, date, SQL text or `clv.toml` entry is wrong (clap's own errors exit 2 too); `--cluster` names a cluster without clv |
 //! | data | 65 | an input or model file cannot be read, lacks a column, has a wrong type or invalid values; the data does not fit the memory limit |
 //! | internal | 70 | a bug: DataFusion's internal errors, a panic |
+//!
+//! The kind of an error raised in the library is the [`ErrorKind`] of the [`ClvError`] it
+//! carries (usage → usage; input data and model → data; internal → internal); DataFusion's own
+//! errors are classified by their variant (planning and SQL errors are usage errors, errors
+//! while running are data errors). Messages are never matched to choose a kind.
 
 use std::process::ExitCode;
 
+use clv::{ClvError, ErrorKind};
 use datafusion::common::DataFusionError;
 
 /// What went wrong, which decides the exit code.
@@ -123,32 +129,25 @@ pub fn root_message(e: &DataFusionError) -> String {
     text
 }
 
-/// Where a DataFusion error happened, which decides its kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
-    /// Reading the user's SQL or options: planning errors are usage errors.
-    Query,
-    /// Running over the data: errors are data errors.
-    Data,
-}
-
-/// The first line clv-ballista put on a cluster error caused by a node without clv (it names
-/// the node, the functions and the fix; see docs/distributed.md).
-fn cluster_problem(e: &DataFusionError) -> Option<&str> {
-    let mut e = e;
-    while let DataFusionError::Context(text, inner) = e {
-        if text.contains("docs/distributed.md") {
-            return Some(text);
+impl From<ErrorKind> for Kind {
+    fn from(kind: ErrorKind) -> Self {
+        match kind {
+            ErrorKind::Usage => Kind::Usage,
+            ErrorKind::InputData | ErrorKind::Model => Kind::Data,
+            _ => Kind::Internal,
         }
-        e = inner;
     }
-    None
 }
 
-/// Classifies a DataFusion error.
-pub fn from_datafusion(e: DataFusionError, stage: Stage) -> CliError {
-    if let Some(problem) = cluster_problem(&e) {
-        return CliError::usage(problem);
+/// Classifies a DataFusion error: by the kind of the clv error inside it, else (DataFusion's
+/// own errors) by its variant: planning errors are the request's (the SQL, an option), errors
+/// while running are the data's. Never by the wording.
+pub fn from_datafusion(e: DataFusionError) -> CliError {
+    if let Some(clv) = ClvError::find(&e) {
+        return CliError {
+            kind: clv.kind.into(),
+            message: clv.message.clone(),
+        };
     }
     let message = root_message(&e);
     match e.find_root() {
@@ -157,29 +156,19 @@ pub fn from_datafusion(e: DataFusionError, stage: Stage) -> CliError {
         DataFusionError::ResourcesExhausted(_) => CliError::data(format!(
             "{message}; raise the limit (SET datafusion.runtime.memory_limit = '4G') or give the query less data"
         )),
-        DataFusionError::SQL(..) => CliError::usage(message),
-        DataFusionError::Plan(_) | DataFusionError::SchemaError(..) | DataFusionError::NotImplemented(_)
-            if stage == Stage::Query && !is_data_problem(&message) =>
-        {
-            CliError::usage(message)
-        }
+        DataFusionError::SQL(..)
+        | DataFusionError::Plan(_)
+        | DataFusionError::SchemaError(..)
+        | DataFusionError::NotImplemented(_)
+        | DataFusionError::Configuration(_) => CliError::usage(message),
         _ => CliError::data(message),
     }
 }
 
-/// Planning errors that are about the data rather than the request (a missing column, a
-/// wrong column type, an unreadable file).
-fn is_data_problem(message: &str) -> bool {
-    message.contains(" column '") && (message.contains("not found") || message.contains("has type"))
-        || message.contains("cannot read")
-        || message.contains("no file or folder exists")
-}
-
 impl From<DataFusionError> for CliError {
-    /// Errors while running over data (planning errors of the user's own SQL are classified
-    /// with [`from_datafusion`] and [`Stage::Query`]).
+    /// See [`from_datafusion`].
     fn from(e: DataFusionError) -> Self {
-        from_datafusion(e, Stage::Data)
+        from_datafusion(e)
     }
 }
 
@@ -195,15 +184,78 @@ impl From<std::io::Error> for CliError {
     }
 }
 
+/// The command-line flag of each clv option a hint may name (by its name without prefix).
+const FLAGS: &[(&str, &str)] = &[
+    ("customer_column", "--customer-col"),
+    ("time_column", "--time-col"),
+    ("amount_column", "--amount-col"),
+    ("order_column", "--order-col"),
+    ("id_type", "--id-type"),
+    ("as_of", "--as-of"),
+    ("negative_amounts", "--negative-amounts"),
+    ("invalid_amounts", "--invalid-amounts"),
+    ("collapse", "--collapse"),
+    ("bins", "--bins"),
+    ("method", "--method"),
+    ("scheme", "--scheme"),
+    ("monetary", "--monetary"),
+    ("recency_thresholds", "--recency-thresholds"),
+    ("frequency_thresholds", "--frequency-thresholds"),
+    ("monetary_thresholds", "--monetary-thresholds"),
+    ("calibration_end", "--calibration-end"),
+    ("holdout_end", "--holdout-end"),
+    ("time_unit", "--time-unit"),
+    ("period", "--period"),
+    ("new_days", "--new-days"),
+    ("active_days", "--active-days"),
+    ("churn_days", "--churn-days"),
+    ("cutoffs", "--cutoffs"),
+    ("window_days", "--window-days"),
+    ("every", "--every"),
+];
+
+/// The library writes hints as SQL arguments, `'name=value'`; on the command line the same
+/// hint is a flag, `--name value` (or, for an option without a flag, a `clv.toml` entry).
+fn cli_syntax(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find('\'') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        let Some(end) = after.find('\'') else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let quoted = &after[..end];
+        let rewritten = quoted.split_once('=').and_then(|(name, value)| {
+            let name = name.trim();
+            let short = name.rsplit('.').next().unwrap_or(name);
+            if !short.chars().all(|c| c.is_ascii_lowercase() || c == '_') || short.is_empty() {
+                return None;
+            }
+            Some(match FLAGS.iter().find(|(k, _)| *k == short) {
+                Some((_, flag)) => format!("{flag} {value}"),
+                None => format!("{name} = {value} in clv.toml"),
+            })
+        });
+        match rewritten {
+            Some(r) => out.push_str(&r),
+            None => {
+                out.push('\'');
+                out.push_str(quoted);
+                out.push('\'');
+            }
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// A hint for the messages where the fix is a flag of this command line.
 fn with_hint(text: &str) -> String {
-    const FLAGS: [(&str, &str); 4] = [
-        ("customer_column", "--customer-col"),
-        ("time_column", "--time-col"),
-        ("amount_column", "--amount-col"),
-        ("order_column", "--order-col"),
-    ];
-    for (option, flag) in FLAGS {
+    let text = &cli_syntax(text);
+    for (option, flag) in &FLAGS[..4] {
         let library = format!("(choose another with {option})");
         if text.contains(&library) {
             return text.replace(
@@ -226,27 +278,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn planning_errors_of_a_query_are_usage_errors_but_data_problems_are_data_errors() {
+    fn the_kind_comes_from_the_clv_error_else_the_variant() {
         let e = DataFusionError::Plan("table 'x' not found".into());
-        assert_eq!(from_datafusion(e, Stage::Query).kind, Kind::Usage);
-        let e = DataFusionError::Plan(
-            "amount column 'price' not found; the input has columns [a, b] (choose another with amount_column)".into(),
-        );
-        let e = from_datafusion(e, Stage::Query);
+        assert_eq!(from_datafusion(e).kind, Kind::Usage);
+        let e = DataFusionError::from(ClvError::input_data(
+            "amount column 'price' not found; the input has columns [a, b] (choose another with amount_column)",
+        ));
+        let e = from_datafusion(e);
         assert_eq!(e.kind, Kind::Data);
         assert!(
             e.line()
                 .ends_with("(choose another with --amount-col, or amount_column in clv.toml)")
         );
         let e = DataFusionError::Internal("bug".into());
-        assert_eq!(from_datafusion(e, Stage::Data).kind, Kind::Internal);
+        assert_eq!(from_datafusion(e).kind, Kind::Internal);
         let e = DataFusionError::ResourcesExhausted("Failed to allocate 1 MB".into());
-        let e = from_datafusion(e, Stage::Data);
+        let e = from_datafusion(e);
         assert_eq!(e.kind, Kind::Data);
         assert!(
             e.line()
                 .contains("raise the limit (SET datafusion.runtime.memory_limit")
         );
+    }
+
+    #[test]
+    fn hints_use_the_flags_of_the_command_line() {
+        assert_eq!(
+            cli_syntax("set 'bins=5' or 'scheme=none'; e.g. 'recency_thresholds=30,90,180,365'"),
+            "set --bins 5 or --scheme none; e.g. --recency-thresholds 30,90,180,365"
+        );
+        assert_eq!(cli_syntax("use 'rfm.method=fixed'"), "use --method fixed");
+        assert_eq!(cli_syntax("'penalizer=0.1'"), "penalizer = 0.1 in clv.toml");
+        assert_eq!(cli_syntax("scheme 'rf_grid' labels"), "scheme 'rf_grid' labels");
+        assert_eq!(cli_syntax("an id '007' and '7'"), "an id '007' and '7'");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::csv::CsvFormat;
 use datafusion::datasource::file_format::json::JsonFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::listing::{ListingOptions, ListingTableUrl};
 use datafusion::logical_expr::{cast, col};
 use datafusion::prelude::SessionContext;
 use futures::TryStreamExt;
@@ -69,6 +69,11 @@ pub struct Input {
     pub label: String,
     /// Rows in the input when known without scanning it (Parquet metadata, the bundled sample).
     pub total_rows: Option<u64>,
+    /// The local files of a text input (CSV or NDJSON), where [`crate::locate`] looks for a
+    /// bad value when a run fails.
+    pub text_files: Vec<std::path::PathBuf>,
+    /// Whether the text files are newline-delimited JSON (else CSV).
+    pub json: bool,
 }
 
 /// The table name inputs are registered under.
@@ -88,6 +93,8 @@ pub async fn register(
             table: sample::SAMPLE_TABLE.to_string(),
             label: "the bundled CDNOW sample".to_string(),
             total_rows: Some(sample::rows()?),
+            text_files: vec![],
+            json: false,
         }),
         Some(p) => register_path(ctx, INPUT_TABLE, p, format, Some(time_column)).await,
     }
@@ -101,6 +108,12 @@ pub async fn register_path(
     format: Option<InputFormat>,
     time_column: Option<&str>,
 ) -> Result<Input> {
+    if path == "-" || path.starts_with("/dev/std") || path.starts_with("/dev/fd/") || path.starts_with("/proc/self/fd/")
+    {
+        return Err(CliError::usage(format!(
+            "'{path}': clv reads files, folders and globs, not standard input or a pipe; save the data to a file first"
+        )));
+    }
     let is_glob = path.contains(['*', '?', '[']);
     let local = Path::new(path);
     if !is_glob && !path.contains("://") && !local.exists() {
@@ -140,6 +153,14 @@ pub async fn register_path(
             format.name()
         )));
     }
+    let mut text_files = vec![];
+    if url.scheme() == "file" {
+        let local: Vec<std::path::PathBuf> = files.iter().map(|f| format!("/{}", f.location).into()).collect();
+        crate::files::reading_input(path, &extension, &local);
+        if format != InputFormat::Parquet {
+            text_files = local;
+        }
+    }
     let mut total_rows = Some(0u64);
     for f in &files {
         let shown = format!("/{}", f.location);
@@ -157,20 +178,21 @@ pub async fn register_path(
         }
     }
     let options = ListingOptions::new(format.format()).with_file_extension(extension);
-    let config = ListingTableConfig::new(url)
-        .with_listing_options(options)
-        .infer_schema(&state)
+    let o = crate::session::options(ctx);
+    // Columns by name across the files (a CSV file is otherwise read by position); CSV ids as
+    // text unless they are plain integers (id_type).
+    let plan = clv::plan::source::files_plan(&state, &format!("{name}_raw"), &url, &options, &o)
         .await
-        .map_err(|e| {
-            CliError::data(format!(
+        .map_err(|e| match clv::ClvError::find(&e) {
+            Some(_) => CliError::from(e),
+            None => CliError::data(format!(
                 "cannot read '{path}' as {}: {}; check the file or pass --input-format",
                 format.name(),
                 root_message(&e)
-            ))
+            )),
         })?;
-    let table = ListingTable::try_new(config).map_err(|e| CliError::data(format!("'{path}': {}", root_message(&e))))?;
-    let schema = datafusion::catalog::TableProvider::schema(&table);
-    ctx.register_table(format!("{name}_raw"), Arc::new(table))?;
+    let schema = plan.schema().inner().clone();
+    ctx.register_table(format!("{name}_raw"), Arc::new(ViewTable::new(plan, None)))?;
     let mut df = ctx.table(format!("{name}_raw")).await?;
     if let Some(time) = time_column
         && let Ok(field) = schema.field_with_name(time)
@@ -189,6 +211,8 @@ pub async fn register_path(
         table: name.to_string(),
         label: format!("'{path}'"),
         total_rows,
+        text_files,
+        json: format == InputFormat::Json,
     })
 }
 

@@ -1,10 +1,14 @@
 //! `clv`: customer-value analytics on transaction files from the command line.
 
+#![deny(unsafe_code)]
+
 mod cli;
 mod columns;
 mod commands;
 mod error;
+mod files;
 mod input;
+mod locate;
 mod output;
 mod progress;
 mod sample;
@@ -35,6 +39,7 @@ fn main() -> ExitCode {
     // `clv … | head` ends quietly when the reader goes away, like other Unix tools.
     #[cfg(unix)]
     // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    #[allow(unsafe_code)]
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }

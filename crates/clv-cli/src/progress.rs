@@ -52,8 +52,18 @@ impl Progress {
         }
     }
 
-    /// Runs `df` to completion as the step `step`.
+    /// Runs `df` to completion as the step `step`. An empty result is one batch with no rows,
+    /// so that it still carries its schema (an empty result is written with its columns).
     pub async fn collect(&self, step: &str, df: DataFrame) -> Result<Vec<RecordBatch>> {
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        let mut batches = self.run(step, df).await?;
+        if batches.is_empty() {
+            batches.push(RecordBatch::new_empty(schema));
+        }
+        Ok(batches)
+    }
+
+    async fn run(&self, step: &str, df: DataFrame) -> Result<Vec<RecordBatch>> {
         if !self.draw {
             return Ok(df.collect().await?);
         }

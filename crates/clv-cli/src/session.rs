@@ -94,6 +94,7 @@ fn config_path(given: Option<&Path>) -> Result<Option<PathBuf>> {
 /// Reads `clv.toml`: top-level keys are clv options (`customer_column = "cust"`), tables give
 /// the prefixed ones (`[rfm] scheme = "rfm11"` is `rfm.scheme`).
 pub fn read_config(path: &Path) -> Result<Vec<(String, String)>> {
+    crate::files::reading_file(path);
     let text =
         std::fs::read_to_string(path).map_err(|e| CliError::usage(format!("cannot read '{}': {e}", path.display())))?;
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {

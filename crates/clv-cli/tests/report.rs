@@ -386,7 +386,7 @@ async fn the_bgnbd_and_clv_sections_show_the_library_model() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_heat_maps_show_the_library_numbers() {
-    use clv::config::{format_date, parse_date};
+    use clv::common::dates::{format_date, parse_date};
     use clv::prelude::*;
     let (_, html) = cdnow_report();
     let ctx = library();

@@ -7,11 +7,12 @@ use std::any::Any;
 use std::fmt;
 use std::str::FromStr;
 
-use datafusion::arrow::datatypes::DataType;
 use datafusion::common::config::{ConfigEntry, ConfigExtension, ExtensionOptions};
-use datafusion::common::{Result, ScalarValue, plan_datafusion_err, plan_err};
+use datafusion::common::{Result, plan_datafusion_err, plan_err};
 use datafusion::prelude::SessionContext;
 
+use crate::churn::StageWindows;
+use crate::common::dates::{format_date, parse_date};
 use crate::rfm::ScoreMethod;
 
 /// Defines a string-valued option enum with `FromStr`, `Display` and its list of spellings.
@@ -51,6 +52,22 @@ option_enum!(
         Exclude => "exclude",
         /// Fail the query, naming the column and the customer.
         Error => "error",
+    }
+);
+
+option_enum!(
+    /// How customer and order ids are typed. Distinct id texts never merge: in CSV files ids
+    /// are read as text, and `auto` turns them into integers only when every id is the plain
+    /// form of its number ("7", never "007" or "+7", which would merge with it); otherwise the
+    /// query fails naming the id.
+    IdType, "id_type" {
+        /// Integers when the source has integers (or a CSV column holds plain integers only),
+        /// text otherwise (default).
+        Auto => "auto",
+        /// Always text: integer ids become their decimal text.
+        String => "string",
+        /// Always integers: a text id that is not the plain form of an integer is an error.
+        Integer => "integer",
     }
 );
 
@@ -118,243 +135,294 @@ option_enum!(
     }
 );
 
-/// All clv session options. See docs/guide.md for every policy.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClvOptions {
-    /// Customer id column (default `customer_id`).
-    pub customer_column: String,
-    /// Transaction time column, a date or timestamp (default `order_date`).
-    pub time_column: String,
-    /// Amount column (default `amount`).
-    pub amount_column: String,
-    /// Optional order id column: frequency then counts distinct orders.
-    pub order_column: Option<String>,
-    /// The as-of date as days since 1970-01-01; `None` = the day after the last transaction.
-    pub as_of: Option<i32>,
-    /// Null, NaN or infinite amounts.
-    pub invalid_amounts: InvalidAmounts,
-    /// Negative amounts.
-    pub negative_amounts: NegativeAmounts,
-    /// Drop exact duplicate rows (default false: keep them).
-    pub dedupe: bool,
-    /// Purchase grain; `None` = the function's default (none for RFM, day for BTYD).
-    pub collapse: Option<Collapse>,
-    /// RFM score levels; `None` = the scheme's levels (5 for `rf_grid`).
-    pub rfm_bins: Option<u8>,
-    /// RFM score method; `None` = the scheme's method (quantile; mean for `cn8`).
-    pub rfm_method: Option<ScoreMethod>,
-    /// RFM segment scheme (default `rf_grid`).
-    pub rfm_scheme: String,
-    /// Monetary aggregation (default sum).
-    pub rfm_monetary: Monetary,
-    /// `rfm()` through the fused per-customer operator when the options allow it (default
-    /// true); false plans it as ordinary DataFusion operators (aggregate + window), which a
-    /// Ballista cluster can split into stages.
-    pub rfm_fused: bool,
-    /// Thresholds for method `fixed`, recency in days (lower is better).
-    pub rfm_recency_thresholds: Option<Vec<f64>>,
-    /// Thresholds for method `fixed`, frequency.
-    pub rfm_frequency_thresholds: Option<Vec<f64>>,
-    /// Thresholds for method `fixed`, monetary.
-    pub rfm_monetary_thresholds: Option<Vec<f64>>,
-    /// BTYD time unit (default week).
-    pub btyd_time_unit: TimeUnit,
-    /// L2 penalizer λ of the model fits (default 0: plain maximum likelihood); see
-    /// [`crate::ltv::FitOptions::penalizer`].
-    pub fit_penalizer: f64,
-    /// End of the BTYD calibration period (inclusive; days since 1970-01-01); `None` = the as-of date.
-    pub btyd_calibration_end: Option<i32>,
-    /// End of the BTYD holdout period (inclusive); `None` = no holdout columns.
-    pub btyd_holdout_end: Option<i32>,
-    /// Cohort grain (default month).
-    pub cohort_period: crate::churn::Period,
-    /// Lifecycle stage windows in days (30 / 90 / 180).
-    pub lifecycle_windows: crate::churn::StageWindows,
-    /// `clv_predict` transaction model: bg_nbd (default), pareto_nbd or mbg_nbd.
-    pub ltv_model: String,
-    /// `clv_predict` horizon in the BTYD time unit (default 52).
-    pub ltv_horizon: f64,
-    /// `clv_predict` discount rate per time unit (default 0).
-    pub ltv_discount_rate: f64,
-    /// `clv_predict` margin (default 1).
-    pub ltv_margin: f64,
-    /// `churn_labels` cutoff dates as written: a list `d1,d2,...` or a range `start..end`
-    /// (expanded with `churn_every`); parsed by [`crate::churn::parse_cutoffs`].
-    pub churn_cutoffs: Option<String>,
-    /// The period whose last days a cutoff range expands to (default month).
-    pub churn_every: crate::churn::Period,
-    /// The churn window in days after a cutoff (default 90).
-    pub churn_window_days: i64,
-    /// Whether `churn_labels` adds BTYD features (x, t_x, t, p_alive, expected_purchases).
-    pub churn_btyd: bool,
+/// One `clv.` session option: its key and other spellings, its documentation, its command-line
+/// flag, and how it is read and shown. [`OPTIONS`] lists them all; parsing (`SET clv.<key>`,
+/// the `'key=value'` arguments of the table functions, `clv.toml`, the Rust builders), the
+/// defaults, `SHOW` and the options table of docs/sql-reference.md all come from it.
+pub struct ClvOption {
+    /// The key after `clv.` (`rfm.bins`).
+    pub key: &'static str,
+    /// Other accepted spellings, such as the short names of table-function arguments (`bins`).
+    pub aliases: &'static [&'static str],
+    /// The default, as the reference states it.
+    pub default: &'static str,
+    /// What the option sets (the documentation of its [`ClvOptions`] field).
+    pub description: &'static str,
+    /// The `clv` command-line flag that sets it (without `--`), or `None` for an option set only
+    /// in SQL, `clv.toml` or the Rust API.
+    pub flag: Option<&'static str>,
+    set: fn(&mut ClvOptions, &str, &str) -> Result<()>,
+    get: fn(&ClvOptions) -> Option<String>,
 }
 
-impl Default for ClvOptions {
-    fn default() -> Self {
-        Self {
-            customer_column: "customer_id".into(),
-            time_column: "order_date".into(),
-            amount_column: "amount".into(),
-            order_column: None,
-            as_of: None,
-            invalid_amounts: InvalidAmounts::default(),
-            negative_amounts: NegativeAmounts::default(),
-            dedupe: false,
-            collapse: None,
-            rfm_bins: None,
-            rfm_method: None,
-            rfm_scheme: "rf_grid".into(),
-            rfm_monetary: Monetary::default(),
-            rfm_fused: true,
-            rfm_recency_thresholds: None,
-            rfm_frequency_thresholds: None,
-            rfm_monetary_thresholds: None,
-            btyd_time_unit: TimeUnit::Week,
-            fit_penalizer: 0.0,
-            btyd_calibration_end: None,
-            btyd_holdout_end: None,
-            cohort_period: crate::churn::Period::default(),
-            lifecycle_windows: crate::churn::StageWindows::default(),
-            ltv_model: "bg_nbd".into(),
-            ltv_horizon: 52.0,
-            ltv_discount_rate: 0.0,
-            ltv_margin: 1.0,
-            churn_cutoffs: None,
-            churn_every: crate::churn::Period::Month,
-            churn_window_days: 90,
-            churn_btyd: false,
-        }
+impl fmt::Debug for ClvOption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClvOption")
+            .field("key", &self.key)
+            .field("aliases", &self.aliases)
+            .field("default", &self.default)
+            .field("flag", &self.flag)
+            .finish()
     }
 }
 
-/// Every key with its description, in documentation order.
-pub const OPTION_KEYS: &[(&str, &str)] = &[
-    ("customer_column", "Customer id column (default customer_id)"),
-    (
-        "time_column",
-        "Transaction date or timestamp column (default order_date)",
-    ),
-    ("amount_column", "Amount column (default amount)"),
-    (
-        "order_column",
-        "Order id column; frequency counts distinct orders (default: none, every row is an order)",
-    ),
-    (
-        "as_of",
-        "As-of date YYYY-MM-DD (default: the day after the last transaction)",
-    ),
-    (
-        "invalid_amounts",
-        "Null/NaN/infinite amounts: exclude (default) or error",
-    ),
-    ("negative_amounts", "Negative amounts: net (default), exclude or error"),
-    ("dedupe", "Drop exact duplicate rows: false (default) or true"),
-    (
-        "collapse",
-        "Purchase grain: none (every order; RFM default), day (BTYD default), week (Monday start) or month",
-    ),
-    (
-        "rfm.bins",
-        "RFM score levels 2..10 (default: the scheme's, 5 for rf_grid)",
-    ),
-    (
-        "rfm.method",
-        "quantile, ntile, fixed, mean or median (default: the scheme's)",
-    ),
-    (
-        "rfm.scheme",
-        "Segment scheme: rf_grid (default), rfm11, cn8, cn8_en or a registered one",
-    ),
-    ("rfm.monetary", "Monetary value: sum (default) or mean per order"),
-    (
-        "rfm.fused",
-        "rfm() in one fused per-customer operator: true (default) or false (ordinary aggregate + window plan)",
-    ),
-    (
-        "rfm.recency_thresholds",
-        "Method fixed: recency day thresholds, e.g. 30,90,180,365",
-    ),
-    (
-        "rfm.frequency_thresholds",
-        "Method fixed: frequency thresholds, e.g. 1,2,5,10",
-    ),
-    (
-        "rfm.monetary_thresholds",
-        "Method fixed: monetary thresholds, e.g. 50,100,500,1000",
-    ),
-    (
-        "btyd.time_unit",
-        "BTYD time unit: day, week (default) or month (365.25/12 days)",
-    ),
-    (
-        "btyd.calibration_end",
-        "Inclusive calibration end YYYY-MM-DD (default: as_of, else the last transaction)",
-    ),
-    (
-        "fit.penalizer",
-        "Model fits: L2 penalizer on the mean log-likelihood, lambda * sum(theta^2) (default 0)",
-    ),
-    (
-        "btyd.holdout_end",
-        "Inclusive holdout end YYYY-MM-DD (default: no holdout)",
-    ),
-    (
-        "cohort.period",
-        "Cohort period: day, week, month (default), quarter or year",
-    ),
-    (
-        "lifecycle.new_days",
-        "Lifecycle: new while the first purchase is this recent (default 30)",
-    ),
-    (
-        "lifecycle.active_days",
-        "Lifecycle: active while the last purchase is this recent (default 90)",
-    ),
-    (
-        "lifecycle.churn_days",
-        "Lifecycle: churned from this many days without purchase (default 180)",
-    ),
-    (
-        "ltv.model",
-        "clv_predict model: bg_nbd (default), pareto_nbd, mbg_nbd or auto (lowest holdout RMSE, else BIC)",
-    ),
-    ("ltv.horizon", "clv_predict horizon in the BTYD time unit (default 52)"),
-    (
-        "ltv.discount_rate",
-        "clv_predict discount rate per time unit (default 0)",
-    ),
-    ("ltv.margin", "clv_predict margin (default 1)"),
-    (
-        "churn.cutoffs",
-        "churn_labels cutoffs: YYYY-MM-DD,YYYY-MM-DD,... or a range start..end (see churn.every)",
-    ),
-    (
-        "churn.every",
-        "A cutoff range takes the last day of every: day, week, month (default), quarter, year",
-    ),
-    ("churn.window_days", "Churn window in days after a cutoff (default 90)"),
-    (
-        "churn.btyd",
-        "churn_labels adds x, t_x, t, p_alive and expected_purchases: false (default) or true",
-    ),
-];
+impl ClvOption {
+    /// Whether `key` (lower case, without `clv.`) names this option.
+    pub fn is(&self, key: &str) -> bool {
+        self.key == key || self.aliases.contains(&key)
+    }
+
+    /// The option named `key` (lower case, without `clv.`), by key or alias.
+    pub fn find(key: &str) -> Option<&'static ClvOption> {
+        OPTIONS.iter().find(|o| o.is(key))
+    }
+}
+
+/// Declares every session option once: the [`ClvOptions`] field (its documentation is the
+/// option's description), its default, its key and aliases, the default as documented, the
+/// command-line flag, and the functions that parse and show it. Generates the struct, its
+/// `Default` and [`OPTIONS`].
+macro_rules! clv_options {
+    ($(
+        $(#[doc = $doc:literal])*
+        $field:ident: $ty:ty = $default:expr,
+            key $key:literal $(| $alias:literal)*,
+            default $shown:literal,
+            flag $flag:expr,
+            parse $parse:expr,
+            show $show:expr;
+    )*) => {
+        /// All clv session options, declared once in [`OPTIONS`]. See docs/guide.md for every
+        /// policy.
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct ClvOptions {
+            $($(#[doc = $doc])* pub $field: $ty,)*
+        }
+
+        impl Default for ClvOptions {
+            fn default() -> Self {
+                Self { $($field: $default,)* }
+            }
+        }
+
+        /// Every session option, in documentation order.
+        pub const OPTIONS: &[ClvOption] = &[$(ClvOption {
+            key: $key,
+            aliases: &[$($alias),*],
+            default: $shown,
+            description: concat!($($doc),*).trim_ascii(),
+            flag: $flag,
+            set: |o, value, key| {
+                o.$field = ($parse)(value, key)?;
+                Ok(())
+            },
+            get: |o| ($show)(&o.$field),
+        },)*];
+    };
+}
+
+clv_options! {
+    /// Customer id column (Int32/64, UInt32/64, Utf8, LargeUtf8, Utf8View, Dictionary).
+    customer_column: String = "customer_id".into(),
+        key "customer_column", default "`customer_id`", flag Some("customer-col"),
+        parse column_name, show text;
+    /// Transaction time column: Date32, Date64, or a Timestamp of any unit and time zone.
+    time_column: String = "order_date".into(),
+        key "time_column", default "`order_date`", flag Some("time-col"),
+        parse column_name, show text;
+    /// Amount column (integer, float, Decimal128).
+    amount_column: String = "amount".into(),
+        key "amount_column", default "`amount`", flag Some("amount-col"),
+        parse column_name, show text;
+    /// Order id column: frequency then counts distinct orders.
+    order_column: Option<String> = None,
+        key "order_column", default "none", flag Some("order-col"),
+        parse optional_text, show optional_display;
+    /// The as-of date, `YYYY-MM-DD` (held as days since 1970-01-01).
+    as_of: Option<i32> = None,
+        key "as_of", default "day after the last transaction", flag Some("as-of"),
+        parse |v, _| optional_date(v, "clv.as_of"), show optional_date_text;
+    /// Null, NaN or infinite amounts: `exclude` or `error`.
+    invalid_amounts: InvalidAmounts = InvalidAmounts::default(),
+        key "invalid_amounts", default "`exclude`", flag Some("invalid-amounts"),
+        parse parsed, show display;
+    /// Negative amounts: `net`, `exclude` or `error`.
+    negative_amounts: NegativeAmounts = NegativeAmounts::default(),
+        key "negative_amounts", default "`net`", flag Some("negative-amounts"),
+        parse parsed, show display;
+    /// Drop exact duplicate rows.
+    dedupe: bool = false,
+        key "dedupe", default "`false`", flag Some("dedupe"),
+        parse |v, _| parse_bool(v, "clv.dedupe"), show display;
+    /// How customer and order ids are typed: `auto` (CSV ids become integers only when all are
+    /// plain integers), `string` or `integer`.
+    id_type: IdType = IdType::default(),
+        key "id_type", default "`auto`", flag Some("id-type"),
+        parse parsed, show display;
+    /// The purchase grain: `none` (every order), `day`, `week` (Monday start) or `month`: one
+    /// purchase per customer per period; unset, the function's default.
+    collapse: Option<Collapse> = None,
+        key "collapse", default "`none` (RFM), `day` (BTYD)", flag Some("collapse"),
+        // 'none' is a grain here, so only an empty value resets to the function's default.
+        parse |v: &str, _| Some(v.trim()).filter(|v| !v.is_empty()).map(str::parse).transpose(),
+        show optional_display;
+    /// RFM score levels, 2..10; unset, the scheme's.
+    rfm_bins: Option<u8> = None,
+        key "rfm.bins" | "bins", default "the scheme's (5)", flag Some("bins"),
+        parse parse_bins, show optional_display;
+    /// RFM score method: `quantile`, `ntile`, `fixed`, `mean`, `median`; unset, the scheme's.
+    rfm_method: Option<ScoreMethod> = None,
+        key "rfm.method" | "method", default "the scheme's (quantile)", flag Some("method"),
+        parse |v, _| none_if_empty(v).map(str::parse).transpose(), show optional_display;
+    /// RFM segment scheme, or `none`.
+    rfm_scheme: String = "rf_grid".into(),
+        key "rfm.scheme" | "scheme", default "`rf_grid`", flag Some("scheme"),
+        parse parse_scheme, show text;
+    /// Monetary value: `sum` or `mean` per order.
+    rfm_monetary: Monetary = Monetary::default(),
+        key "rfm.monetary" | "monetary", default "`sum`", flag Some("monetary"),
+        parse parsed, show display;
+    /// `rfm()` in the fused per-customer operator (`RfmExec`); `false`: an ordinary aggregate +
+    /// window plan, which a Ballista cluster can split into stages (same rows).
+    rfm_fused: bool = true,
+        key "rfm.fused" | "fused", default "`true`", flag None,
+        parse |v, _| parse_bool(v, "clv.rfm.fused"), show display;
+    /// Method `fixed`: recency thresholds in days (lower is better), e.g. `30,90,180,365`.
+    rfm_recency_thresholds: Option<Vec<f64>> = None,
+        key "rfm.recency_thresholds" | "recency_thresholds", default "none", flag Some("recency-thresholds"),
+        parse |v, _| parse_thresholds(v, "recency_thresholds"), show thresholds;
+    /// Method `fixed`: frequency thresholds, e.g. `1,2,5,10`.
+    rfm_frequency_thresholds: Option<Vec<f64>> = None,
+        key "rfm.frequency_thresholds" | "frequency_thresholds", default "none", flag Some("frequency-thresholds"),
+        parse |v, _| parse_thresholds(v, "frequency_thresholds"), show thresholds;
+    /// Method `fixed`: monetary thresholds, e.g. `50,100,500,1000`.
+    rfm_monetary_thresholds: Option<Vec<f64>> = None,
+        key "rfm.monetary_thresholds" | "monetary_thresholds", default "none", flag Some("monetary-thresholds"),
+        parse |v, _| parse_thresholds(v, "monetary_thresholds"), show thresholds;
+    /// BTYD time unit: `day`, `week`, `month` (= 365.25/12 days).
+    btyd_time_unit: TimeUnit = TimeUnit::Week,
+        key "btyd.time_unit" | "time_unit", default "`week`", flag Some("time-unit"),
+        parse |v, _| parse_time_unit(v), show display;
+    /// Inclusive end of the BTYD calibration period, `YYYY-MM-DD` (held as days since 1970-01-01).
+    btyd_calibration_end: Option<i32> = None,
+        key "btyd.calibration_end" | "calibration_end", default "as-of date, else last transaction",
+        flag Some("calibration-end"),
+        parse |v, _| optional_date(v, "calibration_end"), show optional_date_text;
+    /// L2 penalizer λ of every model fit (0: plain maximum likelihood; see the model fits).
+    fit_penalizer: f64 = 0.0,
+        key "fit.penalizer" | "penalizer", default "`0`", flag None,
+        parse parse_number, show display;
+    /// Inclusive end of the BTYD holdout period, `YYYY-MM-DD`; unset, no holdout columns.
+    btyd_holdout_end: Option<i32> = None,
+        key "btyd.holdout_end" | "holdout_end", default "none", flag Some("holdout-end"),
+        parse |v, _| optional_date(v, "holdout_end"), show optional_date_text;
+    /// Cohort grain: `day`, `week`, `month`, `quarter`, `year`.
+    cohort_period: crate::churn::Period = crate::churn::Period::default(),
+        key "cohort.period" | "period", default "`month`", flag Some("period"),
+        parse parsed, show display;
+    /// Lifecycle: new while the first purchase is fewer than this many days ago.
+    lifecycle_new_days: i64 = StageWindows::default().new_days,
+        key "lifecycle.new_days" | "new_days", default "`30`", flag Some("new-days"),
+        parse parse_days, show display;
+    /// Lifecycle: active while the last purchase is fewer than this many days ago.
+    lifecycle_active_days: i64 = StageWindows::default().active_days,
+        key "lifecycle.active_days" | "active_days", default "`90`", flag Some("active-days"),
+        parse parse_days, show display;
+    /// Lifecycle: churned from this many days without a purchase.
+    lifecycle_churn_days: i64 = StageWindows::default().churn_days,
+        key "lifecycle.churn_days" | "churn_days", default "`180`", flag Some("churn-days"),
+        parse parse_days, show display;
+    /// The transaction model of `clv_predict`, `clv_model`, `clv_tracking` and the churn
+    /// functions: `bg_nbd`, `pareto_nbd`, `mbg_nbd`, or `auto` (not for the churn functions:
+    /// the lowest holdout RMSE when there is a holdout, else the lowest BIC).
+    ltv_model: String = "bg_nbd".into(),
+        key "ltv.model" | "model", default "`bg_nbd`", flag None,
+        parse parse_transaction_model, show text;
+    /// Bootstrap intervals of `clv_predict` and `clv_model` at this level (strictly between 0
+    /// and 1, e.g. `0.9`); unset, none (`clv_parameters`: 0.95).
+    ltv_intervals: Option<f64> = None,
+        key "ltv.intervals" | "intervals", default "none", flag Some("intervals"),
+        parse parse_level, show optional_display;
+    /// Bootstrap replicates B of the intervals, 2..100000.
+    ltv_replicates: usize = crate::ltv::bootstrap::DEFAULT_REPLICATES,
+        key "ltv.replicates" | "replicates", default "`200`", flag Some("replicates"),
+        parse parse_replicates, show display;
+    /// Seed of the bootstrap's replicate weights (a hash of seed, replicate and customer id).
+    ltv_seed: u64 = 0,
+        key "ltv.seed" | "seed", default "`0`", flag Some("seed"),
+        parse parse_seed, show display;
+    /// How bootstrap intervals are read: `percentile`, `bias_corrected` or `bca`.
+    ltv_interval_method: crate::ltv::bootstrap::IntervalMethod = crate::ltv::bootstrap::IntervalMethod::Percentile,
+        key "ltv.interval_method" | "interval_method", default "`percentile`", flag Some("interval-method"),
+        parse parse_interval_method, show display;
+    /// The candidates of `clv_compare` and `model=auto`: transaction models, comma-separated;
+    /// unset, every transaction model.
+    ltv_models: Option<Vec<String>> = None,
+        key "ltv.models" | "models", default "`bg_nbd,pareto_nbd,mbg_nbd`", flag None,
+        parse parse_models, show |v: &Option<Vec<String>>| v.as_ref().map(|v| v.join(","));
+    /// The penalizer grid of `clv_compare`: each candidate is fitted with each λ ≥ 0,
+    /// comma-separated; unset, `fit.penalizer` alone.
+    ltv_penalizers: Option<Vec<f64>> = None,
+        key "ltv.penalizers" | "penalizers", default "`fit.penalizer`", flag None,
+        parse parse_penalizers, show thresholds;
+    /// The period of `clv_tracking` in days: `week` (7), `day` (1) or a number of days 1..366.
+    ltv_tracking_period: i64 = 7,
+        key "ltv.tracking_period" | "tracking_period", default "`week`", flag None,
+        parse parse_tracking_period, show display;
+    /// `clv_predict` horizon in the BTYD time unit.
+    ltv_horizon: f64 = 52.0,
+        key "ltv.horizon" | "horizon", default "`52`", flag Some("horizon"),
+        parse parse_number, show display;
+    /// `clv_predict` discount rate per time unit.
+    ltv_discount_rate: f64 = 0.0,
+        key "ltv.discount_rate" | "discount_rate", default "`0`", flag Some("discount-rate"),
+        parse parse_number, show display;
+    /// `clv_predict` margin.
+    ltv_margin: f64 = 1.0,
+        key "ltv.margin" | "margin", default "`1`", flag Some("margin"),
+        parse parse_number, show display;
+    /// `churn_labels` cutoff dates as written: a list `d1,d2,...` or a range `start..end`
+    /// (expanded with `churn.every`).
+    churn_cutoffs: Option<String> = None,
+        key "churn.cutoffs" | "cutoffs", default "none", flag Some("cutoffs"),
+        parse optional_text, show optional_display;
+    /// A cutoff range takes the last day of every `day`, `week`, `month`, `quarter` or `year`.
+    churn_every: crate::churn::Period = crate::churn::Period::Month,
+        key "churn.every" | "every", default "`month`", flag Some("every"),
+        parse parsed, show display;
+    /// The churn window in days after a cutoff.
+    churn_window_days: i64 = 90,
+        key "churn.window_days" | "window_days", default "`90`", flag Some("window-days"),
+        parse parse_days, show display;
+    /// `churn_labels` adds the BTYD features `x, t_x, t, p_alive, churn_probability,
+    /// expected_purchases`.
+    churn_btyd: bool = false,
+        key "churn.btyd" | "btyd", default "`false`", flag Some("btyd"),
+        parse parse_bool, show display;
+}
 
 fn none_if_empty(v: &str) -> Option<&str> {
     let v = v.trim();
     (!v.is_empty() && !v.eq_ignore_ascii_case("none") && !v.eq_ignore_ascii_case("default")).then_some(v)
 }
 
-/// Parses `YYYY-MM-DD` into days since 1970-01-01.
-pub fn parse_date(text: &str, what: &str) -> Result<i32> {
-    match ScalarValue::Utf8(Some(text.trim().to_string())).cast_to(&DataType::Date32) {
-        Ok(ScalarValue::Date32(Some(d))) => Ok(d),
-        _ => plan_err!("{what}: '{text}' is not a date; expected YYYY-MM-DD"),
+fn column_name(v: &str, key: &str) -> Result<String> {
+    match none_if_empty(v) {
+        Some(v) => Ok(v.to_string()),
+        None => plan_err!("clv.{key} needs a column name"),
     }
 }
 
-/// Formats days since 1970-01-01 as `YYYY-MM-DD`.
-pub fn format_date(days: i32) -> String {
-    ScalarValue::Date32(Some(days)).to_string()
+fn optional_text(v: &str, _: &str) -> Result<Option<String>> {
+    Ok(none_if_empty(v).map(str::to_string))
+}
+
+fn optional_date(v: &str, what: &str) -> Result<Option<i32>> {
+    none_if_empty(v).map(|v| parse_date(v, what)).transpose()
+}
+
+fn parsed<T: FromStr<Err = datafusion::error::DataFusionError>>(v: &str, _: &str) -> Result<T> {
+    v.parse()
 }
 
 fn parse_thresholds(v: &str, key: &str) -> Result<Option<Vec<f64>>> {
@@ -393,7 +461,138 @@ fn parse_bool(v: &str, key: &str) -> Result<bool> {
     }
 }
 
-fn join(v: &Option<Vec<f64>>) -> Option<String> {
+fn parse_bins(v: &str, _: &str) -> Result<Option<u8>> {
+    none_if_empty(v)
+        .map(|v| {
+            v.parse::<u8>()
+                .ok()
+                .filter(|b| (2..=10).contains(b))
+                .ok_or_else(|| plan_datafusion_err!("bins must be an integer between 2 and 10, got '{v}'"))
+        })
+        .transpose()
+}
+
+fn parse_scheme(v: &str, _: &str) -> Result<String> {
+    // 'none' is a choice here (no segments); only an empty value means the default.
+    let v = v.trim();
+    Ok(if v.is_empty() || v.eq_ignore_ascii_case("default") {
+        "rf_grid"
+    } else {
+        v
+    }
+    .to_string())
+}
+
+/// `ltv.model = 'auto'`: the model is chosen among the transaction models of the registry.
+pub const AUTO_MODEL: &str = "auto";
+
+/// A transaction model of the registry, by name or alias, stored by its name; or
+/// [`AUTO_MODEL`].
+fn parse_transaction_model(v: &str, _: &str) -> Result<String> {
+    use crate::ltv::{Role, registry};
+    let model = v.trim().to_ascii_lowercase();
+    match registry::model_or_alias(&model) {
+        Some(m) if m.has_role(Role::Transactions) => Ok(m.name().to_string()),
+        _ if model == AUTO_MODEL => Ok(model),
+        _ => {
+            let names: Vec<&str> = registry::models_with(Role::Transactions).map(|m| m.name()).collect();
+            plan_err!("model must be {} or {AUTO_MODEL}, got '{model}'", names.join(", "))
+        }
+    }
+}
+
+/// Transaction models of the registry, comma-separated (names or aliases; stored by name).
+fn parse_models(v: &str, key: &str) -> Result<Option<Vec<String>>> {
+    let Some(v) = none_if_empty(v) else {
+        return Ok(None);
+    };
+    let models = v
+        .split(',')
+        .filter(|m| !m.trim().is_empty())
+        .map(|m| match parse_transaction_model(m, key)? {
+            m if m == AUTO_MODEL => plan_err!("{key}: list the models to compare, not '{AUTO_MODEL}'"),
+            m => Ok(m),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some(models))
+}
+
+fn parse_penalizers(v: &str, key: &str) -> Result<Option<Vec<f64>>> {
+    let Some(v) = none_if_empty(v) else {
+        return Ok(None);
+    };
+    let grid = v
+        .split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| parse_number(p, key))
+        .collect::<Result<Vec<_>>>()?;
+    if grid.is_empty() {
+        return plan_err!("{key} needs at least one number, e.g. '0,0.01,0.1'");
+    }
+    Ok(Some(grid))
+}
+
+fn parse_tracking_period(v: &str, key: &str) -> Result<i64> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "week" => Ok(7),
+        "day" => Ok(1),
+        other => match other.parse::<i64>() {
+            Ok(d) if (1..=366).contains(&d) => Ok(d),
+            _ => plan_err!(
+                "{key} must be week, day or a number of days from 1 to 366, got '{}'",
+                v.trim()
+            ),
+        },
+    }
+}
+
+/// An interval level strictly between 0 and 1; empty or `none`: no intervals.
+fn parse_level(v: &str, key: &str) -> Result<Option<f64>> {
+    let v = v.trim();
+    if v.is_empty() || v.eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    match v.parse::<f64>() {
+        Ok(l) if l > 0.0 && l < 1.0 => Ok(Some(l)),
+        _ => plan_err!("{key} must be a level strictly between 0 and 1 (e.g. 0.9), got '{v}'"),
+    }
+}
+
+fn parse_replicates(v: &str, key: &str) -> Result<usize> {
+    match v.trim().parse::<usize>() {
+        Ok(b) if (2..=100_000).contains(&b) => Ok(b),
+        _ => plan_err!("{key} must be a whole number from 2 to 100000, got '{v}'"),
+    }
+}
+
+fn parse_seed(v: &str, key: &str) -> Result<u64> {
+    v.trim()
+        .parse::<u64>()
+        .map_err(|_| plan_datafusion_err!("{key} must be a whole number >= 0, got '{v}'"))
+}
+
+fn parse_interval_method(v: &str, key: &str) -> Result<crate::ltv::bootstrap::IntervalMethod> {
+    crate::ltv::bootstrap::IntervalMethod::from_name(v)
+        .ok_or_else(|| plan_datafusion_err!("{key} must be percentile, bias_corrected or bca, got '{}'", v.trim()))
+}
+
+fn text(v: &str) -> Option<String> {
+    Some(v.to_string())
+}
+
+fn display<T: fmt::Display>(v: &T) -> Option<String> {
+    Some(v.to_string())
+}
+
+fn optional_display<T: fmt::Display>(v: &Option<T>) -> Option<String> {
+    v.as_ref().map(T::to_string)
+}
+
+fn optional_date_text(v: &Option<i32>) -> Option<String> {
+    v.map(format_date)
+}
+
+fn thresholds(v: &Option<Vec<f64>>) -> Option<String> {
     v.as_ref()
         .map(|v| v.iter().map(f64::to_string).collect::<Vec<_>>().join(","))
 }
@@ -409,144 +608,31 @@ impl ClvOptions {
         Self::from_session_config(ctx.state().config_options())
     }
 
-    /// Sets one option by key (without the `clv.` prefix); the value is parsed and checked.
+    /// The lifecycle stage windows.
+    pub fn lifecycle_windows(&self) -> StageWindows {
+        StageWindows {
+            new_days: self.lifecycle_new_days,
+            active_days: self.lifecycle_active_days,
+            churn_days: self.lifecycle_churn_days,
+        }
+    }
+
+    /// Sets one option by key or alias (with or without the `clv.` prefix); the value is parsed
+    /// and checked.
     pub fn set_option(&mut self, key: &str, value: &str) -> Result<()> {
         let key = key.trim().to_ascii_lowercase();
         let key = key.strip_prefix("clv.").unwrap_or(&key);
-        let name = |v: &str| -> Result<String> {
-            match none_if_empty(v) {
-                Some(v) => Ok(v.to_string()),
-                None => plan_err!("clv.{key} needs a column name"),
-            }
+        let Some(option) = ClvOption::find(key) else {
+            let known: Vec<&str> = OPTIONS.iter().map(|o| o.key).collect();
+            return plan_err!("unknown clv option '{key}': known options are {}", known.join(", "));
         };
-        match key {
-            "customer_column" => self.customer_column = name(value)?,
-            "time_column" => self.time_column = name(value)?,
-            "amount_column" => self.amount_column = name(value)?,
-            "order_column" => self.order_column = none_if_empty(value).map(str::to_string),
-            "as_of" => self.as_of = none_if_empty(value).map(|v| parse_date(v, "clv.as_of")).transpose()?,
-            "invalid_amounts" => self.invalid_amounts = value.parse()?,
-            "negative_amounts" => self.negative_amounts = value.parse()?,
-            "dedupe" => self.dedupe = parse_bool(value, "clv.dedupe")?,
-            "rfm.fused" | "fused" => self.rfm_fused = parse_bool(value, "clv.rfm.fused")?,
-            // 'none' is a grain here, so only an empty value resets to the function's default.
-            "collapse" => {
-                self.collapse = Some(value.trim())
-                    .filter(|v| !v.is_empty())
-                    .map(str::parse)
-                    .transpose()?
-            }
-            "btyd.time_unit" | "time_unit" => self.btyd_time_unit = parse_time_unit(value)?,
-            "btyd.calibration_end" | "calibration_end" => {
-                self.btyd_calibration_end = none_if_empty(value)
-                    .map(|v| parse_date(v, "calibration_end"))
-                    .transpose()?
-            }
-            "cohort.period" | "period" => self.cohort_period = value.parse()?,
-            "ltv.model" | "model" => {
-                let model = value.trim().to_ascii_lowercase();
-                if !["bg_nbd", "pareto_nbd", "mbg_nbd", "auto"].contains(&model.as_str()) {
-                    return plan_err!("model must be bg_nbd, pareto_nbd, mbg_nbd or auto, got '{model}'");
-                }
-                self.ltv_model = model;
-            }
-            "ltv.horizon" | "horizon" => self.ltv_horizon = parse_number(value, key)?,
-            "ltv.discount_rate" | "discount_rate" => self.ltv_discount_rate = parse_number(value, key)?,
-            "ltv.margin" | "margin" => self.ltv_margin = parse_number(value, key)?,
-            "fit.penalizer" | "penalizer" => self.fit_penalizer = parse_number(value, key)?,
-            "lifecycle.new_days" | "new_days" => self.lifecycle_windows.new_days = parse_days(value, key)?,
-            "lifecycle.active_days" | "active_days" => self.lifecycle_windows.active_days = parse_days(value, key)?,
-            "lifecycle.churn_days" | "churn_days" => self.lifecycle_windows.churn_days = parse_days(value, key)?,
-            "churn.cutoffs" | "cutoffs" => self.churn_cutoffs = none_if_empty(value).map(str::to_string),
-            "churn.every" | "every" => self.churn_every = value.parse()?,
-            "churn.window_days" | "window_days" => self.churn_window_days = parse_days(value, key)?,
-            "churn.btyd" | "btyd" => self.churn_btyd = parse_bool(value, key)?,
-            "btyd.holdout_end" | "holdout_end" => {
-                self.btyd_holdout_end = none_if_empty(value).map(|v| parse_date(v, "holdout_end")).transpose()?
-            }
-            "rfm.bins" | "bins" => {
-                self.rfm_bins = none_if_empty(value)
-                    .map(|v| {
-                        v.parse::<u8>()
-                            .ok()
-                            .filter(|b| (2..=10).contains(b))
-                            .ok_or_else(|| plan_datafusion_err!("bins must be an integer between 2 and 10, got '{v}'"))
-                    })
-                    .transpose()?
-            }
-            "rfm.method" | "method" => self.rfm_method = none_if_empty(value).map(str::parse).transpose()?,
-            "rfm.scheme" | "scheme" => {
-                // 'none' is a choice here (no segments); only an empty value means the default.
-                let v = value.trim();
-                self.rfm_scheme = if v.is_empty() || v.eq_ignore_ascii_case("default") {
-                    "rf_grid"
-                } else {
-                    v
-                }
-                .to_string();
-            }
-            "rfm.monetary" | "monetary" => self.rfm_monetary = value.parse()?,
-            "rfm.recency_thresholds" | "recency_thresholds" => {
-                self.rfm_recency_thresholds = parse_thresholds(value, "recency_thresholds")?
-            }
-            "rfm.frequency_thresholds" | "frequency_thresholds" => {
-                self.rfm_frequency_thresholds = parse_thresholds(value, "frequency_thresholds")?
-            }
-            "rfm.monetary_thresholds" | "monetary_thresholds" => {
-                self.rfm_monetary_thresholds = parse_thresholds(value, "monetary_thresholds")?
-            }
-            _ => {
-                let known: Vec<&str> = OPTION_KEYS.iter().map(|(k, _)| *k).collect();
-                return plan_err!("unknown clv option '{key}': known options are {}", known.join(", "));
-            }
-        }
-        Ok(())
+        (option.set)(self, value, key)
     }
 
-    /// The current value of every option as text (`None` = unset / default rule).
+    /// The current value of every option as text (`None` = unset / default rule), in the
+    /// order of [`OPTIONS`].
     pub fn values(&self) -> Vec<(&'static str, Option<String>)> {
-        OPTION_KEYS
-            .iter()
-            .map(|(k, _)| {
-                let v = match *k {
-                    "customer_column" => Some(self.customer_column.clone()),
-                    "time_column" => Some(self.time_column.clone()),
-                    "amount_column" => Some(self.amount_column.clone()),
-                    "order_column" => self.order_column.clone(),
-                    "as_of" => self.as_of.map(format_date),
-                    "invalid_amounts" => Some(self.invalid_amounts.to_string()),
-                    "negative_amounts" => Some(self.negative_amounts.to_string()),
-                    "dedupe" => Some(self.dedupe.to_string()),
-                    "collapse" => self.collapse.map(|c| c.to_string()),
-                    "rfm.bins" => self.rfm_bins.map(|b| b.to_string()),
-                    "rfm.method" => self.rfm_method.map(|m| m.to_string()),
-                    "rfm.scheme" => Some(self.rfm_scheme.clone()),
-                    "rfm.monetary" => Some(self.rfm_monetary.to_string()),
-                    "rfm.fused" => Some(self.rfm_fused.to_string()),
-                    "rfm.recency_thresholds" => join(&self.rfm_recency_thresholds),
-                    "rfm.frequency_thresholds" => join(&self.rfm_frequency_thresholds),
-                    "rfm.monetary_thresholds" => join(&self.rfm_monetary_thresholds),
-                    "btyd.time_unit" => Some(self.btyd_time_unit.to_string()),
-                    "btyd.calibration_end" => self.btyd_calibration_end.map(format_date),
-                    "fit.penalizer" => Some(self.fit_penalizer.to_string()),
-                    "btyd.holdout_end" => self.btyd_holdout_end.map(format_date),
-                    "cohort.period" => Some(self.cohort_period.to_string()),
-                    "ltv.model" => Some(self.ltv_model.clone()),
-                    "ltv.horizon" => Some(self.ltv_horizon.to_string()),
-                    "ltv.discount_rate" => Some(self.ltv_discount_rate.to_string()),
-                    "ltv.margin" => Some(self.ltv_margin.to_string()),
-                    "lifecycle.new_days" => Some(self.lifecycle_windows.new_days.to_string()),
-                    "lifecycle.active_days" => Some(self.lifecycle_windows.active_days.to_string()),
-                    "lifecycle.churn_days" => Some(self.lifecycle_windows.churn_days.to_string()),
-                    "churn.cutoffs" => self.churn_cutoffs.clone(),
-                    "churn.every" => Some(self.churn_every.to_string()),
-                    "churn.window_days" => Some(self.churn_window_days.to_string()),
-                    "churn.btyd" => Some(self.churn_btyd.to_string()),
-                    _ => None,
-                };
-                (*k, v)
-            })
-            .collect()
+        OPTIONS.iter().map(|o| (o.key, (o.get)(self))).collect()
     }
 }
 
@@ -568,13 +654,12 @@ impl ExtensionOptions for ClvOptions {
     }
 
     fn entries(&self) -> Vec<ConfigEntry> {
-        self.values()
-            .into_iter()
-            .zip(OPTION_KEYS)
-            .map(|((key, value), (_, description))| ConfigEntry {
-                key: format!("clv.{key}"),
-                value,
-                description,
+        OPTIONS
+            .iter()
+            .map(|o| ConfigEntry {
+                key: format!("clv.{}", o.key),
+                value: (o.get)(self),
+                description: o.description,
             })
             .collect()
     }
@@ -613,7 +698,32 @@ mod tests {
         assert_eq!(o.collapse, Some(Collapse::None));
         o.set_option("collapse", "").unwrap();
         assert_eq!(o.collapse, None);
-        assert_eq!(o.values().len(), OPTION_KEYS.len());
+        assert_eq!(o.values().len(), OPTIONS.len());
+    }
+
+    /// `ltv.model` reads the model registry: a transaction model by name or alias (the alias
+    /// `bgnbd`, which clv_predict's plan accepted and this option rejected, is now accepted
+    /// by both), stored by its name; a model of another role is rejected.
+    #[test]
+    fn ltv_model_is_a_transaction_model_of_the_registry() {
+        let mut o = ClvOptions::default();
+        o.set_option("ltv.model", "BGNBD").unwrap();
+        assert_eq!(o.ltv_model, "bg_nbd");
+        o.set_option("model", "mbgnbd").unwrap();
+        assert_eq!(o.ltv_model, "mbg_nbd");
+        o.set_option("model", "pareto_nbd").unwrap();
+        assert_eq!(o.ltv_model, "pareto_nbd");
+        o.set_option("model", "Auto").unwrap();
+        assert_eq!(o.ltv_model, AUTO_MODEL);
+        for rejected in ["gamma_gamma", "sbg", "weibull"] {
+            let e = o.set_option("ltv.model", rejected).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!(
+                    "model must be bg_nbd, pareto_nbd, mbg_nbd or auto, got '{rejected}'"
+                )),
+                "{e}"
+            );
+        }
     }
 
     /// Sessions ship their options as `entries()` key/value pairs (Ballista sends them to the
@@ -628,6 +738,7 @@ mod tests {
             ("invalid_amounts", "error"),
             ("negative_amounts", "exclude"),
             ("dedupe", "true"),
+            ("id_type", "string"),
             ("collapse", "day"),
             ("rfm.bins", "4"),
             ("rfm.method", "fixed"),

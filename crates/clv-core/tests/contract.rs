@@ -49,8 +49,8 @@ async fn every_accepted_type_gives_the_same_result() -> Result<()> {
     let strings: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
     let expected = summary_text(batch(
         Arc::new(Int64Array::from(ids.clone())),
-        base_time.clone(),
-        base_amount.clone(),
+        Arc::clone(&base_time),
+        Arc::clone(&base_amount),
     ))
     .await?;
     assert!(
@@ -75,7 +75,7 @@ async fn every_accepted_type_gives_the_same_result() -> Result<()> {
     for id in id_arrays {
         let t = id.data_type().clone();
         assert_eq!(
-            summary_text(batch(id, base_time.clone(), base_amount.clone())).await?,
+            summary_text(batch(id, Arc::clone(&base_time), Arc::clone(&base_amount))).await?,
             expected,
             "customer id {t}"
         );
@@ -103,7 +103,7 @@ async fn every_accepted_type_gives_the_same_result() -> Result<()> {
             summary_text(batch(
                 Arc::new(Int64Array::from(ids.clone())),
                 time,
-                base_amount.clone()
+                Arc::clone(&base_amount)
             ))
             .await?,
             expected,
@@ -124,7 +124,7 @@ async fn every_accepted_type_gives_the_same_result() -> Result<()> {
         assert_eq!(
             summary_text(batch(
                 Arc::new(Int64Array::from(ids.clone())),
-                base_time.clone(),
+                Arc::clone(&base_time),
                 amount
             ))
             .await?,
@@ -135,7 +135,7 @@ async fn every_accepted_type_gives_the_same_result() -> Result<()> {
     // Integer amounts (whole units) keep the same scores and frequencies.
     let whole = summary_text(batch(
         Arc::new(Int64Array::from(ids.clone())),
-        base_time.clone(),
+        Arc::clone(&base_time),
         Arc::new(Int64Array::from(cents.clone())),
     ))
     .await?;

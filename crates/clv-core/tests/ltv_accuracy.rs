@@ -3,7 +3,7 @@
 
 mod common;
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::common::Result;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
@@ -220,7 +220,7 @@ fn published_close(a: f64, b: f64) -> bool {
 /// here from the fitted model's unconditional expectation, customer by customer.
 #[tokio::test(flavor = "multi_thread")]
 async fn tracking_matches_the_summary_and_the_unconditional_expectations() -> Result<()> {
-    use clv_core::ltv::{BgNbd, TimeUnit, TransactionModel, TransactionSummary};
+    use clv_core::ltv::{BgNbd, TimeUnit, TransactionSummary};
     let ctx = sample(3).await?;
     let tracking = common::query(
         &ctx,

@@ -343,19 +343,19 @@ async fn errors_name_the_function_and_the_problem() -> Result<()> {
         ),
         (
             "SELECT bgnbd_fit(2, 0, 10)",
-            "bgnbd_fit: row 0: frequency > 0 but recency t_x = 0",
+            "bgnbd_fit: the row with x = 2, t_x = 0, t = 10: frequency > 0 but recency t_x = 0",
         ),
         (
             "SELECT bgnbd_fit(1, 12, 10)",
-            "bgnbd_fit: row 0: recency t_x is larger than the age T",
+            "bgnbd_fit: the row with x = 1, t_x = 12, t = 10: recency t_x is larger than the age T",
         ),
         (
             "SELECT bgnbd_fit(CAST('NaN' AS DOUBLE), 1, 10)",
-            "bgnbd_fit: row 0: `frequency` is NaN or infinite",
+            "bgnbd_fit: the row with x = NaN, t_x = 1, t = 10: `frequency` is NaN or infinite",
         ),
         (
             "SELECT bgnbd_fit(-1, 1, 10)",
-            "bgnbd_fit: row 0: `frequency` = -1 is out of range",
+            "bgnbd_fit: the row with x = -1, t_x = 1, t = 10: `frequency` = -1 is out of range",
         ),
         (
             "SELECT pareto_nbd_fit(frequency, recency, \"T\") FROM summary WHERE frequency < 0",
@@ -367,11 +367,11 @@ async fn errors_name_the_function_and_the_problem() -> Result<()> {
         ),
         (
             "SELECT pareto_nbd_fit(1, 12, 10)",
-            "pareto_nbd_fit: row 0: recency t_x is larger than the age T",
+            "pareto_nbd_fit: the row with x = 1, t_x = 12, t = 10: recency t_x is larger than the age T",
         ),
         (
             "SELECT mbgnbd_fit(2, 0, 10)",
-            "mbgnbd_fit: row 0: frequency > 0 but recency t_x = 0",
+            "mbgnbd_fit: the row with x = 2, t_x = 0, t = 10: frequency > 0 but recency t_x = 0",
         ),
         (
             "SELECT mbgnbd_fit(0, 0, \"T\") FROM summary",
@@ -387,19 +387,19 @@ async fn errors_name_the_function_and_the_problem() -> Result<()> {
         ),
         (
             "SELECT gamma_gamma_fit(2, -5)",
-            "gamma_gamma_fit: row 0: `monetary` = -5 is out of range",
+            "gamma_gamma_fit: the row with x = 2, monetary = -5: `monetary` = -5 is out of range",
         ),
         (
             "SELECT gamma_gamma_fit(2, CAST('NaN' AS DOUBLE))",
-            "gamma_gamma_fit: row 0: `monetary` is NaN or infinite",
+            "gamma_gamma_fit: the row with x = 2, monetary = NaN: `monetary` is NaN or infinite",
         ),
         (
             "SELECT bgbb_fit(3, 2, 2)",
-            "bgbb_fit: row 0: frequency x is larger than recency t_x",
+            "bgbb_fit: the row with x = 3, t_x = 2, n = 2: frequency x is larger than recency t_x",
         ),
         (
             "SELECT bgbb_fit(1, 5, 4)",
-            "bgbb_fit: row 0: recency t_x is larger than the number of periods n",
+            "bgbb_fit: the row with x = 1, t_x = 5, n = 4: recency t_x is larger than the number of periods n",
         ),
         (
             "SELECT bgbb_fit(frequency, recency, 6) FROM summary WHERE frequency < 0",
@@ -407,11 +407,11 @@ async fn errors_name_the_function_and_the_problem() -> Result<()> {
         ),
         (
             "SELECT sbg_fit(0, true)",
-            "sbg_fit: row 0: a churned customer needs t >= 1",
+            "sbg_fit: the row with t = 0, churned = 1: a churned customer needs t >= 1",
         ),
         (
             "SELECT sbg_fit(2.5, true)",
-            "sbg_fit: row 0: `t` = 2.5 is not a whole number",
+            "sbg_fit: the row with t = 2.5, churned = 1: `t` = 2.5 is not a whole number",
         ),
         ("SELECT sbg_fit(1, 'yes')", "sbg_fit: churned must be boolean"),
         (
@@ -429,7 +429,7 @@ async fn errors_name_the_function_and_the_problem() -> Result<()> {
         ),
         (
             format!("SELECT expected_purchases({BG}, 10, 1, 3, 2)"),
-            "expected_purchases: row 0: recency t_x is larger than the age T",
+            "expected_purchases: the row with horizon = 10, x = 1, t_x = 3, t = 2: recency t_x is larger than the age T",
         ),
         (
             format!("SELECT expected_purchases_new({BG}, CAST('inf' AS DOUBLE))"),
@@ -492,7 +492,7 @@ async fn errors_name_the_function_and_the_problem() -> Result<()> {
         (
             "SELECT * FROM clv_model('sample', '1997-09-30', 'model=weibull', 'customer_column=master_customer_id')"
                 .to_string(),
-            "clv_model: argument 3 ('model'): model must be bg_nbd, pareto_nbd or mbg_nbd, got 'weibull'",
+            "clv_model: argument 3 ('model'): model must be bg_nbd, pareto_nbd, mbg_nbd or auto, got 'weibull'",
         ),
         (
             "SELECT * FROM clv_predict('no_such_table')".to_string(),
@@ -804,5 +804,20 @@ async fn penalizer_matches_the_rust_builder() -> Result<()> {
         .unwrap_or_default();
         assert!(e.contains(err), "{sql}: {e}");
     }
+    Ok(())
+}
+
+/// `clv_predict` accepts the model aliases the option accepts: `'model=bgnbd'` is BG/NBD.
+#[tokio::test(flavor = "multi_thread")]
+async fn clv_predict_takes_a_model_alias() -> Result<()> {
+    let ctx = ctx(2).await?;
+    let sql = |model: &str| {
+        format!(
+            "SELECT model['model'] AS m, round(model['r'], 4) AS r FROM clv_model('sample', '1997-09-30', 'customer_column=master_customer_id', 'model={model}')"
+        )
+    };
+    let alias = text(&ctx, &sql("bgnbd")).await?;
+    assert_eq!(alias, text(&ctx, &sql("bg_nbd")).await?);
+    assert!(alias.contains("| bg_nbd | 0.2426 |"), "{alias}");
     Ok(())
 }

@@ -204,8 +204,10 @@ async fn rfm_table_pushes_customer_filters_into_the_scan() -> Result<()> {
         scalar_i64(&ctx, "SELECT count(*) FROM rfm('orders') WHERE segment = 'champions'").await?
     );
     // ntile falls back to the full plan and still agrees.
-    let mut o = ClvOptions::default();
-    o.rfm_method = Some(clv_core::ScoreMethod::Ntile);
+    let o = ClvOptions {
+        rfm_method: Some(clv_core::ScoreMethod::Ntile),
+        ..ClvOptions::default()
+    };
     let nt = RfmTable::try_from_context(&ctx, "orders", o).await?;
     ctx.register_table("customer_rfm_ntile", Arc::new(nt))?;
     assert_eq!(

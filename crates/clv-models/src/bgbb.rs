@@ -29,6 +29,9 @@ use serde::{Deserialize, Serialize};
 use super::data::{Compressed, DiscreteSummary, check_discrete};
 use super::dual::{Dual, Real, ln_beta_r, log_sum_exp_r};
 use super::error::{ModelError, finite};
+use super::model::{
+    FitData, Input, Model, Prediction, TRANSACTION_PREDICTIONS, model_accessors, model_params, unsupported, whole,
+};
 use super::optimize::{FitOptions, Objective, fit_builder_methods, run_fit};
 use super::special::{ln_beta, ln_gamma};
 use super::{FitReport, FittedRepr, ModelKind, TimeUnit, check_param, fitted_serde};
@@ -315,10 +318,49 @@ impl FittedBgBb {
     }
 }
 
+model_params!(BgBbParams {
+    alpha,
+    beta,
+    gamma,
+    delta
+});
+
+impl Model for FittedBgBb {
+    type Params = BgBbParams;
+    const KIND: ModelKind = ModelKind::BgBb;
+    const DISPLAY_NAME: &'static str = "BG/BB";
+    const DESCRIPTION: &'static str =
+        "BG/BB (Fader, Hardie & Shang 2010): repeat transactions and dropout in discrete opportunities";
+    const FIT_FUNCTION: &'static str = "bgbb_fit";
+    const INPUTS: &'static [Input] = &[Input::number("x"), Input::number("t_x"), Input::number("n")];
+    const PREDICTIONS: &'static [&'static Prediction] = TRANSACTION_PREDICTIONS;
+
+    fn fit(data: FitData, options: &FitOptions) -> Result<Self, ModelError> {
+        let summary =
+            DiscreteSummary::new(data.column(0), data.column(1), data.column(2))?.with_weights(data.weights)?;
+        BgBb::default().with_options(*options).fit(&summary)
+    }
+    fn from_params(params: BgBbParams, _: TimeUnit) -> Result<Self, ModelError> {
+        Self::from_params(params, None)
+    }
+    model_accessors!();
+    /// The transaction predictions in whole periods: `t = n` opportunities, integer horizons.
+    fn predict(&self, prediction: &Prediction, a: &[f64]) -> Result<f64, ModelError> {
+        match prediction.name {
+            "p_alive" => self.p_alive(a[0], a[1], a[2]),
+            "churn_probability" => Ok(1.0 - self.p_alive(a[0], a[1], a[2])?),
+            "expected_purchases" => self.expected_transactions(whole(a[0], "horizon")?, a[1], a[2], a[3]),
+            "expected_purchases_new" => self.expected_transactions_new(whole(a[0], "t")?),
+            "prob_purchases" => self.prob_transactions(whole(a[0], "n")?, whole(a[1], "t")?),
+            _ => Err(unsupported(Self::KIND, prediction)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bgnbd::tests::check_gradient;
+    use crate::beta_geo::tests::check_gradient;
 
     #[test]
     fn gradient_matches_finite_differences() {

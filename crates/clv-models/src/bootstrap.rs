@@ -63,7 +63,7 @@
 
 use serde::Serialize;
 
-use super::bgnbd::{BetaGeoObjective, Variant};
+use super::beta_geo::{BetaGeoObjective, Variant};
 use super::clv::ClvSpec;
 use super::data::{Compressed, SpendSummary, TransactionSummary};
 use super::error::{ModelError, finite};
@@ -476,6 +476,35 @@ pub enum IntervalMethod {
     /// likelihood provides; every other interval (Pareto/NBD parameters, predictions, totals)
     /// takes `â = 0`, i.e. [`IntervalMethod::BiasCorrected`].
     Bca,
+}
+
+impl IntervalMethod {
+    /// Every method, in documentation order.
+    pub const ALL: [IntervalMethod; 3] = [Self::Percentile, Self::BiasCorrected, Self::Bca];
+
+    /// The method's name (`percentile`, `bias_corrected`, `bca`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Percentile => "percentile",
+            Self::BiasCorrected => "bias_corrected",
+            Self::Bca => "bca",
+        }
+    }
+
+    /// The method called `name` (case-insensitive; `bc` for `bias_corrected`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        let name = name.trim().to_ascii_lowercase();
+        if name == "bc" {
+            return Some(Self::BiasCorrected);
+        }
+        Self::ALL.into_iter().find(|m| m.name() == name)
+    }
+}
+
+impl std::fmt::Display for IntervalMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// The interval of `values` at `level` by `method` (`values` sorted in place); `acceleration`

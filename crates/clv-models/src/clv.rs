@@ -28,7 +28,7 @@
 //! any model.
 
 use super::error::{ModelError, finite};
-use super::gamma_gamma::FittedGammaGamma;
+use super::model::SpendModel;
 use super::special::integrate;
 use super::{TimeUnit, TransactionModel};
 
@@ -279,10 +279,10 @@ impl ClvSpec {
     /// CLV with the Gamma-Gamma conditional expected spend of a customer
     /// with frequency `x` and mean repeat-transaction value `mean_spend`
     /// (ignored when `x = 0`).
-    pub fn clv<M: TransactionModel + ?Sized>(
+    pub fn clv<M: TransactionModel + ?Sized, S: SpendModel + ?Sized>(
         &self,
         model: &M,
-        spend: &FittedGammaGamma,
+        spend: &S,
         x: f64,
         t_x: f64,
         T: f64,

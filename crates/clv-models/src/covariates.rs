@@ -59,7 +59,7 @@
 
 use serde::Serialize;
 
-use super::bgnbd::{BetaGeoObjective, Variant, XTerms};
+use super::beta_geo::{BetaGeoObjective, Variant, XTerms};
 use super::bootstrap::mix;
 use super::data::{Compressed, SpendSummary, TransactionSummary, check_rft, ranks};
 use super::error::{ModelError, finite};

@@ -62,7 +62,7 @@
 //! independent scipy implementation of FHL eq. 2 (`scipy.special.hyperu`) and a double integral
 //! over `(λ, p)` for BG/NBD.
 
-use super::bgnbd::beta_expectation;
+use super::beta_geo::beta_expectation;
 use super::error::{ModelError, finite};
 use super::probability::ln_upper_gamma_scaled;
 use super::{FittedBgNbd, FittedMbgNbd, FittedParetoNbd, TimeUnit, TransactionModel, check_arg};

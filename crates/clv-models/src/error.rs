@@ -28,14 +28,14 @@ pub enum ModelError {
     },
     /// A value is NaN or infinite.
     NonFinite {
-        /// Zero-based row index.
+        /// Zero-based row index (messages count rows from 1).
         row: usize,
         /// Column name.
         field: &'static str,
     },
     /// A value that must be non-negative (or positive) is not.
     Negative {
-        /// Zero-based row index.
+        /// Zero-based row index (messages count rows from 1).
         row: usize,
         /// Column name.
         field: &'static str,
@@ -44,7 +44,7 @@ pub enum ModelError {
     },
     /// A count (frequency, periods, ...) is not a whole number.
     NotInteger {
-        /// Zero-based row index.
+        /// Zero-based row index (messages count rows from 1).
         row: usize,
         /// Column name.
         field: &'static str,
@@ -53,7 +53,7 @@ pub enum ModelError {
     },
     /// A row whose values contradict each other (e.g. `t_x > T`).
     InconsistentRow {
-        /// Zero-based row index.
+        /// Zero-based row index (messages count rows from 1).
         row: usize,
         /// What is inconsistent.
         reason: &'static str,
@@ -117,6 +117,16 @@ pub enum ModelError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// A Gamma-Gamma model with `q ≤ 1` (or `p·x + q ≤ 1`): the prior (posterior) mean spend
+    /// is infinite, so the expected spend cannot be computed. Fits on heavy-tailed spend can
+    /// end there; [`crate::FittedGammaGamma::mean_spend_is_finite`] tells. A penalizer does
+    /// not help (it shrinks `q` towards 0); capping extreme amounts does.
+    InfiniteMeanSpend {
+        /// The model's `q`.
+        q: f64,
+        /// The customer's repeat purchases.
+        x: f64,
+    },
     /// A time unit is missing or does not fit the model.
     MissingTimeUnit {
         /// Explanation.
@@ -142,36 +152,52 @@ pub enum ModelError {
         /// The offending value.
         value: f64,
     },
+    /// A prediction the model does not answer (see `ModelSpec::predicts`).
+    UnsupportedPrediction {
+        /// The model.
+        model: ModelKind,
+        /// The prediction asked for.
+        prediction: &'static str,
+    },
 }
 
-impl fmt::Display for ModelError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl ModelError {
+    /// The zero-based index of the input row the error is about, if it is about one.
+    pub fn row(&self) -> Option<usize> {
         match self {
-            ModelError::EmptyInput => write!(f, "empty input: no rows with positive weight"),
+            ModelError::NonFinite { row, .. }
+            | ModelError::Negative { row, .. }
+            | ModelError::NotInteger { row, .. }
+            | ModelError::InconsistentRow { row, .. }
+            | ModelError::InvalidFeature { row, .. }
+            | ModelError::InvalidCovariate { row, .. } => Some(*row),
+            ModelError::BadFeature { row, .. } => *row,
+            _ => None,
+        }
+    }
+
+    /// The message without the row it is about (the `Display` form puts "row N: " before it,
+    /// counting rows from 1).
+    pub fn detail(&self) -> String {
+        match self {
+            ModelError::EmptyInput => "empty input: no rows with positive weight".to_string(),
             ModelError::NoRepeatPurchases => {
-                write!(f, "all customers have frequency 0: the model cannot be identified")
+                "all customers have frequency 0: the model cannot be identified".to_string()
             }
             ModelError::LengthMismatch { field, expected, found } => {
-                write!(f, "column `{field}` has length {found}, expected {expected}")
+                format!("column `{field}` has length {found}, expected {expected}")
             }
-            ModelError::NonFinite { row, field } => {
-                write!(f, "row {row}: `{field}` is NaN or infinite")
+            ModelError::NonFinite { field, .. } => format!("`{field}` is NaN or infinite"),
+            ModelError::Negative { field, value, .. } => {
+                format!("`{field}` = {value} is out of range (negative or zero)")
             }
-            ModelError::Negative { row, field, value } => {
-                write!(f, "row {row}: `{field}` = {value} is out of range (negative or zero)")
-            }
-            ModelError::NotInteger { row, field, value } => {
-                write!(f, "row {row}: `{field}` = {value} is not a whole number")
-            }
-            ModelError::InconsistentRow { row, reason } => write!(f, "row {row}: {reason}"),
+            ModelError::NotInteger { field, value, .. } => format!("`{field}` = {value} is not a whole number"),
+            ModelError::InconsistentRow { reason, .. } => reason.to_string(),
             ModelError::InvalidArgument { name, value, reason } => {
-                write!(f, "invalid argument `{name}` = {value}: {reason}")
+                format!("invalid argument `{name}` = {value}: {reason}")
             }
             ModelError::InvalidParameter { name, value } => {
-                write!(
-                    f,
-                    "invalid model parameter `{name}` = {value}: must be positive and finite"
-                )
+                format!("invalid model parameter `{name}` = {value}: must be positive and finite")
             }
             ModelError::NotConverged {
                 model,
@@ -179,39 +205,61 @@ impl fmt::Display for ModelError {
                 log_likelihood,
                 gradient_norm,
             } => {
-                write!(f, "{model} fit did not converge after {iterations} iterations")?;
+                let mut text = format!("{model} fit did not converge after {iterations} iterations");
                 if let Some(ll) = log_likelihood {
-                    write!(f, " (log-likelihood {ll}")?;
+                    text += &format!(" (log-likelihood {ll}");
                     if let Some(g) = gradient_norm {
-                        write!(f, ", gradient norm {g:e}")?;
+                        text += &format!(", gradient norm {g:e}");
                     }
-                    write!(f, ")")?;
+                    text += ")";
                 }
-                Ok(())
+                text
             }
-            ModelError::NumericalFailure { context } => {
-                write!(f, "numerical failure while computing {context}")
-            }
+            ModelError::NumericalFailure { context } => format!("numerical failure while computing {context}"),
             ModelError::WrongModelKind { expected, found } => {
-                write!(f, "model kind mismatch: expected {expected}, found {found}")
+                format!("model kind mismatch: expected {expected}, found {found}")
             }
             ModelError::UnsupportedFormatVersion { found } => {
-                write!(f, "unsupported serialized model format version {found}")
+                format!("unsupported serialized model format version {found}")
             }
             ModelError::BadFeature { feature, row, reason } => match row {
-                Some(row) => write!(f, "row {row}: feature `{feature}` {reason}"),
-                None => write!(f, "feature `{feature}`: {reason}"),
+                Some(_) => format!("feature `{feature}` {reason}"),
+                None => format!("feature `{feature}`: {reason}"),
             },
-            ModelError::MissingTimeUnit { reason } => write!(f, "time unit: {reason}"),
             ModelError::InvalidFeature {
-                row,
-                feature,
-                value,
-                reason,
-            } => write!(f, "row {row}: feature `{feature}` = {value}: {reason}"),
-            ModelError::InvalidCovariate { column, row, value } => {
-                write!(f, "row {row}: covariate column {column} = {value} is not finite")
+                feature, value, reason, ..
+            } => {
+                format!("feature `{feature}` = {value}: {reason}")
             }
+            ModelError::InvalidCovariate { column, value, .. } => {
+                format!("covariate column {} = {value} is not finite", column + 1)
+            }
+            ModelError::UnsupportedPrediction { model, prediction } => {
+                format!("a {model} model does not answer {prediction}")
+            }
+            ModelError::MissingTimeUnit { reason } => format!("time unit: {reason}"),
+            ModelError::InfiniteMeanSpend { q, x } => {
+                let whose = if *x == 0.0 {
+                    "the prior mean spend p·γ/(q − 1) of a customer without repeat purchases".to_string()
+                } else {
+                    format!("the mean spend p·(γ + x·z̄)/(p·x + q − 1) at x = {x}")
+                };
+                format!(
+                    "the Gamma-Gamma model has q = {q} <= 1, so {whose} is infinite: the spend is too heavy-tailed \
+                     for the model. Cap extreme amounts before fitting, or score only customers with repeat purchases; \
+                     a penalizer does not raise q (it shrinks every parameter towards 0)"
+                )
+            }
+        }
+    }
+}
+
+impl fmt::Display for ModelError {
+    /// The message, after "row N: " (N counted from 1) when it is about one input row.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.row() {
+            Some(row) => write!(f, "row {}: {}", row + 1, self.detail()),
+            None => f.write_str(&self.detail()),
         }
     }
 }

@@ -34,9 +34,12 @@ use serde::{Deserialize, Serialize};
 
 use super::data::{Compressed, SpendSummary};
 use super::error::{ModelError, finite};
+use super::model::{
+    EXPECTED_SPEND, FitData, Input, Model, Prediction, Role, SpendModel, model_accessors, model_params, unsupported,
+};
 use super::optimize::{FitOptions, Objective, fit_builder_methods, run_fit};
 use super::special::{digamma, ln_gamma};
-use super::{FitReport, FittedRepr, ModelKind, check_param, fitted_serde};
+use super::{FitReport, FittedRepr, ModelKind, TimeUnit, check_param, fitted_serde};
 
 /// Gamma-Gamma parameters (names as in the note).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -232,14 +235,23 @@ impl FittedGammaGamma {
         self.fit.as_ref().and_then(|f| f.standard_errors)
     }
 
+    /// Whether the prior mean spend `pγ/(q−1)` is finite (`q > 1`). A fit on heavy-tailed
+    /// spend can converge to `q ≤ 1`: the model then has no expected spend for customers
+    /// without repeat purchases ([`ModelError::InfiniteMeanSpend`]). The L2 penalizer
+    /// ([`GammaGamma::penalizer`]) shrinks `q` towards 0, so it does not help; capping extreme
+    /// amounts before fitting does.
+    pub fn mean_spend_is_finite(&self) -> bool {
+        self.params.q > 1.0
+    }
+
     /// Population mean spend per transaction `pγ/(q−1)`.
     ///
     /// # Errors
-    /// [`ModelError::InvalidParameter`] when `q ≤ 1` (the mean is infinite).
+    /// [`ModelError::InfiniteMeanSpend`] when `q ≤ 1` (the mean is infinite).
     pub fn population_mean_spend(&self) -> Result<f64, ModelError> {
         let GammaGammaParams { p, q, gamma } = self.params;
         if q <= 1.0 {
-            return Err(ModelError::InvalidParameter { name: "q", value: q });
+            return Err(ModelError::InfiniteMeanSpend { q, x: 0.0 });
         }
         finite(p * gamma / (q - 1.0), "population mean spend")
     }
@@ -269,7 +281,7 @@ impl FittedGammaGamma {
         let GammaGammaParams { p, q, gamma } = self.params;
         let den = p * x + q - 1.0;
         if den <= 0.0 {
-            return Err(ModelError::InvalidParameter { name: "q", value: q });
+            return Err(ModelError::InfiniteMeanSpend { q, x });
         }
         finite(p * (gamma + x * zbar) / den, "conditional expected spend")
     }
@@ -322,10 +334,63 @@ pub fn spend_frequency_correlation(data: &SpendSummary) -> Result<f64, ModelErro
     finite(sxm / (sxx * smm).sqrt(), "spend-frequency correlation")
 }
 
+model_params!(GammaGammaParams { p, q, gamma });
+
+impl SpendModel for FittedGammaGamma {
+    fn conditional_expected_spend(&self, x: f64, mean_spend: f64) -> Result<f64, ModelError> {
+        FittedGammaGamma::conditional_expected_spend(self, x, mean_spend)
+    }
+}
+
+/// The fit's spend summary: `(x, monetary)` with weights.
+fn spend_summary(data: &FitData) -> Result<SpendSummary, ModelError> {
+    SpendSummary::new(data.column(0), data.column(1))?.with_weights(data.weights.clone())
+}
+
+impl Model for FittedGammaGamma {
+    type Params = GammaGammaParams;
+    const KIND: ModelKind = ModelKind::GammaGamma;
+    const DISPLAY_NAME: &'static str = "Gamma-Gamma";
+    const DESCRIPTION: &'static str =
+        "Gamma-Gamma spend per transaction (Fader & Hardie 2013), on customers with repeat purchases";
+    const FIT_FUNCTION: &'static str = "gamma_gamma_fit";
+    const INPUTS: &'static [Input] = &[Input::number("x"), Input::number("monetary")];
+    // The model assumes spend is independent of frequency: the fit reports the check.
+    const DIAGNOSTICS: &'static [&'static str] = &["spend_frequency_correlation"];
+    // q > 1: the prior mean spend is finite, so customers without repeat purchases have an
+    // expected spend.
+    const CHECKS: &'static [&'static str] = &["finite_mean_spend"];
+    const ROLES: &'static [Role] = &[Role::Spend];
+    const PREDICTIONS: &'static [&'static Prediction] = &[&EXPECTED_SPEND];
+
+    fn fit(data: FitData, options: &FitOptions) -> Result<Self, ModelError> {
+        GammaGamma::default().with_options(*options).fit(&spend_summary(&data)?)
+    }
+    fn diagnostics(data: &FitData) -> Vec<Option<f64>> {
+        vec![spend_summary(data).and_then(|d| spend_frequency_correlation(&d)).ok()]
+    }
+    fn checks(&self) -> Vec<bool> {
+        vec![self.mean_spend_is_finite()]
+    }
+    fn from_params(params: GammaGammaParams, _: TimeUnit) -> Result<Self, ModelError> {
+        Self::from_params(params)
+    }
+    model_accessors!();
+    fn predict(&self, prediction: &Prediction, a: &[f64]) -> Result<f64, ModelError> {
+        match prediction.name {
+            "expected_spend" => self.conditional_expected_spend(a[0], a[1]),
+            _ => Err(unsupported(Self::KIND, prediction)),
+        }
+    }
+    fn spend_model(&self) -> Option<&dyn SpendModel> {
+        Some(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bgnbd::tests::check_gradient;
+    use crate::beta_geo::tests::check_gradient;
 
     #[test]
     fn gradient_matches_finite_differences() {

@@ -22,6 +22,9 @@
 //! papers. Every fallible call returns [`ModelError`]; no function returns a
 //! NaN or an infinity.
 //!
+//! Every model has one identity, the [`Model`] trait on its fitted type, listed once in
+//! [`registry`]; see [`model`].
+//!
 //! Fitting: `Model::new()` returns a builder with documented defaults
 //! ([`optimize::FitOptions`]), e.g.
 //! `BgNbd::new().penalizer(0.0).fit(&summary)?` → [`FittedBgNbd`]. Identical
@@ -30,6 +33,8 @@
 //! kind fails with [`ModelError::WrongModelKind`] (wrapped in the
 //! deserializer's error).
 
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
 // `T` is the paper's name for the age of a customer.
 #![allow(non_snake_case)]
 // Numerical-code conventions: comparisons written as `!(x > 0.0)` are
@@ -45,6 +50,7 @@
 use serde::{Deserialize, Serialize};
 
 pub(crate) mod batch;
+pub(crate) mod beta_geo;
 pub mod bgbb;
 pub mod bgnbd;
 pub mod bootstrap;
@@ -61,10 +67,12 @@ pub mod kmeans;
 pub mod logistic;
 pub mod mbgnbd;
 pub(crate) mod memo;
+pub mod model;
 pub mod optimize;
 pub mod pareto_nbd;
 pub mod probability;
 pub(crate) mod refine;
+pub mod registry;
 pub mod sbg;
 pub mod simulate;
 pub mod special;
@@ -80,8 +88,10 @@ pub use gamma_gamma::{FittedGammaGamma, GammaGamma, GammaGammaParams, spend_freq
 pub use kmeans::{FittedKMeans, KMeans};
 pub use logistic::{FittedLogistic, LogisticRegression};
 pub use mbgnbd::{FittedMbgNbd, MbgNbd, MbgNbdParams};
+pub use model::{FitData, FittedModel, Model, ModelSpec, Prediction, Role, SpendModel};
 pub use optimize::FitOptions;
 pub use pareto_nbd::{FittedParetoNbd, ParetoNbd, ParetoNbdParams};
+pub use registry::{MODELS, ModelKind};
 pub use sbg::{FittedSbg, Sbg, SbgParams};
 pub use window::WindowForecast;
 
@@ -90,60 +100,6 @@ pub use window::WindowForecast;
 pub fn cores() -> usize {
     static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-}
-
-/// Which model a fitted or serialized model is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ModelKind {
-    /// BG/NBD.
-    BgNbd,
-    /// Pareto/NBD.
-    ParetoNbd,
-    /// Modified BG/NBD.
-    MbgNbd,
-    /// Beta-geometric/beta-Bernoulli.
-    BgBb,
-    /// Gamma-Gamma spend model.
-    GammaGamma,
-    /// Shifted beta-geometric.
-    Sbg,
-    /// L2-regularised logistic regression (the trained churn model, [`logistic`]).
-    LogisticRegression,
-    /// K-means clustering ([`kmeans`]).
-    #[serde(rename = "kmeans")]
-    KMeans,
-}
-
-impl ModelKind {
-    /// Serialized name (`"bg_nbd"`, ...).
-    pub const fn name(self) -> &'static str {
-        match self {
-            ModelKind::BgNbd => "bg_nbd",
-            ModelKind::ParetoNbd => "pareto_nbd",
-            ModelKind::MbgNbd => "mbg_nbd",
-            ModelKind::BgBb => "bg_bb",
-            ModelKind::GammaGamma => "gamma_gamma",
-            ModelKind::Sbg => "sbg",
-            ModelKind::LogisticRegression => "logistic_regression",
-            ModelKind::KMeans => "kmeans",
-        }
-    }
-
-    /// `Ok(())` when `self == expected`, else [`ModelError::WrongModelKind`].
-    pub fn ensure(self, expected: ModelKind) -> Result<(), ModelError> {
-        if self == expected {
-            Ok(())
-        } else {
-            Err(ModelError::WrongModelKind { expected, found: self })
-        }
-    }
-}
-
-impl std::fmt::Display for ModelKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
 }
 
 /// Deserialize any serialized fitted model into this to read its kind
@@ -369,12 +325,12 @@ pub trait TransactionModel: Send + Sync {
 #[doc(hidden)]
 pub mod bench_hooks {
     use super::optimize::Objective;
-    use super::{TransactionSummary, bgnbd, pareto_nbd};
+    use super::{TransactionSummary, beta_geo, pareto_nbd};
 
     /// The BG/NBD objective on `data` (rows compressed as in a fit): a closure returning the mean
     /// negative log-likelihood at `exp(φ)` and its gradient in `φ = ln(r, α, a, b)`.
     pub fn bgnbd_objective(data: &TransactionSummary) -> impl FnMut(&[f64; 4]) -> (f64, [f64; 4]) {
-        let mut obj = bgnbd::BetaGeoObjective::new(bgnbd::Variant::Bg, data.compress_internal());
+        let mut obj = beta_geo::BetaGeoObjective::new(beta_geo::Variant::Bg, data.compress_internal());
         move |phi| {
             let mut g = [0.0; 4];
             (obj.eval(phi, &mut g), g)

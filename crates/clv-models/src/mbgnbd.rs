@@ -23,9 +23,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::bgnbd::{BetaGeoCore, BetaGeoObjective, Variant, check_count_data, default_start};
+use super::beta_geo::{BetaGeoCore, BetaGeoObjective, Variant, check_count_data, default_start};
 use super::data::TransactionSummary;
 use super::error::{ModelError, finite};
+use super::model::{
+    Input, Model, Prediction, Role, TRANSACTION_INPUTS, TRANSACTION_PREDICTIONS, model_params,
+    transaction_model_methods,
+};
 use super::optimize::{FitOptions, fit_builder_methods, run_fit};
 use super::{FitReport, FittedRepr, ModelKind, TimeUnit, TransactionModel, check_param, fitted_serde};
 
@@ -203,4 +207,25 @@ impl FittedMbgNbd {
     }
 }
 
-super::bgnbd::beta_geo_transaction_model!(FittedMbgNbd, ModelKind::MbgNbd);
+super::beta_geo::beta_geo_transaction_model!(FittedMbgNbd, ModelKind::MbgNbd);
+
+model_params!(MbgNbdParams { r, alpha, a, b });
+
+impl Model for FittedMbgNbd {
+    type Params = MbgNbdParams;
+    const KIND: ModelKind = ModelKind::MbgNbd;
+    const ALIASES: &'static [&'static str] = &["mbgnbd"];
+    const DISPLAY_NAME: &'static str = "MBG/NBD";
+    const DESCRIPTION: &'static str = "Modified BG/NBD (Batislam, Denizel & Filiztekin 2007)";
+    const FIT_FUNCTION: &'static str = "mbgnbd_fit";
+    const INPUTS: &'static [Input] = TRANSACTION_INPUTS;
+    const TIME_UNIT: bool = true;
+    const ROLES: &'static [Role] = &[Role::Transactions];
+    const PREDICTIONS: &'static [&'static Prediction] = TRANSACTION_PREDICTIONS;
+
+    transaction_model_methods!(MbgNbd);
+
+    fn from_params(params: MbgNbdParams, time_unit: TimeUnit) -> Result<Self, ModelError> {
+        Self::from_params(params, time_unit)
+    }
+}

@@ -121,6 +121,11 @@ macro_rules! fit_builder_methods {
             self.options.require_convergence = yes;
             self
         }
+        /// Every option at once.
+        pub fn with_options(mut self, options: $crate::optimize::FitOptions) -> Self {
+            self.options = options;
+            self
+        }
         /// The options collected so far.
         pub fn options(&self) -> &$crate::optimize::FitOptions {
             &self.options

@@ -50,10 +50,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::bgnbd::check_count_data;
+use super::beta_geo::check_count_data;
 use super::data::{Compressed, TransactionSummary, check_rft};
 use super::dual::{Dual, Real, log_diff_exp_r, log_sum_exp_r};
 use super::error::{ModelError, finite};
+use super::model::{
+    Input, Model, Prediction, Role, TRANSACTION_INPUTS, TRANSACTION_PREDICTIONS, model_params,
+    transaction_model_methods,
+};
 use super::optimize::{FitOptions, Objective, fit_builder_methods, run_fit};
 use super::special::{exprel, integrate, integrate_real, ln_gamma, ln_hyp2f1_one, ln_hyp2f1_one_grad};
 use super::{FitReport, FittedRepr, ModelKind, TimeUnit, TransactionModel, check_arg, check_param, fitted_serde};
@@ -678,10 +682,31 @@ impl FittedParetoNbd {
     }
 }
 
+model_params!(ParetoNbdParams { r, alpha, s, beta });
+
+impl Model for FittedParetoNbd {
+    type Params = ParetoNbdParams;
+    const KIND: ModelKind = ModelKind::ParetoNbd;
+    const ALIASES: &'static [&'static str] = &[];
+    const DISPLAY_NAME: &'static str = "Pareto/NBD";
+    const DESCRIPTION: &'static str = "Pareto/NBD (Schmittlein, Morrison & Colombo 1987)";
+    const FIT_FUNCTION: &'static str = "pareto_nbd_fit";
+    const INPUTS: &'static [Input] = TRANSACTION_INPUTS;
+    const TIME_UNIT: bool = true;
+    const ROLES: &'static [Role] = &[Role::Transactions];
+    const PREDICTIONS: &'static [&'static Prediction] = TRANSACTION_PREDICTIONS;
+
+    transaction_model_methods!(ParetoNbd);
+
+    fn from_params(params: ParetoNbdParams, time_unit: TimeUnit) -> Result<Self, ModelError> {
+        Self::from_params(params, time_unit)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bgnbd::tests::check_gradient;
+    use crate::beta_geo::tests::check_gradient;
 
     #[test]
     fn gradient_matches_finite_differences() {

@@ -24,6 +24,10 @@ use serde::{Deserialize, Serialize};
 use super::data::{Compressed, SurvivalData};
 use super::dual::{Dual, Real, ln_beta_r};
 use super::error::{ModelError, finite};
+use super::model::{
+    DERL, FitData, Input, Model, Prediction, RETENTION_RATE, SURVIVAL, model_accessors, model_params, unsupported,
+    whole,
+};
 use super::optimize::{FitOptions, Objective, fit_builder_methods, run_fit};
 use super::special::{ln_beta, ln_hyp2f1_one};
 use super::{FitReport, FittedRepr, ModelKind, TimeUnit, check_param, fitted_serde};
@@ -299,10 +303,40 @@ impl FittedSbg {
     }
 }
 
+model_params!(SbgParams { alpha, beta });
+
+impl Model for FittedSbg {
+    type Params = SbgParams;
+    const KIND: ModelKind = ModelKind::Sbg;
+    const DISPLAY_NAME: &'static str = "sBG";
+    const DESCRIPTION: &'static str = "sBG (Fader & Hardie 2007): contract renewals and a cohort's survival";
+    const FIT_FUNCTION: &'static str = "sbg_fit";
+    const INPUTS: &'static [Input] = &[Input::number("t"), Input::flag("churned")];
+    const PREDICTIONS: &'static [&'static Prediction] = &[&SURVIVAL, &RETENTION_RATE, &DERL];
+
+    fn fit(data: FitData, options: &FitOptions) -> Result<Self, ModelError> {
+        let churned = data.column(1).into_iter().map(|c| c != 0.0).collect();
+        let survival = SurvivalData::new(data.column(0), churned)?.with_weights(data.weights)?;
+        Sbg::default().with_options(*options).fit(&survival)
+    }
+    fn from_params(params: SbgParams, _: TimeUnit) -> Result<Self, ModelError> {
+        Self::from_params(params, None)
+    }
+    model_accessors!();
+    fn predict(&self, prediction: &Prediction, a: &[f64]) -> Result<f64, ModelError> {
+        match prediction.name {
+            "survival" => self.survival(whole(a[0], "t")?),
+            "retention_rate" => self.retention_rate(whole(a[0], "t")?),
+            "derl" => self.derl(a[0], 1),
+            _ => Err(unsupported(Self::KIND, prediction)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bgnbd::tests::check_gradient;
+    use crate::beta_geo::tests::check_gradient;
 
     #[test]
     fn gradient_matches_finite_differences() {

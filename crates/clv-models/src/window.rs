@@ -51,7 +51,7 @@
 //! [`crate::TimeUnit`] (BG/BB: whole opportunities).
 
 use super::batch::{Repeats, check_rows, score_rows};
-use super::bgnbd::{BetaGeoCore, Variant};
+use super::beta_geo::{BetaGeoCore, Variant};
 use super::data::check_rft;
 use super::error::{ModelError, finite};
 use super::memo::Memo;

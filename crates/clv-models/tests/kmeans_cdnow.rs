@@ -273,7 +273,7 @@ fn bad_input_is_a_clear_error() {
         Err(ModelError::LengthMismatch { .. })
     ));
     let e = model.assign(&[1.0, 0.0, 5.0]).unwrap_err();
-    assert_eq!(e.to_string(), "row 0: feature `frequency` = 0: ln needs a value > 0");
+    assert_eq!(e.to_string(), "row 1: feature `frequency` = 0: ln needs a value > 0");
     let empty = FeatureMatrix::rfm(&[], &[], &[]).unwrap();
     assert_eq!(KMeans::new(1).fit(&empty).unwrap_err(), ModelError::EmptyInput);
 }

@@ -219,7 +219,7 @@ fn bad_input_is_an_error_that_names_the_feature_and_row() {
             reason: "is NaN or infinite"
         }
     );
-    assert!(e.to_string().contains("row 1: feature `b`"), "{e}");
+    assert!(e.to_string().contains("row 2: feature `b`"), "{e}");
     let e = LogisticRegression::new()
         .fit(&["a"], &[&ok[..2]], &y, None)
         .unwrap_err();

@@ -17,13 +17,15 @@
 //! # Ok(()) }
 //! ```
 
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
 pub use clv_core::*;
 
 /// The names most programs need.
 pub mod prelude {
     pub use clv_core::{
-        BtydSummary, ChurnLabels, ClvOptions, Collapse, Direction, InvalidAmounts, Monetary, NegativeAmounts,
-        PolicyReport, Rfm, RfmTable, SchemeRegistry, ScoreMethod, SegmentScheme, TimeUnit, TransactionSource,
-        register_all, register_scheme,
+        BtydSummary, ChurnLabels, ClvCompare, ClvOptions, ClvPredict, ClvTracking, CohortRetention, Collapse,
+        Direction, InvalidAmounts, Lifecycle, Monetary, NegativeAmounts, PolicyReport, Rfm, RfmTable, SchemeRegistry,
+        ScoreMethod, SegmentScheme, TimeUnit, TransactionSource, register_all, register_scheme,
     };
 }

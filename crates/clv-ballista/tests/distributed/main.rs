@@ -188,20 +188,9 @@ fn calls(sql: &str, name: &str) -> bool {
 
 #[test]
 fn every_function_has_a_case() {
-    let names = clv_core::scalar_functions()
+    let names = clv_core::registry::functions()
         .into_iter()
-        .map(|f| f.name().to_string())
-        .chain(
-            clv_core::aggregate_functions()
-                .into_iter()
-                .map(|f| f.name().to_string()),
-        )
-        .chain(clv_core::window_functions().into_iter().map(|f| f.name().to_string()))
-        .chain(
-            clv_core::table_functions()
-                .into_iter()
-                .map(|(name, _)| name.to_string()),
-        );
+        .map(|f| f.name().to_string());
     let missing: Vec<String> = names
         .filter(|name| {
             !CASES

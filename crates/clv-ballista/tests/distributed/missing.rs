@@ -39,11 +39,13 @@ async fn scheduler_without_clv() -> Result<()> {
 async fn executor_without_clv() -> Result<()> {
     // Pulled tasks fail on the executor, which names the function; pushed tasks are rejected
     // and the scheduler reports only that, so the client names the query's clv functions.
+    // Pulled tasks name the first clv function the executor meets: an rfm_ function, or
+    // clv_check (the exact-amount guard of float amounts in the ordinary plan).
     for (pull, problem) in [
-        (true, "a Ballista executor does not have the clv function rfm_"),
+        (true, "a Ballista executor does not have the clv function "),
         (
             false,
-            "a Ballista executor rejected this query, which calls the clv functions rfm_score, rfm_segment: ",
+            "a Ballista executor rejected this query, which calls the clv functions clv_check, rfm_score, rfm_segment: ",
         ),
     ] {
         let e = error_on(LocalCluster {
@@ -58,6 +60,10 @@ async fn executor_without_clv() -> Result<()> {
             first.starts_with(problem) && first.contains("start every executor with clv-executor"),
             "{e}"
         );
+        if pull {
+            let named = &first[problem.len()..];
+            assert!(named.starts_with("rfm_") || named.starts_with("clv_check"), "{e}");
+        }
     }
     Ok(())
 }

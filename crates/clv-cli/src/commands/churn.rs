@@ -21,6 +21,7 @@ pub const STAGE_ORDER: &str = "CASE stage WHEN 'new' THEN 1 WHEN 'active' THEN 2
 
 async fn stages(global: &GlobalArgs, args: StagesArgs) -> Result<()> {
     let job = Job::new(global, &args.input, &args.windows.options()).await?;
+    args.view.output.check()?;
     let src = job.source();
     let result = job
         .sql(
@@ -28,15 +29,16 @@ async fn stages(global: &GlobalArgs, args: StagesArgs) -> Result<()> {
             &format!("SELECT * FROM lifecycle({src}) ORDER BY customer_id"),
         )
         .await?;
+    output::warn_if_empty(&result, "lifecycle table");
     if output::emit(&result, &args.view.output, job.quiet)? == Emitted::Stdout {
         return Ok(());
     }
     let o = crate::session::options(&job.ctx);
-    let w = o.lifecycle_windows;
+    let w = o.lifecycle_windows();
     job.note(format!(
         "Lifecycle of {} as of {}: new < {} days since the first purchase, active < {} and churned >= {} days since the last",
         job.input.label,
-        o.as_of.map(clv::config::format_date).unwrap_or_else(|| "the day after the last transaction".into()),
+        o.as_of.map(clv::common::dates::format_date).unwrap_or_else(|| "the day after the last transaction".into()),
         w.new_days,
         w.active_days,
         w.churn_days
@@ -57,6 +59,7 @@ async fn stages(global: &GlobalArgs, args: StagesArgs) -> Result<()> {
 
 async fn transitions(global: &GlobalArgs, args: TransitionsArgs) -> Result<()> {
     let job = Job::new(global, &args.input, &args.windows.options()).await?;
+    args.output.check()?;
     let (from, to) = (literal(&args.from), literal(&args.to));
     let result = job
         .sql(
@@ -67,6 +70,7 @@ async fn transitions(global: &GlobalArgs, args: TransitionsArgs) -> Result<()> {
             ),
         )
         .await?;
+    output::warn_if_empty(&result, "transition table");
     if output::emit(&result, &args.output, job.quiet)? == Emitted::Stdout {
         return Ok(());
     }
@@ -105,14 +109,17 @@ async fn labels(global: &GlobalArgs, args: LabelsArgs) -> Result<()> {
     options.extend(args.rfm.options());
     let job = Job::new(global, &args.input, &options).await?;
     super::rfm::register_schemes(&job.ctx, &args.rfm.scheme_file)?;
+    args.view.output.check()?;
     require_cutoffs(&job)?;
     let src = job.source();
     let result = job
-        .sql(
+        .sql_registered(
             "churn labels",
             &format!("SELECT * FROM churn_labels({src}) ORDER BY cutoff, customer_id"),
+            "churn_labels_result",
         )
         .await?;
+    output::warn_if_empty(&result, "churn-label table");
     if output::emit(&result, &args.view.output, job.quiet)? == Emitted::Stdout {
         return Ok(());
     }
@@ -125,11 +132,66 @@ async fn labels(global: &GlobalArgs, args: LabelsArgs) -> Result<()> {
         .sql("label summary", &label_summary_query(&format!("churn_labels({src})")))
         .await?;
     output::print_table("Labels per cutoff", &summary)?;
+    // A cutoff without customers has no row: say so, with no rate rather than a 0.0 % one.
+    let shown = crate::columns::strings(&summary, "cutoff")?;
+    if let Some(text) = &o.churn_cutoffs {
+        for cutoff in clv::churn::parse_cutoffs(text, o.churn_every)? {
+            let date = clv::common::dates::format_date(cutoff);
+            if !shown.iter().flatten().any(|s| *s == date) {
+                println!("{date}: 0 customers with a purchase by the cutoff; churn rate n/a");
+            }
+        }
+    }
+    if o.churn_btyd {
+        warn_about_fits(&job, &o).await?;
+    }
     output::print_preview("Customers", &result, args.view.preview)
+}
+
+/// Warns when a per-cutoff BTYD fit behind the labels' P(alive) did not converge or is
+/// degenerate (no standard errors): the predictions are then poor.
+async fn warn_about_fits(job: &Job, o: &clv::ClvOptions) -> Result<()> {
+    let fit = match o.ltv_model.as_str() {
+        "pareto_nbd" => "pareto_nbd_fit",
+        "mbg_nbd" => "mbgnbd_fit",
+        _ => "bgnbd_fit",
+    };
+    let fits = job
+        .sql_results(
+            "fit diagnostics",
+            &format!(
+                "SELECT CAST(cutoff AS VARCHAR) AS cutoff, f.converged AS converged, f.se_r IS NOT NULL AS identified
+                 FROM (SELECT cutoff, {fit}(x, t_x, t) AS f FROM churn_labels_result GROUP BY cutoff) ORDER BY cutoff"
+            ),
+        )
+        .await;
+    // A cutoff whose fit fails outright already failed the labels; nothing to add here.
+    let Ok(fits) = fits else { return Ok(()) };
+    let (cutoffs, converged, identified) = (
+        crate::columns::strings(&fits, "cutoff")?,
+        crate::columns::i64s(&fits, "converged")?,
+        crate::columns::i64s(&fits, "identified")?,
+    );
+    for i in 0..cutoffs.len() {
+        let cutoff = cutoffs[i].clone().unwrap_or_default();
+        if converged[i] == 0 {
+            eprintln!(
+                "warning: the {} fit at cutoff {cutoff} did not converge; its p_alive, churn_probability and expected_purchases may be poor",
+                o.ltv_model
+            );
+        } else if identified[i] == 0 {
+            eprintln!(
+                "warning: the {} fit at cutoff {cutoff} is degenerate (no standard errors: the data do not identify the parameters); its p_alive, churn_probability and expected_purchases may be poor",
+                o.ltv_model
+            );
+        }
+    }
+    Ok(())
 }
 
 async fn evaluate(global: &GlobalArgs, args: EvaluateArgs) -> Result<()> {
     let job = Job::new(global, &args.input, &args.labels.options()).await?;
+    args.output.check()?;
     require_cutoffs(&job)?;
     let result = job
         .sql_registered(
@@ -138,6 +200,7 @@ async fn evaluate(global: &GlobalArgs, args: EvaluateArgs) -> Result<()> {
             "evaluation",
         )
         .await?;
+    output::warn_if_empty(&result, "churn evaluation");
     if output::emit(&result, &args.output, job.quiet)? == Emitted::Stdout {
         return Ok(());
     }
@@ -146,16 +209,14 @@ async fn evaluate(global: &GlobalArgs, args: EvaluateArgs) -> Result<()> {
         "Churn evaluation of {}: 1 - P(alive) of a {} model fitted at each cutoff, against no purchase in the next {} days; decile 10 is the most likely to churn",
         job.input.label, o.ltv_model, o.churn_window_days
     ));
-    if !result.is_empty() {
-        let auc = job
-            .sql_results(
-                "AUC",
-                "SELECT cutoff, sum(customers) AS customers, sum(churned) AS churned, round(max(auc), 4) AS auc
-                 FROM evaluation GROUP BY cutoff ORDER BY cutoff",
-            )
-            .await?;
-        output::print_table("AUC per cutoff (0.5 = a random ranking, 1 = perfect)", &auc)?;
-    }
+    // Every query runs before anything is printed: a failure leaves stdout empty.
+    let auc = job
+        .sql_results(
+            "AUC",
+            "SELECT cutoff, sum(customers) AS customers, sum(churned) AS churned, round(max(auc), 4) AS auc
+             FROM evaluation GROUP BY cutoff ORDER BY cutoff",
+        )
+        .await?;
     let deciles = job
         .sql_results(
             "deciles",
@@ -164,5 +225,8 @@ async fn evaluate(global: &GlobalArgs, args: EvaluateArgs) -> Result<()> {
              FROM evaluation ORDER BY cutoff, decile",
         )
         .await?;
+    if output::rows(&result) > 0 {
+        output::print_table("AUC per cutoff (0.5 = a random ranking, 1 = perfect)", &auc)?;
+    }
     output::print_table("Calibration deciles", &deciles)
 }

@@ -124,6 +124,7 @@ pub fn triangle(cells: &[CohortCell], metric: CohortMetric) -> String {
 /// Runs `clv cohorts`.
 pub async fn run(global: &GlobalArgs, args: CohortArgs) -> Result<()> {
     let job = Job::new(global, &args.input, &[("cohort.period", args.period.clone())]).await?;
+    args.output.check()?;
     let result = job
         .sql(
             "cohort retention",
@@ -133,6 +134,7 @@ pub async fn run(global: &GlobalArgs, args: CohortArgs) -> Result<()> {
             ),
         )
         .await?;
+    output::warn_if_empty(&result, "cohort table");
     if output::emit(&result, &args.output, job.quiet)? == Emitted::Stdout {
         return Ok(());
     }

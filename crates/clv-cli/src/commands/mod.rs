@@ -14,7 +14,7 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::prelude::SessionContext;
 
 use crate::cli::{GlobalArgs, InputArgs};
-use crate::error::{CliError, Result, Stage, from_datafusion};
+use crate::error::{CliError, Result, from_datafusion};
 use crate::input::{self, Input};
 use crate::progress::Progress;
 use crate::session;
@@ -65,7 +65,29 @@ impl Job {
 
     /// Runs a query over the session as the progress step `step`.
     pub async fn sql(&self, step: &str, query: &str) -> Result<Vec<RecordBatch>> {
-        self.progress.collect(step, plan(&self.ctx, query).await?).await
+        self.collect(step, plan(&self.ctx, query).await?).await
+    }
+
+    /// Runs `df`; a data error over CSV or NDJSON files names the file, row and column of the
+    /// first bad value ([`crate::locate`]) when one is found.
+    async fn collect(&self, step: &str, df: datafusion::dataframe::DataFrame) -> Result<Vec<RecordBatch>> {
+        match self.progress.collect(step, df).await {
+            Err(e) if e.kind == crate::error::Kind::Data && !self.input.text_files.is_empty() => {
+                let o = session::options(&self.ctx);
+                Err(
+                    match crate::locate::locate(
+                        &self.input.text_files,
+                        self.input.json,
+                        &o.time_column,
+                        &o.amount_column,
+                    ) {
+                        Some(found) => CliError::data(found),
+                        None => e,
+                    },
+                )
+            }
+            other => other,
+        }
     }
 
     /// Runs a query like [`Job::sql`] and also registers its result as table `name` (replacing
@@ -73,7 +95,7 @@ impl Job {
     pub async fn sql_registered(&self, step: &str, query: &str, name: &str) -> Result<Vec<RecordBatch>> {
         let df = plan(&self.ctx, query).await?;
         let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
-        let batches = self.progress.collect(step, df).await?;
+        let batches = self.collect(step, df).await?;
         let table = datafusion::datasource::MemTable::try_new(schema, vec![batches.clone()])?;
         self.results.deregister_table(name)?;
         self.results.register_table(name, std::sync::Arc::new(table))?;
@@ -98,9 +120,9 @@ impl Job {
     }
 }
 
-/// Plans `query` on `ctx`; its planning errors are the user's (usage) unless about the data.
+/// Plans `query` on `ctx`; its planning errors are the user's (usage) unless clv typed them.
 async fn plan(ctx: &SessionContext, query: &str) -> Result<datafusion::dataframe::DataFrame> {
-    ctx.sql(query).await.map_err(|e| from_datafusion(e, Stage::Query))
+    ctx.sql(query).await.map_err(from_datafusion)
 }
 
 /// Quotes a date or option value as a SQL string literal.

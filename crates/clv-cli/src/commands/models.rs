@@ -7,17 +7,34 @@
 
 use std::path::{Path, PathBuf};
 
-use clv::ltv::{FittedBgNbd, FittedGammaGamma, FittedMbgNbd, FittedParetoNbd, KindTag, ModelKind};
+use clv::ltv::registry::{self, models_with};
+use clv::ltv::{KindTag, ModelKind, ModelSpec, Role};
 use datafusion::arrow::array::{Array, AsArray};
 use serde_json::Value;
 
 use super::{Job, literal};
-use crate::cli::{FitArgs, GlobalArgs, ModelArg, PredictArgs};
+use crate::cli::{FitArgs, GlobalArgs, PredictArgs};
 use crate::error::{CliError, Result};
 use crate::output::{self, Emitted};
 
-/// The transaction models `--model` accepts.
-pub const TRANSACTION_MODELS: [ModelKind; 3] = [ModelKind::BgNbd, ModelKind::ParetoNbd, ModelKind::MbgNbd];
+/// The models of a role (`clv predict --model`: the transaction models; `--spend-model`: the
+/// spend models).
+pub fn kinds(role: Role) -> Vec<ModelKind> {
+    models_with(role).map(|m| m.kind).collect()
+}
+
+/// The registry entry of a parametric model.
+pub fn spec_of(kind: ModelKind) -> Result<&'static ModelSpec> {
+    kind.spec()
+        .ok_or_else(|| CliError::internal(format!("{kind} is not a parametric model of the registry")))
+}
+
+/// The models `clv fit` fits from a BTYD summary: those with a role in `clv predict`.
+pub fn fittable() -> impl Iterator<Item = &'static ModelSpec> {
+    clv::ltv::MODELS
+        .iter()
+        .filter(|m| m.has_role(Role::Transactions) || m.has_role(Role::Spend))
+}
 
 /// A model file, checked by the library's deserializer.
 #[derive(Debug, Clone)]
@@ -35,6 +52,7 @@ pub struct ModelFile {
 impl ModelFile {
     /// Reads `path` and checks that it is one of `accepted`; `flag` names the option in errors.
     pub fn load(path: &Path, accepted: &[ModelKind], flag: &str) -> Result<Self> {
+        crate::files::reading_file(path);
         let text = std::fs::read_to_string(path)
             .map_err(|e| CliError::data(format!("{flag}: cannot read '{}': {e}", path.display())))?;
         Self::parse(&text, path, accepted, flag)
@@ -58,25 +76,13 @@ impl ModelFile {
                 names.join(" or ")
             )));
         }
-        let checked = match tag.kind {
-            ModelKind::BgNbd => {
-                serde_json::from_str::<FittedBgNbd>(text).and_then(|m| serde_json::to_string_pretty(&m))
-            }
-            ModelKind::ParetoNbd => {
-                serde_json::from_str::<FittedParetoNbd>(text).and_then(|m| serde_json::to_string_pretty(&m))
-            }
-            ModelKind::MbgNbd => {
-                serde_json::from_str::<FittedMbgNbd>(text).and_then(|m| serde_json::to_string_pretty(&m))
-            }
-            ModelKind::GammaGamma => {
-                serde_json::from_str::<FittedGammaGamma>(text).and_then(|m| serde_json::to_string_pretty(&m))
-            }
-            other => {
-                return Err(CliError::data(format!(
-                    "{flag}: '{shown}' holds a {other} model, which clv predict does not score"
-                )));
-            }
-        };
+        let spec = tag.kind.spec().ok_or_else(|| {
+            CliError::data(format!(
+                "{flag}: '{shown}' holds a {} model, which has no parameter file form; {fit_hint}",
+                tag.kind
+            ))
+        })?;
+        let checked = spec.from_json(text).and_then(|m| m.to_json_pretty());
         let pretty =
             checked.map_err(|e| CliError::data(format!("{flag}: '{shown}' is not a valid {} model: {e}", tag.kind)))?;
         let json: Value = serde_json::from_str(text).map_err(|e| CliError::data(format!("{flag}: '{shown}': {e}")))?;
@@ -108,29 +114,14 @@ impl ModelFile {
     }
 }
 
-/// A model's name as the papers write it.
+/// A model's name as the papers write it (`model` for an unknown kind).
 pub fn display_name(kind: &str) -> &'static str {
-    match kind {
-        "bg_nbd" => "BG/NBD",
-        "pareto_nbd" => "Pareto/NBD",
-        "mbg_nbd" => "MBG/NBD",
-        "gamma_gamma" => "Gamma-Gamma",
-        "bg_bb" => "BG/BB",
-        "sbg" => "sBG",
-        _ => "model",
-    }
+    registry::model(kind).map_or("model", |m| m.display_name)
 }
 
 /// A model's parameters in the papers' order.
 pub fn parameter_names(kind: &str) -> &'static [&'static str] {
-    match kind {
-        "bg_nbd" | "mbg_nbd" => &["r", "alpha", "a", "b"],
-        "pareto_nbd" => &["r", "alpha", "s", "beta"],
-        "gamma_gamma" => &["p", "q", "gamma"],
-        "bg_bb" => &["alpha", "beta", "gamma", "delta"],
-        "sbg" => &["alpha", "beta"],
-        _ => &[],
-    }
+    registry::model(kind).map_or(&[], |m| m.params)
 }
 
 /// Parameter, estimate and standard error (None when the Hessian was not positive definite).
@@ -170,17 +161,22 @@ pub fn describe(json: &Value) -> String {
     lines.join("\n")
 }
 
-/// Fits `model` over the job's input. Gamma-Gamma is fitted on the customers with repeat
-/// purchases and a positive mean repeat spend (the model's support).
-pub async fn fit_model(job: &Job, model: ModelArg) -> Result<ModelFile> {
+/// Fits `model` over the job's BTYD summary, on its inputs. A spend model is fitted on the
+/// customers with repeat purchases and a positive mean repeat spend (the role's support).
+pub async fn fit_model(job: &Job, model: &ModelSpec) -> Result<ModelFile> {
     let src = job.source();
-    let query = match model {
-        ModelArg::GammaGamma => {
-            format!("SELECT gamma_gamma_fit(x, monetary) AS f FROM btyd_summary({src}) WHERE x > 0 AND monetary > 0")
-        }
-        m => format!("SELECT {}(x, t_x, t) AS f FROM btyd_summary({src})", m.function()),
+    let inputs: Vec<&str> = model.inputs.iter().map(|i| i.name).collect();
+    let support = if model.has_role(Role::Spend) {
+        " WHERE x > 0 AND monetary > 0"
+    } else {
+        ""
     };
-    let batches = job.sql(&format!("{} fit", display_name(model.kind())), &query).await?;
+    let query = format!(
+        "SELECT {}({}) AS f FROM btyd_summary({src}){support}",
+        model.fit_function,
+        inputs.join(", ")
+    );
+    let batches = job.sql(&format!("{} fit", model.display_name), &query).await?;
     let text = batches
         .iter()
         .find(|b| b.num_rows() > 0)
@@ -190,13 +186,7 @@ pub async fn fit_model(job: &Job, model: ModelArg) -> Result<ModelFile> {
             json.is_valid(0).then(|| json.value(0).to_string())
         })
         .ok_or_else(|| CliError::internal("the fit returned no model"))?;
-    let kind = [
-        ModelKind::BgNbd,
-        ModelKind::ParetoNbd,
-        ModelKind::MbgNbd,
-        ModelKind::GammaGamma,
-    ];
-    ModelFile::parse(&text, Path::new("the fitted model"), &kind, model.function())
+    ModelFile::parse(&text, Path::new("the fitted model"), &[model.kind], model.fit_function)
         .map_err(|e| CliError::internal(e.message))
 }
 
@@ -207,19 +197,20 @@ pub async fn fit(global: &GlobalArgs, args: FitArgs) -> Result<()> {
         ("btyd.time_unit", args.time_unit.clone()),
     ];
     let job = Job::new(global, &args.input, &options).await?;
-    let model = fit_model(&job, args.model).await?;
+    if let Some(out) = &args.out {
+        crate::files::check_output(out, "--out")?;
+    }
+    let spec = registry::model(&args.model)
+        .ok_or_else(|| CliError::usage(format!("--model: unknown model '{}'", args.model)))?;
+    let model = fit_model(&job, spec).await?;
     let (json, text) = (&model.json, model.pretty.clone() + "\n");
     match &args.out {
         Some(out) => {
-            std::fs::write(out, text).map_err(|e| CliError::data(format!("cannot write '{}': {e}", out.display())))?;
+            crate::files::write_atomically(out, "--out", text.as_bytes())?;
             if !job.quiet {
                 println!("{}", describe(json));
             }
-            job.note(format!(
-                "Wrote the {} model to {}",
-                display_name(args.model.kind()),
-                out.display()
-            ));
+            job.note(format!("Wrote the {} model to {}", spec.display_name, out.display()));
         }
         None => {
             print!("{text}");
@@ -228,6 +219,14 @@ pub async fn fit(global: &GlobalArgs, args: FitArgs) -> Result<()> {
     }
     if json["fit"]["converged"].as_bool() != Some(true) {
         eprintln!("warning: the fit did not converge; the parameters may be poor");
+    }
+    if let Some(q) = json["params"]["q"]
+        .as_f64()
+        .filter(|q| spec.kind == ModelKind::GammaGamma && *q <= 1.0)
+    {
+        eprintln!(
+            "warning: q = {q} <= 1: the prior mean spend p·γ/(q − 1) is infinite (the spend is too heavy-tailed for the model), so clv predict cannot give an expected spend to customers without repeat purchases; cap extreme amounts before fitting (a penalizer does not raise q)"
+        );
     }
     Ok(())
 }
@@ -267,17 +266,18 @@ pub fn predict_query(
 
 /// Runs `clv predict`.
 pub async fn predict(global: &GlobalArgs, args: PredictArgs) -> Result<()> {
-    let model = ModelFile::load(&args.model, &TRANSACTION_MODELS, "--model")?;
+    let model = ModelFile::load(&args.model, &kinds(Role::Transactions), "--model")?;
     let spend = args
         .spend_model
         .as_deref()
-        .map(|p| ModelFile::load(p, &[ModelKind::GammaGamma], "--spend-model"))
+        .map(|p| ModelFile::load(p, &kinds(Role::Spend), "--spend-model"))
         .transpose()?;
     let options = [
         ("btyd.calibration_end", args.calibration_end.clone()),
         ("btyd.time_unit", Some(model.time_unit())),
     ];
     let job = Job::new(global, &args.input, &options).await?;
+    args.view.output.check()?;
     let o = crate::session::options(&job.ctx);
     let horizon = args.horizon.unwrap_or(o.ltv_horizon);
     let discount = args.discount_rate.unwrap_or(o.ltv_discount_rate);
@@ -291,8 +291,24 @@ pub async fn predict(global: &GlobalArgs, args: PredictArgs) -> Result<()> {
             return Err(CliError::usage(format!("{flag} must be a finite number >= 0, got {v}")));
         }
     }
+    for m in std::iter::once(&model).chain(spend.as_ref()) {
+        let fit = &m.json["fit"];
+        let name = display_name(m.kind.name());
+        if fit["converged"].as_bool() == Some(false) {
+            eprintln!(
+                "warning: the {name} model in {} did not converge when fitted; its predictions may be poor",
+                m.path.display()
+            );
+        } else if fit.is_object() && fit["standard_errors"].is_null() {
+            eprintln!(
+                "warning: the {name} model in {} is degenerate (no standard errors: the data did not identify its parameters); its predictions may be poor",
+                m.path.display()
+            );
+        }
+    }
     let query = predict_query(&job.source(), &model, spend.as_ref(), horizon, discount, margin);
     let result = job.sql_registered("predictions", &query, "predictions").await?;
+    output::warn_if_empty(&result, "prediction table");
     if output::emit(&result, &args.view.output, job.quiet)? == Emitted::Stdout {
         return Ok(());
     }
@@ -312,18 +328,16 @@ pub async fn predict(global: &GlobalArgs, args: PredictArgs) -> Result<()> {
     } else {
         ""
     };
-    if !result.is_empty() {
-        let overview = job
-            .sql_results(
-                "overview",
-                &format!(
-                    "SELECT count(*) AS customers, round(avg(p_alive), 4) AS mean_p_alive,
-                            round(sum(expected_purchases), 2) AS expected_purchases{spend_cols} FROM predictions"
-                ),
-            )
-            .await?;
-        output::print_table("Overview", &overview)?;
-    }
+    // Every query runs before anything is printed: a failure leaves stdout empty.
+    let overview = job
+        .sql_results(
+            "overview",
+            &format!(
+                "SELECT count(*) AS customers, round(avg(p_alive), 4) AS mean_p_alive,
+                        round(sum(expected_purchases), 2) AS expected_purchases{spend_cols} FROM predictions"
+            ),
+        )
+        .await?;
     let order = if spend.is_some() { "clv" } else { "expected_purchases" };
     let top = job
         .sql_results(
@@ -334,5 +348,8 @@ pub async fn predict(global: &GlobalArgs, args: PredictArgs) -> Result<()> {
             ),
         )
         .await?;
+    if output::rows(&result) > 0 {
+        output::print_table("Overview", &overview)?;
+    }
     output::print_table(&format!("Top {} customers by {order}", args.view.preview), &top)
 }

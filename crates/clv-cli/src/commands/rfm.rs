@@ -10,6 +10,7 @@ use crate::output::{self, Emitted};
 /// Registers `--scheme-file` schemes.
 pub fn register_schemes(ctx: &datafusion::prelude::SessionContext, files: &[std::path::PathBuf]) -> Result<()> {
     for f in files {
+        crate::files::reading_file(f);
         let scheme = SegmentScheme::from_path(f)
             .map_err(|e| crate::error::CliError::usage(crate::error::root_message(&e)).context(f.display()))?;
         clv::register_scheme(ctx, scheme)?;
@@ -36,10 +37,12 @@ pub fn policy_lines(report: &PolicyReport, options: &ClvOptions) -> Vec<String> 
 pub async fn run(global: &GlobalArgs, args: RfmArgs) -> Result<()> {
     let job = Job::new(global, &args.input, &args.rfm.options()).await?;
     register_schemes(&job.ctx, &args.rfm.scheme_file)?;
+    args.view.output.check()?;
     let src = job.source();
     let result = job
         .sql_registered("RFM scores", &format!("SELECT * FROM rfm({src})"), "rfm_result")
         .await?;
+    output::warn_if_empty(&result, "RFM result");
     let emitted = output::emit(&result, &args.view.output, job.quiet)?;
     if emitted == Emitted::Stdout {
         return Ok(());
@@ -74,7 +77,6 @@ pub async fn run(global: &GlobalArgs, args: RfmArgs) -> Result<()> {
              FROM rfm_result GROUP BY segment ORDER BY customers DESC, segment",
         )
         .await?;
-    output::print_table("Segments", &segments)?;
     let preview = job
         .sql_results(
             "preview",
@@ -85,6 +87,8 @@ pub async fn run(global: &GlobalArgs, args: RfmArgs) -> Result<()> {
             ),
         )
         .await?;
+    // Printed once every query has run: a failure leaves stdout empty.
+    output::print_table("Segments", &segments)?;
     output::print_table(
         &format!("Preview (top {} by R+F+M, then customer id)", args.view.preview),
         &preview,

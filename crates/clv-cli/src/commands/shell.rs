@@ -13,130 +13,6 @@ use crate::error::{CliError, Result};
 use crate::output::{self, Format};
 use crate::progress::Progress;
 
-/// The clv functions: name, kind and signature (checked against the registered ones in tests).
-pub const FUNCTIONS: &[(&str, &str, &str)] = &[
-    (
-        "rfm",
-        "table",
-        "rfm(source [, as_of [, bins [, method [, scheme]]]] [, 'name=value' ...])",
-    ),
-    (
-        "clv_policy_report",
-        "table",
-        "clv_policy_report(source [, as_of] [, 'name=value' ...])",
-    ),
-    (
-        "btyd_summary",
-        "table",
-        "btyd_summary(source [, calibration_end [, time_unit [, holdout_end]]] [, 'name=value' ...])",
-    ),
-    (
-        "cohort_retention",
-        "table",
-        "cohort_retention(source [, period] [, 'name=value' ...])",
-    ),
-    ("lifecycle", "table", "lifecycle(source [, as_of] [, 'name=value' ...])"),
-    (
-        "lifecycle_transitions",
-        "table",
-        "lifecycle_transitions(source, from_date, to_date [, 'name=value' ...])",
-    ),
-    (
-        "churn_labels",
-        "table",
-        "churn_labels(source [, cutoffs [, window_days]] [, 'name=value' ...])",
-    ),
-    (
-        "churn_evaluate",
-        "table",
-        "churn_evaluate(source [, cutoffs [, window_days]] [, 'name=value' ...])",
-    ),
-    (
-        "clv_predict",
-        "table",
-        "clv_predict(source [, calibration_end [, horizon]] [, 'name=value' ...])",
-    ),
-    (
-        "clv_model",
-        "table",
-        "clv_model(source [, calibration_end] [, 'name=value' ...])",
-    ),
-    (
-        "rfm_score",
-        "window",
-        "rfm_score(value, bins [, direction [, method [, thresholds]]]) OVER (...)",
-    ),
-    (
-        "bgnbd_fit",
-        "aggregate",
-        "bgnbd_fit(x, t_x, t [, weight [, time_unit [, penalizer]]])",
-    ),
-    (
-        "pareto_nbd_fit",
-        "aggregate",
-        "pareto_nbd_fit(x, t_x, t [, weight [, time_unit [, penalizer]]])",
-    ),
-    (
-        "mbgnbd_fit",
-        "aggregate",
-        "mbgnbd_fit(x, t_x, t [, weight [, time_unit [, penalizer]]])",
-    ),
-    (
-        "gamma_gamma_fit",
-        "aggregate",
-        "gamma_gamma_fit(x, monetary [, weight [, penalizer]])",
-    ),
-    ("bgbb_fit", "aggregate", "bgbb_fit(x, t_x, n [, weight [, penalizer]])"),
-    ("sbg_fit", "aggregate", "sbg_fit(t, churned [, weight [, penalizer]])"),
-    ("churn_auc", "aggregate", "churn_auc(score, churned)"),
-    ("p_alive", "scalar", "p_alive(model, x, t_x, t)"),
-    ("churn_probability", "scalar", "churn_probability(model, x, t_x, t)"),
-    (
-        "expected_purchases",
-        "scalar",
-        "expected_purchases(model, horizon, x, t_x, t)",
-    ),
-    ("expected_purchases_new", "scalar", "expected_purchases_new(model, t)"),
-    ("prob_purchases", "scalar", "prob_purchases(model, n, t)"),
-    ("expected_spend", "scalar", "expected_spend(model, x, monetary)"),
-    ("survival", "scalar", "survival(model, t)"),
-    ("retention_rate", "scalar", "retention_rate(model, t)"),
-    ("derl", "scalar", "derl(model, discount_rate)"),
-    (
-        "clv",
-        "scalar",
-        "clv(model, spend_model, x, t_x, t, monetary, horizon [, horizon_unit [, discount_rate [, discounting [, margin]]]])",
-    ),
-    (
-        "historical_clv",
-        "scalar",
-        "historical_clv(average_order_value, purchases_per_period, lifespan_periods [, margin])",
-    ),
-    ("rfm_segment", "scalar", "rfm_segment(r, f, m [, scheme])"),
-    ("rfm_cell", "scalar", "rfm_cell(r, f, m)"),
-    (
-        "lifecycle_stage",
-        "scalar",
-        "lifecycle_stage(days_since_first, days_since_last [, longest_recent_gap_days [, new_days, active_days, churn_days]])",
-    ),
-    (
-        "is_churned",
-        "scalar",
-        "is_churned(last_purchase, as_of, threshold_days)",
-    ),
-    (
-        "clv_period_index",
-        "scalar",
-        "clv_period_index(date_or_timestamp, grain)",
-    ),
-    ("clv_period_start", "scalar", "clv_period_start(index, grain)"),
-    (
-        "clv_check",
-        "scalar",
-        "clv_check(violation, message, customer, value)  (internal)",
-    ),
-];
-
 const HELP: &str = "Enter SQL ending with ';' (it may span lines). Commands:
   \\d          list tables and the clv functions
   \\d NAME     describe a table
@@ -236,6 +112,24 @@ pub async fn run(ctx: &SessionContext, global: &GlobalArgs) -> Result<()> {
     Ok(())
 }
 
+/// The `\d` list of clv functions, from the library's registry: kind and syntax, internal ones
+/// marked.
+fn function_lines() -> Vec<String> {
+    clv::registry::functions()
+        .iter()
+        .map(|f| {
+            let doc = f.documentation();
+            let syntax = doc.map_or(f.name(), |d| d.syntax_example.as_str());
+            let internal = if doc.is_some_and(|d| !d.doc_section.include) {
+                "  (internal)"
+            } else {
+                ""
+            };
+            format!("  {:<9} {syntax}{internal}", f.kind().as_str())
+        })
+        .collect()
+}
+
 /// Runs a backslash command; `Ok(true)` quits.
 async fn backslash(ctx: &SessionContext, command: &str) -> Result<bool> {
     let mut parts = command.split_whitespace();
@@ -253,8 +147,8 @@ async fn backslash(ctx: &SessionContext, command: &str) -> Result<bool> {
             println!("Tables");
             output::write(&tables, Some(Format::Table), None)?;
             println!("clv functions");
-            for (_, kind, signature) in FUNCTIONS {
-                println!("  {kind:<9} {signature}");
+            for line in function_lines() {
+                println!("{line}");
             }
         }
         ("\\d", Some(table)) => {
@@ -287,17 +181,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_function_list_is_every_registered_clv_function() {
-        let mut registered: Vec<String> = clv::table_functions().into_iter().map(|(n, _)| n.to_string()).collect();
-        registered.extend(clv::scalar_functions().iter().map(|f| f.name().to_string()));
-        registered.extend(clv::aggregate_functions().iter().map(|f| f.name().to_string()));
-        registered.extend(clv::window_functions().iter().map(|f| f.name().to_string()));
-        registered.sort();
-        let mut listed: Vec<String> = FUNCTIONS.iter().map(|(n, _, _)| n.to_string()).collect();
-        listed.sort();
-        assert_eq!(listed, registered);
-        for (name, _, signature) in FUNCTIONS {
-            assert!(signature.starts_with(&format!("{name}(")), "{signature}");
+    fn the_function_list_shows_every_registered_clv_function() {
+        let lines = function_lines();
+        let functions = clv::registry::functions();
+        assert_eq!(lines.len(), functions.len());
+        for (line, f) in lines.iter().zip(&functions) {
+            let expected = format!("  {:<9} {}(", f.kind().as_str(), f.name());
+            assert!(line.starts_with(&expected), "{line}");
         }
     }
 }

@@ -5,7 +5,7 @@ use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::DFParser;
 
 use crate::cli::{GlobalArgs, SqlArgs};
-use crate::error::{CliError, Result, Stage, from_datafusion};
+use crate::error::{CliError, Result, from_datafusion};
 use crate::input;
 use crate::output;
 use crate::progress::Progress;
@@ -14,6 +14,7 @@ use crate::session;
 /// Registers `--table NAME=PATH` inputs.
 pub async fn register_tables(ctx: &SessionContext, tables: &[String]) -> Result<()> {
     let time_column = session::options(ctx).time_column;
+    let mut seen: Vec<&str> = vec![];
     for t in tables {
         let Some((name, path)) = t.split_once('=') else {
             return Err(CliError::usage(format!("--table '{t}': expected NAME=PATH")));
@@ -24,6 +25,17 @@ pub async fn register_tables(ctx: &SessionContext, tables: &[String]) -> Result<
                 "--table '{t}': the name must be letters, digits and '_'"
             )));
         }
+        if name.eq_ignore_ascii_case(crate::sample::SAMPLE_TABLE) {
+            return Err(CliError::usage(format!(
+                "--table '{t}': '{name}' is the bundled CDNOW sample's name; choose another name"
+            )));
+        }
+        if seen.iter().any(|s| s.eq_ignore_ascii_case(name)) {
+            return Err(CliError::usage(format!(
+                "--table '{t}': a table named '{name}' is already given; give each table one name"
+            )));
+        }
+        seen.push(name);
         input::register_path(ctx, name, path.trim(), None, Some(&time_column))
             .await
             .map_err(|e| e.context(format!("--table {name}")))?;
@@ -33,7 +45,7 @@ pub async fn register_tables(ctx: &SessionContext, tables: &[String]) -> Result<
 
 /// Runs every statement of `text` in order and returns the last one's result.
 pub async fn run_statements(ctx: &SessionContext, text: &str, progress: &Progress) -> Result<Vec<RecordBatch>> {
-    let statements = DFParser::parse_sql(text).map_err(|e| from_datafusion(e.into(), Stage::Query))?;
+    let statements = DFParser::parse_sql(text).map_err(from_datafusion)?;
     if statements.is_empty() {
         return Err(CliError::usage("the query is empty"));
     }
@@ -43,11 +55,8 @@ pub async fn run_statements(ctx: &SessionContext, text: &str, progress: &Progres
             .state()
             .statement_to_plan(statement)
             .await
-            .map_err(|e| from_datafusion(e, Stage::Query))?;
-        let df = ctx
-            .execute_logical_plan(plan)
-            .await
-            .map_err(|e| from_datafusion(e, Stage::Query))?;
+            .map_err(from_datafusion)?;
+        let df = ctx.execute_logical_plan(plan).await.map_err(from_datafusion)?;
         last = progress.collect("query", df).await?;
     }
     Ok(last)
@@ -57,14 +66,14 @@ pub async fn run_statements(ctx: &SessionContext, text: &str, progress: &Progres
 pub async fn run(global: &GlobalArgs, args: SqlArgs) -> Result<()> {
     let ctx = session::context(global.config.as_deref(), global.cluster.as_deref()).await?;
     register_tables(&ctx, &args.tables).await?;
+    args.output.check()?;
     let Some(query) = &args.query else {
         return super::shell::run(&ctx, global).await;
     };
     let progress = Progress::new(global.quiet, None);
     let batches = run_statements(&ctx, query, &progress).await?;
-    match output::emit(&batches, &args.output, global.quiet)? {
-        output::Emitted::Nothing => output::write(&batches, Some(output::Format::Table), None)?,
-        _ => {}
+    if output::emit(&batches, &args.output, global.quiet)? == output::Emitted::Nothing {
+        output::write(&batches, Some(output::Format::Table), None)?;
     }
     Ok(())
 }

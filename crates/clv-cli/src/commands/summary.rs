@@ -8,6 +8,7 @@ use crate::output::{self, Emitted};
 /// Runs `clv summary`.
 pub async fn run(global: &GlobalArgs, args: SummaryArgs) -> Result<()> {
     let job = Job::new(global, &args.input, &args.btyd.options()).await?;
+    args.view.output.check()?;
     let src = job.source();
     let result = job
         .sql(
@@ -15,6 +16,7 @@ pub async fn run(global: &GlobalArgs, args: SummaryArgs) -> Result<()> {
             &format!("SELECT * FROM btyd_summary({src}) ORDER BY customer_id"),
         )
         .await?;
+    output::warn_if_empty(&result, "BTYD summary");
     if output::emit(&result, &args.view.output, job.quiet)? == Emitted::Stdout {
         return Ok(());
     }
@@ -43,7 +45,7 @@ pub async fn run(global: &GlobalArgs, args: SummaryArgs) -> Result<()> {
         options
             .btyd_calibration_end
             .or(options.as_of)
-            .map(clv::config::format_date)
+            .map(clv::common::dates::format_date)
             .unwrap_or_else(|| "the last transaction".into()),
     ));
     output::print_table("Overview", &overview)?;

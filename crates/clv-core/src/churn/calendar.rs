@@ -56,9 +56,18 @@ impl Period {
         }
     }
 
-    /// The first day (days since 1970-01-01) of the period with this index.
+    /// The first day (days since 1970-01-01) of the period with this index, for an index of
+    /// a supported date (see [`Period::checked_start`]).
     pub fn start(&self, index: i32) -> i32 {
-        match self {
+        self.checked_start(index)
+            .unwrap_or(if index < 0 { MIN_DAY } else { MAX_DAY })
+    }
+
+    /// The first day of the period with this index, `None` when it is outside the supported
+    /// dates ([`MIN_DAY`]..=[`MAX_DAY`], the years −262143 to 262142 that Arrow can print).
+    pub fn checked_start(&self, index: i32) -> Option<i32> {
+        let index = i64::from(index);
+        let day = match self {
             Self::Day => index,
             Self::Week => index * 7 - 3,
             Self::Month | Self::Quarter | Self::Year => {
@@ -67,9 +76,25 @@ impl Period {
                     Self::Quarter => index * 3,
                     _ => index * 12,
                 };
-                days_from_civil(1970 + month.div_euclid(12), month.rem_euclid(12) as u32 + 1, 1)
+                let year = i32::try_from(1970 + month.div_euclid(12)).ok()?;
+                if !(-262_143..=262_142).contains(&year) {
+                    return None;
+                }
+                i64::from(days_from_civil(year, month.rem_euclid(12) as u32 + 1, 1))
             }
-        }
+        };
+        i32::try_from(day).ok().filter(|d| (MIN_DAY..=MAX_DAY).contains(d))
+    }
+
+    /// The indices whose periods start on a supported date.
+    pub fn index_range(&self) -> (i32, i32) {
+        let first = self.index(MIN_DAY);
+        let first = if self.checked_start(first).is_some() {
+            first
+        } else {
+            first + 1
+        };
+        (first, self.index(MAX_DAY))
     }
 }
 
@@ -92,6 +117,11 @@ impl FromStr for Period {
         }
     }
 }
+
+/// The first supported day: −262143-01-01 (Arrow prints dates from there on).
+pub const MIN_DAY: i32 = -96_465_292;
+/// The last supported day: 262142-12-31.
+pub const MAX_DAY: i32 = 95_026_236;
 
 /// (year, month 1..=12, day 1..=31) of a day number.
 pub fn civil_from_days(z: i32) -> (i32, u32, u32) {
@@ -121,6 +151,24 @@ pub fn days_from_civil(y: i32, m: u32, d: u32) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_supported_range_is_exact_and_nothing_overflows() {
+        assert_eq!(civil_from_days(MIN_DAY), (-262_143, 1, 1));
+        assert_eq!(civil_from_days(MAX_DAY), (262_142, 12, 31));
+        for p in [Period::Day, Period::Week, Period::Month, Period::Quarter, Period::Year] {
+            let (first, last) = p.index_range();
+            assert!(
+                p.checked_start(first).is_some() && p.checked_start(last).is_some(),
+                "{p}"
+            );
+            assert_eq!(p.checked_start(first - 1), None, "{p}");
+            assert_eq!(p.checked_start(last + 1), None, "{p}");
+            assert_eq!(p.checked_start(i32::MAX), None, "{p}");
+            assert_eq!(p.checked_start(i32::MIN), None, "{p}");
+            assert_eq!(p.index(p.start(last)), last, "{p}");
+        }
+    }
 
     #[test]
     fn civil_round_trips_and_known_dates() {

@@ -3,7 +3,7 @@
 use datafusion::common::{Result, plan_err};
 
 use super::Period;
-use crate::config::{format_date, parse_date};
+use crate::common::dates::{format_date, parse_date};
 
 /// The most cutoffs one `churn_labels` call may have (each one copies the customers).
 pub const MAX_CUTOFFS: usize = 1000;

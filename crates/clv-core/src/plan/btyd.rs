@@ -25,13 +25,14 @@
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::metadata::FieldMetadata;
 use datafusion::common::{Result, plan_err};
-use datafusion::functions_aggregate::expr_fn::{count, first_value, max, min, sum};
+use datafusion::functions_aggregate::expr_fn::{count, first_value, max, min};
 use datafusion::functions_aggregate::min_max::max_udaf;
 use datafusion::logical_expr::expr::WindowFunction;
 use datafusion::logical_expr::{Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, cast, ident, lit, when};
 
 use super::transactions::columns::{AMOUNT, CUSTOMER, DAY, PURCHASE};
-use super::transactions::{period_start_day, prepare};
+use super::transactions::{exact_total, period_start_day, prepare};
+use crate::common::dates::format_date;
 use crate::config::{ClvOptions, Collapse};
 use crate::ltv::TIME_UNIT_METADATA;
 
@@ -52,18 +53,34 @@ pub fn btyd_summary_plan(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalP
     let start = |d: i32| period.start(period.index(d));
     let end = |d: i32| period.start(period.index(d) + 1) - 1;
     let calibration_end = o.btyd_calibration_end.or(o.as_of);
-    if let (Some(h), Some(c)) = (o.btyd_holdout_end, calibration_end) {
-        if h <= c {
-            return plan_err!("holdout_end must be after calibration_end");
+    // The as-of date ends the data: no period of the summary may run past it.
+    if let Some(as_of) = o.as_of {
+        for (name, end) in [
+            ("calibration_end", o.btyd_calibration_end),
+            ("holdout_end", o.btyd_holdout_end),
+        ] {
+            if let Some(end) = end.filter(|e| *e > as_of) {
+                return crate::usage_err!(
+                    "{name} {} is after as_of {}: the data ends at the as-of date, so the period cannot run past it; \
+                     give '{name}=YYYY-MM-DD' on or before it, or a later 'as_of=YYYY-MM-DD'",
+                    format_date(end),
+                    format_date(as_of)
+                );
+            }
         }
+    }
+    if let (Some(h), Some(c)) = (o.btyd_holdout_end, calibration_end)
+        && h <= c
+    {
+        return plan_err!("holdout_end must be after calibration_end");
     }
     if o.btyd_holdout_end.is_some() && calibration_end.is_none() {
         return plan_err!("a holdout needs calibration_end: the holdout is the period after it");
     }
-    if let (Some(h), Some(c)) = (o.btyd_holdout_end, calibration_end) {
-        if start(h) <= start(c) {
-            return plan_err!("holdout_end must be in a later {period} than calibration_end (collapse = '{collapse}')");
-        }
+    if let (Some(h), Some(c)) = (o.btyd_holdout_end, calibration_end)
+        && start(h) <= start(c)
+    {
+        return plan_err!("holdout_end must be in a later {period} than calibration_end (collapse = '{collapse}')");
     }
     // Rows after the last period of interest are excluded (and counted by the policy report).
     let mut options = o.clone();
@@ -87,11 +104,13 @@ pub fn btyd_summary_plan(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalP
         None => Ok(e),
     };
     let amount = ident(AMOUNT);
-    let days = LogicalPlanBuilder::from(prepared)
+    let prepared = LogicalPlanBuilder::from(prepared);
+    let day_total = exact_total(&prepared, AMOUNT, None)?;
+    let days = prepared
         .aggregate(
             vec![ident(CUSTOMER), ident(DAY)],
             vec![
-                sum(amount.clone()).alias(AMOUNT),
+                day_total.alias(AMOUNT),
                 count(lit(1)).filter(ident(PURCHASE)).build()?.alias("__clv_purchases"),
                 min(ident("__clv_date"))
                     .filter(ident(PURCHASE))
@@ -100,6 +119,7 @@ pub fn btyd_summary_plan(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalP
             ],
         )?
         .filter(ident("__clv_purchases").gt(lit(0)))?;
+    let calibration_total = exact_total(&days, AMOUNT, calibration_end.map(|c| ident(DAY).lt_eq(lit(c))))?;
     let customers = days.aggregate(
         vec![ident(CUSTOMER)],
         vec![
@@ -107,7 +127,7 @@ pub fn btyd_summary_plan(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalP
             min(ident("__clv_date")).alias("__clv_first_date"),
             in_calibration(count(lit(1)))?.alias("__clv_n"),
             in_calibration(max(ident(DAY)))?.alias("__clv_last"),
-            in_calibration(sum(amount.clone()))?.alias("__clv_sum"),
+            calibration_total.alias("__clv_sum"),
             first_value(amount, vec![ident(DAY).sort(true, false)]).alias("__clv_first_amount"),
             match calibration_end {
                 Some(c) => count(lit(1)).filter(ident(DAY).gt(lit(c))).build()?,

@@ -26,13 +26,13 @@ use datafusion::logical_expr::{
     AggregateUDF, Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, cast, ident, lit, when,
 };
 
-use super::ltv::{fit_kind, scalar};
+use super::ltv::{scalar, transaction_model};
 use super::rfm::{RfmFunctions, resolve_specs, score_columns, score_windows};
 use super::transactions::columns::{CUSTOMER, DAY, PURCHASE};
 use super::transactions::{prepare, summarize};
 use crate::churn::parse_cutoffs;
 use crate::config::ClvOptions;
-use crate::functions::model_fit::ModelFit;
+use crate::udf::model_fit::ModelFit;
 
 const CUTOFF: &str = "cutoff";
 const CUTOFF_DAY: &str = "__clv_cutoff_day";
@@ -195,7 +195,7 @@ fn add_btyd_features(
             per_unit(as_days(ident("__clv_bcut")) - cast(ident("__clv_first"), DataType::Int64)).alias("t"),
         ])?
         .build()?;
-    let fit = AggregateUDF::from(ModelFit::new(fit_kind(o)?));
+    let fit = AggregateUDF::from(ModelFit::new(transaction_model(o)?));
     let (x, t_x, t) = (ident("x"), ident("t_x"), ident("t"));
     let models = LogicalPlanBuilder::from(btyd.clone())
         .aggregate(
@@ -266,7 +266,7 @@ pub fn churn_evaluate_plan(source: LogicalPlan, o: &ClvOptions, fns: &RfmFunctio
         .aggregate(
             vec![ident(CUTOFF).alias("__clv_acut")],
             vec![
-                crate::functions::churn_auc::churn_auc_udaf()
+                crate::udf::churn_auc::churn_auc_udaf()
                     .call(vec![ident("churn_probability"), ident("churned")])
                     .alias("auc"),
             ],

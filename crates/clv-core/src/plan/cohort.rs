@@ -11,7 +11,7 @@
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{JoinType, Result, ScalarValue};
-use datafusion::functions_aggregate::expr_fn::{count, min, sum};
+use datafusion::functions_aggregate::expr_fn::{count, min};
 use datafusion::functions_aggregate::sum::sum_udaf;
 use datafusion::logical_expr::expr::WindowFunction;
 use datafusion::logical_expr::{
@@ -23,8 +23,8 @@ use super::transactions::columns::{AMOUNT, CUSTOMER, DAY, PURCHASE};
 use super::transactions::prepare;
 use crate::churn::Period;
 use crate::config::ClvOptions;
-use crate::functions::clv_period_index::clv_period_index_udf;
-use crate::functions::clv_period_start::clv_period_start_udf;
+use crate::udf::clv_period_index::clv_period_index_udf;
+use crate::udf::clv_period_start::clv_period_start_udf;
 
 /// The columns of `cohort_retention`.
 pub const COHORT_COLUMNS: [&str; 8] = [
@@ -62,11 +62,13 @@ fn window_sum(arg: Expr, running: bool) -> Result<Expr> {
 pub fn cohort_retention_plan(source: LogicalPlan, o: &ClvOptions, period: Period) -> Result<LogicalPlan> {
     let prepared = prepare(source, o)?;
     let index = clv_period_index_udf().call(vec![cast(ident(DAY), DataType::Date32), lit(period.as_str())]);
-    let per_period = LogicalPlanBuilder::from(prepared)
+    let prepared = LogicalPlanBuilder::from(prepared);
+    let revenue = super::transactions::exact_total(&prepared, AMOUNT, None)?;
+    let per_period = prepared
         .aggregate(
             vec![ident(CUSTOMER), index.alias("__clv_p")],
             vec![
-                sum(ident(AMOUNT)).alias("__clv_revenue"),
+                revenue.alias("__clv_revenue"),
                 count(lit(1)).filter(ident(PURCHASE)).build()?.alias("__clv_purchases"),
             ],
         )?
@@ -78,19 +80,20 @@ pub fn cohort_retention_plan(source: LogicalPlan, o: &ClvOptions, period: Period
             vec![min(ident("__clv_p")).alias("__clv_cohort")],
         )?
         .build()?;
-    let grid = LogicalPlanBuilder::from(per_period)
+    let members = LogicalPlanBuilder::from(per_period)
         .join(cohorts, JoinType::Inner, (vec![CUSTOMER], vec!["__clv_c"]), None)?
-        .filter(ident("__clv_p").gt_eq(ident("__clv_cohort")))?
-        .aggregate(
-            vec![ident("__clv_cohort"), ident("__clv_p")],
-            vec![
-                count(lit(1))
-                    .filter(ident("__clv_purchases").gt(lit(0_i64)))
-                    .build()?
-                    .alias("active_customers"),
-                cast(sum(ident("__clv_revenue")), DataType::Float64).alias("revenue"),
-            ],
-        )?;
+        .filter(ident("__clv_p").gt_eq(ident("__clv_cohort")))?;
+    let revenue = super::transactions::exact_total(&members, "__clv_revenue", None)?;
+    let grid = members.aggregate(
+        vec![ident("__clv_cohort"), ident("__clv_p")],
+        vec![
+            count(lit(1))
+                .filter(ident("__clv_purchases").gt(lit(0_i64)))
+                .build()?
+                .alias("active_customers"),
+            cast(revenue, DataType::Float64).alias("revenue"),
+        ],
+    )?;
     let cohort = ident("__clv_cohort");
     let at_start = |e: Expr, zero: Expr| when(ident("__clv_p").eq(ident("__clv_cohort")), e).otherwise(zero);
     let cumulative = window_sum(ident("revenue"), true)?;

@@ -3,7 +3,7 @@
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{JoinType, Result, plan_err};
-use datafusion::functions_aggregate::expr_fn::{count, max, min, sum};
+use datafusion::functions_aggregate::expr_fn::{count, max, min};
 use datafusion::functions_aggregate::min_max::max_udaf;
 use datafusion::functions_window::expr_fn::lag;
 use datafusion::logical_expr::expr::WindowFunction;
@@ -12,7 +12,7 @@ use datafusion::logical_expr::{Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBu
 use super::transactions::columns::{AMOUNT, CUSTOMER, DAY, PURCHASE};
 use super::transactions::prepare;
 use crate::config::ClvOptions;
-use crate::functions::lifecycle_stage::lifecycle_stage_udf;
+use crate::udf::lifecycle_stage::lifecycle_stage_udf;
 
 /// The columns of `lifecycle`.
 pub const LIFECYCLE_COLUMNS: [&str; 7] = [
@@ -28,7 +28,7 @@ pub const LIFECYCLE_COLUMNS: [&str; 7] = [
 /// Per customer with a purchase on or before the as-of date: first/last purchase, days since
 /// each, the longest gap (days) before a purchase inside the active window, and the stage.
 pub fn lifecycle_plan(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalPlan> {
-    let w = o.lifecycle_windows;
+    let w = o.lifecycle_windows();
     w.validate()?;
     let prepared = prepare(source, o)?;
     let days = LogicalPlanBuilder::from(prepared)
@@ -123,16 +123,16 @@ pub fn transitions_plan(source: LogicalPlan, o: &ClvOptions, from: i32, to: i32)
         .build()?;
     let mut oo = o.clone();
     oo.as_of = Some(to);
-    let revenue = LogicalPlanBuilder::from(prepare(source.clone(), &oo)?)
-        .filter(ident(DAY).gt(lit(from)))?
-        .aggregate(
-            vec![ident(CUSTOMER).alias("__clv_rc")],
-            vec![sum(ident(AMOUNT)).alias("__clv_rev")],
-        )?
+    let revenue = LogicalPlanBuilder::from(prepare(source.clone(), &oo)?).filter(ident(DAY).gt(lit(from)))?;
+    let total = super::transactions::exact_total(&revenue, AMOUNT, None)?;
+    let revenue = revenue
+        .aggregate(vec![ident(CUSTOMER).alias("__clv_rc")], vec![total.alias("__clv_rev")])?
         .build()?;
-    LogicalPlanBuilder::from(at(to)?)
+    let moves = LogicalPlanBuilder::from(at(to)?)
         .join(before, JoinType::Left, (vec![CUSTOMER], vec!["__clv_c"]), None)?
-        .join(revenue, JoinType::Left, (vec![CUSTOMER], vec!["__clv_rc"]), None)?
+        .join(revenue, JoinType::Left, (vec![CUSTOMER], vec!["__clv_rc"]), None)?;
+    let moved_revenue = super::transactions::exact_total(&moves, "__clv_rev", None)?;
+    moves
         .aggregate(
             vec![
                 datafusion::functions::expr_fn::coalesce(vec![ident("__clv_from"), lit("prospect")])
@@ -142,7 +142,7 @@ pub fn transitions_plan(source: LogicalPlan, o: &ClvOptions, from: i32, to: i32)
             vec![
                 count(lit(1)).alias("customers"),
                 cast(
-                    datafusion::functions::expr_fn::coalesce(vec![sum(ident("__clv_rev")), lit(0)]),
+                    datafusion::functions::expr_fn::coalesce(vec![moved_revenue, lit(0)]),
                     DataType::Float64,
                 )
                 .alias("revenue"),

@@ -12,11 +12,12 @@ use datafusion::logical_expr::{
 };
 
 use super::btyd::btyd_summary_plan;
-use super::ltv_extra::{IntervalArgs, bootstrap_call, compare_call, interval_columns, interval_window, is_auto};
-use crate::config::ClvOptions;
-use crate::functions::clv_value::clv_udfs;
-use crate::functions::model_fit::{FitKind, ModelFit};
-use crate::functions::model_predictions::model_prediction_udfs;
+use super::ltv_extra::{bootstrap_call, compare_call, interval_columns, interval_window, is_auto};
+use crate::config::{AUTO_MODEL, ClvOptions};
+use crate::ltv::{ModelKind, ModelSpec, Role};
+use crate::udf::clv_value::clv_udfs;
+use crate::udf::model_fit::ModelFit;
+use crate::udf::model_predictions::model_prediction_udfs;
 
 pub(crate) fn scalar(name: &str) -> std::sync::Arc<ScalarUDF> {
     model_prediction_udfs()
@@ -26,25 +27,32 @@ pub(crate) fn scalar(name: &str) -> std::sync::Arc<ScalarUDF> {
         .expect("registered prediction function")
 }
 
-pub(crate) fn fit_kind(o: &ClvOptions) -> Result<FitKind> {
-    match o.ltv_model.as_str() {
-        "bg_nbd" | "bgnbd" => Ok(FitKind::BgNbd),
-        "pareto_nbd" => Ok(FitKind::ParetoNbd),
-        "mbg_nbd" | "mbgnbd" => Ok(FitKind::MbgNbd),
-        "auto" => plan_err!("ltv.model = 'auto' is for clv_predict and clv_model; name the model here"),
-        other => plan_err!("ltv.model must be bg_nbd, pareto_nbd or mbg_nbd, got '{other}'"),
+/// The transaction model `ltv.model` names (checked when the option is set); `auto` is an
+/// error here (the functions that choose check [`super::ltv_extra::is_auto`] first).
+pub(crate) fn transaction_model(o: &ClvOptions) -> Result<&'static ModelSpec> {
+    match crate::ltv::registry::model_or_alias(&o.ltv_model) {
+        Some(m) if m.has_role(Role::Transactions) => Ok(m),
+        _ if o.ltv_model == AUTO_MODEL => crate::usage_err!(
+            "ltv.model = '{AUTO_MODEL}' is for clv_predict, clv_model and clv_tracking; name the model here"
+        ),
+        _ => plan_err!("ltv.model: '{}' is not a transaction model", o.ltv_model),
     }
 }
 
-/// One row: the fitted transaction model (`model`) and spend model (`spend_model`).
-pub fn clv_model_plan(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalPlan> {
-    clv_model_plan_with(source, o, &IntervalArgs::default())
+/// The spend model of `clv_predict`.
+fn spend_model() -> Result<&'static ModelSpec> {
+    match ModelKind::GammaGamma.spec() {
+        Some(spec) => Ok(spec),
+        None => datafusion::common::internal_err!("gamma_gamma is missing from the model registry"),
+    }
 }
 
-/// [`clv_model_plan`] with bootstrap intervals (a `bootstrap` column, see [`super::ltv_extra`]).
-pub fn clv_model_plan_with(source: LogicalPlan, o: &ClvOptions, iv: &IntervalArgs) -> Result<LogicalPlan> {
+/// One row: the fitted transaction model (`model`) and spend model (`spend_model`); with
+/// `ltv.intervals`, a `bootstrap` column (see [`super::ltv_extra`]); with `model=auto`, the
+/// chosen model and the `comparison` that chose it.
+pub fn clv_model_plan(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalPlan> {
     let summary = btyd_summary_plan(source, o)?;
-    let fitted = models(LogicalPlanBuilder::from(summary), o, bootstrap_call(o, iv)?)?;
+    let fitted = models(LogicalPlanBuilder::from(summary), o, bootstrap_call(o)?)?;
     if !is_auto(o) {
         return fitted.build();
     }
@@ -65,12 +73,12 @@ pub fn clv_model_plan_with(source: LogicalPlan, o: &ClvOptions, iv: &IntervalArg
 }
 
 fn models(summary: LogicalPlanBuilder, o: &ClvOptions, bootstrap: Option<Expr>) -> Result<LogicalPlanBuilder> {
-    let gg = AggregateUDF::from(ModelFit::new(FitKind::GammaGamma));
+    let gg = AggregateUDF::from(ModelFit::new(spend_model()?));
     let (x, t_x, t) = (ident("x"), ident("t_x"), ident("t"));
     let model = if is_auto(o) {
         compare_call(o).alias("comparison")
     } else {
-        let fit = AggregateUDF::from(ModelFit::new(fit_kind(o)?));
+        let fit = AggregateUDF::from(ModelFit::new(transaction_model(o)?));
         fit.call(vec![
             x.clone(),
             t_x,
@@ -101,9 +109,9 @@ fn models(summary: LogicalPlanBuilder, o: &ClvOptions, bootstrap: Option<Expr>) 
 /// The fields the predictions read (`model`, the parameters, `time_unit`) of a fitted struct:
 /// the cross join then copies a few numbers onto every customer instead of the whole fit report
 /// with its JSON.
-pub(crate) fn scoring_fields(fit: Expr, kind: FitKind) -> Expr {
+pub(crate) fn scoring_fields(fit: Expr, kind: &ModelSpec) -> Expr {
     let mut args = vec![];
-    for name in ["model"].iter().chain(kind.params()).chain(["time_unit"].iter()) {
+    for name in ["model"].iter().chain(kind.params).chain(["time_unit"].iter()) {
         args.push(lit(*name));
         args.push(datafusion::functions::core::expr_fn::get_field(fit.clone(), *name));
     }
@@ -117,26 +125,23 @@ pub(crate) fn scoring_models(summary: LogicalPlan, o: &ClvOptions) -> Result<Log
         // The chosen model is already the compact struct the predictions read.
         datafusion::functions::core::expr_fn::get_field(ident("comparison"), "chosen")
     } else {
-        scoring_fields(ident("model"), fit_kind(o)?)
+        scoring_fields(ident("model"), transaction_model(o)?)
     };
     models(LogicalPlanBuilder::from(summary), o, None)?
         .project(vec![
             model.alias("model"),
-            scoring_fields(ident("spend_model"), FitKind::GammaGamma).alias("spend_model"),
+            scoring_fields(ident("spend_model"), spend_model()?).alias("spend_model"),
         ])?
         .build()
 }
 
-/// Per customer: the summary columns and `p_alive, expected_purchases, expected_spend, clv`.
+/// Per customer: the summary columns and `p_alive, expected_purchases, expected_spend, clv`;
+/// with a holdout, `x_holdout, t_holdout`; with `model=auto`, the chosen `model`; with
+/// `ltv.intervals`, the bounds (see [`super::ltv_extra`]).
 pub fn clv_predict_plan(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalPlan> {
-    clv_predict_plan_with(source, o, &IntervalArgs::default())
-}
-
-/// [`clv_predict_plan`] with bootstrap intervals and `model=auto` (see [`super::ltv_extra`]).
-pub fn clv_predict_plan_with(source: LogicalPlan, o: &ClvOptions, iv: &IntervalArgs) -> Result<LogicalPlan> {
     let summary = btyd_summary_plan(source, o)?;
     let fitted = scoring_models(summary.clone(), o)?;
-    let window = interval_window(o, iv)?;
+    let window = interval_window(o)?;
     let summary = match &window {
         Some(w) => LogicalPlanBuilder::from(summary).window(vec![w.clone()])?.build()?,
         None => summary,

@@ -8,7 +8,6 @@ pub mod ltv;
 pub mod ltv_extra;
 pub mod report;
 pub mod rfm;
-pub mod rfm_exec;
 pub mod source;
 pub mod tracking;
 pub mod transactions;

@@ -9,7 +9,8 @@ use datafusion::functions_aggregate::expr_fn::{count, max, sum};
 use datafusion::logical_expr::{Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, cast, ident, lit, when};
 
 use super::transactions::{Conditions, columns, project_contract};
-use crate::config::{ClvOptions, InvalidAmounts, NegativeAmounts, format_date};
+use crate::common::dates::format_date;
+use crate::config::{ClvOptions, InvalidAmounts, NegativeAmounts};
 
 /// Counts for each data policy, for one input and one set of options.
 ///
@@ -38,10 +39,13 @@ pub struct PolicyReport {
     pub customers: u64,
     /// Customers excluded because all their kept rows are refunds.
     pub customers_without_purchases: u64,
+    /// Purchases with a null order id, when orders are counted by `order_column`: each is an
+    /// order of its own.
+    pub null_order_id: u64,
 }
 
 /// The report's SQL columns, in order.
-pub const REPORT_COLUMNS: [&str; 10] = [
+pub const REPORT_COLUMNS: [&str; 11] = [
     "rows_read",
     "duplicate_rows",
     "null_customer_or_time",
@@ -52,12 +56,18 @@ pub const REPORT_COLUMNS: [&str; 10] = [
     "rows_used",
     "customers",
     "customers_without_purchases",
+    "null_order_id",
 ];
 
 fn count_if(condition: Expr) -> Expr {
     sum(when(condition, lit(1_i64))
         .otherwise(lit(0_i64))
         .unwrap_or_else(|_| lit(0_i64)))
+}
+
+/// Whether orders are counted by `order_column` (not by a `collapse` period).
+fn orders_by_id(o: &ClvOptions) -> bool {
+    o.order_column.is_some() && o.collapse.is_none_or(|c| c == crate::config::Collapse::None)
 }
 
 /// A one-row plan: `as_of` (Date32) then [`REPORT_COLUMNS`] (Int64).
@@ -98,6 +108,12 @@ pub fn policy_report_plan(source: LogicalPlan, o: &ClvOptions) -> Result<Logical
                 count_if(reaches_negative.clone().and(negative)).alias("negative_amount"),
                 count_if(reaches_negative.and(zero)).alias("zero_amount"),
                 count_if(used.clone()).alias("rows_used"),
+                if orders_by_id(o) {
+                    count_if(is_purchase.clone().and(ident(columns::ORDER).is_null()))
+                } else {
+                    lit(0_i64)
+                }
+                .alias("null_order_id"),
                 max(ident(columns::DAY))
                     .filter(used.clone())
                     .build()?
@@ -142,6 +158,7 @@ pub fn policy_report_plan(source: LogicalPlan, o: &ClvOptions) -> Result<Logical
             zero_if_null("rows_used"),
             zero_if_null("customers"),
             zero_if_null("customers_without_purchases"),
+            zero_if_null("null_order_id"),
         ])?
         .build()
 }
@@ -177,12 +194,13 @@ impl PolicyReport {
             rows_used: int("rows_used")?,
             customers: int("customers")?,
             customers_without_purchases: int("customers_without_purchases")?,
+            null_order_id: int("null_order_id")?,
         })
     }
 
     /// One line per policy: (policy, action under `o`, rows or customers affected).
     pub fn lines(&self, o: &ClvOptions) -> Vec<(&'static str, &'static str, u64)> {
-        vec![
+        let mut lines = vec![
             ("rows read", "", self.rows_read),
             (
                 "duplicate rows",
@@ -216,6 +234,10 @@ impl PolicyReport {
                 "excluded",
                 self.customers_without_purchases,
             ),
-        ]
+        ];
+        if orders_by_id(o) {
+            lines.insert(7, ("null order id", "one order per row", self.null_order_id));
+        }
+        lines
     }
 }

@@ -12,10 +12,10 @@ use datafusion::logical_expr::{
 
 use super::transactions::{columns::CUSTOMER, customer_summary};
 use crate::config::ClvOptions;
-use crate::functions::rfm_cell::rfm_cell_udf;
-use crate::functions::rfm_score::rfm_score_udwf;
-use crate::functions::rfm_segment::{RfmSegment, rfm_segment_udf};
 use crate::rfm::{Direction, SchemeRegistry, ScoreMethod, ScoreSpec, SegmentScheme};
+use crate::udf::rfm_cell::rfm_cell_udf;
+use crate::udf::rfm_score::rfm_score_udwf;
+use crate::udf::rfm_segment::{RfmSegment, rfm_segment_udf};
 
 /// The columns of `rfm()`, in order.
 pub const RFM_COLUMNS: [&str; 13] = [
@@ -116,22 +116,59 @@ pub fn resolve_specs(o: &ClvOptions, schemes: &SchemeRegistry) -> Result<RfmSpec
         scheme.as_ref().map_or(5, |s| s.levels())
     };
     let bins = o.rfm_bins.unwrap_or(default_bins);
+    let thresholds = [
+        ("recency", &o.rfm_recency_thresholds),
+        ("frequency", &o.rfm_frequency_thresholds),
+        ("monetary", &o.rfm_monetary_thresholds),
+    ];
+    if method != ScoreMethod::Fixed
+        && let Some((name, _)) = thresholds.iter().find(|(_, t)| t.is_some())
+    {
+        return crate::usage_err!(
+            "{name}_thresholds are used by method 'fixed' only, but the method is '{method}'; add 'method=fixed'"
+        );
+    }
+    // Fixed thresholds: every dimension makes the same number of bins (the scores share one
+    // scale, and rfm_total adds them): `bins` when given, else the scheme's levels, else the
+    // recency thresholds'.
+    let fixed_bins = o.rfm_bins.or(scheme.as_ref().map(|s| s.levels()));
     let spec = |direction: Direction, thresholds: &Option<Vec<f64>>, name: &str| -> Result<ScoreSpec> {
         let spec = if method == ScoreMethod::Fixed {
             let Some(t) = thresholds else {
                 return plan_err!("method 'fixed' needs {name}_thresholds, e.g. '{name}_thresholds=30,90,180,365'");
             };
-            let spec = ScoreSpec::fixed(direction, t.clone());
-            if o.rfm_bins.is_some_and(|b| b != spec.bins) {
-                return plan_err!("{name}_thresholds make {} bins, but bins = {bins}", spec.bins);
-            }
-            spec
+            ScoreSpec::fixed(direction, t.clone())
         } else {
             ScoreSpec::new(bins, direction, method)
         };
         spec.validate(name)?;
         Ok(spec)
     };
+    if method == ScoreMethod::Fixed {
+        let made: Vec<(&str, usize)> = thresholds
+            .iter()
+            .map(|(name, t)| (*name, t.as_ref().map_or(0, Vec::len)))
+            .collect();
+        let want = fixed_bins.map_or(made[0].1 + 1, usize::from);
+        if let Some((name, n)) = made.iter().find(|(_, n)| *n + 1 != want && *n > 0) {
+            let given = made
+                .iter()
+                .map(|(name, n)| format!("{name} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let why = match (o.rfm_bins, &scheme) {
+                (Some(b), _) => format!("bins = {b}"),
+                (None, Some(s)) => format!("scheme '{}' labels scores 1..{}", s.name(), s.levels()),
+                (None, None) => format!("the recency thresholds make {want} bins"),
+            };
+            return crate::usage_err!(
+                "method 'fixed': {name}_thresholds give {} bins, but {why}; every dimension needs {} thresholds \
+                 (given: {given})",
+                n + 1,
+                want - 1
+            );
+        }
+    }
     let specs = RfmSpecs {
         r: spec(Direction::Lower, &o.rfm_recency_thresholds, "recency")?,
         f: spec(Direction::Higher, &o.rfm_frequency_thresholds, "frequency")?,
@@ -141,12 +178,26 @@ pub fn resolve_specs(o: &ClvOptions, schemes: &SchemeRegistry) -> Result<RfmSpec
     if let Some(s) = &specs.scheme {
         for (dim, spec) in [("r", &specs.r), ("f", &specs.f), ("m", &specs.m)] {
             if spec.bins != s.levels() {
-                return plan_err!(
-                    "scheme '{}' labels scores 1..{}, but the {dim} scores run 1..{}; set bins = {} or scheme = 'none'",
+                // Advice that works for this method (two-level methods cannot have 5 bins).
+                let fix = if method.is_two_level() {
+                    let two_level: Vec<String> = schemes
+                        .names()
+                        .filter(|n| schemes.get(n).is_ok_and(|x| x.levels() == 2))
+                        .map(|n| format!("'scheme={n}'"))
+                        .collect();
+                    format!(
+                        "method '{method}' scores 1..2: use a scheme with 2 levels ({}), 'scheme=none', or a method with {} levels ('method=quantile')",
+                        two_level.join(", "),
+                        s.levels()
+                    )
+                } else {
+                    format!("set 'bins={}' or 'scheme=none'", s.levels())
+                };
+                return crate::usage_err!(
+                    "scheme '{}' labels scores 1..{}, but the {dim} scores run 1..{}; {fix}",
                     s.name(),
                     s.levels(),
-                    spec.bins,
-                    s.levels()
+                    spec.bins
                 );
             }
         }

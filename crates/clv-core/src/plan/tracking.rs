@@ -2,7 +2,7 @@
 //! calibration period and the holdout that follows it (the tracking plot of Fader, Hardie & Lee
 //! 2005, *Marketing Science* 24(2), figure 1).
 //!
-//! Periods are `period_days` long (7 for `week`, the default; 1 for `day`) and end on the
+//! Periods are `ltv.tracking_period` days long (7 for `week`, the default; 1 for `day`) and end on the
 //! calibration end's day plus a whole number of periods: the calibration periods end on or
 //! before it, the holdout periods after it, the last one on the holdout end (it may be shorter).
 //! Days are those of the purchase grain (`collapse`, as in `btyd_summary`: with `week` a purchase
@@ -30,13 +30,13 @@ use datafusion::logical_expr::{
 };
 
 use super::btyd::btyd_summary_plan;
-use super::ltv::{fit_kind, scoring_fields};
+use super::ltv::{scoring_fields, transaction_model};
 use super::ltv_extra::{compare_call, is_auto};
 use super::transactions::columns::{CUSTOMER, DAY, PURCHASE};
 use super::transactions::{period_start_day, prepare};
 use crate::config::{ClvOptions, Collapse};
-use crate::functions::model_fit::ModelFit;
-use crate::functions::tracking_expected::tracking_expected_udaf;
+use crate::udf::model_fit::ModelFit;
+use crate::udf::tracking_expected::tracking_expected_udaf;
 
 /// The columns of `clv_tracking`.
 pub const TRACKING_COLUMNS: [&str; 9] = [
@@ -51,26 +51,14 @@ pub const TRACKING_COLUMNS: [&str; 9] = [
     "customers",
 ];
 
-/// The length in days of a tracking period named `name` (`day`, `week`) or given as a number
-/// of days.
-pub fn period_days(name: &str) -> Result<i64> {
-    match name.trim().to_ascii_lowercase().as_str() {
-        "week" => Ok(7),
-        "day" => Ok(1),
-        other => match other.parse::<i64>() {
-            Ok(d) if (1..=366).contains(&d) => Ok(d),
-            _ => plan_err!("clv_tracking: period must be week, day or a number of days from 1 to 366, got '{name}'"),
-        },
-    }
-}
-
 /// A day number (days since 1970-01-01) as a date.
 fn date(day: Expr) -> Expr {
     cast(cast(day, DataType::Int32), DataType::Date32)
 }
 
 /// The tracking table of `source`; see the module docs.
-pub fn clv_tracking_plan(source: LogicalPlan, o: &ClvOptions, period_days: i64) -> Result<LogicalPlan> {
+pub fn clv_tracking_plan(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalPlan> {
+    let period_days = o.ltv_tracking_period;
     let collapse = o.collapse.unwrap_or(Collapse::Day);
     let Some(grain) = collapse.period() else {
         return plan_err!(
@@ -96,7 +84,7 @@ pub fn clv_tracking_plan(source: LogicalPlan, o: &ClvOptions, period_days: i64) 
             datafusion::functions::core::expr_fn::get_field(ident("comparison"), "chosen").alias("__clv_model"),
         ])?
     } else {
-        let kind = fit_kind(o)?;
+        let kind = transaction_model(o)?;
         let fit = AggregateUDF::from(ModelFit::new(kind));
         LogicalPlanBuilder::from(summary.clone())
             .aggregate(

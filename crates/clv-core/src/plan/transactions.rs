@@ -19,17 +19,18 @@
 use std::ops::Not;
 
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{DFSchema, Result, plan_err};
+use datafusion::common::{DFSchema, Result};
 use datafusion::functions_aggregate::expr_fn::{count, max, min, sum};
 use datafusion::functions_aggregate::min_max::max_udaf;
 use datafusion::logical_expr::expr::WindowFunction;
-use datafusion::logical_expr::{Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, cast, ident, lit};
+use datafusion::logical_expr::{Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, cast, ident, lit, when};
 
 use crate::churn::calendar::Period;
-use crate::config::{ClvOptions, Collapse, InvalidAmounts, Monetary, NegativeAmounts};
-use crate::functions::clv_check::clv_check;
-use crate::functions::clv_period_index::clv_period_index_udf;
-use crate::functions::clv_period_start::clv_period_start_udf;
+use crate::common::types::{is_amount_type, is_id_type, is_time_type};
+use crate::config::{ClvOptions, Collapse, IdType, InvalidAmounts, Monetary, NegativeAmounts};
+use crate::udf::clv_check::clv_check;
+use crate::udf::clv_period_index::clv_period_index_udf;
+use crate::udf::clv_period_start::clv_period_start_udf;
 
 /// Output and internal column names.
 pub mod columns {
@@ -52,26 +53,6 @@ pub mod columns {
 }
 use columns::*;
 
-/// Whether `t` is an accepted customer or order id type.
-pub fn is_id_type(t: &DataType) -> bool {
-    match t {
-        DataType::Int32 | DataType::Int64 | DataType::UInt32 | DataType::UInt64 => true,
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
-        DataType::Dictionary(_, v) => is_id_type(v),
-        _ => false,
-    }
-}
-
-/// Whether `t` is an accepted transaction time type.
-pub fn is_time_type(t: &DataType) -> bool {
-    matches!(t, DataType::Date32 | DataType::Date64 | DataType::Timestamp(_, _))
-}
-
-/// Whether `t` is an accepted amount type.
-pub fn is_amount_type(t: &DataType) -> bool {
-    t.is_integer() || t.is_floating() || matches!(t, DataType::Decimal128(_, _))
-}
-
 const ID_TYPES: &str = "Int32, Int64, UInt32, UInt64, Utf8, LargeUtf8, Utf8View or a Dictionary of those";
 const TIME_TYPES: &str = "Date32, Date64 or Timestamp (any unit and time zone)";
 const AMOUNT_TYPES: &str = "an integer, a float or Decimal128";
@@ -86,6 +67,46 @@ pub fn exact_amount_type(t: &DataType) -> DataType {
     }
 }
 
+/// The magnitude from which a float amount cannot be summed exactly: 10^(38 − 9), the limit
+/// of Decimal128(38, 9) ([`exact_amount_type`]).
+pub(crate) const FLOAT_AMOUNT_LIMIT: f64 = 1e29;
+
+/// The error for a float amount at or beyond [`FLOAT_AMOUNT_LIMIT`].
+pub(crate) fn huge_amount_message(column: &str) -> String {
+    format!(
+        "amount column '{column}' has a value of 1e29 or more in magnitude, which clv cannot sum exactly \
+         (float amounts are summed as decimals with 9 places, below 1e29); check the value, or give the \
+         column a decimal type with fewer places"
+    )
+}
+
+/// The exact total of the amount column `column` of `builder` (over the rows of `filter`):
+/// summed in Decimal256 (which no realistic number of rows can overflow, where a Decimal128
+/// sum wraps around silently) and brought back to its Decimal128 type, an error (not a wrong
+/// number) if it does not fit.
+pub(crate) fn exact_total(builder: &LogicalPlanBuilder, column: &str, filter: Option<Expr>) -> Result<Expr> {
+    let t = builder
+        .schema()
+        .field_with_unqualified_name(column)?
+        .data_type()
+        .clone();
+    let (argument, wide) = match t {
+        DataType::Decimal128(_, scale) => (
+            cast(ident(column), DataType::Decimal256(76, scale)),
+            Some(DataType::Decimal128(38, scale)),
+        ),
+        _ => (ident(column), None),
+    };
+    let total = match filter {
+        Some(f) => sum(argument).filter(f).build()?,
+        None => sum(argument),
+    };
+    Ok(match wide {
+        Some(t) => cast(total, t),
+        None => total,
+    })
+}
+
 fn check_column(
     schema: &DFSchema,
     name: &str,
@@ -96,16 +117,51 @@ fn check_column(
 ) -> Result<DataType> {
     let Ok(field) = schema.field_with_unqualified_name(name) else {
         let have: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-        return plan_err!(
+        return crate::input_err!(
             "{role} column '{name}' not found; the input has columns [{}] (choose another with {option})",
             have.join(", ")
         );
     };
     let t = field.data_type();
+    if t == &DataType::Null {
+        return crate::input_err!(
+            "empty input: {role} column '{name}' has no value to tell its type (a file with a header only, empty \
+             standard input, or a column that is null in every row)"
+        );
+    }
     if !accepted(t) {
-        return plan_err!("{role} column '{name}' has type {t}; expected {accepted_text}");
+        return crate::input_err!("{role} column '{name}' has type {t}; expected {accepted_text}");
     }
     Ok(t.clone())
+}
+
+/// The text id `id` as an Int64, failing (naming the `role` column) on a text that is not the
+/// plain form of its integer: "007" or "+7" would become 7 and merge with "7".
+pub fn checked_integer_id(id: Expr, role: &str, column: &str) -> Result<Expr> {
+    let number = Expr::TryCast(datafusion::logical_expr::TryCast::new(
+        Box::new(id.clone()),
+        DataType::Int64,
+    ));
+    let plain = cast(number.clone(), DataType::Utf8).eq(cast(id.clone(), DataType::Utf8));
+    let violation = id.clone().is_not_null().and(plain.is_not_true());
+    let message = format!(
+        "{role} column '{column}' holds an id that is not the plain form of an integer, so reading the ids as \
+         numbers would merge distinct ids (such as '007' and '7'); keep them as text with 'id_type=string'"
+    );
+    when(clv_check(violation, &message, id.clone(), id), number).end()
+}
+
+/// An id column as `id_type` asks: text, integer (checked) or as it is.
+fn typed_id(id: Expr, t: &DataType, o: &ClvOptions, role: &str, column: &str) -> Result<Expr> {
+    let text = |t: &DataType| match t {
+        DataType::Dictionary(_, v) => matches!(**v, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View),
+        t => matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View),
+    };
+    Ok(match o.id_type {
+        IdType::String if !text(t) => cast(id, DataType::Utf8),
+        IdType::Integer if text(t) => checked_integer_id(id, role, column)?,
+        _ => id,
+    })
 }
 
 /// The checked input columns.
@@ -182,13 +238,20 @@ pub(crate) fn project_contract(
         builder = builder.distinct()?;
     }
     let mut exprs = vec![
-        ident(&o.customer_column).alias(CUSTOMER),
+        typed_id(
+            ident(&o.customer_column),
+            &types.customer,
+            o,
+            "customer id",
+            &o.customer_column,
+        )?
+        .alias(CUSTOMER),
         ident(&o.time_column).alias(TIME),
         cast(cast(ident(&o.time_column), DataType::Date32), DataType::Int32).alias(DAY),
         ident(&o.amount_column).alias(RAW_AMOUNT),
     ];
-    if let Some(order) = &o.order_column {
-        exprs.push(ident(order).alias(ORDER));
+    if let (Some(order), Some(t)) = (&o.order_column, &types.order) {
+        exprs.push(typed_id(ident(order), t, o, "order id", order)?.alias(ORDER));
     }
     let builder = builder.project(exprs)?;
 
@@ -241,6 +304,20 @@ pub(crate) fn prepare_amounts(source: LogicalPlan, o: &ClvOptions, amounts: Amou
     let (builder, types, c) = project_contract(source, o)?;
     let customer = ident(CUSTOMER);
     let amount = ident(RAW_AMOUNT);
+    // Beyond this the exact conversion below cannot represent a float amount (the fused
+    // operator converts, and checks, each amount itself).
+    let huge_check = (amounts == Amounts::Exact && types.amount.is_floating()).then(|| {
+        let huge = c.valid_key.clone().and(c.valid_amount.clone()).and(
+            datafusion::functions::math::expr_fn::abs(cast(amount.clone(), DataType::Float64))
+                .gt_eq(lit(FLOAT_AMOUNT_LIMIT)),
+        );
+        clv_check(
+            huge,
+            &huge_amount_message(&o.amount_column),
+            customer.clone(),
+            amount.clone(),
+        )
+    });
     let mut keep = c.valid_key.clone();
     match o.invalid_amounts {
         InvalidAmounts::Exclude if amounts == Amounts::Unchecked => {}
@@ -283,10 +360,11 @@ pub(crate) fn prepare_amounts(source: LogicalPlan, o: &ClvOptions, amounts: Amou
         customer,
         ident(TIME),
         ident(DAY),
-        if amounts == Amounts::Exact {
-            cast(amount, exact_amount_type(&types.amount))
-        } else {
-            amount
+        match (amounts, huge_check) {
+            // In the projection, not a filter: the scan's pushed-down predicates stay as they are.
+            (Amounts::Exact, Some(check)) => when(check, cast(amount, exact_amount_type(&types.amount))).end()?,
+            (Amounts::Exact, None) => cast(amount, exact_amount_type(&types.amount)),
+            _ => amount,
         }
         .alias(AMOUNT),
         purchase.alias(PURCHASE),
@@ -296,6 +374,11 @@ pub(crate) fn prepare_amounts(source: LogicalPlan, o: &ClvOptions, amounts: Amou
     }
     builder.filter(keep)?.project(exprs)?.build()
 }
+
+/// The last purchase time of an order (period), next to its first in `__clv_time`.
+const LAST_TIME: &str = "__clv_last_time";
+/// The orders a per-order row stands for.
+const ORDERS: &str = "__clv_orders";
 
 fn day_of(e: Expr) -> Expr {
     cast(cast(e, DataType::Date32), DataType::Int64)
@@ -361,37 +444,57 @@ pub(crate) fn summarize(
         (None, Some(_)) => Some(ident(ORDER)),
         (None, None) => None,
     };
+    let per_order = order_key.is_some();
     let mut builder = prepared;
+    // The latest purchase time of each row: the transaction's own, or its order's (period's),
+    // whose last purchase may be later than its first (in `__clv_time`).
+    let mut last = TIME;
     if let Some(order_key) = order_key {
-        // One row per (customer, order): the order's purchase time and net amount.
+        // One row per (customer, order): the order's first and last purchase times and net amount.
         let purchases = count(lit(1)).filter(ident(PURCHASE)).build()?;
+        let order_total = exact_total(&builder, AMOUNT, None)?;
         builder = builder
             .aggregate(
                 group(vec![order_key.alias("__clv_key")]),
                 vec![
                     min(ident(TIME)).filter(ident(PURCHASE)).build()?.alias(TIME),
+                    max(ident(TIME)).filter(ident(PURCHASE)).build()?.alias(LAST_TIME),
                     max(ident(DAY)).alias(DAY),
-                    sum(ident(AMOUNT)).alias(AMOUNT),
+                    order_total.alias(AMOUNT),
                     purchases.alias("__clv_purchases"),
                 ],
             )?
             .project(group(vec![
                 ident(TIME),
+                ident(LAST_TIME),
                 ident(DAY),
                 ident(AMOUNT),
                 ident("__clv_purchases").gt(lit(0)).alias(PURCHASE),
+                // Orders: 1 for an order with a purchase; the rows with a null order id are
+                // grouped together here but are each an order of their own.
+                when(ident("__clv_key").is_null(), ident("__clv_purchases"))
+                    .when(ident("__clv_purchases").gt(lit(0)), lit(1_i64))
+                    .otherwise(lit(0_i64))?
+                    .alias(ORDERS),
             ]))?;
+        last = LAST_TIME;
     }
+    let frequency = if per_order {
+        sum(ident(ORDERS))
+    } else {
+        count(lit(1)).filter(ident(PURCHASE)).build()?
+    };
+    let total = exact_total(&builder, AMOUNT, None)?;
     let builder = builder.aggregate(
         group(vec![]),
         vec![
-            count(lit(1)).filter(ident(PURCHASE)).build()?.alias("frequency"),
+            frequency.alias("frequency"),
             min(ident(TIME))
                 .filter(ident(PURCHASE))
                 .build()?
                 .alias("first_purchase"),
-            max(ident(TIME)).filter(ident(PURCHASE)).build()?.alias("last_purchase"),
-            sum(ident(AMOUNT)).alias("__clv_sum"),
+            max(ident(last)).filter(ident(PURCHASE)).build()?.alias("last_purchase"),
+            total.alias("__clv_sum"),
             max(ident(DAY)).alias(LAST_ACTIVITY),
         ],
     )?;

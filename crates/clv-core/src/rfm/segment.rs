@@ -12,8 +12,8 @@
 //! * `rfm11` — the 11 segments on R against FM = (F + M) / 2, with the precedence fixed below.
 //! * `cn8` / `cn8_en` — the Chinese 8-class value scheme on two-level (high = 2, low = 1) scores.
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::{Arc, LazyLock};
 
 use datafusion::common::{Result, exec_err, plan_datafusion_err, plan_err};
@@ -145,16 +145,17 @@ impl SegmentScheme {
                 return plan_err!("{at}: the label is empty");
             }
             for (dim, range) in [("r", rule.r), ("f", rule.f), ("m", rule.m)] {
-                if let Some([lo, hi]) = range {
-                    if lo > hi || lo < 1 || hi > levels {
-                        return plan_err!("{at}: range {dim} = [{lo}, {hi}] must satisfy 1 <= lo <= hi <= {levels}");
-                    }
+                if let Some([lo, hi]) = range
+                    && (lo > hi || lo < 1 || hi > levels)
+                {
+                    return plan_err!("{at}: range {dim} = [{lo}, {hi}] must satisfy 1 <= lo <= hi <= {levels}");
                 }
             }
-            if let Some([lo, hi]) = rule.fm {
-                if !(lo <= hi) {
-                    return plan_err!("{at}: range fm = [{lo}, {hi}] must satisfy lo <= hi");
-                }
+            // Not `lo > hi`: a NaN bound is rejected too.
+            if let Some([lo, hi]) = rule.fm
+                && !matches!(lo.partial_cmp(&hi), Some(Ordering::Less | Ordering::Equal))
+            {
+                return plan_err!("{at}: range fm = [{lo}, {hi}] must satisfy lo <= hi");
             }
         }
         let mut labels: Vec<String> = vec![];
@@ -224,18 +225,6 @@ impl SegmentScheme {
         let d: SchemeDefinition =
             serde_json::from_str(text).map_err(|e| plan_datafusion_err!("segment scheme JSON: {e}"))?;
         Self::new(d)
-    }
-
-    /// Reads a `.toml` or `.json` definition file.
-    pub fn from_path(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| plan_datafusion_err!("cannot read segment scheme file {}: {e}", path.display()))?;
-        match path.extension().and_then(|e| e.to_str()) {
-            Some("json") => Self::from_json(&text),
-            Some("toml") => Self::from_toml(&text),
-            _ => plan_err!("segment scheme file {} must end in .toml or .json", path.display()),
-        }
     }
 
     /// The scheme's name.

@@ -65,7 +65,7 @@ impl RfmTable {
     /// An RFM table using the functions (and registered schemes) of a context.
     pub async fn try_from_context(
         ctx: &datafusion::prelude::SessionContext,
-        source: impl Into<crate::TransactionSource>,
+        source: impl Into<crate::plan::source::TransactionSource>,
         options: ClvOptions,
     ) -> Result<Self> {
         let state = ctx.state();

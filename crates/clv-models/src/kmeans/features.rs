@@ -390,7 +390,7 @@ mod tests {
                 reason: "ln needs a value > 0"
             }
         );
-        assert!(err.to_string().contains("row 1") && err.to_string().contains("frequency"));
+        assert!(err.to_string().contains("row 2") && err.to_string().contains("frequency"));
         let err = FeatureMatrix::rfm(&[-1.0], &[1.0], &[1.0]).unwrap_err();
         assert!(matches!(err, ModelError::InvalidFeature { row: 0, ref feature, .. } if feature == "recency_days"));
         let err = FeatureMatrix::rfm(&[1.0], &[1.0], &[f64::NAN]).unwrap_err();

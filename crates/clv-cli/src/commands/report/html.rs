@@ -146,6 +146,6 @@ pub fn page(title: &str, subtitle: &str, sections: &[Section], footer: &str) -> 
             s.body
         );
     }
-    let _ = write!(out, "<footer>{}</footer></body></html>\n", esc(footer));
+    let _ = writeln!(out, "<footer>{}</footer></body></html>", esc(footer));
     out
 }

@@ -53,6 +53,7 @@ pub fn short(v: f64) -> String {
 }
 
 /// The round step (1, 2, 2.5 or 5 × 10^k) at least `raw`.
+#[allow(clippy::neg_cmp_op_on_partial_ord)] // `!(raw > 0.0)` is also true for NaN
 pub fn nice_step(raw: f64) -> f64 {
     if !(raw > 0.0) || !raw.is_finite() {
         return 1.0;
@@ -66,6 +67,7 @@ pub fn nice_step(raw: f64) -> f64 {
 }
 
 /// About `n` round tick values covering `[lo, hi]`.
+#[allow(clippy::neg_cmp_op_on_partial_ord)] // `!(hi > lo)` is also true for NaN
 pub fn ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
     if !(hi > lo) || !lo.is_finite() || !hi.is_finite() {
         return vec![lo];
@@ -249,6 +251,7 @@ fn axes_y(out: &mut String, ts: &[f64], left: f64, plot_w: f64, y_of: impl Fn(f6
     }
 }
 
+#[allow(clippy::too_many_arguments)] // the plot's geometry, as every chart function passes it
 fn titles(out: &mut String, x_title: &str, y_title: &str, left: f64, plot_w: f64, top: f64, plot_h: f64, height: f64) {
     text(
         out,

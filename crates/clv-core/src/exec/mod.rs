@@ -1,0 +1,3 @@
+//! Physical operators: the fused per-customer `rfm()` operator.
+
+pub mod rfm_exec;

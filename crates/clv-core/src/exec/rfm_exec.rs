@@ -1,0 +1,879 @@
+//! The fused `rfm()` operator: per-customer aggregation, scoring and segments in one operator.
+//!
+//! The ordinary plan ([`super::rfm::rfm_plan`]) is a hash aggregate with five accumulators,
+//! a repartition between its partial and final phases, three window functions that each sort
+//! or buffer the customer table, and projections. [`RfmExec`] computes the same rows in two
+//! steps:
+//!
+//! 1. it reads the prepared transactions (the data policies stay ordinary DataFusion filters
+//!    and projections, so pushdown into the Parquet scan is unchanged, except that float
+//!    amounts under `invalid_amounts = 'exclude'` are checked here, in one vectorised pass per
+//!    batch, instead of by a filter that would copy every row), one task per input
+//!    partition, each folding its rows into customer totals in one pass
+//!    ([`CustomerAggregator`]: direct-address tables for dense integer ids, an arena hash for
+//!    strings, dictionary values resolved once per batch); the largest partition's totals
+//!    then absorb the others';
+//! 2. it fits the cut points of the three dimensions by selection (no sort, except for
+//!    `ntile`, which ranks), computing the customers' values on every core, then emits the
+//!    output in as many partitions as it read, each scoring and labelling its share of the
+//!    customers from their totals (segment labels and cell codes are looked up in a table of
+//!    the at most 1,000 score cells).
+//!
+//! Nothing between the two steps is materialised but the totals (32 bytes per customer and
+//! input partition until they are merged) and,
+//! for `ntile`, one score byte per customer and dimension. The large tables are
+//! [`MappedVec`]s, returned to the operating system when the query ends. The results equal the ordinary
+//! plan's exactly: the same exact Decimal128 sums, the same casts (through arrow's kernels),
+//! the same scoring kernels; `tests/rfm_fused.rs` compares the two on every option. The
+//! operator is used by `rfm()` when `clv.rfm.fused` is on (the default) and the options allow
+//! it ([`fused_rfm_supported`]); Ballista sessions turn it off, so clusters keep partial
+//! aggregates on the executors.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, Float64Array, Int32Array, Int64Array, RecordBatch,
+    StringBuilder,
+};
+use datafusion::arrow::buffer::NullBuffer;
+use datafusion::arrow::compute::{cast, filter_record_batch};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, Float32Type, Float64Type, Int32Type, SchemaRef};
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::runtime::SpawnedTask;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{DataFusionError, Result, internal_err};
+use datafusion::datasource::TableType;
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::{Expr, LogicalPlan};
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties};
+use futures::future::{BoxFuture, Shared};
+use futures::{FutureExt, StreamExt, TryFutureExt, TryStreamExt};
+
+use crate::config::{ClvOptions, Collapse, InvalidAmounts, Monetary};
+use crate::plan::rfm::{RfmFunctions, RfmSpecs, resolve_specs, rfm_plan};
+use crate::plan::transactions::columns::{AMOUNT, CUSTOMER, DAY, PURCHASE, TIME};
+use crate::plan::transactions::{Amounts, check_contract, exact_amount_type, prepare_amounts};
+use crate::rfm::customers::{CustomerAggregator, CustomerTotals, is_supported_id_type};
+use crate::rfm::mapped::MappedVec;
+use crate::rfm::{CutPoints, ScoreMethod, cell_code, score_population};
+
+/// Whether `rfm()` over `source` with options `o` can use the fused operator: it is on, orders
+/// are rows (no order column, no collapse), ids are taken as they are (`id_type = auto`) and the
+/// customer id type is supported.
+pub fn fused_rfm_supported(source: &LogicalPlan, o: &ClvOptions) -> Result<bool> {
+    if !o.rfm_fused
+        || o.order_column.is_some()
+        || o.collapse.is_some_and(|c| c != Collapse::None)
+        || o.id_type != crate::config::IdType::Auto
+    {
+        return Ok(false);
+    }
+    Ok(is_supported_id_type(&check_contract(source.schema(), o)?.customer))
+}
+
+/// What the operator computes, resolved at planning time.
+#[derive(Debug)]
+struct FusedRfm {
+    specs: RfmSpecs,
+    as_of: Option<i32>,
+    /// The operator drops the rows whose (float) amount is null, NaN or infinite
+    /// ([`valid_amount_rows`]): the `invalid_amounts = 'exclude'` policy, applied here rather
+    /// than by a filter in the plan, which would copy every row of the scan.
+    drop_invalid_amounts: bool,
+    monetary: Monetary,
+    /// The `rfm()` schema (all columns), as the ordinary plan has it.
+    schema: SchemaRef,
+    id_type: DataType,
+    time_type: DataType,
+    amount_type: DataType,
+    /// The amount column's name, for errors.
+    amount_column: String,
+}
+
+/// `rfm()` as a table whose scan is an [`RfmExec`] over the prepared transactions.
+#[derive(Debug)]
+pub struct FusedRfmTable {
+    prepared: LogicalPlan,
+    fused: Arc<FusedRfm>,
+}
+
+impl FusedRfmTable {
+    /// The fused `rfm()` of `source` (check [`fused_rfm_supported`] first).
+    pub fn try_new(source: LogicalPlan, o: &ClvOptions, fns: &RfmFunctions) -> Result<Self> {
+        let types = check_contract(source.schema(), o)?;
+        let schema = Arc::new(rfm_plan(source.clone(), o, fns)?.schema().as_arrow().clone());
+        let specs = resolve_specs(o, &fns.schemes())?;
+        // Amounts arrive as in the source; `exact_amounts` converts them as the cast would.
+        // Float amounts arrive unchecked: `valid_amount_rows` drops the invalid ones.
+        let drop_invalid_amounts = o.invalid_amounts == InvalidAmounts::Exclude
+            && matches!(types.amount, DataType::Float32 | DataType::Float64);
+        let amounts = if drop_invalid_amounts {
+            Amounts::Unchecked
+        } else {
+            Amounts::AsInSource
+        };
+        Ok(Self {
+            prepared: prepare_amounts(source, o, amounts)?,
+            fused: Arc::new(FusedRfm {
+                specs,
+                as_of: o.as_of,
+                drop_invalid_amounts,
+                monetary: o.rfm_monetary,
+                schema,
+                id_type: types.customer,
+                time_type: types.time,
+                amount_type: exact_amount_type(&types.amount),
+                amount_column: o.amount_column.clone(),
+            }),
+        })
+    }
+}
+
+#[async_trait]
+impl TableProvider for FusedRfmTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.fused.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::View
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let input = state.create_physical_plan(&self.prepared).await?;
+        Ok(Arc::new(RfmExec::try_new(
+            input,
+            Arc::clone(&self.fused),
+            projection.cloned(),
+        )?))
+    }
+}
+
+/// The aggregation shared by the output partitions: started by the first to execute.
+type SharedTotals = Shared<BoxFuture<'static, std::result::Result<Arc<Scored>, Arc<DataFusionError>>>>;
+
+/// The fused RFM operator; see the module documentation.
+#[derive(Debug)]
+pub struct RfmExec {
+    input: Arc<dyn ExecutionPlan>,
+    fused: Arc<FusedRfm>,
+    projection: Option<Vec<usize>>,
+    cache: Arc<PlanProperties>,
+    /// The scored customers, once the first output partition has started them.
+    scored: Arc<Mutex<Option<SharedTotals>>>,
+}
+
+impl RfmExec {
+    fn try_new(input: Arc<dyn ExecutionPlan>, fused: Arc<FusedRfm>, projection: Option<Vec<usize>>) -> Result<Self> {
+        let schema = match &projection {
+            Some(p) => Arc::new(fused.schema.project(p)?),
+            None => Arc::clone(&fused.schema),
+        };
+        // As many output partitions as input ones: each emits a share of the customers.
+        let partitions = input.properties().output_partitioning().partition_count().max(1);
+        let cache = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(schema),
+            Partitioning::UnknownPartitioning(partitions),
+            EmissionType::Final,
+            Boundedness::Bounded,
+        ));
+        Ok(Self {
+            input,
+            fused,
+            projection,
+            cache,
+            scored: Arc::new(Mutex::new(None)),
+        })
+    }
+}
+
+impl DisplayAs for RfmExec {
+    fn fmt_as(&self, _: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        let s = &self.fused.specs;
+        write!(
+            f,
+            "RfmExec: r={} f={} m={} bins={}, scheme={}",
+            s.r.method,
+            s.f.method,
+            s.m.method,
+            s.r.bins,
+            s.scheme.as_ref().map_or("none", |s| s.name())
+        )
+    }
+}
+
+impl ExecutionPlan for RfmExec {
+    fn name(&self) -> &str {
+        "RfmExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.cache
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn apply_expressions(
+        &self,
+        _: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(self: Arc<Self>, children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
+        match <[_; 1]>::try_from(children) {
+            Ok([input]) => Ok(Arc::new(Self::try_new(
+                input,
+                Arc::clone(&self.fused),
+                self.projection.clone(),
+            )?)),
+            Err(_) => internal_err!("RfmExec has one child"),
+        }
+    }
+
+    fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+        let partitions = self.cache.output_partitioning().partition_count();
+        if partition >= partitions {
+            return internal_err!("RfmExec has {partitions} output partitions, asked for {partition}");
+        }
+        let scored = {
+            let mut slot = self
+                .scored
+                .lock()
+                .map_err(|_| DataFusionError::Internal("RfmExec lock".into()))?;
+            match &*slot {
+                Some(shared) => shared.clone(),
+                None => {
+                    let shared = self.score(&context)?.boxed().shared();
+                    *slot = Some(shared.clone());
+                    shared
+                }
+            }
+        };
+        let (fused, projection) = (Arc::clone(&self.fused), self.projection.clone());
+        let batch_size = context.session_config().batch_size().max(1);
+        let batches = futures::stream::once(async move {
+            let scored = scored.await.map_err(DataFusionError::Shared)?;
+            // This partition's share of the customers, in batches.
+            let n = scored.live.len();
+            let (start, end) = (n * partition / partitions, n * (partition + 1) / partitions);
+            let batches = (start..end).step_by(batch_size).map(move |from| {
+                let slots = &scored.live[from..(from + batch_size).min(end)];
+                scored.batch(&fused, projection.as_deref(), slots)
+            });
+            Ok::<_, DataFusionError>(futures::stream::iter(batches))
+        })
+        .try_flatten();
+        Ok(Box::pin(RecordBatchStreamAdapter::new(self.schema(), batches)))
+    }
+}
+
+impl RfmExec {
+    /// Starts the aggregation of every input partition, each in its own task (the decoding,
+    /// policies and aggregation run on every core); the future merges their totals and scores
+    /// the customers.
+    fn score(
+        &self,
+        context: &Arc<TaskContext>,
+    ) -> Result<
+        impl std::future::Future<Output = std::result::Result<Arc<Scored>, Arc<DataFusionError>>> + Send + 'static,
+    > {
+        let mut tasks = vec![];
+        for p in 0..self.input.properties().output_partitioning().partition_count() {
+            let input = self.input.execute(p, Arc::clone(context))?;
+            let reservation = MemoryConsumer::new(format!("RfmExec[{p}]")).register(context.memory_pool());
+            let fused = Arc::clone(&self.fused);
+            tasks.push(SpawnedTask::spawn(async move {
+                aggregate(input, &fused, reservation).await
+            }));
+        }
+        let (fused, pool) = (Arc::clone(&self.fused), Arc::clone(context.memory_pool()));
+        Ok(async move {
+            let mut parts = vec![];
+            for task in tasks {
+                parts.push(
+                    task.join_unwind()
+                        .await
+                        .map_err(|e| DataFusionError::External(Box::new(e)))??,
+                );
+            }
+            // The largest absorbs the others (a stable sort: ties keep partition order).
+            parts.sort_by_key(|(agg, _)| std::cmp::Reverse(agg.keys.len()));
+            let mut parts = parts.into_iter();
+            let (mut into, kept) = match parts.next() {
+                Some(part) => part,
+                None => (
+                    CustomerAggregator::new(&fused.id_type)?,
+                    MemoryConsumer::new("RfmExec").register(&pool),
+                ),
+            };
+            for (other, released) in parts {
+                into.merge(other)?;
+                drop(released);
+                kept.try_resize(into.memory_size())?;
+            }
+            Ok(Arc::new(Scored::new(into, kept, &fused)?))
+        }
+        .map_err(Arc::new))
+    }
+}
+
+/// Step 1: the rows of one input partition into customer totals.
+async fn aggregate(
+    mut input: SendableRecordBatchStream,
+    fused: &FusedRfm,
+    reservation: MemoryReservation,
+) -> Result<(CustomerAggregator, MemoryReservation)> {
+    let mut agg = CustomerAggregator::new(&fused.id_type)?;
+    let schema = input.schema();
+    let column = |name: &str| schema.index_of(name);
+    let (c, t, d, a, p) = (
+        column(CUSTOMER)?,
+        column(TIME)?,
+        column(DAY)?,
+        column(AMOUNT)?,
+        column(PURCHASE)?,
+    );
+    // Scratch buffers reused across batches (no allocation per batch).
+    let (mut times, mut amounts) = (vec![], vec![]);
+    while let Some(batch) = input.next().await {
+        let mut batch = batch?;
+        if fused.drop_invalid_amounts {
+            batch = valid_amount_rows(batch, a)?;
+        }
+        let time = time_values(batch.column(t), &mut times)?;
+        let valid = exact_amounts(batch.column(a), &fused.amount_type, &fused.amount_column, &mut amounts)?;
+        agg.update(
+            batch.column(c),
+            time,
+            batch.column(d).as_primitive::<Int32Type>(),
+            &amounts,
+            valid.as_ref(),
+            batch.column(p).as_boolean(),
+        )?;
+        reservation.try_resize(agg.memory_size())?;
+    }
+    Ok((agg, reservation))
+}
+
+/// `batch` without the rows whose amount (column `a`, `Float32` or `Float64`) is null, NaN or
+/// infinite; the batch itself, uncopied, when there are none (one vectorised pass).
+fn valid_amount_rows(batch: RecordBatch, a: usize) -> Result<RecordBatch> {
+    /// The rows to keep, or `None` when every amount is present and finite.
+    fn keep_rows<T: Copy>(values: &[T], nulls: Option<&NullBuffer>, finite: fn(T) -> bool) -> Option<BooleanArray> {
+        let nulls = nulls.filter(|n| n.null_count() > 0);
+        if nulls.is_none() && values.iter().filter(|x| !finite(**x)).count() == 0 {
+            return None;
+        }
+        Some(
+            values
+                .iter()
+                .enumerate()
+                .map(|(i, x)| Some(finite(*x) && nulls.is_none_or(|n| n.is_valid(i))))
+                .collect(),
+        )
+    }
+    let amounts = batch.column(a);
+    let keep = match amounts.data_type() {
+        DataType::Float64 => keep_rows(
+            amounts.as_primitive::<Float64Type>().values(),
+            amounts.nulls(),
+            f64::is_finite,
+        ),
+        DataType::Float32 => keep_rows(
+            amounts.as_primitive::<Float32Type>().values(),
+            amounts.nulls(),
+            f32::is_finite,
+        ),
+        t => return internal_err!("RfmExec: the operator checks float amounts only, not {t}"),
+    };
+    Ok(match keep {
+        Some(keep) => filter_record_batch(&batch, &keep)?,
+        None => batch,
+    })
+}
+
+/// The physical `i64` values of a time column (dates as days, timestamps in their unit), as
+/// a slice of the column or, for `Date32`, of `buf`.
+fn time_values<'a>(times: &'a ArrayRef, buf: &'a mut Vec<i64>) -> Result<&'a [i64]> {
+    use datafusion::arrow::datatypes::{
+        Date32Type, Date64Type, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+        TimestampSecondType,
+    };
+    Ok(match times.data_type() {
+        DataType::Date32 => {
+            buf.clear();
+            buf.extend(
+                times
+                    .as_primitive::<Date32Type>()
+                    .values()
+                    .iter()
+                    .map(|d| i64::from(*d)),
+            );
+            buf
+        }
+        DataType::Date64 => times.as_primitive::<Date64Type>().values(),
+        DataType::Timestamp(TimeUnit::Second, _) => times.as_primitive::<TimestampSecondType>().values(),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => times.as_primitive::<TimestampMillisecondType>().values(),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => times.as_primitive::<TimestampMicrosecondType>().values(),
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => times.as_primitive::<TimestampNanosecondType>().values(),
+        t => return internal_err!("RfmExec: time type {t}"),
+    })
+}
+
+/// Below this magnitude (2^52) [`round_small`] is exact.
+const SMALL: f64 = 4_503_599_627_370_496.0;
+
+/// `y.round()` (half away from zero) as an integer, for `|y| <` [`SMALL`]: the truncation is
+/// exact there, and so is the remainder `y − trunc(y)`, so comparing it with ±0.5 rounds as
+/// `f64::round` does, with no call to the math library.
+#[inline(always)]
+fn round_small(y: f64) -> i64 {
+    let t = y as i64;
+    let rest = y - t as f64;
+    t + i64::from(rest >= 0.5) - i64::from(rest <= -0.5)
+}
+
+/// The amounts in the exact type `exact` (Decimal128(38, s)) into `out`, with the values
+/// `CAST(amount AS exact)` gives, and which are present. Floats are scaled by 10^s, rounded
+/// half away from zero and checked against the precision inline (the cast kernel's own
+/// formula); decimals of the same scale are copied; anything else goes through the cast.
+fn exact_amounts(
+    amounts: &ArrayRef,
+    exact: &DataType,
+    column: &str,
+    out: &mut Vec<i128>,
+) -> Result<Option<NullBuffer>> {
+    let DataType::Decimal128(precision, scale) = *exact else {
+        return internal_err!("RfmExec: exact amount type {exact}");
+    };
+    out.clear();
+    match amounts.data_type() {
+        DataType::Decimal128(_, s) if *s == scale => {
+            out.extend_from_slice(amounts.as_primitive::<Decimal128Type>().values());
+        }
+        DataType::Float64 => {
+            let floats = amounts.as_primitive::<Float64Type>();
+            let mul = 10_f64.powi(i32::from(scale));
+            let max = 10_i128.pow(u32::from(precision)) - 1;
+            let mut overflow = None;
+            for (i, x) in floats.values().iter().enumerate() {
+                let y = mul * x;
+                out.push(if y.abs() < SMALL {
+                    // The common case, without a call to the math library.
+                    i128::from(round_small(y))
+                } else {
+                    let v = y.round();
+                    if v.abs() < 9.0e18 {
+                        v as i64 as i128
+                    } else if v.is_finite() && v.abs() < 1e38 && (v as i128).abs() <= max {
+                        v as i128
+                    } else {
+                        if floats.is_valid(i) {
+                            overflow.get_or_insert(*x);
+                        }
+                        0
+                    }
+                });
+            }
+            if let Some(x) = overflow {
+                return Err(crate::error::ClvError::input_data(format!(
+                    "{} (the value {x:?})",
+                    crate::plan::transactions::huge_amount_message(column)
+                ))
+                .into());
+            }
+        }
+        DataType::Float32 => return exact_amounts(&cast(amounts, &DataType::Float64)?, exact, column, out),
+        _ => {
+            let decimals = cast(amounts, exact)?;
+            out.extend_from_slice(decimals.as_primitive::<Decimal128Type>().values());
+            return Ok(decimals.nulls().cloned());
+        }
+    }
+    Ok(amounts.nulls().cloned())
+}
+
+/// The per-customer values of a run of customers, computed from their totals exactly as the
+/// ordinary plan computes them.
+struct Values {
+    /// With the tenure, only when asked for (the scores do not need them).
+    first: Option<ArrayRef>,
+    last: ArrayRef,
+    recency_days: Vec<i64>,
+    tenure_days: Option<Vec<i64>>,
+    frequency: Vec<i64>,
+    monetary: Vec<f64>,
+}
+
+impl FusedRfm {
+    fn values(&self, agg: &CustomerAggregator, slots: &[u32], as_of: i64, with_first: bool) -> Result<Values> {
+        let totals = &agg.totals;
+        let pick = |f: fn(&CustomerTotals) -> i64| -> Int64Array {
+            Int64Array::from_iter_values(slots.iter().map(|s| f(&totals[*s as usize])))
+        };
+        let first = with_first
+            .then(|| cast(&pick(|c| c.first), &self.time_type))
+            .transpose()?;
+        let last = cast(&pick(|c| c.last), &self.time_type)?;
+        let day = |times: &ArrayRef| -> Result<Vec<i64>> {
+            let days = cast(times, &DataType::Date32)?;
+            Ok(days
+                .as_primitive::<datafusion::arrow::datatypes::Date32Type>()
+                .values()
+                .iter()
+                .map(|d| as_of - i64::from(*d))
+                .collect())
+        };
+        let DataType::Decimal128(precision, scale) = self.amount_type else {
+            return internal_err!("RfmExec: amount type {}", self.amount_type);
+        };
+        let sums = Decimal128Array::from_iter_values(slots.iter().map(|s| agg.sum(*s)))
+            .with_precision_and_scale(precision, scale)?;
+        let sums = cast(&sums, &DataType::Float64)?;
+        let frequency: Vec<i64> = slots.iter().map(|s| i64::from(totals[*s as usize].purchases)).collect();
+        let monetary = sums
+            .as_primitive::<datafusion::arrow::datatypes::Float64Type>()
+            .values()
+            .iter()
+            .zip(&frequency)
+            .map(|(total, n)| match self.monetary {
+                Monetary::Sum => *total,
+                Monetary::Mean => *total / *n as f64,
+            })
+            .collect();
+        Ok(Values {
+            recency_days: day(&last)?,
+            tenure_days: first.as_ref().map(&day).transpose()?,
+            first,
+            last,
+            frequency,
+            monetary,
+        })
+    }
+}
+
+/// How one dimension is scored: cut points, or (ntile) each customer's score by slot.
+enum Scorer {
+    Cuts(CutPoints),
+    Ranked(Vec<u8>),
+}
+
+impl Scorer {
+    fn score(&self, slot: u32, value: f64) -> i32 {
+        match self {
+            Scorer::Cuts(c) => i32::from(c.score(value)),
+            Scorer::Ranked(s) => i32::from(s[slot as usize]),
+        }
+    }
+}
+
+/// Customers per internal chunk when computing values for the cut points.
+const CHUNK: usize = 1 << 16;
+
+/// Step 2: the customers with a purchase, their scorers and the labels of every score cell;
+/// the output batches are computed from it on demand ([`Scored::batch`]).
+struct Scored {
+    agg: CustomerAggregator,
+    _reservation: MemoryReservation,
+    /// Customers with a purchase, in output order.
+    live: Vec<u32>,
+    as_of: i64,
+    scorers: [Scorer; 3],
+    /// Cell code and segment of every score cell, at `(r·11 + f)·11 + m`.
+    cells: Vec<Option<(String, Option<String>)>>,
+}
+
+impl Scored {
+    fn new(mut agg: CustomerAggregator, reservation: MemoryReservation, fused: &FusedRfm) -> Result<Self> {
+        agg.keys.seal();
+        reservation.try_resize(agg.memory_size())?;
+        let with_purchase: Vec<u32> = (0..agg.totals.len() as u32)
+            .filter(|s| agg.totals[*s as usize].purchases > 0)
+            .collect();
+        // Dense integer ids come out in id order at no cost; other ids in first-seen order.
+        let (live, in_key_order) = match agg.keys.key_order_if_free(&with_purchase) {
+            Some(ordered) => (ordered, true),
+            None => (with_purchase, false),
+        };
+        // The default as-of date is the day after the last kept row of any customer.
+        let as_of = match fused.as_of {
+            Some(d) => i64::from(d),
+            None => agg.totals.iter().map(|c| i64::from(c.last_day)).max().unwrap_or(0) + 1,
+        };
+        let scorers = scorers(&agg, fused, &live, in_key_order, as_of)?;
+        let specs = &fused.specs;
+        let mut cells = vec![None; 11 * 11 * 11];
+        for r in 1..=i32::from(specs.r.bins) {
+            for f in 1..=i32::from(specs.f.bins) {
+                for m in 1..=i32::from(specs.m.bins) {
+                    let label = match &specs.scheme {
+                        Some(s) => Some(s.assign(i64::from(r), i64::from(f), i64::from(m))?.to_string()),
+                        None => None,
+                    };
+                    cells[((r * 11 + f) * 11 + m) as usize] = Some((cell_code(r as u8, f as u8, m as u8), label));
+                }
+            }
+        }
+        Ok(Self {
+            agg,
+            _reservation: reservation,
+            live,
+            as_of,
+            scorers,
+            cells,
+        })
+    }
+
+    /// The output rows of the customers `slots`: only the columns of `projection` (all when
+    /// `None`) are built; a query that selects the plain columns skips the score labels.
+    fn batch(&self, fused: &FusedRfm, projection: Option<&[usize]>, slots: &[u32]) -> Result<RecordBatch> {
+        let schema = &fused.schema;
+        let all: Vec<usize>;
+        let wanted = match projection {
+            Some(p) => p,
+            None => {
+                all = (0..schema.fields().len()).collect();
+                &all
+            }
+        };
+        // Column numbers as in `RFM_COLUMNS`: 0 customer_id, 1 recency_days, 2 frequency,
+        // 3 monetary, 4 r, 5 f, 6 m, 7 rfm_cell, 8 rfm_total, 9 segment, 10 first_purchase,
+        // 11 last_purchase, 12 tenure_days.
+        let needs = |columns: &[usize]| wanted.iter().any(|i| columns.contains(i));
+        let n = slots.len();
+        let v = fused.values(&self.agg, slots, self.as_of, needs(&[10, 12]))?;
+        let mut columns: Vec<Option<ArrayRef>> = vec![None; schema.fields().len()];
+        // The scores, and the cell code and segment label only when selected.
+        if needs(&[4, 5, 6, 7, 8, 9]) {
+            let (mut r, mut f, mut m) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+            let (cells, segments) = (needs(&[7]), needs(&[9]));
+            let builder = |wanted: bool, bytes: usize| {
+                if wanted {
+                    StringBuilder::with_capacity(n, n * bytes)
+                } else {
+                    StringBuilder::new()
+                }
+            };
+            let (mut cell, mut segment) = (builder(cells, 3), builder(segments, 12));
+            for (i, slot) in slots.iter().enumerate() {
+                let scores = (
+                    self.scorers[0].score(*slot, v.recency_days[i] as f64),
+                    self.scorers[1].score(*slot, v.frequency[i] as f64),
+                    self.scorers[2].score(*slot, v.monetary[i]),
+                );
+                let at = ((scores.0 * 11 + scores.1) * 11 + scores.2) as usize;
+                let Some(Some((code, label))) = self.cells.get(at) else {
+                    return internal_err!("RfmExec: scores {scores:?} outside the scheme's cells");
+                };
+                if cells {
+                    cell.append_value(code);
+                }
+                if segments {
+                    segment.append_option(label.as_deref());
+                }
+                r.push(scores.0);
+                f.push(scores.1);
+                m.push(scores.2);
+            }
+            let total: Vec<i32> = (0..n).map(|i| r[i] + f[i] + m[i]).collect();
+            columns[4] = Some(Arc::new(Int32Array::from(r)));
+            columns[5] = Some(Arc::new(Int32Array::from(f)));
+            columns[6] = Some(Arc::new(Int32Array::from(m)));
+            columns[8] = Some(Arc::new(Int32Array::from(total)));
+            if cells {
+                columns[7] = Some(Arc::new(cell.finish()));
+            }
+            if segments {
+                columns[9] = Some(Arc::new(segment.finish()));
+            }
+        }
+        if needs(&[0]) {
+            columns[0] = Some(self.agg.keys.ids(slots)?);
+        }
+        columns[1] = Some(Arc::new(Int64Array::from(v.recency_days)));
+        columns[2] = Some(Arc::new(Int64Array::from(v.frequency)));
+        columns[3] = Some(Arc::new(Float64Array::from(v.monetary)));
+        columns[10] = v.first;
+        columns[11] = Some(v.last);
+        columns[12] = v.tenure_days.map(|d| Arc::new(Int64Array::from(d)) as ArrayRef);
+        let columns = wanted
+            .iter()
+            .map(|&i| {
+                let (Some(c), Some(field)) = (columns.get(i).cloned().flatten(), schema.fields().get(i)) else {
+                    return internal_err!("RfmExec: output column {i} was not built");
+                };
+                Ok(if c.data_type() == field.data_type() {
+                    c
+                } else {
+                    cast(&c, field.data_type())?
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let schema = match projection {
+            Some(p) => Arc::new(schema.project(p)?),
+            None => Arc::clone(schema),
+        };
+        // The row count is explicit: a projection may keep no column (count(*)).
+        let options = datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(n));
+        Ok(RecordBatch::try_new_with_options(schema, columns, &options)?)
+    }
+}
+
+/// The recency, frequency and monetary values of `slots`, as the score windows see them,
+/// computed by as many threads as there are cores for large populations, each writing its
+/// share of the three arrays in place.
+fn dimension_values(
+    agg: &CustomerAggregator,
+    fused: &FusedRfm,
+    slots: &[u32],
+    as_of: i64,
+) -> Result<[MappedVec<f64>; 3]> {
+    let n = slots.len();
+    let mut out: [MappedVec<f64>; 3] = std::array::from_fn(|_| MappedVec::filled(n, 0.0));
+    let part = |slots: &[u32], [r, f, m]: [&mut [f64]; 3]| -> Result<()> {
+        for (k, chunk) in slots.chunks(CHUNK).enumerate() {
+            let v = fused.values(agg, chunk, as_of, false)?;
+            let at = k * CHUNK..k * CHUNK + chunk.len();
+            for (o, d) in r[at.clone()].iter_mut().zip(&v.recency_days) {
+                *o = *d as f64;
+            }
+            for (o, x) in f[at.clone()].iter_mut().zip(&v.frequency) {
+                *o = *x as f64;
+            }
+            m[at].copy_from_slice(&v.monetary);
+        }
+        Ok(())
+    };
+    let [r, f, m] = &mut out;
+    if !on_every_core(n) {
+        part(slots, [r, f, m])?;
+        return Ok(out);
+    }
+    // Shares are whole chunks, so every thread's chunks line up with its share of `out`.
+    let share = n.div_ceil(crate::ltv::cores()).next_multiple_of(CHUNK);
+    let results: Vec<Result<()>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = slots
+            .chunks(share)
+            .zip(r.chunks_mut(share).zip(f.chunks_mut(share)).zip(m.chunks_mut(share)))
+            .map(|(s, ((r, f), m))| scope.spawn(move || part(s, [r, f, m])))
+            .collect();
+        handles.into_iter().map(joined).collect()
+    });
+    results.into_iter().collect::<Result<()>>()?;
+    Ok(out)
+}
+
+/// Whether a population of `customers` is spread over the cores (values and cut points).
+fn on_every_core(customers: usize) -> bool {
+    crate::ltv::cores() >= 2 && customers >= 4 * CHUNK
+}
+
+/// The result of a scoped scoring thread; a panic in it becomes an internal error.
+fn joined<T>(thread: std::thread::ScopedJoinHandle<'_, Result<T>>) -> Result<T> {
+    thread
+        .join()
+        .unwrap_or_else(|_| internal_err!("RfmExec: a scoring thread panicked"))
+}
+
+/// The scorers of recency, frequency and monetary over the `live` customers: cut points fitted
+/// on all their values, or (ntile) each one's rank in value order, ties in customer-id order as
+/// `ORDER BY customer_id` breaks them.
+fn scorers(
+    agg: &CustomerAggregator,
+    fused: &FusedRfm,
+    live: &[u32],
+    in_key_order: bool,
+    as_of: i64,
+) -> Result<[Scorer; 3]> {
+    let specs = [&fused.specs.r, &fused.specs.f, &fused.specs.m];
+    let values = dimension_values(agg, fused, live, as_of)?;
+    let ranked = specs.iter().any(|s| s.method == ScoreMethod::Ntile);
+    let ordered = (ranked && !in_key_order).then(|| agg.keys.key_order(live));
+    let ordered_values = match &ordered {
+        Some(o) => Some(dimension_values(agg, fused, o, as_of)?),
+        None => None,
+    };
+    let scorer = |k: usize| -> Result<Scorer> {
+        let spec = specs[k];
+        Ok(if spec.method == ScoreMethod::Ntile {
+            let (slots, values) = match (&ordered, &ordered_values) {
+                (Some(o), Some(v)) => (o.as_slice(), &v[k]),
+                _ => (live, &values[k]),
+            };
+            let values: Vec<Option<f64>> = values.iter().map(|v| Some(*v)).collect();
+            let mut by_slot = vec![0u8; agg.totals.len()];
+            for (slot, score) in slots.iter().zip(score_population(spec, &values)?) {
+                by_slot[*slot as usize] = score.unwrap_or(0);
+            }
+            Scorer::Ranked(by_slot)
+        } else {
+            Scorer::Cuts(CutPoints::fit(spec, &values[k])?)
+        })
+    };
+    // The three dimensions are independent: large populations fit them on every core. Ranking
+    // (`ntile`) holds a copy of the population per dimension, so it ranks one at a time.
+    if !on_every_core(live.len()) || ranked {
+        return Ok([scorer(0)?, scorer(1)?, scorer(2)?]);
+    }
+    let [r, f, m] = std::thread::scope(|scope| [0, 1, 2].map(|k| scope.spawn(move || scorer(k))).map(joined));
+    Ok([r?, f?, m?])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `round_small` is `f64::round` wherever it is used: halves, the float just below a half,
+    /// negatives, and magnitudes up to 2^52 (amounts scaled by 10^s).
+    #[test]
+    fn round_small_rounds_as_f64_round() {
+        let mut cases = vec![
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            1.5,
+            -1.5,
+            2.5,
+            -2.5,
+            0.49999999999999994,
+            -0.49999999999999994,
+        ];
+        cases.extend([
+            1e15 + 0.5,
+            -1e15 - 0.5,
+            SMALL - 1.0,
+            -(SMALL - 1.0),
+            SMALL - 0.5,
+            12_345.675 * 100.0,
+        ]);
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let magnitude = 10f64.powi((x % 16) as i32);
+            let y = ((x >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * magnitude;
+            cases.extend([y, y.trunc() + 0.5, y.trunc() - 0.5]);
+        }
+        for y in cases {
+            assert!(y.abs() < SMALL);
+            assert_eq!(round_small(y), y.round() as i64, "{y:?}");
+        }
+    }
+}
