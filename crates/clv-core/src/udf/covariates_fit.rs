@@ -39,6 +39,7 @@ use super::ltv_args::{
 use crate::common::doc::{AGGREGATE, doc};
 use crate::config::ClvOptions;
 use crate::ltv::covariates::{BgNbdCovariates, Coefficient, CovariateFitReport, Covariates, ParetoNbdCovariates};
+use crate::ltv::model::Params;
 use crate::ltv::{ModelError, ModelKind, TimeUnit, TransactionSummary};
 
 const ACCEPTED: &[&str] = &["time_unit", "penalizer"];
@@ -355,12 +356,7 @@ impl Accumulator for CovariatesAccumulator {
                     .map_err(|e| self.err(e))?;
                 let q = m.params();
                 (
-                    transaction_model_row(
-                        ModelKind::ParetoNbd,
-                        &["r", "alpha", "s", "beta"],
-                        &[q.r, q.alpha, q.s, q.beta],
-                        self.unit,
-                    )?,
+                    transaction_model_row(ModelKind::ParetoNbd, names_of(&q), &q.values(), self.unit)?,
                     m.coefficients(),
                     m.fit_report().cloned(),
                     without.and_then(|w| m.likelihood_ratio_test(w).ok()),
@@ -375,12 +371,7 @@ impl Accumulator for CovariatesAccumulator {
                     .map_err(|e| self.err(e))?;
                 let q = m.params();
                 (
-                    transaction_model_row(
-                        ModelKind::BgNbd,
-                        &["r", "alpha", "a", "b"],
-                        &[q.r, q.alpha, q.a, q.b],
-                        self.unit,
-                    )?,
+                    transaction_model_row(ModelKind::BgNbd, names_of(&q), &q.values(), self.unit)?,
                     m.coefficients(),
                     m.fit_report().cloned(),
                     without.and_then(|w| m.likelihood_ratio_test(w).ok()),
@@ -454,4 +445,9 @@ impl Accumulator for CovariatesAccumulator {
         }
         Ok(())
     }
+}
+
+/// The parameter names of a model's parameter struct (as the model registry lists them).
+fn names_of<P: Params>(_: &P) -> &'static [&'static str] {
+    P::NAMES
 }

@@ -18,13 +18,13 @@ use datafusion::physical_plan::PhysicalExpr;
 
 use crate::config::{ClvOptions, parse_time_unit};
 use crate::ltv::bootstrap::{DEFAULT_REPLICATES, IntervalMethod, string_key};
-use crate::ltv::{ModelKind, TIME_UNIT_METADATA, TimeUnit};
+use crate::ltv::{ModelKind, Role, TIME_UNIT_METADATA, TimeUnit, registry};
 
 /// Every argument: name and meaning (the reference entries list them from here).
 pub const ARGS: &[(&str, &str)] = &[
     (
         "model",
-        "transaction model: bg_nbd (default), pareto_nbd, mbg_nbd, or auto (the lowest BIC of the three)",
+        "transaction model: bg_nbd (default), pareto_nbd, mbg_nbd, or auto (the lowest BIC of the transaction models)",
     ),
     ("replicates", "bootstrap replicates B, at least 2 (default 200)"),
     ("seed", "seed of the replicate weights, a whole number (default 0)"),
@@ -93,19 +93,26 @@ impl Default for LtvArgs {
             time_unit: None,
             session_time_unit: TimeUnit::Week,
             penalizer: 0.0,
-            models: vec![ModelKind::BgNbd, ModelKind::ParetoNbd, ModelKind::MbgNbd],
+            models: transaction_models(),
             penalizers: None,
         }
     }
 }
 
-/// A transaction model by its SQL name.
+/// The transaction models of the registry, in registry order.
+pub fn transaction_models() -> Vec<ModelKind> {
+    registry::models_with(Role::Transactions).map(|m| m.kind).collect()
+}
+
+/// A transaction model of the registry by its SQL name or an alias.
 pub fn transaction_model(name: &str) -> Result<ModelKind> {
-    match name.trim().to_ascii_lowercase().as_str() {
-        "bg_nbd" | "bgnbd" => Ok(ModelKind::BgNbd),
-        "pareto_nbd" => Ok(ModelKind::ParetoNbd),
-        "mbg_nbd" | "mbgnbd" => Ok(ModelKind::MbgNbd),
-        other => plan_err!("model must be bg_nbd, pareto_nbd or mbg_nbd, got '{other}'"),
+    let name = name.trim().to_ascii_lowercase();
+    match registry::model_or_alias(&name) {
+        Some(m) if m.has_role(Role::Transactions) => Ok(m.kind),
+        _ => {
+            let names: Vec<&str> = registry::models_with(Role::Transactions).map(|m| m.name()).collect();
+            plan_err!("model must be one of {}, got '{name}'", names.join(", "))
+        }
     }
 }
 
@@ -187,7 +194,7 @@ impl LtvArgs {
                     .collect::<Result<Vec<_>>>()
                     .map_err(e)?;
                 if models.is_empty() {
-                    return plan_err!("{function}: models needs at least one of bg_nbd, pareto_nbd, mbg_nbd");
+                    return plan_err!("{function}: models needs at least one transaction model");
                 }
                 self.models = models;
             }
@@ -428,17 +435,28 @@ pub fn list_type(fields: &datafusion::arrow::datatypes::Fields) -> DataType {
 pub fn transaction_model_fields() -> datafusion::arrow::datatypes::Fields {
     use datafusion::arrow::datatypes::Field;
     let mut f = vec![Field::new("model", DataType::Utf8, false)];
-    for p in ["r", "alpha", "a", "b", "s", "beta"] {
+    for p in transaction_parameters() {
         f.push(Field::new(p, DataType::Float64, true));
     }
     f.push(Field::new("time_unit", DataType::Utf8, false));
     f.into()
 }
 
+/// Every parameter name of the registry's transaction models, each once, in registry order.
+fn transaction_parameters() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = vec![];
+    for p in registry::models_with(Role::Transactions).flat_map(|m| m.params) {
+        if !names.contains(p) {
+            names.push(p);
+        }
+    }
+    names
+}
+
 /// The struct of [`transaction_model_fields`] for a model with these parameters.
 pub fn transaction_model_row(kind: ModelKind, names: &[&str], values: &[f64], unit: TimeUnit) -> Result<ScalarValue> {
     let mut row = vec![ScalarValue::from(kind.name())];
-    for p in ["r", "alpha", "a", "b", "s", "beta"] {
+    for p in transaction_parameters() {
         let v = names.iter().position(|n| *n == p).map(|i| values[i]);
         row.push(ScalarValue::Float64(v));
     }
@@ -455,8 +473,7 @@ pub fn fit_model(
     match args.model {
         Some(kind) => Ok((fit_transactions(kind, args.penalizer, data)?, None)),
         None => {
-            let kinds = [ModelKind::BgNbd, ModelKind::ParetoNbd, ModelKind::MbgNbd];
-            let c = crate::ltv::holdout::compare_models(data, &kinds, &[args.penalizer], None)?;
+            let c = crate::ltv::holdout::compare_models(data, &transaction_models(), &[args.penalizer], None)?;
             let Some(s) = c.selection else {
                 // Every fit failed: the first one's error.
                 return Err(c
