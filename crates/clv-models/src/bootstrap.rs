@@ -371,13 +371,16 @@ const SINGULAR: ModelError = ModelError::NumericalFailure {
               the estimate (degenerate data or a parameter at a boundary); use the bootstrap",
 };
 
+/// Per-row scores of a four-parameter model and the inverse Hessian, both in φ = ln θ.
+type ScoresAndInverseHessian = (Vec<[f64; 4]>, [[f64; 4]; 4]);
+
 /// The per-row scores of a BG/NBD-family fit at `theta` in φ = ln θ, and the inverse of the
 /// Hessian of the total (penalized) negative log-likelihood in φ.
 fn beta_geo_scores(
     obj: &mut BetaGeoObjective,
     theta: [f64; 4],
     penalizer: f64,
-) -> Result<(Vec<[f64; 4]>, [[f64; 4]; 4]), ModelError> {
+) -> Result<ScoresAndInverseHessian, ModelError> {
     let phi = theta.map(f64::ln);
     let total = obj.total_weight();
     let scores = obj

@@ -220,7 +220,7 @@ impl ClvSpec {
         let at = |tau: f64| model.expected_purchases_many(&vec![tau; n], x, t_x, T);
         let v = match self.discounting {
             Discounting::None => at(h)?,
-            Discounting::Discrete { rate, .. } if rate == 0.0 => at(h)?,
+            Discounting::Discrete { rate: 0.0, .. } => at(h)?,
             Discounting::Discrete { rate, period } => {
                 let step = period.convert(1.0, unit);
                 let k_max = (h / step - 1e-9).ceil().max(0.0);

@@ -215,6 +215,7 @@ impl ScalarUDFImpl for CustomerModel {
         let (purchase, dropout) = (args.args[1].to_array(n)?, args.args[2].to_array(n)?);
         let e = |e: ModelError| datafusion::error::DataFusionError::Execution(format!("{NAME}: {e}"));
         let mut rows = Vec::with_capacity(n);
+        #[allow(clippy::type_complexity)]
         let mut cached: Option<(usize, Option<CovariateModel>, Vec<ArrayRef>, Vec<ArrayRef>)> = None;
         for row in 0..n {
             let same = cached.as_ref().is_some_and(|(k, ..)| {

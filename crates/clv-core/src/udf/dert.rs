@@ -52,6 +52,7 @@ pub fn dert_udf() -> Arc<ScalarUDF> {
 }
 
 /// A transaction model with DERT.
+#[allow(clippy::enum_variant_names)]
 enum DertModel {
     BgNbd(FittedBgNbd),
     MbgNbd(FittedMbgNbd),

@@ -151,7 +151,7 @@ impl LtvArgs {
                 self.replicates = number(
                     &name,
                     value,
-                    |x| x >= 2.0 && x <= 100_000.0 && x.fract() == 0.0,
+                    |x| (2.0..=100_000.0).contains(&x) && x.fract() == 0.0,
                     "a whole number from 2 to 100000",
                 )
                 .map_err(e)? as usize

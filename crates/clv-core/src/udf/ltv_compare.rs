@@ -245,7 +245,7 @@ impl Accumulator for CompareAccumulator {
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
         let mut rows: Vec<(Key, f64)> = self.rows.iter().map(|(k, w)| (*k, *w)).collect();
-        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        rows.sort_by_key(|a| a.0);
         if rows.is_empty() {
             return exec_err!("{NAME}: no customers (every row had a null input or the input was empty)");
         }
@@ -284,7 +284,7 @@ impl Accumulator for CompareAccumulator {
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
         let mut rows: Vec<(Key, f64)> = self.rows.iter().map(|(k, w)| (*k, *w)).collect();
-        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        rows.sort_by_key(|a| a.0);
         let list = |v: Vec<f64>| {
             ScalarValue::List(Arc::new(ListArray::from_iter_primitive::<Float64Type, _, _>([Some(
                 v.into_iter().map(Some),

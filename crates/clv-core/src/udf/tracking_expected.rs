@@ -239,7 +239,7 @@ impl Accumulator for TrackingAccumulator {
             }
             *self.ages.entry((t.value(i) + 0.0).to_bits()).or_insert(0.0) += 1.0;
         }
-        if values[0].len() > 0 {
+        if !values[0].is_empty() {
             let last = values[0].len() - 1;
             self.keep_model(&values[0], last)?;
         }
