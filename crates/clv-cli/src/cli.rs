@@ -113,7 +113,8 @@ pub enum Command {
   clv fit --out bgnbd.json && clv fit --model gamma_gamma --out spend.json
   clv predict --model bgnbd.json                            # CDNOW, 52 weeks ahead
   clv predict orders.parquet --model bgnbd.json --spend-model spend.json --horizon 26 --out clv.csv
-  clv predict orders.parquet --model bgnbd.json --discount-rate 0.002 --margin 0.3 --format json")]
+  clv predict orders.parquet --model bgnbd.json --discount-rate 0.002 --margin 0.3 --format json
+  clv predict --model bgnbd.json --spend-model spend.json --intervals 0.9   # bootstrap bounds")]
     Predict(PredictArgs),
     /// Writes a self-contained HTML report with charts: overview, RFM, cohorts, lifecycle, BG/NBD, CLV and churn.
     #[command(after_help = "Examples:
@@ -613,7 +614,23 @@ pub struct PredictArgs {
     #[arg(long, value_name = "DATE")]
     pub calibration_end: Option<String>,
     #[command(flatten)]
+    pub intervals: IntervalFlags,
+    #[command(flatten)]
     pub view: ViewArgs,
+}
+
+option_flags! {
+    /// Customer-bootstrap intervals of the predictions.
+    IntervalFlags {
+        /// Adds p_alive, expected_purchases (and clv) lower/upper bounds at this level, e.g. 0.9: a customer bootstrap that refits the model's kind (and Gamma-Gamma) on this data [default: none].
+        intervals: "LEVEL",
+        /// Bootstrap replicates [default: 200].
+        replicates: "B",
+        /// Seed of the replicate weights [default: 0].
+        seed: "SEED",
+        /// percentile, bias_corrected or bca [default: percentile].
+        interval_method: "METHOD",
+    }
 }
 
 #[derive(Args)]
@@ -696,13 +713,24 @@ mod tests {
             .filter(|o| o.flag.is_none())
             .map(|o| o.key)
             .collect();
-        assert_eq!(sql_only, ["rfm.fused", "fit.penalizer", "ltv.model"]);
+        assert_eq!(
+            sql_only,
+            [
+                "rfm.fused",
+                "fit.penalizer",
+                "ltv.model",
+                "ltv.models",
+                "ltv.penalizers",
+                "ltv.tracking_period"
+            ]
+        );
         let mut mapped = ContractArgs::default().options();
         mapped.extend(RfmOptions::default().options());
         mapped.extend(BtydArgs::default().options());
         mapped.extend(LifecycleArgs::default().options());
         mapped.extend(ChurnLabelArgs::default().options());
-        assert_eq!(mapped.len(), 27);
+        mapped.extend(IntervalFlags::default().options());
+        assert_eq!(mapped.len(), 31);
         for (key, _) in mapped {
             assert!(clv::config::ClvOption::find(key).is_some(), "{key}");
         }

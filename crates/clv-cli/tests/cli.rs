@@ -598,6 +598,73 @@ async fn fit_then_predict_equals_clv_predict() {
     );
 }
 
+/// `clv predict --intervals` gives the bounds of SQL `clv_predict(..., 'intervals=...')`: the
+/// same customer bootstrap (weights keyed by customer id, refits of the same kinds).
+#[tokio::test(flavor = "multi_thread")]
+async fn predict_intervals_equal_clv_predict_intervals() {
+    let dir = temp_dir("predict_intervals");
+    let (bg, gg) = (dir.join("bg.json"), dir.join("gg.json"));
+    let common = ["--calibration-end", "1997-09-30", "-q"];
+    for (model, out) in [("bg_nbd", &bg), ("gamma_gamma", &gg)] {
+        let mut args = vec!["fit", CDNOW, "--model", model, "--out", out.to_str().unwrap()];
+        args.extend(common);
+        clv(&args).ok();
+    }
+    let mut args = vec![
+        "predict",
+        CDNOW,
+        "--model",
+        bg.to_str().unwrap(),
+        "--spend-model",
+        gg.to_str().unwrap(),
+        "--horizon",
+        "39",
+        "--intervals",
+        "0.9",
+        "--replicates",
+        "10",
+        "--seed",
+        "5",
+        "--format",
+        "csv",
+    ];
+    args.extend(common);
+    let run = clv(&args);
+    let text = run.ok();
+    let lib = sql(
+        &library(),
+        &format!(
+            "SELECT * FROM clv_predict('{CDNOW}', '1997-09-30', 39, 'intervals=0.9', 'replicates=10', 'seed=5') \
+             ORDER BY customer_id"
+        ),
+    )
+    .await;
+    for column in [
+        "p_alive_lower",
+        "p_alive_upper",
+        "expected_purchases_lower",
+        "expected_purchases_upper",
+        "clv_lower",
+        "clv_upper",
+    ] {
+        let (a, b) = (f64s(&lib, column), csv_column(text, column));
+        assert_eq!(a.len(), 23_570);
+        assert_eq!(b.len(), 23_570);
+        for (x, y) in a.iter().zip(&b) {
+            assert!(close(*x, *y, 1e-9), "{column}: {x} vs {y}");
+        }
+    }
+    let (lo, p, hi) = (
+        csv_column(text, "expected_purchases_lower"),
+        csv_column(text, "expected_purchases"),
+        csv_column(text, "expected_purchases_upper"),
+    );
+    assert!((0..p.len()).all(|i| lo[i] <= hi[i]));
+    // The point predictions are the file's model, inside the bounds for nearly every customer.
+    let inside = (0..p.len()).filter(|&i| lo[i] <= p[i] && p[i] <= hi[i]).count();
+    assert!(inside as f64 >= 0.9 * p.len() as f64, "{inside} of {}", p.len());
+}
+
 #[test]
 fn every_input_format_folder_and_glob_gives_the_same_rfm() {
     let dir = temp_dir("inputs");

@@ -310,9 +310,10 @@ clv_options! {
     kmeans_k: usize = 5,
         key "kmeans.k" | "k", default "`5`", flag Some("k"),
         parse parse_clusters, show display;
-    /// Seed of the k-means++ starts (10 starts, the lowest inertia kept).
-    kmeans_seed: u64 = 0,
-        key "kmeans.seed" | "seed", default "`0`", flag Some("seed"),
+    /// Seed of every random choice: the k-means++ starts (10 starts, the lowest inertia kept)
+    /// and the bootstrap's replicate weights (a hash of seed, replicate and customer id).
+    seed: u64 = 0,
+        key "seed" | "kmeans.seed" | "ltv.seed", default "`0`", flag Some("seed"),
         parse parse_seed, show display;
     /// BTYD time unit: `day`, `week`, `month` (= 365.25/12 days).
     btyd_time_unit: TimeUnit = TimeUnit::Week,
@@ -347,11 +348,39 @@ clv_options! {
     lifecycle_churn_days: i64 = StageWindows::default().churn_days,
         key "lifecycle.churn_days" | "churn_days", default "`180`", flag Some("churn-days"),
         parse parse_days, show display;
-    /// The transaction model of `clv_predict`, `clv_model` and the churn functions: `bg_nbd`,
-    /// `pareto_nbd` or `mbg_nbd`.
+    /// The transaction model of `clv_predict`, `clv_model`, `clv_tracking` and the churn
+    /// functions: `bg_nbd`, `pareto_nbd`, `mbg_nbd`, or `auto` (not for the churn functions:
+    /// the lowest holdout RMSE when there is a holdout, else the lowest BIC).
     ltv_model: String = "bg_nbd".into(),
         key "ltv.model" | "model", default "`bg_nbd`", flag None,
         parse parse_transaction_model, show text;
+    /// Bootstrap intervals of `clv_predict` and `clv_model` at this level (strictly between 0
+    /// and 1, e.g. `0.9`); unset, none (`clv_parameters`: 0.95).
+    ltv_intervals: Option<f64> = None,
+        key "ltv.intervals" | "intervals", default "none", flag Some("intervals"),
+        parse parse_level, show optional_display;
+    /// Bootstrap replicates B of the intervals, 2..100000.
+    ltv_replicates: usize = crate::ltv::bootstrap::DEFAULT_REPLICATES,
+        key "ltv.replicates" | "replicates", default "`200`", flag Some("replicates"),
+        parse parse_replicates, show display;
+    /// How bootstrap intervals are read: `percentile`, `bias_corrected` or `bca`.
+    ltv_interval_method: crate::ltv::bootstrap::IntervalMethod = crate::ltv::bootstrap::IntervalMethod::Percentile,
+        key "ltv.interval_method" | "interval_method", default "`percentile`", flag Some("interval-method"),
+        parse parse_interval_method, show display;
+    /// The candidates of `clv_compare` and `model=auto`: transaction models, comma-separated;
+    /// unset, every transaction model.
+    ltv_models: Option<Vec<String>> = None,
+        key "ltv.models" | "models", default "`bg_nbd,pareto_nbd,mbg_nbd`", flag None,
+        parse parse_models, show |v: &Option<Vec<String>>| v.as_ref().map(|v| v.join(","));
+    /// The penalizer grid of `clv_compare`: each candidate is fitted with each λ ≥ 0,
+    /// comma-separated; unset, `fit.penalizer` alone.
+    ltv_penalizers: Option<Vec<f64>> = None,
+        key "ltv.penalizers" | "penalizers", default "`fit.penalizer`", flag None,
+        parse parse_penalizers, show thresholds;
+    /// The period of `clv_tracking` in days: `week` (7), `day` (1) or a number of days 1..366.
+    ltv_tracking_period: i64 = 7,
+        key "ltv.tracking_period" | "tracking_period", default "`week`", flag None,
+        parse parse_tracking_period, show display;
     /// `clv_predict` horizon in the BTYD time unit.
     ltv_horizon: f64 = 52.0,
         key "ltv.horizon" | "horizon", default "`52`", flag Some("horizon"),
@@ -523,18 +552,91 @@ fn parse_scheme(v: &str, _: &str) -> Result<String> {
     .to_string())
 }
 
-/// A transaction model of the registry, by name or alias; stored by its name.
+/// `ltv.model = 'auto'`: the model is chosen among the transaction models of the registry.
+pub const AUTO_MODEL: &str = "auto";
+
+/// A transaction model of the registry, by name or alias, stored by its name; or
+/// [`AUTO_MODEL`].
 fn parse_transaction_model(v: &str, _: &str) -> Result<String> {
     use crate::ltv::{Role, registry};
     let model = v.trim().to_ascii_lowercase();
     match registry::model_or_alias(&model) {
         Some(m) if m.has_role(Role::Transactions) => Ok(m.name().to_string()),
+        _ if model == AUTO_MODEL => Ok(model),
         _ => {
             let names: Vec<&str> = registry::models_with(Role::Transactions).map(|m| m.name()).collect();
-            let (last, init) = names.split_last().unwrap_or((&"", &[]));
-            plan_err!("model must be {} or {last}, got '{model}'", init.join(", "))
+            plan_err!("model must be {} or {AUTO_MODEL}, got '{model}'", names.join(", "))
         }
     }
+}
+
+/// Transaction models of the registry, comma-separated (names or aliases; stored by name).
+fn parse_models(v: &str, key: &str) -> Result<Option<Vec<String>>> {
+    let Some(v) = none_if_empty(v) else {
+        return Ok(None);
+    };
+    let models = v
+        .split(',')
+        .filter(|m| !m.trim().is_empty())
+        .map(|m| match parse_transaction_model(m, key)? {
+            m if m == AUTO_MODEL => plan_err!("{key}: list the models to compare, not '{AUTO_MODEL}'"),
+            m => Ok(m),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some(models))
+}
+
+fn parse_penalizers(v: &str, key: &str) -> Result<Option<Vec<f64>>> {
+    let Some(v) = none_if_empty(v) else {
+        return Ok(None);
+    };
+    let grid = v
+        .split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| parse_number(p, key))
+        .collect::<Result<Vec<_>>>()?;
+    if grid.is_empty() {
+        return plan_err!("{key} needs at least one number, e.g. '0,0.01,0.1'");
+    }
+    Ok(Some(grid))
+}
+
+fn parse_tracking_period(v: &str, key: &str) -> Result<i64> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "week" => Ok(7),
+        "day" => Ok(1),
+        other => match other.parse::<i64>() {
+            Ok(d) if (1..=366).contains(&d) => Ok(d),
+            _ => plan_err!(
+                "{key} must be week, day or a number of days from 1 to 366, got '{}'",
+                v.trim()
+            ),
+        },
+    }
+}
+
+/// An interval level strictly between 0 and 1; empty or `none`: no intervals.
+fn parse_level(v: &str, key: &str) -> Result<Option<f64>> {
+    let v = v.trim();
+    if v.is_empty() || v.eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    match v.parse::<f64>() {
+        Ok(l) if l > 0.0 && l < 1.0 => Ok(Some(l)),
+        _ => plan_err!("{key} must be a level strictly between 0 and 1 (e.g. 0.9), got '{v}'"),
+    }
+}
+
+fn parse_replicates(v: &str, key: &str) -> Result<usize> {
+    match v.trim().parse::<usize>() {
+        Ok(b) if (2..=100_000).contains(&b) => Ok(b),
+        _ => plan_err!("{key} must be a whole number from 2 to 100000, got '{v}'"),
+    }
+}
+
+fn parse_interval_method(v: &str, key: &str) -> Result<crate::ltv::bootstrap::IntervalMethod> {
+    crate::ltv::bootstrap::IntervalMethod::from_name(v)
+        .ok_or_else(|| plan_datafusion_err!("{key} must be percentile, bias_corrected or bca, got '{}'", v.trim()))
 }
 
 fn text(v: &str) -> Option<String> {
@@ -674,11 +776,13 @@ mod tests {
         assert_eq!(o.ltv_model, "mbg_nbd");
         o.set_option("model", "pareto_nbd").unwrap();
         assert_eq!(o.ltv_model, "pareto_nbd");
+        o.set_option("model", "Auto").unwrap();
+        assert_eq!(o.ltv_model, AUTO_MODEL);
         for rejected in ["gamma_gamma", "sbg", "weibull"] {
             let e = o.set_option("ltv.model", rejected).unwrap_err().to_string();
             assert!(
                 e.contains(&format!(
-                    "model must be bg_nbd, pareto_nbd or mbg_nbd, got '{rejected}'"
+                    "model must be bg_nbd, pareto_nbd, mbg_nbd or auto, got '{rejected}'"
                 )),
                 "{e}"
             );
@@ -723,7 +827,7 @@ mod tests {
             ("churn.btyd", "true"),
             ("rfm.lookback_days", "365"),
             ("kmeans.k", "8"),
-            ("kmeans.seed", "7"),
+            ("seed", "7"),
             ("churn.train_periods", "6"),
             ("churn.lambda", "0.03"),
             ("churn.high_risk", "0.85"),

@@ -51,7 +51,8 @@ use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::SessionContext;
 
 pub use api::{
-    BtydSummary, ChurnLabels, ChurnRisk, ClvPredict, CohortRetention, Lifecycle, Rfm, SegmentEvaluation, SegmentGrid,
+    BtydSummary, ChurnLabels, ChurnRisk, ClvCompare, ClvPredict, ClvTracking, CohortRetention, Lifecycle, Rfm,
+    SegmentEvaluation, SegmentGrid,
 };
 pub use config::{ClvOptions, Collapse, IdType, InvalidAmounts, Monetary, NegativeAmounts, TimeUnit};
 pub use error::{ClvError, ErrorKind};

@@ -121,18 +121,27 @@ pub fn functions() -> Vec<ClvFunction> {
         table::<udtf::rfm_clusters::RfmClustersTableFunction>(),
         table::<udtf::rfm_cluster_profiles::RfmClusterProfilesTableFunction>(),
         table::<udtf::segment_schemes::SegmentSchemesTableFunction>(),
+        table::<udtf::clv_parameters::ClvParametersTableFunction>(),
+        table::<udtf::clv_compare::ClvCompareTableFunction>(),
+        table::<udtf::clv_tracking::ClvTrackingTableFunction>(),
         ClvFunction::Window(rfm_score::rfm_score_udwf()),
+        ClvFunction::Window(ltv_intervals::ltv_intervals_udwf()),
     ];
-    out.extend(model_fit::model_fit_udafs().into_iter().map(ClvFunction::Aggregate));
     out.extend(
-        [
-            churn_auc::churn_auc_udaf(),
-            churn_metrics::churn_metrics_udaf(),
-            churn_model_fit::churn_model_fit_udaf(),
-            kmeans_fit::kmeans_fit_udaf(),
-            segmentation_score::segmentation_score_udaf(),
-        ]
-        .map(ClvFunction::Aggregate),
+        model_fit::model_fit_udafs()
+            .into_iter()
+            .chain(covariates_fit::covariates_fit_udafs())
+            .chain([
+                churn_auc::churn_auc_udaf(),
+                churn_metrics::churn_metrics_udaf(),
+                churn_model_fit::churn_model_fit_udaf(),
+                kmeans_fit::kmeans_fit_udaf(),
+                segmentation_score::segmentation_score_udaf(),
+                ltv_bootstrap::ltv_bootstrap_udaf(),
+                ltv_compare::ltv_compare_udaf(),
+                tracking_expected::tracking_expected_udaf(),
+            ])
+            .map(ClvFunction::Aggregate),
     );
     out.extend(
         model_predictions::model_prediction_udfs()
@@ -149,6 +158,9 @@ pub fn functions() -> Vec<ClvFunction> {
                 clv_check::clv_check_udf(),
                 kmeans_assign::kmeans_assign_udf(),
                 clv_cutoff_features::clv_cutoff_features_udf(),
+                dert::dert_udf(),
+                customer_model::customer_model_udf(),
+                likelihood_ratio_test::likelihood_ratio_test_udf(),
             ])
             .map(ClvFunction::Scalar),
     );

@@ -6,8 +6,8 @@ mod common;
 use clv_core::churn::Period;
 use clv_core::plan::report::PolicyReport;
 use clv_core::{
-    BtydSummary, ChurnLabels, ChurnRisk, ClvPredict, CohortRetention, Collapse, Lifecycle, NegativeAmounts, Rfm,
-    SchemeRegistry, ScoreMethod, SegmentEvaluation, SegmentGrid, TimeUnit,
+    BtydSummary, ChurnLabels, ChurnRisk, ClvCompare, ClvPredict, ClvTracking, CohortRetention, Collapse, Lifecycle,
+    NegativeAmounts, Rfm, SchemeRegistry, ScoreMethod, SegmentEvaluation, SegmentGrid, TimeUnit,
 };
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::util::pretty::pretty_format_batches;
@@ -322,6 +322,51 @@ async fn segment_evaluation_tuning_migration_and_clusters() -> Result<()> {
         .collect();
     assert_eq!(shown, labels);
     Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clv_parameters_compare_and_tracking() -> Result<()> {
+    let ctx = context().await?;
+    let parameters = ClvPredict::new()
+        .calibration_end("1997-09-30")
+        .customer_column("master_customer_id")
+        .intervals(0.8)
+        .replicates(10)
+        .seed(3)
+        .interval_method(clv_core::ltv::bootstrap::IntervalMethod::BiasCorrected);
+    same(
+        &ctx,
+        parameters.parameters(&ctx, "sample").await?,
+        "SELECT * FROM clv_parameters('sample', '1997-09-30', 'customer_column=master_customer_id', \
+         'intervals=0.8', 'replicates=10', 'seed=3', 'interval_method=bias_corrected')",
+    )
+    .await?;
+    let compare = ClvCompare::new()
+        .calibration_end("1997-09-30")
+        .holdout_end("1998-06-30")
+        .customer_column("master_customer_id")
+        .candidates(&["bg_nbd", "pareto_nbd"])
+        .penalizers(&[0.0, 0.01]);
+    same(
+        &ctx,
+        compare.dataframe(&ctx, "sample").await?,
+        "SELECT * FROM clv_compare('sample', '1997-09-30', '1998-06-30', 'customer_column=master_customer_id', \
+         'models=bg_nbd,pareto_nbd', 'penalizers=0,0.01')",
+    )
+    .await?;
+    let tracking = ClvTracking::new()
+        .calibration_end("1997-09-30")
+        .holdout_end("1998-06-30")
+        .tracking_period(28)
+        .customer_column("master_customer_id")
+        .model("mbg_nbd");
+    same(
+        &ctx,
+        tracking.dataframe(&ctx, "sample").await?,
+        "SELECT * FROM clv_tracking('sample', '1997-09-30', '1998-06-30', 28, 'customer_column=master_customer_id', \
+         'model=mbg_nbd')",
+    )
+    .await
 }
 
 /// Every table function of the registry is compared with its builder above.

@@ -492,7 +492,7 @@ async fn errors_name_the_function_and_the_problem() -> Result<()> {
         (
             "SELECT * FROM clv_model('sample', '1997-09-30', 'model=weibull', 'customer_column=master_customer_id')"
                 .to_string(),
-            "clv_model: argument 3 ('model'): model must be bg_nbd, pareto_nbd or mbg_nbd, got 'weibull'",
+            "clv_model: argument 3 ('model'): model must be bg_nbd, pareto_nbd, mbg_nbd or auto, got 'weibull'",
         ),
         (
             "SELECT * FROM clv_predict('no_such_table')".to_string(),

@@ -229,7 +229,7 @@ async fn clusters(global: &GlobalArgs, args: ClustersArgs) -> Result<()> {
     let o = crate::session::options(&job.ctx);
     job.note(format!(
         "k-means of {} with k = {}, seed {}: log1p(recency), ln(frequency), log1p(monetary), standardised; centroids in raw units (geometric-type means), means arithmetic",
-        job.input.label, o.kmeans_k, o.kmeans_seed
+        job.input.label, o.kmeans_k, o.seed
     ));
     output::print_table("Clusters", &profiles)
 }

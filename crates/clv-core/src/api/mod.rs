@@ -28,6 +28,9 @@
 //! | `segment_series(source [, cutoffs])` | [`SegmentEvaluation::series`] |
 //!
 //! `segment_schemes([name])` has no builder: [`crate::SchemeRegistry`] holds the same rules.
+//! | `clv_parameters(source [, calibration_end])` | [`ClvPredict::parameters`] |
+//! | `clv_compare(source, calibration_end [, holdout_end])` | [`ClvCompare::dataframe`] |
+//! | `clv_tracking(source, calibration_end [, holdout_end [, tracking_period]])` | [`ClvTracking::dataframe`] |
 //!
 //! A positional argument is a setter of the same name; every `'name=value'` argument is
 //! [`Rfm::option`] (on every builder) or its typed setter. Options left unset come from the
@@ -45,7 +48,7 @@ pub use btyd::BtydSummary;
 pub use churn::{ChurnLabels, ChurnRisk};
 pub use cohort::CohortRetention;
 pub use lifecycle::Lifecycle;
-pub use ltv::ClvPredict;
+pub use ltv::{ClvCompare, ClvPredict, ClvTracking};
 pub use rfm::Rfm;
 pub use segment::{SegmentEvaluation, SegmentGrid};
 

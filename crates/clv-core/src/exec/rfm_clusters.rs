@@ -5,7 +5,7 @@
 //! over the recency, frequency and monetary values `rfm()` computes with the same options
 //! (as-of date, data policies, `monetary`, `lookback_days`); the customers reach the kernel in
 //! customer-id order, so the clusters do not depend on partitioning or row order. The model
-//! is [`crate::ltv::kmeans`] with `k` (option `kmeans.k`, default 5), its seed (`kmeans.seed`,
+//! is [`crate::ltv::kmeans`] with `k` (option `kmeans.k`, default 5), its seed (`seed`,
 //! default 0) and 10 starts.
 
 use std::sync::Arc;
@@ -232,7 +232,7 @@ pub(crate) fn clusters_table(source: LogicalPlan, o: &ClvOptions, output: Cluste
     };
     let job = ClustersJob {
         k: o.kmeans_k,
-        seed: o.kmeans_seed,
+        seed: o.seed,
         lookback_days: o.rfm_lookback_days,
         as_of: o.as_of,
         orders: order_count(o, name)?,

@@ -37,7 +37,7 @@ pub fn segmentation(o: &ClvOptions, schemes: &SchemeRegistry) -> Result<Segmenta
         "recency" => Some(Labeller::Recency),
         "kmeans" => Some(Labeller::KMeans {
             k: o.kmeans_k,
-            seed: o.kmeans_seed,
+            seed: o.seed,
         }),
         _ => None,
     };
@@ -454,7 +454,7 @@ impl GridArgs {
                 })?,
                 None => vec![o.kmeans_k],
             },
-            seed: o.kmeans_seed,
+            seed: o.seed,
             monetary: o.rfm_monetary,
             thresholds: [
                 o.rfm_recency_thresholds.clone(),

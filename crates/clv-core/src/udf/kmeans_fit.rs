@@ -5,7 +5,7 @@
 //! RFM columns get the default transforms of the kernel ([`crate::ltv::kmeans::Feature::rfm`]):
 //! `recency_days` → `log1p`, `frequency` → `ln` (frequency must be ≥ 1), `monetary` →
 //! `log1p(max(·, 0))`; any other column is used as it is. Every feature is standardised (mean
-//! 0, population standard deviation 1). Seed: the session's `clv.kmeans.seed` (default 0);
+//! 0, population standard deviation 1). Seed: the session's `clv.seed` (default 0);
 //! 10 k-means++ starts, the lowest inertia kept.
 //!
 //! The rows reach the kernel sorted by their feature values, so the fit does not depend on
@@ -209,7 +209,7 @@ impl AggregateUDFImpl for KMeansFit {
             );
             if !has_seed {
                 let o = ClvOptions::from_session_config(info.config_options());
-                f.params.args.insert(1, lit(format!("{SEED_PREFIX}{}", o.kmeans_seed)));
+                f.params.args.insert(1, lit(format!("{SEED_PREFIX}{}", o.seed)));
             }
             Ok(Expr::AggregateFunction(f))
         }))

@@ -402,7 +402,7 @@ pub async fn clusters(job: &Job) -> Result<Section> {
     ]));
     s.para(&format!(
         "K-means (k = {}, seed {}, best of 10 k-means++ starts) on log1p(recency), ln(frequency) and log1p(monetary), each standardised; clusters are numbered by value (0 the most valuable) and named from their recency, frequency and spend levels.",
-        o.kmeans_k, o.kmeans_seed
+        o.kmeans_k, o.seed
     ));
     let (n, share, mm) = (
         f64s(&profiles, "customers")?,
