@@ -264,7 +264,7 @@ pub fn predict_query(
     ];
     let mut summary = format!("btyd_summary({source})");
     if let Some(iv) = intervals {
-        let mut args = vec!["customer_id", "x", "t_x", "t"].join(", ");
+        let mut args = ["customer_id", "x", "t_x", "t"].join(", ");
         if spend.is_some() {
             args.push_str(", monetary");
         }

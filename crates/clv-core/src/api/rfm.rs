@@ -92,7 +92,7 @@ impl Rfm {
 impl Rfm {
     /// Frequency and monetary over the last `days` days (SQL option `lookback_days`).
     pub fn lookback_days(self, days: u32) -> Self {
-        self.set("lookback_days", &days.to_string())
+        self.set("lookback_days", days.to_string())
     }
 
     /// Each customer's k-means cluster (SQL `rfm_clusters`, with `k` and `seed` from the

@@ -210,16 +210,17 @@ impl SegmentScheme {
             {
                 return plan_err!("{at}: range fm = [{lo}, {hi}] must satisfy lo <= hi");
             }
-            if let Some([lo, hi]) = rule.total {
-                if lo > hi || lo < 3 || u16::from(hi) > 3 * u16::from(levels) {
-                    return plan_err!(
-                        "{at}: range total = [{lo}, {hi}] must satisfy 3 <= lo <= hi <= {}",
-                        3 * u16::from(levels)
-                    );
-                }
+            if let Some([lo, hi]) = rule.total
+                && (lo > hi || lo < 3 || u16::from(hi) > 3 * u16::from(levels))
+            {
+                return plan_err!(
+                    "{at}: range total = [{lo}, {hi}] must satisfy 3 <= lo <= hi <= {}",
+                    3 * u16::from(levels)
+                );
             }
             if let Some([lo, hi]) = rule.weighted {
-                if !(lo <= hi) {
+                // Also refused when either bound is NaN.
+                if lo.partial_cmp(&hi).is_none_or(|o| o == std::cmp::Ordering::Greater) {
                     return plan_err!("{at}: range weighted = [{lo}, {hi}] must satisfy lo <= hi");
                 }
                 if d.weights.is_none() {
@@ -229,10 +230,10 @@ impl SegmentScheme {
                 }
             }
         }
-        if let Some(w) = d.weights {
-            if w.iter().any(|x| !x.is_finite() || *x < 0.0) || w.iter().sum::<f64>() <= 0.0 {
-                return plan_err!("segment scheme '{name}': weights {w:?} must be finite, >= 0 and not all 0");
-            }
+        if let Some(w) = d.weights
+            && (w.iter().any(|x| !x.is_finite() || *x < 0.0) || w.iter().sum::<f64>() <= 0.0)
+        {
+            return plan_err!("segment scheme '{name}': weights {w:?} must be finite, >= 0 and not all 0");
         }
         let mut labels: Vec<String> = vec![];
         let mut index_of = |label: &str| -> u16 {

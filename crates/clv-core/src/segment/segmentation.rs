@@ -162,15 +162,15 @@ impl Segmentation {
                 }
             }
         }
-        if let Labeller::KMeans { k, .. } = self.labeller {
-            if !(1..=100).contains(&k) {
-                return plan_err!("k must be between 1 and 100, got {k}");
-            }
+        if let Labeller::KMeans { k, .. } = self.labeller
+            && !(1..=100).contains(&k)
+        {
+            return plan_err!("k must be between 1 and 100, got {k}");
         }
-        if let Some(n) = self.lookback_days {
-            if n <= 0 {
-                return plan_err!("lookback_days must be a positive number of days, got {n}");
-            }
+        if let Some(n) = self.lookback_days
+            && n <= 0
+        {
+            return plan_err!("lookback_days must be a positive number of days, got {n}");
         }
         Ok(())
     }
