@@ -16,6 +16,9 @@ const LAYERS: &[&[&str]] = &[
     &["rfm", "churn"],
     // The `clv.` session options.
     &["config"],
+    // Segment-evaluation kernels: the purchase panel, labellers, metrics, grids and value
+    // concentration (pure computations; they read option enums such as `Monetary`).
+    &["segment"],
     // Row-level SQL functions.
     &["udf"],
     // Logical plans, and reading inputs (transaction sources, segment scheme files).

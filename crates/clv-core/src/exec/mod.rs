@@ -1,3 +1,11 @@
-//! Physical operators: the fused per-customer `rfm()` operator.
+//! Physical operators: the fused per-customer `rfm()` operator, and the purchase-panel operator
+//! ([`panel_exec`]) with the jobs that run on it: segment evaluation and tuning
+//! ([`segment_eval`]), migration and series ([`segment_moves`]), k-means clusters
+//! ([`rfm_clusters`]) and value concentration ([`value_concentration`]).
 
+pub mod panel_exec;
+pub mod rfm_clusters;
 pub mod rfm_exec;
+pub mod segment_eval;
+pub mod segment_moves;
+pub mod value_concentration;

@@ -70,6 +70,7 @@ pub fn fused_rfm_supported(source: &LogicalPlan, o: &ClvOptions) -> Result<bool>
     if !o.rfm_fused
         || o.order_column.is_some()
         || o.collapse.is_some_and(|c| c != Collapse::None)
+        || o.rfm_lookback_days.is_some()
         || o.id_type != crate::config::IdType::Auto
     {
         return Ok(false);
@@ -372,7 +373,7 @@ async fn aggregate(
 
 /// `batch` without the rows whose amount (column `a`, `Float32` or `Float64`) is null, NaN or
 /// infinite; the batch itself, uncopied, when there are none (one vectorised pass).
-fn valid_amount_rows(batch: RecordBatch, a: usize) -> Result<RecordBatch> {
+pub(crate) fn valid_amount_rows(batch: RecordBatch, a: usize) -> Result<RecordBatch> {
     /// The rows to keep, or `None` when every amount is present and finite.
     fn keep_rows<T: Copy>(values: &[T], nulls: Option<&NullBuffer>, finite: fn(T) -> bool) -> Option<BooleanArray> {
         let nulls = nulls.filter(|n| n.null_count() > 0);
@@ -452,7 +453,7 @@ fn round_small(y: f64) -> i64 {
 /// `CAST(amount AS exact)` gives, and which are present. Floats are scaled by 10^s, rounded
 /// half away from zero and checked against the precision inline (the cast kernel's own
 /// formula); decimals of the same scale are copied; anything else goes through the cast.
-fn exact_amounts(
+pub(crate) fn exact_amounts(
     amounts: &ArrayRef,
     exact: &DataType,
     column: &str,
