@@ -23,6 +23,7 @@
 
 use std::sync::{Arc, LazyLock};
 
+use crate::common::constant::constant;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, ListArray, StringArray, StructArray,
 };
@@ -32,7 +33,6 @@ use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, Signature, Volatility};
-use datafusion::physical_expr::expressions::Literal;
 
 use crate::common::doc::{AGGREGATE, doc};
 use crate::ltv::logistic::DEFAULT_LAMBDA;
@@ -166,7 +166,7 @@ fn options(exprs: &[Arc<dyn datafusion::physical_expr::PhysicalExpr>], first: us
         .lambda(DEFAULT_LAMBDA)
         .require_convergence(false);
     for e in &exprs[first..] {
-        let text = match e.downcast_ref::<Literal>().map(|l| l.value()) {
+        let text = match constant(e) {
             Some(ScalarValue::Utf8(Some(t)) | ScalarValue::Utf8View(Some(t)) | ScalarValue::LargeUtf8(Some(t))) => t,
             _ => return plan_err!("{NAME}: options must be constant texts 'name=value'; usage: {USAGE}"),
         };

@@ -18,6 +18,7 @@
 
 use std::sync::{Arc, LazyLock};
 
+use crate::common::constant::constant;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, ListArray, ListBuilder, StringArray,
     StringBuilder, StructArray,
@@ -30,7 +31,6 @@ use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, Expr, Signature, Volatility, lit,
 };
-use datafusion::physical_expr::expressions::Literal;
 
 use crate::common::doc::{SEGMENTATION, doc};
 use crate::config::ClvOptions;
@@ -140,7 +140,7 @@ impl AggregateUDFImpl for KMeansFit {
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
         let list = DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true)));
-        let features = args.input_fields.len().saturating_sub(2);
+        let features = args.input_fields.len().saturating_sub(first_feature(args.input_fields));
         let mut f: Vec<FieldRef> = (0..features)
             .map(|i| {
                 Arc::new(Field::new(
@@ -159,12 +159,8 @@ impl AggregateUDFImpl for KMeansFit {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        let literal = |i: usize| {
-            args.exprs
-                .get(i)
-                .and_then(|e| e.downcast_ref::<Literal>())
-                .map(|l| l.value().clone())
-        };
+        let literal = |i: usize| args.exprs.get(i).and_then(constant);
+        let first = first_feature(args.expr_fields);
         let k = match literal(0) {
             Some(ScalarValue::Int64(Some(k))) if (1..=100).contains(&k) => k as usize,
             other => {
@@ -175,6 +171,9 @@ impl AggregateUDFImpl for KMeansFit {
             }
         };
         let seed = match literal(1) {
+            // No seed argument: no simplify pass inserted the session's (a host that loaded
+            // clv through datafusion-ffi does not run it), so the option's default.
+            _ if first == 1 => ClvOptions::default().seed,
             Some(ScalarValue::Utf8(Some(text))) => {
                 let v = text.strip_prefix(SEED_PREFIX).unwrap_or(&text);
                 v.trim()
@@ -183,7 +182,7 @@ impl AggregateUDFImpl for KMeansFit {
             }
             _ => return plan_err!("{USAGE}"),
         };
-        let features = args.expr_fields[2..]
+        let features = args.expr_fields[first..]
             .iter()
             .map(|f| feature_of_column(f.name()))
             .collect::<Vec<_>>();
@@ -193,6 +192,7 @@ impl AggregateUDFImpl for KMeansFit {
         Ok(Box::new(KMeansAccumulator {
             k,
             seed,
+            first,
             features,
             values: vec![],
             skipped: 0,
@@ -216,10 +216,21 @@ impl AggregateUDFImpl for KMeansFit {
     }
 }
 
+/// The index of the first feature among the arguments: 2 after `k` and the seed text that
+/// simplify inserts, 1 when the seed is missing (features are numeric, the seed is text).
+fn first_feature(fields: &[FieldRef]) -> usize {
+    match fields.get(1).map(|f| f.data_type()) {
+        Some(DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8) => 2,
+        _ => 1,
+    }
+}
+
 #[derive(Debug)]
 struct KMeansAccumulator {
     k: usize,
     seed: u64,
+    /// The index of the first feature argument (after `k` and the seed, when given).
+    first: usize,
     features: Vec<Feature>,
     /// Row-major values of the rows without nulls.
     values: Vec<f64>,
@@ -253,7 +264,10 @@ fn exec(e: impl std::fmt::Display) -> DataFusionError {
 
 impl Accumulator for KMeansAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let features: Vec<&Float64Array> = values[2..].iter().map(|v| v.as_primitive::<Float64Type>()).collect();
+        let features: Vec<&Float64Array> = values[self.first..]
+            .iter()
+            .map(|v| v.as_primitive::<Float64Type>())
+            .collect();
         for i in 0..values[0].len() {
             if features.iter().any(|f| f.is_null(i)) {
                 self.skipped += 1;

@@ -9,11 +9,11 @@
 
 use std::sync::Arc;
 
+use crate::common::constant::constant;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::datatypes::{DataType, FieldRef, Int64Type, UInt64Type};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_datafusion_err, plan_err};
 use datafusion::logical_expr::{Expr, lit};
-use datafusion::physical_expr::expressions::Literal;
 use datafusion::physical_plan::PhysicalExpr;
 
 use crate::config::{ClvOptions, parse_time_unit};
@@ -221,7 +221,7 @@ impl LtvArgs {
         // Session defaults first, so that explicit arguments win whatever their position.
         let mut texts = vec![];
         for e in exprs {
-            let Some(text) = e.downcast_ref::<Literal>().and_then(|l| text_of(l.value())) else {
+            let Some(text) = constant(e).and_then(|v| text_of(&v)) else {
                 return plan_err!("{function}: options must be constant text 'name=value', got {e}");
             };
             texts.push(text);

@@ -36,6 +36,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
+use crate::common::constant::constant;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, ListArray, StringArray, StructArray,
 };
@@ -47,7 +48,6 @@ use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, Expr, Signature, Volatility, lit,
 };
-use datafusion::physical_expr::expressions::Literal;
 
 use crate::common::doc::{AGGREGATE, doc};
 use crate::config::ClvOptions;
@@ -283,7 +283,7 @@ impl AggregateUDFImpl for ModelFit {
         let penalizer_at = n + 1 + usize::from(k.time_unit);
         let penalizer = match args.exprs.get(penalizer_at) {
             None => 0.0,
-            Some(e) => match e.downcast_ref::<Literal>().map(|l| l.value()) {
+            Some(e) => match constant(e).as_ref() {
                 Some(ScalarValue::Float64(Some(p))) if p.is_finite() && *p >= 0.0 => *p,
                 Some(ScalarValue::Float64(None)) | Some(ScalarValue::Null) => 0.0,
                 other => {
@@ -314,12 +314,12 @@ impl AggregateUDFImpl for ModelFit {
                 self.null_without_repeats,
             )));
         };
-        let Some(ScalarValue::Utf8(Some(text))) = e.downcast_ref::<Literal>().map(|l| l.value()) else {
+        let Some(ScalarValue::Utf8(Some(text))) = constant(e) else {
             return plan_err!("{}: time_unit must be a constant: day, week or month", k.fit_function);
         };
         let (given, is_default) = match text.strip_suffix(SESSION_DEFAULT) {
             Some(unit) => (crate::config::parse_time_unit(unit)?, true),
-            None => (crate::config::parse_time_unit(text)?, false),
+            None => (crate::config::parse_time_unit(&text)?, false),
         };
         // The unit btyd_summary wrote on its time columns wins over the session default and must
         // agree with an explicit argument: a month-based summary is never fitted as weeks.

@@ -10,6 +10,7 @@
 
 use std::sync::{Arc, LazyLock};
 
+use crate::common::constant::constant;
 use datafusion::arrow::array::{ArrayRef, AsArray, Int32Array};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
@@ -18,7 +19,6 @@ use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowFunctionS
 use datafusion::logical_expr::{
     Documentation, Expr, PartitionEvaluator, Signature, Volatility, WindowUDF, WindowUDFImpl, lit,
 };
-use datafusion::physical_expr::expressions::Literal;
 use datafusion::physical_plan::PhysicalExpr;
 
 use crate::common::doc::{WINDOW, doc};
@@ -47,8 +47,8 @@ pub fn rfm_score_udwf() -> Arc<WindowUDF> {
 }
 
 fn literal(e: &Arc<dyn PhysicalExpr>, what: &str) -> Result<ScalarValue> {
-    match e.downcast_ref::<Literal>() {
-        Some(l) => Ok(l.value().clone()),
+    match constant(e) {
+        Some(value) => Ok(value),
         None => plan_err!("rfm_score: {what} must be a constant, not a column or expression"),
     }
 }

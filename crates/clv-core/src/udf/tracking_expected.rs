@@ -21,7 +21,6 @@ use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, Signature, Volatility};
-use datafusion::physical_expr::expressions::Literal;
 
 use super::ltv_args::{list_of_rows, list_type};
 use super::model_arg::{check_model_type, read_models};
@@ -106,8 +105,8 @@ impl AggregateUDFImpl for TrackingExpected {
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         let constant = |i: usize, what: &str| -> Result<i64> {
-            match args.exprs[i].downcast_ref::<Literal>().map(|l| l.value()) {
-                Some(ScalarValue::Int64(Some(v))) => Ok(*v),
+            match crate::common::constant::constant(&args.exprs[i]) {
+                Some(ScalarValue::Int64(Some(v))) => Ok(v),
                 _ => plan_err!("{NAME}: {what} must be a constant whole number of days"),
             }
         };
