@@ -20,6 +20,12 @@ CALIBRATION_END = "1997-09-30"
 QUERIES = {
     "rfm": "SELECT * FROM rfm('orders') ORDER BY customer_id",
     "bgnbd_fit": f"SELECT bgnbd_fit(x, t_x, t) AS fit FROM btyd_summary('orders', '{CALIBRATION_END}')",
+    "bgnbd_predictions": (
+        f"WITH s AS (SELECT * FROM btyd_summary('orders', '{CALIBRATION_END}')), "
+        "m AS (SELECT bgnbd_fit(x, t_x, t) AS m FROM s) "
+        "SELECT s.customer_id, p_alive(m.m, x, t_x, t) AS p_alive, "
+        "expected_purchases(m.m, 39, x, t_x, t) AS purchases_39 FROM s CROSS JOIN m ORDER BY s.customer_id"
+    ),
     "clv_model": f"SELECT * FROM clv_model('orders', '{CALIBRATION_END}')",
     "clv_predict": f"SELECT * FROM clv_predict('orders', '{CALIBRATION_END}', 39) ORDER BY customer_id",
     "btyd_summary": f"SELECT * FROM btyd_summary('orders', '{CALIBRATION_END}', 'week', '1998-06-30') ORDER BY customer_id",
