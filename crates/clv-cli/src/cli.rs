@@ -68,6 +68,9 @@ pub struct GlobalArgs {
     /// (its executors need the clv functions: run clv-scheduler and clv-executor; see docs/distributed.md).
     #[arg(long, global = true, value_name = "URL")]
     pub cluster: Option<String>,
+    /// Partitions to plan each query with [default: the number of cores]; the output is the same, byte for byte, at any number.
+    #[arg(long, global = true, value_name = "N")]
+    pub partitions: Option<usize>,
 }
 
 #[derive(Subcommand)]

@@ -47,7 +47,7 @@ impl Job {
                 "--cluster needs an input PATH that every executor can read (the bundled sample exists only in this process), e.g. clv --cluster df://host:50050 rfm /data/orders/",
             ));
         }
-        let ctx = session::context(global.config.as_deref(), global.cluster.as_deref()).await?;
+        let ctx = session::context(global).await?;
         session::set_options(&ctx, &input.contract.options(), "")?;
         session::set_options(&ctx, options, "")?;
         let time_column = session::options(&ctx).time_column;

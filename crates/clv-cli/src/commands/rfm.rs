@@ -40,7 +40,11 @@ pub async fn run(global: &GlobalArgs, args: RfmArgs) -> Result<()> {
     args.view.output.check()?;
     let src = job.source();
     let result = job
-        .sql_registered("RFM scores", &format!("SELECT * FROM rfm({src})"), "rfm_result")
+        .sql_registered(
+            "RFM scores",
+            &format!("SELECT * FROM rfm({src}) ORDER BY customer_id"),
+            "rfm_result",
+        )
         .await?;
     output::warn_if_empty(&result, "RFM result");
     let emitted = output::emit(&result, &args.view.output, job.quiet)?;
