@@ -116,6 +116,40 @@ impl Job {
         format!("'{}'", self.input.table.replace('\'', "''"))
     }
 
+    /// Warns on stderr (unless `--quiet`) when a per-customer result is empty, naming the likely
+    /// cause from the data-policy counts; the output is still written, with its columns.
+    pub async fn warn_if_empty(&self, batches: &[RecordBatch], what: &str) -> Result<()> {
+        use clv::rfm::diagnostics::{EmptyCounts, empty};
+        if self.quiet || crate::output::rows(batches) > 0 {
+            return Ok(());
+        }
+        let report = clv::prelude::PolicyReport::from_batches(
+            &self
+                .sql(
+                    "data policies",
+                    &format!("SELECT * FROM clv_policy_report({})", self.source()),
+                )
+                .await?,
+        )?;
+        let counts = EmptyCounts {
+            rows_read: report.rows_read,
+            after_as_of: report.after_as_of,
+            null_customer_or_time: report.null_customer_or_time,
+            invalid_amount: report.invalid_amount,
+        };
+        if let Some(d) = empty(what, 0, counts, report.as_of.as_deref()) {
+            self.warn(d);
+        }
+        Ok(())
+    }
+
+    /// Prints a warning on stderr unless `--quiet`.
+    pub fn warn(&self, text: impl std::fmt::Display) {
+        if !self.quiet {
+            eprintln!("warning: {text}");
+        }
+    }
+
     /// Prints a note on stderr unless `--quiet`.
     pub fn note(&self, text: impl AsRef<str>) {
         if !self.quiet {
