@@ -14,7 +14,12 @@ fn outputs(dir: &std::path::Path, name: &str, args: &[&str]) -> Vec<Vec<u8>> {
         .enumerate()
         .map(|(i, p)| {
             let out = dir.join(format!("{name}-{i}")).to_str().unwrap().to_string();
-            let args: Vec<String> = [&["-q", "--partitions", p][..], args]
+            // `*_view` cases compare the terminal view (stdout without --quiet).
+            let mut flags = vec!["--partitions", p];
+            if !name.ends_with("_view") {
+                flags.push("-q");
+            }
+            let args: Vec<String> = [&flags[..], args]
                 .concat()
                 .iter()
                 .map(|a| a.replace("{out}", &out))
@@ -71,6 +76,8 @@ stable_tests! {
     rfm_stdout_json: ["rfm", SAMPLE, "--format", "json"],
     rfm_stdout_table: ["rfm", SAMPLE, "--format", "table"],
     rfm_view: ["rfm", SAMPLE, "--scheme", "rfm11"],
+    summary_view: ["summary", SAMPLE],
+    churn_labels_view: ["churn", "labels", SAMPLE, "--cutoffs", "1997-09-30", "--btyd"],
     rfm_kmeans: ["rfm", SAMPLE, "--scheme", "kmeans", "--out", "{out}.csv"],
     summary: ["summary", SAMPLE, "--holdout-end", "1998-06-30", "--calibration-end", "1997-09-30", "--out", "{out}.csv"],
     cohorts: ["cohorts", SAMPLE, "--out", "{out}.csv"],
