@@ -10,8 +10,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$clv" report --out "$tmp/cdnow.html" --quiet
 chrome=(chromium --headless --no-sandbox --disable-gpu --no-first-run --hide-scrollbars "--user-data-dir=$tmp/profile")
-"${chrome[@]}" --window-size=1280,2200 "--screenshot=$out/summary-1280.png" "file://$tmp/cdnow.html"
-"${chrome[@]}" --no-pdf-header-footer "--print-to-pdf=$tmp/cdnow.pdf" "file://$tmp/cdnow.html"
+"${chrome[@]}" --window-size=1280,2200 "--screenshot=$out/summary-1280.png" "file://$tmp/cdnow.html" 2>/dev/null
+"${chrome[@]}" --no-pdf-header-footer "--print-to-pdf=$tmp/cdnow.pdf" "file://$tmp/cdnow.html" 2>/dev/null
 pdftoppm -png -r 70 -f 1 -l 2 "$tmp/cdnow.pdf" "$tmp/page"
 for i in 1 2; do
   cp "$tmp/page-$i.png" "$out/print-page-$i.png" 2>/dev/null || cp "$tmp/page-0$i.png" "$out/print-page-$i.png"

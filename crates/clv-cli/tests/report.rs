@@ -883,19 +883,28 @@ fn no_text_leaves_its_chart_in_chromium_with_chinese_and_long_labels() {
     let scheme_file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/long_labels_scheme.toml");
     for (name, extra) in [
         ("cn8", vec!["--scheme", "cn8"]),
+        // As of mid-June: the last month is partial.
         (
             "long_labels",
-            vec!["--scheme-file", scheme_file, "--scheme", "long_labels"],
+            vec![
+                "--scheme-file",
+                scheme_file,
+                "--scheme",
+                "long_labels",
+                "--as-of",
+                "1998-06-15",
+            ],
         ),
     ] {
         let out = dir.join(format!("{name}.html"));
+        let holdout_end = if name == "cn8" { "1998-06-30" } else { "1998-06-14" };
         let mut args = vec![
             "report",
             SAMPLE,
             "--calibration-end",
             "1997-09-30",
             "--holdout-end",
-            "1998-06-30",
+            holdout_end,
             "--out",
             out.to_str().unwrap(),
         ];
@@ -906,6 +915,32 @@ fn no_text_leaves_its_chart_in_chromium_with_chinese_and_long_labels() {
     let html = std::fs::read_to_string(&reports[2].1).unwrap();
     assert!(html.contains("Customers who bought recently and often!") && html.contains("近期频繁购买且消费金额很高"));
     assert!(html.contains("<h1>Customer value report: cdnow_sample.parquet</h1>"));
+    // The partial June 1998 (data to the 14th): starred in the monthly charts, outlined in each
+    // cohort triangle (the sample's three cohorts, January to March 1997, each have a June cell).
+    for label in ["Active customers by month", "Revenue by month"] {
+        let c = chart(&html, label);
+        assert!(c.contains(">1998-06*</text>"), "{label}");
+        assert!(
+            caption(c).contains("The last month (1998-06*) is partial: the data end on 1998-06-14."),
+            "{}",
+            caption(c)
+        );
+    }
+    for label in ["Cohort retention triangle", "Revenue retention"] {
+        let partial: Vec<String> = tooltips(chart(&html, label))
+            .into_iter()
+            .filter(|t| t.ends_with(" (partial period)"))
+            .collect();
+        assert_eq!(partial.len(), 3, "{label}: {partial:?}");
+        for (cohort, offset) in [("1997-01-01", 17), ("1997-02-01", 16), ("1997-03-01", 15)] {
+            assert!(
+                partial
+                    .iter()
+                    .any(|t| t.starts_with(&format!("{cohort} (")) && t.contains(&format!(" × {offset}: "))),
+                "{label}: {cohort} {partial:?}"
+            );
+        }
+    }
     let cn8 = std::fs::read_to_string(&reports[1].1).unwrap();
     assert!(cn8.contains("一般挽留客户") && cn8.contains("Scores 1 (worst) to 2 (best)"));
     for (name, file) in &reports {
