@@ -80,6 +80,22 @@ pub(crate) fn huge_amount_message(column: &str) -> String {
     )
 }
 
+/// The error of `invalid_amounts = 'error'` for the amount column `column`.
+pub(crate) fn invalid_amount_message(column: &str) -> String {
+    format!(
+        "amount column '{column}' has a null, NaN or infinite value and invalid_amounts = 'error'; \
+         use invalid_amounts = 'exclude' to drop and count such rows"
+    )
+}
+
+/// The error of `negative_amounts = 'error'` for the amount column `column`.
+pub(crate) fn negative_amount_message(column: &str) -> String {
+    format!(
+        "amount column '{column}' has a negative value and negative_amounts = 'error'; \
+         use negative_amounts = 'net' (refunds reduce monetary) or 'exclude'"
+    )
+}
+
 /// The exact total of the amount column `column` of `builder` (over the rows of `filter`):
 /// summed in Decimal256 (which no realistic number of rows can overflow, where a Decimal128
 /// sum wraps around silently) and brought back to its Decimal128 type, an error (not a wrong
@@ -282,31 +298,12 @@ pub(crate) fn project_contract(
 /// Applies the data policies; one row per valid transaction with columns
 /// `customer_id, __clv_time, __clv_day, __clv_amount, __clv_purchase [, __clv_order]`.
 pub fn prepare(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalPlan> {
-    prepare_amounts(source, o, Amounts::Exact)
-}
-
-/// How [`prepare_amounts`] hands over `__clv_amount`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Amounts {
-    /// In its exact type ([`exact_amount_type`]), as [`prepare`] does.
-    Exact,
-    /// As in the source, for an operator that converts each value itself, exactly as the cast
-    /// would.
-    AsInSource,
-    /// As in the source, with the rows whose amount is null, NaN or infinite left in: the
-    /// operator drops them itself (`invalid_amounts = 'exclude'` only; with `'error'` the
-    /// check stays in the plan).
-    Unchecked,
-}
-
-/// [`prepare`], with `__clv_amount` handed over as `amounts` says.
-pub(crate) fn prepare_amounts(source: LogicalPlan, o: &ClvOptions, amounts: Amounts) -> Result<LogicalPlan> {
     let (builder, types, c) = project_contract(source, o)?;
     let customer = ident(CUSTOMER);
     let amount = ident(RAW_AMOUNT);
     // Beyond this the exact conversion below cannot represent a float amount (the fused
     // operator converts, and checks, each amount itself).
-    let huge_check = (amounts == Amounts::Exact && types.amount.is_floating()).then(|| {
+    let huge_check = types.amount.is_floating().then(|| {
         let huge = c.valid_key.clone().and(c.valid_amount.clone()).and(
             datafusion::functions::math::expr_fn::abs(cast(amount.clone(), DataType::Float64))
                 .gt_eq(lit(FLOAT_AMOUNT_LIMIT)),
@@ -320,15 +317,10 @@ pub(crate) fn prepare_amounts(source: LogicalPlan, o: &ClvOptions, amounts: Amou
     });
     let mut keep = c.valid_key.clone();
     match o.invalid_amounts {
-        InvalidAmounts::Exclude if amounts == Amounts::Unchecked => {}
         InvalidAmounts::Exclude => keep = keep.and(c.valid_amount.clone()),
         InvalidAmounts::Error => {
             let violation = c.valid_key.clone().and(c.valid_amount.clone().not());
-            let message = format!(
-                "amount column '{}' has a null, NaN or infinite value and invalid_amounts = 'error'; \
-                 use invalid_amounts = 'exclude' to drop and count such rows",
-                o.amount_column
-            );
+            let message = invalid_amount_message(&o.amount_column);
             keep = keep
                 .and(clv_check(violation, &message, customer.clone(), amount.clone()))
                 .and(c.valid_amount.clone());
@@ -347,11 +339,7 @@ pub(crate) fn prepare_amounts(source: LogicalPlan, o: &ClvOptions, amounts: Amou
                 .and(c.valid_amount)
                 .and(c.within_as_of)
                 .and(c.negative.clone());
-            let message = format!(
-                "amount column '{}' has a negative value and negative_amounts = 'error'; \
-                 use negative_amounts = 'net' (refunds reduce monetary) or 'exclude'",
-                o.amount_column
-            );
+            let message = negative_amount_message(&o.amount_column);
             keep = keep.and(clv_check(violation, &message, customer.clone(), amount.clone()));
             lit(true)
         }
@@ -360,11 +348,10 @@ pub(crate) fn prepare_amounts(source: LogicalPlan, o: &ClvOptions, amounts: Amou
         customer,
         ident(TIME),
         ident(DAY),
-        match (amounts, huge_check) {
+        match huge_check {
             // In the projection, not a filter: the scan's pushed-down predicates stay as they are.
-            (Amounts::Exact, Some(check)) => when(check, cast(amount, exact_amount_type(&types.amount))).end()?,
-            (Amounts::Exact, None) => cast(amount, exact_amount_type(&types.amount)),
-            _ => amount,
+            Some(check) => when(check, cast(amount, exact_amount_type(&types.amount))).end()?,
+            None => cast(amount, exact_amount_type(&types.amount)),
         }
         .alias(AMOUNT),
         purchase.alias(PURCHASE),
