@@ -126,8 +126,12 @@ impl FusedRfmTable {
             input = input.distinct()?;
         }
         if !fingerprints {
-            let mut columns = vec![&o.customer_column, &o.time_column, &o.amount_column];
-            columns.dedup();
+            let mut columns: Vec<&String> = vec![];
+            for c in [&o.customer_column, &o.time_column, &o.amount_column] {
+                if !columns.contains(&c) {
+                    columns.push(c);
+                }
+            }
             input = input.project(columns.into_iter().map(ident))?;
         }
         let amount_type = exact_amount_type(&types.amount);
