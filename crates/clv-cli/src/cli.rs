@@ -542,7 +542,7 @@ mod tests {
             .filter(|o| o.flag.is_none())
             .map(|o| o.key)
             .collect();
-        assert_eq!(sql_only, ["rfm.fused", "fit.penalizer", "ltv.model"]);
+        assert_eq!(sql_only, ["rfm.fused", "rfm.policy_counts", "fit.penalizer", "ltv.model"]);
         let mut mapped = ContractArgs::default().options();
         mapped.extend(RfmOptions::default().options());
         mapped.extend(BtydArgs::default().options());
