@@ -113,7 +113,8 @@ pub enum Command {
   clv fit --out bgnbd.json && clv fit --model gamma_gamma --out spend.json
   clv predict --model bgnbd.json                            # CDNOW, 52 weeks ahead
   clv predict orders.parquet --model bgnbd.json --spend-model spend.json --horizon 26 --out clv.csv
-  clv predict orders.parquet --model bgnbd.json --discount-rate 0.002 --margin 0.3 --format json")]
+  clv predict orders.parquet --model bgnbd.json --discount-rate 0.002 --margin 0.3 --format json
+  clv predict --model bgnbd.json --spend-model spend.json --intervals 0.9   # bootstrap bounds")]
     Predict(PredictArgs),
     /// Writes a self-contained HTML report with charts: overview, RFM, cohorts, lifecycle, BG/NBD, CLV and churn.
     #[command(after_help = "Examples:
@@ -121,6 +122,28 @@ pub enum Command {
   clv report orders.parquet --out report.html --calibration-end 2024-03-31 --holdout-end 2024-06-30
   clv report 'data/*.parquet' --out report.html --period week --top 50")]
     Report(ReportArgs),
+    /// Ranks a grid of segmentations (schemes x bins x methods x lookback windows x k) by how well they separate future repurchase and revenue; writes an HTML chart.
+    #[command(after_help = "Examples:
+  clv tune --cutoffs 1997-03-31..1997-09-30 --window-days 273     # CDNOW, the default grid
+  clv tune orders.parquet --schemes rf_grid,rfm11,cell,kmeans --bins-list 3,4,5 --lookbacks all,180,365 --ks 4,6,8
+  clv tune orders.parquet --rank-by stability --html tune.html --out tune.csv")]
+    Tune(crate::cli_segments::TuneArgs),
+    /// Segment evaluation against the future, migration between dates, series over time and k-means clusters.
+    #[command(
+        subcommand,
+        after_help = "Examples:
+  clv segments evaluate --cutoffs 1997-09-30 --window-days 273
+  clv segments transitions --from 1997-09-30 --to 1998-03-31
+  clv segments series
+  clv segments clusters --k 5"
+    )]
+    Segments(crate::cli_segments::SegmentsCommand),
+    /// Lists the segment schemes, or prints one scheme's rules and suggested actions.
+    #[command(after_help = "Examples:
+  clv schemes
+  clv schemes tiers
+  clv schemes my_scheme --scheme-file my_scheme.toml")]
+    Schemes(crate::cli_segments::SchemesArgs),
     /// Runs SQL with every clv function registered; with no query, opens an interactive SQL shell.
     #[command(after_help = "Examples:
   clv sql                                          # interactive shell: history, multi-line, \\d
@@ -133,7 +156,7 @@ pub enum Command {
 /// Where results go.
 #[derive(Args, Debug, Clone, Default)]
 pub struct OutputArgs {
-    /// Output format [default: from --out's extension, else a table on the terminal].
+    /// Output format: of the full result on standard output, or of an --out file without a known extension [default: from --out's extension, else the terminal view].
     #[arg(long, value_enum)]
     pub format: Option<Format>,
     /// Write the full result to this file (.csv, .json/.ndjson, .parquet, .txt).
@@ -215,7 +238,7 @@ pub struct RfmOptions {
     /// quantile, ntile, fixed, mean or median [default: the scheme's].
     #[arg(long)]
     pub method: Option<String>,
-    /// Segment scheme: rf_grid, rfm11, cn8, cn8_en, none, or one from --scheme-file [default: rf_grid].
+    /// Segment scheme: rf_grid, rfm11, cn8, cn8_en, rfm3, rfm3_en, tiers, tiers_en, none, or one from --scheme-file (clv schemes lists them) [default: rf_grid].
     #[arg(long)]
     pub scheme: Option<String>,
     /// Load a segment scheme from a TOML or JSON file (repeatable).
@@ -233,6 +256,9 @@ pub struct RfmOptions {
     /// Method fixed: monetary thresholds, e.g. 50,100,500,1000.
     #[arg(long, value_name = "LIST")]
     pub monetary_thresholds: Option<String>,
+    /// Frequency and monetary over the last N days only; recency over all history [default: all history].
+    #[arg(long, value_name = "DAYS")]
+    pub lookback_days: Option<String>,
 }
 
 impl RfmOptions {
@@ -246,6 +272,7 @@ impl RfmOptions {
             (option_key("recency_thresholds"), self.recency_thresholds.clone()),
             (option_key("frequency_thresholds"), self.frequency_thresholds.clone()),
             (option_key("monetary_thresholds"), self.monetary_thresholds.clone()),
+            (option_key("lookback_days"), self.lookback_days.clone()),
         ]
     }
 }
@@ -340,11 +367,130 @@ pub enum ChurnCommand {
   clv churn labels orders.parquet --cutoffs 2024-01-01..2024-06-30 --every month --btyd --out labels.parquet
   clv churn labels --cutoffs 1997-06-30,1997-09-30 --format csv > labels.csv")]
     Labels(LabelsArgs),
-    /// How well 1 - P(alive) of a BG/NBD model fitted at each cutoff ranks who churns: AUC and calibration deciles.
+    /// Every churn score side by side on the labels of each cutoff: the trained model, the BTYD window probability, recency, the RFM segment, 1 - P(alive), the base rate (AUC, Brier, log loss, calibration, lift and gain).
     #[command(after_help = "Examples:
-  clv churn evaluate --cutoffs 1997-09-30 --window-days 273
-  clv churn evaluate orders.parquet --cutoffs 2024-01-01..2024-06-30 --window-days 60 --format csv")]
+  clv churn evaluate --cutoffs 1997-09-30 --window-days 90
+  clv churn evaluate orders.parquet --cutoffs 2024-01-31..2024-06-30 --window-days 60 --format csv
+  clv churn evaluate --cutoffs 1997-09-30 --scores my_scores.parquet   # customer_id [, cutoff] and score columns")]
     Evaluate(EvaluateArgs),
+    /// Churn risk per customer from the trained model: the probability of no purchase in the window, its tier, expected value and value at risk.
+    #[command(after_help = "Examples:
+  clv churn risk                                     # CDNOW at its last transaction date, 90-day window
+  clv churn risk orders.parquet --cutoff 2024-06-30 --window-days 60 --out risk.parquet")]
+    Risk(RiskArgs),
+    /// Whom to contact: customers ranked by value at risk (churn probability x expected value), for a CRM.
+    #[command(after_help = "Examples:
+  clv churn contacts --top 20
+  clv churn contacts orders.parquet --cutoff 2024-06-30 --tier high,medium --out contacts.csv")]
+    Contacts(ContactsArgs),
+    /// The trained churn model: its training cutoffs, coefficients with standard errors and convergence; --out writes its JSON.
+    #[command(after_help = "Examples:
+  clv churn model --cutoff 1997-09-30
+  clv churn model orders.parquet --out churn-model.json")]
+    Model(ModelArgs),
+}
+
+/// The date the trained churn model scores at.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ChurnCutoffArg {
+    /// Score at this date YYYY-MM-DD: features from the transactions up to it [default: --as-of, else the last transaction date].
+    #[arg(long, value_name = "DATE")]
+    pub cutoff: Option<String>,
+}
+
+impl ChurnCutoffArg {
+    /// The clv option it sets: `churn.cutoffs` (whose flag for several dates is `--cutoffs`),
+    /// here one date.
+    pub fn options(&self) -> Vec<(&'static str, Option<String>)> {
+        vec![(option_key("cutoffs"), self.cutoff.clone())]
+    }
+}
+
+option_flags! {
+    /// How the churn model is trained.
+    ChurnTrainArgs {
+        /// Train on the last N month ends whose window ends by the cutoff [default: 12].
+        train_periods: "N",
+        /// Ridge penalty on the standardised coefficients [default: 0.01].
+        lambda: "LAMBDA",
+    }
+}
+
+option_flags! {
+    /// The trained churn model's scoring options.
+    ChurnModelFlags {
+        /// Churned = no purchase in this many days after the cutoff [default: 90].
+        window_days: "DAYS",
+        /// Tier high from this churn probability [default: 0.9].
+        high_risk: "P",
+        /// Tier medium from this churn probability [default: 0.7].
+        medium_risk: "P",
+        /// Expected value over this many BTYD time units (weeks by default) [default: 52].
+        horizon: "UNITS",
+        /// Expected value times this margin [default: 1].
+        margin: "MARGIN",
+    }
+}
+
+option_flags! {
+    /// More scores for the churn evaluation.
+    ChurnScoresArg {
+        /// More scores to compare: a table file with customer_id, optionally cutoff, and numeric score columns (higher = more likely to churn).
+        scores: "FILE",
+    }
+}
+
+#[derive(Args)]
+pub struct RiskArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub cutoff: ChurnCutoffArg,
+    #[command(flatten)]
+    pub model: ChurnModelFlags,
+    #[command(flatten)]
+    pub train: ChurnTrainArgs,
+    #[command(flatten)]
+    pub rfm: RfmOptions,
+    #[command(flatten)]
+    pub view: ViewArgs,
+}
+
+#[derive(Args)]
+pub struct ContactsArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub cutoff: ChurnCutoffArg,
+    #[command(flatten)]
+    pub model: ChurnModelFlags,
+    #[command(flatten)]
+    pub train: ChurnTrainArgs,
+    /// Only these tiers, e.g. high or high,medium [default: every tier].
+    #[arg(long, value_name = "TIERS")]
+    pub tier: Option<String>,
+    /// Only the first N customers of the ranking.
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
+    #[command(flatten)]
+    pub rfm: RfmOptions,
+    #[command(flatten)]
+    pub view: ViewArgs,
+}
+
+#[derive(Args)]
+pub struct ModelArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub cutoff: ChurnCutoffArg,
+    #[command(flatten)]
+    pub model: ChurnModelFlags,
+    #[command(flatten)]
+    pub train: ChurnTrainArgs,
+    /// Write the model as JSON to this file (the format churn_model_score and FittedLogistic read).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 option_flags! {
@@ -365,7 +511,7 @@ pub struct LabelsArgs {
     pub input: InputArgs,
     #[command(flatten)]
     pub labels: ChurnLabelArgs,
-    /// Add the BTYD features: x, t_x, t, p_alive, churn_probability, expected_purchases (a BG/NBD fit per cutoff).
+    /// Add the BTYD features: x, t_x, t, p_alive, churn_probability (no purchase in the window), dropout_probability (1 - P(alive)), expected_purchases (a BG/NBD fit per cutoff).
     #[arg(long)]
     pub btyd: bool,
     #[command(flatten)]
@@ -380,6 +526,15 @@ pub struct EvaluateArgs {
     pub input: InputArgs,
     #[command(flatten)]
     pub labels: ChurnLabelArgs,
+    #[command(flatten)]
+    pub train: ChurnTrainArgs,
+    #[command(flatten)]
+    pub scores: ChurnScoresArg,
+    /// Write every score's calibration deciles to this file too (.csv, .json, .parquet).
+    #[arg(long, value_name = "FILE")]
+    pub deciles_out: Option<PathBuf>,
+    #[command(flatten)]
+    pub rfm: RfmOptions,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -459,7 +614,23 @@ pub struct PredictArgs {
     #[arg(long, value_name = "DATE")]
     pub calibration_end: Option<String>,
     #[command(flatten)]
+    pub intervals: IntervalFlags,
+    #[command(flatten)]
     pub view: ViewArgs,
+}
+
+option_flags! {
+    /// Customer-bootstrap intervals of the predictions.
+    IntervalFlags {
+        /// Adds p_alive, expected_purchases (and clv) lower/upper bounds at this level, e.g. 0.9: a customer bootstrap that refits the model's kind (and Gamma-Gamma) on this data [default: none].
+        intervals: "LEVEL",
+        /// Bootstrap replicates [default: 200].
+        replicates: "B",
+        /// Seed of the replicate weights [default: 0].
+        seed: "SEED",
+        /// percentile, bias_corrected or bca [default: percentile].
+        interval_method: "METHOD",
+    }
 }
 
 #[derive(Args)]
@@ -542,13 +713,25 @@ mod tests {
             .filter(|o| o.flag.is_none())
             .map(|o| o.key)
             .collect();
-        assert_eq!(sql_only, ["rfm.fused", "rfm.policy_counts", "fit.penalizer", "ltv.model"]);
+        assert_eq!(
+            sql_only,
+            [
+                "rfm.fused",
+                "rfm.policy_counts",
+                "fit.penalizer",
+                "ltv.model",
+                "ltv.models",
+                "ltv.penalizers",
+                "ltv.tracking_period"
+            ]
+        );
         let mut mapped = ContractArgs::default().options();
         mapped.extend(RfmOptions::default().options());
         mapped.extend(BtydArgs::default().options());
         mapped.extend(LifecycleArgs::default().options());
         mapped.extend(ChurnLabelArgs::default().options());
-        assert_eq!(mapped.len(), 25);
+        mapped.extend(IntervalFlags::default().options());
+        assert_eq!(mapped.len(), 31);
         for (key, _) in mapped {
             assert!(clv::config::ClvOption::find(key).is_some(), "{key}");
         }

@@ -13,6 +13,7 @@
 
 use std::process::ExitCode;
 
+use clv::config::ClvOption;
 use clv::{ClvError, ErrorKind};
 use datafusion::common::DataFusionError;
 
@@ -184,35 +185,15 @@ impl From<std::io::Error> for CliError {
     }
 }
 
-/// The command-line flag of each clv option a hint may name (by its name without prefix).
-const FLAGS: &[(&str, &str)] = &[
-    ("customer_column", "--customer-col"),
-    ("time_column", "--time-col"),
-    ("amount_column", "--amount-col"),
-    ("order_column", "--order-col"),
-    ("id_type", "--id-type"),
-    ("as_of", "--as-of"),
-    ("negative_amounts", "--negative-amounts"),
-    ("invalid_amounts", "--invalid-amounts"),
-    ("collapse", "--collapse"),
-    ("bins", "--bins"),
-    ("method", "--method"),
-    ("scheme", "--scheme"),
-    ("monetary", "--monetary"),
-    ("recency_thresholds", "--recency-thresholds"),
-    ("frequency_thresholds", "--frequency-thresholds"),
-    ("monetary_thresholds", "--monetary-thresholds"),
-    ("calibration_end", "--calibration-end"),
-    ("holdout_end", "--holdout-end"),
-    ("time_unit", "--time-unit"),
-    ("period", "--period"),
-    ("new_days", "--new-days"),
-    ("active_days", "--active-days"),
-    ("churn_days", "--churn-days"),
-    ("cutoffs", "--cutoffs"),
-    ("window_days", "--window-days"),
-    ("every", "--every"),
-];
+/// The command-line flag (`--bins`) of the clv option a hint names (by key or by the short
+/// name of a table-function argument), from the options' one declaration; `None` for an option
+/// set only in SQL or clv.toml.
+fn flag_of(name: &str) -> Option<String> {
+    ClvOption::find(name).and_then(|o| o.flag).map(|f| format!("--{f}"))
+}
+
+/// The contract's column options, whose messages get a hint to choose another column.
+const COLUMN_OPTIONS: [&str; 4] = ["customer_column", "time_column", "amount_column", "order_column"];
 
 /// The library writes hints as SQL arguments, `'name=value'`; on the command line the same
 /// hint is a flag, `--name value` (or, for an option without a flag, a `clv.toml` entry).
@@ -233,8 +214,8 @@ fn cli_syntax(text: &str) -> String {
             if !short.chars().all(|c| c.is_ascii_lowercase() || c == '_') || short.is_empty() {
                 return None;
             }
-            Some(match FLAGS.iter().find(|(k, _)| *k == short) {
-                Some((_, flag)) => format!("{flag} {value}"),
+            Some(match flag_of(short).or_else(|| flag_of(name)) {
+                Some(flag) => format!("{flag} {value}"),
                 None => format!("{name} = {value} in clv.toml"),
             })
         });
@@ -255,7 +236,8 @@ fn cli_syntax(text: &str) -> String {
 /// A hint for the messages where the fix is a flag of this command line.
 fn with_hint(text: &str) -> String {
     let text = &cli_syntax(text);
-    for (option, flag) in &FLAGS[..4] {
+    for option in COLUMN_OPTIONS {
+        let Some(flag) = flag_of(option) else { continue };
         let library = format!("(choose another with {option})");
         if text.contains(&library) {
             return text.replace(

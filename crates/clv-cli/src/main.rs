@@ -3,6 +3,7 @@
 #![deny(unsafe_code)]
 
 mod cli;
+mod cli_segments;
 mod columns;
 mod commands;
 mod error;
@@ -32,6 +33,9 @@ async fn run(cli: Cli) -> error::Result<()> {
         Command::Predict(a) => commands::models::predict(&global, a).await,
         Command::Report(a) => commands::report::run(&global, a).await,
         Command::Sql(a) => commands::sql::run(&global, a).await,
+        Command::Tune(a) => commands::tune::run(&global, a).await,
+        Command::Segments(c) => commands::segments::run(&global, c).await,
+        Command::Schemes(a) => commands::schemes::run(&global, a).await,
     }
 }
 

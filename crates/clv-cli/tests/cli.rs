@@ -322,13 +322,14 @@ async fn churn_labels_and_evaluation_match_the_library() {
         "{}",
         run.stdout
     );
-    let lib = ChurnLabels::new()
+    // The evaluation (on the 2,357-customer sample): every score side by side, as the library's.
+    let lib = ChurnRisk::new()
         .cutoffs("1997-09-30")
-        .window_days(273)
-        .evaluate(&ctx, CDNOW)
+        .window_days(90)
+        .evaluate(&ctx, SAMPLE)
         .await
         .unwrap()
-        .sort(vec![datafusion::prelude::col("decile").sort(true, false)])
+        .sort(vec![datafusion::prelude::col("score").sort(true, false)])
         .unwrap()
         .collect()
         .await
@@ -336,30 +337,136 @@ async fn churn_labels_and_evaluation_match_the_library() {
     let run = clv(&[
         "churn",
         "evaluate",
-        CDNOW,
+        SAMPLE,
         "--cutoffs",
         "1997-09-30",
         "--window-days",
-        "273",
+        "90",
         "--format",
         "csv",
     ]);
-    let text = run.ok();
+    let mut lines: Vec<&str> = run.ok().lines().collect();
+    let header = lines.remove(0).to_string();
+    lines.sort();
+    let text = std::iter::once(header.as_str())
+        .chain(lines)
+        .collect::<Vec<_>>()
+        .join("\n");
     for column in [
-        "decile",
         "customers",
         "churned",
         "auc",
-        "observed_churn",
-        "predicted_churn",
+        "brier",
+        "log_loss",
+        "max_decile_gap",
+        "lift_10",
+        "gain_20",
     ] {
-        for (a, b) in f64s(&lib, column).iter().zip(csv_column(text, column)) {
-            assert!(close(*a, b, 1e-12), "{column}: {a} vs {b}");
+        let (want, got) = (f64s(&lib, column), csv_column(&text, column));
+        assert_eq!(want.len(), 7, "{column}");
+        for (a, b) in want.iter().zip(got) {
+            assert!(
+                (a.is_nan() && b.is_nan()) || close(*a, b, 1e-12),
+                "{column}: {a} vs {b}"
+            );
         }
     }
+    // The terminal view: the scores best first, a warning in words for 1 - P(alive).
+    let run = clv(&[
+        "churn",
+        "evaluate",
+        SAMPLE,
+        "--cutoffs",
+        "1997-09-30",
+        "--window-days",
+        "90",
+    ]);
+    let out = run.ok();
+    assert!(
+        out.contains("Scores side by side") && out.contains("| churn_model "),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "Warning: 1 - P(alive) (dropout_probability) ranks the customers at 1997-09-30 worse than a coin flip"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("Calibration deciles of the trained model"), "{out}");
     let run = clv(&["churn", "labels"]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("--cutoffs is required"), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn churn_contacts_risk_and_model_match_the_library() {
+    let ctx = library();
+    let dir = temp_dir("churn");
+    let lib = ChurnRisk::new()
+        .cutoff("1997-09-30")
+        .contacts(&ctx, SAMPLE)
+        .await
+        .unwrap()
+        .sort(vec![datafusion::prelude::col("rank").sort(true, false)])
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    // The contact list for a CRM: the library's, row for row.
+    let out = dir.join("contacts.csv");
+    clv(&[
+        "churn",
+        "contacts",
+        SAMPLE,
+        "--cutoff",
+        "1997-09-30",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .ok();
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), csv(&lib));
+    // --tier and --top cut it; the default cutoff is the last transaction date (1998-06-30).
+    let run = clv(&[
+        "churn", "contacts", SAMPLE, "--tier", "high", "--top", "3", "--format", "csv",
+    ]);
+    let text = run.ok();
+    assert_eq!(text.lines().count(), 4, "{text}");
+    assert!(text.lines().skip(1).all(|l| l.contains(",high,")), "{text}");
+    let now = ChurnRisk::new()
+        .cutoff("1998-06-30")
+        .contacts(&ctx, SAMPLE)
+        .await
+        .unwrap()
+        .filter(datafusion::prelude::col("risk_tier").eq(datafusion::prelude::lit("high")))
+        .unwrap()
+        .sort(vec![datafusion::prelude::col("rank").sort(true, false)])
+        .unwrap()
+        .limit(0, Some(3))
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    assert_eq!(text, csv(&now));
+    // The model: its JSON is the library's model.
+    let json = dir.join("model.json");
+    let run = clv(&[
+        "churn",
+        "model",
+        SAMPLE,
+        "--cutoff",
+        "1997-09-30",
+        "--out",
+        json.to_str().unwrap(),
+    ]);
+    let out = run.ok();
+    assert!(out.contains("| log_recency ") && out.contains("converged"), "{out}");
+    let written: clv::ltv::FittedLogistic = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let model = ChurnRisk::new().cutoff("1997-09-30").model(&ctx, SAMPLE).await.unwrap();
+    assert_eq!(written, model);
+    // Tiers outside high/medium/low are a usage error.
+    let run = clv(&["churn", "contacts", SAMPLE, "--tier", "urgent"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("--tier: 'urgent' is not a tier"), "{}", run.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -489,6 +596,73 @@ async fn fit_then_predict_equals_clv_predict() {
         "{}",
         run.stdout
     );
+}
+
+/// `clv predict --intervals` gives the bounds of SQL `clv_predict(..., 'intervals=...')`: the
+/// same customer bootstrap (weights keyed by customer id, refits of the same kinds).
+#[tokio::test(flavor = "multi_thread")]
+async fn predict_intervals_equal_clv_predict_intervals() {
+    let dir = temp_dir("predict_intervals");
+    let (bg, gg) = (dir.join("bg.json"), dir.join("gg.json"));
+    let common = ["--calibration-end", "1997-09-30", "-q"];
+    for (model, out) in [("bg_nbd", &bg), ("gamma_gamma", &gg)] {
+        let mut args = vec!["fit", CDNOW, "--model", model, "--out", out.to_str().unwrap()];
+        args.extend(common);
+        clv(&args).ok();
+    }
+    let mut args = vec![
+        "predict",
+        CDNOW,
+        "--model",
+        bg.to_str().unwrap(),
+        "--spend-model",
+        gg.to_str().unwrap(),
+        "--horizon",
+        "39",
+        "--intervals",
+        "0.9",
+        "--replicates",
+        "10",
+        "--seed",
+        "5",
+        "--format",
+        "csv",
+    ];
+    args.extend(common);
+    let run = clv(&args);
+    let text = run.ok();
+    let lib = sql(
+        &library(),
+        &format!(
+            "SELECT * FROM clv_predict('{CDNOW}', '1997-09-30', 39, 'intervals=0.9', 'replicates=10', 'seed=5') \
+             ORDER BY customer_id"
+        ),
+    )
+    .await;
+    for column in [
+        "p_alive_lower",
+        "p_alive_upper",
+        "expected_purchases_lower",
+        "expected_purchases_upper",
+        "clv_lower",
+        "clv_upper",
+    ] {
+        let (a, b) = (f64s(&lib, column), csv_column(text, column));
+        assert_eq!(a.len(), 23_570);
+        assert_eq!(b.len(), 23_570);
+        for (x, y) in a.iter().zip(&b) {
+            assert!(close(*x, *y, 1e-9), "{column}: {x} vs {y}");
+        }
+    }
+    let (lo, p, hi) = (
+        csv_column(text, "expected_purchases_lower"),
+        csv_column(text, "expected_purchases"),
+        csv_column(text, "expected_purchases_upper"),
+    );
+    assert!((0..p.len()).all(|i| lo[i] <= hi[i]));
+    // The point predictions are the file's model, inside the bounds for nearly every customer.
+    let inside = (0..p.len()).filter(|&i| lo[i] <= p[i] && p[i] <= hi[i]).count();
+    assert!(inside as f64 >= 0.9 * p.len() as f64, "{inside} of {}", p.len());
 }
 
 #[test]
@@ -744,9 +918,19 @@ fn help_snapshots() {
         &["churn", "transitions"],
         &["churn", "labels"],
         &["churn", "evaluate"],
+        &["churn", "risk"],
+        &["churn", "contacts"],
+        &["churn", "model"],
         &["fit"],
         &["predict"],
         &["report"],
+        &["tune"],
+        &["segments"],
+        &["segments", "evaluate"],
+        &["segments", "transitions"],
+        &["segments", "series"],
+        &["segments", "clusters"],
+        &["schemes"],
         &["sql"],
     ];
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");

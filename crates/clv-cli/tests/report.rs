@@ -175,28 +175,38 @@ async fn the_cdnow_report_has_every_section_and_the_library_numbers() {
     assert!(html.contains("<b>23,570</b><span>customers</span>"));
     assert!(html.contains("<td>duplicate rows</td><td class=\"num\">255</td><td>kept</td>"));
     assert!(html.contains("1997-01-01") && html.contains("1998-06-30"));
-    // Churn over the holdout: the labels and the AUC are the library's.
+    // Churn at the calibration end over the next 90 days: the labels and every score's AUC
+    // are the library's, 1 − P(alive) gets its warning in words.
     let ctx = library();
     let labels = sql(
         &ctx,
         &format!(
-            "SELECT sum(CASE WHEN churned THEN 1 ELSE 0 END) AS churned,
-                    churn_auc(churn_probability, churned) AS auc
-             FROM churn_labels('{CDNOW}', '1997-09-30', 273, 'btyd=true')"
+            "SELECT sum(CASE WHEN churned THEN 1 ELSE 0 END) AS churned FROM churn_labels('{CDNOW}', '1997-09-30', 90)"
         ),
     )
     .await;
     let churned = f64s(&labels, "churned")[0] as u64;
-    let auc = f64s(&labels, "auc")[0];
+    let scores = sql(
+        &ctx,
+        &format!("SELECT score, auc FROM churn_evaluate('{CDNOW}', '1997-09-30', 90) ORDER BY auc DESC"),
+    )
+    .await;
+    let auc = f64s(&scores, "auc");
     assert!(
-        html.contains(&format!("<b>{auc:.3}</b><span>AUC of 1 − P(alive)</span>")),
-        "AUC {auc:.3}"
+        html.contains(&format!("<b>{:.3}</b><span>AUC of the churn model</span>", auc[0])),
+        "AUC {:.3}",
+        auc[0]
     );
+    for a in &auc {
+        assert!(html.contains(&format!("<td class=\"num\">{a:.3}</td>")), "AUC {a:.3}");
+    }
+    assert!(html.contains("dropout_probability) ranks the customers at 1997-09-30 worse than a coin flip (AUC 0.333"));
     let thousands = format!("{},{:03}", churned / 1000, churned % 1000);
     assert!(
         churned >= 1000 && html.contains(&format!("<td class=\"num\">{thousands}</td>")),
         "{thousands}"
     );
+    assert!(html.contains("Whom to contact: the ten customers with the most value at risk at 1998-06-30"));
     assert!(html.contains("Churn calibration deciles"));
     // Holdout comparison exists for the bundled split; segments use the library's names.
     assert!(html.contains("Calibration vs holdout purchases"));

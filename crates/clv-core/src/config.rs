@@ -274,7 +274,8 @@ clv_options! {
     rfm_method: Option<ScoreMethod> = None,
         key "rfm.method" | "method", default "the scheme's (quantile)", flag Some("method"),
         parse |v, _| none_if_empty(v).map(str::parse).transpose(), show optional_display;
-    /// RFM segment scheme, or `none`.
+    /// RFM segment scheme (`rf_grid`, `rfm11`, `cn8`, `cn8_en`, `rfm3`, `rfm3_en`, `tiers`,
+    /// `tiers_en`, a registered one), `kmeans` (k-means clusters), or `none`.
     rfm_scheme: String = "rf_grid".into(),
         key "rfm.scheme" | "scheme", default "`rf_grid`", flag Some("scheme"),
         parse parse_scheme, show text;
@@ -306,6 +307,21 @@ clv_options! {
     rfm_monetary_thresholds: Option<Vec<f64>> = None,
         key "rfm.monetary_thresholds" | "monetary_thresholds", default "none", flag Some("monetary-thresholds"),
         parse |v, _| parse_thresholds(v, "monetary_thresholds"), show thresholds;
+    /// Frequency and monetary over the last this many days before the as-of date (or cutoff);
+    /// recency still sees all history and customers without a purchase in the window stay with
+    /// frequency 0 and monetary 0. Unset (`all`), all history.
+    rfm_lookback_days: Option<i64> = None,
+        key "rfm.lookback_days" | "lookback_days", default "all history", flag Some("lookback-days"),
+        parse parse_lookback, show optional_display;
+    /// Clusters of scheme `kmeans` (`rfm_clusters`, `rfm(..., 'scheme=kmeans')`), 1..100.
+    kmeans_k: usize = 5,
+        key "kmeans.k" | "k", default "`5`", flag Some("k"),
+        parse parse_clusters, show display;
+    /// Seed of every random choice: the k-means++ starts (10 starts, the lowest inertia kept)
+    /// and the bootstrap's replicate weights (a hash of seed, replicate and customer id).
+    seed: u64 = 0,
+        key "seed" | "kmeans.seed" | "ltv.seed", default "`0`", flag Some("seed"),
+        parse parse_seed, show display;
     /// BTYD time unit: `day`, `week`, `month` (= 365.25/12 days).
     btyd_time_unit: TimeUnit = TimeUnit::Week,
         key "btyd.time_unit" | "time_unit", default "`week`", flag Some("time-unit"),
@@ -339,11 +355,39 @@ clv_options! {
     lifecycle_churn_days: i64 = StageWindows::default().churn_days,
         key "lifecycle.churn_days" | "churn_days", default "`180`", flag Some("churn-days"),
         parse parse_days, show display;
-    /// The transaction model of `clv_predict`, `clv_model` and the churn functions: `bg_nbd`,
-    /// `pareto_nbd` or `mbg_nbd`.
+    /// The transaction model of `clv_predict`, `clv_model`, `clv_tracking` and the churn
+    /// functions: `bg_nbd`, `pareto_nbd`, `mbg_nbd`, or `auto` (not for the churn functions:
+    /// the lowest holdout RMSE when there is a holdout, else the lowest BIC).
     ltv_model: String = "bg_nbd".into(),
         key "ltv.model" | "model", default "`bg_nbd`", flag None,
         parse parse_transaction_model, show text;
+    /// Bootstrap intervals of `clv_predict` and `clv_model` at this level (strictly between 0
+    /// and 1, e.g. `0.9`); unset, none (`clv_parameters`: 0.95).
+    ltv_intervals: Option<f64> = None,
+        key "ltv.intervals" | "intervals", default "none", flag Some("intervals"),
+        parse parse_level, show optional_display;
+    /// Bootstrap replicates B of the intervals, 2..100000.
+    ltv_replicates: usize = crate::ltv::bootstrap::DEFAULT_REPLICATES,
+        key "ltv.replicates" | "replicates", default "`200`", flag Some("replicates"),
+        parse parse_replicates, show display;
+    /// How bootstrap intervals are read: `percentile`, `bias_corrected` or `bca`.
+    ltv_interval_method: crate::ltv::bootstrap::IntervalMethod = crate::ltv::bootstrap::IntervalMethod::Percentile,
+        key "ltv.interval_method" | "interval_method", default "`percentile`", flag Some("interval-method"),
+        parse parse_interval_method, show display;
+    /// The candidates of `clv_compare` and `model=auto`: transaction models, comma-separated;
+    /// unset, every transaction model.
+    ltv_models: Option<Vec<String>> = None,
+        key "ltv.models" | "models", default "`bg_nbd,pareto_nbd,mbg_nbd`", flag None,
+        parse parse_models, show |v: &Option<Vec<String>>| v.as_ref().map(|v| v.join(","));
+    /// The penalizer grid of `clv_compare`: each candidate is fitted with each λ ≥ 0,
+    /// comma-separated; unset, `fit.penalizer` alone.
+    ltv_penalizers: Option<Vec<f64>> = None,
+        key "ltv.penalizers" | "penalizers", default "`fit.penalizer`", flag None,
+        parse parse_penalizers, show thresholds;
+    /// The period of `clv_tracking` in days: `week` (7), `day` (1) or a number of days 1..366.
+    ltv_tracking_period: i64 = 7,
+        key "ltv.tracking_period" | "tracking_period", default "`week`", flag None,
+        parse parse_tracking_period, show display;
     /// `clv_predict` horizon in the BTYD time unit.
     ltv_horizon: f64 = 52.0,
         key "ltv.horizon" | "horizon", default "`52`", flag Some("horizon"),
@@ -369,11 +413,33 @@ clv_options! {
     churn_window_days: i64 = 90,
         key "churn.window_days" | "window_days", default "`90`", flag Some("window-days"),
         parse parse_days, show display;
-    /// `churn_labels` adds the BTYD features `x, t_x, t, p_alive, churn_probability,
-    /// expected_purchases`.
+    /// `churn_labels` adds the BTYD features `x, t_x, t, p_alive, churn_probability` (no
+    /// purchase in the window), `dropout_probability` (1 − P(alive)) and `expected_purchases`.
     churn_btyd: bool = false,
         key "churn.btyd" | "btyd", default "`false`", flag Some("btyd"),
         parse parse_bool, show display;
+    /// The trained churn model learns from the last this many `churn.every` period ends whose
+    /// window ends on or before the scoring cutoff (1 to 120).
+    churn_train_periods: u32 = 12,
+        key "churn.train_periods" | "train_periods", default "`12`", flag Some("train-periods"),
+        parse parse_train_periods, show display;
+    /// The trained churn model's ridge penalty λ on the standardised coefficients.
+    churn_lambda: f64 = 0.01,
+        key "churn.lambda" | "lambda", default "`0.01`", flag Some("lambda"),
+        parse parse_number, show display;
+    /// `churn_risk` tier `high` from this churn probability on.
+    churn_high_risk: f64 = 0.9,
+        key "churn.high_risk" | "high_risk", default "`0.9`", flag Some("high-risk"),
+        parse parse_probability, show display;
+    /// `churn_risk` tier `medium` from this churn probability on, below `churn.high_risk`.
+    churn_medium_risk: f64 = 0.7,
+        key "churn.medium_risk" | "medium_risk", default "`0.7`", flag Some("medium-risk"),
+        parse parse_probability, show display;
+    /// `churn_evaluate`: a table or file with more scores to compare (`customer_id`, optionally
+    /// `cutoff`, and numeric score columns, higher = more likely to churn).
+    churn_scores: Option<String> = None,
+        key "churn.scores" | "scores", default "none", flag Some("scores"),
+        parse optional_text, show optional_display;
 }
 
 fn none_if_empty(v: &str) -> Option<&str> {
@@ -421,11 +487,46 @@ fn parse_number(v: &str, key: &str) -> Result<f64> {
     }
 }
 
+fn parse_probability(v: &str, key: &str) -> Result<f64> {
+    match v.trim().parse::<f64>() {
+        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
+        _ => plan_err!("{key} must be a probability from 0 to 1, got '{v}'"),
+    }
+}
+
+fn parse_train_periods(v: &str, key: &str) -> Result<u32> {
+    match v.trim().parse::<u32>() {
+        Ok(n) if (1..=120).contains(&n) => Ok(n),
+        _ => plan_err!("{key} must be a whole number from 1 to 120, got '{v}'"),
+    }
+}
+
 fn parse_days(v: &str, key: &str) -> Result<i64> {
     match v.trim().parse::<i64>() {
         Ok(d) if d > 0 => Ok(d),
         _ => plan_err!("{key} must be a positive whole number of days, got '{v}'"),
     }
+}
+
+fn parse_lookback(v: &str, key: &str) -> Result<Option<i64>> {
+    match none_if_empty(v) {
+        Some(v) if v.eq_ignore_ascii_case("all") || v == "0" => Ok(None),
+        Some(v) => parse_days(v, key).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn parse_clusters(v: &str, key: &str) -> Result<usize> {
+    match v.trim().parse::<usize>() {
+        Ok(k) if (1..=100).contains(&k) => Ok(k),
+        _ => plan_err!("{key} must be a whole number of clusters between 1 and 100, got '{v}'"),
+    }
+}
+
+fn parse_seed(v: &str, key: &str) -> Result<u64> {
+    v.trim()
+        .parse::<u64>()
+        .map_err(|_| plan_datafusion_err!("{key} must be a whole number >= 0, got '{v}'"))
 }
 
 fn parse_bool(v: &str, key: &str) -> Result<bool> {
@@ -458,18 +559,91 @@ fn parse_scheme(v: &str, _: &str) -> Result<String> {
     .to_string())
 }
 
-/// A transaction model of the registry, by name or alias; stored by its name.
+/// `ltv.model = 'auto'`: the model is chosen among the transaction models of the registry.
+pub const AUTO_MODEL: &str = "auto";
+
+/// A transaction model of the registry, by name or alias, stored by its name; or
+/// [`AUTO_MODEL`].
 fn parse_transaction_model(v: &str, _: &str) -> Result<String> {
     use crate::ltv::{Role, registry};
     let model = v.trim().to_ascii_lowercase();
     match registry::model_or_alias(&model) {
         Some(m) if m.has_role(Role::Transactions) => Ok(m.name().to_string()),
+        _ if model == AUTO_MODEL => Ok(model),
         _ => {
             let names: Vec<&str> = registry::models_with(Role::Transactions).map(|m| m.name()).collect();
-            let (last, init) = names.split_last().unwrap_or((&"", &[]));
-            plan_err!("model must be {} or {last}, got '{model}'", init.join(", "))
+            plan_err!("model must be {} or {AUTO_MODEL}, got '{model}'", names.join(", "))
         }
     }
+}
+
+/// Transaction models of the registry, comma-separated (names or aliases; stored by name).
+fn parse_models(v: &str, key: &str) -> Result<Option<Vec<String>>> {
+    let Some(v) = none_if_empty(v) else {
+        return Ok(None);
+    };
+    let models = v
+        .split(',')
+        .filter(|m| !m.trim().is_empty())
+        .map(|m| match parse_transaction_model(m, key)? {
+            m if m == AUTO_MODEL => plan_err!("{key}: list the models to compare, not '{AUTO_MODEL}'"),
+            m => Ok(m),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some(models))
+}
+
+fn parse_penalizers(v: &str, key: &str) -> Result<Option<Vec<f64>>> {
+    let Some(v) = none_if_empty(v) else {
+        return Ok(None);
+    };
+    let grid = v
+        .split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| parse_number(p, key))
+        .collect::<Result<Vec<_>>>()?;
+    if grid.is_empty() {
+        return plan_err!("{key} needs at least one number, e.g. '0,0.01,0.1'");
+    }
+    Ok(Some(grid))
+}
+
+fn parse_tracking_period(v: &str, key: &str) -> Result<i64> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "week" => Ok(7),
+        "day" => Ok(1),
+        other => match other.parse::<i64>() {
+            Ok(d) if (1..=366).contains(&d) => Ok(d),
+            _ => plan_err!(
+                "{key} must be week, day or a number of days from 1 to 366, got '{}'",
+                v.trim()
+            ),
+        },
+    }
+}
+
+/// An interval level strictly between 0 and 1; empty or `none`: no intervals.
+fn parse_level(v: &str, key: &str) -> Result<Option<f64>> {
+    let v = v.trim();
+    if v.is_empty() || v.eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    match v.parse::<f64>() {
+        Ok(l) if l > 0.0 && l < 1.0 => Ok(Some(l)),
+        _ => plan_err!("{key} must be a level strictly between 0 and 1 (e.g. 0.9), got '{v}'"),
+    }
+}
+
+fn parse_replicates(v: &str, key: &str) -> Result<usize> {
+    match v.trim().parse::<usize>() {
+        Ok(b) if (2..=100_000).contains(&b) => Ok(b),
+        _ => plan_err!("{key} must be a whole number from 2 to 100000, got '{v}'"),
+    }
+}
+
+fn parse_interval_method(v: &str, key: &str) -> Result<crate::ltv::bootstrap::IntervalMethod> {
+    crate::ltv::bootstrap::IntervalMethod::from_name(v)
+        .ok_or_else(|| plan_datafusion_err!("{key} must be percentile, bias_corrected or bca, got '{}'", v.trim()))
 }
 
 fn text(v: &str) -> Option<String> {
@@ -609,11 +783,13 @@ mod tests {
         assert_eq!(o.ltv_model, "mbg_nbd");
         o.set_option("model", "pareto_nbd").unwrap();
         assert_eq!(o.ltv_model, "pareto_nbd");
+        o.set_option("model", "Auto").unwrap();
+        assert_eq!(o.ltv_model, AUTO_MODEL);
         for rejected in ["gamma_gamma", "sbg", "weibull"] {
             let e = o.set_option("ltv.model", rejected).unwrap_err().to_string();
             assert!(
                 e.contains(&format!(
-                    "model must be bg_nbd, pareto_nbd or mbg_nbd, got '{rejected}'"
+                    "model must be bg_nbd, pareto_nbd, mbg_nbd or auto, got '{rejected}'"
                 )),
                 "{e}"
             );
@@ -657,6 +833,14 @@ mod tests {
             ("churn.every", "quarter"),
             ("churn.window_days", "120"),
             ("churn.btyd", "true"),
+            ("rfm.lookback_days", "365"),
+            ("kmeans.k", "8"),
+            ("seed", "7"),
+            ("churn.train_periods", "6"),
+            ("churn.lambda", "0.03"),
+            ("churn.high_risk", "0.85"),
+            ("churn.medium_risk", "0.6"),
+            ("churn.scores", "my_scores"),
         ] {
             o.set_option(k, v).unwrap();
         }

@@ -17,6 +17,7 @@
 //! ```
 //!
 //! Layout: [`rfm`] and [`churn`] hold the pure kernels; [`config`] the `clv.` session options;
+//! [`segment`] the segment-evaluation kernels (panel, labellers, metrics, grids, concentration);
 //! [`udf`] the row-level SQL functions; [`plan`] builds the logical plans; [`exec`] the physical
 //! operators; [`table`] the [`table::RfmTable`] provider; [`udtf`] the table functions; [`api`]
 //! the builders; [`registry`] the one list of functions. docs/architecture.md has the layers.
@@ -35,6 +36,7 @@ pub mod plan;
 pub mod registry;
 pub mod rfm;
 pub mod scheme_file;
+pub mod segment;
 pub mod table;
 pub mod udf;
 pub mod udtf;
@@ -48,7 +50,10 @@ use datafusion::execution::session_state::SessionState;
 use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::SessionContext;
 
-pub use api::{BtydSummary, ChurnLabels, ClvPredict, CohortRetention, Lifecycle, Rfm};
+pub use api::{
+    BtydSummary, ChurnLabels, ChurnRisk, ClvCompare, ClvPredict, ClvTracking, CohortRetention, Lifecycle, Rfm,
+    SegmentEvaluation, SegmentGrid,
+};
 pub use config::{ClvOptions, Collapse, IdType, InvalidAmounts, Monetary, NegativeAmounts, TimeUnit};
 pub use error::{ClvError, ErrorKind};
 pub use plan::report::PolicyReport;

@@ -104,12 +104,45 @@ pub fn functions() -> Vec<ClvFunction> {
         table::<udtf::lifecycle::LifecycleTransitionsTableFunction>(),
         table::<udtf::churn_labels::ChurnLabelsTableFunction>(),
         table::<udtf::churn_evaluate::ChurnEvaluateTableFunction>(),
+        table::<udtf::churn_evaluate::ChurnCalibrationTableFunction>(),
+        table::<udtf::churn_features::ChurnFeaturesTableFunction>(),
+        table::<udtf::churn_model::ChurnModelTableFunction>(),
+        table::<udtf::churn_risk::ChurnRiskTableFunction>(),
+        table::<udtf::churn_contacts::ChurnContactsTableFunction>(),
         table::<udtf::clv_predict::ClvPredictTableFunction>(),
         table::<udtf::clv_predict::ClvModelTableFunction>(),
+        table::<udtf::segment_evaluate::SegmentEvaluateTableFunction>(),
+        table::<udtf::segment_metrics::SegmentMetricsTableFunction>(),
+        table::<udtf::segment_outcomes::SegmentOutcomesTableFunction>(),
+        table::<udtf::segment_tune::SegmentTuneTableFunction>(),
+        table::<udtf::rfm_transitions::RfmTransitionsTableFunction>(),
+        table::<udtf::segment_series::SegmentSeriesTableFunction>(),
+        table::<udtf::value_concentration::ValueConcentrationTableFunction>(),
+        table::<udtf::rfm_clusters::RfmClustersTableFunction>(),
+        table::<udtf::rfm_cluster_profiles::RfmClusterProfilesTableFunction>(),
+        table::<udtf::segment_schemes::SegmentSchemesTableFunction>(),
+        table::<udtf::clv_parameters::ClvParametersTableFunction>(),
+        table::<udtf::clv_compare::ClvCompareTableFunction>(),
+        table::<udtf::clv_tracking::ClvTrackingTableFunction>(),
         ClvFunction::Window(rfm_score::rfm_score_udwf()),
+        ClvFunction::Window(ltv_intervals::ltv_intervals_udwf()),
     ];
-    out.extend(model_fit::model_fit_udafs().into_iter().map(ClvFunction::Aggregate));
-    out.push(ClvFunction::Aggregate(churn_auc::churn_auc_udaf()));
+    out.extend(
+        model_fit::model_fit_udafs()
+            .into_iter()
+            .chain(covariates_fit::covariates_fit_udafs())
+            .chain([
+                churn_auc::churn_auc_udaf(),
+                churn_metrics::churn_metrics_udaf(),
+                churn_model_fit::churn_model_fit_udaf(),
+                kmeans_fit::kmeans_fit_udaf(),
+                segmentation_score::segmentation_score_udaf(),
+                ltv_bootstrap::ltv_bootstrap_udaf(),
+                ltv_compare::ltv_compare_udaf(),
+                tracking_expected::tracking_expected_udaf(),
+            ])
+            .map(ClvFunction::Aggregate),
+    );
     out.extend(
         model_predictions::model_prediction_udfs()
             .into_iter()
@@ -119,9 +152,15 @@ pub fn functions() -> Vec<ClvFunction> {
                 rfm_cell::rfm_cell_udf(),
                 lifecycle_stage::lifecycle_stage_udf(),
                 is_churned::is_churned_udf(),
+                churn_model_score::churn_model_score_udf(),
                 clv_period_index::clv_period_index_udf(),
                 clv_period_start::clv_period_start_udf(),
                 clv_check::clv_check_udf(),
+                kmeans_assign::kmeans_assign_udf(),
+                clv_cutoff_features::clv_cutoff_features_udf(),
+                dert::dert_udf(),
+                customer_model::customer_model_udf(),
+                likelihood_ratio_test::likelihood_ratio_test_udf(),
             ])
             .map(ClvFunction::Scalar),
     );

@@ -387,3 +387,33 @@ async fn csv_ids_never_merge_in_table_functions() -> Result<()> {
     std::fs::remove_dir_all(&dir)?;
     Ok(())
 }
+
+/// Defect 11 on an object store: CSV ids read from a registered store (here an in-memory one,
+/// as S3 or GCS would be) are kept as text too, so "007" and "7" never merge there either.
+#[tokio::test(flavor = "multi_thread")]
+async fn csv_ids_never_merge_on_an_object_store() -> Result<()> {
+    use datafusion::execution::object_store::ObjectStoreUrl;
+    use datafusion::object_store::memory::InMemory;
+    use datafusion::object_store::{ObjectStoreExt, PutPayload, path::Path};
+    let store = InMemory::new();
+    store
+        .put(
+            &Path::from("orders/tx.csv"),
+            PutPayload::from("customer_id,order_date,amount\n007,2024-01-01,10\n7,2024-01-02,20\n"),
+        )
+        .await?;
+    let ctx = context(1)?;
+    let bucket = ObjectStoreUrl::parse("memory://bucket")?;
+    ctx.register_object_store(bucket.as_ref(), std::sync::Arc::new(store));
+    let path = "memory://bucket/orders/tx.csv";
+    let (kind, message) = clv_error(&ctx, &format!("SELECT * FROM rfm('{path}')")).await;
+    assert_eq!(kind, ErrorKind::InputData, "{message}");
+    assert!(message.contains("'id_type=string'"), "{message}");
+    let ids = text(
+        &ctx,
+        &format!("SELECT customer_id, frequency FROM rfm('{path}', 'id_type=string', 'scheme=none') ORDER BY 1"),
+    )
+    .await?;
+    assert!(ids.contains("| 007 ") && ids.contains("| 7 "), "{ids}");
+    Ok(())
+}

@@ -6,8 +6,8 @@ mod common;
 use clv_core::churn::Period;
 use clv_core::plan::report::PolicyReport;
 use clv_core::{
-    BtydSummary, ChurnLabels, ClvPredict, CohortRetention, Collapse, Lifecycle, NegativeAmounts, Rfm, ScoreMethod,
-    TimeUnit,
+    BtydSummary, ChurnLabels, ChurnRisk, ClvCompare, ClvPredict, ClvTracking, CohortRetention, Collapse, Lifecycle,
+    NegativeAmounts, Rfm, SchemeRegistry, ScoreMethod, SegmentEvaluation, SegmentGrid, TimeUnit,
 };
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::util::pretty::pretty_format_batches;
@@ -146,6 +146,63 @@ async fn churn_labels_and_evaluation() -> Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_trained_churn_model() -> Result<()> {
+    let ctx = context().await?;
+    let risk = ChurnRisk::new()
+        .cutoff("1997-09-30")
+        .window_days(60)
+        .train_periods(3)
+        .lambda(0.03)
+        .thresholds(0.85, 0.6)
+        .customer_column("master_customer_id")
+        .option("horizon", "26");
+    let args = "'1997-09-30', 60, 'train_periods=3', 'lambda=0.03', 'high_risk=0.85', 'medium_risk=0.6', \
+                'customer_column=master_customer_id', 'horizon=26'";
+    same(
+        &ctx,
+        risk.dataframe(&ctx, "sample").await?,
+        &format!("SELECT * FROM churn_risk('sample', {args})"),
+    )
+    .await?;
+    same(
+        &ctx,
+        risk.contacts(&ctx, "sample").await?,
+        &format!("SELECT * FROM churn_contacts('sample', {args})"),
+    )
+    .await?;
+    same(
+        &ctx,
+        risk.model_table(&ctx, "sample").await?,
+        &format!("SELECT * FROM churn_model('sample', {args})"),
+    )
+    .await?;
+    let evaluation = ChurnRisk::new()
+        .cutoffs("1997-06-30,1997-09-30")
+        .window_days(60)
+        .train_periods(3)
+        .customer_column("master_customer_id");
+    let args = "'1997-06-30,1997-09-30', 60, 'train_periods=3', 'customer_column=master_customer_id'";
+    same(
+        &ctx,
+        evaluation.features(&ctx, "sample").await?,
+        &format!("SELECT * FROM churn_features('sample', {args})"),
+    )
+    .await?;
+    same(
+        &ctx,
+        evaluation.evaluate(&ctx, "sample").await?,
+        &format!("SELECT * FROM churn_evaluate('sample', {args})"),
+    )
+    .await?;
+    same(
+        &ctx,
+        evaluation.calibration(&ctx, "sample").await?,
+        &format!("SELECT * FROM churn_calibration('sample', {args})"),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn clv_predictions_and_models() -> Result<()> {
     let ctx = context().await?;
     let predict = ClvPredict::new()
@@ -170,6 +227,144 @@ async fn clv_predictions_and_models() -> Result<()> {
         &ctx,
         models.models(&ctx, "sample").await?,
         "SELECT * FROM clv_model('sample', '1997-09-30', 'customer_column=master_customer_id', 'time_unit=day')",
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn segment_evaluation_tuning_migration_and_clusters() -> Result<()> {
+    let ctx = context().await?;
+    let e = SegmentEvaluation::new()
+        .cutoffs("1997-06-30,1997-09-30")
+        .window_days(273)
+        .scheme("rfm11")
+        .customer_column("master_customer_id");
+    let c = "'customer_column=master_customer_id'";
+    same(
+        &ctx,
+        e.segments(&ctx, "sample").await?,
+        &format!("SELECT * FROM segment_evaluate('sample', '1997-06-30,1997-09-30', 273, 'scheme=rfm11', {c})"),
+    )
+    .await?;
+    same(
+        &ctx,
+        e.metrics(&ctx, "sample").await?,
+        &format!("SELECT * FROM segment_metrics('sample', '1997-06-30,1997-09-30', 273, 'scheme=rfm11', {c})"),
+    )
+    .await?;
+    same(
+        &ctx,
+        e.outcomes(&ctx, "sample").await?,
+        &format!("SELECT * FROM segment_outcomes('sample', '1997-06-30,1997-09-30', 273, {c})"),
+    )
+    .await?;
+    let grid = SegmentGrid::new().schemes("rfm11,cell").bins("3").rank_by("stability");
+    same(
+        &ctx,
+        e.tune(&ctx, "sample", &grid).await?,
+        &format!(
+            "SELECT * FROM segment_tune('sample', '1997-06-30,1997-09-30', 273, 'scheme=rfm11', {c}, \
+             'schemes=rfm11,cell', 'bins=3', 'rank_by=stability')"
+        ),
+    )
+    .await?;
+    same(
+        &ctx,
+        e.transitions(&ctx, "sample", "1997-06-30", "1997-09-30").await?,
+        &format!("SELECT * FROM rfm_transitions('sample', '1997-06-30', '1997-09-30', 'scheme=rfm11', {c})"),
+    )
+    .await?;
+    same(
+        &ctx,
+        e.series(&ctx, "sample").await?,
+        &format!("SELECT * FROM segment_series('sample', '1997-06-30,1997-09-30', 'scheme=rfm11', {c})"),
+    )
+    .await?;
+    same(
+        &ctx,
+        Rfm::new()
+            .as_of("2024-01-31")
+            .lookback_days(20)
+            .concentration(&ctx, "tx")
+            .await?,
+        "SELECT * FROM value_concentration('tx', '2024-01-31', 'lookback_days=20')",
+    )
+    .await?;
+    let k = Rfm::new().as_of("2024-01-31").option("k", "2");
+    same(
+        &ctx,
+        k.clusters(&ctx, "tx").await?,
+        "SELECT * FROM rfm_clusters('tx', '2024-01-31', 2)",
+    )
+    .await?;
+    same(
+        &ctx,
+        k.cluster_profiles(&ctx, "tx").await?,
+        "SELECT * FROM rfm_cluster_profiles('tx', '2024-01-31', 2)",
+    )
+    .await?;
+    // segment_schemes has no builder: the scheme registry holds the same rules.
+    let registry = SchemeRegistry::new();
+    let tiers = registry.get("tiers_en")?;
+    let mut labels: Vec<String> = tiers.definition().rules.iter().map(|r| r.label.clone()).collect();
+    labels.extend(tiers.definition().default.clone());
+    let sql = common::query(
+        &ctx,
+        "SELECT label FROM segment_schemes('tiers_en') ORDER BY rule NULLS LAST",
+    )
+    .await?;
+    let text = pretty_format_batches(&sql).unwrap().to_string();
+    let shown: Vec<String> = text
+        .lines()
+        .filter(|l| l.starts_with('|'))
+        .skip(1)
+        .map(|l| l.trim_matches('|').trim().to_string())
+        .collect();
+    assert_eq!(shown, labels);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clv_parameters_compare_and_tracking() -> Result<()> {
+    let ctx = context().await?;
+    let parameters = ClvPredict::new()
+        .calibration_end("1997-09-30")
+        .customer_column("master_customer_id")
+        .intervals(0.8)
+        .replicates(10)
+        .seed(3)
+        .interval_method(clv_core::ltv::bootstrap::IntervalMethod::BiasCorrected);
+    same(
+        &ctx,
+        parameters.parameters(&ctx, "sample").await?,
+        "SELECT * FROM clv_parameters('sample', '1997-09-30', 'customer_column=master_customer_id', \
+         'intervals=0.8', 'replicates=10', 'seed=3', 'interval_method=bias_corrected')",
+    )
+    .await?;
+    let compare = ClvCompare::new()
+        .calibration_end("1997-09-30")
+        .holdout_end("1998-06-30")
+        .customer_column("master_customer_id")
+        .candidates(&["bg_nbd", "pareto_nbd"])
+        .penalizers(&[0.0, 0.01]);
+    same(
+        &ctx,
+        compare.dataframe(&ctx, "sample").await?,
+        "SELECT * FROM clv_compare('sample', '1997-09-30', '1998-06-30', 'customer_column=master_customer_id', \
+         'models=bg_nbd,pareto_nbd', 'penalizers=0,0.01')",
+    )
+    .await?;
+    let tracking = ClvTracking::new()
+        .calibration_end("1997-09-30")
+        .holdout_end("1998-06-30")
+        .tracking_period(28)
+        .customer_column("master_customer_id")
+        .model("mbg_nbd");
+    same(
+        &ctx,
+        tracking.dataframe(&ctx, "sample").await?,
+        "SELECT * FROM clv_tracking('sample', '1997-09-30', '1998-06-30', 28, 'customer_column=master_customer_id', \
+         'model=mbg_nbd')",
     )
     .await
 }

@@ -1,7 +1,8 @@
 //! Churn labels on CDNOW: label counts against plain SQL, features against `rfm()` at the
 //! cutoff, leakage, BTYD features against `btyd_summary` (BG/NBD and Pareto/NBD, the latter
-//! also against the Rust fit), `is_churned` against the label, `churn_evaluate` against an
-//! independent rank computation, and partition/row-order invariance of labels and evaluation.
+//! also against the Rust fit), `is_churned` against the label, `churn_evaluate` and
+//! `churn_calibration` against independent plain-SQL computations, and partition/row-order
+//! invariance of labels and evaluation.
 
 mod common;
 
@@ -115,14 +116,15 @@ async fn btyd_features_equal_the_btyd_summary_and_a_bgnbd_fit_at_the_cutoff() ->
             "WITH s AS (SELECT * FROM btyd_summary('orders', 'calibration_end={cutoff}')),
                   m AS (SELECT bgnbd_fit(x, t_x, t) AS model FROM s),
                   ref AS (SELECT s.customer_id, s.x, s.t_x, s.t, p_alive(m.model, s.x, s.t_x, s.t) AS p,
-                                 expected_purchases(m.model, 90.0 / 7, s.x, s.t_x, s.t) AS e
+                                 expected_purchases(m.model, 90.0 / 7, s.x, s.t_x, s.t) AS e,
+                                 churn_probability(m.model, 90.0 / 7, s.x, s.t_x, s.t) AS none
                           FROM s CROSS JOIN m)
              SELECT count(*) FROM churn_labels('orders', '{cutoff}', 90, 'btyd=true') c
              FULL JOIN ref ON c.customer_id = ref.customer_id
              WHERE c.customer_id IS NULL OR ref.customer_id IS NULL OR c.x <> ref.x
                 OR abs(c.t_x - ref.t_x) > 1e-12 OR abs(c.t - ref.t) > 1e-12
-                OR abs(c.p_alive - ref.p) > 1e-9 OR abs(c.churn_probability - (1 - ref.p)) > 1e-9
-                OR abs(c.expected_purchases - ref.e) > 1e-9"
+                OR abs(c.p_alive - ref.p) > 1e-9 OR abs(c.dropout_probability - (1 - ref.p)) > 1e-9
+                OR abs(c.churn_probability - ref.none) > 1e-9 OR abs(c.expected_purchases - ref.e) > 1e-9"
         ),
     )
     .await?;
@@ -149,54 +151,108 @@ async fn same_labels_whatever_the_partitioning_and_row_order() -> Result<()> {
     Ok(())
 }
 
+/// Per decile of `score` (customers ordered by score, ten groups of ⌊n/10⌋ + 1 for the first
+/// n mod 10 and ⌊n/10⌋ for the rest), the mean score and the expected churn rate when tied
+/// customers are in random order (each position of a tie group holds a churner with the group's
+/// churn rate), and the expected share of churners in the top 10 % / 20 % of positions, in
+/// plain SQL over `l(score, churned)`.
+const DECILES_IN_SQL: &str = "
+     p AS (SELECT score, CAST(churned AS DOUBLE) AS y,
+                  CAST(row_number() OVER (ORDER BY score, customer_id) AS BIGINT) - 1 AS k,
+                  count(*) OVER () AS n,
+                  avg(CAST(churned AS DOUBLE)) OVER (PARTITION BY score) AS tie_rate FROM l),
+     d AS (SELECT *, CASE WHEN k < (n % 10) * (n / 10 + 1) THEN k / (n / 10 + 1)
+                          ELSE n % 10 + (k - (n % 10) * (n / 10 + 1)) / (n / 10) END + 1 AS decile FROM p)";
+
 #[tokio::test(flavor = "multi_thread")]
-async fn churn_evaluate_deciles_and_auc_equal_an_independent_rank_computation() -> Result<()> {
+async fn churn_evaluate_and_calibration_equal_independent_computations() -> Result<()> {
     let ctx = cdnow(4).await?;
     let args = "'orders', '1997-09-30', 90";
-    // AUC from average ranks (Mann–Whitney), in plain SQL over the labels.
-    let reference = text(
+    query(
         &ctx,
-        &format!(
-            "WITH l AS (SELECT churn_probability AS s, churned AS c FROM churn_labels({args}, 'btyd=true') WHERE churned IS NOT NULL),
-                  r AS (SELECT c, rank() OVER (ORDER BY s) + (count(*) OVER (PARTITION BY s) - 1) / 2.0 AS ar FROM l),
-                  n AS (SELECT CAST(sum(CASE WHEN c THEN 1 ELSE 0 END) AS DOUBLE) AS p, CAST(sum(CASE WHEN c THEN 0 ELSE 1 END) AS DOUBLE) AS q FROM l)
-             SELECT round((sum(CASE WHEN c THEN ar ELSE 0 END) - max(p) * (max(p) + 1) / 2) / (max(p) * max(q)), 12) AS auc FROM r CROSS JOIN n"
-        ),
+        &format!("CREATE TABLE labels AS SELECT * FROM churn_labels({args}, 'btyd=true') WHERE churned IS NOT NULL"),
     )
     .await?;
-    let ours = text(
+    query(
         &ctx,
-        &format!("SELECT DISTINCT round(auc, 12) AS auc FROM churn_evaluate({args})"),
+        &format!("CREATE TABLE evaluation AS SELECT * FROM churn_evaluate({args})"),
     )
     .await?;
-    assert_eq!(ours, reference);
-    let auc = text(
+    query(
         &ctx,
-        &format!(
-            "SELECT round(churn_auc(churn_probability, churned), 12) AS auc FROM churn_labels({args}, 'btyd=true')"
-        ),
+        &format!("CREATE TABLE calibration AS SELECT * FROM churn_calibration({args})"),
     )
     .await?;
-    assert_eq!(auc, reference);
+    // Three of the scores, taken from churn_labels instead: BG/NBD's window probability
+    // (churn_probability), 1 − P(alive) and days since the last purchase (heavily tied).
+    for (score, column) in [
+        ("window_probability", "churn_probability"),
+        ("dropout_probability", "dropout_probability"),
+        ("recency_days", "CAST(recency_days AS DOUBLE)"),
+    ] {
+        let l = format!("l AS (SELECT customer_id, {column} AS score, churned FROM labels)");
+        // AUC from average ranks (Mann–Whitney); Brier score as a plain mean.
+        let reference = text(
+            &ctx,
+            &format!(
+                "WITH {l},
+                  r AS (SELECT churned AS c, rank() OVER (ORDER BY score) + (count(*) OVER (PARTITION BY score) - 1) / 2.0 AS ar FROM l),
+                  n AS (SELECT CAST(sum(CASE WHEN c THEN 1 ELSE 0 END) AS DOUBLE) AS p, CAST(sum(CASE WHEN c THEN 0 ELSE 1 END) AS DOUBLE) AS q FROM r)
+             SELECT round((sum(CASE WHEN c THEN ar ELSE 0 END) - max(p) * (max(p) + 1) / 2) / (max(p) * max(q)), 12) AS auc,
+                    (SELECT CASE WHEN min(score) >= 0 AND max(score) <= 1
+                            THEN round(avg((score - CAST(churned AS DOUBLE)) * (score - CAST(churned AS DOUBLE))), 12) END FROM l) AS brier
+             FROM r CROSS JOIN n"
+            ),
+        )
+        .await?;
+        let ours = text(
+            &ctx,
+            &format!("SELECT round(auc, 12) AS auc, round(brier, 12) AS brier FROM evaluation WHERE score = '{score}'"),
+        )
+        .await?;
+        assert_eq!(ours, reference, "{score}");
+        // Deciles, lift and gain with ties shared, in plain SQL.
+        let bad = scalar_i64(
+            &ctx,
+            &format!(
+                "WITH {l}, {DECILES_IN_SQL},
+                  ref AS (SELECT decile, count(*) AS customers, avg(score) AS mean, avg(tie_rate) AS observed FROM d GROUP BY decile),
+                  top AS (SELECT sum(CASE WHEN k >= n - n / 10 THEN tie_rate END) / sum(y) AS gain_10,
+                                 sum(CASE WHEN k >= n - n / 5 THEN tie_rate END) / sum(y) AS gain_20 FROM d)
+             SELECT (SELECT count(*) FROM calibration c FULL JOIN ref ON c.decile = ref.decile AND c.score = '{score}'
+                     WHERE c.score = '{score}' AND (ref.decile IS NULL OR c.customers <> ref.customers
+                        OR abs(c.mean_score - ref.mean) > 1e-9 * (1 + abs(ref.mean)) OR abs(c.observed_churn - ref.observed) > 1e-12))
+                  + (SELECT count(*) FROM evaluation e CROSS JOIN top WHERE e.score = '{score}'
+                     AND (abs(e.gain_10 - top.gain_10) > 1e-12 OR abs(e.gain_20 - top.gain_20) > 1e-12
+                          OR abs(e.lift_10 - 10 * top.gain_10) > 1e-11 OR abs(e.lift_20 - 5 * top.gain_20) > 1e-11))
+                  + 10 - (SELECT count(*) FROM calibration WHERE score = '{score}')"
+            ),
+        )
+        .await?;
+        assert_eq!(bad, 0, "{score}");
+    }
     // 1 − P(alive) ranks CDNOW's churners *worse* than chance (AUC 0.333): BG/NBD gives every
     // one-time buyer P(alive) = 1, and they are most of those who do not come back (see the guide).
     // (To 6 decimals: the last digits follow the fit's last bits, which are converged to the
     // optimiser's tolerance, not beyond.)
-    assert!(reference.contains("| 0.3334205"), "{reference}");
-
-    // Ten deciles covering every labelled customer, each with its observed churn rate.
-    let bad = scalar_i64(
+    let auc = text(
         &ctx,
-        &format!(
-            "WITH e AS (SELECT * FROM churn_evaluate({args})),
-                  l AS (SELECT count(*) AS n FROM churn_labels({args}) WHERE churned IS NOT NULL)
-             SELECT (SELECT count(*) FROM e) - 10 + (SELECT sum(customers) FROM e) - (SELECT n FROM l)
-                  + (SELECT count(*) FROM e WHERE abs(observed_churn - CAST(churned AS DOUBLE) / customers) > 1e-15)
-                  + (SELECT count(*) FROM e a JOIN e b ON b.decile = a.decile + 1 WHERE b.predicted_churn < a.predicted_churn)"
-        ),
+        "SELECT round(auc, 7) AS auc FROM evaluation WHERE score = 'dropout_probability'",
     )
     .await?;
-    assert_eq!(bad, 0);
+    assert!(auc.contains("| 0.3334206"), "{auc}");
+    // churn_auc over the labels agrees with the evaluation.
+    let a = text(
+        &ctx,
+        "SELECT round(churn_auc(dropout_probability, churned), 12) AS auc FROM labels",
+    )
+    .await?;
+    let b = text(
+        &ctx,
+        "SELECT round(auc, 12) AS auc FROM evaluation WHERE score = 'dropout_probability'",
+    )
+    .await?;
+    assert_eq!(a, b);
     Ok(())
 }
 
@@ -269,7 +325,7 @@ fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn pareto_nbd_churn_probability_in_sql_equals_the_rust_fit() -> Result<()> {
+async fn pareto_nbd_dropout_probability_in_sql_equals_the_rust_fit() -> Result<()> {
     let ctx = context(4)?;
     ctx.register_csv(
         "summary",
@@ -280,7 +336,7 @@ async fn pareto_nbd_churn_probability_in_sql_equals_the_rust_fit() -> Result<()>
     let cols = columns_f64(
         &ctx,
         "WITH m AS (SELECT pareto_nbd_fit(frequency, recency, \"T\") AS model FROM summary)
-         SELECT frequency, recency, \"T\", churn_probability(m.model, frequency, recency, \"T\"),
+         SELECT frequency, recency, \"T\", dropout_probability(m.model, frequency, recency, \"T\"),
                 get_field(m.model, 'r'), get_field(m.model, 'alpha'), get_field(m.model, 's'), get_field(m.model, 'beta')
          FROM summary CROSS JOIN m ORDER BY \"ID\"",
     )
@@ -325,7 +381,7 @@ async fn churn_labels_with_pareto_nbd_equal_a_pareto_fit_on_the_btyd_summary_at_
              SELECT count(*) FROM {labels} c FULL JOIN ref ON c.customer_id = ref.customer_id
              WHERE c.customer_id IS NULL OR ref.customer_id IS NULL OR c.x <> ref.x
                 OR abs(c.t_x - ref.t_x) > 1e-12 OR abs(c.t - ref.t) > 1e-12
-                OR abs(c.p_alive - ref.p) > 1e-9 OR abs(c.churn_probability - (1 - ref.p)) > 1e-9"
+                OR abs(c.p_alive - ref.p) > 1e-9 OR abs(c.dropout_probability - (1 - ref.p)) > 1e-9"
         ),
     )
     .await?;
@@ -333,17 +389,17 @@ async fn churn_labels_with_pareto_nbd_equal_a_pareto_fit_on_the_btyd_summary_at_
     // And against the Rust model fitted on the same summary.
     let cols = columns_f64(
         &ctx,
-        &format!("SELECT x, t_x, t, churn_probability FROM {labels} ORDER BY customer_id"),
+        &format!("SELECT x, t_x, t, dropout_probability FROM {labels} ORDER BY customer_id"),
     )
     .await?;
     assert_eq!(cols[0].len(), 23_570);
     let (rust, _) = rust_pareto_churn(&cols[0], &cols[1], &cols[2]);
     let diff = max_abs_diff(&cols[3], &rust);
     assert!(diff <= 1e-9, "max |churn_labels − Rust| churn probability {diff}");
-    // The option took effect: under BG/NBD every one-time buyer has churn probability 0.
+    // The option took effect: under BG/NBD every one-time buyer has dropout probability 0.
     let one_time_positive = |model: &str| {
         format!(
-            "SELECT count(*) FROM churn_labels('orders', '{cutoff}', 90, 'btyd=true', 'model={model}') WHERE x = 0 AND churn_probability > 0"
+            "SELECT count(*) FROM churn_labels('orders', '{cutoff}', 90, 'btyd=true', 'model={model}') WHERE x = 0 AND dropout_probability > 0"
         )
     };
     assert_eq!(scalar_i64(&ctx, &one_time_positive("bg_nbd")).await?, 0);
@@ -357,30 +413,17 @@ const SHUFFLE: &str = "CREATE TABLE shuffled AS SELECT * FROM orders
 
 #[tokio::test(flavor = "multi_thread")]
 async fn same_evaluation_whatever_the_partitioning_and_row_order() -> Result<()> {
-    let sql = "SELECT * FROM churn_evaluate('orders', '1997-06-30,1997-09-30', 90) ORDER BY cutoff, decile";
+    // Two scoring cutoffs (two trained models in one plan), every score and figure.
+    let sql = "SELECT * FROM churn_evaluate('orders', '1997-06-30,1997-09-30', 90) ORDER BY cutoff, score";
     let one = text(&cdnow(1).await?, sql).await?;
     let ctx = cdnow(8).await?;
     query(&ctx, SHUFFLE).await?;
     let many = text(&ctx, sql).await?;
     let shuffled = text(&ctx, &sql.replace("'orders'", "'shuffled'")).await?;
-    // Bit for bit, predicted_churn included (its mean is summed exactly).
+    // Bit for bit.
     assert_eq!(one, many);
     assert_eq!(one, shuffled);
-    assert_eq!(one.lines().filter(|l| l.starts_with("| 1997-")).count(), 20);
-    // predicted_churn is the decile mean of churn_probability (a plain float mean here: equal
-    // to 1e-12), deciles by NTILE over (probability, customer id).
-    let bad = scalar_i64(
-        &ctx,
-        "WITH l AS (SELECT cutoff, customer_id, churn_probability AS p FROM churn_labels('orders', '1997-06-30,1997-09-30', 90, 'btyd=true')
-                    WHERE churned IS NOT NULL),
-              d AS (SELECT cutoff, p, ntile(10) OVER (PARTITION BY cutoff ORDER BY p, customer_id) AS decile FROM l),
-              ref AS (SELECT cutoff, decile, count(*) AS n, avg(p) AS mean FROM d GROUP BY cutoff, decile)
-         SELECT count(*) FROM churn_evaluate('orders', '1997-06-30,1997-09-30', 90) e
-         FULL JOIN ref ON e.cutoff = ref.cutoff AND e.decile = ref.decile
-         WHERE e.cutoff IS NULL OR ref.cutoff IS NULL OR e.customers <> ref.n OR abs(e.predicted_churn - ref.mean) > 1e-12",
-    )
-    .await?;
-    assert_eq!(bad, 0);
+    assert_eq!(one.lines().filter(|l| l.starts_with("| 1997-")).count(), 14);
     Ok(())
 }
 

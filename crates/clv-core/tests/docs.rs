@@ -61,7 +61,9 @@ async fn sql_reference_examples_run_and_match() -> Result<()> {
     let mut failures = vec![];
     for (start, end, sql) in examples.iter().rev() {
         let ctx = common::context(2)?;
-        common::query(&ctx, &setup).await?;
+        for statement in setup.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            common::query(&ctx, statement).await?;
+        }
         let mut actual = String::new();
         for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
             actual = common::text(&ctx, statement).await?;

@@ -16,6 +16,9 @@ const LAYERS: &[&[&str]] = &[
     &["rfm", "churn"],
     // The `clv.` session options.
     &["config"],
+    // Segment-evaluation kernels: the purchase panel, labellers, metrics, grids and value
+    // concentration (pure computations; they read option enums such as `Monetary`).
+    &["segment"],
     // Row-level SQL functions.
     &["udf"],
     // Logical plans, and reading inputs (transaction sources, segment scheme files).
@@ -81,11 +84,29 @@ fn imports(text: &str) -> BTreeSet<String> {
                 }
             }
         } else {
-            out.insert(ident(rest));
+            let name = ident(rest);
+            // The error macros (`crate::usage_err!`, ...) are exported at the crate root by
+            // error.rs: using one imports that module.
+            let macro_call = rest[name.len()..].starts_with('!');
+            out.insert(if macro_call && ERROR_MACROS.contains(&name.as_str()) {
+                "error".to_string()
+            } else {
+                name
+            });
         }
     }
     out
 }
+
+/// The macros error.rs exports at the crate root.
+const ERROR_MACROS: &[&str] = &[
+    "usage_err",
+    "usage_error",
+    "input_err",
+    "input_error",
+    "model_err",
+    "model_error",
+];
 
 #[test]
 fn no_import_runs_up_the_layers() {

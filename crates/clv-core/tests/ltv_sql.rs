@@ -117,7 +117,7 @@ async fn published_transaction_models() -> Result<()> {
                 round(expected_purchases_new(bg, 1), 4), round(expected_purchases_new(bg, 3), 4),
                 round(expected_purchases_new(bg, 32), 4),
                 round(p_alive(pn, 26, 30.86, 31), 4), round(expected_purchases(pn, 52, 26, 30.86, 31), 2),
-                round(churn_probability(bg, 2, 30.43, 38.86), 4),
+                round(dropout_probability(bg, 2, 30.43, 38.86), 4),
                 trunc(expected_purchases(bg, 39, 1, 1.71, 38.86), 4), expected_purchases_new(bg, 78)
          FROM m",
     )
@@ -440,8 +440,8 @@ async fn errors_name_the_function_and_the_problem() -> Result<()> {
             "prob_purchases: invalid argument `n` = 1.5: must be a whole number >= 0",
         ),
         (
-            format!("SELECT churn_probability({GG}, 1, 1, 2)"),
-            "churn_probability: needs a bg_nbd, pareto_nbd, mbg_nbd or bg_bb model, got a gamma_gamma model",
+            format!("SELECT dropout_probability({GG}, 1, 1, 2)"),
+            "dropout_probability: needs a bg_nbd, pareto_nbd, mbg_nbd or bg_bb model, got a gamma_gamma model",
         ),
         (
             format!("SELECT expected_spend({GG}, 2, -3)"),
@@ -492,7 +492,7 @@ async fn errors_name_the_function_and_the_problem() -> Result<()> {
         (
             "SELECT * FROM clv_model('sample', '1997-09-30', 'model=weibull', 'customer_column=master_customer_id')"
                 .to_string(),
-            "clv_model: argument 3 ('model'): model must be bg_nbd, pareto_nbd or mbg_nbd, got 'weibull'",
+            "clv_model: argument 3 ('model'): model must be bg_nbd, pareto_nbd, mbg_nbd or auto, got 'weibull'",
         ),
         (
             "SELECT * FROM clv_predict('no_such_table')".to_string(),

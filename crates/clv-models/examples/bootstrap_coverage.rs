@@ -6,8 +6,8 @@
 //! parameters (r, α, a, b) = (0.243, 4.414, 0.793, 2.426), observation periods T uniform on
 //! [26, 78] weeks, continuous times; fit; bootstrap with `replicates` replicates; and record
 //! whether each nominal `level` interval covers the true value: the four parameters (bootstrap
-//! percentile and bias-corrected percentile, observed-information delta method on the natural
-//! and on the log scale), and the population's expected repeat transactions over the next 52
+//! percentile, bias-corrected percentile and BCa, observed-information delta method on the
+//! natural and on the log scale), and the population's expected repeat transactions over the next 52
 //! weeks under the true parameters (both bootstrap intervals).
 //!
 //! `cargo run --release -p clv-models --example bootstrap_coverage -- [datasets] [customers] [replicates] [level]`
@@ -16,7 +16,9 @@
 
 use std::time::Instant;
 
-use clv_models::bootstrap::{Bootstrap, CustomerKeys, DeltaScale, IntervalMethod, delta_method_intervals};
+use clv_models::bootstrap::{
+    Bootstrap, CustomerKeys, DeltaScale, IntervalMethod, ModelParameters, delta_method_intervals,
+};
 use clv_models::simulate::{BgNbdSimulator, Observation};
 use clv_models::{BgNbd, BgNbdParams, FittedBgNbd, TimeUnit, TransactionModel};
 
@@ -38,11 +40,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sim = BgNbdSimulator::new(truth, Observation::Uniform { min: 26.0, max: 78.0 }, TimeUnit::Week)?;
     let ids: Vec<u64> = (0..customers as u64).collect();
     let keys = CustomerKeys::from_u64(&ids);
-    // covered[method][parameter], method 0 bootstrap percentile, 1 bias-corrected, 2 delta
-    // natural, 3 delta log.
-    let mut covered = [[0usize; 4]; 4];
-    let mut all_four = [0usize; 4];
+    // covered[method][parameter], method 0 bootstrap percentile, 1 bias-corrected, 2 BCa,
+    // 3 delta natural, 4 delta log.
+    let mut covered = [[0usize; 4]; 8];
+    let mut all_four = [0usize; 8];
     let mut totals_covered = [0usize; 2];
+    // Sums of the BCa accelerations, to report their mean.
+    let mut acceleration = [0.0f64; 4];
     let (mut fitted, mut failed_fits, mut failed_replicates, mut no_se) = (0usize, 0usize, 0usize, 0usize);
     let start = Instant::now();
     for d in 0..datasets {
@@ -58,7 +62,48 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .run(&model, &data, &keys)?;
         failed_replicates += boot.failed().len();
         let bc = boot.clone().with_interval_method(IntervalMethod::BiasCorrected);
-        let mut intervals = vec![boot.parameter_intervals(level)?, bc.parameter_intervals(level)?];
+        let bca = boot.clone().with_interval_method(IntervalMethod::Bca);
+        if let Some(a) = boot.acceleration() {
+            for j in 0..4 {
+                acceleration[j] += a[j];
+            }
+        }
+        let mut intervals = vec![
+            boot.parameter_intervals(level)?,
+            bc.parameter_intervals(level)?,
+            bca.parameter_intervals(level)?,
+        ];
+        // Basic (reflected) intervals on the natural and the log scale, and the normal interval
+        // of ln θ with the replicates' standard deviation, read off the same replicates.
+        let est = model.parameter_values();
+        let mut basic = intervals[0].clone();
+        let mut basic_log = intervals[0].clone();
+        let mut normal_log = intervals[0].clone();
+        let z = clv_models::probability::normal_quantile(0.5 * (1.0 + level)).unwrap();
+        for j in 0..4 {
+            let mut v: Vec<f64> = boot
+                .replicates()
+                .iter()
+                .map(|r| r.model.parameter_values()[j])
+                .collect();
+            v.sort_by(f64::total_cmp);
+            let q = |p: f64| {
+                let h = (v.len() - 1) as f64 * p;
+                let lo = h.floor() as usize;
+                let hi = (lo + 1).min(v.len() - 1);
+                v[lo] + (h - lo as f64) * (v[hi] - v[lo])
+            };
+            let (lo, hi) = (q(0.5 * (1.0 - level)), q(0.5 * (1.0 + level)));
+            basic[j].lower = 2.0 * est[j] - hi;
+            basic[j].upper = 2.0 * est[j] - lo;
+            basic_log[j].lower = est[j] * est[j] / hi;
+            basic_log[j].upper = est[j] * est[j] / lo;
+            let logs: Vec<f64> = v.iter().map(|x| x.ln()).collect();
+            let m = logs.iter().sum::<f64>() / logs.len() as f64;
+            let sd = (logs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (logs.len() - 1) as f64).sqrt();
+            normal_log[j].lower = est[j] * (-z * sd).exp();
+            normal_log[j].upper = est[j] * (z * sd).exp();
+        }
         match (
             delta_method_intervals(&model, level, DeltaScale::Natural),
             delta_method_intervals(&model, level, DeltaScale::Log),
@@ -66,6 +111,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             (Ok(n), Ok(l)) => {
                 intervals.push(n);
                 intervals.push(l);
+                intervals.push(basic);
+                intervals.push(basic_log);
+                intervals.push(normal_log);
             }
             _ => no_se += 1,
         }
@@ -103,11 +151,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let names = [
         "bootstrap percentile",
         "bootstrap bias-corrected percentile",
+        "bootstrap BCa",
         "delta method (natural scale)",
         "delta method (log scale)",
+        "bootstrap basic",
+        "bootstrap basic, log scale",
+        "bootstrap normal, log scale",
     ];
-    for m in 0..4 {
-        let n = if m < 2 { fitted } else { fitted - no_se } as f64;
+    for m in 0..8 {
+        let n = if m < 3 { fitted } else { fitted - no_se } as f64;
         let pct = |c: usize| format!("{:.1} %", 100.0 * c as f64 / n);
         println!(
             "| {} | {} | {} | {} | {} | {} |",
@@ -123,6 +175,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "expected repeat transactions of the population over 52 weeks: bootstrap percentile {:.1} %, bias-corrected {:.1} %",
         100.0 * totals_covered[0] as f64 / fitted as f64,
         100.0 * totals_covered[1] as f64 / fitted as f64
+    );
+    println!(
+        "mean BCa acceleration: r {:.4}, α {:.4}, a {:.4}, b {:.4}",
+        acceleration[0] / fitted as f64,
+        acceleration[1] / fitted as f64,
+        acceleration[2] / fitted as f64,
+        acceleration[3] / fitted as f64
     );
     if no_se > 0 {
         println!("{no_se} fits without standard errors (singular Hessian)");

@@ -348,7 +348,8 @@ impl Model for FittedBgBb {
     fn predict(&self, prediction: &Prediction, a: &[f64]) -> Result<f64, ModelError> {
         match prediction.name {
             "p_alive" => self.p_alive(a[0], a[1], a[2]),
-            "churn_probability" => Ok(1.0 - self.p_alive(a[0], a[1], a[2])?),
+            "churn_probability" => self.prob_no_transaction(whole(a[0], "window")?, a[1], a[2], a[3]),
+            "dropout_probability" => Ok(1.0 - self.p_alive(a[0], a[1], a[2])?),
             "expected_purchases" => self.expected_transactions(whole(a[0], "horizon")?, a[1], a[2], a[3]),
             "expected_purchases_new" => self.expected_transactions_new(whole(a[0], "t")?),
             "prob_purchases" => self.prob_transactions(whole(a[0], "n")?, whole(a[1], "t")?),

@@ -66,7 +66,7 @@ use serde::Serialize;
 use super::beta_geo::{BetaGeoObjective, Variant};
 use super::clv::ClvSpec;
 use super::data::{Compressed, SpendSummary, TransactionSummary};
-use super::error::ModelError;
+use super::error::{ModelError, finite};
 use super::gamma_gamma::{FittedGammaGamma, GammaGammaParams, GgObjective};
 use super::optimize::{FitOptions, Objective, Penalized};
 use super::pareto_nbd::{FittedParetoNbd, ParetoNbdParams, ParetoObjective};
@@ -366,25 +366,28 @@ fn wald(names: &[&'static str], values: &[f64], se: &[f64], z: f64, scale: Delta
         .collect()
 }
 
-/// The sandwich standard errors of a BG/NBD-family fit at `theta` (see
-/// [`robust_delta_method_intervals`]), in φ = ln θ and mapped back (`SE(θ) = θ·SE(φ)`).
-fn beta_geo_sandwich(obj: &mut BetaGeoObjective, theta: [f64; 4], penalizer: f64) -> Result<Vec<f64>, ModelError> {
-    const SINGULAR: ModelError = ModelError::NumericalFailure {
-        context: "sandwich standard errors: the Hessian of the log-likelihood is singular or not positive definite at \
-                  the estimate (degenerate data or a parameter at a boundary); use the bootstrap",
-    };
+const SINGULAR: ModelError = ModelError::NumericalFailure {
+    context: "sandwich standard errors: the Hessian of the log-likelihood is singular or not positive definite at \
+              the estimate (degenerate data or a parameter at a boundary); use the bootstrap",
+};
+
+/// Per-row scores of a four-parameter model and the inverse Hessian, both in φ = ln θ.
+type ScoresAndInverseHessian = (Vec<[f64; 4]>, [[f64; 4]; 4]);
+
+/// The per-row scores of a BG/NBD-family fit at `theta` in φ = ln θ, and the inverse of the
+/// Hessian of the total (penalized) negative log-likelihood in φ.
+fn beta_geo_scores(
+    obj: &mut BetaGeoObjective,
+    theta: [f64; 4],
+    penalizer: f64,
+) -> Result<ScoresAndInverseHessian, ModelError> {
     let phi = theta.map(f64::ln);
     let total = obj.total_weight();
-    let scores = obj.row_scores(theta);
-    let mut j = [[0.0; 4]; 4];
-    for (s, &w) in scores.iter().zip(obj.weights()) {
-        let s: [f64; 4] = std::array::from_fn(|k| s[k] * theta[k]);
-        for a in 0..4 {
-            for b in 0..4 {
-                j[a][b] += w * s[a] * s[b];
-            }
-        }
-    }
+    let scores = obj
+        .row_scores(theta)
+        .into_iter()
+        .map(|s| std::array::from_fn(|k| s[k] * theta[k]))
+        .collect();
     let mut pen = Penalized {
         inner: obj,
         lambda: penalizer,
@@ -396,7 +399,21 @@ fn beta_geo_sandwich(obj: &mut BetaGeoObjective, theta: [f64; 4], penalizer: f64
     let h = hessian(&mut pen, &phi, &g, 4)
         .ok_or(SINGULAR)?
         .map(|row| row.map(|v| v * total));
-    let hi = cholesky_inverse(&h).ok_or(SINGULAR)?;
+    Ok((scores, cholesky_inverse(&h).ok_or(SINGULAR)?))
+}
+
+/// The sandwich standard errors of a BG/NBD-family fit at `theta` (see
+/// [`robust_delta_method_intervals`]), in φ = ln θ and mapped back (`SE(θ) = θ·SE(φ)`).
+fn beta_geo_sandwich(obj: &mut BetaGeoObjective, theta: [f64; 4], penalizer: f64) -> Result<Vec<f64>, ModelError> {
+    let (scores, hi) = beta_geo_scores(obj, theta, penalizer)?;
+    let mut j = [[0.0; 4]; 4];
+    for (s, &w) in scores.iter().zip(obj.weights()) {
+        for a in 0..4 {
+            for b in 0..4 {
+                j[a][b] += w * s[a] * s[b];
+            }
+        }
+    }
     let mut se = Vec::with_capacity(4);
     for k in 0..4 {
         // (H⁻¹ J H⁻¹)_kk = Σ_ab H⁻¹_ka J_ab H⁻¹_bk
@@ -412,6 +429,25 @@ fn beta_geo_sandwich(obj: &mut BetaGeoObjective, theta: [f64; 4], penalizer: f64
         se.push(theta[k] * v.sqrt());
     }
     Ok(se)
+}
+
+/// BCa's acceleration of each parameter of a BG/NBD-family fit at `theta` (see
+/// [`IntervalMethod::Bca`]): `â_j = Σ w_i U_ij³ / (6 (Σ w_i U_ij²)^{3/2})` with the influence
+/// values `U_i = H⁻¹ s_i` (`s_i` the row's score, `H` the Hessian of the negative
+/// log-likelihood, both in φ = ln θ; `â` does not change under the map back to θ, whose
+/// Jacobian is a positive diagonal). `None` where the Hessian is singular.
+fn beta_geo_acceleration(obj: &mut BetaGeoObjective, theta: [f64; 4], penalizer: f64) -> Option<Vec<f64>> {
+    let (scores, hi) = beta_geo_scores(obj, theta, penalizer).ok()?;
+    let (mut m2, mut m3) = ([0.0; 4], [0.0; 4]);
+    for (s, &w) in scores.iter().zip(obj.weights()) {
+        for j in 0..4 {
+            let u: f64 = (0..4).map(|k| hi[j][k] * s[k]).sum();
+            m2[j] += w * u * u;
+            m3[j] += w * u * u * u;
+        }
+    }
+    let a: Vec<f64> = (0..4).map(|j| m3[j] / (6.0 * m2[j].powf(1.5))).collect();
+    a.iter().all(|v| v.is_finite()).then_some(a)
 }
 
 /// The quantile at probability `p` of sorted `v` (Hyndman & Fan definition 7).
@@ -433,21 +469,79 @@ pub enum IntervalMethod {
     /// estimate)` (ties counted half), which removes the median bias of the estimator that a
     /// percentile interval otherwise carries over (and doubles).
     BiasCorrected,
+    /// Bias-corrected and accelerated (BCa; Efron 1987, "Better bootstrap confidence
+    /// intervals", *JASA* 82(397); Efron & Tibshirani 1993, §14.3): the quantiles at
+    /// `Φ(z₀ + (z₀ + z)/(1 − â(z₀ + z)))` for `z = z_{(1∓level)/2}`, with the acceleration
+    /// `â = Σ U_i³ / (6 (Σ U_i²)^{3/2})` from the empirical influence values `U_i` of the
+    /// estimate — the customers' scores mapped through the inverse Hessian (their eq. 14.15
+    /// with the infinitesimal jackknife) — which corrects for a standard error that changes with
+    /// the parameter. Parameters of BG/NBD and MBG/NBD, whose per-customer scores the
+    /// likelihood provides; every other interval (Pareto/NBD parameters, predictions, totals)
+    /// takes `â = 0`, i.e. [`IntervalMethod::BiasCorrected`].
+    Bca,
 }
 
-/// The interval of `values` at `level` by `method` (`values` sorted in place).
-fn percentile(estimate: f64, values: &mut [f64], level: f64, method: IntervalMethod) -> Interval {
+impl IntervalMethod {
+    /// Every method, in documentation order.
+    pub const ALL: [IntervalMethod; 3] = [Self::Percentile, Self::BiasCorrected, Self::Bca];
+
+    /// The method's name (`percentile`, `bias_corrected`, `bca`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Percentile => "percentile",
+            Self::BiasCorrected => "bias_corrected",
+            Self::Bca => "bca",
+        }
+    }
+
+    /// The method called `name` (case-insensitive; `bc` for `bias_corrected`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        let name = name.trim().to_ascii_lowercase();
+        if name == "bc" {
+            return Some(Self::BiasCorrected);
+        }
+        Self::ALL.into_iter().find(|m| m.name() == name)
+    }
+}
+
+impl std::fmt::Display for IntervalMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The interval of `values` at `level` by `method` (`values` sorted in place); `acceleration`
+/// is BCa's `â` (0 for the other methods and where it is not known).
+fn percentile(estimate: f64, values: &mut [f64], level: f64, method: IntervalMethod, acceleration: f64) -> Interval {
     values.sort_unstable_by(f64::total_cmp);
     let tail = 0.5 * (1.0 - level);
     let (lo, hi) = match method {
         IntervalMethod::Percentile => (tail, 1.0 - tail),
-        IntervalMethod::BiasCorrected => {
+        IntervalMethod::BiasCorrected | IntervalMethod::Bca => {
+            let a = if method == IntervalMethod::Bca && acceleration.is_finite() {
+                acceleration
+            } else {
+                0.0
+            };
             let b = values.len() as f64;
             let below = values.partition_point(|&v| v < estimate) as f64;
             let equal = values.partition_point(|&v| v <= estimate) as f64 - below;
             let share = ((below + 0.5 * equal) / b).clamp(0.5 / b, 1.0 - 0.5 / b);
             match (normal_quantile(share), normal_quantile(tail)) {
-                (Some(z0), Some(z)) => (normal_cdf(2.0 * z0 + z), normal_cdf(2.0 * z0 - z)),
+                (Some(z0), Some(z)) => {
+                    let adjusted = |z: f64| {
+                        let d = 1.0 - a * (z0 + z);
+                        if d > 0.0 {
+                            normal_cdf(z0 + (z0 + z) / d)
+                        } else {
+                            f64::NAN
+                        }
+                    };
+                    match (adjusted(z), adjusted(-z)) {
+                        (l, h) if l.is_finite() && h.is_finite() => (l, h),
+                        _ => (tail, 1.0 - tail),
+                    }
+                }
                 _ => (tail, 1.0 - tail),
             }
         }
@@ -676,6 +770,12 @@ pub trait BootstrapModel: TransactionModel + ModelParameters + Clone + Sized {
             reason: "sandwich standard errors are implemented for BG/NBD and MBG/NBD only",
         })
     }
+
+    /// BCa's acceleration of each parameter on `data` (see [`IntervalMethod::Bca`]); `None`
+    /// for a model without per-row scores (Pareto/NBD) or a singular Hessian.
+    fn acceleration(&self, _data: &TransactionSummary) -> Option<Vec<f64>> {
+        None
+    }
 }
 
 /// The replicate refits of a transaction model with parameters `theta` (unit `unit`) fitted on
@@ -731,6 +831,12 @@ impl BootstrapModel for FittedBgNbd {
         let mut obj = BetaGeoObjective::new(Variant::Bg, c);
         beta_geo_sandwich(&mut obj, self.params().to_array(), penalizer_of(self.fit_report()))
     }
+
+    fn acceleration(&self, data: &TransactionSummary) -> Option<Vec<f64>> {
+        let c = data.to_unit(self.time_unit()).compress_internal();
+        let mut obj = BetaGeoObjective::new(Variant::Bg, c);
+        beta_geo_acceleration(&mut obj, self.params().to_array(), penalizer_of(self.fit_report()))
+    }
 }
 
 impl BootstrapModel for FittedMbgNbd {
@@ -752,6 +858,13 @@ impl BootstrapModel for FittedMbgNbd {
         let p = self.params();
         let mut obj = BetaGeoObjective::new(Variant::Mbg, c);
         beta_geo_sandwich(&mut obj, [p.r, p.alpha, p.a, p.b], penalizer_of(self.fit_report()))
+    }
+
+    fn acceleration(&self, data: &TransactionSummary) -> Option<Vec<f64>> {
+        let c = data.to_unit(self.time_unit()).compress_internal();
+        let p = self.params();
+        let mut obj = BetaGeoObjective::new(Variant::Mbg, c);
+        beta_geo_acceleration(&mut obj, [p.r, p.alpha, p.a, p.b], penalizer_of(self.fit_report()))
     }
 }
 
@@ -876,7 +989,9 @@ impl Bootstrap {
             keys: keys.as_slice(),
         };
         let models = model.refit_replicates(data, &draws)?;
-        BootstrapFit::collect(self, model.clone(), None, models, None)
+        let mut fit = BootstrapFit::collect(self, model.clone(), None, models, None)?;
+        fit.acceleration = model.acceleration(data);
+        Ok(fit)
     }
 
     /// As [`Bootstrap::run`], and refits the Gamma-Gamma `spend_model` (fitted on `spend`, the
@@ -904,7 +1019,9 @@ impl Bootstrap {
         };
         let models = model.refit_replicates(data, &draws)?;
         let spends = refit_spend(spend_model, spend, &draws)?;
-        BootstrapFit::collect(self, model.clone(), Some(spend_model.clone()), models, Some(spends))
+        let mut fit = BootstrapFit::collect(self, model.clone(), Some(spend_model.clone()), models, Some(spends))?;
+        fit.acceleration = model.acceleration(data);
+        Ok(fit)
     }
 }
 
@@ -927,6 +1044,8 @@ pub struct BootstrapFit<M> {
     replicates: Vec<Replicate<M>>,
     failed: Vec<usize>,
     settings: Bootstrap,
+    /// BCa's acceleration of each transaction-model parameter, where known.
+    acceleration: Option<Vec<f64>>,
 }
 
 /// Population totals over a horizon with their intervals.
@@ -978,6 +1097,7 @@ impl<M: BootstrapModel> BootstrapFit<M> {
             replicates,
             failed,
             settings: *settings,
+            acceleration: None,
         })
     }
 
@@ -1017,6 +1137,18 @@ impl<M: BootstrapModel> BootstrapFit<M> {
         level: f64,
         items: usize,
         estimate: &[f64],
+        per_replicate: impl FnMut(&Replicate<M>) -> Result<Vec<f64>, ModelError>,
+    ) -> Result<Vec<Interval>, ModelError> {
+        self.accelerated_intervals_of(level, items, estimate, None, per_replicate)
+    }
+
+    /// [`Self::intervals_of`] with BCa's acceleration of each item, when known.
+    fn accelerated_intervals_of(
+        &self,
+        level: f64,
+        items: usize,
+        estimate: &[f64],
+        acceleration: Option<&[f64]>,
         mut per_replicate: impl FnMut(&Replicate<M>) -> Result<Vec<f64>, ModelError>,
     ) -> Result<Vec<Interval>, ModelError> {
         check_level(level)?;
@@ -1031,20 +1163,37 @@ impl<M: BootstrapModel> BootstrapFit<M> {
         Ok(table
             .chunks_mut(b)
             .zip(estimate)
-            .map(|(vals, &e)| percentile(e, vals, level, self.settings.method))
+            .enumerate()
+            .map(|(i, (vals, &e))| {
+                let a = acceleration.and_then(|a| a.get(i)).copied().unwrap_or(0.0);
+                percentile(e, vals, level, self.settings.method, a)
+            })
             .collect())
     }
 
     /// Percentile intervals of the transaction model's parameters, with the bootstrap
     /// standard deviation as `std_error`.
     pub fn parameter_intervals(&self, level: f64) -> Result<Vec<ParameterInterval>, ModelError> {
-        self.parameters_of(level, &self.estimate, |r| Some(r.model.parameter_values()))
+        self.parameters_of(level, &self.estimate, self.acceleration.as_deref(), |r| {
+            Some(r.model.parameter_values())
+        })
+    }
+
+    /// BCa's acceleration of each parameter of the transaction model (see
+    /// [`IntervalMethod::Bca`]); `None` for Pareto/NBD or a singular Hessian.
+    pub fn acceleration(&self) -> Option<&[f64]> {
+        self.acceleration.as_deref()
+    }
+
+    /// The interval method the intervals are read with.
+    pub fn interval_method(&self) -> IntervalMethod {
+        self.settings.method
     }
 
     /// Percentile intervals of the spend model's parameters (empty without spend).
     pub fn spend_parameter_intervals(&self, level: f64) -> Result<Vec<ParameterInterval>, ModelError> {
         match &self.spend {
-            Some(s) => self.parameters_of(level, s, |r| r.spend.as_ref().map(|s| s.parameter_values())),
+            Some(s) => self.parameters_of(level, s, None, |r| r.spend.as_ref().map(|s| s.parameter_values())),
             None => Ok(vec![]),
         }
     }
@@ -1053,11 +1202,12 @@ impl<M: BootstrapModel> BootstrapFit<M> {
         &self,
         level: f64,
         estimate: &P,
+        acceleration: Option<&[f64]>,
         values: impl Fn(&Replicate<M>) -> Option<Vec<f64>>,
     ) -> Result<Vec<ParameterInterval>, ModelError> {
         let est = estimate.parameter_values();
         let names = estimate.parameter_names();
-        let iv = self.intervals_of(level, est.len(), &est, |r| {
+        let iv = self.accelerated_intervals_of(level, est.len(), &est, acceleration, |r| {
             values(r).ok_or(ModelError::NumericalFailure {
                 context: "bootstrap replicate without a spend model",
             })
@@ -1138,7 +1288,10 @@ impl<M: BootstrapModel> BootstrapFit<M> {
     }
 
     /// Percentile intervals of each customer's CLV ([`ClvSpec::clv`] with the replicate's
-    /// transaction and spend models; `mean_spend` is the mean repeat-transaction value).
+    /// transaction and spend models; `mean_spend` is the mean repeat-transaction value). The
+    /// discounted purchases are computed once per distinct `(x, t_x, T)` and replicate
+    /// ([`ClvSpec::discounted_purchases_many`]), the spend once per customer and replicate;
+    /// customers are processed in blocks on all cores.
     ///
     /// # Errors
     /// [`ModelError::InvalidArgument`] when the bootstrap ran without spend.
@@ -1151,24 +1304,87 @@ impl<M: BootstrapModel> BootstrapFit<M> {
         T: &[f64],
         mean_spend: &[f64],
     ) -> Result<Vec<Interval>, ModelError> {
+        check_level(level)?;
         let spend = self.spend.as_ref().ok_or(ModelError::InvalidArgument {
             name: "spend",
             value: f64::NAN,
             reason: "CLV intervals need a bootstrap run with a spend model (run_with_spend)",
         })?;
         super::batch::check_rows(&[("mean_spend", mean_spend)], x, t_x, T)?;
-        let clv_of = |m: &M, s: &FittedGammaGamma| -> Result<Vec<f64>, ModelError> {
-            (0..x.len())
-                .map(|i| spec.clv(m, s, x[i], t_x[i], T[i], mean_spend[i]))
-                .collect()
+        let n = x.len();
+        let c = Compressed::new(x, t_x, T, &vec![1.0; n]);
+        let row = (0..n)
+            .map(|i| {
+                c.row_of(x[i], t_x[i], T[i]).ok_or(ModelError::NumericalFailure {
+                    context: "bootstrap: a customer row lost in compression",
+                })
+            })
+            .collect::<Result<Vec<usize>, ModelError>>()?;
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by_key(|&i| row[i]);
+        let margin = spec.margin_value();
+        let b = self.replicates.len();
+        // One block of customers (consecutive in row order): its distinct rows `r0..r1`.
+        let block = |customers: &[usize]| -> Result<Vec<(usize, Interval)>, ModelError> {
+            let (r0, r1) = (row[customers[0]], row[customers[customers.len() - 1]] + 1);
+            let (bx, btx, bt) = (&c.k0[r0..r1], &c.k1[r0..r1], &c.k2[r0..r1]);
+            let values = |m: &M, g: &FittedGammaGamma, out: &mut dyn FnMut(usize, f64)| -> Result<(), ModelError> {
+                let dp = spec.discounted_purchases_many(m, bx, btx, bt)?;
+                for (j, &i) in customers.iter().enumerate() {
+                    let s = g.conditional_expected_spend(x[i], mean_spend[i])?;
+                    out(j, finite(margin * s * dp[row[i] - r0], "CLV")?);
+                }
+                Ok(())
+            };
+            let mut est = vec![0.0; customers.len()];
+            values(&self.estimate, spend, &mut |j, v| est[j] = v)?;
+            let mut table = vec![0.0; b * customers.len()];
+            for (k, rep) in self.replicates.iter().enumerate() {
+                let g = rep.spend.as_ref().ok_or(ModelError::NumericalFailure {
+                    context: "bootstrap replicate without a spend model",
+                })?;
+                values(&rep.model, g, &mut |j, v| table[j * b + k] = v)?;
+            }
+            Ok(table
+                .chunks_mut(b)
+                .zip(customers)
+                .zip(&est)
+                .map(|((vals, &i), &e)| (i, percentile(e, vals, level, self.settings.method, 0.0)))
+                .collect())
         };
-        let est = clv_of(&self.estimate, spend)?;
-        self.intervals_of(level, x.len(), &est, |r| match &r.spend {
-            Some(s) => clv_of(&r.model, s),
-            None => Err(ModelError::NumericalFailure {
-                context: "bootstrap replicate without a spend model",
-            }),
-        })
+        const BLOCK: usize = 4096;
+        let blocks: Vec<&[usize]> = order.chunks(BLOCK).collect();
+        let threads = crate::cores().min(blocks.len()).max(1);
+        let run = |t: usize| -> Result<Vec<(usize, Interval)>, ModelError> {
+            let mut out = Vec::new();
+            for customers in blocks.iter().skip(t).step_by(threads) {
+                out.extend(block(customers)?);
+            }
+            Ok(out)
+        };
+        let parts: Vec<Result<Vec<(usize, Interval)>, ModelError>> = if threads == 1 {
+            vec![run(0)]
+        } else {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..threads).map(|t| scope.spawn(move || run(t))).collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                    .collect()
+            })
+        };
+        let empty = Interval {
+            estimate: f64::NAN,
+            lower: f64::NAN,
+            upper: f64::NAN,
+        };
+        let mut out = vec![empty; n];
+        for part in parts {
+            for (i, iv) in part? {
+                out[i] = iv;
+            }
+        }
+        Ok(out)
     }
 
     /// Intervals of population totals over `horizon` (model units): the expected repeat
@@ -1334,19 +1550,19 @@ mod tests {
     #[test]
     fn percentiles_interpolate() {
         let mut v = vec![5.0, 1.0, 4.0, 2.0, 3.0];
-        let i = percentile(3.0, &mut v, 0.5, IntervalMethod::Percentile);
+        let i = percentile(3.0, &mut v, 0.5, IntervalMethod::Percentile, 0.0);
         assert_eq!((i.lower, i.upper), (2.0, 4.0));
         let mut v: Vec<f64> = (0..101).map(f64::from).rev().collect();
-        let i = percentile(50.0, &mut v, 0.9, IntervalMethod::Percentile);
+        let i = percentile(50.0, &mut v, 0.9, IntervalMethod::Percentile, 0.0);
         assert!((i.lower - 5.0).abs() < 1e-12 && (i.upper - 95.0).abs() < 1e-12);
         // Bias-corrected: an estimate at the replicates' median changes nothing; one below it
         // shifts the interval down.
-        let bc = percentile(50.0, &mut v, 0.9, IntervalMethod::BiasCorrected);
+        let bc = percentile(50.0, &mut v, 0.9, IntervalMethod::BiasCorrected, 0.0);
         assert!(
             (bc.lower - 5.0).abs() < 1e-9 && (bc.upper - 95.0).abs() < 1e-9,
             "{bc:?}"
         );
-        let low = percentile(30.0, &mut v, 0.9, IntervalMethod::BiasCorrected);
+        let low = percentile(30.0, &mut v, 0.9, IntervalMethod::BiasCorrected, 0.0);
         // z0 = Φ⁻¹(30.5/101); quantiles at Φ(2 z0 ∓ 1.645).
         let z0 = normal_quantile(30.5 / 101.0).unwrap();
         let z = normal_quantile(0.05).unwrap();

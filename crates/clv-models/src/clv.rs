@@ -196,6 +196,65 @@ impl ClvSpec {
         finite(v.max(0.0), "discounted expected purchases")
     }
 
+    /// The margin.
+    pub(crate) fn margin_value(&self) -> f64 {
+        self.margin
+    }
+
+    /// [`ClvSpec::discounted_purchases`] for many customers (slices of equal length, in the
+    /// model's unit), through the models' batch kernels: one batch call per discounting period.
+    /// Without discounting, or at a discrete rate of 0, the value is `E(h)` directly (equal to
+    /// the per-customer sum over the periods up to rounding); continuous discounting is
+    /// integrated customer by customer.
+    pub fn discounted_purchases_many<M: TransactionModel + ?Sized>(
+        &self,
+        model: &M,
+        x: &[f64],
+        t_x: &[f64],
+        T: &[f64],
+    ) -> Result<Vec<f64>, ModelError> {
+        self.validate()?;
+        let unit = model.time_unit();
+        let h = self.horizon_unit.convert(self.horizon, unit);
+        let n = x.len();
+        let at = |tau: f64| model.expected_purchases_many(&vec![tau; n], x, t_x, T);
+        let v = match self.discounting {
+            Discounting::None => at(h)?,
+            Discounting::Discrete { rate: 0.0, .. } => at(h)?,
+            Discounting::Discrete { rate, period } => {
+                let step = period.convert(1.0, unit);
+                let k_max = (h / step - 1e-9).ceil().max(0.0);
+                if k_max > MAX_PERIODS {
+                    return Err(ModelError::InvalidArgument {
+                        name: "horizon",
+                        value: self.horizon,
+                        reason: "more than 1e6 discounting periods",
+                    });
+                }
+                let ln_v = -rate.ln_1p();
+                let mut prev = vec![0.0; n];
+                let mut sum = vec![0.0; n];
+                for k in 1..=(k_max as u64) {
+                    let cur = at((k as f64 * step).min(h))?;
+                    let f = (k as f64 * ln_v).exp();
+                    for i in 0..n {
+                        sum[i] += (cur[i] - prev[i]) * f;
+                    }
+                    prev = cur;
+                }
+                sum
+            }
+            Discounting::Continuous { .. } => {
+                return (0..n)
+                    .map(|i| self.discounted_purchases(model, x[i], t_x[i], T[i]))
+                    .collect();
+            }
+        };
+        v.into_iter()
+            .map(|v| finite(v.max(0.0), "discounted expected purchases"))
+            .collect()
+    }
+
     /// CLV with a caller-supplied expected spend per transaction:
     /// `margin × expected_spend × discounted purchases`.
     pub fn clv_with_spend<M: TransactionModel + ?Sized>(

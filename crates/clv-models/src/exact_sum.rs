@@ -1,62 +1,118 @@
-//! Exact, order-independent summation.
+//! Exact, order-independent summation of `f64` values.
 //!
-//! Sums that feed a choice or a label (holdout errors that pick a model) must not depend on
-//! the order of the rows. (`clv_core::rfm::exact_sum` is the same algorithm for the RFM cut
-//! points; one of the two can re-export the other.)
+//! Shewchuk's algorithm ("Adaptive Precision Floating-Point Arithmetic and Fast Robust
+//! Geometric Predicates", 1997), as used by Python's `math.fsum`: the running sum is kept
+//! as a list of non-overlapping partials whose exact total is the exact sum of the inputs,
+//! and the result is that total rounded once. The result therefore does not depend on the
+//! order of the inputs: sums that feed a cut point, a label or a choice (the RFM population
+//! mean, holdout errors that pick a model) are identical across partitionings and row orders.
 
-/// The correctly rounded sum of finite values (Shewchuk 1997, "Adaptive precision
-/// floating-point arithmetic and fast robust geometric predicates"; the algorithm of Python's
-/// `math.fsum`): the same result in any order.
-pub fn exact_sum(values: impl IntoIterator<Item = f64>) -> f64 {
-    let mut partials: Vec<f64> = Vec::new();
-    for mut x in values {
+/// An exact accumulator of `f64` values (finite inputs only).
+#[derive(Debug, Clone, Default)]
+pub struct ExactSum {
+    partials: Vec<f64>,
+}
+
+impl ExactSum {
+    /// An empty sum.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds one finite value exactly.
+    pub fn add(&mut self, mut x: f64) {
         let mut i = 0;
-        for j in 0..partials.len() {
-            let mut y = partials[j];
+        for j in 0..self.partials.len() {
+            let mut y = self.partials[j];
             if x.abs() < y.abs() {
                 std::mem::swap(&mut x, &mut y);
             }
             let hi = x + y;
             let lo = y - (hi - x);
             if lo != 0.0 {
-                partials[i] = lo;
+                self.partials[i] = lo;
                 i += 1;
             }
             x = hi;
         }
-        partials.truncate(i);
-        partials.push(x);
+        self.partials.truncate(i);
+        self.partials.push(x);
     }
-    let Some(mut n) = partials.len().checked_sub(1) else {
-        return 0.0;
-    };
-    let mut hi = partials[n];
-    let mut lo = 0.0;
-    while n > 0 {
-        let x = hi;
-        let y = partials[n - 1];
-        n -= 1;
-        hi = x + y;
-        let yr = hi - x;
-        lo = y - yr;
-        if lo != 0.0 {
-            break;
+
+    /// The exact sum, correctly rounded to the nearest `f64`.
+    pub fn value(&self) -> f64 {
+        let p = &self.partials;
+        let Some((&last, rest)) = p.split_last() else {
+            return 0.0;
+        };
+        let mut hi = last;
+        let mut lo = 0.0;
+        let mut n = rest.len();
+        while n > 0 {
+            let x = hi;
+            let y = rest[n - 1];
+            n -= 1;
+            hi = x + y;
+            let yr = hi - x;
+            lo = y - yr;
+            if lo != 0.0 {
+                break;
+            }
         }
-    }
-    // Round half to even across the remaining partials.
-    if n > 0 && ((lo < 0.0 && partials[n - 1] < 0.0) || (lo > 0.0 && partials[n - 1] > 0.0)) {
-        let y = lo * 2.0;
-        let x = hi + y;
-        if y == x - hi {
-            hi = x;
+        // Half-way case: make the rounding decision with the next partial (as math.fsum does).
+        if n > 0 && ((lo < 0.0 && rest[n - 1] < 0.0) || (lo > 0.0 && rest[n - 1] > 0.0)) {
+            let y = lo * 2.0;
+            let x = hi + y;
+            let yr = x - hi;
+            if y == yr {
+                hi = x;
+            }
         }
+        hi
     }
-    hi
+}
+
+/// The exact sum of `values`, correctly rounded.
+pub fn exact_sum(values: impl IntoIterator<Item = f64>) -> f64 {
+    let mut s = ExactSum::new();
+    for v in values {
+        s.add(v);
+    }
+    s.value()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cancels_exactly_where_naive_sum_fails() {
+        let v = [1e100, 1.0, -1e100, 1e-100];
+        assert_eq!(v.iter().sum::<f64>(), 1e-100); // naive loses the 1.0
+        assert_eq!(exact_sum(v), 1.0 + 1e-100);
+    }
+
+    #[test]
+    fn order_does_not_change_the_result() {
+        let mut v: Vec<f64> = (0..2000)
+            .map(|i| (i as f64 * 0.1).sin() * 10f64.powi(i % 17 - 8))
+            .collect();
+        let a = exact_sum(v.iter().copied());
+        v.reverse();
+        let b = exact_sum(v.iter().copied());
+        v.sort_by(f64::total_cmp);
+        let c = exact_sum(v.iter().copied());
+        assert_eq!(a.to_bits(), b.to_bits());
+        assert_eq!(a.to_bits(), c.to_bits());
+    }
+
+    #[test]
+    fn tenths_sum_to_the_correctly_rounded_value() {
+        // 0.1 ten times: the naive sum gives 0.9999999999999999.
+        assert_ne!((0..10).map(|_| 0.1).sum::<f64>(), 1.0);
+        assert_eq!(exact_sum((0..10).map(|_| 0.1)), 1.0);
+        assert_eq!(exact_sum([]), 0.0);
+    }
 
     #[test]
     fn exact_sum_is_correctly_rounded_in_any_order() {
@@ -66,8 +122,6 @@ mod tests {
         let mut r = v;
         r.reverse();
         assert_eq!(exact_sum(r), s);
-        assert_eq!(exact_sum([0.1; 10]), 1.0);
-        assert_eq!(exact_sum([]), 0.0);
         // The naive sum of these is 0.
         assert_eq!(exact_sum([1.0, 1e100, 1.0, -1e100]), 2.0);
     }

@@ -14,7 +14,7 @@ use std::fmt::Debug;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::{FitOptions, FitReport, ModelError, ModelKind, TimeUnit, TransactionModel};
+use crate::{FitOptions, FitReport, ModelError, ModelKind, TimeUnit, TransactionModel, WindowForecast};
 
 /// The kind of value a fit input holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -83,11 +83,17 @@ pub const P_ALIVE: Prediction = Prediction {
     args: &["x", "t_x", "t"],
     description: "P(alive at t) of a customer with history (x, t_x, t); for bg_bb, t is n",
 };
-/// `churn_probability(model, x, t_x, t)`.
+/// `churn_probability(model, window, x, t_x, t)`: what churn labels count as churn.
 pub const CHURN_PROBABILITY: Prediction = Prediction {
     name: "churn_probability",
+    args: &["window", "x", "t_x", "t"],
+    description: "P(no purchase in (t, t + window]) of a customer with history (x, t_x, t), the probability that a churn label with this window is true (bg_bb: window in whole periods)",
+};
+/// `dropout_probability(model, x, t_x, t)`.
+pub const DROPOUT_PROBABILITY: Prediction = Prediction {
+    name: "dropout_probability",
     args: &["x", "t_x", "t"],
-    description: "1 - p_alive",
+    description: "1 - p_alive: the probability of having dropped out for good by t (not the churn probability of a window)",
 };
 /// `expected_purchases(model, horizon, x, t_x, t)`.
 pub const EXPECTED_PURCHASES: Prediction = Prediction {
@@ -141,6 +147,7 @@ pub const TRANSACTION_INPUTS: &[Input] = &[Input::number("x"), Input::number("t_
 pub const TRANSACTION_PREDICTIONS: &[&Prediction] = &[
     &P_ALIVE,
     &CHURN_PROBABILITY,
+    &DROPOUT_PROBABILITY,
     &EXPECTED_PURCHASES,
     &EXPECTED_PURCHASES_NEW,
     &PROB_PURCHASES,
@@ -474,11 +481,16 @@ pub fn whole(v: f64, what: &'static str) -> Result<u32, ModelError> {
 
 /// A prediction horizon (the kernels call it `t`): finite and `>= 0`.
 pub fn horizon(v: f64) -> Result<f64, ModelError> {
+    length(v, "horizon")
+}
+
+/// A horizon or window length named `name`: finite and `>= 0`.
+pub fn length(v: f64, name: &'static str) -> Result<f64, ModelError> {
     if v.is_finite() && v >= 0.0 {
         Ok(v)
     } else {
         Err(ModelError::InvalidArgument {
-            name: "horizon",
+            name,
             value: v,
             reason: "must be finite and >= 0",
         })
@@ -494,11 +506,12 @@ pub fn unsupported(kind: ModelKind, prediction: &Prediction) -> ModelError {
     }
 }
 
-/// [`TRANSACTION_PREDICTIONS`] answered through [`TransactionModel`].
-pub fn transaction_prediction(m: &dyn TransactionModel, prediction: &Prediction, a: &[f64]) -> Result<f64, ModelError> {
+/// [`TRANSACTION_PREDICTIONS`] answered through [`TransactionModel`] and its window forecasts.
+pub fn transaction_prediction(m: &dyn WindowForecast, prediction: &Prediction, a: &[f64]) -> Result<f64, ModelError> {
     match prediction.name {
         "p_alive" => m.p_alive(a[0], a[1], a[2]),
-        "churn_probability" => Ok(1.0 - m.p_alive(a[0], a[1], a[2])?),
+        "churn_probability" => m.prob_no_purchase(length(a[0], "window")?, a[1], a[2], a[3]),
+        "dropout_probability" => Ok(1.0 - m.p_alive(a[0], a[1], a[2])?),
         "expected_purchases" => m.expected_purchases(horizon(a[0])?, a[1], a[2], a[3]),
         "expected_purchases_new" => m.expected_purchases_new(a[0]),
         "prob_purchases" => m.prob_purchases(whole(a[0], "n")?, a[1]),
@@ -506,16 +519,21 @@ pub fn transaction_prediction(m: &dyn TransactionModel, prediction: &Prediction,
     }
 }
 
-/// The batch forms of [`transaction_prediction`]: P(alive) and expected purchases share work
-/// between customers (see [`TransactionModel::p_alive_many`]).
+/// The batch forms of [`transaction_prediction`]: P(alive), the window probability and expected
+/// purchases share work between customers (see [`TransactionModel::p_alive_many`]).
 pub fn transaction_prediction_many(
-    m: &dyn TransactionModel,
+    m: &dyn WindowForecast,
     prediction: &Prediction,
     a: &[&[f64]],
 ) -> Option<Result<Vec<f64>, ModelError>> {
     match prediction.name {
         "p_alive" => Some(m.p_alive_many(a[0], a[1], a[2])),
         "churn_probability" => Some(
+            a[0].iter()
+                .try_for_each(|w| length(*w, "window").map(|_| ()))
+                .and_then(|_| m.prob_no_purchase_many(a[0], a[1], a[2], a[3])),
+        ),
+        "dropout_probability" => Some(
             m.p_alive_many(a[0], a[1], a[2])
                 .map(|v| v.into_iter().map(|p| 1.0 - p).collect()),
         ),

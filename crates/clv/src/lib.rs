@@ -24,8 +24,9 @@ pub use clv_core::*;
 /// The names most programs need.
 pub mod prelude {
     pub use clv_core::{
-        BtydSummary, ChurnLabels, ClvOptions, ClvPredict, CohortRetention, Collapse, Direction, InvalidAmounts,
-        Lifecycle, Monetary, NegativeAmounts, PolicyReport, Rfm, RfmTable, SchemeRegistry, ScoreMethod, SegmentScheme,
-        TimeUnit, TransactionSource, register_all, register_scheme,
+        BtydSummary, ChurnLabels, ChurnRisk, ClvCompare, ClvOptions, ClvPredict, ClvTracking, CohortRetention,
+        Collapse, Direction, InvalidAmounts, Lifecycle, Monetary, NegativeAmounts, PolicyReport, Rfm, RfmTable,
+        SchemeRegistry, ScoreMethod, SegmentEvaluation, SegmentGrid, SegmentScheme, TimeUnit, TransactionSource,
+        register_all, register_scheme,
     };
 }

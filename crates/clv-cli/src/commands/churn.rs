@@ -1,4 +1,5 @@
-//! `clv churn`: lifecycle stages, transitions between two dates.
+//! `clv churn`: lifecycle stages, transitions between two dates, labels, the evaluation of every
+//! churn score, and the trained model's risk, contact list and coefficients.
 
 use super::{Job, literal};
 use crate::cli::{ChurnCommand, EvaluateArgs, GlobalArgs, LabelsArgs, StagesArgs, TransitionsArgs};
@@ -12,6 +13,9 @@ pub async fn run(global: &GlobalArgs, command: ChurnCommand) -> Result<()> {
         ChurnCommand::Transitions(a) => transitions(global, a).await,
         ChurnCommand::Labels(a) => labels(global, a).await,
         ChurnCommand::Evaluate(a) => evaluate(global, a).await,
+        ChurnCommand::Risk(a) => super::churn_risk::risk(global, a).await,
+        ChurnCommand::Contacts(a) => super::churn_risk::contacts(global, a).await,
+        ChurnCommand::Model(a) => super::churn_risk::model(global, a).await,
     }
 }
 
@@ -190,43 +194,114 @@ async fn warn_about_fits(job: &Job, o: &clv::ClvOptions) -> Result<()> {
 }
 
 async fn evaluate(global: &GlobalArgs, args: EvaluateArgs) -> Result<()> {
-    let job = Job::new(global, &args.input, &args.labels.options()).await?;
+    let options = [
+        args.labels.options(),
+        args.train.options(),
+        args.scores.options(),
+        args.rfm.options(),
+    ]
+    .concat();
+    let job = Job::new(global, &args.input, &options).await?;
+    super::rfm::register_schemes(&job.ctx, &args.rfm.scheme_file)?;
     args.output.check()?;
+    if let Some(out) = &args.deciles_out {
+        crate::files::check_output(out, "--deciles-out")?;
+    }
     require_cutoffs(&job)?;
+    let src = job.source();
     let result = job
         .sql_registered(
             "churn evaluation",
-            &format!("SELECT * FROM churn_evaluate({}) ORDER BY cutoff, decile", job.source()),
+            &format!("SELECT * FROM churn_evaluate({src}) ORDER BY cutoff, auc DESC NULLS LAST, score"),
             "evaluation",
         )
         .await?;
     output::warn_if_empty(&result, "churn evaluation");
+    if let Some(out) = &args.deciles_out {
+        let deciles = job
+            .sql(
+                "calibration deciles",
+                &format!("SELECT * FROM churn_calibration({src}) ORDER BY cutoff, score, decile"),
+            )
+            .await?;
+        output::write(&deciles, None, Some(out))?;
+        job.note(format!("Wrote {} rows to {}", output::rows(&deciles), out.display()));
+    }
     if output::emit(&result, &args.output, job.quiet)? == Emitted::Stdout {
         return Ok(());
     }
+    // Every query runs before anything is printed: a failure leaves stdout empty.
+    let scores = job
+        .sql_results(
+            "scores",
+            "SELECT cutoff, score, customers, round(churn_rate, 4) AS churn_rate, round(auc, 4) AS auc,
+                    round(brier, 4) AS brier, round(log_loss, 4) AS log_loss, round(max_decile_gap, 4) AS max_decile_gap,
+                    round(lift_10, 3) AS lift_10, round(gain_10, 3) AS gain_10, round(lift_20, 3) AS lift_20,
+                    round(gain_20, 3) AS gain_20, description
+             FROM evaluation ORDER BY cutoff, auc DESC NULLS LAST, score",
+        )
+        .await?;
+    let warnings = auc_warnings(&job).await?;
+    let deciles = job
+        .sql(
+            "calibration deciles",
+            &format!(
+                "SELECT cutoff, decile, customers, round(mean_score, 4) AS predicted_churn, round(observed_churn, 4) AS observed_churn
+                 FROM churn_calibration({src}) WHERE score = 'churn_model' ORDER BY cutoff, decile"
+            ),
+        )
+        .await?;
     let o = crate::session::options(&job.ctx);
     job.note(format!(
-        "Churn evaluation of {}: 1 - P(alive) of a {} model fitted at each cutoff, against no purchase in the next {} days; decile 10 is the most likely to churn",
-        job.input.label, o.ltv_model, o.churn_window_days
+        "Churn evaluation of {}: every score against no purchase in the {} days after each cutoff (higher = more likely to churn); \
+         the trained model learns from the last {} month ends whose window ends by the cutoff; the BTYD scores come from a {} model fitted at the cutoff",
+        job.input.label, o.churn_window_days, o.churn_train_periods, o.ltv_model
     ));
-    // Every query runs before anything is printed: a failure leaves stdout empty.
-    let auc = job
-        .sql_results(
-            "AUC",
-            "SELECT cutoff, sum(customers) AS customers, sum(churned) AS churned, round(max(auc), 4) AS auc
-             FROM evaluation GROUP BY cutoff ORDER BY cutoff",
-        )
-        .await?;
-    let deciles = job
-        .sql_results(
-            "deciles",
-            "SELECT cutoff, decile, customers, round(predicted_churn, 4) AS predicted_churn,
-                    round(observed_churn, 4) AS observed_churn, churned
-             FROM evaluation ORDER BY cutoff, decile",
-        )
-        .await?;
-    if output::rows(&result) > 0 {
-        output::print_table("AUC per cutoff (0.5 = a random ranking, 1 = perfect)", &auc)?;
+    output::print_table(
+        "Scores side by side (AUC: 0.5 = random, 1 = perfect; Brier and log loss: lower is better, probabilities only)",
+        &scores,
+    )?;
+    for line in warnings {
+        println!("\n{line}");
     }
-    output::print_table("Calibration deciles", &deciles)
+    output::print_table(
+        "Calibration deciles of the trained model (decile 10 = most likely to churn)",
+        &deciles,
+    )
+}
+
+/// A sentence for every score whose AUC is below 0.5 in the registered `evaluation`.
+pub async fn auc_warnings(job: &Job) -> Result<Vec<String>> {
+    let low = job
+        .sql_results(
+            "AUC warnings",
+            "SELECT CAST(cutoff AS VARCHAR) AS cutoff, score, auc FROM evaluation WHERE auc < 0.5 ORDER BY cutoff, score",
+        )
+        .await?;
+    let (cutoffs, scores) = (
+        crate::columns::strings(&low, "cutoff")?,
+        crate::columns::strings(&low, "score")?,
+    );
+    let aucs = crate::columns::f64s(&low, "auc")?;
+    Ok(cutoffs
+        .iter()
+        .zip(&scores)
+        .zip(&aucs)
+        .map(|((cutoff, score), auc)| {
+            format!(
+                "Warning: {} ranks the customers at {} worse than a coin flip (AUC {:.3} < 0.5): the customers it calls most likely to churn are the least likely. Do not use it to pick whom to contact.",
+                score_name(score.as_deref().unwrap_or_default()),
+                cutoff.as_deref().unwrap_or_default(),
+                auc,
+            )
+        })
+        .collect())
+}
+
+/// A score's name for sentences.
+pub fn score_name(score: &str) -> String {
+    match score {
+        "dropout_probability" => "1 - P(alive) (dropout_probability)".into(),
+        other => other.to_string(),
+    }
 }

@@ -2,13 +2,17 @@
 //! that carries the options (defaults, `clv.toml`, flags), so the CLI adds presentation only.
 
 pub mod churn;
+pub mod churn_risk;
 pub mod cohorts;
 pub mod models;
 pub mod report;
 pub mod rfm;
+pub mod schemes;
+pub mod segments;
 pub mod shell;
 pub mod sql;
 pub mod summary;
+pub mod tune;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::prelude::SessionContext;

@@ -231,7 +231,22 @@ pub async fn fit(global: &GlobalArgs, args: FitArgs) -> Result<()> {
     Ok(())
 }
 
-/// The per-customer prediction query for a model and an optional spend model.
+/// The bootstrap settings of `clv predict --intervals` (the session's `ltv.*` options).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Intervals {
+    /// The level.
+    pub level: f64,
+    /// Replicates.
+    pub replicates: usize,
+    /// Seed of the replicate weights.
+    pub seed: u64,
+    /// How the intervals are read.
+    pub method: String,
+}
+
+/// The per-customer prediction query for a model and an optional spend model; with
+/// `intervals`, the customer-bootstrap bounds of the `ltv_intervals` window (which refits the
+/// model's kind, and Gamma-Gamma, on the same summary).
 pub fn predict_query(
     source: &str,
     model: &ModelFile,
@@ -239,6 +254,7 @@ pub fn predict_query(
     horizon: f64,
     discount_rate: f64,
     margin: f64,
+    intervals: Option<&Intervals>,
 ) -> String {
     let h = format!("CAST({horizon:?} AS DOUBLE)");
     let mut columns = vec![
@@ -246,6 +262,36 @@ pub fn predict_query(
         "p_alive(m, x, t_x, t) AS p_alive".to_string(),
         format!("expected_purchases(m, {h}, x, t_x, t) AS expected_purchases"),
     ];
+    let mut summary = format!("btyd_summary({source})");
+    if let Some(iv) = intervals {
+        let mut args = ["customer_id", "x", "t_x", "t"].join(", ");
+        if spend.is_some() {
+            args.push_str(", monetary");
+        }
+        for option in [
+            format!("model={}", model.kind.name()),
+            format!("time_unit={}", model.time_unit()),
+            format!("horizon={horizon:?}"),
+            format!("discount_rate={discount_rate:?}"),
+            format!("margin={margin:?}"),
+            format!("level={:?}", iv.level),
+            format!("replicates={}", iv.replicates),
+            format!("seed={}", iv.seed),
+            format!("method={}", iv.method),
+        ] {
+            args.push_str(&format!(", {}", literal(&option)));
+        }
+        summary = format!("(SELECT *, ltv_intervals({args}) OVER () AS __bounds FROM {summary})");
+        let mut bounds = vec!["p_alive", "expected_purchases"];
+        if spend.is_some() {
+            bounds.push("clv");
+        }
+        for b in bounds {
+            for side in ["lower", "upper"] {
+                columns.push(format!("__bounds['{b}_{side}'] AS {b}_{side}"));
+            }
+        }
+    }
     let mut models = vec![format!("{} AS m", model.sql_struct())];
     if let Some(g) = spend {
         models.push(format!("{} AS g", g.sql_struct()));
@@ -258,7 +304,7 @@ pub fn predict_query(
         ));
     }
     format!(
-        "SELECT {} FROM btyd_summary({source}) CROSS JOIN (SELECT {}) ORDER BY customer_id",
+        "SELECT {} FROM {summary} CROSS JOIN (SELECT {}) ORDER BY customer_id",
         columns.join(", "),
         models.join(", ")
     )
@@ -272,10 +318,11 @@ pub async fn predict(global: &GlobalArgs, args: PredictArgs) -> Result<()> {
         .as_deref()
         .map(|p| ModelFile::load(p, &kinds(Role::Spend), "--spend-model"))
         .transpose()?;
-    let options = [
+    let mut options = vec![
         ("btyd.calibration_end", args.calibration_end.clone()),
         ("btyd.time_unit", Some(model.time_unit())),
     ];
+    options.extend(args.intervals.options());
     let job = Job::new(global, &args.input, &options).await?;
     args.view.output.check()?;
     let o = crate::session::options(&job.ctx);
@@ -306,7 +353,21 @@ pub async fn predict(global: &GlobalArgs, args: PredictArgs) -> Result<()> {
             );
         }
     }
-    let query = predict_query(&job.source(), &model, spend.as_ref(), horizon, discount, margin);
+    let intervals = o.ltv_intervals.map(|level| Intervals {
+        level,
+        replicates: o.ltv_replicates,
+        seed: o.seed,
+        method: o.ltv_interval_method.to_string(),
+    });
+    let query = predict_query(
+        &job.source(),
+        &model,
+        spend.as_ref(),
+        horizon,
+        discount,
+        margin,
+        intervals.as_ref(),
+    );
     let result = job.sql_registered("predictions", &query, "predictions").await?;
     output::warn_if_empty(&result, "prediction table");
     if output::emit(&result, &args.view.output, job.quiet)? == Emitted::Stdout {

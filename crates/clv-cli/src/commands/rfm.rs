@@ -58,20 +58,35 @@ pub async fn run(global: &GlobalArgs, args: RfmArgs) -> Result<()> {
         )?,
     };
     let options = crate::session::options(&job.ctx);
-    let specs = clv::plan::rfm::resolve_specs(
-        &options,
-        &clv::plan::rfm::RfmFunctions::from_session(&job.ctx.state()).schemes(),
-    )?;
-    job.note(format!(
-        "RFM of {}: {} customers as of {}, scheme {}, method {} with {} bins",
-        job.input.label,
-        report.customers,
-        report.as_of.as_deref().unwrap_or("-"),
-        options.rfm_scheme,
-        specs.r.method,
-        specs.r.bins
-    ));
-    let segments = job
+    let kmeans = options.rfm_scheme.trim().eq_ignore_ascii_case("kmeans");
+    if kmeans {
+        job.note(format!(
+            "RFM clusters of {}: {} customers as of {}, k-means with k = {}",
+            job.input.label,
+            report.customers,
+            report.as_of.as_deref().unwrap_or("-"),
+            options.kmeans_k
+        ));
+    } else {
+        let specs = clv::plan::rfm::resolve_specs(
+            &options,
+            &clv::plan::rfm::RfmFunctions::from_session(&job.ctx.state()).schemes(),
+        )?;
+        job.note(format!(
+            "RFM of {}: {} customers as of {}, scheme {}, method {} with {} bins{}",
+            job.input.label,
+            report.customers,
+            report.as_of.as_deref().unwrap_or("-"),
+            options.rfm_scheme,
+            specs.r.method,
+            specs.r.bins,
+            options
+                .rfm_lookback_days
+                .map(|d| format!(", frequency and monetary over the last {d} days"))
+                .unwrap_or_default()
+        ));
+    }
+    let mut segments = job
         .sql_results(
             "segments",
             "SELECT segment, count(*) AS customers,
@@ -83,20 +98,32 @@ pub async fn run(global: &GlobalArgs, args: RfmArgs) -> Result<()> {
              FROM rfm_result GROUP BY segment ORDER BY customers DESC, segment",
         )
         .await?;
+    if let Some(with_actions) = super::segments::with_actions(&job, &segments, &options.rfm_scheme).await? {
+        segments = with_actions;
+    }
+    let concentration = super::segments::concentration_lines(&result)?;
+    let preview_columns = if kmeans {
+        "customer_id, recency_days, frequency, round(monetary, 2) AS monetary, cluster_id, segment FROM rfm_result ORDER BY cluster_id, customer_id"
+    } else {
+        "customer_id, recency_days, frequency, round(monetary, 2) AS monetary, r, f, m, rfm_cell, segment FROM rfm_result ORDER BY rfm_total DESC, customer_id"
+    };
     let preview = job
         .sql_results(
             "preview",
-            &format!(
-                "SELECT customer_id, recency_days, frequency, round(monetary, 2) AS monetary, r, f, m, rfm_cell, segment
-                 FROM rfm_result ORDER BY rfm_total DESC, customer_id LIMIT {}",
-                args.view.preview
-            ),
+            &format!("SELECT {preview_columns} LIMIT {}", args.view.preview),
         )
         .await?;
     // Printed once every query has run: a failure leaves stdout empty.
     output::print_table("Segments", &segments)?;
+    for line in &concentration {
+        println!("{line}");
+    }
     output::print_table(
-        &format!("Preview (top {} by R+F+M, then customer id)", args.view.preview),
+        &if kmeans {
+            format!("Preview (first {} by cluster, then customer id)", args.view.preview)
+        } else {
+            format!("Preview (top {} by R+F+M, then customer id)", args.view.preview)
+        },
         &preview,
     )?;
     println!("\nData policies");

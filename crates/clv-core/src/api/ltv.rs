@@ -1,4 +1,5 @@
-//! [`ClvPredict`]: `clv_predict()` and `clv_model()`.
+//! [`ClvPredict`]: `clv_predict()`, `clv_model()` and `clv_parameters()`; [`ClvCompare`]:
+//! `clv_compare()`; [`ClvTracking`]: `clv_tracking()`.
 
 use datafusion::common::Result;
 use datafusion::dataframe::DataFrame;
@@ -6,8 +7,11 @@ use datafusion::prelude::SessionContext;
 
 use super::{builder, frame};
 use crate::config::TimeUnit;
+use crate::ltv::bootstrap::IntervalMethod;
 use crate::plan::ltv::{clv_model_plan, clv_predict_plan};
+use crate::plan::ltv_extra::{clv_compare_plan, clv_parameters_plan};
 use crate::plan::source::TransactionSource;
+use crate::plan::tracking::clv_tracking_plan;
 
 builder!(
     /// Summary, fits and predictions in one plan, mirroring SQL
@@ -34,9 +38,37 @@ impl ClvPredict {
         self.set("time_unit", unit)
     }
 
-    /// The transaction model: `bg_nbd` (default), `pareto_nbd` or `mbg_nbd` (or an alias).
+    /// The transaction model: `bg_nbd` (default), `pareto_nbd` or `mbg_nbd` (or an alias), or
+    /// `auto` (the lowest holdout RMSE with a holdout, else the lowest BIC).
     pub fn model(self, name: &str) -> Self {
         self.set("model", name)
+    }
+
+    /// Inclusive end of the holdout `YYYY-MM-DD`: `clv_predict` passes `x_holdout, t_holdout`
+    /// through, and `model=auto` chooses by holdout error (default: no holdout).
+    pub fn holdout_end(self, date: &str) -> Self {
+        self.set("holdout_end", date)
+    }
+
+    /// Customer-bootstrap intervals at `level` (strictly between 0 and 1; default none, and
+    /// 0.95 for [`ClvPredict::parameters`]).
+    pub fn intervals(self, level: f64) -> Self {
+        self.set("intervals", level)
+    }
+
+    /// Bootstrap replicates (default 200).
+    pub fn replicates(self, b: usize) -> Self {
+        self.set("replicates", b)
+    }
+
+    /// Seed of the bootstrap's replicate weights (default 0).
+    pub fn seed(self, seed: u64) -> Self {
+        self.set("seed", seed)
+    }
+
+    /// How the bootstrap intervals are read (default percentile).
+    pub fn interval_method(self, method: IntervalMethod) -> Self {
+        self.set("interval_method", method)
     }
 
     /// Discount rate per time unit for `clv` (default 0).
@@ -63,5 +95,100 @@ impl ClvPredict {
     /// One row: the fitted `model` and `spend_model`, as SQL `clv_model()`.
     pub async fn models(&self, ctx: &SessionContext, source: impl Into<TransactionSource>) -> Result<DataFrame> {
         frame(ctx, source.into(), self.options(ctx)?, |p, o, _| clv_model_plan(p, o)).await
+    }
+
+    /// One row per parameter with its bootstrap and delta-method intervals, as SQL
+    /// `clv_parameters()`.
+    pub async fn parameters(&self, ctx: &SessionContext, source: impl Into<TransactionSource>) -> Result<DataFrame> {
+        frame(ctx, source.into(), self.options(ctx)?, |p, o, _| {
+            clv_parameters_plan(p, o)
+        })
+        .await
+    }
+}
+
+builder!(
+    /// Holdout accuracy and model choice, mirroring SQL
+    /// `clv_compare(source, calibration_end [, holdout_end])`:
+    /// `ClvCompare::new().calibration_end("1997-09-30").holdout_end("1998-06-30").dataframe(&ctx, "orders")`.
+    ClvCompare
+);
+
+impl ClvCompare {
+    /// Inclusive end of the calibration period `YYYY-MM-DD`.
+    pub fn calibration_end(self, date: &str) -> Self {
+        self.set("calibration_end", date)
+    }
+
+    /// Inclusive end of the holdout `YYYY-MM-DD` (without one, BIC decides).
+    pub fn holdout_end(self, date: &str) -> Self {
+        self.set("holdout_end", date)
+    }
+
+    /// Time unit of the summary and the fits (default week).
+    pub fn time_unit(self, unit: TimeUnit) -> Self {
+        self.set("time_unit", unit)
+    }
+
+    /// The candidate models (default every transaction model).
+    pub fn candidates(self, models: &[&str]) -> Self {
+        self.set("models", models.join(","))
+    }
+
+    /// The penalizer grid (default the penalizer alone).
+    pub fn penalizers(self, grid: &[f64]) -> Self {
+        self.set("penalizers", super::list(grid))
+    }
+
+    /// L2 penalizer of the fits when there is no grid (default 0).
+    pub fn penalizer(self, lambda: f64) -> Self {
+        self.set("penalizer", lambda)
+    }
+
+    /// One row per candidate and the naive baseline, as SQL `clv_compare()`.
+    pub async fn dataframe(&self, ctx: &SessionContext, source: impl Into<TransactionSource>) -> Result<DataFrame> {
+        frame(ctx, source.into(), self.options(ctx)?, |p, o, _| clv_compare_plan(p, o)).await
+    }
+}
+
+builder!(
+    /// Actual against expected repeat transactions per period, mirroring SQL
+    /// `clv_tracking(source, calibration_end [, holdout_end [, tracking_period]])`:
+    /// `ClvTracking::new().calibration_end("1997-09-30").holdout_end("1998-06-30").dataframe(&ctx, "orders")`.
+    ClvTracking
+);
+
+impl ClvTracking {
+    /// Inclusive end of the calibration period `YYYY-MM-DD`.
+    pub fn calibration_end(self, date: &str) -> Self {
+        self.set("calibration_end", date)
+    }
+
+    /// Inclusive end of the holdout `YYYY-MM-DD` (default: the calibration period only).
+    pub fn holdout_end(self, date: &str) -> Self {
+        self.set("holdout_end", date)
+    }
+
+    /// Period length in days (default 7, a week).
+    pub fn tracking_period(self, days: i64) -> Self {
+        self.set("tracking_period", days)
+    }
+
+    /// Time unit of the model (default week).
+    pub fn time_unit(self, unit: TimeUnit) -> Self {
+        self.set("time_unit", unit)
+    }
+
+    /// The transaction model (default `bg_nbd`; `auto`: the lowest BIC).
+    pub fn model(self, name: &str) -> Self {
+        self.set("model", name)
+    }
+
+    /// One row per period, as SQL `clv_tracking()`.
+    pub async fn dataframe(&self, ctx: &SessionContext, source: impl Into<TransactionSource>) -> Result<DataFrame> {
+        frame(ctx, source.into(), self.options(ctx)?, |p, o, _| {
+            clv_tracking_plan(p, o)
+        })
+        .await
     }
 }

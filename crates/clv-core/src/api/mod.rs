@@ -9,9 +9,28 @@
 //! | `lifecycle(source [, as_of])` | [`Lifecycle::dataframe`] |
 //! | `lifecycle_transitions(source, from_date, to_date)` | [`Lifecycle::transitions`] |
 //! | `churn_labels(source [, cutoffs [, window_days]])` | [`ChurnLabels::dataframe`] |
-//! | `churn_evaluate(source [, cutoffs [, window_days]])` | [`ChurnLabels::evaluate`] |
+//! | `churn_evaluate(source [, cutoffs [, window_days]])` | [`ChurnLabels::evaluate`], [`ChurnRisk::evaluate`] |
+//! | `churn_calibration(source [, cutoffs [, window_days]])` | [`ChurnRisk::calibration`] |
+//! | `churn_features(source [, cutoffs [, window_days]])` | [`ChurnRisk::features`] |
+//! | `churn_model(source, cutoff [, window_days])` | [`ChurnRisk::model_table`] ([`ChurnRisk::model`]: the fitted model) |
+//! | `churn_risk(source, cutoff [, window_days])` | [`ChurnRisk::dataframe`] |
+//! | `churn_contacts(source, cutoff [, window_days])` | [`ChurnRisk::contacts`] |
 //! | `clv_predict(source [, calibration_end [, horizon]])` | [`ClvPredict::dataframe`] |
 //! | `clv_model(source [, calibration_end])` | [`ClvPredict::models`] |
+//! | `rfm_clusters(source [, as_of [, k]])`, `rfm(..., 'scheme=kmeans')` | [`Rfm::clusters`] |
+//! | `rfm_cluster_profiles(source [, as_of [, k]])` | [`Rfm::cluster_profiles`] |
+//! | `value_concentration(source [, as_of])` | [`Rfm::concentration`] |
+//! | `segment_evaluate(source [, cutoffs [, window_days]])` | [`SegmentEvaluation::segments`] |
+//! | `segment_metrics(source [, cutoffs [, window_days]])` | [`SegmentEvaluation::metrics`] |
+//! | `segment_outcomes(source [, cutoffs [, window_days]])` | [`SegmentEvaluation::outcomes`] |
+//! | `segment_tune(source [, cutoffs [, window_days]], 'schemes=..', ...)` | [`SegmentEvaluation::tune`] with a [`SegmentGrid`] |
+//! | `rfm_transitions(source, from_date, to_date)` | [`SegmentEvaluation::transitions`] |
+//! | `segment_series(source [, cutoffs])` | [`SegmentEvaluation::series`] |
+//!
+//! `segment_schemes([name])` has no builder: [`crate::SchemeRegistry`] holds the same rules.
+//! | `clv_parameters(source [, calibration_end])` | [`ClvPredict::parameters`] |
+//! | `clv_compare(source, calibration_end [, holdout_end])` | [`ClvCompare::dataframe`] |
+//! | `clv_tracking(source, calibration_end [, holdout_end [, tracking_period]])` | [`ClvTracking::dataframe`] |
 //!
 //! A positional argument is a setter of the same name; every `'name=value'` argument is
 //! [`Rfm::option`] (on every builder) or its typed setter. Options left unset come from the
@@ -23,13 +42,15 @@ mod cohort;
 mod lifecycle;
 mod ltv;
 mod rfm;
+mod segment;
 
 pub use btyd::BtydSummary;
-pub use churn::ChurnLabels;
+pub use churn::{ChurnLabels, ChurnRisk};
 pub use cohort::CohortRetention;
 pub use lifecycle::Lifecycle;
-pub use ltv::ClvPredict;
+pub use ltv::{ClvCompare, ClvPredict, ClvTracking};
 pub use rfm::Rfm;
+pub use segment::{SegmentEvaluation, SegmentGrid};
 
 /// The plan `build` makes of `source` under `options`, as a DataFrame of the context's session.
 async fn frame(

@@ -1,11 +1,15 @@
 //! [`Rfm`]: `rfm()` and `clv_policy_report()`.
 
+use std::sync::Arc;
+
 use datafusion::common::Result;
 use datafusion::dataframe::DataFrame;
 use datafusion::prelude::SessionContext;
 
 use super::{builder, frame, list};
 use crate::config::Monetary;
+use crate::exec::rfm_clusters::{ClustersOutput, clusters_table};
+use crate::exec::value_concentration::concentration_table;
 use crate::plan::report::{PolicyReport, policy_report_plan};
 use crate::plan::rfm::{RfmFunctions, rfm_plan};
 use crate::plan::source::TransactionSource;
@@ -82,5 +86,39 @@ impl Rfm {
         .collect()
         .await?;
         PolicyReport::from_batches(&batches)
+    }
+}
+
+impl Rfm {
+    /// Frequency and monetary over the last `days` days (SQL option `lookback_days`).
+    pub fn lookback_days(self, days: u32) -> Self {
+        self.set("lookback_days", days.to_string())
+    }
+
+    /// Each customer's k-means cluster (SQL `rfm_clusters`, with `k` and `seed` from the
+    /// session unless set with [`Rfm::option`]).
+    pub async fn clusters(&self, ctx: &SessionContext, source: impl Into<TransactionSource>) -> Result<DataFrame> {
+        let o = self.options(ctx)?;
+        let plan = super::segment::resolve(ctx, source, &o).await?;
+        ctx.read_table(Arc::new(clusters_table(plan, &o, ClustersOutput::Customers)?))
+    }
+
+    /// One row per k-means cluster: sizes, centroids, means, inertia, silhouette (SQL
+    /// `rfm_cluster_profiles`).
+    pub async fn cluster_profiles(
+        &self,
+        ctx: &SessionContext,
+        source: impl Into<TransactionSource>,
+    ) -> Result<DataFrame> {
+        let o = self.options(ctx)?;
+        let plan = super::segment::resolve(ctx, source, &o).await?;
+        ctx.read_table(Arc::new(clusters_table(plan, &o, ClustersOutput::Profiles)?))
+    }
+
+    /// The Lorenz curve and Gini coefficient of monetary value (SQL `value_concentration`).
+    pub async fn concentration(&self, ctx: &SessionContext, source: impl Into<TransactionSource>) -> Result<DataFrame> {
+        let o = self.options(ctx)?;
+        let plan = super::segment::resolve(ctx, source, &o).await?;
+        ctx.read_table(Arc::new(concentration_table(plan, &o)?))
     }
 }

@@ -6,6 +6,9 @@ use datafusion::logical_expr::{DocSection, Documentation};
 
 /// Table functions.
 pub const TABLE: DocSection = section("Table functions");
+/// Segment evaluation, tuning, migration, clusters and value concentration (table, aggregate
+/// and scalar functions together, as the reference groups them).
+pub const SEGMENTATION: DocSection = section("Segmentation");
 /// The window function.
 pub const WINDOW: DocSection = section("Window function");
 /// Aggregate functions: the model fits and `churn_auc`.

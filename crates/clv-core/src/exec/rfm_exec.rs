@@ -72,6 +72,7 @@ pub fn fused_rfm_supported(source: &LogicalPlan, o: &ClvOptions) -> Result<bool>
     if !o.rfm_fused
         || o.order_column.is_some()
         || o.collapse.is_some_and(|c| c != Collapse::None)
+        || o.rfm_lookback_days.is_some()
         || o.id_type != crate::config::IdType::Auto
     {
         return Ok(false);

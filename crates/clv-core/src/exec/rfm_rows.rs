@@ -309,8 +309,13 @@ fn round_small(y: f64) -> i64 {
 /// those rows). Floats are scaled by 10^s, rounded half away from zero and checked against the
 /// precision inline (the cast kernel's own formula); the rows whose finite value does not fit
 /// go to `overflow` (an error if the policies keep them); decimals of the same scale are
-/// copied; anything else goes through the cast.
-fn exact_amounts(amounts: &ArrayRef, exact: &DataType, out: &mut Vec<i128>, overflow: &mut Vec<usize>) -> Result<()> {
+/// copied; anything else goes through the cast. Returns which amounts are present.
+fn exact_amounts(
+    amounts: &ArrayRef,
+    exact: &DataType,
+    out: &mut Vec<i128>,
+    overflow: &mut Vec<usize>,
+) -> Result<Option<NullBuffer>> {
     let DataType::Decimal128(precision, scale) = *exact else {
         return internal_err!("RfmExec: exact amount type {exact}");
     };
@@ -346,14 +351,56 @@ fn exact_amounts(amounts: &ArrayRef, exact: &DataType, out: &mut Vec<i128>, over
         }
         DataType::Float32 => {
             let wide = datafusion::arrow::compute::cast(amounts, &DataType::Float64)?;
-            return exact_amounts(&wide, exact, out, overflow);
+            exact_amounts(&wide, exact, out, overflow)?;
         }
         _ => {
             let decimals = datafusion::arrow::compute::cast(amounts, exact)?;
             out.extend_from_slice(decimals.as_primitive::<Decimal128Type>().values());
+            return Ok(decimals.nulls().cloned());
         }
     }
-    Ok(())
+    Ok(amounts.nulls().cloned())
+}
+
+/// The amounts of an operator that reads present, finite amounts only (the purchase panel,
+/// [`super::panel_exec`]) in the exact type `exact` into `out`, as [`exact_amounts`] gives
+/// them; a present amount too large for `exact` is an error naming `column`. Returns which
+/// amounts are present.
+pub(crate) fn checked_exact_amounts(
+    amounts: &ArrayRef,
+    exact: &DataType,
+    column: &str,
+    out: &mut Vec<i128>,
+) -> Result<Option<NullBuffer>> {
+    let mut overflow = vec![];
+    let present = exact_amounts(amounts, exact, out, &mut overflow)?;
+    if let Some(row) = overflow
+        .iter()
+        .find(|r| present.as_ref().is_none_or(|p| p.is_valid(**r)))
+    {
+        return Err(crate::error::ClvError::input_data(format!(
+            "{} (the value {})",
+            crate::plan::transactions::huge_amount_message(column),
+            crate::udf::clv_check::format_value(amounts.as_ref(), *row),
+        ))
+        .into());
+    }
+    Ok(present)
+}
+
+/// `batch` without the rows whose amount (column `a`) is null, NaN or infinite; the batch
+/// itself, uncopied, when there are none.
+pub(crate) fn valid_amount_rows(batch: RecordBatch, a: usize) -> Result<RecordBatch> {
+    let amounts = batch.column(a);
+    let nulls = amounts.logical_nulls().filter(|n| n.null_count() > 0);
+    let finite = finite_amounts(amounts.as_ref())?;
+    if nulls.is_none() && finite.is_none() {
+        return Ok(batch);
+    }
+    let keep: BooleanArray = (0..batch.num_rows())
+        .map(|i| Some(finite.as_ref().is_none_or(|f| f[i]) && nulls.as_ref().is_none_or(|n| n.is_valid(i))))
+        .collect();
+    Ok(datafusion::arrow::compute::filter_record_batch(&batch, &keep)?)
 }
 
 /// Row fingerprints in 256 buckets by their top byte, each a list of fixed-size chunks (no

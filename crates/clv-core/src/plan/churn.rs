@@ -13,7 +13,8 @@
 //!   `WHERE NOT censored` to avoid favouring buyers;
 //! * with `btyd = true`: `x`, `t_x`, `t` as in `btyd_summary` with `calibration_end = c`, the
 //!   transaction model (`ltv.model`) fitted separately for every cutoff on those rows, and
-//!   `p_alive`, `churn_probability` = 1 − `p_alive` and `expected_purchases` over the window.
+//!   `p_alive`, `churn_probability` = P(no purchase in the window), `dropout_probability` =
+//!   1 − `p_alive` and `expected_purchases` over the window.
 //!
 //! Transactions after a cutoff only reach its label: the features of a cutoff do not depend on
 //! them (tested by changing them).
@@ -63,7 +64,15 @@ pub const CHURN_LABEL_COLUMNS: [&str; 17] = [
 ];
 
 /// The BTYD feature columns added with `btyd = true` (before `window_end`).
-pub const CHURN_BTYD_COLUMNS: [&str; 6] = ["x", "t_x", "t", "p_alive", "churn_probability", "expected_purchases"];
+pub const CHURN_BTYD_COLUMNS: [&str; 7] = [
+    "x",
+    "t_x",
+    "t",
+    "p_alive",
+    "churn_probability",
+    "dropout_probability",
+    "expected_purchases",
+];
 
 fn as_days(e: Expr) -> Expr {
     cast(cast(e, DataType::Date32), DataType::Int64)
@@ -76,6 +85,9 @@ pub fn churn_labels_plan(source: LogicalPlan, o: &ClvOptions, fns: &RfmFunctions
             "churn_labels needs cutoffs: a list 'cutoffs=1997-06-30,1997-09-30' or a range 'cutoffs=1997-01-01..1997-12-31' (month ends)"
         );
     };
+    if o.rfm_lookback_days.is_some() {
+        return plan_err!("churn_labels does not support lookback_days; segment_evaluate does");
+    }
     let cutoffs = parse_cutoffs(text, o.churn_every)?;
     let window = o.churn_window_days;
     if window > MAX_WINDOW_DAYS {
@@ -163,8 +175,8 @@ pub fn churn_labels_plan(source: LogicalPlan, o: &ClvOptions, fns: &RfmFunctions
 }
 
 /// Joins `x, t_x, t` (per customer and cutoff, from the rows on or before the cutoff), fits the
-/// transaction model per cutoff and adds `p_alive`, `churn_probability` and
-/// `expected_purchases` over the window.
+/// transaction model per cutoff and adds `p_alive`, `churn_probability` (no purchase in the
+/// window), `dropout_probability` and `expected_purchases` over the window.
 fn add_btyd_features(
     labelled: LogicalPlanBuilder,
     before_cutoff: LogicalPlanBuilder,
@@ -225,7 +237,10 @@ fn add_btyd_features(
             t_x.clone(),
             t.clone(),
             p_alive.clone().alias("p_alive"),
-            (lit(1.0) - p_alive).alias("churn_probability"),
+            scalar("churn_probability")
+                .call(vec![model.clone(), horizon.clone(), x.clone(), t_x.clone(), t.clone()])
+                .alias("churn_probability"),
+            (lit(1.0) - p_alive).alias("dropout_probability"),
             scalar("expected_purchases")
                 .call(vec![model, horizon, x, t_x, t])
                 .alias("expected_purchases"),
@@ -237,71 +252,4 @@ fn add_btyd_features(
         (vec![CUSTOMER, CUTOFF], vec!["__clv_bc", "__clv_bcut"]),
         None,
     )
-}
-
-/// The columns of `churn_evaluate`.
-pub const CHURN_EVALUATE_COLUMNS: [&str; 7] = [
-    "cutoff",
-    "decile",
-    "customers",
-    "predicted_churn",
-    "observed_churn",
-    "churned",
-    "auc",
-];
-
-/// `churn_evaluate`: per cutoff, the customers with a known label (not censored, or censored
-/// after a purchase) ranked by `churn_probability` = 1 − P(alive) into ten equal-count deciles
-/// (ties in customer-id order; decile 10 = most likely to churn) with the mean predicted and
-/// the observed churn rate of each, and the AUC of the cutoff (the same on every row). Every
-/// column is independent of partitioning and row order: the mean prediction is an exact
-/// decimal sum of the probabilities rounded to 18 decimal places, divided by the count.
-pub fn churn_evaluate_plan(source: LogicalPlan, o: &ClvOptions, fns: &RfmFunctions) -> Result<LogicalPlan> {
-    let mut o = o.clone();
-    o.churn_btyd = true;
-    let labels = LogicalPlanBuilder::from(churn_labels_plan(source, &o, fns)?)
-        .filter(ident("churned").is_not_null())?
-        .build()?;
-    let auc = LogicalPlanBuilder::from(labels.clone())
-        .aggregate(
-            vec![ident(CUTOFF).alias("__clv_acut")],
-            vec![
-                crate::udf::churn_auc::churn_auc_udaf()
-                    .call(vec![ident("churn_probability"), ident("churned")])
-                    .alias("auc"),
-            ],
-        )?
-        .build()?;
-    let decile = datafusion::functions_window::expr_fn::ntile(lit(10_i64))
-        .partition_by(vec![ident(CUTOFF)])
-        .order_by(vec![
-            ident("churn_probability").sort(true, false),
-            ident(CUSTOMER).sort(true, false),
-        ])
-        .build()?;
-    let churned = cast(ident("churned"), DataType::Int64);
-    LogicalPlanBuilder::from(labels)
-        .window(vec![decile.alias("decile")])?
-        .aggregate(
-            vec![ident(CUTOFF), ident("decile")],
-            vec![
-                count(lit(1)).alias("customers"),
-                // Summed exactly (as decimals rounded to 1e-18), so the mean does not depend on
-                // the order rows reach the aggregate.
-                cast(
-                    datafusion::functions_aggregate::expr_fn::avg(cast(
-                        ident("churn_probability"),
-                        DataType::Decimal128(38, 18),
-                    )),
-                    DataType::Float64,
-                )
-                .alias("predicted_churn"),
-                datafusion::functions_aggregate::expr_fn::avg(cast(churned.clone(), DataType::Float64))
-                    .alias("observed_churn"),
-                datafusion::functions_aggregate::expr_fn::sum(churned).alias("churned"),
-            ],
-        )?
-        .join(auc, JoinType::Inner, (vec![CUTOFF], vec!["__clv_acut"]), None)?
-        .project(CHURN_EVALUATE_COLUMNS.iter().map(|c| ident(*c)))?
-        .build()
 }

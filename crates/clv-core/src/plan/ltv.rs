@@ -12,7 +12,8 @@ use datafusion::logical_expr::{
 };
 
 use super::btyd::btyd_summary_plan;
-use crate::config::ClvOptions;
+use super::ltv_extra::{bootstrap_call, compare_call, interval_columns, interval_window, is_auto};
+use crate::config::{AUTO_MODEL, ClvOptions};
 use crate::ltv::{ModelKind, ModelSpec, Role};
 use crate::udf::clv_value::clv_udfs;
 use crate::udf::model_fit::ModelFit;
@@ -26,58 +27,89 @@ pub(crate) fn scalar(name: &str) -> std::sync::Arc<ScalarUDF> {
         .expect("registered prediction function")
 }
 
-/// The transaction model `ltv.model` names (checked when the option is set).
+/// The transaction model `ltv.model` names (checked when the option is set); `auto` is an
+/// error here (the functions that choose check [`super::ltv_extra::is_auto`] first).
 pub(crate) fn transaction_model(o: &ClvOptions) -> Result<&'static ModelSpec> {
     match crate::ltv::registry::model_or_alias(&o.ltv_model) {
         Some(m) if m.has_role(Role::Transactions) => Ok(m),
+        _ if o.ltv_model == AUTO_MODEL => crate::usage_err!(
+            "ltv.model = '{AUTO_MODEL}' is for clv_predict, clv_model and clv_tracking; name the model here"
+        ),
         _ => plan_err!("ltv.model: '{}' is not a transaction model", o.ltv_model),
     }
 }
 
 /// The spend model of `clv_predict`.
-fn spend_model() -> Result<&'static ModelSpec> {
+pub(crate) fn spend_model() -> Result<&'static ModelSpec> {
     match ModelKind::GammaGamma.spec() {
         Some(spec) => Ok(spec),
         None => datafusion::common::internal_err!("gamma_gamma is missing from the model registry"),
     }
 }
 
-/// One row: the fitted transaction model (`model`) and spend model (`spend_model`).
+/// One row: the fitted transaction model (`model`) and spend model (`spend_model`); with
+/// `ltv.intervals`, a `bootstrap` column (see [`super::ltv_extra`]); with `model=auto`, the
+/// chosen model and the `comparison` that chose it.
 pub fn clv_model_plan(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalPlan> {
     let summary = btyd_summary_plan(source, o)?;
-    models(LogicalPlanBuilder::from(summary), o)?.build()
+    let fitted = models(LogicalPlanBuilder::from(summary), o, bootstrap_call(o)?)?;
+    if !is_auto(o) {
+        return fitted.build();
+    }
+    // model=auto: the chosen model first, then the comparison that chose it.
+    let columns = fitted
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| match f.name().as_str() {
+            "comparison" => {
+                datafusion::functions::core::expr_fn::get_field(ident("comparison"), "chosen").alias("model")
+            }
+            name => ident(name),
+        })
+        .chain([ident("comparison")])
+        .collect::<Vec<_>>();
+    fitted.project(columns)?.build()
 }
 
-fn models(summary: LogicalPlanBuilder, o: &ClvOptions) -> Result<LogicalPlanBuilder> {
-    let fit = AggregateUDF::from(ModelFit::new(transaction_model(o)?));
+fn models(summary: LogicalPlanBuilder, o: &ClvOptions, bootstrap: Option<Expr>) -> Result<LogicalPlanBuilder> {
     let gg = AggregateUDF::from(ModelFit::new(spend_model()?));
     let (x, t_x, t) = (ident("x"), ident("t_x"), ident("t"));
-    summary.aggregate(
+    let model = if is_auto(o) {
+        compare_call(o).alias("comparison")
+    } else {
+        let fit = AggregateUDF::from(ModelFit::new(transaction_model(o)?));
+        fit.call(vec![
+            x.clone(),
+            t_x,
+            t,
+            lit(1.0),
+            lit(o.btyd_time_unit.name()),
+            lit(o.fit_penalizer),
+        ])
+        .alias("model")
+    };
+    let summary = summary.aggregate(
         Vec::<Expr>::new(),
-        vec![
-            fit.call(vec![
-                x.clone(),
-                t_x,
-                t,
-                lit(1.0),
-                lit(o.btyd_time_unit.name()),
-                lit(o.fit_penalizer),
-            ])
-            .alias("model"),
+        [
+            model,
             // Gamma-Gamma needs a positive mean spend: repeat buyers whose repeat purchases
             // were all free (monetary = 0) are left out of the fit and still scored.
             gg.call(vec![x.clone(), ident("monetary"), lit(1.0), lit(o.fit_penalizer)])
                 .filter(x.gt(lit(0_i64)).and(ident("monetary").gt(lit(0.0))))
                 .build()?
                 .alias("spend_model"),
-        ],
-    )
+        ]
+        .into_iter()
+        .chain(bootstrap),
+    )?;
+    Ok(summary)
 }
 
 /// The fields the predictions read (`model`, the parameters, `time_unit`) of a fitted struct:
 /// the cross join then copies a few numbers onto every customer instead of the whole fit report
 /// with its JSON.
-fn scoring_fields(fit: Expr, kind: &ModelSpec) -> Expr {
+pub(crate) fn scoring_fields(fit: Expr, kind: &ModelSpec) -> Expr {
     let mut args = vec![];
     for name in ["model"].iter().chain(kind.params).chain(["time_unit"].iter()) {
         args.push(lit(*name));
@@ -86,22 +118,51 @@ fn scoring_fields(fit: Expr, kind: &ModelSpec) -> Expr {
     datafusion::functions::core::expr_fn::named_struct(args)
 }
 
-/// Per customer: the summary columns and `p_alive, expected_purchases, expected_spend, clv`.
-pub fn clv_predict_plan(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalPlan> {
-    let summary = btyd_summary_plan(source, o)?;
-    let fitted = models(LogicalPlanBuilder::from(summary.clone()), o)?
+/// One row: the transaction model (`model`) and spend model (`spend_model`) fitted on
+/// `summary`, each as the compact struct the predictions read.
+pub(crate) fn scoring_models(summary: LogicalPlan, o: &ClvOptions) -> Result<LogicalPlan> {
+    let model = if is_auto(o) {
+        // The chosen model is already the compact struct the predictions read.
+        datafusion::functions::core::expr_fn::get_field(ident("comparison"), "chosen")
+    } else {
+        scoring_fields(ident("model"), transaction_model(o)?)
+    };
+    models(LogicalPlanBuilder::from(summary), o, None)?
         .project(vec![
-            scoring_fields(ident("model"), transaction_model(o)?).alias("model"),
+            model.alias("model"),
             scoring_fields(ident("spend_model"), spend_model()?).alias("spend_model"),
         ])?
-        .build()?;
+        .build()
+}
+
+/// Per customer: the summary columns and `p_alive, expected_purchases, expected_spend, clv`;
+/// with a holdout, `x_holdout, t_holdout`; with `model=auto`, the chosen `model`; with
+/// `ltv.intervals`, the bounds (see [`super::ltv_extra`]).
+pub fn clv_predict_plan(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalPlan> {
+    let summary = btyd_summary_plan(source, o)?;
+    let fitted = scoring_models(summary.clone(), o)?;
+    let window = interval_window(o)?;
+    let summary = match &window {
+        Some(w) => LogicalPlanBuilder::from(summary).window(vec![w.clone()])?.build()?,
+        None => summary,
+    };
     let (m, s) = (ident("model"), ident("spend_model"));
     let (x, t_x, t, z) = (ident("x"), ident("t_x"), ident("t"), ident("monetary"));
     let h = lit(o.ltv_horizon);
+    let mut extra = vec![];
+    if o.btyd_holdout_end.is_some() {
+        // What happened in the holdout, beside the predictions.
+        extra.extend([ident("x_holdout"), ident("t_holdout")]);
+    }
+    if is_auto(o) {
+        extra.push(datafusion::functions::core::expr_fn::get_field(ident("model"), "model").alias(CHOSEN));
+    }
+    if window.is_some() {
+        extra.extend(interval_columns());
+    }
     // The one-row side is the build side: a cross join emits one batch per build row.
-    LogicalPlanBuilder::from(fitted)
-        .cross_join(summary)?
-        .project(vec![
+    let scored = LogicalPlanBuilder::from(fitted).cross_join(summary)?.project(
+        vec![
             ident("customer_id"),
             x.clone(),
             t_x.clone(),
@@ -131,6 +192,26 @@ pub fn clv_predict_plan(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalPl
                     lit(o.ltv_margin),
                 ])
                 .alias("clv"),
-        ])?
-        .build()
+        ]
+        .into_iter()
+        .chain(extra),
+    )?;
+    if !is_auto(o) {
+        return scored.build();
+    }
+    // The chosen model's name as `model`, renamed apart from the `model` struct the predictions
+    // read (the optimizer may place both in one projection).
+    let columns = scored
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| match f.name().as_str() {
+            CHOSEN => ident(CHOSEN).alias("model"),
+            name => ident(name),
+        })
+        .collect::<Vec<_>>();
+    scored.project(columns)?.build()
 }
+
+/// The chosen model's name under `model=auto`, before it is renamed `model`.
+const CHOSEN: &str = "__clv_chosen_model";

@@ -2,10 +2,15 @@
 
 pub mod btyd;
 pub mod churn;
+pub mod churn_evaluate;
+pub mod churn_model;
 pub mod cohort;
 pub mod lifecycle;
+pub mod lookback;
 pub mod ltv;
+pub mod ltv_extra;
 pub mod report;
 pub mod rfm;
 pub mod source;
+pub mod tracking;
 pub mod transactions;

@@ -10,7 +10,7 @@ use datafusion::logical_expr::{
     Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, ScalarUDF, WindowUDF, cast, ident, lit,
 };
 
-use super::transactions::{columns::CUSTOMER, customer_summary};
+use super::transactions::columns::CUSTOMER;
 use crate::config::ClvOptions;
 use crate::rfm::{Direction, SchemeRegistry, ScoreMethod, ScoreSpec, SegmentScheme};
 use crate::udf::rfm_cell::rfm_cell_udf;
@@ -254,7 +254,7 @@ pub(crate) fn score_columns(specs: &RfmSpecs, fns: &RfmFunctions) -> Vec<Expr> {
 /// The full `rfm()` plan over a transaction source; columns are [`RFM_COLUMNS`].
 pub fn rfm_plan(source: LogicalPlan, o: &ClvOptions, fns: &RfmFunctions) -> Result<LogicalPlan> {
     let specs = resolve_specs(o, &fns.schemes())?;
-    let summary = customer_summary(source, o)?;
+    let summary = super::lookback::rfm_summary(source, o, false)?;
     let scores = score_windows(&specs, fns, &[])?;
     rfm_output(LogicalPlanBuilder::from(summary).window(scores)?, &specs, fns)
 }

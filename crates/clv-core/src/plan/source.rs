@@ -179,7 +179,16 @@ pub async fn files_plan(
         .await?
         .try_collect()
         .await?;
-    let shown = |f: &datafusion::object_store::ObjectMeta| format!("/{}", f.location);
+    // A file's URL: a local path, or the object store's URL followed by the file's location.
+    let local = url.scheme() == "file";
+    let store_url = url.object_store();
+    let shown = |f: &datafusion::object_store::ObjectMeta| {
+        if local {
+            format!("/{}", f.location)
+        } else {
+            format!("{}{}", store_url.as_str(), f.location)
+        }
+    };
     let mut groups: Vec<(datafusion::arrow::datatypes::SchemaRef, Vec<_>)> = vec![];
     // Per CSV id column: whether every file's values looked like integers.
     let mut integer_ids: Vec<(String, bool)> = vec![];
@@ -210,7 +219,7 @@ pub async fn files_plan(
         .filter(|(_, c)| o.id_type == crate::config::IdType::Auto && integer_ids.iter().any(|(n, all)| n == c && *all))
         .copied()
         .collect();
-    if (groups.len() <= 1 && convert.is_empty() && !csv) || url.scheme() != "file" {
+    if groups.len() <= 1 && convert.is_empty() && !csv {
         let config = ListingTableConfig::new(url.clone())
             .with_listing_options(options.clone())
             .infer_schema(session)

@@ -298,12 +298,31 @@ pub(crate) fn project_contract(
 /// Applies the data policies; one row per valid transaction with columns
 /// `customer_id, __clv_time, __clv_day, __clv_amount, __clv_purchase [, __clv_order]`.
 pub fn prepare(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalPlan> {
+    prepare_amounts(source, o, Amounts::Exact)
+}
+
+/// How [`prepare_amounts`] hands over `__clv_amount`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Amounts {
+    /// In its exact type ([`exact_amount_type`]), as [`prepare`] does.
+    Exact,
+    /// As in the source, for an operator that converts each value itself, exactly as the cast
+    /// would.
+    AsInSource,
+    /// As in the source, with the rows whose amount is null, NaN or infinite left in: the
+    /// operator drops them itself (`invalid_amounts = 'exclude'` only; with `'error'` the
+    /// check stays in the plan).
+    Unchecked,
+}
+
+/// [`prepare`], with `__clv_amount` handed over as `amounts` says.
+pub(crate) fn prepare_amounts(source: LogicalPlan, o: &ClvOptions, amounts: Amounts) -> Result<LogicalPlan> {
     let (builder, types, c) = project_contract(source, o)?;
     let customer = ident(CUSTOMER);
     let amount = ident(RAW_AMOUNT);
     // Beyond this the exact conversion below cannot represent a float amount (the fused
     // operator converts, and checks, each amount itself).
-    let huge_check = types.amount.is_floating().then(|| {
+    let huge_check = (amounts == Amounts::Exact && types.amount.is_floating()).then(|| {
         let huge = c.valid_key.clone().and(c.valid_amount.clone()).and(
             datafusion::functions::math::expr_fn::abs(cast(amount.clone(), DataType::Float64))
                 .gt_eq(lit(FLOAT_AMOUNT_LIMIT)),
@@ -317,6 +336,7 @@ pub fn prepare(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalPlan> {
     });
     let mut keep = c.valid_key.clone();
     match o.invalid_amounts {
+        InvalidAmounts::Exclude if amounts == Amounts::Unchecked => {}
         InvalidAmounts::Exclude => keep = keep.and(c.valid_amount.clone()),
         InvalidAmounts::Error => {
             let violation = c.valid_key.clone().and(c.valid_amount.clone().not());
@@ -348,10 +368,11 @@ pub fn prepare(source: LogicalPlan, o: &ClvOptions) -> Result<LogicalPlan> {
         customer,
         ident(TIME),
         ident(DAY),
-        match huge_check {
+        match (amounts, huge_check) {
             // In the projection, not a filter: the scan's pushed-down predicates stay as they are.
-            Some(check) => when(check, cast(amount, exact_amount_type(&types.amount))).end()?,
-            None => cast(amount, exact_amount_type(&types.amount)),
+            (Amounts::Exact, Some(check)) => when(check, cast(amount, exact_amount_type(&types.amount))).end()?,
+            (Amounts::Exact, None) => cast(amount, exact_amount_type(&types.amount)),
+            _ => amount,
         }
         .alias(AMOUNT),
         purchase.alias(PURCHASE),

@@ -1,7 +1,10 @@
 //! Named segment schemes: rule tables over the R, F and M scores with first-match precedence.
 //!
-//! A scheme is a list of rules, each an inclusive range on some of `r`, `f`, `m` and `fm`
-//! (the mean of F and M), plus an optional default label. The first rule whose ranges all
+//! A scheme is a list of rules, each an inclusive range on some of `r`, `f`, `m`, `fm` (the
+//! mean of F and M), `total` (R + F + M) and `weighted` (the composite score
+//! `w_r·r + w_f·f + w_m·m` with the scheme's `weights`, rounded to 6 decimal places so that
+//! thresholds such as 4.0 are met exactly), plus an optional default label. A rule may carry a
+//! suggested `action` for its segment (one action per label). The first rule whose ranges all
 //! contain the cell wins. Every scheme is checked when it is built: every rule must be
 //! reachable (match at least one cell no earlier rule takes) and every cell must get a label
 //! (from a rule or the default). The check enumerates all `levels³` cells, and the result is
@@ -11,6 +14,10 @@
 //! * `rf_grid` — the 10-cell recency × frequency grid on 1..5 scores, a partition of the 25 (R, F) cells.
 //! * `rfm11` — the 11 segments on R against FM = (F + M) / 2, with the precedence fixed below.
 //! * `cn8` / `cn8_en` — the Chinese 8-class value scheme on two-level (high = 2, low = 1) scores.
+//! * `rfm3` / `rfm3_en` — three levels (high / medium / low) per dimension: the 27 cells, each
+//!   labelled by its levels (`R高F中M低` / `R high, F medium, M low`).
+//! * `tiers` / `tiers_en` — composite-score tiers on 1..5 scores (核心/流失风险/潜力/一般/沉睡
+//!   客户) from the weighted score `0.4·r + 0.3·f + 0.3·m`.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -39,50 +46,86 @@ pub struct SegmentRule {
     /// Inclusive range of FM = (F + M) / 2.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fm: Option<[f64; 2]>,
+    /// Inclusive range of the total score R + F + M.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<[u8; 2]>,
+    /// Inclusive range of the weighted score `w_r·r + w_f·f + w_m·m` (the scheme's `weights`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weighted: Option<[f64; 2]>,
+    /// The suggested action for customers of this segment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
 }
 
 impl SegmentRule {
+    /// A rule matching every cell (restrict it with the other fields).
+    pub fn new(label: &str) -> Self {
+        Self {
+            label: label.into(),
+            r: None,
+            f: None,
+            m: None,
+            fm: None,
+            total: None,
+            weighted: None,
+            action: None,
+        }
+    }
+
     /// A rule on R and F only.
     pub fn rf(label: &str, r: [u8; 2], f: [u8; 2]) -> Self {
         Self {
-            label: label.into(),
             r: Some(r),
             f: Some(f),
-            m: None,
-            fm: None,
+            ..Self::new(label)
         }
     }
 
     /// A rule on R and FM.
     pub fn r_fm(label: &str, r: [u8; 2], fm: [f64; 2]) -> Self {
         Self {
-            label: label.into(),
             r: Some(r),
-            f: None,
-            m: None,
             fm: Some(fm),
+            ..Self::new(label)
         }
     }
 
     /// A rule on all three scores.
     pub fn rfm(label: &str, r: [u8; 2], f: [u8; 2], m: [u8; 2]) -> Self {
         Self {
-            label: label.into(),
             r: Some(r),
             f: Some(f),
             m: Some(m),
-            fm: None,
+            ..Self::new(label)
         }
     }
 
-    fn matches(&self, r: u8, f: u8, m: u8) -> bool {
+    /// This rule with a suggested action.
+    pub fn with_action(mut self, action: &str) -> Self {
+        self.action = Some(action.into());
+        self
+    }
+
+    fn matches(&self, r: u8, f: u8, m: u8, weights: Option<[f64; 3]>) -> bool {
         let within = |range: Option<[u8; 2]>, v: u8| range.is_none_or(|[lo, hi]| lo <= v && v <= hi);
         let fm = (f64::from(f) + f64::from(m)) / 2.0;
         within(self.r, r)
             && within(self.f, f)
             && within(self.m, m)
+            && within(self.total, r + f + m)
             && self.fm.is_none_or(|[lo, hi]| lo <= fm && fm <= hi)
+            && self.weighted.is_none_or(|[lo, hi]| {
+                let w = weighted_score(weights.unwrap_or([1.0; 3]), r, f, m);
+                lo <= w && w <= hi
+            })
     }
+}
+
+/// The composite score `w_r·r + w_f·f + w_m·m`, rounded to 6 decimal places (so that
+/// `0.4·4 + 0.3·4 + 0.3·4` is exactly 4).
+pub fn weighted_score(weights: [f64; 3], r: u8, f: u8, m: u8) -> f64 {
+    let s = weights[0] * f64::from(r) + weights[1] * f64::from(f) + weights[2] * f64::from(m);
+    (s * 1e6).round() / 1e6
 }
 
 /// A segment scheme as written in a TOML or JSON file.
@@ -103,6 +146,12 @@ pub struct SchemeDefinition {
     /// The label of cells no rule matches. Required unless the rules cover every cell.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<String>,
+    /// The suggested action for the default label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_action: Option<String>,
+    /// `[w_r, w_f, w_m]` of the weighted score that `weighted` ranges test (required by them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<[f64; 3]>,
     /// The rules, first match wins.
     #[serde(rename = "rule")]
     pub rules: Vec<SegmentRule>,
@@ -120,6 +169,10 @@ pub struct SegmentScheme {
     labels: Vec<String>,
     /// `cells[((r-1)*levels + (f-1))*levels + (m-1)]` = index into `labels`.
     cells: Vec<u16>,
+    /// The suggested action of each label, if any.
+    actions: Vec<Option<String>>,
+    /// The cells each rule takes (then the default).
+    rule_cells: Vec<usize>,
 }
 
 impl SegmentScheme {
@@ -157,6 +210,30 @@ impl SegmentScheme {
             {
                 return plan_err!("{at}: range fm = [{lo}, {hi}] must satisfy lo <= hi");
             }
+            if let Some([lo, hi]) = rule.total
+                && (lo > hi || lo < 3 || u16::from(hi) > 3 * u16::from(levels))
+            {
+                return plan_err!(
+                    "{at}: range total = [{lo}, {hi}] must satisfy 3 <= lo <= hi <= {}",
+                    3 * u16::from(levels)
+                );
+            }
+            if let Some([lo, hi]) = rule.weighted {
+                // Also refused when either bound is NaN.
+                if lo.partial_cmp(&hi).is_none_or(|o| o == std::cmp::Ordering::Greater) {
+                    return plan_err!("{at}: range weighted = [{lo}, {hi}] must satisfy lo <= hi");
+                }
+                if d.weights.is_none() {
+                    return plan_err!(
+                        "{at}: a weighted range needs the scheme's weights, e.g. weights = [0.4, 0.3, 0.3]"
+                    );
+                }
+            }
+        }
+        if let Some(w) = d.weights
+            && (w.iter().any(|x| !x.is_finite() || *x < 0.0) || w.iter().sum::<f64>() <= 0.0)
+        {
+            return plan_err!("segment scheme '{name}': weights {w:?} must be finite, >= 0 and not all 0");
         }
         let mut labels: Vec<String> = vec![];
         let mut index_of = |label: &str| -> u16 {
@@ -170,19 +247,22 @@ impl SegmentScheme {
         };
         let rule_label: Vec<u16> = d.rules.iter().map(|r| index_of(&r.label)).collect();
         let default_label = d.default.as_deref().map(&mut index_of);
-        let mut reached = vec![false; d.rules.len()];
+        let mut reached = vec![0usize; d.rules.len() + 1];
         let mut cells = Vec::with_capacity(usize::from(levels).pow(3));
         let mut uncovered = vec![];
         for r in 1..=levels {
             for f in 1..=levels {
                 for m in 1..=levels {
-                    match d.rules.iter().position(|rule| rule.matches(r, f, m)) {
+                    match d.rules.iter().position(|rule| rule.matches(r, f, m, d.weights)) {
                         Some(i) => {
-                            reached[i] = true;
+                            reached[i] += 1;
                             cells.push(rule_label[i]);
                         }
                         None => match default_label {
-                            Some(l) => cells.push(l),
+                            Some(l) => {
+                                reached[d.rules.len()] += 1;
+                                cells.push(l)
+                            }
                             None => {
                                 uncovered.push(format!("{r}{f}{m}"));
                                 cells.push(0);
@@ -192,7 +272,7 @@ impl SegmentScheme {
                 }
             }
         }
-        if let Some(i) = reached.iter().position(|r| !r) {
+        if let Some(i) = reached[..d.rules.len()].iter().position(|r| *r == 0) {
             return plan_err!(
                 "segment scheme '{name}': rule {} ('{}') is unreachable: earlier rules take all of its cells",
                 i + 1,
@@ -207,10 +287,35 @@ impl SegmentScheme {
                 shown.join(", ")
             );
         }
+        // One action per label: from its rules (and the default), never two different ones.
+        let mut actions: Vec<Option<String>> = vec![None; labels.len()];
+        let given = d
+            .rules
+            .iter()
+            .zip(&rule_label)
+            .map(|(rule, l)| (rule.action.as_ref(), *l))
+            .chain(default_label.map(|l| (d.default_action.as_ref(), l)));
+        for (action, l) in given {
+            let Some(action) = action else { continue };
+            match &actions[usize::from(l)] {
+                Some(other) if other != action => {
+                    return plan_err!(
+                        "segment scheme '{name}': label '{}' has two different actions ('{other}' and '{action}')",
+                        labels[usize::from(l)]
+                    );
+                }
+                _ => actions[usize::from(l)] = Some(action.clone()),
+            }
+        }
+        if d.default_action.is_some() && d.default.is_none() {
+            return plan_err!("segment scheme '{name}': default_action needs a default label");
+        }
         Ok(Self {
             definition,
             labels,
             cells,
+            actions,
+            rule_cells: reached,
         })
     }
 
@@ -252,6 +357,17 @@ impl SegmentScheme {
         &self.labels
     }
 
+    /// The suggested action of `label`, if the scheme has one.
+    pub fn action(&self, label: &str) -> Option<&str> {
+        let i = self.labels.iter().position(|l| l == label)?;
+        self.actions[i].as_deref()
+    }
+
+    /// How many score cells each rule takes (first match), then the default.
+    pub fn rule_cells(&self) -> &[usize] {
+        &self.rule_cells
+    }
+
     /// The segment of cell (r, f, m); an error names the score outside `1..=levels`.
     pub fn assign(&self, r: i64, f: i64, m: i64) -> Result<&str> {
         let n = i64::from(self.levels());
@@ -273,19 +389,31 @@ fn builtin(d: SchemeDefinition) -> Arc<SegmentScheme> {
     Arc::new(SegmentScheme::new(d).unwrap_or_else(|e| unreachable!("built-in scheme is invalid: {e}")))
 }
 
+// The suggested actions of the English RFM segments.
+const CHAMPIONS: &str = "Reward them: early access, loyalty perks; ask for reviews";
+const LOYAL: &str = "Upsell higher-value products; loyalty programme";
+const POTENTIAL: &str = "Offer membership or a loyalty programme; recommend related products";
+const NEW: &str = "Onboard: welcome series, second-purchase incentive";
+const PROMISING: &str = "Build awareness: free trials, brand content";
+const NEED_ATTENTION: &str = "Time-limited offers based on past purchases";
+const ABOUT_TO_SLEEP: &str = "Reconnect: popular products, discounts";
+const AT_RISK: &str = "Personalised win-back emails and offers";
+const CANT_LOSE: &str = "Win them back: personal outreach, renewals, surveys";
+const HIBERNATING: &str = "Low-cost reactivation with relevant products; otherwise let go";
+
 /// `rf_grid`: the widely used 10-cell recency × frequency grid (M is ignored).
 pub fn rf_grid() -> SchemeDefinition {
     let rules = vec![
-        SegmentRule::rf("champions", [5, 5], [4, 5]),
-        SegmentRule::rf("loyal_customers", [3, 4], [4, 5]),
-        SegmentRule::rf("potential_loyalists", [4, 5], [2, 3]),
-        SegmentRule::rf("new_customers", [5, 5], [1, 1]),
-        SegmentRule::rf("promising", [4, 4], [1, 1]),
-        SegmentRule::rf("need_attention", [3, 3], [3, 3]),
-        SegmentRule::rf("about_to_sleep", [3, 3], [1, 2]),
-        SegmentRule::rf("at_risk", [1, 2], [3, 4]),
-        SegmentRule::rf("cant_lose", [1, 2], [5, 5]),
-        SegmentRule::rf("hibernating", [1, 2], [1, 2]),
+        SegmentRule::rf("champions", [5, 5], [4, 5]).with_action(CHAMPIONS),
+        SegmentRule::rf("loyal_customers", [3, 4], [4, 5]).with_action(LOYAL),
+        SegmentRule::rf("potential_loyalists", [4, 5], [2, 3]).with_action(POTENTIAL),
+        SegmentRule::rf("new_customers", [5, 5], [1, 1]).with_action(NEW),
+        SegmentRule::rf("promising", [4, 4], [1, 1]).with_action(PROMISING),
+        SegmentRule::rf("need_attention", [3, 3], [3, 3]).with_action(NEED_ATTENTION),
+        SegmentRule::rf("about_to_sleep", [3, 3], [1, 2]).with_action(ABOUT_TO_SLEEP),
+        SegmentRule::rf("at_risk", [1, 2], [3, 4]).with_action(AT_RISK),
+        SegmentRule::rf("cant_lose", [1, 2], [5, 5]).with_action(CANT_LOSE),
+        SegmentRule::rf("hibernating", [1, 2], [1, 2]).with_action(HIBERNATING),
     ];
     SchemeDefinition {
         name: "rf_grid".into(),
@@ -293,6 +421,8 @@ pub fn rf_grid() -> SchemeDefinition {
         levels: 5,
         method: ScoreMethod::Quantile,
         default: None,
+        default_action: None,
+        weights: None,
         rules,
     }
 }
@@ -302,17 +432,17 @@ pub fn rf_grid() -> SchemeDefinition {
 /// (R ≤ 2, FM ≤ 2) equals Hibernating's, is narrowed to the bottom cell R = 1, FM = 1.
 pub fn rfm11() -> SchemeDefinition {
     let rules = vec![
-        SegmentRule::r_fm("Champions", [4, 5], [4.0, 5.0]),
-        SegmentRule::r_fm("Can't Lose Them", [1, 1], [4.0, 5.0]),
-        SegmentRule::r_fm("Loyal", [2, 5], [3.0, 5.0]),
-        SegmentRule::r_fm("New", [4, 5], [1.0, 1.0]),
-        SegmentRule::r_fm("Promising", [3, 4], [1.0, 1.0]),
-        SegmentRule::r_fm("Potential Loyalist", [3, 5], [1.0, 3.0]),
-        SegmentRule::r_fm("Need Attention", [2, 3], [2.0, 3.0]),
-        SegmentRule::r_fm("About to Sleep", [2, 3], [1.0, 2.0]),
-        SegmentRule::r_fm("At Risk", [1, 2], [2.0, 5.0]),
-        SegmentRule::r_fm("Lost", [1, 1], [1.0, 1.0]),
-        SegmentRule::r_fm("Hibernating", [1, 2], [1.0, 2.0]),
+        SegmentRule::r_fm("Champions", [4, 5], [4.0, 5.0]).with_action(CHAMPIONS),
+        SegmentRule::r_fm("Can't Lose Them", [1, 1], [4.0, 5.0]).with_action(CANT_LOSE),
+        SegmentRule::r_fm("Loyal", [2, 5], [3.0, 5.0]).with_action(LOYAL),
+        SegmentRule::r_fm("New", [4, 5], [1.0, 1.0]).with_action(NEW),
+        SegmentRule::r_fm("Promising", [3, 4], [1.0, 1.0]).with_action(PROMISING),
+        SegmentRule::r_fm("Potential Loyalist", [3, 5], [1.0, 3.0]).with_action(POTENTIAL),
+        SegmentRule::r_fm("Need Attention", [2, 3], [2.0, 3.0]).with_action(NEED_ATTENTION),
+        SegmentRule::r_fm("About to Sleep", [2, 3], [1.0, 2.0]).with_action(ABOUT_TO_SLEEP),
+        SegmentRule::r_fm("At Risk", [1, 2], [2.0, 5.0]).with_action(AT_RISK),
+        SegmentRule::r_fm("Lost", [1, 1], [1.0, 1.0]).with_action("Reactivate only at low cost; otherwise let go"),
+        SegmentRule::r_fm("Hibernating", [1, 2], [1.0, 2.0]).with_action(HIBERNATING),
     ];
     SchemeDefinition {
         name: "rfm11".into(),
@@ -320,6 +450,8 @@ pub fn rfm11() -> SchemeDefinition {
         levels: 5,
         method: ScoreMethod::Quantile,
         default: None,
+        default_action: None,
+        weights: None,
         rules,
     }
 }
@@ -345,6 +477,27 @@ const CN8_EN: [&str; 8] = [
     "general_win_back",
 ];
 
+const CN8_ACTIONS_ZH: [&str; 8] = [
+    "重点维护：VIP 服务、专属权益",
+    "主动联系唤回，了解流失原因",
+    "提高购买频次：会员计划、复购激励",
+    "重点挽留：个性化优惠",
+    "提升客单价：交叉销售、套餐",
+    "唤醒：促销提醒",
+    "培养：新客引导、优惠券",
+    "低成本召回或放弃",
+];
+const CN8_ACTIONS_EN: [&str; 8] = [
+    "Keep: VIP service, exclusive benefits",
+    "Reach out: find out why they stopped, bring them back",
+    "Raise frequency: membership, repeat-purchase incentives",
+    "Retain: personalised offers",
+    "Raise order value: cross-sell, bundles",
+    "Re-engage: promotion reminders",
+    "Develop: onboarding, coupons",
+    "Low-cost reactivation, or let go",
+];
+
 /// `cn8` / `cn8_en`: the Chinese 8-class value scheme on two-level scores (2 = high, 1 = low).
 /// R is high when recency is below the population centre (recent); F and M are high at or
 /// above it. The order of the labels is (M, F, R) = (1,1,1), (1,1,0), (1,0,1), (1,0,0), (0,1,1), ...
@@ -361,10 +514,14 @@ pub fn cn8(english: bool) -> SchemeDefinition {
         (1, 0, 0),
         (0, 0, 0),
     ];
+    let actions = if english { CN8_ACTIONS_EN } else { CN8_ACTIONS_ZH };
     let rules = labels
         .iter()
         .zip(flags)
-        .map(|(label, (r, f, m))| SegmentRule::rfm(label, [r + 1, r + 1], [f + 1, f + 1], [m + 1, m + 1]))
+        .zip(actions)
+        .map(|((label, (r, f, m)), action)| {
+            SegmentRule::rfm(label, [r + 1, r + 1], [f + 1, f + 1], [m + 1, m + 1]).with_action(action)
+        })
         .collect();
     SchemeDefinition {
         name: if english { "cn8_en" } else { "cn8" }.into(),
@@ -372,15 +529,169 @@ pub fn cn8(english: bool) -> SchemeDefinition {
         levels: 2,
         method: ScoreMethod::Mean,
         default: None,
+        default_action: None,
+        weights: None,
+        rules,
+    }
+}
+
+/// `rfm3` / `rfm3_en`: three levels (terciles: 3 = high, 2 = medium, 1 = low) per dimension,
+/// R high meaning recent. Each of the 27 cells is a segment named by its levels (`R高F中M低` /
+/// `R high, F medium, M low`), best first. The suggested action depends on the R level and
+/// the value level `F + M` (high 5–6, medium 3–4, low 2).
+pub fn rfm3(english: bool) -> SchemeDefinition {
+    let level = |v: u8| match (v, english) {
+        (3, false) => "高",
+        (2, false) => "中",
+        (_, false) => "低",
+        (3, true) => "high",
+        (2, true) => "medium",
+        (_, true) => "low",
+    };
+    // [R level][value level]: value 0 = low (F + M = 2), 1 = medium (3-4), 2 = high (5-6).
+    let actions: [[&str; 3]; 3] = if english {
+        [
+            [
+                "Low priority: automated reactivation only",
+                "Win back with a time-limited offer",
+                "Win back now: personal outreach, strong offer",
+            ],
+            [
+                "Nurture at low cost: newsletters",
+                "Re-engage: targeted promotions",
+                "Keep warm: personalised offers before they lapse",
+            ],
+            [
+                "Onboard: second-purchase incentive",
+                "Develop: cross-sell, loyalty enrolment",
+                "Reward and retain: VIP service, early access",
+            ],
+        ]
+    } else {
+        [
+            [
+                "低优先级：仅自动化召回",
+                "限时优惠召回",
+                "立即挽回：一对一联系、强力优惠",
+            ],
+            ["低成本培育：邮件、推送", "唤醒：定向促销", "保持：个性化关怀，防止流失"],
+            ["引导二次购买", "培养：交叉销售、会员计划", "维护：VIP 服务、新品优先"],
+        ]
+    };
+    let mut rules = vec![];
+    for r in (1..=3u8).rev() {
+        for f in (1..=3u8).rev() {
+            for m in (1..=3u8).rev() {
+                let label = if english {
+                    format!("R {}, F {}, M {}", level(r), level(f), level(m))
+                } else {
+                    format!("R{}F{}M{}", level(r), level(f), level(m))
+                };
+                let value = match f + m {
+                    5.. => 2,
+                    3..=4 => 1,
+                    _ => 0,
+                };
+                rules.push(
+                    SegmentRule::rfm(&label, [r, r], [f, f], [m, m]).with_action(actions[usize::from(r - 1)][value]),
+                );
+            }
+        }
+    }
+    SchemeDefinition {
+        name: if english { "rfm3_en" } else { "rfm3" }.into(),
+        description: "Three levels (high/medium/low) per dimension: the 27 cells of 1..3 scores".into(),
+        levels: 3,
+        method: ScoreMethod::Quantile,
+        default: None,
+        default_action: None,
+        weights: None,
+        rules,
+    }
+}
+
+/// The weights of the composite score of `tiers`: R 0.4, F 0.3, M 0.3.
+pub const TIER_WEIGHTS: [f64; 3] = [0.4, 0.3, 0.3];
+
+/// `tiers` / `tiers_en`: composite-score tiers (综合评分) on 1..5 quantile scores. With
+/// `S = 0.4·r + 0.3·f + 0.3·m`, first match: core (核心客户) `S ≥ 4`; at risk (流失风险客户)
+/// `r ≤ 2` and FM ≥ 3.5 (valuable but not recent); potential (潜力客户) `S ≥ 3`; regular
+/// (一般客户) `S ≥ 2`; else dormant (沉睡客户).
+pub fn tiers(english: bool) -> SchemeDefinition {
+    let t = |zh: &'static str, en: &'static str| if english { en } else { zh };
+    let rule = |label: &str, action: &str| SegmentRule::new(label).with_action(action);
+    let rules = vec![
+        SegmentRule {
+            weighted: Some([4.0, 5.0]),
+            ..rule(
+                t("核心客户", "core"),
+                t(
+                    "重点维护：VIP 服务、专属权益、新品优先",
+                    "Protect: VIP care, exclusive benefits, early access",
+                ),
+            )
+        },
+        SegmentRule {
+            r: Some([1, 2]),
+            fm: Some([3.5, 5.0]),
+            ..rule(
+                t("流失风险客户", "at_risk"),
+                t(
+                    "立即挽留：一对一联系、挽留优惠",
+                    "Win back now: personal outreach and a retention offer",
+                ),
+            )
+        },
+        SegmentRule {
+            weighted: Some([3.0, 5.0]),
+            ..rule(
+                t("潜力客户", "potential"),
+                t(
+                    "重点培养：交叉销售、会员升级",
+                    "Develop: cross-sell, membership upgrade",
+                ),
+            )
+        },
+        SegmentRule {
+            weighted: Some([2.0, 5.0]),
+            ..rule(
+                t("一般客户", "regular"),
+                t("常规维护：常规营销活动", "Maintain at low cost: routine campaigns"),
+            )
+        },
+    ];
+    SchemeDefinition {
+        name: if english { "tiers_en" } else { "tiers" }.into(),
+        description: "Composite-score tiers: S = 0.4 r + 0.3 f + 0.3 m on 1..5 scores".into(),
+        levels: 5,
+        method: ScoreMethod::Quantile,
+        default: Some(t("沉睡客户", "dormant").into()),
+        default_action: Some(
+            t(
+                "低成本唤醒（自动化提醒）或放弃",
+                "Reactivate cheaply (automated reminders) or let go",
+            )
+            .into(),
+        ),
+        weights: Some(TIER_WEIGHTS),
         rules,
     }
 }
 
 static BUILTINS: LazyLock<BTreeMap<String, Arc<SegmentScheme>>> = LazyLock::new(|| {
-    [rf_grid(), rfm11(), cn8(false), cn8(true)]
-        .into_iter()
-        .map(|d| (d.name.clone(), builtin(d)))
-        .collect()
+    [
+        rf_grid(),
+        rfm11(),
+        cn8(false),
+        cn8(true),
+        rfm3(false),
+        rfm3(true),
+        tiers(false),
+        tiers(true),
+    ]
+    .into_iter()
+    .map(|d| (d.name.clone(), builtin(d)))
+    .collect()
 });
 
 /// The schemes usable by name: the built-ins plus any registered ones.
@@ -583,8 +894,80 @@ mod tests {
             reg.get("nope")
                 .unwrap_err()
                 .to_string()
-                .contains("known schemes are cn8, cn8_en, rf_grid, rfm11, two")
+                .contains("known schemes are cn8, cn8_en, rf_grid, rfm11, rfm3, rfm3_en, tiers, tiers_en, two")
         );
+    }
+
+    #[test]
+    fn three_level_and_tier_schemes() {
+        let reg = SchemeRegistry::new();
+        let zh = reg.get("rfm3").unwrap();
+        let en = reg.get("rfm3_en").unwrap();
+        assert_eq!(grid(&zh).len(), 27);
+        assert_eq!(zh.assign(3, 2, 1).unwrap(), "R高F中M低");
+        assert_eq!(en.assign(3, 3, 3).unwrap(), "R high, F high, M high");
+        assert_eq!(en.labels()[0], "R high, F high, M high");
+        assert_eq!(
+            en.action("R low, F high, M high"),
+            Some("Win back now: personal outreach, strong offer")
+        );
+        assert_eq!(zh.action("R中F低M低"), Some("低成本培育：邮件、推送"));
+
+        let tiers = reg.get("tiers").unwrap();
+        let tiers_en = reg.get("tiers_en").unwrap();
+        // S = 0.4 r + 0.3 f + 0.3 m, rounded: (4, 4, 4) is exactly 4.
+        assert_eq!(weighted_score(TIER_WEIGHTS, 4, 4, 4), 4.0);
+        assert_eq!(tiers.assign(4, 4, 4).unwrap(), "核心客户");
+        assert_eq!(tiers.assign(5, 3, 3).unwrap(), "潜力客户"); // S = 3.8
+        assert_eq!(tiers.assign(2, 5, 5).unwrap(), "流失风险客户"); // S = 3.8, but R <= 2, FM = 5
+        assert_eq!(tiers.assign(1, 1, 5).unwrap(), "一般客户"); // S = 2.2, FM = 3
+        assert_eq!(tiers.assign(1, 1, 1).unwrap(), "沉睡客户");
+        assert_eq!(tiers_en.assign(3, 2, 2).unwrap(), "regular"); // S = 2.4
+        assert_eq!(tiers_en.assign(4, 2, 2).unwrap(), "regular"); // S = 2.8
+        assert_eq!(tiers_en.assign(4, 3, 2).unwrap(), "potential"); // S = 3.1
+        assert_eq!(
+            tiers_en.action("dormant"),
+            Some("Reactivate cheaply (automated reminders) or let go")
+        );
+        assert_eq!(
+            tiers_en.labels(),
+            ["core", "at_risk", "potential", "regular", "dormant"]
+        );
+        // Every cell is counted once.
+        assert_eq!(tiers.rule_cells().iter().sum::<usize>(), 125);
+
+        // Total and weighted rules in a user scheme; weights are required by weighted rules.
+        let toml = r#"
+            name = "composite"
+            levels = 3
+            weights = [0.5, 0.25, 0.25]
+            default = "low"
+            default_action = "wait"
+            [[rule]]
+            label = "top"
+            total = [8, 9]
+            action = "call"
+            [[rule]]
+            label = "mid"
+            weighted = [2.0, 3.0]
+        "#;
+        let s = SegmentScheme::from_toml(toml).unwrap();
+        assert_eq!(s.assign(3, 3, 2).unwrap(), "top");
+        assert_eq!(s.assign(3, 1, 1).unwrap(), "mid"); // 1.5 + 0.25 + 0.25 = 2
+        assert_eq!(s.assign(1, 3, 3).unwrap(), "mid"); // 0.5 + 0.75 + 0.75 = 2
+        assert_eq!(s.assign(1, 2, 1).unwrap(), "low"); // 1.25
+        assert_eq!(s.action("top"), Some("call"));
+        assert_eq!(s.action("mid"), None);
+        assert_eq!(s.action("low"), Some("wait"));
+        let no_weights = r#"{"name":"w","levels":2,"default":"x","rule":[{"label":"hi","weighted":[1.5,2]}]}"#;
+        let e = SegmentScheme::from_json(no_weights).unwrap_err().to_string();
+        assert!(e.contains("needs the scheme's weights"), "{e}");
+        let two_actions = r#"{"name":"a","levels":2,"default":"x","rule":[{"label":"hi","r":[2,2],"action":"a"},{"label":"hi","f":[2,2],"action":"b"}]}"#;
+        let e = SegmentScheme::from_json(two_actions).unwrap_err().to_string();
+        assert!(e.contains("two different actions"), "{e}");
+        let bad_total = r#"{"name":"t","levels":2,"default":"x","rule":[{"label":"hi","total":[2,6]}]}"#;
+        let e = SegmentScheme::from_json(bad_total).unwrap_err().to_string();
+        assert!(e.contains("3 <= lo <= hi <= 6"), "{e}");
     }
 
     #[test]

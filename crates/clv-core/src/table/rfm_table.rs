@@ -32,7 +32,7 @@ use tokio::sync::Mutex;
 
 use crate::config::ClvOptions;
 use crate::plan::rfm::{RFM_COLUMNS, RfmFunctions, RfmSpecs, resolve_specs, rfm_output, rfm_plan};
-use crate::plan::transactions::{columns, customer_summary, customer_summary_with_as_of};
+use crate::plan::transactions::columns;
 use crate::rfm::{CutPoints, Direction, ScoreMethod};
 
 /// The population statistics a filtered query needs.
@@ -112,7 +112,7 @@ impl RfmTable {
         if let Some(p) = guard.as_ref() {
             return Ok(p.clone());
         }
-        let plan = customer_summary_with_as_of(self.source.clone(), &self.options, true)?;
+        let plan = crate::plan::lookback::rfm_summary(self.source.clone(), &self.options, true)?;
         let plan = LogicalPlanBuilder::from(plan)
             .project(vec![
                 cast(ident("recency_days"), DataType::Float64).alias("r"),
@@ -156,7 +156,7 @@ impl RfmTable {
         }
         let mut options = self.options.clone();
         options.as_of = population.as_of;
-        let summary = customer_summary(source.build()?, &options)?;
+        let summary = crate::plan::lookback::rfm_summary(source.build()?, &options, false)?;
         let scored = LogicalPlanBuilder::from(summary).project(vec![
             ident(columns::CUSTOMER),
             ident("recency_days"),

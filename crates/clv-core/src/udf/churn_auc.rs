@@ -86,24 +86,7 @@ impl AggregateUDFImpl for ChurnAuc {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        let list = |t: DataType| DataType::List(Arc::new(Field::new_list_field(t, true)));
-        Ok(vec![
-            Arc::new(Field::new(
-                format_state_name(args.name, "score"),
-                list(DataType::Float64),
-                true,
-            )),
-            Arc::new(Field::new(
-                format_state_name(args.name, "churned"),
-                list(DataType::UInt64),
-                true,
-            )),
-            Arc::new(Field::new(
-                format_state_name(args.name, "retained"),
-                list(DataType::UInt64),
-                true,
-            )),
-        ])
+        score_counts_state_fields(args)
     }
 
     fn accumulator(&self, _: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
@@ -111,9 +94,23 @@ impl AggregateUDFImpl for ChurnAuc {
     }
 }
 
+/// The partial state of an aggregate over [`ScoreCounts`] (`churn_auc`, `churn_metrics`): the
+/// distinct scores with their churned and retained counts.
+pub(crate) fn score_counts_state_fields(args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+    let list = |t: DataType| DataType::List(Arc::new(Field::new_list_field(t, true)));
+    let field = |name: &str, t: DataType| Arc::new(Field::new(format_state_name(args.name, name), list(t), true));
+    Ok(vec![
+        field("score", DataType::Float64),
+        field("churned", DataType::UInt64),
+        field("retained", DataType::UInt64),
+    ])
+}
+
+/// Counts scores per distinct value (the `churn_auc` accumulator; `churn_metrics` reads the
+/// same counts).
 #[derive(Debug, Default)]
-struct AucAccumulator {
-    counts: ScoreCounts,
+pub(crate) struct AucAccumulator {
+    pub(crate) counts: ScoreCounts,
 }
 
 impl Accumulator for AucAccumulator {

@@ -84,6 +84,9 @@ pub fn result_fields(spec: &ModelSpec) -> Fields {
 pub struct ModelFit {
     kind: &'static ModelSpec,
     signature: Signature,
+    /// NULL instead of an error when no row (Gamma-Gamma: fewer than two rows) has a repeat
+    /// purchase (x > 0).
+    null_without_repeats: bool,
 }
 
 impl PartialEq for ModelFit {
@@ -109,6 +112,17 @@ impl ModelFit {
         Self {
             kind,
             signature: Signature::user_defined(Volatility::Immutable),
+            null_without_repeats: false,
+        }
+    }
+
+    /// The aggregate fitting `kind` that returns NULL, not an error, for a group without any
+    /// repeat purchase (the churn model's per-cutoff fits: a cutoff just after the data starts).
+    /// Plans that use it and run on a cluster get the registered, strict function.
+    pub fn null_without_repeats(kind: &'static ModelSpec) -> Self {
+        Self {
+            null_without_repeats: true,
+            ..Self::new(kind)
         }
     }
 }
@@ -282,10 +296,20 @@ impl AggregateUDFImpl for ModelFit {
             },
         };
         if !k.time_unit {
-            return Ok(Box::new(FitAccumulator::new(k, None, penalizer)));
+            return Ok(Box::new(FitAccumulator::new(
+                k,
+                None,
+                penalizer,
+                self.null_without_repeats,
+            )));
         }
         let Some(e) = args.exprs.get(n + 1) else {
-            return Ok(Box::new(FitAccumulator::new(k, None, penalizer)));
+            return Ok(Box::new(FitAccumulator::new(
+                k,
+                None,
+                penalizer,
+                self.null_without_repeats,
+            )));
         };
         let Some(ScalarValue::Utf8(Some(text))) = e.downcast_ref::<Literal>().map(|l| l.value()) else {
             return plan_err!("{}: time_unit must be a constant: day, week or month", k.fit_function);
@@ -311,7 +335,12 @@ impl AggregateUDFImpl for ModelFit {
             }
             None => given,
         };
-        Ok(Box::new(FitAccumulator::new(k, Some(unit), penalizer)))
+        Ok(Box::new(FitAccumulator::new(
+            k,
+            Some(unit),
+            penalizer,
+            self.null_without_repeats,
+        )))
     }
 
     /// Fills a missing weight (1), time unit (the session's `clv.btyd.time_unit`, marked as the
@@ -382,6 +411,7 @@ struct FitAccumulator {
     skipped: i64,
     time_unit: Option<TimeUnit>,
     penalizer: f64,
+    null_without_repeats: bool,
 }
 
 fn key_bits(v: f64) -> u64 {
@@ -389,13 +419,14 @@ fn key_bits(v: f64) -> u64 {
 }
 
 impl FitAccumulator {
-    fn new(kind: &'static ModelSpec, time_unit: Option<TimeUnit>, penalizer: f64) -> Self {
+    fn new(kind: &'static ModelSpec, time_unit: Option<TimeUnit>, penalizer: f64, null_without_repeats: bool) -> Self {
         Self {
             kind,
             rows: HashMap::new(),
             skipped: 0,
             time_unit,
             penalizer,
+            null_without_repeats,
         }
     }
 
@@ -451,6 +482,11 @@ impl Accumulator for FitAccumulator {
     fn evaluate(&mut self) -> Result<ScalarValue> {
         let k = self.kind;
         let (keys, weights) = self.columns();
+        // Gamma-Gamma needs two repeat buyers, the transaction models one.
+        let needed = if k.kind == ModelKind::GammaGamma { 2 } else { 1 };
+        if self.null_without_repeats && keys.iter().filter(|r| r[0] > 0.0).count() < needed {
+            return ScalarValue::try_from(DataType::Struct(result_fields(k)));
+        }
         let data = FitData {
             columns: (0..k.inputs.len())
                 .map(|j| keys.iter().map(|r| r[j]).collect())

@@ -5,7 +5,8 @@
 //! | function | models | value |
 //! |---|---|---|
 //! | `p_alive(model, x, t_x, t)` | bg_nbd, pareto_nbd, mbg_nbd, bg_bb (t = n) | P(alive at t) |
-//! | `churn_probability(model, x, t_x, t)` | same | 1 − P(alive) |
+//! | `churn_probability(model, window, x, t_x, t)` | same (bg_bb: window in whole periods) | P(no purchase in (t, t + window]) |
+//! | `dropout_probability(model, x, t_x, t)` | same | 1 − P(alive): has dropped out by t |
 //! | `expected_purchases(model, horizon, x, t_x, t)` | same (bg_bb: horizon in whole periods) | E[purchases in (t, t + horizon]] |
 //! | `expected_purchases_new(model, t)` | same | E[X(t)] for a new customer |
 //! | `prob_purchases(model, n, t)` | same | P(X(t) = n) for a new customer |
@@ -132,6 +133,13 @@ impl ScalarUDFImpl for ModelPrediction {
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        // The old meaning, 1 - P(alive), took (model, x, t_x, t): name its new home.
+        if self.name() == "churn_probability" && arg_types.len() == 4 {
+            return plan_err!(
+                "churn_probability takes (model, window, x, t_x, t): the probability of no purchase in the window \
+                 (t, t + window]; for 1 - P(alive), the probability of having dropped out, use dropout_probability(model, x, t_x, t)"
+            );
+        }
         if arg_types.len() != self.args().len() + 1 {
             return plan_err!(
                 "{} takes (model, {}), got {} arguments",

@@ -135,3 +135,24 @@ pub fn parse_table_args_with_locals(
     }
     Ok((source, options, local_values))
 }
+
+/// A table function over transactions, as a view: parses `(source, positional..., 'name=value'...)`,
+/// resolves the source and builds `plan` from it with the effective options.
+pub fn transactions_view(
+    function: &str,
+    args: &datafusion::catalog::TableFunctionArgs,
+    positional: &[&str],
+    plan: impl FnOnce(
+        datafusion::logical_expr::LogicalPlan,
+        &ClvOptions,
+        &dyn Session,
+    ) -> Result<datafusion::logical_expr::LogicalPlan>,
+) -> Result<std::sync::Arc<dyn datafusion::catalog::TableProvider>> {
+    let session = args.session();
+    let (source, options) = parse_table_args(function, args.exprs(), positional, session)?;
+    let source = crate::plan::source::TransactionSource::Name(source).resolve_blocking_with(session, &options)?;
+    Ok(std::sync::Arc::new(datafusion::datasource::ViewTable::new(
+        plan(source, &options, session)?,
+        None,
+    )))
+}

@@ -3,8 +3,9 @@
 //!
 //! `clv_predict` returns `customer_id, x, t_x, t, monetary, p_alive, expected_purchases,
 //! expected_spend, clv`; `clv_model` returns one row with the fitted `model` and `spend_model`
-//! structs. Options: `model` (bg_nbd, pareto_nbd, mbg_nbd), `horizon`, `discount_rate`, `margin`,
-//! and every `btyd_summary` option. See [`crate::plan::ltv`].
+//! structs. Options: `model` (bg_nbd, pareto_nbd, mbg_nbd, auto), `horizon`, `discount_rate`,
+//! `margin`, the bootstrap's `intervals`, `replicates`, `seed`, `interval_method`, and every
+//! `btyd_summary` option. See [`crate::plan::ltv`] and [`crate::plan::ltv_extra`].
 
 use std::sync::{Arc, LazyLock};
 
@@ -30,7 +31,7 @@ impl ClvTableFunction for ClvPredictTableFunction {
         static DOC: LazyLock<Documentation> = LazyLock::new(|| {
             doc(
                 TABLE,
-                "Summary, fits and predictions in one plan: the btyd_summary of the source, the transaction model (option model) and a Gamma-Gamma spend model, then per customer p_alive, expected_purchases, expected_spend and clv over the horizon.",
+                "Summary, fits and predictions in one plan: the btyd_summary of the source, the transaction model (option model; auto: the lowest holdout RMSE, else BIC, named in a model column) and a Gamma-Gamma spend model, then per customer p_alive, expected_purchases, expected_spend and clv over the horizon; with a holdout, x_holdout and t_holdout; with 'intervals=<level>', customer-bootstrap bounds p_alive_lower/upper, expected_purchases_lower/upper and clv_lower/upper.",
                 "clv_predict(source [, calibration_end [, horizon]] [, 'name=value' ...])",
                 &[
                     SOURCE,
@@ -65,7 +66,7 @@ impl ClvTableFunction for ClvModelTableFunction {
         static DOC: LazyLock<Documentation> = LazyLock::new(|| {
             doc(
                 TABLE,
-                "The two models clv_predict fits, as one row: the transaction model (model) and the Gamma-Gamma spend model (spend_model), each the struct of its *_fit aggregate.",
+                "The two models clv_predict fits, as one row: the transaction model (model) and the Gamma-Gamma spend model (spend_model), each the struct of its *_fit aggregate; with 'intervals=<level>', a bootstrap column (the ltv_bootstrap struct); with 'model=auto', a comparison column (the ltv_compare struct that chose the model).",
                 "clv_model(source [, calibration_end] [, 'name=value' ...])",
                 &[
                     SOURCE,

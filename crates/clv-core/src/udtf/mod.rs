@@ -4,13 +4,30 @@
 
 pub mod args;
 pub mod btyd_summary;
+pub mod churn_contacts;
 pub mod churn_evaluate;
+pub mod churn_features;
 pub mod churn_labels;
+pub mod churn_model;
+pub mod churn_risk;
+pub mod clv_compare;
+pub mod clv_parameters;
 pub mod clv_predict;
+pub mod clv_tracking;
 pub mod cohort_retention;
 pub mod lifecycle;
 pub mod policy_report;
 pub mod rfm;
+pub mod rfm_cluster_profiles;
+pub mod rfm_clusters;
+pub mod rfm_transitions;
+pub mod segment_evaluate;
+pub mod segment_metrics;
+pub mod segment_outcomes;
+pub mod segment_schemes;
+pub mod segment_series;
+pub mod segment_tune;
+pub mod value_concentration;
 
 use datafusion::catalog::TableFunctionImpl;
 use datafusion::logical_expr::Documentation;

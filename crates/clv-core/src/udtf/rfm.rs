@@ -6,7 +6,8 @@
 //! ([`crate::exec::rfm_exec::RfmExec`]) over the policy-filtered scan; with
 //! `clv.rfm.fused = false` (Ballista sessions), an order column or a collapse grain it is a view
 //! over an ordinary plan (aggregate + window + projection), which Ballista splits into stages.
-//! Both give the same rows.
+//! Both give the same rows. With `scheme = 'kmeans'` (and `k`) it returns `rfm_clusters`:
+//! the customers' k-means clusters instead of scores.
 
 use std::sync::{Arc, LazyLock};
 
@@ -18,6 +19,7 @@ use datafusion::logical_expr::Documentation;
 use super::ClvTableFunction;
 use super::args::parse_table_args;
 use crate::common::doc::{NAMED_OPTIONS, SOURCE, TABLE, doc};
+use crate::exec::rfm_clusters::{ClustersOutput, clusters_table};
 use crate::exec::rfm_exec::{FusedRfmTable, fused_rfm_supported};
 use crate::plan::rfm::{RfmFunctions, rfm_plan};
 use crate::plan::source::TransactionSource;
@@ -51,7 +53,7 @@ impl ClvTableFunction for RfmTableFunction {
                     ),
                     (
                         "scheme",
-                        "segment scheme: rf_grid (default), rfm11, cn8, cn8_en, a registered one or none",
+                        "segment scheme: rf_grid (default), rfm11, cn8, cn8_en, rfm3, rfm3_en, tiers, tiers_en, a registered one, kmeans (k-means clusters: the columns of rfm_clusters) or none",
                     ),
                     NAMED_OPTIONS,
                 ],
@@ -66,6 +68,10 @@ impl TableFunctionImpl for RfmTableFunction {
         let session = args.session();
         let (source, options) = parse_table_args("rfm", args.exprs(), &RFM_POSITIONAL, session)?;
         let plan = TransactionSource::Name(source).resolve_blocking_with(session, &options)?;
+        if options.rfm_scheme.trim().eq_ignore_ascii_case("kmeans") {
+            // Clusters instead of scored segments: the columns of `rfm_clusters`.
+            return Ok(Arc::new(clusters_table(plan, &options, ClustersOutput::Customers)?));
+        }
         let functions = RfmFunctions::from_session(session);
         if fused_rfm_supported(&plan, &options)? {
             return Ok(Arc::new(FusedRfmTable::try_new(plan, &options, &functions)?));

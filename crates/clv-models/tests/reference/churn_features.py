@@ -34,11 +34,9 @@ WINDOW = 90
 CUTOFFS = ["1997-01-31", "1997-02-28", "1997-03-31", "1997-04-30", "1997-05-31", "1997-06-30", "1997-09-30"]
 
 
-def features(con, cutoffs, source=SOURCE):
-    con.execute("CREATE OR REPLACE TEMP TABLE cutoffs(cutoff DATE)")
-    con.executemany("INSERT INTO cutoffs VALUES (?)", [[c] for c in cutoffs])
-    return con.sql(
-        f"""
+def feature_sql(source=SOURCE, window=WINDOW, order=True):
+    """The features of every customer at every cutoff of the temp table `cutoffs(cutoff DATE)`."""
+    return f"""
         WITH tx AS (  -- amounts summed exactly, as clv does (floats rounded to 9 decimals)
             SELECT customer_id, order_date AS day, CAST(amount AS DECIMAL(38, 9)) AS amount FROM {source}),
         days AS (  -- one row per customer, cutoff and purchase day on or before the cutoff
@@ -68,13 +66,17 @@ def features(con, cutoffs, source=SOURCE):
             FROM gaps GROUP BY cutoff, customer_id),
         future AS (
             SELECT c.cutoff, t.customer_id, count(*) AS window_orders
-            FROM cutoffs c JOIN tx t ON t.day > c.cutoff AND t.day <= c.cutoff + INTERVAL {WINDOW} DAY
+            FROM cutoffs c JOIN tx t ON t.day > c.cutoff AND t.day <= c.cutoff + INTERVAL {window} DAY
             GROUP BY ALL)
         SELECT per.*, coalesce(f.window_orders, 0) = 0 AS churned
         FROM per LEFT JOIN future f USING (cutoff, customer_id)
-        ORDER BY cutoff, customer_id
-        """
-    ).df()
+        """ + ("ORDER BY cutoff, customer_id" if order else "")
+
+
+def features(con, cutoffs, source=SOURCE):
+    con.execute("CREATE OR REPLACE TEMP TABLE cutoffs(cutoff DATE)")
+    con.executemany("INSERT INTO cutoffs VALUES (?)", [[c] for c in cutoffs])
+    return con.sql(feature_sql(source)).df()
 
 
 def check_leakage(con, cutoff="1997-09-30"):

@@ -1,32 +1,63 @@
-//! The report section: Churn labels, their AUC and calibration deciles.
+//! The report's churn section: labels, churn by segment, every churn score side by side with a
+//! warning for any that ranks worse than chance, the trained model's calibration chart, and the
+//! customers to contact now (library: `churn_labels`, `churn_evaluate`, `churn_calibration`,
+//! `churn_contacts`).
 
-use super::*;
+use clv::common::dates::format_date;
 
+use super::html::{Section, kpis};
+use super::{Context, int, money, pct, rate, svg};
+use crate::columns::{f64s, i64s, strings};
+use crate::commands::Job;
+use crate::error::Result;
+
+/// Two decimals, or a dash for a missing value.
+fn fixed(v: f64, decimals: usize) -> String {
+    if v.is_finite() {
+        format!("{v:.decimals$}")
+    } else {
+        "–".to_string()
+    }
+}
+
+/// The churn section.
 pub(super) async fn churn(job: &Job, ctx: &Context) -> Result<Section> {
     let mut s = Section::new("churn", "Churn");
     let o = crate::session::options(&job.ctx);
-    // With a holdout: labels at the calibration end over the holdout; else the last complete
-    // 90-day window before the data end.
+    let Some(as_of) = ctx.as_of else {
+        s.note("No transactions, so no churn labels.");
+        return Ok(s);
+    };
+    // The evaluation window: with a holdout, the window (of churn.window_days, at most the
+    // holdout) after the calibration end; else the last complete window before the data end.
+    let last_day = as_of - 1;
     let (cutoff, window) = match (o.btyd_calibration_end, o.btyd_holdout_end) {
-        (Some(c), Some(h)) => (c, (h - c) as i64),
-        _ => match ctx.as_of {
-            Some(a) => (a - 1 - 90, 90),
-            None => {
-                s.note("No transactions, so no churn labels.");
-                return Ok(s);
-            }
-        },
+        (Some(c), Some(h)) => (c, o.churn_window_days.min(i64::from(h - c))),
+        _ => (last_day - o.churn_window_days as i32, o.churn_window_days),
     };
     let cutoff_text = format_date(cutoff);
-    crate::session::set_options(
-        &job.ctx,
-        &[
-            ("churn.cutoffs", Some(cutoff_text.clone())),
-            ("churn.window_days", Some(window.to_string())),
-        ],
-        "churn",
-    )?;
+    let set = |cutoff: &str, window: i64| {
+        crate::session::set_options(
+            &job.ctx,
+            &[
+                ("churn.cutoffs", Some(cutoff.to_string())),
+                ("churn.window_days", Some(window.to_string())),
+            ],
+            "churn",
+        )
+    };
+    set(&cutoff_text, window)?;
     let src = job.source();
+    labels(job, &mut s, &src, &cutoff_text, window, ctx.holdout).await?;
+    evaluation(job, &mut s, &src, &cutoff_text, window).await?;
+    // Whom to contact now: scored at the last transaction date.
+    let now = format_date(last_day);
+    set(&now, window)?;
+    contacts(job, &mut s, &src, &now, window).await?;
+    Ok(s)
+}
+
+async fn labels(job: &Job, s: &mut Section, src: &str, cutoff: &str, window: i64, holdout: bool) -> Result<()> {
     let summary = job
         .sql(
             "churn labels",
@@ -37,14 +68,14 @@ pub(super) async fn churn(job: &Job, ctx: &Context) -> Result<Section> {
     // No customers at the cutoff: no rate, not a 0.0 % one.
     let churn_rate = f64s(&summary, "churn_rate")?.first().copied().unwrap_or(f64::NAN);
     s.para(&format!(
-        "A customer counts as churned at {cutoff_text} when they make no purchase in the {window} days after it{}; features are computed from the transactions up to the cutoff only.",
-        if ctx.holdout { " (the holdout period)" } else { "" }
+        "A customer counts as churned at {cutoff} when they make no purchase in the {window} days after it{}; every score below is computed from the transactions up to the cutoff only.",
+        if holdout { " (in the holdout period)" } else { "" }
     ));
     s.table(
         "Churn labels: customers with a purchase by the cutoff, split by whether they bought in the window (unknown: the window runs past the data without a purchase).",
         &["cutoff", "window end", "customers", "churned", "retained", "unknown", "churn rate"],
         &[vec![
-            cutoff_text.clone(),
+            cutoff.to_string(),
             strings(&summary, "window_end")?.into_iter().next().flatten().unwrap_or_default(),
             int(n("customers")? as u64),
             int(n("churned")? as u64),
@@ -70,42 +101,163 @@ pub(super) async fn churn(job: &Job, ctx: &Context) -> Result<Section> {
     if !names.is_empty() {
         s.figure(
             svg::hbars("Churn rate by RFM segment", &names, &[("churned", f64s(&by_segment, "rate")?)], pct),
-            &format!("Share of each RFM segment, scored as of {cutoff_text}, that made no purchase in the following {window} days."),
+            &format!("Share of each RFM segment, scored as of {cutoff}, that made no purchase in the following {window} days."),
         );
     }
-    if !ctx.holdout {
-        s.note("No holdout period: pass --calibration-end and --holdout-end to evaluate churn predictions (AUC and calibration deciles).");
-        return Ok(s);
+    Ok(())
+}
+
+async fn evaluation(job: &Job, s: &mut Section, src: &str, cutoff: &str, window: i64) -> Result<()> {
+    let scores = job
+        .sql_registered(
+            "churn evaluation",
+            &format!("SELECT * FROM churn_evaluate({src}) ORDER BY auc DESC NULLS LAST, score"),
+            "evaluation",
+        )
+        .await?;
+    let names: Vec<String> = strings(&scores, "score")?
+        .into_iter()
+        .map(Option::unwrap_or_default)
+        .collect();
+    let Some(model) = names.iter().position(|n| n == "churn_model") else {
+        s.note(&format!(
+            "No churn model could be trained for {cutoff}: no month end before it has a complete {window}-day window with customers. The other scores are compared below."
+        ));
+        return Ok(());
+    };
+    let col = |c: &str| f64s(&scores, c);
+    let (auc, brier, customers) = (col("auc")?, col("brier")?, col("customers")?);
+    s.body.push_str(&kpis(&[
+        ("AUC of the churn model", fixed(auc[model], 3)),
+        ("Brier score", fixed(brier[model], 4)),
+        ("labelled customers", int(customers[model] as u64)),
+    ]));
+    let (log_loss, gap, lift_10, gain_10, lift_20, gain_20) = (
+        col("log_loss")?,
+        col("max_decile_gap")?,
+        col("lift_10")?,
+        col("gain_10")?,
+        col("lift_20")?,
+        col("gain_20")?,
+    );
+    let descriptions: Vec<String> = strings(&scores, "description")?
+        .into_iter()
+        .map(Option::unwrap_or_default)
+        .collect();
+    let rows: Vec<Vec<String>> = (0..names.len())
+        .map(|i| {
+            vec![
+                names[i].clone(),
+                descriptions[i].clone(),
+                fixed(auc[i], 3),
+                fixed(brier[i], 4),
+                fixed(log_loss[i], 3),
+                fixed(gap[i], 3),
+                fixed(lift_10[i], 2),
+                pct(gain_10[i]),
+                fixed(lift_20[i], 2),
+                pct(gain_20[i]),
+            ]
+        })
+        .collect();
+    s.table(
+        &format!(
+            "Every churn score on the same labels at {cutoff}, best AUC first. AUC: the chance that a churner outranks a retained customer (0.5 = random). Brier score, log loss and the largest decile gap (|predicted − observed|) apply to probabilities only. Lift and gain: the churn rate of the top 10 % / 20 % against the average, and the share of all churners they hold."
+        ),
+        &[
+            "score",
+            "what it is",
+            "AUC",
+            "Brier",
+            "log loss",
+            "max decile gap",
+            "lift top 10%",
+            "gain top 10%",
+            "lift top 20%",
+            "gain top 20%",
+        ],
+        &rows,
+    );
+    for line in crate::commands::churn::auc_warnings(job).await? {
+        s.note(&line);
     }
     let deciles = job
         .sql(
-            "churn evaluation",
-            &format!("SELECT * FROM churn_evaluate({src}) ORDER BY decile"),
+            "calibration deciles",
+            &format!("SELECT * FROM churn_calibration({src}) WHERE score = 'churn_model' ORDER BY decile"),
         )
         .await?;
-    let auc = f64s(&deciles, "auc")?.first().copied().unwrap_or(f64::NAN);
-    s.body.push_str(&kpis(&[
-        ("AUC of 1 − P(alive)", format!("{auc:.3}")),
-        (
-            "labelled customers",
-            int(f64s(&deciles, "customers")?.iter().sum::<f64>() as u64),
-        ),
-    ]));
     let cats: Vec<String> = i64s(&deciles, "decile")?.iter().map(|d| d.to_string()).collect();
     s.figure(
         svg::columns(
             "Churn calibration deciles",
             &cats,
             &[
-                ("predicted (mean 1 − P(alive))", f64s(&deciles, "predicted_churn")?),
+                ("predicted churn probability", f64s(&deciles, "mean_score")?),
                 ("observed churn rate", f64s(&deciles, "observed_churn")?),
             ],
             "decile of predicted churn (10 = most likely to churn)",
             "churn rate",
         ),
         &format!(
-            "Customers ranked by the BG/NBD churn probability at {cutoff_text} into ten equal deciles, predicted vs observed churn in each; the AUC is {auc:.3} (0.5 is a random ranking, 1 a perfect one)."
+            "Customers ranked by the churn model at {cutoff} into ten equal deciles, mean predicted probability vs observed churn in each; the AUC is {:.3} and no decile is off by more than {:.3}.",
+            auc[model], gap[model]
         ),
     );
-    Ok(s)
+    Ok(())
+}
+
+async fn contacts(job: &Job, s: &mut Section, src: &str, now: &str, window: i64) -> Result<()> {
+    let top = job
+        .sql(
+            "contact list",
+            &format!("SELECT * FROM churn_contacts({src}) ORDER BY rank LIMIT 10"),
+        )
+        .await?;
+    if top.iter().all(|b| b.num_rows() == 0) {
+        return Ok(());
+    }
+    let (ids, segments, tiers, last) = (
+        strings(&top, "customer_id")?,
+        strings(&top, "segment")?,
+        strings(&top, "risk_tier")?,
+        strings(&top, "last_purchase")?,
+    );
+    let (p, value, at_risk) = (
+        f64s(&top, "churn_probability")?,
+        f64s(&top, "expected_value")?,
+        f64s(&top, "value_at_risk")?,
+    );
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let rows: Vec<Vec<String>> = (0..ids.len())
+        .map(|i| {
+            vec![
+                (i + 1).to_string(),
+                text(&ids[i]),
+                text(&segments[i]),
+                pct(p[i]),
+                text(&tiers[i]),
+                money(value[i]),
+                money(at_risk[i]),
+                text(&last[i]),
+            ]
+        })
+        .collect();
+    s.table(
+        &format!(
+            "Whom to contact: the ten customers with the most value at risk at {now} (churn probability of no purchase in the next {window} days × expected value; `clv churn contacts` writes the whole list)."
+        ),
+        &[
+            "rank",
+            "customer",
+            "segment",
+            "churn probability",
+            "tier",
+            "expected value",
+            "value at risk",
+            "last purchase",
+        ],
+        &rows,
+    );
+    Ok(())
 }

@@ -1,7 +1,8 @@
 //! `clv report`: one self-contained HTML file with charts.
 //!
 //! Every number comes from the clv functions (`clv_policy_report`, `rfm`, `cohort_retention`,
-//! `lifecycle`, `lifecycle_transitions`, `btyd_summary`, `bgnbd_fit`, `clv_predict`) or from
+//! `lifecycle`, `lifecycle_transitions`, `btyd_summary`, `bgnbd_fit`, `clv_predict`, and the
+//! segment functions of [`segments`]) or from
 //! the fitted BG/NBD model loaded through the library (`FittedBgNbd`); this module only shapes
 //! them into charts.
 
@@ -12,6 +13,7 @@ mod lifecycle;
 mod model;
 mod overview;
 mod rfm;
+mod segments;
 pub mod svg;
 mod value;
 
@@ -142,6 +144,14 @@ pub async fn run(global: &GlobalArgs, args: ReportArgs) -> Result<()> {
     let (overview, ctx) = overview::overview(&job).await?;
     let mut sections = vec![overview];
     sections.push(rfm::rfm(&job).await?);
+    if global.cluster.is_none() {
+        sections.push(segments::concentration(&job).await?);
+        sections.push(segments::evaluation(&job, &ctx).await?);
+        sections.push(segments::migration(&job, &ctx, args.from.as_deref(), args.to.as_deref()).await?);
+        sections.push(segments::clusters(&job).await?);
+    } else {
+        sections.push(segments::not_on_a_cluster());
+    }
     sections.push(cohorts::cohorts(&job).await?);
     sections.push(lifecycle::lifecycle(&job, &ctx, args.from.as_deref(), args.to.as_deref()).await?);
     let (model_section, model) = model::model(&job, &ctx).await?;

@@ -26,6 +26,7 @@ pub(super) async fn clv(job: &Job, model: Option<&ModelFile>, top: usize) -> Res
         o.ltv_horizon,
         o.ltv_discount_rate,
         o.ltv_margin,
+        None,
     );
     let result = job
         .sql(

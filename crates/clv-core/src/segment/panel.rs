@@ -1,0 +1,576 @@
+//! The purchase panel: every customer's kept transactions (day and exact amount), read in one
+//! pass, from which the RFM features and the future outcomes at any number of cutoffs follow.
+//!
+//! A segmentation evaluated at twelve monthly cutoffs needs, per customer and cutoff, the
+//! recency, frequency and monetary value as of the cutoff and what the customer bought in the
+//! window after it. Twelve `rfm()` runs and twelve window aggregates would read the
+//! transactions 24 times; the panel reads them once. Each input partition folds its rows into
+//! a [`PanelBuilder`] (customer index, day, amount per row); the builders merge; and
+//! [`PanelBuilder::finish`] lays the rows out customer by customer (customers in customer-id
+//! order, each customer's rows in day order). [`PurchasePanel::at_cutoff`] then walks each
+//! customer's rows once per cutoff.
+//!
+//! Definitions (identical to `rfm()` with `as_of` = the cutoff, and to `churn_labels`):
+//! * a row is a purchase unless its amount is negative (a refund kept under
+//!   `negative_amounts = 'net'`: it reduces monetary but is not an order);
+//! * a customer is *present* at cutoff `c` when they have a purchase dated on or before `c`;
+//! * `recency_days = c − day of the last purchase ≤ c` (all history, whatever the lookback);
+//! * `frequency` = purchases (or, with `collapse = 'day'`, distinct purchase days) and
+//!   `monetary` = the exact sum of all kept amounts, dated on or before `c` — or, with a
+//!   lookback of `N` days, dated in `(c − N, c]`: a customer without a purchase in the lookback
+//!   (dormant) stays present with frequency 0 and monetary 0;
+//! * the outcome window is `(c, c + w]`: `future_orders` counted like frequency and
+//!   `future_revenue` the exact sum of the kept amounts in it.
+//!
+//! Sums are exact integers at the amount's decimal scale, so they do not depend on the order
+//! rows arrive in; customers are numbered in customer-id order, so everything computed from
+//! the panel is the same for any partitioning and row order.
+
+use std::collections::BTreeMap;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, Int32Array};
+use datafusion::arrow::buffer::NullBuffer;
+use datafusion::arrow::datatypes::{DataType, Float64Type};
+use datafusion::common::{Result, internal_err};
+
+use crate::rfm::customers::CustomerKeys;
+use crate::rfm::mapped::MappedVec;
+
+/// Marks an amount kept in the wide table (it does not fit an `i64`).
+const WIDE: i64 = i64::MIN;
+
+/// How orders are counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OrderCount {
+    /// Every purchase row is an order (`collapse = 'none'`, the RFM default).
+    #[default]
+    Rows,
+    /// One order per customer and calendar day with a purchase (`collapse = 'day'`).
+    Days,
+}
+
+/// One input partition's rows: the customer index and, per row, slot, day and exact amount.
+#[derive(Debug)]
+pub struct PanelBuilder {
+    keys: CustomerKeys,
+    slots: MappedVec<u32>,
+    days: MappedVec<i32>,
+    amounts: MappedVec<i64>,
+    /// Amounts outside the `i64` range, by row.
+    wide: Vec<(usize, i128)>,
+    last_day: Option<i32>,
+    scratch: Vec<u32>,
+}
+
+impl PanelBuilder {
+    /// An empty builder for customer ids of `id_type`.
+    pub fn new(id_type: &DataType) -> Result<Self> {
+        Ok(Self {
+            keys: CustomerKeys::new(id_type)?,
+            slots: MappedVec::new(),
+            days: MappedVec::new(),
+            amounts: MappedVec::new(),
+            wide: vec![],
+            last_day: None,
+            scratch: vec![],
+        })
+    }
+
+    /// Bytes held.
+    pub fn memory_size(&self) -> usize {
+        self.keys.memory_size() + self.slots.capacity() * 16 + self.wide.capacity() * 32
+    }
+
+    /// Adds one batch of prepared rows: customer ids (no nulls), days, exact amounts at the
+    /// amount's scale (`amount_valid` marks the present ones; an absent amount adds nothing)
+    /// and the purchase flags.
+    pub fn update(
+        &mut self,
+        ids: &ArrayRef,
+        day: &Int32Array,
+        amounts: &[i128],
+        amount_valid: Option<&NullBuffer>,
+        purchase: &BooleanArray,
+    ) -> Result<()> {
+        let n = ids.len();
+        if day.len() != n || amounts.len() != n || purchase.len() != n {
+            return internal_err!("purchase panel: columns of different lengths");
+        }
+        if day.null_count() > 0 || purchase.null_count() > 0 {
+            return internal_err!("purchase panel: null days or purchase flags");
+        }
+        self.keys.slots(ids, &mut self.scratch)?;
+        self.slots.extend_from_slice(&self.scratch);
+        self.days.extend_from_slice(day.values());
+        let valid = amount_valid.filter(|v| v.null_count() > 0);
+        for (i, &a) in amounts.iter().enumerate() {
+            let a = if valid.is_none_or(|v| v.is_valid(i)) { a } else { 0 };
+            // A row is a purchase exactly when its amount is not negative (see the module
+            // documentation); the prepared plan's flag must agree.
+            if purchase.value(i) != (a >= 0) {
+                return internal_err!("purchase panel: purchase flag {} for amount {a}", purchase.value(i));
+            }
+            match i64::try_from(a) {
+                Ok(v) if v != WIDE => self.amounts.push(v),
+                _ => {
+                    self.wide.push((self.amounts.len(), a));
+                    self.amounts.push(WIDE);
+                }
+            }
+        }
+        if let Some(max) = day.values().iter().max() {
+            self.last_day = Some(self.last_day.map_or(*max, |d| d.max(*max)));
+        }
+        Ok(())
+    }
+
+    /// Folds another partition's rows into these.
+    pub fn merge(&mut self, mut other: PanelBuilder) -> Result<()> {
+        other.keys.seal();
+        self.keys.absorb(&other.keys, &mut self.scratch)?;
+        let offset = self.amounts.len();
+        for s in other.slots.iter() {
+            self.slots.push(self.scratch[*s as usize]);
+        }
+        self.days.extend_from_slice(&other.days);
+        self.amounts.extend_from_slice(&other.amounts);
+        self.wide.extend(other.wide.iter().map(|(row, a)| (row + offset, *a)));
+        self.last_day = match (self.last_day, other.last_day) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        Ok(())
+    }
+
+    /// Lays the rows out by customer (customers in id order, rows in day order).
+    pub fn finish(mut self, scale: i8) -> Result<PurchasePanel> {
+        self.keys.seal();
+        let n = self.keys.len();
+        let all: Vec<u32> = (0..n as u32).collect();
+        let order = self.keys.key_order(&all);
+        let mut rank = vec![0u32; n];
+        for (i, s) in order.iter().enumerate() {
+            rank[*s as usize] = i as u32;
+        }
+        let mut offsets = vec![0usize; n + 1];
+        for s in self.slots.iter() {
+            offsets[rank[*s as usize] as usize + 1] += 1;
+        }
+        for i in 0..n {
+            offsets[i + 1] += offsets[i];
+        }
+        let rows = self.amounts.len();
+        let mut days = MappedVec::filled(rows, 0i32);
+        let mut amounts = MappedVec::filled(rows, 0i64);
+        let mut next: Vec<usize> = offsets[..n].to_vec();
+        let wide_rows: BTreeMap<usize, i128> = self.wide.iter().copied().collect();
+        let mut wide = BTreeMap::new();
+        for (row, s) in self.slots.iter().enumerate() {
+            let at = &mut next[rank[*s as usize] as usize];
+            days[*at] = self.days[row];
+            amounts[*at] = self.amounts[row];
+            if self.amounts[row] == WIDE {
+                wide.insert(*at, wide_rows[&row]);
+            }
+            *at += 1;
+        }
+        drop((self.slots, self.days, self.amounts));
+        // Each customer's rows in (day, amount) order.
+        let mut scratch: Vec<(i32, i128)> = vec![];
+        for c in 0..n {
+            let (from, to) = (offsets[c], offsets[c + 1]);
+            if days[from..to].is_sorted() && wide.range(from..to).next().is_none() {
+                // Sorted by day already; order the amounts within each day.
+                let mut i = from;
+                while i < to {
+                    let mut j = i + 1;
+                    while j < to && days[j] == days[i] {
+                        j += 1;
+                    }
+                    amounts[i..j].sort_unstable();
+                    i = j;
+                }
+                continue;
+            }
+            scratch.clear();
+            for at in from..to {
+                let a = if amounts[at] == WIDE {
+                    wide[&at]
+                } else {
+                    i128::from(amounts[at])
+                };
+                scratch.push((days[at], a));
+            }
+            scratch.sort_unstable();
+            for (k, (d, a)) in scratch.iter().enumerate() {
+                let at = from + k;
+                days[at] = *d;
+                wide.remove(&at);
+                amounts[at] = match i64::try_from(*a) {
+                    Ok(v) if v != WIDE => v,
+                    _ => {
+                        wide.insert(at, *a);
+                        WIDE
+                    }
+                };
+            }
+        }
+        Ok(PurchasePanel {
+            keys: self.keys,
+            order,
+            offsets,
+            days,
+            amounts,
+            wide,
+            scale,
+            last_day: self.last_day,
+        })
+    }
+}
+
+/// Every customer's kept transactions, customers in customer-id order. See the module
+/// documentation.
+#[derive(Debug)]
+pub struct PurchasePanel {
+    keys: CustomerKeys,
+    /// The index slot of each customer, in id order.
+    order: Vec<u32>,
+    offsets: Vec<usize>,
+    days: MappedVec<i32>,
+    amounts: MappedVec<i64>,
+    wide: BTreeMap<usize, i128>,
+    scale: i8,
+    last_day: Option<i32>,
+}
+
+/// The RFM features of the customers present at one cutoff, and their outcomes in the window
+/// after it (customers in id order).
+#[derive(Debug, Clone, Default)]
+pub struct CutoffData {
+    /// The cutoff (days since 1970-01-01).
+    pub cutoff: i32,
+    /// Panel customers present at the cutoff, ascending (= customer-id order).
+    pub customers: Vec<u32>,
+    /// Days from the last purchase to the cutoff.
+    pub recency_days: Vec<i64>,
+    /// Orders on or before the cutoff (within the lookback).
+    pub frequency: Vec<i64>,
+    /// Exact amount sum on or before the cutoff (within the lookback), at the panel's scale.
+    pub monetary_sum: Vec<i128>,
+    /// Day of the first purchase.
+    pub first_day: Vec<i32>,
+    /// Day of the last purchase on or before the cutoff.
+    pub last_day: Vec<i32>,
+    /// Orders in the outcome window.
+    pub future_orders: Vec<u32>,
+    /// Exact amount sum in the outcome window, at the panel's scale.
+    pub future_revenue: Vec<i128>,
+}
+
+impl CutoffData {
+    /// Customers present.
+    pub fn len(&self) -> usize {
+        self.customers.len()
+    }
+
+    /// Whether no customer is present.
+    pub fn is_empty(&self) -> bool {
+        self.customers.is_empty()
+    }
+}
+
+/// What [`PurchasePanel::at_cutoff`] computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CutoffQuery {
+    /// The cutoff day.
+    pub cutoff: i32,
+    /// Frequency and monetary over the last this many days (`None`: all history).
+    pub lookback_days: Option<i64>,
+    /// The outcome window's length in days (`None`: no outcomes).
+    pub window_days: Option<i64>,
+    /// How orders are counted.
+    pub orders: OrderCount,
+}
+
+impl PurchasePanel {
+    /// Customers.
+    pub fn customers(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Rows held.
+    pub fn rows(&self) -> usize {
+        self.days.len()
+    }
+
+    /// The decimal scale of the amounts.
+    pub fn scale(&self) -> i8 {
+        self.scale
+    }
+
+    /// The last day with any kept row (`None` without rows).
+    pub fn last_day(&self) -> Option<i32> {
+        self.last_day
+    }
+
+    /// The first day with any kept row (`None` without rows).
+    pub fn first_day(&self) -> Option<i32> {
+        self.days.iter().copied().min()
+    }
+
+    /// Bytes held.
+    pub fn memory_size(&self) -> usize {
+        self.keys.memory_size() + self.order.len() * 4 + self.offsets.len() * 8 + self.days.len() * 12
+    }
+
+    /// The customer ids of panel customers `customers`, as an array of the id column's type.
+    pub fn ids(&self, customers: &[u32]) -> Result<ArrayRef> {
+        let slots: Vec<u32> = customers.iter().map(|c| self.order[*c as usize]).collect();
+        self.keys.ids(&slots)
+    }
+
+    fn amount(&self, at: usize) -> i128 {
+        match self.amounts[at] {
+            WIDE => self.wide.get(&at).copied().unwrap_or(0),
+            a => i128::from(a),
+        }
+    }
+
+    /// The features (and outcomes) of every customer present at `q.cutoff`, computed on every
+    /// core for large panels.
+    pub fn at_cutoff(&self, q: CutoffQuery) -> CutoffData {
+        let n = self.customers();
+        let threads = if n >= 1 << 17 { crate::ltv::cores() } else { 1 };
+        let share = n.div_ceil(threads.max(1)).max(1);
+        let parts: Vec<CutoffData> = if threads <= 1 {
+            vec![self.range_at_cutoff(0..n, q)]
+        } else {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..n)
+                    .step_by(share)
+                    .map(|from| scope.spawn(move || self.range_at_cutoff(from..(from + share).min(n), q)))
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+            })
+        };
+        let mut out = CutoffData {
+            cutoff: q.cutoff,
+            ..Default::default()
+        };
+        for p in parts {
+            out.customers.extend(p.customers);
+            out.recency_days.extend(p.recency_days);
+            out.frequency.extend(p.frequency);
+            out.monetary_sum.extend(p.monetary_sum);
+            out.first_day.extend(p.first_day);
+            out.last_day.extend(p.last_day);
+            out.future_orders.extend(p.future_orders);
+            out.future_revenue.extend(p.future_revenue);
+        }
+        out
+    }
+
+    fn range_at_cutoff(&self, customers: std::ops::Range<usize>, q: CutoffQuery) -> CutoffData {
+        let c = q.cutoff;
+        let since = q.lookback_days.map(|n| i64::from(c) - n);
+        let until = q.window_days.map(|w| i64::from(c) + w);
+        let mut out = CutoffData {
+            cutoff: c,
+            ..Default::default()
+        };
+        for customer in customers {
+            let (from, to) = (self.offsets[customer], self.offsets[customer + 1]);
+            let days = &self.days[from..to];
+            // Rows on or before the cutoff.
+            let end = days.partition_point(|d| *d <= c);
+            let (mut first, mut last) = (None, None);
+            let (mut frequency, mut sum) = (0i64, 0i128);
+            let mut last_order_day = None;
+            for (k, &d) in days[..end].iter().enumerate() {
+                let a = self.amount(from + k);
+                let within = since.is_none_or(|s| i64::from(d) > s);
+                if within {
+                    sum += a;
+                }
+                if a >= 0 {
+                    first.get_or_insert(d);
+                    last = Some(d);
+                    if within && (q.orders == OrderCount::Rows || last_order_day != Some(d)) {
+                        frequency += 1;
+                        last_order_day = Some(d);
+                    }
+                }
+            }
+            let (Some(first), Some(last)) = (first, last) else {
+                continue;
+            };
+            // A dormant customer (no purchase in the lookback) has monetary 0, whatever refunds
+            // the window holds.
+            if since.is_some() && frequency == 0 {
+                sum = 0;
+            }
+            out.customers.push(customer as u32);
+            out.recency_days.push(i64::from(c) - i64::from(last));
+            out.frequency.push(frequency);
+            out.monetary_sum.push(sum);
+            out.first_day.push(first);
+            out.last_day.push(last);
+            if let Some(until) = until {
+                let (mut orders, mut revenue) = (0u32, 0i128);
+                let mut last_order_day = None;
+                for (k, &d) in days[end..].iter().enumerate() {
+                    if i64::from(d) > until {
+                        break;
+                    }
+                    let a = self.amount(from + end + k);
+                    revenue += a;
+                    if a >= 0 && (q.orders == OrderCount::Rows || last_order_day != Some(d)) {
+                        orders += 1;
+                        last_order_day = Some(d);
+                    }
+                }
+                out.future_orders.push(orders);
+                out.future_revenue.push(revenue);
+            }
+        }
+        out
+    }
+
+    /// The exact sum of the kept amounts of each of `customers` dated in `(from, to]`.
+    pub fn revenue_between(&self, customers: &[u32], from: i32, to: i32) -> Vec<i128> {
+        customers
+            .iter()
+            .map(|c| {
+                let (start, end) = (self.offsets[*c as usize], self.offsets[*c as usize + 1]);
+                let days = &self.days[start..end];
+                let (a, b) = (days.partition_point(|d| *d <= from), days.partition_point(|d| *d <= to));
+                (start + a..start + b).map(|at| self.amount(at)).sum()
+            })
+            .collect()
+    }
+
+    /// Exact sums at the panel's scale as `Float64`, exactly as `CAST(sum AS DOUBLE)` of the
+    /// `Decimal128(38, scale)` sum `rfm()` computes.
+    pub fn to_f64(&self, sums: &[i128]) -> Result<Vec<f64>> {
+        decimal_to_f64(sums, self.scale)
+    }
+}
+
+/// Exact sums at `scale` as `Float64`, through arrow's decimal cast (the values `rfm()` has).
+pub fn decimal_to_f64(sums: &[i128], scale: i8) -> Result<Vec<f64>> {
+    let array = Decimal128Array::from_iter_values(sums.iter().copied()).with_precision_and_scale(38, scale)?;
+    let f = datafusion::arrow::compute::cast(&array, &DataType::Float64)?;
+    Ok(f.as_primitive::<Float64Type>().values().to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::Int64Array;
+
+    use super::*;
+
+    fn panel(rows: &[(i64, i32, i128)], parts: usize) -> PurchasePanel {
+        let mut builders = vec![];
+        for p in 0..parts {
+            let mine: Vec<_> = rows
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % parts == p)
+                .map(|r| *r.1)
+                .collect();
+            let mut b = PanelBuilder::new(&DataType::Int64).unwrap();
+            let ids: ArrayRef = Arc::new(Int64Array::from(mine.iter().map(|r| r.0).collect::<Vec<_>>()));
+            let days = Int32Array::from(mine.iter().map(|r| r.1).collect::<Vec<_>>());
+            let amounts: Vec<i128> = mine.iter().map(|r| r.2).collect();
+            let purchase = BooleanArray::from(amounts.iter().map(|a| *a >= 0).collect::<Vec<_>>());
+            b.update(&ids, &days, &amounts, None, &purchase).unwrap();
+            builders.push(b);
+        }
+        let mut first = builders.remove(0);
+        for b in builders {
+            first.merge(b).unwrap();
+        }
+        first.finish(2).unwrap()
+    }
+
+    /// Customer 7 buys on days 10, 20 (twice), 40 and refunds on 25; customer 3 buys on 30
+    /// only; customer 5 only refunds.
+    const ROWS: [(i64, i32, i128); 7] = [
+        (7, 20, 1000),
+        (3, 30, 500),
+        (7, 10, 250),
+        (5, 12, -100),
+        (7, 25, -300),
+        (7, 40, 2000),
+        (7, 20, 50),
+    ];
+
+    #[test]
+    fn features_and_outcomes_at_a_cutoff_by_hand() {
+        for parts in [1, 2, 3] {
+            let p = panel(&ROWS, parts);
+            assert_eq!(p.customers(), 3);
+            assert_eq!(p.last_day(), Some(40));
+            // Customers in id order: 3, 5, 7.
+            let ids = p.ids(&[0, 1, 2]).unwrap();
+            assert_eq!(
+                ids.as_primitive::<datafusion::arrow::datatypes::Int64Type>().values(),
+                &[3, 5, 7]
+            );
+            let q = CutoffQuery {
+                cutoff: 25,
+                lookback_days: None,
+                window_days: Some(15),
+                orders: OrderCount::Rows,
+            };
+            let d = p.at_cutoff(q);
+            // Present at 25: customer 7 only (3 buys on 30, 5 never buys).
+            assert_eq!(d.customers, vec![2]);
+            assert_eq!(d.recency_days, vec![5]);
+            assert_eq!(d.frequency, vec![3]);
+            assert_eq!(d.monetary_sum, vec![1000]); // 250 + 1000 + 50 - 300
+            assert_eq!((d.future_orders[0], d.future_revenue[0]), (1, 2000)); // day 40 in (25, 40]
+            let days = p.at_cutoff(CutoffQuery {
+                orders: OrderCount::Days,
+                ..q
+            });
+            assert_eq!(days.frequency, vec![2]); // days 10 and 20
+            // A 10-day lookback at 35: (25, 35] has no purchase of 7: dormant, kept.
+            let d = p.at_cutoff(CutoffQuery {
+                cutoff: 35,
+                lookback_days: Some(10),
+                window_days: None,
+                orders: OrderCount::Rows,
+            });
+            assert_eq!(d.customers, vec![0, 2]);
+            assert_eq!(d.frequency, vec![1, 0]);
+            assert_eq!(d.monetary_sum, vec![500, 0]);
+            assert_eq!(d.recency_days, vec![5, 15]);
+            assert!(d.future_orders.is_empty());
+            // (15, 25]: customer 7 bought on 20 and refunded on 25.
+            let d = p.at_cutoff(CutoffQuery {
+                cutoff: 25,
+                lookback_days: Some(10),
+                window_days: None,
+                orders: OrderCount::Rows,
+            });
+            assert_eq!((d.frequency.clone(), d.monetary_sum.clone()), (vec![2], vec![750]));
+        }
+    }
+
+    #[test]
+    fn wide_amounts_stay_exact() {
+        let big = i128::from(i64::MAX) * 4;
+        let p = panel(&[(1, 5, big), (1, 3, 7), (1, 4, big)], 2);
+        let d = p.at_cutoff(CutoffQuery {
+            cutoff: 4,
+            lookback_days: None,
+            window_days: Some(1),
+            orders: OrderCount::Rows,
+        });
+        assert_eq!(d.monetary_sum, vec![big + 7]);
+        assert_eq!(d.future_revenue, vec![big]);
+    }
+}
