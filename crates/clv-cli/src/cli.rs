@@ -731,6 +731,7 @@ mod tests {
             sql_only,
             [
                 "rfm.fused",
+                "rfm.policy_counts",
                 "fit.penalizer",
                 "ltv.model",
                 "ltv.models",
