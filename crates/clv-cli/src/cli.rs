@@ -684,11 +684,25 @@ pub struct ReportArgs {
     /// Customers in the top-CLV table.
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub top: usize,
-    /// Report title [default: from the input's name].
+    /// Report title [default: from the input's file name].
     #[arg(long)]
     pub title: Option<String>,
     #[command(flatten)]
+    pub value: ValueFlags,
+    #[command(flatten)]
     pub rfm: RfmOptions,
+}
+
+option_flags! {
+    /// How the report values customers (CLV as of the report date).
+    ValueFlags {
+        /// CLV over this many BTYD time units (weeks by default) after the report date [default: 52].
+        horizon: "UNITS",
+        /// Discount rate per time unit of the CLV [default: 0].
+        discount_rate: "RATE",
+        /// Profit margin: CLV is margin × expected spend [default: 1, i.e. revenue].
+        margin: "MARGIN",
+    }
 }
 
 #[derive(Args)]
@@ -740,6 +754,7 @@ mod tests {
             sql_only,
             [
                 "rfm.fused",
+                "rfm.policy_counts",
                 "fit.penalizer",
                 "ltv.model",
                 "ltv.models",

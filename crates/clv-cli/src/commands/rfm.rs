@@ -89,8 +89,11 @@ pub async fn run(global: &GlobalArgs, args: RfmArgs) -> Result<()> {
     register_schemes(&job.ctx, &args.rfm.scheme_file)?;
     args.view.output.check()?;
     let src = job.source();
-    let result = job
-        .sql_registered(
+    // The fused operator counts the data policies in its own scan (one pass over the input);
+    // other plans (an order column, a cluster) run the policy report as a query of its own.
+    crate::session::set_options(&job.ctx, &[("rfm.policy_counts", Some("true".into()))], "")?;
+    let (result, executed) = job
+        .sql_registered_plan(
             "RFM scores",
             &format!("SELECT * FROM rfm({src}) ORDER BY customer_id"),
             "rfm_result",
@@ -104,10 +107,13 @@ pub async fn run(global: &GlobalArgs, args: RfmArgs) -> Result<()> {
     if emitted == Emitted::Done {
         return Ok(());
     }
-    let report = PolicyReport::from_batches(
-        &job.sql("data policies", &format!("SELECT * FROM clv_policy_report({src})"))
-            .await?,
-    )?;
+    let report = match clv::exec::rfm_exec::policy_report_of(&executed) {
+        Some(report) => report,
+        None => PolicyReport::from_batches(
+            &job.sql("data policies", &format!("SELECT * FROM clv_policy_report({src})"))
+                .await?,
+        )?,
+    };
     let options = crate::session::options(&job.ctx);
     let kmeans = options.rfm_scheme.trim().eq_ignore_ascii_case("kmeans");
     if kmeans {
