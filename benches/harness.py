@@ -40,7 +40,7 @@ def run_measured(cmd):
     return out.strip(), usage.ru_maxrss / 1024, True
 
 
-def data_file(rows, ids, order, mean_purchases=None):
+def data_file(rows, ids, order, mean_purchases=None, time_shape="date", compression="snappy"):
     name = f"tx_{rows}"
     if ids == "string":
         name += "_str"
@@ -48,9 +48,15 @@ def data_file(rows, ids, order, mean_purchases=None):
         name += "_sorted"
     if mean_purchases is not None:
         name += f"_mp{mean_purchases:g}"
+    if time_shape != "date":
+        name += f"_{time_shape}"
+    if compression != "snappy":
+        name += f"_{compression}"
     path = os.path.join(DATA, name + ".parquet")
     if not os.path.exists(path):
-        cmd = [os.path.join(BIN, "clv-gen"), "--rows", str(rows), "--out", path]
+        cmd = [os.path.join(BIN, "clv-gen"), "--rows", str(rows), "--out", path, "--time", time_shape]
+        if compression == "zstd":
+            cmd.append("--zstd")
         if ids == "string":
             cmd.append("--string-ids")
         if order == "sorted":
@@ -74,10 +80,14 @@ VARIANTS = [
 
 
 def rfm_variant(kind, only, path, runs, memory_limit_mib=None):
-    if kind == "duckdb":
+    if kind == "cli":
+        return cli_variant(path, runs)
+    if kind in ("duckdb", "duckdb-copy"):
         cmd = [sys.executable, os.path.join(ROOT, "benches", "rfm_duckdb.py"), path, str(runs)]
         if memory_limit_mib:
             cmd.append(f"{memory_limit_mib}MB")
+        if kind == "duckdb-copy":
+            cmd += ["--copy", os.path.join(DATA, "out_duckdb.parquet")]
     else:
         cmd = [os.path.join(BIN, "rfm-side-by-side"), path, "--runs", str(runs), "--only", str(only)]
         if memory_limit_mib:
@@ -87,6 +97,78 @@ def rfm_variant(kind, only, path, runs, memory_limit_mib=None):
         return None
     n, s = out.split()[-2:]
     return {"customers": int(n), "seconds": float(s), "rss": rss}
+
+
+def cli_variant(path, runs):
+    """`clv rfm FILE --out out.parquet` as users run it: one process per run (after a warm-up
+    run), timed from the outside (process start to exit); the median time and the median peak
+    RSS of the runs."""
+    out = os.path.join(DATA, "out_cli.parquet")
+    cmd = [os.path.join(BIN, "clv"), "rfm", path, "--out", out]
+    times, rss = [], []
+    for i in range(runs + 1):
+        if os.path.exists(out):
+            os.remove(out)
+        t = time.perf_counter()
+        _, r, ok = run_measured(cmd)
+        dt = time.perf_counter() - t
+        if not ok:
+            return None
+        if i:
+            times.append(dt)
+            rss.append(r)
+    import pyarrow.parquet as pq
+    return {"customers": pq.read_metadata(out).num_rows, "seconds": statistics.median_high(times),
+            "rss": statistics.median_high(rss)}
+
+
+# The shapes of real transaction logs (issue 19): the time column's type, ids, row order and
+# compression, with the commands users run next to DuckDB's and plain DataFusion's SQL.
+SHAPES = [
+    ("date", "int", "unsorted", "snappy"),
+    ("ts-us", "int", "unsorted", "zstd"),
+    ("ts-us-tz", "int", "unsorted", "zstd"),
+    ("ts-ms", "int", "unsorted", "zstd"),
+    ("ts-ms-tz", "int", "unsorted", "zstd"),
+    ("ts-us", "string", "unsorted", "zstd"),
+    ("ts-us", "int", "sorted", "zstd"),
+]
+
+# (name, kind, --only, the index of the DuckDB and plain DataFusion variants it is compared to)
+SHAPE_VARIANTS = [
+    ("`clv rfm FILE --out out.parquet` (the CLI, whole process)", "cli", None, (1, 2)),
+    ("DuckDB, the same SQL, COPY TO Parquet", "duckdb-copy", None, (1, 2)),
+    ("plain DataFusion SQL, COPY TO Parquet", "rfm", 5, (1, 2)),
+    ("clv rfm() all columns, COPY TO Parquet", "rfm", 6, (1, 2)),
+    ("clv rfm() all columns (collect)", "rfm", 4, (5, 6)),
+    ("DuckDB, the same SQL (temp table)", "duckdb", None, (5, 6)),
+    ("plain DataFusion SQL (collect)", "rfm", 2, (5, 6)),
+]
+
+
+def shapes_section(args, rows):
+    out = [f"| time | ids | order | compression | variant | customers | median s ({args.runs} runs) "
+           "| peak RSS MiB | time vs DuckDB / plain DF | RSS vs DuckDB / plain DF |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
+    shapes = [s for s in SHAPES if s[0] in args.times]
+    for (t, ids, order, compression) in shapes:
+        path = data_file(rows, ids, order, time_shape=t, compression=compression)
+        log(f"shapes: {os.path.basename(path)}")
+        res = [rfm_variant(kind, only, path, args.runs) for (_, kind, only, _) in SHAPE_VARIANTS]
+        for (name, _, _, (d, p)), r in zip(SHAPE_VARIANTS, res):
+            if r is None:
+                out.append(f"| {t} | {ids} | {order} | {compression} | {name} | failed | | | | |")
+                continue
+            duck, plain = res[d], res[p]
+            bold = name.startswith("`clv rfm FILE") or name.startswith("clv rfm() all columns (collect)")
+            b = (lambda v: f"**{v}**") if bold else (lambda v: v)
+            out.append(
+                f"| {t} | {ids} | {order} | {compression} | {name} | {r['customers']:,} | {r['seconds']:.3f} "
+                f"| {r['rss']:.0f} | {b(fmt_ratio(r['seconds'], duck and duck['seconds']))} / "
+                f"{fmt_ratio(r['seconds'], plain and plain['seconds'])} "
+                f"| {b(fmt_ratio(r['rss'], duck and duck['rss']))} / {fmt_ratio(r['rss'], plain and plain['rss'])} |"
+            )
+    return "\n".join(out)
 
 
 def repeats_at(args, rows):
@@ -282,8 +364,12 @@ def main():
     ap.add_argument("--memory-limit-mib", type=int, default=1024)
     ap.add_argument("--fit-customers", type=ints, default=[100_000, 1_000_000])
     ap.add_argument("--lifetimes-runs-1m", type=int, default=5)
+    ap.add_argument("--shape-rows", type=ints, default=[10_000_000],
+                    help="sizes of the shapes section (time types, ids, order, compression)")
+    ap.add_argument("--times", type=lambda s: s.split(","), default=["date", "ts-us", "ts-us-tz", "ts-ms", "ts-ms-tz"],
+                    help="the time shapes of the shapes section")
     ap.add_argument("--skip", type=lambda s: s.split(","), default=[],
-                    help="sections to skip: rfm, customers, memory, fits")
+                    help="sections to skip: rfm, shapes, customers, memory, fits")
     ap.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = ap.parse_args()
     os.makedirs(DATA, exist_ok=True)
@@ -296,6 +382,9 @@ def main():
             blocks[f"rfm-{rows}"] = f"Run {stamp}; {rows:,} transactions.\n\n{table}"
         if growth:
             blocks["rows-growth"] = f"Run {stamp}; int ids, unsorted.\n\n{growth}"
+    if "shapes" not in args.skip:
+        for rows in args.shape_rows:
+            blocks[f"shapes-{rows}"] = f"Run {stamp}; {rows:,} transactions.\n\n{shapes_section(args, rows)}"
     if "customers" not in args.skip:
         blocks["customers-growth"] = f"Run {stamp}; {args.customer_rows:,} rows.\n\n{customers_section(args)}"
     if "memory" not in args.skip:

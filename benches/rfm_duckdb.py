@@ -1,6 +1,12 @@
 """The plain-SQL RFM workload (GROUP BY + 3 NTILE + CASE) in DuckDB, threads = cores.
 
-python3 benches/rfm_duckdb.py FILE RUNS [MEMORY_LIMIT, e.g. 1024MB]  ->  prints "rows median_seconds"
+python3 benches/rfm_duckdb.py FILE RUNS [MEMORY_LIMIT, e.g. 1024MB] [--copy OUT.parquet]
+  ->  prints "rows median_seconds"
+
+The day of a time is `CAST(order_date AS DATE)`: a Date32 column as it is, a timestamp's day, and
+for a timestamp with a time zone (TIMESTAMPTZ) its day in the session's zone, set to the
+generator's zone (Europe/Paris). With --copy the result is written to Parquet (`COPY … TO`), the
+same output as `clv rfm FILE --out OUT.parquet`; otherwise it is materialized in a temp table.
 """
 import os
 import statistics
@@ -10,7 +16,7 @@ import time
 import duckdb
 
 SQL = """
-WITH base AS (SELECT customer_id, order_date - DATE '1970-01-01' AS d, amount FROM read_parquet('{file}')),
+WITH base AS (SELECT customer_id, CAST(order_date AS DATE) - DATE '1970-01-01' AS d, amount FROM read_parquet('{file}')),
      a AS (SELECT max(d) + 1 AS as_of FROM base),
      s AS (SELECT customer_id, max(d) AS last_d, count(*) AS frequency, sum(amount) AS monetary FROM base GROUP BY customer_id),
      sc AS (SELECT s.customer_id, a.as_of - s.last_d AS recency_days, frequency, monetary,
@@ -27,18 +33,31 @@ SELECT customer_id, recency_days, frequency, monetary, r, f, m,
 FROM sc
 """
 
-file, runs = sys.argv[1], int(sys.argv[2])
+args = sys.argv[1:]
+copy = None
+if "--copy" in args:
+    at = args.index("--copy")
+    copy = args[at + 1]
+    del args[at:at + 2]
+file, runs = args[0], int(args[1])
 con = duckdb.connect()
 con.execute(f"SET threads = {os.cpu_count()}")
-if len(sys.argv) > 3:
-    con.execute(f"SET memory_limit = '{sys.argv[3]}'")
+con.execute("SET TimeZone = 'Europe/Paris'")
+if len(args) > 2:
+    con.execute(f"SET memory_limit = '{args[2]}'")
 sql = SQL.format(file=file)
 
 # The result is materialized inside DuckDB (as DataFusion's collect() materializes Arrow
-# batches), without a conversion to Python objects.
-run = f"CREATE OR REPLACE TEMP TABLE rfm_out AS {sql}"
+# batches), without a conversion to Python objects; or written to Parquet.
+if copy:
+    run = f"COPY ({sql}) TO '{copy}' (FORMAT parquet)"
+else:
+    run = f"CREATE OR REPLACE TEMP TABLE rfm_out AS {sql}"
 con.execute(run)  # warm-up
-rows = con.execute("SELECT count(*) FROM rfm_out").fetchone()[0]
+if copy:
+    rows = con.execute(f"SELECT count(*) FROM read_parquet('{copy}')").fetchone()[0]
+else:
+    rows = con.execute("SELECT count(*) FROM rfm_out").fetchone()[0]
 times = []
 for _ in range(runs):
     t = time.perf_counter()

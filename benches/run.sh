@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/clv-target}"
-cargo build --release -q -p clv-benches --bins
+cargo build --release -q -p clv-benches -p clv-cli --bins
 python3 -c "import duckdb" 2>/dev/null || pip install -q duckdb
 python3 -c "import lifetimes" 2>/dev/null || pip install -q lifetimes
 exec python3 benches/harness.py "$@"

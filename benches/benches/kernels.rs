@@ -186,13 +186,14 @@ fn aggregation(c: &mut Criterion) {
                         .iter()
                         .map(|a| i128::from(*a))
                         .collect();
+                    // Every row a purchase (the purchase column is all true).
+                    debug_assert_eq!(purchase.as_boolean().true_count(), purchase.len());
                     agg.update(
                         id,
                         time.as_primitive::<Int64Type>().values(),
-                        day.as_primitive::<Int32Type>(),
+                        day.as_primitive::<Int32Type>().values(),
                         &amounts,
                         None,
-                        purchase.as_boolean(),
                     )
                     .unwrap();
                 }

@@ -34,6 +34,74 @@ pub struct GeneratorConfig {
     pub shuffled: bool,
     /// The seed.
     pub seed: u64,
+    /// The order time column's type.
+    pub time: TimeShape,
+    /// Parquet compression: snappy (the default) or zstd.
+    pub zstd: bool,
+}
+
+/// The order time column's type: what transaction logs have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeShape {
+    /// `Date32` (the day only).
+    Date,
+    /// `Timestamp(µs)` without a time zone.
+    Micros,
+    /// `Timestamp(ms)` without a time zone.
+    Millis,
+    /// `Timestamp(µs, "Europe/Paris")`.
+    MicrosZoned,
+    /// `Timestamp(ms, "Europe/Paris")`.
+    MillisZoned,
+}
+
+/// The zone of the zoned time shapes (daylight-saving changes twice a year).
+pub const ZONE: &str = "Europe/Paris";
+
+impl TimeShape {
+    /// The shapes by name: `date`, `ts-us`, `ts-ms`, `ts-us-tz`, `ts-ms-tz`.
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "date" => Self::Date,
+            "ts-us" => Self::Micros,
+            "ts-ms" => Self::Millis,
+            "ts-us-tz" => Self::MicrosZoned,
+            "ts-ms-tz" => Self::MillisZoned,
+            _ => return None,
+        })
+    }
+
+    fn data_type(self) -> DataType {
+        use datafusion::arrow::datatypes::TimeUnit;
+        match self {
+            Self::Date => DataType::Date32,
+            Self::Micros => DataType::Timestamp(TimeUnit::Microsecond, None),
+            Self::Millis => DataType::Timestamp(TimeUnit::Millisecond, None),
+            Self::MicrosZoned => DataType::Timestamp(TimeUnit::Microsecond, Some(ZONE.into())),
+            Self::MillisZoned => DataType::Timestamp(TimeUnit::Millisecond, Some(ZONE.into())),
+        }
+    }
+
+    /// The column of `days` with the `seconds` into each day (local time for the zoned shapes,
+    /// so the local day is the generated one).
+    fn column(self, days: &[i32], seconds: &[i64]) -> ArrayRef {
+        use datafusion::arrow::array::{TimestampMicrosecondArray, TimestampMillisecondArray};
+        let utc = |d: i32, s: i64| i64::from(d) * 86_400 + s;
+        // Europe/Paris is UTC+1 or +2: a local time of 02:00–23:00 stays on its local day.
+        let local = |d: i32, s: i64| utc(d, s) - 3_600;
+        let values = |f: &dyn Fn(i32, i64) -> i64, per_second: i64| -> Vec<i64> {
+            days.iter().zip(seconds).map(|(d, s)| f(*d, *s) * per_second).collect()
+        };
+        match self {
+            Self::Date => Arc::new(Date32Array::from(days.to_vec())),
+            Self::Micros => Arc::new(TimestampMicrosecondArray::from(values(&utc, 1_000_000))),
+            Self::Millis => Arc::new(TimestampMillisecondArray::from(values(&utc, 1_000))),
+            Self::MicrosZoned => {
+                Arc::new(TimestampMicrosecondArray::from(values(&local, 1_000_000)).with_timezone(ZONE))
+            }
+            Self::MillisZoned => Arc::new(TimestampMillisecondArray::from(values(&local, 1_000)).with_timezone(ZONE)),
+        }
+    }
 }
 
 impl Default for GeneratorConfig {
@@ -44,6 +112,8 @@ impl Default for GeneratorConfig {
             string_ids: false,
             shuffled: true,
             seed: 42,
+            time: TimeShape::Date,
+            zstd: false,
         }
     }
 }
@@ -63,11 +133,15 @@ pub fn generate(config: &GeneratorConfig, path: &Path) -> Result<(u64, u64)> {
             },
             false,
         ),
-        Field::new("order_date", DataType::Date32, false),
+        Field::new("order_date", config.time.data_type(), false),
         Field::new("amount", DataType::Float64, false),
     ]));
     let props = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
+        .set_compression(if config.zstd {
+            Compression::ZSTD(Default::default())
+        } else {
+            Compression::SNAPPY
+        })
         .set_max_row_group_row_count(Some(1 << 20))
         .build();
     let file = File::create(path).map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
@@ -77,7 +151,7 @@ pub fn generate(config: &GeneratorConfig, path: &Path) -> Result<(u64, u64)> {
     let r = 0.6;
     let rate = Gamma::new(r, (config.mean_purchases - 1.0).max(0.01) / r).expect("valid gamma");
     let spend_scale = Gamma::new(3.0, 10.0).expect("valid gamma");
-    let mut rows: Vec<(i64, i32, f64)> = Vec::with_capacity(BLOCK + 10_000);
+    let mut rows: Vec<(i64, i32, f64, i64)> = Vec::with_capacity(BLOCK + 10_000);
     let (mut written, mut customers) = (0_u64, 0_u64);
     while written < config.rows {
         let id = customers as i64 + 1;
@@ -94,7 +168,14 @@ pub fn generate(config: &GeneratorConfig, path: &Path) -> Result<(u64, u64)> {
         for k in 0..n {
             let day = if k == 0 { arrival } else { rng.gen_range(arrival..730) };
             let amount: f64 = (Distribution::<f64>::sample(&spend, &mut rng) * 100.0).round() / 100.0;
-            rows.push((id, DAY0 + day, amount));
+            // A time of day, 02:00 to 23:00 (drawn only for timestamp shapes, so the Date32
+            // files stay as they were).
+            let second = if config.time == TimeShape::Date {
+                0
+            } else {
+                rng.gen_range(7_200..82_800)
+            };
+            rows.push((id, DAY0 + day, amount, second));
         }
         written += n;
         if rows.len() >= BLOCK || written >= config.rows {
@@ -113,7 +194,10 @@ pub fn generate(config: &GeneratorConfig, path: &Path) -> Result<(u64, u64)> {
                     Arc::clone(&schema),
                     vec![
                         ids,
-                        Arc::new(Date32Array::from_iter_values(chunk.iter().map(|r| r.1))),
+                        config.time.column(
+                            &chunk.iter().map(|r| r.1).collect::<Vec<_>>(),
+                            &chunk.iter().map(|r| r.3).collect::<Vec<_>>(),
+                        ),
                         Arc::new(Float64Array::from_iter_values(chunk.iter().map(|r| r.2))),
                     ],
                 )?;

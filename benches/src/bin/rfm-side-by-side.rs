@@ -1,7 +1,7 @@
 //! Times clv `rfm()` against the same computation in plain DataFusion SQL (GROUP BY + three
 //! NTILE + CASE), on the same Parquet file, in one process, alternating runs.
 //!
-//! `rfm-side-by-side FILE [--runs 5] [--partitions N] [--only I] [--memory-limit-mib M]`
+//! `rfm-side-by-side FILE [--runs 5] [--partitions N] [--only I] [--memory-limit-mib M] [--out DIR]`
 
 use clap::Parser;
 use clv_benches::timing::{median, time_query};
@@ -23,14 +23,19 @@ struct Args {
     #[arg(long)]
     partitions: Option<usize>,
     /// Run only this variant (0 = clv quantile, 1 = clv ntile, both with the plain SQL's
-    /// columns; 2 = plain SQL, 3 = the scan floor, 4 = clv quantile, all 13 columns) and print
-    /// `rows median_seconds`, so a wrapper can measure each one's peak memory in its own process.
+    /// columns; 2 = plain SQL, 3 = the scan floor, 4 = clv quantile, all 13 columns; 5 = the
+    /// plain SQL and 6 = clv quantile, all columns, each written to Parquet by `COPY … TO`) and
+    /// print `rows median_seconds`, so a wrapper can measure each one's peak memory in its own
+    /// process.
     #[arg(long)]
     only: Option<usize>,
     /// A DataFusion memory limit in MiB (a fair spill pool): operators that reserve memory
     /// spill or fail with `ResourcesExhausted` beyond it.
     #[arg(long)]
     memory_limit_mib: Option<usize>,
+    /// Where the `COPY … TO` variants write their Parquet files.
+    #[arg(long, default_value = "benches/data")]
+    out: String,
 }
 
 /// The columns the plain SQL returns, which `rfm()` has under the same names.
@@ -38,7 +43,7 @@ const SAME_COLUMNS: &str = "customer_id, recency_days, frequency, monetary, r, f
 
 /// The plain-SQL equivalent of `rfm(file, 'method=ntile')`: same scores and rf_grid segments.
 pub const PLAIN_SQL: &str = "
-WITH base AS (SELECT customer_id, CAST(order_date AS INT) AS d, amount FROM tx),
+WITH base AS (SELECT customer_id, CAST(CAST(order_date AS DATE) AS INT) AS d, amount FROM tx),
      a AS (SELECT max(d) + 1 AS as_of FROM base),
      s AS (SELECT customer_id, max(d) AS last_d, count(*) AS frequency, sum(amount) AS monetary FROM base GROUP BY customer_id),
      sc AS (SELECT s.customer_id, a.as_of - s.last_d AS recency_days, frequency, monetary,
@@ -87,6 +92,14 @@ async fn main() -> Result<()> {
         (
             "clv rfm() quantile, all 13 columns",
             "SELECT * FROM rfm('tx')".to_string(),
+        ),
+        (
+            "plain DataFusion SQL, COPY TO Parquet",
+            format!("COPY ({PLAIN_SQL}) TO '{}/out_plain.parquet'", args.out),
+        ),
+        (
+            "clv rfm() quantile, all 13 columns, COPY TO Parquet",
+            format!("COPY (SELECT * FROM rfm('tx')) TO '{}/out_rfm.parquet'", args.out),
         ),
     ];
     if let Some(i) = args.only {

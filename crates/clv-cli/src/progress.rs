@@ -55,20 +55,27 @@ impl Progress {
     /// Runs `df` to completion as the step `step`. An empty result is one batch with no rows,
     /// so that it still carries its schema (an empty result is written with its columns).
     pub async fn collect(&self, step: &str, df: DataFrame) -> Result<Vec<RecordBatch>> {
+        Ok(self.collect_plan(step, df).await?.0)
+    }
+
+    /// [`Progress::collect`], also returning the executed plan (whose operators hold their
+    /// metrics and, for the fused `rfm()`, its policy counts).
+    pub async fn collect_plan(&self, step: &str, df: DataFrame) -> Result<(Vec<RecordBatch>, Arc<dyn ExecutionPlan>)> {
         let schema = Arc::new(df.schema().as_arrow().clone());
-        let mut batches = self.run(step, df).await?;
+        let (mut batches, plan) = self.run(step, df).await?;
         if batches.is_empty() {
             batches.push(RecordBatch::new_empty(schema));
         }
-        Ok(batches)
+        Ok((batches, plan))
     }
 
-    async fn run(&self, step: &str, df: DataFrame) -> Result<Vec<RecordBatch>> {
-        if !self.draw {
-            return Ok(df.collect().await?);
-        }
+    async fn run(&self, step: &str, df: DataFrame) -> Result<(Vec<RecordBatch>, Arc<dyn ExecutionPlan>)> {
         let task = Arc::new(df.task_ctx());
         let plan = df.create_physical_plan().await?;
+        if !self.draw {
+            let batches = datafusion::physical_plan::collect(Arc::clone(&plan), task).await?;
+            return Ok((batches, plan));
+        }
         let bar = self.bar(step);
         let ticker = {
             let (bar, plan, this) = (bar.clone(), Arc::clone(&plan), self.clone());
@@ -83,7 +90,7 @@ impl Progress {
         ticker.abort();
         self.update(&bar, plan.as_ref());
         self.finish(&bar);
-        Ok(result?)
+        Ok((result?, plan))
     }
 
     /// Runs a step that is not a DataFusion plan (e.g. rendering), showing its name and time.

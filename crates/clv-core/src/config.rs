@@ -288,6 +288,13 @@ clv_options! {
     rfm_fused: bool = true,
         key "rfm.fused" | "fused", default "`true`", flag None,
         parse |v, _| parse_bool(v, "clv.rfm.fused"), show display;
+    /// The fused `rfm()` operator also counts the data policies (`clv_policy_report`'s numbers,
+    /// duplicates included) in its one scan, for a program that reads them from the executed
+    /// plan (`clv::exec::rfm_exec::policy_report_of`), as `clv rfm` does; it then reads every
+    /// column of the source. Off: the operator reads the three columns it needs.
+    rfm_policy_counts: bool = false,
+        key "rfm.policy_counts" | "policy_counts", default "`false`", flag None,
+        parse |v, _| parse_bool(v, "clv.rfm.policy_counts"), show display;
     /// Method `fixed`: recency thresholds in days (lower is better), e.g. `30,90,180,365`.
     rfm_recency_thresholds: Option<Vec<f64>> = None,
         key "rfm.recency_thresholds" | "recency_thresholds", default "none", flag Some("recency-thresholds"),
@@ -896,6 +903,7 @@ mod tests {
             ("rfm.scheme", "rfm11"),
             ("rfm.monetary", "mean"),
             ("rfm.fused", "false"),
+            ("rfm.policy_counts", "true"),
             ("rfm.recency_thresholds", "30,90.5,180"),
             ("btyd.time_unit", "month"),
             ("btyd.calibration_end", "1997-09-30"),

@@ -141,6 +141,19 @@ fn generate(rows: usize, customers: u64, seed: u64) -> Generated {
     out
 }
 
+/// The generated amounts in cents as Decimal128(12, 2) (NaN and infinities become nulls).
+fn cents(g: &Generated) -> Result<ArrayRef> {
+    Ok(Arc::new(
+        Decimal128Array::from(
+            g.amount
+                .iter()
+                .map(|a| a.filter(|a| a.is_finite()).map(|a| (a * 100.0).round() as i128))
+                .collect::<Vec<_>>(),
+        )
+        .with_precision_and_scale(12, 2)?,
+    ))
+}
+
 fn register(ctx: &SessionContext, name: &str, ids: ArrayRef, time: ArrayRef, amount: ArrayRef) -> Result<()> {
     let schema = Arc::new(Schema::new(vec![
         Field::new("customer_id", ids.data_type().clone(), true),
@@ -275,15 +288,7 @@ async fn every_id_time_and_amount_type_and_every_policy() -> Result<()> {
             "decimal_amounts",
             Arc::new(Int64Array::from(ints(|c| c))),
             Arc::clone(&days),
-            Arc::new(
-                Decimal128Array::from(
-                    g.amount
-                        .iter()
-                        .map(|a| a.filter(|a| a.is_finite()).map(|a| (a * 100.0).round() as i128))
-                        .collect::<Vec<_>>(),
-                )
-                .with_precision_and_scale(12, 2)?,
-            ),
+            cents(&g)?,
         ),
         (
             "float32_amounts",
@@ -449,5 +454,242 @@ async fn large_populations_score_on_every_core_as_the_ordinary_plan() -> Result<
         assert!(fused.lines().count() > 5, "{fused}");
         assert_eq!(fused, plain, "rfm('large'{args}): fused vs ordinary plan");
     }
+    Ok(())
+}
+
+/// The generated transactions' times as timestamps in `unit` and `zone`: each day at a
+/// pseudo-random second of the UTC day (so many rows fall on another local day in a zone),
+/// and a fraction of a second.
+fn timestamps(g: &Generated, unit: datafusion::arrow::datatypes::TimeUnit, zone: Option<&str>) -> Result<ArrayRef> {
+    let seconds: Vec<Option<i64>> = g
+        .day
+        .iter()
+        .enumerate()
+        .map(|(i, d)| d.map(|d| i64::from(d) * 86_400 + (i as i64 * 7_919) % 86_400))
+        .collect();
+    let per_second = match unit {
+        datafusion::arrow::datatypes::TimeUnit::Second => 1,
+        datafusion::arrow::datatypes::TimeUnit::Millisecond => 1_000,
+        datafusion::arrow::datatypes::TimeUnit::Microsecond => 1_000_000,
+        datafusion::arrow::datatypes::TimeUnit::Nanosecond => 1_000_000_000,
+    };
+    let values: ArrayRef = Arc::new(Int64Array::from(
+        seconds
+            .iter()
+            .map(|s| s.map(|s| s * per_second + per_second / 3))
+            .collect::<Vec<_>>(),
+    ));
+    let naive =
+        datafusion::arrow::compute::cast(&values, &datafusion::arrow::datatypes::DataType::Timestamp(unit, None))?;
+    Ok(datafusion::arrow::compute::cast(
+        &naive,
+        &datafusion::arrow::datatypes::DataType::Timestamp(unit, zone.map(Into::into)),
+    )?)
+}
+
+/// Generated rows with transitions: the rows of `generate`, then for customers 0..40 rows on
+/// the days of the daylight-saving changes of 1997–98 in Europe and the US (1997-10-26,
+/// 1998-03-29, 1998-04-05), at times spread over the day.
+fn generate_with_transitions() -> Generated {
+    let mut g = generate(3_000, 300, 5);
+    for (i, c) in (0..40).enumerate() {
+        let day = [10_160, 10_314, 10_321][i % 3];
+        g.customer.push(Some(c));
+        g.day.push(Some(day));
+        g.amount.push(Some(10.0 + c as f64));
+    }
+    g
+}
+
+/// Timestamp times in every unit, without a zone, in UTC, and in zones where the local day
+/// differs from the UTC day (with daylight-saving changes in the data): the fused operator's
+/// days and as-of bound give the ordinary plan's rows.
+#[tokio::test(flavor = "multi_thread")]
+async fn timestamps_in_every_unit_and_zone_as_the_ordinary_plan() -> Result<()> {
+    use datafusion::arrow::datatypes::TimeUnit;
+    let ctx = context(4)?;
+    let g = generate_with_transitions();
+    let floats: ArrayRef = Arc::new(Float64Array::from(g.amount.clone()));
+    let ids: ArrayRef = Arc::new(Int64Array::from(g.customer.clone()));
+    for (unit, zone) in [
+        (TimeUnit::Microsecond, None),
+        (TimeUnit::Microsecond, Some("UTC")),
+        (TimeUnit::Microsecond, Some("Europe/Paris")),
+        (TimeUnit::Microsecond, Some("America/New_York")),
+        (TimeUnit::Millisecond, None),
+        (TimeUnit::Millisecond, Some("Asia/Tokyo")),
+        (TimeUnit::Nanosecond, Some("-03:30")),
+        (TimeUnit::Second, Some("Australia/Lord_Howe")),
+        (TimeUnit::Nanosecond, None),
+    ] {
+        let name = format!("ts_{unit:?}_{}", zone.unwrap_or("naive").replace(['/', ':', '-'], "_"));
+        register(
+            &ctx,
+            &name,
+            Arc::clone(&ids),
+            timestamps(&g, unit, zone)?,
+            Arc::clone(&floats),
+        )?;
+        // The default as-of date, and one on a daylight-saving change (Paris, 1998-03-29).
+        for args in ["", ", '1998-03-29', 'method=ntile', 'negative_amounts=exclude'"] {
+            assert_same(&ctx, &name, args).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Local days, by hand: 2021-03-27 23:30 UTC is 2021-03-28 in Tokyo (+09:00) and 2021-03-27
+/// in New York; a row at 2021-03-28 16:00 UTC is 2021-03-29 in Tokyo, after the as-of date
+/// 2021-03-28 there only. So Tokyo keeps one row, on the as-of day (recency 0); New York and
+/// UTC keep both, the last on 2021-03-28 (recency 0).
+#[tokio::test(flavor = "multi_thread")]
+async fn local_days_and_the_as_of_bound_by_hand() -> Result<()> {
+    let ctx = context(2)?;
+    for (zone, want) in [
+        ("Asia/Tokyo", "0|1|10.0"),
+        ("America/New_York", "0|2|30.0"),
+        ("UTC", "0|2|30.0"),
+    ] {
+        let t = TimestampMicrosecondArray::from(vec![1_616_887_800_000_000, 1_616_947_200_000_000]).with_timezone(zone);
+        let name = format!("hand_{}", zone.replace('/', "_"));
+        register(
+            &ctx,
+            &name,
+            Arc::new(Int64Array::from(vec![7, 7])),
+            Arc::new(t),
+            Arc::new(Float64Array::from(vec![10.0, 20.0])),
+        )?;
+        for fused in [true, false] {
+            let got = text(
+                &ctx,
+                &format!(
+                    "SELECT concat_ws('|', recency_days, frequency, monetary) FROM rfm('{name}', '2021-03-28', 'scheme=none', 'fused={fused}')"
+                ),
+            )
+            .await?;
+            assert!(got.contains(want), "{zone}, fused={fused}: want {want}\n{got}");
+        }
+    }
+    Ok(())
+}
+
+/// The fused operator's policy report of `rfm(source args)` with `policy_counts` on (`None`
+/// when it has none), and `clv_policy_report`'s for the same options.
+async fn both_reports(
+    ctx: &SessionContext,
+    source: &str,
+    args: &str,
+) -> Result<(Option<clv_core::PolicyReport>, clv_core::PolicyReport)> {
+    let df = ctx
+        .sql(&format!("SELECT * FROM rfm('{source}'{args}, 'policy_counts=true')"))
+        .await?;
+    let task = Arc::new(df.task_ctx());
+    let plan = df.create_physical_plan().await?;
+    datafusion::physical_plan::collect(Arc::clone(&plan), task).await?;
+    let fused = clv_core::exec::rfm_exec::policy_report_of(&plan);
+    let report = clv_core::PolicyReport::from_batches(
+        &query(ctx, &format!("SELECT * FROM clv_policy_report('{source}'{args})")).await?,
+    )?;
+    Ok((fused, report))
+}
+
+/// One scan: the counts the fused operator takes while it aggregates equal
+/// `clv_policy_report`'s on inputs with every bad case (null ids and times, null, NaN and
+/// infinite amounts, refunds and refund-only customers, zero amounts, duplicates, rows after
+/// the as-of date), whatever the id, time and amount types; duplicates count every column.
+#[tokio::test(flavor = "multi_thread")]
+async fn policy_counts_of_the_one_scan_equal_the_policy_report() -> Result<()> {
+    let ctx = context(4)?;
+    let g = generate(4_000, 500, 13);
+    let floats: ArrayRef = Arc::new(Float64Array::from(g.amount.clone()));
+    let ints: ArrayRef = Arc::new(Int64Array::from(g.customer.clone()));
+    let strings: ArrayRef = Arc::new(StringArray::from(
+        g.customer
+            .iter()
+            .map(|c| c.map(|c| format!("C{c:05}")))
+            .collect::<Vec<_>>(),
+    ));
+    let days: ArrayRef = Arc::new(Date32Array::from(g.day.clone()));
+    register(&ctx, "p_int", Arc::clone(&ints), Arc::clone(&days), Arc::clone(&floats))?;
+    register(
+        &ctx,
+        "p_str",
+        Arc::clone(&strings),
+        timestamps(
+            &g,
+            datafusion::arrow::datatypes::TimeUnit::Microsecond,
+            Some("Europe/Paris"),
+        )?,
+        Arc::clone(&floats),
+    )?;
+    register(&ctx, "p_dec", Arc::clone(&ints), Arc::clone(&days), cents(&g)?)?;
+    // An extra column that tells some exact duplicates of the three columns apart (and is
+    // null in some rows).
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("customer_id", ints.data_type().clone(), true),
+        Field::new("order_date", days.data_type().clone(), true),
+        Field::new("amount", floats.data_type().clone(), true),
+        Field::new("note", datafusion::arrow::datatypes::DataType::Int64, true),
+    ]));
+    let note: ArrayRef = Arc::new(Int64Array::from(
+        (0..ints.len())
+            .map(|i| match i % 150 {
+                0 => None,
+                1..=3 => Some(i as i64),
+                _ => Some(1),
+            })
+            .collect::<Vec<_>>(),
+    ));
+    let batch = RecordBatch::try_new(
+        Arc::clone(&schema),
+        vec![Arc::clone(&ints), Arc::clone(&days), Arc::clone(&floats), note],
+    )?;
+    let n = batch.num_rows();
+    ctx.register_table(
+        "p_wide",
+        Arc::new(MemTable::try_new(
+            schema,
+            vec![vec![batch.slice(0, n / 3)], vec![batch.slice(n / 3, n - n / 3)]],
+        )?),
+    )?;
+    for source in ["p_int", "p_str", "p_dec", "p_wide"] {
+        for args in [
+            "",
+            ", 'as_of=1998-01-01'",
+            ", 'as_of=1997-09-15', 'negative_amounts=exclude'",
+            ", 'negative_amounts=exclude', 'method=ntile'",
+        ] {
+            let (fused, report) = both_reports(&ctx, source, args).await?;
+            let fused = fused.unwrap_or_else(|| panic!("{source}{args}: no report from the fused operator"));
+            // The fixture has every case (refund-only customers only when refunds are netted).
+            let r = &report;
+            assert!(
+                r.duplicate_rows > 0 && r.invalid_amount > 0 && r.negative_amount > 0,
+                "{r:?}"
+            );
+            assert!(r.null_customer_or_time > 0 && r.zero_amount > 0, "{r:?}");
+            assert!(args.contains("exclude") || r.customers_without_purchases > 0, "{r:?}");
+            assert!(!args.contains("as_of") || r.after_as_of > 0, "{r:?}");
+            assert_eq!(fused, report, "{source}{args}");
+        }
+    }
+    // The extra column tells some duplicates of the three columns apart.
+    let (three, wide) = (
+        both_reports(&ctx, "p_int", "").await?.1,
+        both_reports(&ctx, "p_wide", "").await?.1,
+    );
+    assert!(wide.duplicate_rows < three.duplicate_rows, "{wide:?} vs {three:?}");
+    // With dedupe the operator never sees the duplicates: no report, the CLI asks for one.
+    assert!(both_reports(&ctx, "p_int", ", 'dedupe=true'").await?.0.is_none());
+    // Nothing used: no default as-of date either way.
+    register(
+        &ctx,
+        "p_none",
+        Arc::new(Int64Array::from(vec![Some(1), None])),
+        Arc::new(Date32Array::from(vec![None, Some(10_000)])),
+        Arc::new(Float64Array::from(vec![1.0, 2.0])),
+    )?;
+    let (fused, report) = both_reports(&ctx, "p_none", "").await?;
+    assert_eq!(fused, Some(report));
     Ok(())
 }

@@ -47,7 +47,7 @@ impl Job {
                 "--cluster needs an input PATH that every executor can read (the bundled sample exists only in this process), e.g. clv --cluster df://host:50050 rfm /data/orders/",
             ));
         }
-        let ctx = session::context(global.config.as_deref(), global.cluster.as_deref()).await?;
+        let ctx = session::context(global).await?;
         session::set_options(&ctx, &input.contract.options(), "")?;
         session::set_options(&ctx, options, "")?;
         let time_column = session::options(&ctx).time_column;
@@ -69,13 +69,20 @@ impl Job {
 
     /// Runs a query over the session as the progress step `step`.
     pub async fn sql(&self, step: &str, query: &str) -> Result<Vec<RecordBatch>> {
-        self.collect(step, plan(&self.ctx, query).await?).await
+        Ok(self.collect(step, plan(&self.ctx, query).await?).await?.0)
     }
 
     /// Runs `df`; a data error over CSV or NDJSON files names the file, row and column of the
     /// first bad value ([`crate::locate`]) when one is found.
-    async fn collect(&self, step: &str, df: datafusion::dataframe::DataFrame) -> Result<Vec<RecordBatch>> {
-        match self.progress.collect(step, df).await {
+    async fn collect(
+        &self,
+        step: &str,
+        df: datafusion::dataframe::DataFrame,
+    ) -> Result<(
+        Vec<RecordBatch>,
+        std::sync::Arc<dyn datafusion::physical_plan::ExecutionPlan>,
+    )> {
+        match self.progress.collect_plan(step, df).await {
             Err(e) if e.kind == crate::error::Kind::Data && !self.input.text_files.is_empty() => {
                 let o = session::options(&self.ctx);
                 Err(
@@ -97,13 +104,26 @@ impl Job {
     /// Runs a query like [`Job::sql`] and also registers its result as table `name` (replacing
     /// one of that name) for the summaries [`Job::sql_results`] computes from it.
     pub async fn sql_registered(&self, step: &str, query: &str, name: &str) -> Result<Vec<RecordBatch>> {
+        Ok(self.sql_registered_plan(step, query, name).await?.0)
+    }
+
+    /// [`Job::sql_registered`], also returning the executed plan.
+    pub async fn sql_registered_plan(
+        &self,
+        step: &str,
+        query: &str,
+        name: &str,
+    ) -> Result<(
+        Vec<RecordBatch>,
+        std::sync::Arc<dyn datafusion::physical_plan::ExecutionPlan>,
+    )> {
         let df = plan(&self.ctx, query).await?;
         let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
-        let batches = self.collect(step, df).await?;
+        let (batches, executed) = self.collect(step, df).await?;
         let table = datafusion::datasource::MemTable::try_new(schema, vec![batches.clone()])?;
         self.results.deregister_table(name)?;
         self.results.register_table(name, std::sync::Arc::new(table))?;
-        Ok(batches)
+        Ok((batches, executed))
     }
 
     /// Runs a query over the tables [`Job::sql_registered`] registered, on this machine.
@@ -114,6 +134,40 @@ impl Job {
     /// The input table name quoted as a SQL string literal, for table-function calls.
     pub fn source(&self) -> String {
         format!("'{}'", self.input.table.replace('\'', "''"))
+    }
+
+    /// Warns on stderr (unless `--quiet`) when a per-customer result is empty, naming the likely
+    /// cause from the data-policy counts; the output is still written, with its columns.
+    pub async fn warn_if_empty(&self, batches: &[RecordBatch], what: &str) -> Result<()> {
+        use clv::rfm::diagnostics::{EmptyCounts, empty};
+        if self.quiet || crate::output::rows(batches) > 0 {
+            return Ok(());
+        }
+        let report = clv::prelude::PolicyReport::from_batches(
+            &self
+                .sql(
+                    "data policies",
+                    &format!("SELECT * FROM clv_policy_report({})", self.source()),
+                )
+                .await?,
+        )?;
+        let counts = EmptyCounts {
+            rows_read: report.rows_read,
+            after_as_of: report.after_as_of,
+            null_customer_or_time: report.null_customer_or_time,
+            invalid_amount: report.invalid_amount,
+        };
+        if let Some(d) = empty(what, 0, counts, report.as_of.as_deref()) {
+            self.warn(d);
+        }
+        Ok(())
+    }
+
+    /// Prints a warning on stderr unless `--quiet`.
+    pub fn warn(&self, text: impl std::fmt::Display) {
+        if !self.quiet {
+            eprintln!("warning: {text}");
+        }
     }
 
     /// Prints a note on stderr unless `--quiet`.

@@ -29,7 +29,7 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties};
 use futures::StreamExt;
 
-use super::rfm_exec::{exact_amounts, valid_amount_rows};
+use super::rfm_rows::{checked_exact_amounts, valid_amount_rows};
 use crate::config::{ClvOptions, Collapse, IdType, InvalidAmounts};
 use crate::plan::transactions::columns::{AMOUNT, CUSTOMER, DAY, PURCHASE};
 use crate::plan::transactions::{Amounts, check_contract, exact_amount_type, prepare_amounts};
@@ -313,7 +313,7 @@ async fn fold(mut input: SendableRecordBatchStream, panel: &PanelInput) -> Resul
         if panel.drop_invalid_amounts {
             batch = valid_amount_rows(batch, 2)?;
         }
-        let valid = exact_amounts(batch.column(2), &panel.amount_type, &panel.amount_column, &mut amounts)?;
+        let valid = checked_exact_amounts(batch.column(2), &panel.amount_type, &panel.amount_column, &mut amounts)?;
         builder.update(
             batch.column(0),
             batch.column(1).as_primitive::<Int32Type>(),

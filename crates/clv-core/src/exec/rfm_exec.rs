@@ -5,14 +5,14 @@
 //! or buffer the customer table, and projections. [`RfmExec`] computes the same rows in two
 //! steps:
 //!
-//! 1. it reads the prepared transactions (the data policies stay ordinary DataFusion filters
-//!    and projections, so pushdown into the Parquet scan is unchanged, except that float
-//!    amounts under `invalid_amounts = 'exclude'` are checked here, in one vectorised pass per
-//!    batch, instead of by a filter that would copy every row), one task per input
-//!    partition, each folding its rows into customer totals in one pass
-//!    ([`CustomerAggregator`]: direct-address tables for dense integer ids, an arena hash for
-//!    strings, dictionary values resolved once per batch); the largest partition's totals
-//!    then absorb the others';
+//! 1. it reads the source's customer, time and amount columns as they are (no filter, no
+//!    cast in the plan), one task per input partition, each applying the data policies and
+//!    the as-of date to its batches where they are, computing each row's day once from any
+//!    time type ([`DayNumbers`], local days for zoned timestamps), counting every policy as
+//!    `clv_policy_report` does ([`super::rfm_rows`]) and folding the rows kept into customer
+//!    totals in one pass ([`CustomerAggregator`]: direct-address tables for dense integer
+//!    ids, an arena hash for strings, dictionary values resolved once per batch); the
+//!    largest partition's totals then absorb the others';
 //! 2. it fits the cut points of the three dimensions by selection (no sort, except for
 //!    `ntile`, which ranks), computing the customers' values on every core, then emits the
 //!    output in as many partitions as it read, each scoring and labelling its share of the
@@ -23,23 +23,23 @@
 //! input partition until they are merged) and,
 //! for `ntile`, one score byte per customer and dimension. The large tables are
 //! [`MappedVec`]s, returned to the operating system when the query ends. The results equal the ordinary
-//! plan's exactly: the same exact Decimal128 sums, the same casts (through arrow's kernels),
-//! the same scoring kernels; `tests/rfm_fused.rs` compares the two on every option. The
+//! plan's exactly: the same exact Decimal128 sums, the same days and casts as arrow's kernels,
+//! the same scoring kernels; `tests/rfm_fused.rs` compares the two on every option. With
+//! `clv.rfm.policy_counts` on (the CLI's `clv rfm`), the same scan also counts duplicate rows
+//! and the whole policy report is read from the executed plan ([`policy_report_of`]). The
 //! operator is used by `rfm()` when `clv.rfm.fused` is on (the default) and the options allow
 //! it ([`fused_rfm_supported`]); Ballista sessions turn it off, so clusters keep partial
 //! aggregates on the executors.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, Float64Array, Int32Array, Int64Array, RecordBatch,
-    StringBuilder,
+    ArrayRef, AsArray, Decimal128Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringBuilder,
 };
-use datafusion::arrow::buffer::NullBuffer;
-use datafusion::arrow::compute::{cast, filter_record_batch};
-use datafusion::arrow::datatypes::{DataType, Decimal128Type, Float32Type, Float64Type, Int32Type, SchemaRef};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::runtime::SpawnedTask;
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -47,7 +47,7 @@ use datafusion::common::{DataFusionError, Result, internal_err};
 use datafusion::datasource::TableType;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
-use datafusion::logical_expr::{Expr, LogicalPlan};
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, ident};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
@@ -55,10 +55,12 @@ use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Par
 use futures::future::{BoxFuture, Shared};
 use futures::{FutureExt, StreamExt, TryFutureExt, TryStreamExt};
 
-use crate::config::{ClvOptions, Collapse, InvalidAmounts, Monetary};
+use super::rfm_rows::{Fingerprints, PartitionRows, RowPolicies, add_row_counts};
+use crate::common::dates::{DayNumbers, format_date};
+use crate::config::{ClvOptions, Collapse, Monetary};
+use crate::plan::report::PolicyReport;
 use crate::plan::rfm::{RfmFunctions, RfmSpecs, resolve_specs, rfm_plan};
-use crate::plan::transactions::columns::{AMOUNT, CUSTOMER, DAY, PURCHASE, TIME};
-use crate::plan::transactions::{Amounts, check_contract, exact_amount_type, prepare_amounts};
+use crate::plan::transactions::{check_contract, exact_amount_type};
 use crate::rfm::customers::{CustomerAggregator, CustomerTotals, is_supported_id_type};
 use crate::rfm::mapped::MappedVec;
 use crate::rfm::{CutPoints, ScoreMethod, cell_code, score_population};
@@ -78,29 +80,36 @@ pub fn fused_rfm_supported(source: &LogicalPlan, o: &ClvOptions) -> Result<bool>
     Ok(is_supported_id_type(&check_contract(source.schema(), o)?.customer))
 }
 
+/// The data-policy report of the fused `rfm()` operator in the executed plan `plan`, counted in
+/// the same scan as the scores: `Some` once the operator has run with `clv.rfm.policy_counts`
+/// on and `dedupe` off (with `dedupe` on, the operator never sees the duplicates it would
+/// count). Equal to `clv_policy_report`'s for the same options.
+pub fn policy_report_of(plan: &Arc<dyn ExecutionPlan>) -> Option<PolicyReport> {
+    if let Some(exec) = plan.downcast_ref::<RfmExec>() {
+        return exec.report.get().cloned();
+    }
+    plan.children().into_iter().find_map(policy_report_of)
+}
+
 /// What the operator computes, resolved at planning time.
 #[derive(Debug)]
 struct FusedRfm {
     specs: RfmSpecs,
-    as_of: Option<i32>,
-    /// The operator drops the rows whose (float) amount is null, NaN or infinite
-    /// ([`valid_amount_rows`]): the `invalid_amounts = 'exclude'` policy, applied here rather
-    /// than by a filter in the plan, which would copy every row of the scan.
-    drop_invalid_amounts: bool,
+    rows: RowPolicies,
     monetary: Monetary,
+    /// Whether the report is complete (duplicates counted, as `clv_policy_report` does).
+    report: bool,
     /// The `rfm()` schema (all columns), as the ordinary plan has it.
     schema: SchemaRef,
     id_type: DataType,
     time_type: DataType,
     amount_type: DataType,
-    /// The amount column's name, for errors.
-    amount_column: String,
 }
 
-/// `rfm()` as a table whose scan is an [`RfmExec`] over the prepared transactions.
+/// `rfm()` as a table whose scan is an [`RfmExec`] over the source's columns.
 #[derive(Debug)]
 pub struct FusedRfmTable {
-    prepared: LogicalPlan,
+    input: LogicalPlan,
     fused: Arc<FusedRfm>,
 }
 
@@ -110,27 +119,44 @@ impl FusedRfmTable {
         let types = check_contract(source.schema(), o)?;
         let schema = Arc::new(rfm_plan(source.clone(), o, fns)?.schema().as_arrow().clone());
         let specs = resolve_specs(o, &fns.schemes())?;
-        // Amounts arrive as in the source; `exact_amounts` converts them as the cast would.
-        // Float amounts arrive unchecked: `valid_amount_rows` drops the invalid ones.
-        let drop_invalid_amounts = o.invalid_amounts == InvalidAmounts::Exclude
-            && matches!(types.amount, DataType::Float32 | DataType::Float64);
-        let amounts = if drop_invalid_amounts {
-            Amounts::Unchecked
-        } else {
-            Amounts::AsInSource
-        };
+        // Duplicates are counted over every column of the source; otherwise the operator reads
+        // the three it needs.
+        let fingerprints = o.rfm_policy_counts && !o.dedupe;
+        let mut input = LogicalPlanBuilder::from(source);
+        if o.dedupe {
+            input = input.distinct()?;
+        }
+        if !fingerprints {
+            let mut columns: Vec<&String> = vec![];
+            for c in [&o.customer_column, &o.time_column, &o.amount_column] {
+                if !columns.contains(&c) {
+                    columns.push(c);
+                }
+            }
+            input = input.project(columns.into_iter().map(ident))?;
+        }
+        let amount_type = exact_amount_type(&types.amount);
         Ok(Self {
-            prepared: prepare_amounts(source, o, amounts)?,
+            input: input.build()?,
             fused: Arc::new(FusedRfm {
                 specs,
-                as_of: o.as_of,
-                drop_invalid_amounts,
+                rows: RowPolicies {
+                    customer: o.customer_column.clone(),
+                    time: o.time_column.clone(),
+                    amount: o.amount_column.clone(),
+                    time_type: types.time.clone(),
+                    exact_amount: amount_type.clone(),
+                    as_of: o.as_of,
+                    invalid_amounts: o.invalid_amounts,
+                    negative_amounts: o.negative_amounts,
+                    fingerprints,
+                },
                 monetary: o.rfm_monetary,
+                report: fingerprints,
                 schema,
                 id_type: types.customer,
                 time_type: types.time,
-                amount_type: exact_amount_type(&types.amount),
-                amount_column: o.amount_column.clone(),
+                amount_type,
             }),
         })
     }
@@ -153,7 +179,7 @@ impl TableProvider for FusedRfmTable {
         _filters: &[Expr],
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let input = state.create_physical_plan(&self.prepared).await?;
+        let input = state.create_physical_plan(&self.input).await?;
         Ok(Arc::new(RfmExec::try_new(
             input,
             Arc::clone(&self.fused),
@@ -174,6 +200,8 @@ pub struct RfmExec {
     cache: Arc<PlanProperties>,
     /// The scored customers, once the first output partition has started them.
     scored: Arc<Mutex<Option<SharedTotals>>>,
+    /// The policy report, once the rows are aggregated (when it is complete).
+    report: Arc<OnceLock<PolicyReport>>,
 }
 
 impl RfmExec {
@@ -196,6 +224,7 @@ impl RfmExec {
             projection,
             cache,
             scored: Arc::new(Mutex::new(None)),
+            report: Arc::new(OnceLock::new()),
         })
     }
 }
@@ -303,6 +332,7 @@ impl RfmExec {
             }));
         }
         let (fused, pool) = (Arc::clone(&self.fused), Arc::clone(context.memory_pool()));
+        let report = Arc::clone(&self.report);
         Ok(async move {
             let mut parts = vec![];
             for task in tasks {
@@ -312,7 +342,24 @@ impl RfmExec {
                         .map_err(|e| DataFusionError::External(Box::new(e)))??,
                 );
             }
-            // The largest absorbs the others (a stable sort: ties keep partition order).
+            // The duplicates, then the totals: the largest absorbs the others (a stable sort:
+            // ties keep partition order).
+            let mut counts = PolicyReport::default();
+            let mut fingerprints = vec![];
+            let mut parts: Vec<(CustomerAggregator, MemoryReservation)> = parts
+                .into_iter()
+                .map(|(rows, reservation): (PartitionRows, MemoryReservation)| {
+                    add_row_counts(&mut counts, &rows.counts);
+                    fingerprints.push(rows.fingerprints);
+                    (rows.agg, reservation)
+                })
+                .collect();
+            let duplicates = if fused.report {
+                Fingerprints::duplicates(fingerprints, crate::ltv::cores())?
+            } else {
+                drop(fingerprints);
+                0
+            };
             parts.sort_by_key(|(agg, _)| std::cmp::Reverse(agg.keys.len()));
             let mut parts = parts.into_iter();
             let (mut into, kept) = match parts.next() {
@@ -327,186 +374,28 @@ impl RfmExec {
                 drop(released);
                 kept.try_resize(into.memory_size())?;
             }
-            Ok(Arc::new(Scored::new(into, kept, &fused)?))
+            let scored = Scored::new(into, kept, &fused)?;
+            if fused.report {
+                let _ = report.set(scored.report(&fused, counts, duplicates));
+            }
+            Ok(Arc::new(scored))
         }
         .map_err(Arc::new))
     }
 }
 
-/// Step 1: the rows of one input partition into customer totals.
+/// Step 1: the rows of one input partition into customer totals and policy counts.
 async fn aggregate(
     mut input: SendableRecordBatchStream,
     fused: &FusedRfm,
     reservation: MemoryReservation,
-) -> Result<(CustomerAggregator, MemoryReservation)> {
-    let mut agg = CustomerAggregator::new(&fused.id_type)?;
-    let schema = input.schema();
-    let column = |name: &str| schema.index_of(name);
-    let (c, t, d, a, p) = (
-        column(CUSTOMER)?,
-        column(TIME)?,
-        column(DAY)?,
-        column(AMOUNT)?,
-        column(PURCHASE)?,
-    );
-    // Scratch buffers reused across batches (no allocation per batch).
-    let (mut times, mut amounts) = (vec![], vec![]);
+) -> Result<(PartitionRows, MemoryReservation)> {
+    let mut rows = PartitionRows::new(&fused.rows, &fused.id_type)?;
     while let Some(batch) = input.next().await {
-        let mut batch = batch?;
-        if fused.drop_invalid_amounts {
-            batch = valid_amount_rows(batch, a)?;
-        }
-        let time = time_values(batch.column(t), &mut times)?;
-        let valid = exact_amounts(batch.column(a), &fused.amount_type, &fused.amount_column, &mut amounts)?;
-        agg.update(
-            batch.column(c),
-            time,
-            batch.column(d).as_primitive::<Int32Type>(),
-            &amounts,
-            valid.as_ref(),
-            batch.column(p).as_boolean(),
-        )?;
-        reservation.try_resize(agg.memory_size())?;
+        rows.add(&batch?, &fused.rows)?;
+        reservation.try_resize(rows.memory_size())?;
     }
-    Ok((agg, reservation))
-}
-
-/// `batch` without the rows whose amount (column `a`, `Float32` or `Float64`) is null, NaN or
-/// infinite; the batch itself, uncopied, when there are none (one vectorised pass).
-pub(crate) fn valid_amount_rows(batch: RecordBatch, a: usize) -> Result<RecordBatch> {
-    /// The rows to keep, or `None` when every amount is present and finite.
-    fn keep_rows<T: Copy>(values: &[T], nulls: Option<&NullBuffer>, finite: fn(T) -> bool) -> Option<BooleanArray> {
-        let nulls = nulls.filter(|n| n.null_count() > 0);
-        if nulls.is_none() && values.iter().filter(|x| !finite(**x)).count() == 0 {
-            return None;
-        }
-        Some(
-            values
-                .iter()
-                .enumerate()
-                .map(|(i, x)| Some(finite(*x) && nulls.is_none_or(|n| n.is_valid(i))))
-                .collect(),
-        )
-    }
-    let amounts = batch.column(a);
-    let keep = match amounts.data_type() {
-        DataType::Float64 => keep_rows(
-            amounts.as_primitive::<Float64Type>().values(),
-            amounts.nulls(),
-            f64::is_finite,
-        ),
-        DataType::Float32 => keep_rows(
-            amounts.as_primitive::<Float32Type>().values(),
-            amounts.nulls(),
-            f32::is_finite,
-        ),
-        t => return internal_err!("RfmExec: the operator checks float amounts only, not {t}"),
-    };
-    Ok(match keep {
-        Some(keep) => filter_record_batch(&batch, &keep)?,
-        None => batch,
-    })
-}
-
-/// The physical `i64` values of a time column (dates as days, timestamps in their unit), as
-/// a slice of the column or, for `Date32`, of `buf`.
-fn time_values<'a>(times: &'a ArrayRef, buf: &'a mut Vec<i64>) -> Result<&'a [i64]> {
-    use datafusion::arrow::datatypes::{
-        Date32Type, Date64Type, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
-        TimestampSecondType,
-    };
-    Ok(match times.data_type() {
-        DataType::Date32 => {
-            buf.clear();
-            buf.extend(
-                times
-                    .as_primitive::<Date32Type>()
-                    .values()
-                    .iter()
-                    .map(|d| i64::from(*d)),
-            );
-            buf
-        }
-        DataType::Date64 => times.as_primitive::<Date64Type>().values(),
-        DataType::Timestamp(TimeUnit::Second, _) => times.as_primitive::<TimestampSecondType>().values(),
-        DataType::Timestamp(TimeUnit::Millisecond, _) => times.as_primitive::<TimestampMillisecondType>().values(),
-        DataType::Timestamp(TimeUnit::Microsecond, _) => times.as_primitive::<TimestampMicrosecondType>().values(),
-        DataType::Timestamp(TimeUnit::Nanosecond, _) => times.as_primitive::<TimestampNanosecondType>().values(),
-        t => return internal_err!("RfmExec: time type {t}"),
-    })
-}
-
-/// Below this magnitude (2^52) [`round_small`] is exact.
-const SMALL: f64 = 4_503_599_627_370_496.0;
-
-/// `y.round()` (half away from zero) as an integer, for `|y| <` [`SMALL`]: the truncation is
-/// exact there, and so is the remainder `y − trunc(y)`, so comparing it with ±0.5 rounds as
-/// `f64::round` does, with no call to the math library.
-#[inline(always)]
-fn round_small(y: f64) -> i64 {
-    let t = y as i64;
-    let rest = y - t as f64;
-    t + i64::from(rest >= 0.5) - i64::from(rest <= -0.5)
-}
-
-/// The amounts in the exact type `exact` (Decimal128(38, s)) into `out`, with the values
-/// `CAST(amount AS exact)` gives, and which are present. Floats are scaled by 10^s, rounded
-/// half away from zero and checked against the precision inline (the cast kernel's own
-/// formula); decimals of the same scale are copied; anything else goes through the cast.
-pub(crate) fn exact_amounts(
-    amounts: &ArrayRef,
-    exact: &DataType,
-    column: &str,
-    out: &mut Vec<i128>,
-) -> Result<Option<NullBuffer>> {
-    let DataType::Decimal128(precision, scale) = *exact else {
-        return internal_err!("RfmExec: exact amount type {exact}");
-    };
-    out.clear();
-    match amounts.data_type() {
-        DataType::Decimal128(_, s) if *s == scale => {
-            out.extend_from_slice(amounts.as_primitive::<Decimal128Type>().values());
-        }
-        DataType::Float64 => {
-            let floats = amounts.as_primitive::<Float64Type>();
-            let mul = 10_f64.powi(i32::from(scale));
-            let max = 10_i128.pow(u32::from(precision)) - 1;
-            let mut overflow = None;
-            for (i, x) in floats.values().iter().enumerate() {
-                let y = mul * x;
-                out.push(if y.abs() < SMALL {
-                    // The common case, without a call to the math library.
-                    i128::from(round_small(y))
-                } else {
-                    let v = y.round();
-                    if v.abs() < 9.0e18 {
-                        v as i64 as i128
-                    } else if v.is_finite() && v.abs() < 1e38 && (v as i128).abs() <= max {
-                        v as i128
-                    } else {
-                        if floats.is_valid(i) {
-                            overflow.get_or_insert(*x);
-                        }
-                        0
-                    }
-                });
-            }
-            if let Some(x) = overflow {
-                return Err(crate::error::ClvError::input_data(format!(
-                    "{} (the value {x:?})",
-                    crate::plan::transactions::huge_amount_message(column)
-                ))
-                .into());
-            }
-        }
-        DataType::Float32 => return exact_amounts(&cast(amounts, &DataType::Float64)?, exact, column, out),
-        _ => {
-            let decimals = cast(amounts, exact)?;
-            out.extend_from_slice(decimals.as_primitive::<Decimal128Type>().values());
-            return Ok(decimals.nulls().cloned());
-        }
-    }
-    Ok(amounts.nulls().cloned())
+    Ok((rows, reservation))
 }
 
 /// The per-customer values of a run of customers, computed from their totals exactly as the
@@ -522,7 +411,14 @@ struct Values {
 }
 
 impl FusedRfm {
-    fn values(&self, agg: &CustomerAggregator, slots: &[u32], as_of: i64, with_first: bool) -> Result<Values> {
+    fn values(
+        &self,
+        agg: &CustomerAggregator,
+        slots: &[u32],
+        as_of: i64,
+        with_first: bool,
+        days: &mut DayNumbers,
+    ) -> Result<Values> {
         let totals = &agg.totals;
         let pick = |f: fn(&CustomerTotals) -> i64| -> Int64Array {
             Int64Array::from_iter_values(slots.iter().map(|s| f(&totals[*s as usize])))
@@ -531,14 +427,10 @@ impl FusedRfm {
             .then(|| cast(&pick(|c| c.first), &self.time_type))
             .transpose()?;
         let last = cast(&pick(|c| c.last), &self.time_type)?;
-        let day = |times: &ArrayRef| -> Result<Vec<i64>> {
-            let days = cast(times, &DataType::Date32)?;
-            Ok(days
-                .as_primitive::<datafusion::arrow::datatypes::Date32Type>()
-                .values()
-                .iter()
-                .map(|d| as_of - i64::from(*d))
-                .collect())
+        let mut buf = vec![];
+        let mut day = |times: &ArrayRef| -> Result<Vec<i64>> {
+            days.compute(times.as_ref(), &mut buf)?;
+            Ok(buf.iter().map(|d| as_of - i64::from(*d)).collect())
         };
         let DataType::Decimal128(precision, scale) = self.amount_type else {
             return internal_err!("RfmExec: amount type {}", self.amount_type);
@@ -559,7 +451,7 @@ impl FusedRfm {
             .collect();
         Ok(Values {
             recency_days: day(&last)?,
-            tenure_days: first.as_ref().map(&day).transpose()?,
+            tenure_days: first.as_ref().map(&mut day).transpose()?,
             first,
             last,
             frequency,
@@ -597,6 +489,9 @@ struct Scored {
     scorers: [Scorer; 3],
     /// Cell code and segment of every score cell, at `(r·11 + f)·11 + m`.
     cells: Vec<Option<(String, Option<String>)>>,
+    /// The days of the customers' purchase times (the zone's offsets stay known between
+    /// output batches).
+    days: Mutex<DayNumbers>,
 }
 
 impl Scored {
@@ -612,7 +507,7 @@ impl Scored {
             None => (with_purchase, false),
         };
         // The default as-of date is the day after the last kept row of any customer.
-        let as_of = match fused.as_of {
+        let as_of = match fused.rows.as_of {
             Some(d) => i64::from(d),
             None => agg.totals.iter().map(|c| i64::from(c.last_day)).max().unwrap_or(0) + 1,
         };
@@ -637,7 +532,22 @@ impl Scored {
             as_of,
             scorers,
             cells,
+            days: Mutex::new(DayNumbers::new(&fused.time_type)?),
         })
+    }
+
+    /// The policy report of rows counted `counts` with `duplicates` duplicate rows.
+    fn report(&self, fused: &FusedRfm, counts: PolicyReport, duplicates: u64) -> PolicyReport {
+        let customers = self.live.len() as u64;
+        PolicyReport {
+            // The default as-of date needs a row used (the report's query gives none without).
+            as_of: (fused.rows.as_of.is_some() || counts.rows_used > 0).then(|| format_date(self.as_of as i32)),
+            duplicate_rows: duplicates,
+            customers,
+            customers_without_purchases: self.agg.totals.len() as u64 - customers,
+            null_order_id: 0,
+            ..counts
+        }
     }
 
     /// The output rows of the customers `slots`: only the columns of `projection` (all when
@@ -657,7 +567,13 @@ impl Scored {
         // 11 last_purchase, 12 tenure_days.
         let needs = |columns: &[usize]| wanted.iter().any(|i| columns.contains(i));
         let n = slots.len();
-        let v = fused.values(&self.agg, slots, self.as_of, needs(&[10, 12]))?;
+        let v = {
+            let mut days = self
+                .days
+                .lock()
+                .map_err(|_| DataFusionError::Internal("RfmExec lock".into()))?;
+            fused.values(&self.agg, slots, self.as_of, needs(&[10, 12]), &mut days)?
+        };
         let mut columns: Vec<Option<ArrayRef>> = vec![None; schema.fields().len()];
         // The scores, and the cell code and segment label only when selected.
         if needs(&[4, 5, 6, 7, 8, 9]) {
@@ -747,8 +663,9 @@ fn dimension_values(
     let n = slots.len();
     let mut out: [MappedVec<f64>; 3] = std::array::from_fn(|_| MappedVec::filled(n, 0.0));
     let part = |slots: &[u32], [r, f, m]: [&mut [f64]; 3]| -> Result<()> {
+        let mut days = DayNumbers::new(&fused.time_type)?;
         for (k, chunk) in slots.chunks(CHUNK).enumerate() {
-            let v = fused.values(agg, chunk, as_of, false)?;
+            let v = fused.values(agg, chunk, as_of, false, &mut days)?;
             let at = k * CHUNK..k * CHUNK + chunk.len();
             for (o, d) in r[at.clone()].iter_mut().zip(&v.recency_days) {
                 *o = *d as f64;
@@ -833,48 +750,4 @@ fn scorers(
     }
     let [r, f, m] = std::thread::scope(|scope| [0, 1, 2].map(|k| scope.spawn(move || scorer(k))).map(joined));
     Ok([r?, f?, m?])
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// `round_small` is `f64::round` wherever it is used: halves, the float just below a half,
-    /// negatives, and magnitudes up to 2^52 (amounts scaled by 10^s).
-    #[test]
-    fn round_small_rounds_as_f64_round() {
-        let mut cases = vec![
-            0.0,
-            -0.0,
-            0.5,
-            -0.5,
-            1.5,
-            -1.5,
-            2.5,
-            -2.5,
-            0.49999999999999994,
-            -0.49999999999999994,
-        ];
-        cases.extend([
-            1e15 + 0.5,
-            -1e15 - 0.5,
-            SMALL - 1.0,
-            -(SMALL - 1.0),
-            SMALL - 0.5,
-            12_345.675 * 100.0,
-        ]);
-        let mut x = 0x2545_f491_4f6c_dd1d_u64;
-        for _ in 0..100_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let magnitude = 10f64.powi((x % 16) as i32);
-            let y = ((x >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * magnitude;
-            cases.extend([y, y.trunc() + 0.5, y.trunc() - 0.5]);
-        }
-        for y in cases {
-            assert!(y.abs() < SMALL);
-            assert_eq!(round_small(y), y.round() as i64, "{y:?}");
-        }
-    }
 }

@@ -80,6 +80,22 @@ pub(crate) fn huge_amount_message(column: &str) -> String {
     )
 }
 
+/// The error of `invalid_amounts = 'error'` for the amount column `column`.
+pub(crate) fn invalid_amount_message(column: &str) -> String {
+    format!(
+        "amount column '{column}' has a null, NaN or infinite value and invalid_amounts = 'error'; \
+         use invalid_amounts = 'exclude' to drop and count such rows"
+    )
+}
+
+/// The error of `negative_amounts = 'error'` for the amount column `column`.
+pub(crate) fn negative_amount_message(column: &str) -> String {
+    format!(
+        "amount column '{column}' has a negative value and negative_amounts = 'error'; \
+         use negative_amounts = 'net' (refunds reduce monetary) or 'exclude'"
+    )
+}
+
 /// The exact total of the amount column `column` of `builder` (over the rows of `filter`):
 /// summed in Decimal256 (which no realistic number of rows can overflow, where a Decimal128
 /// sum wraps around silently) and brought back to its Decimal128 type, an error (not a wrong
@@ -324,11 +340,7 @@ pub(crate) fn prepare_amounts(source: LogicalPlan, o: &ClvOptions, amounts: Amou
         InvalidAmounts::Exclude => keep = keep.and(c.valid_amount.clone()),
         InvalidAmounts::Error => {
             let violation = c.valid_key.clone().and(c.valid_amount.clone().not());
-            let message = format!(
-                "amount column '{}' has a null, NaN or infinite value and invalid_amounts = 'error'; \
-                 use invalid_amounts = 'exclude' to drop and count such rows",
-                o.amount_column
-            );
+            let message = invalid_amount_message(&o.amount_column);
             keep = keep
                 .and(clv_check(violation, &message, customer.clone(), amount.clone()))
                 .and(c.valid_amount.clone());
@@ -347,11 +359,7 @@ pub(crate) fn prepare_amounts(source: LogicalPlan, o: &ClvOptions, amounts: Amou
                 .and(c.valid_amount)
                 .and(c.within_as_of)
                 .and(c.negative.clone());
-            let message = format!(
-                "amount column '{}' has a negative value and negative_amounts = 'error'; \
-                 use negative_amounts = 'net' (refunds reduce monetary) or 'exclude'",
-                o.amount_column
-            );
+            let message = negative_amount_message(&o.amount_column);
             keep = keep.and(clv_check(violation, &message, customer.clone(), amount.clone()));
             lit(true)
         }

@@ -17,6 +17,28 @@ use datafusion::logical_expr::{
 
 use crate::common::doc::{INTERNAL, doc};
 
+/// Row `row` of `a` as the error messages show values (`NULL` for null).
+pub(crate) fn format_value(a: &dyn Array, row: usize) -> String {
+    ArrayFormatter::try_new(a, &FormatOptions::default().with_null("NULL"))
+        .map_or_else(|_| "?".into(), |f| f.value(row).to_string())
+}
+
+/// The error of a violated data policy: `message` followed by the offending row's customer and
+/// value (`clv_check`'s error, also raised by the fused `rfm()` operator).
+pub(crate) fn violation_error(
+    message: &str,
+    customer: &dyn Array,
+    value: &dyn Array,
+    row: usize,
+) -> datafusion::common::DataFusionError {
+    crate::error::ClvError::input_data(format!(
+        "{message} (customer {}, value {})",
+        format_value(customer, row),
+        format_value(value, row)
+    ))
+    .into()
+}
+
 /// The `clv_check` function.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct ClvCheck {
@@ -86,11 +108,7 @@ impl ScalarUDFImpl for ClvCheck {
             Ok,
         )?;
         if let Some(i) = (0..violation.len()).find(|&i| violation.is_valid(i) && violation.value(i)) {
-            let fmt = |a: &dyn Array| -> String {
-                ArrayFormatter::try_new(a, &FormatOptions::default().with_null("NULL"))
-                    .map_or_else(|_| "?".into(), |f| f.value(i).to_string())
-            };
-            return crate::input_err!("{message} (customer {}, value {})", fmt(&arrays[2]), fmt(&arrays[3]));
+            return Err(violation_error(&message, &arrays[2], &arrays[3], i));
         }
         Ok(ColumnarValue::Array(Arc::new(BooleanArray::from(vec![true; n]))))
     }

@@ -25,8 +25,7 @@
 mod keys;
 mod totals;
 
-use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, Int32Array};
-use datafusion::arrow::buffer::NullBuffer;
+use datafusion::arrow::array::{Array, ArrayRef};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, internal_err};
 
@@ -71,24 +70,19 @@ impl CustomerAggregator {
         i128::from(self.totals[slot as usize].sum) + self.wide.get(&slot).copied().unwrap_or(0)
     }
 
-    /// Adds one batch: `ids`, the time as `i64` physical values, the day, the exact amount
-    /// (at the amount's scale) and whether the row is a purchase. `amount_valid` marks the
-    /// amounts present (a null amount adds nothing, as SQL `sum` skips it); nothing else may
-    /// be null.
+    /// Adds one batch of kept rows: `ids` (no nulls), the time as `i64` physical values, the
+    /// day, the exact amount (at the amount's scale) and whether each row is a purchase
+    /// (`None`: all are).
     pub fn update(
         &mut self,
         ids: &ArrayRef,
         time: &[i64],
-        day: &Int32Array,
+        day: &[i32],
         amounts: &[i128],
-        amount_valid: Option<&NullBuffer>,
-        purchase: &BooleanArray,
+        purchase: Option<&[bool]>,
     ) -> Result<()> {
-        if day.null_count() > 0 || purchase.null_count() > 0 {
-            return internal_err!("null days or purchase flags reached the fused RFM operator");
-        }
         let n = ids.len();
-        if time.len() != n || day.len() != n || amounts.len() != n || purchase.len() != n {
+        if time.len() != n || day.len() != n || amounts.len() != n || purchase.is_some_and(|p| p.len() != n) {
             return internal_err!("RfmExec: columns of different lengths");
         }
         let Self {
@@ -102,23 +96,18 @@ impl CustomerAggregator {
             totals.resize(keys.len(), CustomerTotals::default());
         }
         let totals: &mut [CustomerTotals] = totals;
-        let day = day.values();
-        let amount_valid = amount_valid.filter(|n| n.null_count() > 0);
-        // Batches of purchases only (the common case) test no per-row flag.
-        let all_purchases = purchase.true_count() == n;
         for (i, slot) in slots.iter().enumerate() {
             if let Some(ahead) = slots.get(i + PREFETCH_AHEAD) {
                 prefetch(&totals[*ahead as usize]);
             }
             let c = &mut totals[*slot as usize];
-            if all_purchases || purchase.value(i) {
+            // Batches of purchases only (the common case) test no per-row flag.
+            if purchase.is_none_or(|p| p[i]) {
                 c.add_purchases(1)?;
                 c.first = c.first.min(time[i]);
                 c.last = c.last.max(time[i]);
             }
-            if amount_valid.is_none_or(|v| v.is_valid(i)) {
-                add_amount(c, wide, *slot, amounts[i])?;
-            }
+            add_amount(c, wide, *slot, amounts[i])?;
             c.last_day = c.last_day.max(day[i]);
         }
         Ok(())
@@ -148,7 +137,7 @@ impl CustomerAggregator {
 mod tests {
     use std::sync::Arc;
 
-    use datafusion::arrow::array::{Decimal128Array, Int64Array};
+    use datafusion::arrow::array::Int64Array;
 
     use super::*;
 
@@ -158,29 +147,14 @@ mod tests {
         let ids: ArrayRef = Arc::new(Int64Array::from(vec![1, 2, 1, 1, 2]));
         let big = i128::from(i64::MAX) - 5;
         let amounts = [big, 7, big, -big, i128::from(i64::MIN)];
-        agg.update(
-            &ids,
-            &[1; 5],
-            &Int32Array::from(vec![1; 5]),
-            &amounts,
-            None,
-            &BooleanArray::from(vec![true; 5]),
-        )
-        .unwrap();
+        agg.update(&ids, &[1; 5], &[1; 5], &amounts, None).unwrap();
         assert_eq!(agg.sum(0), big);
         assert_eq!(agg.sum(1), 7 + i128::from(i64::MIN));
         // More of it, and a merge of wide sums.
         let mut other = CustomerAggregator::new(&DataType::Int64).unwrap();
         let ids: ArrayRef = Arc::new(Int64Array::from(vec![1, 1]));
         other
-            .update(
-                &ids,
-                &[1; 2],
-                &Int32Array::from(vec![1; 2]),
-                &[big * 1000, big * 1000],
-                None,
-                &BooleanArray::from(vec![true; 2]),
-            )
+            .update(&ids, &[1; 2], &[1; 2], &[big * 1000, big * 1000], None)
             .unwrap();
         agg.merge(other).unwrap();
         assert_eq!(agg.sum(0), big * 2001);
@@ -190,10 +164,9 @@ mod tests {
     fn totals_count_purchases_and_sum_everything() {
         let mut agg = CustomerAggregator::new(&DataType::Int64).unwrap();
         let ids: ArrayRef = Arc::new(Int64Array::from(vec![1, 1, 2, 1]));
-        let day = Int32Array::from(vec![10, 30, 20, 40]);
-        let amount = Decimal128Array::from(vec![Some(500), Some(250), None, Some(-100)]);
-        let purchase = BooleanArray::from(vec![true, true, true, false]);
-        agg.update(&ids, &[10, 30, 20, 5], &day, amount.values(), amount.nulls(), &purchase)
+        let day = [10, 30, 20, 40];
+        let purchase = [true, true, true, false];
+        agg.update(&ids, &[10, 30, 20, 5], &day, &[500, 250, 0, -100], Some(&purchase))
             .unwrap();
         let c = agg.totals[0];
         assert_eq!(
@@ -205,10 +178,8 @@ mod tests {
         // Another partition's rows, merged: the same as one pass over all rows.
         let mut other = CustomerAggregator::new(&DataType::Int64).unwrap();
         let ids: ArrayRef = Arc::new(Int64Array::from(vec![3, 1]));
-        let day = Int32Array::from(vec![7, 2]);
-        let purchase = BooleanArray::from(vec![true, true]);
         other
-            .update(&ids, &[7, 2], &day, &[i128::MAX / 2, -1], None, &purchase)
+            .update(&ids, &[7, 2], &[7, 2], &[i128::MAX / 2, -1], None)
             .unwrap();
         agg.merge(other).unwrap();
         let c = agg.totals[0];
@@ -222,14 +193,7 @@ mod tests {
         // Sums beyond Decimal128 are an error, never a wrapped value.
         let mut big = CustomerAggregator::new(&DataType::Int64).unwrap();
         let ids: ArrayRef = Arc::new(Int64Array::from(vec![1, 1, 1]));
-        let e = big.update(
-            &ids,
-            &[1, 1, 1],
-            &Int32Array::from(vec![1, 1, 1]),
-            &[i128::MAX / 2; 3],
-            None,
-            &BooleanArray::from(vec![true; 3]),
-        );
+        let e = big.update(&ids, &[1, 1, 1], &[1, 1, 1], &[i128::MAX / 2; 3], None);
         assert!(e.unwrap_err().to_string().contains("overflows Decimal128"));
     }
 }
