@@ -41,8 +41,9 @@ fn state_file_error(path: &Path, what: impl std::fmt::Display) -> datafusion::er
 }
 
 impl CustomerState {
-    /// Writes the state to the Parquet file `path` (replacing it: write to a new path and
-    /// rename to keep the old state until the new one is complete).
+    /// Writes the state to the Parquet file `path`, replacing it only once the new file is
+    /// complete (written next to it, then renamed over it): a failed write never loses the
+    /// old state.
     pub fn write_parquet(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         let batch = self.to_batch()?;
@@ -59,11 +60,14 @@ impl CustomerState {
         let properties = WriterProperties::builder()
             .set_key_value_metadata(Some(metadata))
             .build();
-        let file = std::fs::File::create(path).map_err(|e| state_file_error(path, e))?;
+        let mut partial = path.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial = std::path::PathBuf::from(partial);
+        let file = std::fs::File::create(&partial).map_err(|e| state_file_error(&partial, e))?;
         let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(properties))?;
         writer.write(&batch)?;
         writer.close()?;
-        Ok(())
+        std::fs::rename(&partial, path).map_err(|e| state_file_error(path, e))
     }
 
     /// Reads a state written by [`Self::write_parquet`]. A file without a state version, or of
