@@ -22,8 +22,8 @@ pub fn option_key(field: &str) -> &'static str {
 /// `options()` listing them.
 macro_rules! option_flags {
     ($(#[$m:meta])* $name:ident { $($(#[$fm:meta])* $field:ident: $value:literal,)* }) => {
-        $(#[$m])*
         #[derive(Args, Debug, Clone, Default)]
+        $(#[$m])*
         pub struct $name {
             $($(#[$fm])* #[arg(long, value_name = $value)] pub $field: Option<String>,)*
         }
@@ -36,6 +36,11 @@ macro_rules! option_flags {
         }
     };
 }
+
+/// The help of a command: what it does, its usage, its examples, then its flags grouped
+/// (the command's own options first, then input, columns, data policies, output and the flags
+/// every command accepts).
+pub const EXAMPLES_FIRST: &str = "{about-with-newline}\n{usage-heading} {usage}{after-help}\n\n{all-args}";
 
 #[derive(Parser)]
 #[command(
@@ -59,21 +64,27 @@ pub struct Cli {
 #[derive(Args, Debug, Clone)]
 pub struct GlobalArgs {
     /// Read clv options (column names, policies, model settings) from this TOML file [default: ./clv.toml if present].
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, help_heading = "Every command", value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// No progress and no notes on standard error; results only.
-    #[arg(long, short, global = true)]
+    /// Errors only on standard error (no progress, notes or warnings); on standard output the result only: nothing with --out, else the full result in --format (a table by default) instead of the terminal view.
+    #[arg(long, short, global = true, help_heading = "Every command")]
     pub quiet: bool,
     /// Run on an Apache Ballista cluster: the scheduler's address, e.g. df://scheduler:50050
     /// (its executors need the clv functions: run clv-scheduler and clv-executor; see docs/distributed.md).
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(long, global = true, help_heading = "Every command", value_name = "URL")]
     pub cluster: Option<String>,
+    /// Partitions to plan each query with [default: the number of cores]; the output is the same, byte for byte, at any number.
+    #[arg(long, global = true, help_heading = "Every command", value_name = "N")]
+    pub partitions: Option<usize>,
+    /// Print every digit of floats in terminal tables (they are rounded for reading: money to 2 decimals, other numbers to 4); files and --format csv|json|parquet always keep full precision.
+    #[arg(long, global = true, help_heading = "Every command")]
+    pub full_precision: bool,
 }
 
 #[derive(Subcommand)]
 pub enum Command {
     /// RFM scores and segments per customer, with segment sizes and data-policy counts.
-    #[command(after_help = "Examples:
+    #[command(help_template = EXAMPLES_FIRST, after_help = "Examples:
   clv rfm                                  # the bundled CDNOW sample
   clv rfm orders.parquet --as-of 1998-07-01 --bins 5
   clv rfm 'data/*.parquet' --scheme rfm11 --out rfm.csv
@@ -81,13 +92,13 @@ pub enum Command {
   clv rfm orders.ndjson --format json > rfm.ndjson")]
     Rfm(RfmArgs),
     /// The buy-till-you-die summary per customer (x, t_x, t, monetary; holdout counts) that LTV models fit on.
-    #[command(after_help = "Examples:
+    #[command(help_template = EXAMPLES_FIRST, after_help = "Examples:
   clv summary                                             # CDNOW, weeks, calibration to the last day
   clv summary orders.parquet --calibration-end 1997-09-30 --holdout-end 1998-06-30
   clv summary orders.csv --time-unit day --out summary.parquet")]
     Summary(SummaryArgs),
     /// Cohort retention: customers by first-purchase period, active customers and revenue per period offset.
-    #[command(after_help = "Examples:
+    #[command(help_template = EXAMPLES_FIRST, after_help = "Examples:
   clv cohorts                                   # monthly retention triangle of CDNOW
   clv cohorts orders.parquet --period quarter --metric revenue
   clv cohorts orders.parquet --out cohorts.csv  # every (cohort, offset) row")]
@@ -95,6 +106,7 @@ pub enum Command {
     /// Churn: lifecycle stages, stage transitions between two dates, churn labels and their evaluation.
     #[command(
         subcommand,
+        help_template = EXAMPLES_FIRST,
         after_help = "Examples:
   clv churn stages                                   # lifecycle stage per CDNOW customer
   clv churn transitions --from 1997-10-01 --to 1998-04-01
@@ -102,14 +114,14 @@ pub enum Command {
     )]
     Churn(ChurnCommand),
     /// Fits an LTV model (BG/NBD, Pareto/NBD, MBG/NBD or Gamma-Gamma) and writes it as JSON.
-    #[command(after_help = "Examples:
+    #[command(help_template = EXAMPLES_FIRST, after_help = "Examples:
   clv fit --out bgnbd.json                                  # BG/NBD on CDNOW, in weeks
   clv fit orders.parquet --calibration-end 1997-09-30 --out bgnbd.json
   clv fit orders.parquet --model gamma_gamma --out spend.json
   clv fit orders.parquet --model pareto_nbd --time-unit day > pnbd.json")]
     Fit(FitArgs),
     /// Per-customer predictions from a fitted model: P(alive), expected purchases, expected spend and CLV.
-    #[command(after_help = "Examples:
+    #[command(help_template = EXAMPLES_FIRST, after_help = "Examples:
   clv fit --out bgnbd.json && clv fit --model gamma_gamma --out spend.json
   clv predict --model bgnbd.json                            # CDNOW, 52 weeks ahead
   clv predict orders.parquet --model bgnbd.json --spend-model spend.json --horizon 26 --out clv.csv
@@ -117,13 +129,13 @@ pub enum Command {
   clv predict --model bgnbd.json --spend-model spend.json --intervals 0.9   # bootstrap bounds")]
     Predict(PredictArgs),
     /// Writes a self-contained HTML report with charts: overview, RFM, cohorts, lifecycle, BG/NBD, CLV and churn.
-    #[command(after_help = "Examples:
+    #[command(help_template = EXAMPLES_FIRST, after_help = "Examples:
   clv report --out cdnow-report.html               # CDNOW with its 1997-09-30 calibration split
   clv report orders.parquet --out report.html --calibration-end 2024-03-31 --holdout-end 2024-06-30
   clv report 'data/*.parquet' --out report.html --period week --top 50")]
     Report(ReportArgs),
     /// Ranks a grid of segmentations (schemes x bins x methods x lookback windows x k) by how well they separate future repurchase and revenue; writes an HTML chart.
-    #[command(after_help = "Examples:
+    #[command(help_template = EXAMPLES_FIRST, after_help = "Examples:
   clv tune --cutoffs 1997-03-31..1997-09-30 --window-days 273     # CDNOW, the default grid
   clv tune orders.parquet --schemes rf_grid,rfm11,cell,kmeans --bins-list 3,4,5 --lookbacks all,180,365 --ks 4,6,8
   clv tune orders.parquet --rank-by stability --html tune.html --out tune.csv")]
@@ -131,6 +143,7 @@ pub enum Command {
     /// Segment evaluation against the future, migration between dates, series over time and k-means clusters.
     #[command(
         subcommand,
+        help_template = EXAMPLES_FIRST,
         after_help = "Examples:
   clv segments evaluate --cutoffs 1997-09-30 --window-days 273
   clv segments transitions --from 1997-09-30 --to 1998-03-31
@@ -139,13 +152,13 @@ pub enum Command {
     )]
     Segments(crate::cli_segments::SegmentsCommand),
     /// Lists the segment schemes, or prints one scheme's rules and suggested actions.
-    #[command(after_help = "Examples:
+    #[command(help_template = EXAMPLES_FIRST, after_help = "Examples:
   clv schemes
   clv schemes tiers
   clv schemes my_scheme --scheme-file my_scheme.toml")]
     Schemes(crate::cli_segments::SchemesArgs),
     /// Runs SQL with every clv function registered; with no query, opens an interactive SQL shell.
-    #[command(after_help = "Examples:
+    #[command(help_template = EXAMPLES_FIRST, after_help = "Examples:
   clv sql                                          # interactive shell: history, multi-line, \\d
   clv sql \"SELECT segment, count(*) FROM rfm('cdnow') GROUP BY 1\"
   clv sql --table orders=orders.parquet \"SELECT * FROM rfm('orders') LIMIT 10\" --format csv
@@ -157,10 +170,10 @@ pub enum Command {
 #[derive(Args, Debug, Clone, Default)]
 pub struct OutputArgs {
     /// Output format: of the full result on standard output, or of an --out file without a known extension [default: from --out's extension, else the terminal view].
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, help_heading = "Output")]
     pub format: Option<Format>,
     /// Write the full result to this file (.csv, .json/.ndjson, .parquet, .txt).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub out: Option<PathBuf>,
 }
 
@@ -168,7 +181,7 @@ pub struct OutputArgs {
 #[derive(Args, Debug, Clone, Default)]
 pub struct ViewArgs {
     /// Preview rows to print on the terminal.
-    #[arg(long, default_value_t = 10, value_name = "N")]
+    #[arg(long, default_value_t = 10, value_name = "N", help_heading = "Output")]
     pub preview: usize,
     #[command(flatten)]
     pub output: OutputArgs,
@@ -178,9 +191,10 @@ pub struct ViewArgs {
 #[derive(Args, Debug, Clone, Default)]
 pub struct InputArgs {
     /// Transactions: a Parquet, CSV or newline-delimited JSON file, a folder or a glob [default: the bundled CDNOW sample].
+    #[arg(help_heading = "Input")]
     pub path: Option<String>,
     /// Input format [default: from the file extension: .parquet, .csv, .json/.ndjson/.jsonl].
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, help_heading = "Input")]
     pub input_format: Option<InputFormat>,
     #[command(flatten)]
     pub contract: ContractArgs,
@@ -190,22 +204,31 @@ option_flags! {
     /// The transaction contract's columns and policies.
     ContractFlags {
         /// Customer id column [default: customer_id].
+        #[arg(help_heading = "Columns")]
         customer_col: "COLUMN",
         /// Transaction date/timestamp column [default: order_date]; text is parsed as YYYY-MM-DD or a timestamp.
+        #[arg(help_heading = "Columns")]
         time_col: "COLUMN",
         /// Amount column [default: amount].
+        #[arg(help_heading = "Columns")]
         amount_col: "COLUMN",
         /// Order id column: frequency counts distinct orders [default: every row is an order].
+        #[arg(help_heading = "Columns")]
         order_col: "COLUMN",
         /// Customer and order ids: auto (CSV ids become integers only if all are plain integers; "007" next to "7" is an error), string or integer [default: auto].
+        #[arg(help_heading = "Columns")]
         id_type: "TYPE",
         /// As-of date YYYY-MM-DD [default: the day after the last transaction].
+        #[arg(help_heading = "Data policies")]
         as_of: "DATE",
         /// Negative amounts: net, exclude or error [default: net].
+        #[arg(help_heading = "Data policies")]
         negative_amounts: "POLICY",
         /// Null/NaN/infinite amounts: exclude or error [default: exclude].
+        #[arg(help_heading = "Data policies")]
         invalid_amounts: "POLICY",
         /// Count one purchase per customer per day: none or day [default: none].
+        #[arg(help_heading = "Data policies")]
         collapse: "GRAIN",
     }
 }
@@ -216,7 +239,7 @@ pub struct ContractArgs {
     #[command(flatten)]
     pub flags: ContractFlags,
     /// Drop exact duplicate rows.
-    #[arg(long)]
+    #[arg(long, help_heading = "Data policies")]
     pub dedupe: bool,
 }
 
@@ -351,40 +374,40 @@ option_flags! {
 #[derive(Subcommand)]
 pub enum ChurnCommand {
     /// Lifecycle stage per customer as of a date: new, active, reactivated, silent or churned.
-    #[command(after_help = "Examples:
+    #[command(help_template = EXAMPLES_FIRST, after_help = "Examples:
   clv churn stages                                   # CDNOW as of the day after its last transaction
   clv churn stages orders.parquet --as-of 2024-06-30 --churn-days 120
   clv churn stages orders.parquet --out stages.csv")]
     Stages(StagesArgs),
     /// Customers moving between lifecycle stages from one date to another, with their revenue in between.
-    #[command(after_help = "Examples:
+    #[command(help_template = EXAMPLES_FIRST, after_help = "Examples:
   clv churn transitions --from 1997-10-01 --to 1998-04-01
   clv churn transitions orders.parquet --from 2024-01-01 --to 2024-06-30 --format csv")]
     Transitions(TransitionsArgs),
     /// Churn labels for training: per cutoff and customer, the RFM features as of the cutoff and whether they bought in the window after it.
-    #[command(after_help = "Examples:
+    #[command(help_template = EXAMPLES_FIRST, after_help = "Examples:
   clv churn labels --cutoffs 1997-09-30 --window-days 90
   clv churn labels orders.parquet --cutoffs 2024-01-01..2024-06-30 --every month --btyd --out labels.parquet
   clv churn labels --cutoffs 1997-06-30,1997-09-30 --format csv > labels.csv")]
     Labels(LabelsArgs),
     /// Every churn score side by side on the labels of each cutoff: the trained model, the BTYD window probability, recency, the RFM segment, 1 - P(alive), the base rate (AUC, Brier, log loss, calibration, lift and gain).
-    #[command(after_help = "Examples:
+    #[command(help_template = EXAMPLES_FIRST, after_help = "Examples:
   clv churn evaluate --cutoffs 1997-09-30 --window-days 90
   clv churn evaluate orders.parquet --cutoffs 2024-01-31..2024-06-30 --window-days 60 --format csv
   clv churn evaluate --cutoffs 1997-09-30 --scores my_scores.parquet   # customer_id [, cutoff] and score columns")]
     Evaluate(EvaluateArgs),
     /// Churn risk per customer from the trained model: the probability of no purchase in the window, its tier, expected value and value at risk.
-    #[command(after_help = "Examples:
+    #[command(help_template = EXAMPLES_FIRST, after_help = "Examples:
   clv churn risk                                     # CDNOW at its last transaction date, 90-day window
   clv churn risk orders.parquet --cutoff 2024-06-30 --window-days 60 --out risk.parquet")]
     Risk(RiskArgs),
     /// Whom to contact: customers ranked by value at risk (churn probability x expected value), for a CRM.
-    #[command(after_help = "Examples:
+    #[command(help_template = EXAMPLES_FIRST, after_help = "Examples:
   clv churn contacts --top 20
   clv churn contacts orders.parquet --cutoff 2024-06-30 --tier high,medium --out contacts.csv")]
     Contacts(ContactsArgs),
     /// The trained churn model: its training cutoffs, coefficients with standard errors and convergence; --out writes its JSON.
-    #[command(after_help = "Examples:
+    #[command(help_template = EXAMPLES_FIRST, after_help = "Examples:
   clv churn model --cutoff 1997-09-30
   clv churn model orders.parquet --out churn-model.json")]
     Model(ModelArgs),
@@ -661,11 +684,25 @@ pub struct ReportArgs {
     /// Customers in the top-CLV table.
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub top: usize,
-    /// Report title [default: from the input's name].
+    /// Report title [default: from the input's file name].
     #[arg(long)]
     pub title: Option<String>,
     #[command(flatten)]
+    pub value: ValueFlags,
+    #[command(flatten)]
     pub rfm: RfmOptions,
+}
+
+option_flags! {
+    /// How the report values customers (CLV as of the report date).
+    ValueFlags {
+        /// CLV over this many BTYD time units (weeks by default) after the report date [default: 52].
+        horizon: "UNITS",
+        /// Discount rate per time unit of the CLV [default: 0].
+        discount_rate: "RATE",
+        /// Profit margin: CLV is margin × expected spend [default: 1, i.e. revenue].
+        margin: "MARGIN",
+    }
 }
 
 #[derive(Args)]

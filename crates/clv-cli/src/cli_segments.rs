@@ -101,23 +101,23 @@ pub struct SchemesArgs {
 #[derive(Subcommand)]
 pub enum SegmentsCommand {
     /// A segmentation scored against what customers did next: repurchase, revenue, AOV and churn per segment; eta2, lift, stability.
-    #[command(after_help = "Examples:
+    #[command(help_template = crate::cli::EXAMPLES_FIRST, after_help = "Examples:
   clv segments evaluate --cutoffs 1997-09-30 --window-days 273
   clv segments evaluate orders.parquet --cutoffs 2024-01-31..2024-06-30 --scheme rfm11 --window-days 90
   clv segments evaluate --scheme kmeans --k 6 --cutoffs 1997-09-30 --window-days 273 --format csv")]
     Evaluate(EvaluateSegmentsArgs),
     /// Customers moving between RFM segments from one date to another, with their revenue in between.
-    #[command(after_help = "Examples:
+    #[command(help_template = crate::cli::EXAMPLES_FIRST, after_help = "Examples:
   clv segments transitions --from 1997-09-30 --to 1998-03-31
   clv segments transitions orders.parquet --from 2024-01-31 --to 2024-06-30 --scheme tiers_en")]
     Transitions(SegmentTransitionsArgs),
     /// Segment sizes and revenue at every month end (or every --every period, or --cutoffs).
-    #[command(after_help = "Examples:
+    #[command(help_template = crate::cli::EXAMPLES_FIRST, after_help = "Examples:
   clv segments series
   clv segments series orders.parquet --every quarter --scheme rfm11 --out series.csv")]
     Series(SeriesArgs),
     /// K-means clusters of the customers' RFM features: sizes, centroids, means and names.
-    #[command(after_help = "Examples:
+    #[command(help_template = crate::cli::EXAMPLES_FIRST, after_help = "Examples:
   clv segments clusters --k 5
   clv segments clusters orders.parquet --k 8 --lookback-days 365 --customers clusters.parquet")]
     Clusters(ClustersArgs),

@@ -24,6 +24,7 @@ use error::{CliError, Kind};
 
 async fn run(cli: Cli) -> error::Result<()> {
     let global = cli.global;
+    output::set_full_precision(global.full_precision);
     match cli.command {
         Command::Rfm(a) => commands::rfm::run(&global, a).await,
         Command::Summary(a) => commands::summary::run(&global, a).await,

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use clap::ValueEnum;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -119,10 +120,114 @@ fn parquet_schema(schema: &SchemaRef) -> SchemaRef {
     Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
+/// `--full-precision`: tables print every digit of a float (set once, from the command line).
+static FULL_PRECISION: AtomicBool = AtomicBool::new(false);
+
+/// Sets `--full-precision` for the tables this process prints.
+pub fn set_full_precision(on: bool) {
+    FULL_PRECISION.store(on, Ordering::Relaxed);
+}
+
+/// How a float column reads in a table, from its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FloatKind {
+    /// Money (monetary, revenue, spend, clv, value, amount, aov; not a share or statistic of
+    /// it such as `revenue_pct` or `eta2_revenue`): two decimals.
+    Money,
+    /// Anything else: four significant digits below 1, four decimals above.
+    Measure,
+}
+
+fn float_kind(column: &str) -> FloatKind {
+    const MONEY: [&str; 7] = ["monetary", "revenue", "spend", "clv", "value", "amount", "aov"];
+    // Shares, rates and statistics of money are measures: `revenue_pct`, `eta2_revenue`.
+    const MEASURE: [&str; 10] = [
+        "pct",
+        "eta",
+        "rate",
+        "share",
+        "retention",
+        "lift",
+        "ratio",
+        "probability",
+        "percent",
+        "p_value",
+    ];
+    let c = column.to_ascii_lowercase();
+    if MONEY.iter().any(|m| c.contains(m)) && !MEASURE.iter().any(|m| c.contains(m)) {
+        FloatKind::Money
+    } else {
+        FloatKind::Measure
+    }
+}
+
+/// A float as a table shows it: money with two decimals (`27.14`); other numbers with four
+/// decimals, or four significant digits below 1 (`0.07099`), trailing zeros dropped (`75.0`);
+/// scientific below 1e-6.
+pub fn for_reading(column: &str, x: f64) -> String {
+    if !x.is_finite() {
+        return x.to_string();
+    }
+    match float_kind(column) {
+        FloatKind::Money => format!("{x:.2}"),
+        FloatKind::Measure => {
+            let a = x.abs();
+            if a != 0.0 && a < 1e-6 {
+                return format!("{x:.3e}");
+            }
+            let decimals = if a == 0.0 || a >= 1.0 {
+                4
+            } else {
+                (3 - a.log10().floor() as i32).clamp(4, 10) as usize
+            };
+            let text = format!("{x:.decimals$}");
+            let text = text.trim_end_matches('0');
+            if text.ends_with('.') {
+                format!("{text}0")
+            } else {
+                text.to_string()
+            }
+        }
+    }
+}
+
+/// The batches with their float columns as text rounded for reading ([`for_reading`]), unless
+/// `--full-precision`.
+fn rounded_for_reading(batches: &[RecordBatch]) -> Result<Vec<RecordBatch>> {
+    use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray};
+    use datafusion::arrow::datatypes::Float64Type;
+    if FULL_PRECISION.load(Ordering::Relaxed) {
+        return Ok(batches.to_vec());
+    }
+    batches
+        .iter()
+        .map(|b| {
+            let schema = b.schema();
+            let mut fields = vec![];
+            let mut columns: Vec<ArrayRef> = vec![];
+            for (f, c) in schema.fields().iter().zip(b.columns()) {
+                if matches!(f.data_type(), DataType::Float64 | DataType::Float32 | DataType::Float16) {
+                    let c = datafusion::arrow::compute::cast(c, &DataType::Float64)?;
+                    let c = c.as_primitive::<Float64Type>();
+                    let text: StringArray = (0..c.len())
+                        .map(|i| c.is_valid(i).then(|| for_reading(f.name(), c.value(i))))
+                        .collect();
+                    fields.push(Field::new(f.name(), DataType::Utf8, true));
+                    columns.push(Arc::new(text));
+                } else {
+                    fields.push(f.as_ref().clone());
+                    columns.push(Arc::clone(c));
+                }
+            }
+            Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
+        })
+        .collect()
+}
+
 /// Writes `batches` in `format` to `sink`.
 fn write_to(sink: &mut (impl Write + Send), batches: &[RecordBatch], format: Format) -> Result<()> {
     match format {
-        Format::Table => writeln!(sink, "{}", pretty_format_batches(batches)?).map_err(io)?,
+        Format::Table => writeln!(sink, "{}", pretty_format_batches(&rounded_for_reading(batches)?)?).map_err(io)?,
         Format::Csv => {
             let mut w = datafusion::arrow::csv::WriterBuilder::new()
                 .with_header(true)
@@ -162,8 +267,9 @@ fn write_to(sink: &mut (impl Write + Send), batches: &[RecordBatch], format: For
 /// Where a command's full result went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Emitted {
-    /// Written to standard output in a machine format: print nothing else on stdout.
-    Stdout,
+    /// Written, and nothing else goes on stdout: the result went to stdout (`--format`, or
+    /// `--quiet` without `--out`), or to a file with `--quiet`.
+    Done,
     /// Written to a file: the terminal view may follow.
     File,
     /// Nothing written: show the terminal view.
@@ -171,21 +277,30 @@ pub enum Emitted {
 }
 
 /// Writes a command's full result as `--out` / `--format` ask, noting a written file on stderr.
+///
+/// `--quiet` means: nothing but errors on stderr, and on stdout the result only. With `--out`
+/// stdout stays empty; without it the full result goes to stdout in `--format` (a table by
+/// default) instead of the terminal view with its summaries.
 pub fn emit(batches: &[RecordBatch], args: &OutputArgs, quiet: bool) -> crate::error::Result<Emitted> {
     if let Some(out) = &args.out {
         write(batches, args.format, Some(out))?;
-        if !quiet {
-            eprintln!("Wrote {} rows to {}", rows(batches), out.display());
+        if quiet {
+            return Ok(Emitted::Done);
         }
+        eprintln!("Wrote {} rows to {}", rows(batches), out.display());
         return Ok(Emitted::File);
     }
-    match args.format {
+    match (args.format, quiet) {
         // An explicit format, a table too, writes the full result and nothing else.
-        Some(f) => {
+        (Some(f), _) => {
             write(batches, Some(f), None)?;
-            Ok(Emitted::Stdout)
+            Ok(Emitted::Done)
         }
-        None => Ok(Emitted::Nothing),
+        (None, true) => {
+            write(batches, Some(Format::Table), None)?;
+            Ok(Emitted::Done)
+        }
+        (None, false) => Ok(Emitted::Nothing),
     }
 }
 
@@ -194,25 +309,14 @@ pub fn rows(batches: &[RecordBatch]) -> usize {
     batches.iter().map(RecordBatch::num_rows).sum()
 }
 
-/// Prints a titled table on standard output (`(no rows)` for an empty one).
+/// Prints a titled table on standard output: an empty one as its header and `(no rows)`.
 pub fn print_table(title: &str, batches: &[RecordBatch]) -> crate::error::Result<()> {
     println!("\n{title}");
+    write(batches, Some(Format::Table), None)?;
     if rows(batches) == 0 {
         println!("(no rows)");
-        return Ok(());
     }
-    write(batches, Some(Format::Table), None)?;
     Ok(())
-}
-
-/// Warns on standard error (even with `--quiet`) when a per-customer result is empty: the
-/// output is still written, with its columns and no rows.
-pub fn warn_if_empty(batches: &[RecordBatch], what: &str) {
-    if rows(batches) == 0 {
-        eprintln!(
-            "warning: the {what} has no customers: no transaction passed the data policies and dates (check --as-of, --calibration-end and the input)"
-        );
-    }
 }
 
 /// Prints the first `n` rows of a per-customer result, and how to get the rest.
@@ -230,8 +334,7 @@ pub fn print_preview(title: &str, batches: &[RecordBatch], n: usize) -> crate::e
     }
     println!("\n{title} (first {} of {total} rows)", n.min(total));
     if total == 0 {
-        println!("(no rows)");
-        return Ok(());
+        return print_table_body(batches);
     }
     write(&head, Some(Format::Table), None)?;
     if total > n {
@@ -240,6 +343,13 @@ pub fn print_preview(title: &str, batches: &[RecordBatch], n: usize) -> crate::e
             total - n
         );
     }
+    Ok(())
+}
+
+/// An empty result's header and `(no rows)`.
+fn print_table_body(batches: &[RecordBatch]) -> crate::error::Result<()> {
+    write(&batches[..batches.len().min(1)], Some(Format::Table), None)?;
+    println!("(no rows)");
     Ok(())
 }
 
@@ -254,5 +364,62 @@ impl OutputArgs {
             Some(out) => crate::files::check_output(out, "--out"),
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_read_rounded_by_column_kind() {
+        assert_eq!(for_reading("monetary", 27.139999999999997), "27.14");
+        assert_eq!(for_reading("clv_upper", 1234.5), "1234.50");
+        assert_eq!(for_reading("value_at_risk", 0.005), "0.01");
+        assert_eq!(for_reading("t_x", 49.285714285714285), "49.2857");
+        assert_eq!(for_reading("t", 75.0), "75.0");
+        assert_eq!(for_reading("p_alive", 0.07099302520045747), "0.07099");
+        assert_eq!(for_reading("p_alive", 1.0), "1.0");
+        assert_eq!(for_reading("churn_probability", 0.937099919803917), "0.9371");
+        assert_eq!(for_reading("x", 0.0), "0.0");
+        assert_eq!(for_reading("x", -0.25), "-0.25");
+        assert_eq!(for_reading("gradient", 1.5e-9), "1.500e-9");
+        assert_eq!(for_reading("x", f64::NAN), "NaN");
+        assert_eq!(for_reading("eta2_revenue", 0.12), "0.12");
+        assert_eq!(for_reading("revenue_pct", 58.4), "58.4");
+        assert_eq!(for_reading("revenue_per_customer", 133.0249), "133.02");
+    }
+
+    #[test]
+    fn tables_round_and_full_precision_keeps_digits() {
+        use datafusion::arrow::array::{Float64Array, Int64Array};
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("customer_id", DataType::Int64, false),
+            Field::new("monetary", DataType::Float64, true),
+        ]));
+        let b = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from(vec![3])),
+                Arc::new(Float64Array::from(vec![Some(27.139999999999997)])),
+            ],
+        )
+        .unwrap();
+        let text = |b: &RecordBatch| {
+            let mut out = vec![];
+            write_to(&mut out, std::slice::from_ref(b), Format::Table).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let csv = {
+            let mut out = vec![];
+            write_to(&mut out, std::slice::from_ref(&b), Format::Csv).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert!(text(&b).contains("| 27.14    |"), "{}", text(&b));
+        assert_eq!(csv, "customer_id,monetary\n3,27.139999999999997\n");
+        set_full_precision(true);
+        let full = text(&b);
+        set_full_precision(false);
+        assert!(full.contains("27.139999999999997"), "{full}");
     }
 }

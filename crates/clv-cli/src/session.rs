@@ -65,9 +65,13 @@ async fn remote(_: &str) -> Result<SessionContext> {
 }
 
 /// A session with the options of `clv.toml` (the given file, else `./clv.toml` when present),
-/// local or on the cluster at `cluster`.
-pub async fn context(config: Option<&Path>, cluster: Option<&str>) -> Result<SessionContext> {
+/// local or on the cluster at `--cluster`, planning `--partitions` partitions when given.
+pub async fn context(global: &crate::cli::GlobalArgs) -> Result<SessionContext> {
+    let (config, cluster) = (global.config.as_deref(), global.cluster.as_deref());
     let ctx = new_context(cluster).await?;
+    if let Some(n) = global.partitions {
+        set_partitions(&ctx, n)?;
+    }
     if let Some(path) = config_path(config)? {
         for (key, value) in read_config(&path)? {
             set_options(
@@ -159,6 +163,24 @@ pub fn set_options(ctx: &SessionContext, options: &[(&str, Option<String>)], ori
             })?;
         }
     }
+    Ok(())
+}
+
+/// Plans `n` partitions per scan and repartition (DataFusion's `target_partitions`; the default
+/// is the number of cores). Results do not depend on it: every command's output is ordered and
+/// its sums exact.
+pub fn set_partitions(ctx: &SessionContext, n: usize) -> Result<()> {
+    if n == 0 {
+        return Err(CliError::usage(
+            "--partitions: expected a positive number of partitions, got 0",
+        ));
+    }
+    ctx.state_ref()
+        .write()
+        .config_mut()
+        .options_mut()
+        .execution
+        .target_partitions = n;
     Ok(())
 }
 

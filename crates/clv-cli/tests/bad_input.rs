@@ -170,7 +170,8 @@ fn every_usage_error_exits_with_the_usage_code() {
 }
 
 /// Defect 2: an empty result is a valid file: Parquet with the columns and no rows, CSV with
-/// its header, JSON as empty newline-delimited JSON (no line); and a warning on stderr.
+/// its header, JSON as empty newline-delimited JSON (no line); and a warning on stderr naming
+/// the cause (issue 22), except with `--quiet`, which prints nothing but errors.
 #[test]
 fn an_empty_result_is_written_with_its_columns_and_a_warning() {
     use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
@@ -178,13 +179,17 @@ fn an_empty_result_is_written_with_its_columns_and_a_warning() {
     let before = ["--as-of", "1990-01-01"];
     let run = |extra: &[&str]| clv_in(&dir, &[&["rfm", CDNOW][..], &before, extra].concat(), None);
     for out in ["e.parquet", "e.csv", "e.json"] {
-        let r = run(&["--out", out, "-q"]);
+        let r = run(&["--out", out]);
         r.ok();
         assert!(
-            r.stderr.contains("warning: the RFM result has no customers"),
+            r.stderr.contains(
+                "warning: the RFM result has no customers: all 69659 transactions are after 1990-01-01, which is before the first purchase; pass a later --as-of"
+            ),
             "{}",
             r.stderr
         );
+        let quiet = run(&["--out", out, "-q"]);
+        assert_eq!((quiet.ok(), quiet.stderr.as_str()), ("", ""));
     }
     let parquet = SerializedFileReader::new(std::fs::File::open(dir.join("e.parquet")).unwrap()).unwrap();
     assert_eq!(parquet.metadata().file_metadata().num_rows(), 0);
@@ -202,9 +207,16 @@ fn an_empty_result_is_written_with_its_columns_and_a_warning() {
     assert_eq!(std::fs::read_to_string(dir.join("e.json")).unwrap(), "");
     assert_eq!(run(&["--format", "csv"]).ok(), header);
     assert_eq!(run(&["--format", "json"]).ok(), "");
-    // The terminal view says so instead of drawing empty tables.
+    // The terminal view draws empty tables with their header, and says so.
     let view = run(&[]);
-    assert!(view.ok().contains("Segments\n(no rows)"), "{}", view.stdout);
+    assert!(
+        view.ok().contains("Segments\n+---------+-----------+")
+            && view.stdout.contains("| segment | customers |")
+            && view.stdout.contains("+\n(no rows)")
+            && !view.stdout.contains("Gini"),
+        "{}",
+        view.stdout
+    );
 }
 
 /// Defect 10: `--format table` without `--out` prints the full result as a table and nothing

@@ -10,14 +10,17 @@ use std::sync::OnceLock;
 
 use common::*;
 
-const SECTIONS: [(&str, &str); 7] = [
-    ("overview", "Data overview"),
+/// The sections in page order (the segment sections between rfm and cohorts are checked in
+/// tests/segments.rs).
+const SECTIONS: [(&str, &str); 8] = [
+    ("summary", "Executive summary"),
     ("rfm", "RFM segments"),
     ("cohorts", "Cohort retention"),
     ("lifecycle", "Lifecycle"),
-    ("bgnbd", "BG/NBD model"),
     ("clv", "Customer lifetime value"),
     ("churn", "Churn"),
+    ("validation", "Validation: the models on an earlier cut"),
+    ("overview", "Appendix: data and policies"),
 ];
 
 /// The CDNOW report (`clv report` with its defaults), written once for all the tests here.
@@ -56,9 +59,24 @@ fn unescape(text: &str) -> String {
         .replace("&amp;", "&")
 }
 
-/// A figure's caption.
+/// Text without its tags.
+fn plain(html: &str) -> String {
+    let mut out = String::new();
+    let mut tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => tag = true,
+            '>' => tag = false,
+            c if !tag => out.push(c),
+            _ => {}
+        }
+    }
+    unescape(&out)
+}
+
+/// A figure's caption (its meaning and, after it, what to do).
 fn caption(figure: &str) -> String {
-    unescape(between(figure, "<figcaption>", "</figcaption>")[0])
+    plain(between(figure, "<figcaption>", "</figcaption>")[0])
 }
 
 /// The tooltips of a chart's bars or cells (their `<title>`), in drawing order.
@@ -145,10 +163,18 @@ fn quantile(values: &[f64], q: f64) -> f64 {
 async fn the_cdnow_report_has_every_section_and_the_library_numbers() {
     use clv::prelude::*;
     let (_, html) = cdnow_report();
+    let mut at = 0;
     for (id, heading) in SECTIONS {
-        let open = format!("<section id=\"{id}\"><h2>{heading}</h2>");
-        assert!(html.contains(&open), "no section {open}");
+        // Each heading prints with the section's first chart or figures (print CSS keeps the
+        // lead together).
+        let open = format!("<section id=\"{id}\"><div class=\"lead\"><h2>{heading}</h2>");
+        let found = html[at..]
+            .find(&open)
+            .unwrap_or_else(|| panic!("no section {open} after byte {at}"));
+        at += found;
     }
+    // The title names the input, not a path.
+    assert!(html.contains("<h1>Customer value report: CDNOW sample</h1>"));
     // Self-contained: no script, no external resource (the SVG namespace is a name, not a fetch).
     let lower = html.to_ascii_lowercase();
     assert!(!lower.contains("<script"));
@@ -161,11 +187,12 @@ async fn the_cdnow_report_has_every_section_and_the_library_numbers() {
     let figures: Vec<&str> = html.split("<figure").skip(1).collect();
     assert!(figures.len() >= 14, "{} figures", figures.len());
     for f in &figures {
-        let caption = f
-            .split("<figcaption>")
-            .nth(1)
-            .and_then(|c| c.split("</figcaption>").next())
-            .unwrap_or("");
+        let caption = plain(
+            f.split("<figcaption>")
+                .nth(1)
+                .and_then(|c| c.split("</figcaption>").next())
+                .unwrap_or(""),
+        );
         assert!(caption.len() > 20 && caption.ends_with('.'), "caption: {caption:?}");
     }
     assert_eq!(html.matches("<svg").count(), html.matches("</svg>").count());
@@ -329,13 +356,13 @@ async fn the_bgnbd_and_clv_sections_show_the_library_model() {
         }
     }
 
-    // CLV: the library's clv_predict over the same calibration period (52 weeks, no discount),
-    // which also scores the one CDNOW customer whose repeat purchases were all free.
+    // CLV as of the report date: the library's clv_predict on all history (52 weeks, no
+    // discount), which also scores the one CDNOW customer whose repeat purchases were all free.
     let lib = sql(
         &library(),
         &format!(
             "SELECT customer_id, x, monetary, p_alive, expected_purchases, expected_spend, clv
-             FROM clv_predict('{CDNOW}', '1997-09-30')
+             FROM clv_predict('{CDNOW}')
              ORDER BY 7 DESC NULLS LAST, customer_id"
         ),
     )
@@ -354,6 +381,7 @@ async fn the_bgnbd_and_clv_sections_show_the_library_model() {
     let cap = quantile(&scored, 0.99);
     assert!(
         caption(d).starts_with("Predicted value of each customer over the next 52 weeks")
+            && caption(d).contains("after the report date")
             && caption(d).contains(&format!("also holds the top 1% (above {cap:.2})")),
         "{} (cap {cap})",
         caption(d)
@@ -371,7 +399,10 @@ async fn the_bgnbd_and_clv_sections_show_the_library_model() {
         assert_shown(value, n as f64, &format!("customers with a CLV from {category}"));
     }
     // The top customers: the library's highest CLVs, in order.
-    let top = table_rows(html, "The 20 customers with the highest predicted CLV.");
+    let top = table_rows(
+        html,
+        "The 20 customers with the highest predicted CLV as of the report date (repeat purchases over all their history).",
+    );
     assert_eq!(top.len(), 20);
     let ids = strings(&lib, "customer_id");
     let columns = [
@@ -382,8 +413,18 @@ async fn the_bgnbd_and_clv_sections_show_the_library_model() {
         ("expected_spend", 5),
         ("clv", 6),
     ];
+    // Scored as of the report date: the repeat purchases are every purchase day after the first,
+    // over all history (customer 7592: 145, where a calibration-cut score would show 80).
+    let repeat = sql(
+        &raw().await,
+        "SELECT CAST(customer_id AS VARCHAR) AS id, CAST(count(DISTINCT order_date) - 1 AS DOUBLE) AS x FROM raw GROUP BY customer_id",
+    )
+    .await;
+    let repeat: BTreeMap<String, f64> = strings(&repeat, "id").into_iter().zip(f64s(&repeat, "x")).collect();
+    assert_eq!(repeat["7592"], 145.0);
     for (i, row) in top.iter().enumerate() {
         assert_eq!(row[0], ids[i], "rank {}", i + 1);
+        assert_eq!(shown(&row[1]).0, repeat[&ids[i]], "repeat purchases of {}", ids[i]);
         for (column, j) in columns {
             assert_shown(
                 &row[j],
@@ -509,11 +550,20 @@ async fn the_heat_maps_show_the_library_numbers() {
     }
 }
 
+/// Debian's chromium; without it the test is skipped, except under CI (`.ci/run` installs it).
 fn chromium() -> Option<PathBuf> {
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+    let found = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
         .iter()
         .map(PathBuf::from)
-        .find(|p| p.exists())
+        .find(|p| p.exists());
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "chromium is not installed: .ci/run installs it (apt-get install chromium)"
+        );
+        eprintln!("skipped: chromium is not installed (apt-get install chromium)");
+    }
+    found
 }
 
 /// Renders `file` headless: returns the DOM, the console messages and writes `png`.
@@ -565,11 +615,6 @@ fn render(browser: &Path, file: &Path, png: &Path) -> (String, Vec<String>) {
 #[test]
 fn the_report_renders_in_chromium_without_script_errors() {
     let Some(browser) = chromium() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "chromium is not installed: .ci/run installs it (apt-get install chromium)"
-        );
-        eprintln!("skipped: chromium is not installed (apt-get install chromium)");
         return;
     };
     let dir = temp_dir("browser");
@@ -606,4 +651,301 @@ fn the_report_renders_in_chromium_without_script_errors() {
         "screenshot of {} bytes",
         bytes.len()
     );
+}
+
+/// Plain DataFusion, no clv: the CDNOW master file as table `raw` (it has no nulls, negative
+/// or invalid amounts, so every policy keeps every row).
+async fn raw() -> datafusion::prelude::SessionContext {
+    let ctx = datafusion::prelude::SessionContext::new();
+    ctx.register_parquet("raw", CDNOW, Default::default()).await.unwrap();
+    ctx
+}
+
+/// A key figure's value, found by its label.
+fn kpi(html: &str, label: &str) -> String {
+    let end = html
+        .find(&format!("</b><span>{label}</span>"))
+        .unwrap_or_else(|| panic!("no key figure '{label}'"));
+    unescape(&html[html[..end].rfind("<b>").unwrap() + 3..end])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_executive_summary_matches_plain_sql() {
+    let (_, html) = cdnow_report();
+    let start = html.find("<section id=\"summary\">").unwrap();
+    let summary = &html[start..start + html[start..].find("</section>").unwrap()];
+    let raw = raw().await;
+    let one = |q: String| {
+        let raw = raw.clone();
+        async move { f64s(&sql(&raw, &q).await, "v")[0] }
+    };
+    // Active customers: a purchase in the 365 days before the report date (1998-07-01), and in
+    // the 365 days before 1997-07-01.
+    let now = one(
+        "SELECT CAST(count(DISTINCT customer_id) AS DOUBLE) AS v FROM raw WHERE order_date >= DATE '1997-07-01'".into(),
+    )
+    .await;
+    let before = one(
+        "SELECT CAST(count(DISTINCT customer_id) AS DOUBLE) AS v FROM raw WHERE order_date >= DATE '1996-07-01' AND order_date < DATE '1997-07-01'".into(),
+    )
+    .await;
+    assert_eq!((now, before), (8_332.0, 23_570.0));
+    assert_shown(
+        &kpi(summary, "active customers (bought in the last 365 days)"),
+        now,
+        "active now",
+    );
+    assert_shown(&kpi(summary, "a year before"), before, "active a year before");
+    assert!(summary.contains(&format!(
+        "8,332 active customers, {:+.1}% against a year before.",
+        100.0 * (now / before - 1.0)
+    )));
+    // Revenue of the last 12 complete months (June 1998 is complete: the data end on its last day).
+    let last12 = one("SELECT sum(amount) AS v FROM raw WHERE order_date >= DATE '1997-07-01'".into()).await;
+    assert_shown(
+        &kpi(summary, "revenue, last 12 complete months"),
+        last12,
+        "revenue, last 12 months",
+    );
+    // Customers and revenue by month, bar by bar; no month is flagged partial.
+    let monthly = sql(
+        &raw,
+        "SELECT CAST(date_trunc('month', CAST(order_date AS TIMESTAMP)) AS DATE) AS m, CAST(count(DISTINCT customer_id) AS DOUBLE) AS n, sum(amount) AS r FROM raw GROUP BY 1 ORDER BY 1",
+    )
+    .await;
+    let (months, n, r) = (strings(&monthly, "m"), f64s(&monthly, "n"), f64s(&monthly, "r"));
+    assert_eq!(months.len(), 18);
+    for (label, values) in [("Active customers by month", &n), ("Revenue by month", &r)] {
+        let c = chart(summary, label);
+        let shown_bars = bars(c);
+        assert_eq!(shown_bars.len(), 18, "{label}");
+        for (i, (_, month, value)) in shown_bars.iter().enumerate() {
+            assert_eq!(*month, months[i][..7], "{label}");
+            assert_shown(value, values[i], &format!("{label}, {month}"));
+        }
+        assert!(!caption(c).contains("partial"), "{}", caption(c));
+    }
+    // The trend in the caption: the mean of April-June 1998 against January-March 1998.
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let change = 100.0 * (mean(&n[15..18]) / mean(&n[12..15]) - 1.0);
+    assert!(
+        caption(chart(summary, "Active customers by month"))
+            .contains(&format!("{change:+.1}% against the three before")),
+        "{change:+.1}"
+    );
+    // Value concentration: the top 10 % (2,357 customers) and 20 % (4,714) of revenue to date.
+    let top = |k: u32| {
+        format!(
+            "SELECT sum(CASE WHEN rn <= {k} THEN s ELSE 0 END) / sum(s) AS v FROM
+             (SELECT s, row_number() OVER (ORDER BY s DESC, customer_id) AS rn
+              FROM (SELECT customer_id, sum(amount) AS s FROM raw GROUP BY customer_id))"
+        )
+    };
+    let (t10, t20) = (one(top(2_357)).await, one(top(4_714)).await);
+    assert_eq!(
+        kpi(summary, "revenue from the top 10% of customers"),
+        format!("{:.1}%", 100.0 * t10)
+    );
+    assert_eq!(kpi(summary, "from the top 20%"), format!("{:.1}%", 100.0 * t20));
+    // Value at risk: churn probability × expected value, added up over every customer of the
+    // contact list at the last transaction date (90-day window), in the high tier and overall.
+    let ctx = library();
+    let risk = sql(
+        &ctx,
+        &format!(
+            "SELECT sum(churn_probability * expected_value) AS v,
+                    sum(CASE WHEN risk_tier = 'high' THEN 1 ELSE 0 END) AS high,
+                    sum(CASE WHEN risk_tier = 'high' THEN churn_probability * expected_value ELSE 0 END) AS hv
+             FROM churn_contacts('{CDNOW}', '1998-06-30', 90)"
+        ),
+    )
+    .await;
+    let (v, high) = (f64s(&risk, "v")[0], f64s(&risk, "high")[0]);
+    assert_shown(&kpi(summary, "value at risk from churn"), v, "value at risk");
+    assert!(summary.contains(&format!("customers in the high-risk tier hold {}", {
+        let hv = f64s(&risk, "hv")[0];
+        format!("{:.1}k", hv / 1e3)
+    })));
+    assert!(summary.contains(&format!(
+        "{},{:03} customers in the high-risk tier",
+        high as u64 / 1000,
+        high as u64 % 1000
+    )));
+    // CLV of the base as of the report date: all history, 52 weeks, margin 1, no discount.
+    let clv = sql(&ctx, &format!("SELECT sum(clv) AS v FROM clv_predict('{CDNOW}')")).await;
+    assert_shown(&kpi(summary, "CLV of the base"), f64s(&clv, "v")[0], "CLV of the base");
+    // Segments by revenue with the scheme's actions: revenue shares from plain SQL over the
+    // segments of rfm().
+    let rows = table_rows(
+        summary,
+        "Segments by revenue to date, with their value at risk from churn and the suggested action of the segment scheme.",
+    );
+    let seg = sql(
+        &ctx,
+        &format!(
+            "SELECT CAST(segment AS VARCHAR) AS segment, sum(monetary) / (SELECT sum(monetary) FROM rfm('{CDNOW}')) AS v
+             FROM rfm('{CDNOW}') GROUP BY 1 ORDER BY 2 DESC, 1"
+        ),
+    )
+    .await;
+    let (names, shares) = (strings(&seg, "segment"), f64s(&seg, "v"));
+    assert_eq!(rows.len(), names.len());
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(row[0], names[i]);
+        assert_eq!(row[2], format!("{:.1}%", 100.0 * shares[i]), "{}", names[i]);
+        assert!(row[4].len() > 10, "no action for {}", names[i]);
+    }
+}
+
+/// Whether fontconfig has a font for Chinese (`.ci/run` installs fonts-wqy-zenhei): without
+/// one, CJK labels render as boxes of another width and the measurement means nothing.
+fn has_cjk_font() -> bool {
+    Command::new("fc-list")
+        .arg(":lang=zh")
+        .output()
+        .is_ok_and(|o| !o.stdout.trim_ascii().is_empty())
+}
+
+/// Renders a copy of `file` with the measuring script at 1280 px and returns the number of SVG
+/// text elements and every text that leaves its chart (or widens the page).
+fn overflowing_text(browser: &Path, file: &Path) -> (u64, Vec<String>) {
+    let script = include_str!("report/measure.js");
+    let html = std::fs::read_to_string(file).unwrap();
+    let copy = file.with_extension("measured.html");
+    std::fs::write(
+        &copy,
+        html.replace("</body>", &format!("<script>{script}</script></body>")),
+    )
+    .unwrap();
+    let out = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--hide-scrollbars",
+            "--window-size=1280,900",
+        ])
+        .arg(format!("--user-data-dir={}", copy.with_extension("profile").display()))
+        .args(["--dump-dom", &format!("file://{}", copy.display())])
+        .output()
+        .expect("run chromium");
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let json = between(&dom, "<pre id=\"overflow\">", "</pre>")
+        .last()
+        .map(|j| unescape(j))
+        .unwrap_or_else(|| {
+            panic!(
+                "the measuring script did not run: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let bad = v["overflowing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_str().unwrap().to_string())
+        .collect();
+    (v["texts"].as_u64().unwrap(), bad)
+}
+
+#[test]
+fn no_text_leaves_its_chart_in_chromium_with_chinese_and_long_labels() {
+    let Some(browser) = chromium() else {
+        return;
+    };
+    if !has_cjk_font() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "no CJK font: .ci/run installs one (apt-get install fonts-wqy-zenhei)"
+        );
+        eprintln!("skipped: no CJK font (apt-get install fonts-wqy-zenhei)");
+        return;
+    }
+    let dir = temp_dir("fit");
+    // The check itself sees a label that leaves its chart.
+    let clipped = dir.join("clipped.html");
+    std::fs::write(
+        &clipped,
+        "<html><body><svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 100 50\" width=\"100\" aria-label=\"c\"><text x=\"60\" y=\"20\">重要挽留客户</text></svg></body></html>",
+    )
+    .unwrap();
+    let (texts, bad) = overflowing_text(&browser, &clipped);
+    assert_eq!((texts, bad.len()), (1, 1), "{bad:?}");
+    assert!(bad[0].starts_with("c: \"重要挽留客户\""), "{bad:?}");
+
+    // The CDNOW report as written, then the sample with the two-level Chinese scheme and with a
+    // user scheme of 40-character labels (one Chinese), calibration and holdout given so that
+    // every chart is drawn.
+    let (file, _) = cdnow_report();
+    let mut reports = vec![("default".to_string(), file.clone())];
+    let scheme_file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/long_labels_scheme.toml");
+    for (name, extra) in [
+        ("cn8", vec!["--scheme", "cn8"]),
+        // As of mid-June: the last month is partial.
+        (
+            "long_labels",
+            vec![
+                "--scheme-file",
+                scheme_file,
+                "--scheme",
+                "long_labels",
+                "--as-of",
+                "1998-06-15",
+            ],
+        ),
+    ] {
+        let out = dir.join(format!("{name}.html"));
+        let holdout_end = if name == "cn8" { "1998-06-30" } else { "1998-06-14" };
+        let mut args = vec![
+            "report",
+            SAMPLE,
+            "--calibration-end",
+            "1997-09-30",
+            "--holdout-end",
+            holdout_end,
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        clv(&args).ok();
+        reports.push((name.to_string(), out));
+    }
+    let html = std::fs::read_to_string(&reports[2].1).unwrap();
+    assert!(html.contains("Customers who bought recently and often!") && html.contains("近期频繁购买且消费金额很高"));
+    assert!(html.contains("<h1>Customer value report: cdnow_sample.parquet</h1>"));
+    // The partial June 1998 (data to the 14th): starred in the monthly charts, outlined in each
+    // cohort triangle (the sample's three cohorts, January to March 1997, each have a June cell).
+    for label in ["Active customers by month", "Revenue by month"] {
+        let c = chart(&html, label);
+        assert!(c.contains(">1998-06*</text>"), "{label}");
+        assert!(
+            caption(c).contains("The last month (1998-06*) is partial: the data end on 1998-06-14."),
+            "{}",
+            caption(c)
+        );
+    }
+    for label in ["Cohort retention triangle", "Revenue retention"] {
+        let partial: Vec<String> = tooltips(chart(&html, label))
+            .into_iter()
+            .filter(|t| t.ends_with(" (partial period)"))
+            .collect();
+        assert_eq!(partial.len(), 3, "{label}: {partial:?}");
+        for (cohort, offset) in [("1997-01-01", 17), ("1997-02-01", 16), ("1997-03-01", 15)] {
+            assert!(
+                partial
+                    .iter()
+                    .any(|t| t.starts_with(&format!("{cohort} (")) && t.contains(&format!(" × {offset}: "))),
+                "{label}: {cohort} {partial:?}"
+            );
+        }
+    }
+    let cn8 = std::fs::read_to_string(&reports[1].1).unwrap();
+    assert!(cn8.contains("一般挽留客户") && cn8.contains("Scores 1 (worst) to 2 (best)"));
+    for (name, file) in &reports {
+        let (texts, bad) = overflowing_text(&browser, file);
+        assert!(texts > 500, "{name}: {texts} text elements measured");
+        assert!(bad.is_empty(), "{name}: text leaves its chart: {bad:#?}");
+    }
 }

@@ -230,7 +230,7 @@ async fn report_segment_sections_show_the_library_numbers() {
         ("clusters", "Clusters"),
     ] {
         assert!(
-            html.contains(&format!("<section id=\"{id}\"><h2>{heading}</h2>")),
+            html.contains(&format!("<section id=\"{id}\"><div class=\"lead\"><h2>{heading}</h2>")),
             "{id}"
         );
     }

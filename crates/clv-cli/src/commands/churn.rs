@@ -33,8 +33,8 @@ async fn stages(global: &GlobalArgs, args: StagesArgs) -> Result<()> {
             &format!("SELECT * FROM lifecycle({src}) ORDER BY customer_id"),
         )
         .await?;
-    output::warn_if_empty(&result, "lifecycle table");
-    if output::emit(&result, &args.view.output, job.quiet)? == Emitted::Stdout {
+    job.warn_if_empty(&result, "lifecycle table").await?;
+    if output::emit(&result, &args.view.output, job.quiet)? == Emitted::Done {
         return Ok(());
     }
     let o = crate::session::options(&job.ctx);
@@ -74,8 +74,8 @@ async fn transitions(global: &GlobalArgs, args: TransitionsArgs) -> Result<()> {
             ),
         )
         .await?;
-    output::warn_if_empty(&result, "transition table");
-    if output::emit(&result, &args.output, job.quiet)? == Emitted::Stdout {
+    job.warn_if_empty(&result, "transition table").await?;
+    if output::emit(&result, &args.output, job.quiet)? == Emitted::Done {
         return Ok(());
     }
     job.note(format!(
@@ -123,8 +123,8 @@ async fn labels(global: &GlobalArgs, args: LabelsArgs) -> Result<()> {
             "churn_labels_result",
         )
         .await?;
-    output::warn_if_empty(&result, "churn-label table");
-    if output::emit(&result, &args.view.output, job.quiet)? == Emitted::Stdout {
+    job.warn_if_empty(&result, "churn-label table").await?;
+    if output::emit(&result, &args.view.output, job.quiet)? == Emitted::Done {
         return Ok(());
     }
     let o = crate::session::options(&job.ctx);
@@ -179,15 +179,13 @@ async fn warn_about_fits(job: &Job, o: &clv::ClvOptions) -> Result<()> {
     for i in 0..cutoffs.len() {
         let cutoff = cutoffs[i].clone().unwrap_or_default();
         if converged[i] == 0 {
-            eprintln!(
-                "warning: the {} fit at cutoff {cutoff} did not converge; its p_alive, churn_probability and expected_purchases may be poor",
+            job.warn(format!("the {} fit at cutoff {cutoff} did not converge; its p_alive, churn_probability and expected_purchases may be poor",
                 o.ltv_model
-            );
+            ));
         } else if identified[i] == 0 {
-            eprintln!(
-                "warning: the {} fit at cutoff {cutoff} is degenerate (no standard errors: the data do not identify the parameters); its p_alive, churn_probability and expected_purchases may be poor",
+            job.warn(format!("the {} fit at cutoff {cutoff} is degenerate (no standard errors: the data do not identify the parameters); its p_alive, churn_probability and expected_purchases may be poor",
                 o.ltv_model
-            );
+            ));
         }
     }
     Ok(())
@@ -216,7 +214,7 @@ async fn evaluate(global: &GlobalArgs, args: EvaluateArgs) -> Result<()> {
             "evaluation",
         )
         .await?;
-    output::warn_if_empty(&result, "churn evaluation");
+    job.warn_if_empty(&result, "churn evaluation").await?;
     if let Some(out) = &args.deciles_out {
         let deciles = job
             .sql(
@@ -227,7 +225,7 @@ async fn evaluate(global: &GlobalArgs, args: EvaluateArgs) -> Result<()> {
         output::write(&deciles, None, Some(out))?;
         job.note(format!("Wrote {} rows to {}", output::rows(&deciles), out.display()));
     }
-    if output::emit(&result, &args.output, job.quiet)? == Emitted::Stdout {
+    if output::emit(&result, &args.output, job.quiet)? == Emitted::Done {
         return Ok(());
     }
     // Every query runs before anything is printed: a failure leaves stdout empty.

@@ -99,8 +99,8 @@ pub async fn risk(global: &GlobalArgs, args: RiskArgs) -> Result<()> {
             "risk",
         )
         .await?;
-    output::warn_if_empty(&result, "churn-risk table");
-    if output::emit(&result, &args.view.output, job.quiet)? == Emitted::Stdout {
+    job.warn_if_empty(&result, "churn-risk table").await?;
+    if output::emit(&result, &args.view.output, job.quiet)? == Emitted::Done {
         return Ok(());
     }
     // Every query runs before anything is printed: a failure leaves stdout empty.
@@ -147,8 +147,8 @@ pub async fn contacts(global: &GlobalArgs, args: ContactsArgs) -> Result<()> {
             "contacts",
         )
         .await?;
-    output::warn_if_empty(&result, "contact list");
-    if output::emit(&result, &args.view.output, job.quiet)? == Emitted::Stdout {
+    job.warn_if_empty(&result, "contact list").await?;
+    if output::emit(&result, &args.view.output, job.quiet)? == Emitted::Done {
         return Ok(());
     }
     let (title, tiers) = tier_summary(&job, "contacts").await?;
@@ -171,11 +171,20 @@ pub async fn model(global: &GlobalArgs, args: ModelArgs) -> Result<()> {
     let src = job.source();
     job.sql_registered("churn model", &format!("SELECT * FROM churn_model({src})"), "model")
         .await?;
-    if let Some(out) = &args.out {
+    // --out writes the model's JSON; --quiet prints it (without --out) and nothing else.
+    if args.out.is_some() || job.quiet {
         let json = job.sql_results("model JSON", "SELECT json FROM model").await?;
         let text = first_text(&json)?.ok_or_else(|| CliError::data("no model was trained"))?;
-        crate::files::write_atomically(out, "--out", (text + "\n").as_bytes())?;
-        job.note(format!("Wrote the churn model to {}", out.display()));
+        match &args.out {
+            Some(out) => {
+                crate::files::write_atomically(out, "--out", (text + "\n").as_bytes())?;
+                job.note(format!("Wrote the churn model to {}", out.display()));
+            }
+            None => println!("{text}"),
+        }
+        if job.quiet {
+            return Ok(());
+        }
     }
     let training = job
         .sql_results(

@@ -134,8 +134,8 @@ pub async fn run(global: &GlobalArgs, args: CohortArgs) -> Result<()> {
             ),
         )
         .await?;
-    output::warn_if_empty(&result, "cohort table");
-    if output::emit(&result, &args.output, job.quiet)? == Emitted::Stdout {
+    job.warn_if_empty(&result, "cohort table").await?;
+    if output::emit(&result, &args.output, job.quiet)? == Emitted::Done {
         return Ok(());
     }
     let period = crate::session::options(&job.ctx).cohort_period;

@@ -47,7 +47,7 @@ impl Job {
                 "--cluster needs an input PATH that every executor can read (the bundled sample exists only in this process), e.g. clv --cluster df://host:50050 rfm /data/orders/",
             ));
         }
-        let ctx = session::context(global.config.as_deref(), global.cluster.as_deref()).await?;
+        let ctx = session::context(global).await?;
         session::set_options(&ctx, &input.contract.options(), "")?;
         session::set_options(&ctx, options, "")?;
         let time_column = session::options(&ctx).time_column;
@@ -134,6 +134,40 @@ impl Job {
     /// The input table name quoted as a SQL string literal, for table-function calls.
     pub fn source(&self) -> String {
         format!("'{}'", self.input.table.replace('\'', "''"))
+    }
+
+    /// Warns on stderr (unless `--quiet`) when a per-customer result is empty, naming the likely
+    /// cause from the data-policy counts; the output is still written, with its columns.
+    pub async fn warn_if_empty(&self, batches: &[RecordBatch], what: &str) -> Result<()> {
+        use clv::rfm::diagnostics::{EmptyCounts, empty};
+        if self.quiet || crate::output::rows(batches) > 0 {
+            return Ok(());
+        }
+        let report = clv::prelude::PolicyReport::from_batches(
+            &self
+                .sql(
+                    "data policies",
+                    &format!("SELECT * FROM clv_policy_report({})", self.source()),
+                )
+                .await?,
+        )?;
+        let counts = EmptyCounts {
+            rows_read: report.rows_read,
+            after_as_of: report.after_as_of,
+            null_customer_or_time: report.null_customer_or_time,
+            invalid_amount: report.invalid_amount,
+        };
+        if let Some(d) = empty(what, 0, counts, report.as_of.as_deref()) {
+            self.warn(d);
+        }
+        Ok(())
+    }
+
+    /// Prints a warning on stderr unless `--quiet`.
+    pub fn warn(&self, text: impl std::fmt::Display) {
+        if !self.quiet {
+            eprintln!("warning: {text}");
+        }
     }
 
     /// Prints a note on stderr unless `--quiet`.

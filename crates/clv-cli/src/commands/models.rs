@@ -218,15 +218,13 @@ pub async fn fit(global: &GlobalArgs, args: FitArgs) -> Result<()> {
         }
     }
     if json["fit"]["converged"].as_bool() != Some(true) {
-        eprintln!("warning: the fit did not converge; the parameters may be poor");
+        job.warn("the fit did not converge; the parameters may be poor");
     }
     if let Some(q) = json["params"]["q"]
         .as_f64()
         .filter(|q| spec.kind == ModelKind::GammaGamma && *q <= 1.0)
     {
-        eprintln!(
-            "warning: q = {q} <= 1: the prior mean spend p·γ/(q − 1) is infinite (the spend is too heavy-tailed for the model), so clv predict cannot give an expected spend to customers without repeat purchases; cap extreme amounts before fitting (a penalizer does not raise q)"
-        );
+        job.warn(format!("q = {q} <= 1: the prior mean spend p·γ/(q − 1) is infinite (the spend is too heavy-tailed for the model), so clv predict cannot give an expected spend to customers without repeat purchases; cap extreme amounts before fitting (a penalizer does not raise q)"));
     }
     Ok(())
 }
@@ -342,15 +340,14 @@ pub async fn predict(global: &GlobalArgs, args: PredictArgs) -> Result<()> {
         let fit = &m.json["fit"];
         let name = display_name(m.kind.name());
         if fit["converged"].as_bool() == Some(false) {
-            eprintln!(
-                "warning: the {name} model in {} did not converge when fitted; its predictions may be poor",
+            job.warn(format!(
+                "the {name} model in {} did not converge when fitted; its predictions may be poor",
                 m.path.display()
-            );
+            ));
         } else if fit.is_object() && fit["standard_errors"].is_null() {
-            eprintln!(
-                "warning: the {name} model in {} is degenerate (no standard errors: the data did not identify its parameters); its predictions may be poor",
+            job.warn(format!("the {name} model in {} is degenerate (no standard errors: the data did not identify its parameters); its predictions may be poor",
                 m.path.display()
-            );
+            ));
         }
     }
     let intervals = o.ltv_intervals.map(|level| Intervals {
@@ -369,8 +366,8 @@ pub async fn predict(global: &GlobalArgs, args: PredictArgs) -> Result<()> {
         intervals.as_ref(),
     );
     let result = job.sql_registered("predictions", &query, "predictions").await?;
-    output::warn_if_empty(&result, "prediction table");
-    if output::emit(&result, &args.view.output, job.quiet)? == Emitted::Stdout {
+    job.warn_if_empty(&result, "prediction table").await?;
+    if output::emit(&result, &args.view.output, job.quiet)? == Emitted::Done {
         return Ok(());
     }
     job.note(format!(

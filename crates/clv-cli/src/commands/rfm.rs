@@ -33,6 +33,56 @@ pub fn policy_lines(report: &PolicyReport, options: &ClvOptions) -> Vec<String> 
         .collect()
 }
 
+/// Score levels that quantile ties left empty and outsized segments ([`clv::rfm::diagnostics`]);
+/// none for k-means clusters, which have no score levels.
+pub fn diagnostics(
+    job: &super::Job,
+    result: &[datafusion::arrow::array::RecordBatch],
+) -> Result<Vec<clv::rfm::diagnostics::Diagnostic>> {
+    use clv::rfm::diagnostics::{LevelCounts, missing_levels, outsized_segments};
+    let options = crate::session::options(&job.ctx);
+    if options.rfm_scheme.trim().eq_ignore_ascii_case("kmeans") || output::rows(result) == 0 {
+        return Ok(vec![]);
+    }
+    let specs = clv::plan::rfm::resolve_specs(
+        &options,
+        &clv::plan::rfm::RfmFunctions::from_session(&job.ctx.state()).schemes(),
+    )?;
+    let mut dimensions = vec![];
+    for (dimension, column, spec) in [
+        ("recency", "r", &specs.r),
+        ("frequency", "f", &specs.f),
+        ("monetary", "m", &specs.m),
+    ] {
+        let mut counts = vec![0u64; usize::from(spec.bins)];
+        for level in crate::columns::i64s(result, column)? {
+            if let Some(n) = usize::try_from(level)
+                .ok()
+                .and_then(|l| l.checked_sub(1))
+                .and_then(|i| counts.get_mut(i))
+            {
+                *n += 1;
+            }
+        }
+        dimensions.push(LevelCounts {
+            dimension,
+            method: spec.method,
+            bins: spec.bins,
+            counts,
+        });
+    }
+    let mut segments: Vec<(String, u64)> = vec![];
+    for s in crate::columns::strings(result, "segment")?.into_iter().flatten() {
+        match segments.iter_mut().find(|(k, _)| *k == s) {
+            Some((_, n)) => *n += 1,
+            None => segments.push((s, 1)),
+        }
+    }
+    let mut out = missing_levels(&dimensions);
+    out.extend(outsized_segments(&segments));
+    Ok(out)
+}
+
 /// Runs `clv rfm`.
 pub async fn run(global: &GlobalArgs, args: RfmArgs) -> Result<()> {
     let job = Job::new(global, &args.input, &args.rfm.options()).await?;
@@ -43,11 +93,18 @@ pub async fn run(global: &GlobalArgs, args: RfmArgs) -> Result<()> {
     // other plans (an order column, a cluster) run the policy report as a query of its own.
     crate::session::set_options(&job.ctx, &[("rfm.policy_counts", Some("true".into()))], "")?;
     let (result, executed) = job
-        .sql_registered_plan("RFM scores", &format!("SELECT * FROM rfm({src})"), "rfm_result")
+        .sql_registered_plan(
+            "RFM scores",
+            &format!("SELECT * FROM rfm({src}) ORDER BY customer_id"),
+            "rfm_result",
+        )
         .await?;
-    output::warn_if_empty(&result, "RFM result");
+    job.warn_if_empty(&result, "RFM result").await?;
+    for d in diagnostics(&job, &result)? {
+        job.warn(d);
+    }
     let emitted = output::emit(&result, &args.view.output, job.quiet)?;
-    if emitted == Emitted::Stdout {
+    if emitted == Emitted::Done {
         return Ok(());
     }
     let report = match clv::exec::rfm_exec::policy_report_of(&executed) {
@@ -101,7 +158,11 @@ pub async fn run(global: &GlobalArgs, args: RfmArgs) -> Result<()> {
     if let Some(with_actions) = super::segments::with_actions(&job, &segments, &options.rfm_scheme).await? {
         segments = with_actions;
     }
-    let concentration = super::segments::concentration_lines(&result)?;
+    let concentration = if output::rows(&result) == 0 {
+        vec![]
+    } else {
+        super::segments::concentration_lines(&result)?
+    };
     let preview_columns = if kmeans {
         "customer_id, recency_days, frequency, round(monetary, 2) AS monetary, cluster_id, segment FROM rfm_result ORDER BY cluster_id, customer_id"
     } else {

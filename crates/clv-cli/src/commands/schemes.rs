@@ -22,7 +22,7 @@ pub async fn run(global: &GlobalArgs, args: SchemesArgs) -> Result<()> {
             .to_string(),
     };
     let result = job.sql("schemes", &query).await?;
-    if output::emit(&result, &args.output, job.quiet)? == Emitted::Stdout {
+    if output::emit(&result, &args.output, job.quiet)? == Emitted::Done {
         return Ok(());
     }
     match &args.name {

@@ -89,7 +89,7 @@ async fn evaluate(global: &GlobalArgs, args: EvaluateSegmentsArgs) -> Result<()>
             "evaluation",
         )
         .await?;
-    if output::emit(&result, &args.output, job.quiet)? == Emitted::Stdout {
+    if output::emit(&result, &args.output, job.quiet)? == Emitted::Done {
         return Ok(());
     }
     let o = crate::session::options(&job.ctx);
@@ -149,7 +149,7 @@ async fn transitions(global: &GlobalArgs, args: SegmentTransitionsArgs) -> Resul
             ),
         )
         .await?;
-    if output::emit(&result, &args.output, job.quiet)? == Emitted::Stdout {
+    if output::emit(&result, &args.output, job.quiet)? == Emitted::Done {
         return Ok(());
     }
     job.note(format!(
@@ -177,7 +177,7 @@ async fn series(global: &GlobalArgs, args: SeriesArgs) -> Result<()> {
             ),
         )
         .await?;
-    if output::emit(&result, &args.output, job.quiet)? == Emitted::Stdout {
+    if output::emit(&result, &args.output, job.quiet)? == Emitted::Done {
         return Ok(());
     }
     job.note(format!("Segment sizes and revenue of {} over time", job.input.label));
@@ -223,7 +223,7 @@ async fn clusters(global: &GlobalArgs, args: ClustersArgs) -> Result<()> {
             ),
         )
         .await?;
-    if output::emit(&profiles, &args.view.output, job.quiet)? == Emitted::Stdout {
+    if output::emit(&profiles, &args.view.output, job.quiet)? == Emitted::Done {
         return Ok(());
     }
     let o = crate::session::options(&job.ctx);

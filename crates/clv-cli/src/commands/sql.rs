@@ -64,7 +64,7 @@ pub async fn run_statements(ctx: &SessionContext, text: &str, progress: &Progres
 
 /// Runs `clv sql`.
 pub async fn run(global: &GlobalArgs, args: SqlArgs) -> Result<()> {
-    let ctx = session::context(global.config.as_deref(), global.cluster.as_deref()).await?;
+    let ctx = session::context(global).await?;
     register_tables(&ctx, &args.tables).await?;
     args.output.check()?;
     let Some(query) = &args.query else {

@@ -16,8 +16,8 @@ pub async fn run(global: &GlobalArgs, args: SummaryArgs) -> Result<()> {
             &format!("SELECT * FROM btyd_summary({src}) ORDER BY customer_id"),
         )
         .await?;
-    output::warn_if_empty(&result, "BTYD summary");
-    if output::emit(&result, &args.view.output, job.quiet)? == Emitted::Stdout {
+    job.warn_if_empty(&result, "BTYD summary").await?;
+    if output::emit(&result, &args.view.output, job.quiet)? == Emitted::Done {
         return Ok(());
     }
     let options = crate::session::options(&job.ctx);

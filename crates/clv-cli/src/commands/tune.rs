@@ -76,7 +76,7 @@ pub async fn run(global: &GlobalArgs, args: TuneArgs) -> Result<()> {
         &rank_by,
         &job.input.label,
     )?;
-    if emitted == Emitted::Stdout {
+    if emitted == Emitted::Done {
         return Ok(());
     }
     job.note(format!(

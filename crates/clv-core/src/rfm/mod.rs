@@ -1,6 +1,7 @@
 //! RFM kernels: scoring one dimension, segment schemes, exact sums. No I/O, no DataFusion plans.
 
 pub mod customers;
+pub mod diagnostics;
 pub mod exact_sum;
 // The one module with `unsafe`: memory-mapped buffers (see its documentation).
 #[allow(unsafe_code)]

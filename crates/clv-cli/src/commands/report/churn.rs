@@ -21,7 +21,7 @@ fn fixed(v: f64, decimals: usize) -> String {
 }
 
 /// The churn section.
-pub(super) async fn churn(job: &Job, ctx: &Context) -> Result<Section> {
+pub(super) async fn churn(job: &Job, ctx: &Context, facts: &mut super::summary::Facts) -> Result<Section> {
     let mut s = Section::new("churn", "Churn");
     let o = crate::session::options(&job.ctx);
     let Some(as_of) = ctx.as_of else {
@@ -53,7 +53,7 @@ pub(super) async fn churn(job: &Job, ctx: &Context) -> Result<Section> {
     // Whom to contact now: scored at the last transaction date.
     let now = format_date(last_day);
     set(&now, window)?;
-    contacts(job, &mut s, &src, &now, window).await?;
+    contacts(job, &mut s, &src, &now, window, facts).await?;
     Ok(s)
 }
 
@@ -207,16 +207,58 @@ async fn evaluation(job: &Job, s: &mut Section, src: &str, cutoff: &str, window:
     Ok(())
 }
 
-async fn contacts(job: &Job, s: &mut Section, src: &str, now: &str, window: i64) -> Result<()> {
-    let top = job
-        .sql(
+async fn contacts(
+    job: &Job,
+    s: &mut Section,
+    src: &str,
+    now: &str,
+    window: i64,
+    facts: &mut super::summary::Facts,
+) -> Result<()> {
+    // Every customer with their value at risk, in rank order: the summary adds them up.
+    let all = job
+        .sql_registered(
             "contact list",
-            &format!("SELECT * FROM churn_contacts({src}) ORDER BY rank LIMIT 10"),
+            &format!("SELECT * FROM churn_contacts({src}) ORDER BY rank"),
+            "contacts",
         )
         .await?;
-    if top.iter().all(|b| b.num_rows() == 0) {
+    if all.iter().all(|b| b.num_rows() == 0) {
         return Ok(());
     }
+    let (segment, tier) = (strings(&all, "segment")?, strings(&all, "risk_tier")?);
+    let value_at_risk = f64s(&all, "value_at_risk")?;
+    let mut risk = super::summary::RiskFacts {
+        cutoff: now.to_string(),
+        window,
+        ..Default::default()
+    };
+    for i in 0..value_at_risk.len() {
+        let v = if value_at_risk[i].is_finite() {
+            value_at_risk[i]
+        } else {
+            0.0
+        };
+        risk.total += v;
+        if tier[i].as_deref() == Some("high") {
+            risk.high_customers += 1;
+            risk.high_value += v;
+        }
+        let name = segment[i].clone().unwrap_or_else(|| "(none)".into());
+        match risk.by_segment.iter_mut().find(|(n, _, _)| *n == name) {
+            Some(e) => {
+                e.1 += v;
+                e.2 += 1;
+            }
+            None => risk.by_segment.push((name, v, 1)),
+        }
+    }
+    risk.by_segment
+        .sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    facts.risk = Some(risk);
+    let top = job
+        .sql_results("top contacts", "SELECT * FROM contacts ORDER BY rank LIMIT 10")
+        .await?;
     let (ids, segments, tiers, last) = (
         strings(&top, "customer_id")?,
         strings(&top, "segment")?,

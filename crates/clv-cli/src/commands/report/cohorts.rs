@@ -2,7 +2,7 @@
 
 use super::*;
 
-pub(super) async fn cohorts(job: &Job) -> Result<Section> {
+pub(super) async fn cohorts(job: &Job, ctx: &Context) -> Result<Section> {
     let result = job
         .sql(
             "cohort retention",
@@ -13,6 +13,7 @@ pub(super) async fn cohorts(job: &Job) -> Result<Section> {
         )
         .await?;
     let period = crate::session::options(&job.ctx).cohort_period;
+    let period_name = period.to_string();
     let mut s = Section::new("cohorts", "Cohort retention");
     let cells = cells(&result)?;
     if cells.is_empty() {
@@ -25,6 +26,30 @@ pub(super) async fn cohorts(job: &Job) -> Result<Section> {
         .map(|(c, n)| format!("{c} ({})", short(*n as f64)))
         .collect();
     let cols: Vec<String> = (0..=max_offset).map(|o| o.to_string()).collect();
+    // The cells of the last calendar period, when the data end inside it.
+    let partial = ctx.as_of.filter(|a| last_period_partial(*a, &period_name));
+    let mut marked = vec![];
+    if let Some(as_of) = partial {
+        let last = period_index(as_of - 1, &period_name);
+        for (r, (cohort, _)) in cohorts.iter().enumerate() {
+            let start = period_index(parse_date(cohort, "cohort")?, &period_name);
+            let offset = last - start;
+            if (0..=max_offset).contains(&offset) {
+                marked.push((r, offset as usize));
+            }
+        }
+    }
+    let style = svg::HeatmapStyle {
+        first_scaled_column: 1,
+        marked,
+    };
+    let partial_note = match partial {
+        Some(a) => format!(
+            " The last {period} is partial (the data end on {}): its cells are outlined and starred, and read low.",
+            format_date(a - 1)
+        ),
+        None => String::new(),
+    };
     type Measure = fn(&crate::commands::cohorts::CohortCell) -> f64;
     let triangles: [(&str, Measure, String); 2] = [
         (
@@ -53,8 +78,19 @@ pub(super) async fn cohorts(job: &Job) -> Result<Section> {
         }
         let x_title = format!("{period}s since the first purchase");
         s.figure(
-            svg::heatmap(title, &rows, &cols, &values, &labels, &x_title, "cohort (customers)"),
-            &caption,
+            svg::heatmap(
+                title,
+                &rows,
+                &cols,
+                &values,
+                &labels,
+                &x_title,
+                "cohort (customers)",
+                &style,
+            ),
+            &format!(
+                "{caption} Offset 0 (100 % by definition) is grey and left out of the colour scale.{partial_note}"
+            ),
         );
     }
     Ok(s)

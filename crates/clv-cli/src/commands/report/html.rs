@@ -39,6 +39,16 @@ impl Section {
         );
     }
 
+    /// Adds a chart with a caption saying what it means and, after it, what to do about it.
+    pub fn figure_action(&mut self, svg: String, meaning: &str, action: &str) {
+        let _ = write!(
+            self.body,
+            "<figure>{svg}<figcaption>{} <span class=\"caption-action\">{}</span></figcaption></figure>",
+            esc(meaning),
+            esc(action)
+        );
+    }
+
     /// Adds a table with a caption; numeric-looking cells are right-aligned.
     pub fn table(&mut self, caption: &str, header: &[&str], rows: &[Vec<String>]) {
         let numeric = |c: &str| {
@@ -81,7 +91,10 @@ body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans",
 h1 { font-size: 1.7em; margin: 0 0 4px; }
 .subtitle { color: #555; margin: 0 0 18px; }
 nav { border-top: 1px solid #ddd; border-bottom: 1px solid #ddd; padding: 8px 0; margin-bottom: 10px; font-size: .95em; }
-nav a { margin-right: 14px; color: #0b5394; text-decoration: none; white-space: nowrap; }
+nav { display: flex; flex-wrap: wrap; gap: 4px 14px; }
+nav a { color: #0b5394; text-decoration: none; }
+.finding { margin: 8px 0; }
+.finding b { display: block; }
 section { margin-top: 34px; }
 h2 { font-size: 1.3em; border-bottom: 2px solid #0072B2; padding-bottom: 4px; }
 figure { margin: 18px 0 22px; }
@@ -95,14 +108,16 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .kpi { border: 1px solid #dde3ea; border-radius: 6px; padding: 8px 14px; min-width: 120px; }
 .kpi b { display: block; font-size: 1.35em; }
 .kpi span { color: #555; font-size: .88em; }
+.lead { break-inside: avoid; }
+.caption-action { color: #0b5394; }
 .note { color: #8a4b00; background: #fff6e5; padding: 6px 10px; border-radius: 4px; }
 footer { margin-top: 40px; color: #777; font-size: .85em; }
 @media print {
   body { max-width: none; padding: 0; font-size: 11pt; }
   nav { display: none; }
   section { break-before: auto; }
-  figure, table, .kpis { break-inside: avoid; }
-  h2 { break-after: avoid; }
+  figure, table, .kpis, .lead { break-inside: avoid; }
+  h2, h3 { break-after: avoid; }
   a { color: inherit; text-decoration: none; }
 }
 "#;
@@ -122,6 +137,32 @@ pub fn kpis(items: &[(&str, String)]) -> String {
     out
 }
 
+/// The end of a section body's lead: its blocks up to and including the first chart, table or
+/// row of key figures (at most three blocks), which print on one page with the heading. The body
+/// is made of the blocks [`Section`] and [`kpis`] write: `<p>`, `<div class="kpis">` and
+/// `<figure>`, none nested in another of its kind.
+fn lead_end(body: &str) -> usize {
+    let mut at = 0;
+    for _ in 0..3 {
+        let rest = &body[at..];
+        let (close, last) = if rest.starts_with("<figure") {
+            ("</figure>", true)
+        } else if rest.starts_with("<div class=\"kpis\">") {
+            ("</div></div>", true)
+        } else if rest.starts_with("<p") {
+            ("</p>", false)
+        } else {
+            break;
+        };
+        let Some(end) = rest.find(close) else { break };
+        at += end + close.len();
+        if last {
+            break;
+        }
+    }
+    at
+}
+
 /// The whole page.
 pub fn page(title: &str, subtitle: &str, sections: &[Section], footer: &str) -> String {
     let mut out = String::new();
@@ -138,14 +179,39 @@ pub fn page(title: &str, subtitle: &str, sections: &[Section], footer: &str) -> 
     }
     out.push_str("</nav>");
     for s in sections {
+        let (lead, rest) = s.body.split_at(lead_end(&s.body));
         let _ = write!(
             out,
-            "<section id=\"{}\"><h2>{}</h2>{}</section>",
+            "<section id=\"{}\"><div class=\"lead\"><h2>{}</h2>{lead}</div>{rest}</section>",
             s.id,
             esc(&s.title),
-            s.body
         );
     }
     let _ = writeln!(out, "<footer>{}</footer></body></html>", esc(footer));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lead_keeps_the_heading_with_the_first_chart() {
+        let mut s = Section::new("x", "X");
+        s.para("intro");
+        s.figure("<svg></svg>".into(), "one.");
+        s.figure("<svg></svg>".into(), "two.");
+        let page = page("t", "s", &[s], "f");
+        assert!(page.contains(
+            "<div class=\"lead\"><h2>X</h2><p>intro</p><figure><svg></svg><figcaption>one.</figcaption></figure></div><figure>"
+        ));
+        let mut k = Section::new("k", "K");
+        k.body.push_str(&kpis(&[("a", "1".into()), ("b", "2".into())]));
+        k.note("n");
+        assert!(page_of(&k).contains("</div></div></div><p class=\"note\">n</p></section>"));
+    }
+
+    fn page_of(s: &Section) -> String {
+        page("t", "s", std::slice::from_ref(s), "f")
+    }
 }

@@ -82,8 +82,7 @@ pub(super) async fn lifecycle(job: &Job, ctx: &Context, from: Option<&str>, to: 
             &values,
             &labels,
             &format!("stage on {to}"),
-            &format!("stage on {from}"),
-        ),
+            &format!("stage on {from}"), &svg::HeatmapStyle::default()),
         &format!("Transition matrix: customers by their stage on {from} (rows) and on {to} (columns); prospects had not bought yet."),
     );
     Ok(s)

@@ -14,6 +14,7 @@ mod model;
 mod overview;
 mod rfm;
 mod segments;
+mod summary;
 pub mod svg;
 mod value;
 
@@ -25,7 +26,7 @@ use clv::prelude::*;
 
 use super::churn::STAGE_ORDER;
 use super::cohorts::{cells, shape};
-use super::models::{ModelFile, describe, display_name, fit_model, parameters, predict_query};
+use super::models::{describe, display_name, fit_model, parameters, predict_query};
 use super::{Job, literal};
 use crate::cli::{GlobalArgs, ReportArgs};
 use crate::columns::{f64s, i64s, strings};
@@ -111,12 +112,60 @@ pub fn quantile(values: &[f64], q: f64) -> f64 {
     v[((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1]
 }
 
+/// The calendar period (`day`, `week` from Monday, `month`, `quarter`, `year`) holding `day`
+/// (days since 1970-01-01) as one number that counts periods, so that a cohort's period plus
+/// its offset is the calendar period of the cell.
+pub fn period_index(day: i32, period: &str) -> i64 {
+    let date = format_date(day);
+    let (y, m): (i64, i64) = (date[..4].parse().unwrap_or(0), date[5..7].parse().unwrap_or(1));
+    match period {
+        "day" => i64::from(day),
+        // 1970-01-01 was a Thursday: day + 3 counts from the Monday before it.
+        "week" => (i64::from(day) + 3).div_euclid(7),
+        "quarter" => (y * 12 + m - 1).div_euclid(3),
+        "year" => y,
+        _ => y * 12 + m - 1,
+    }
+}
+
+/// Whether the last period of the data, ending the day before `as_of`, is partial: `as_of`
+/// does not start a period.
+pub fn last_period_partial(as_of: i32, period: &str) -> bool {
+    period_index(as_of, period) == period_index(as_of - 1, period)
+}
+
 /// What the overview learns that later sections use.
 struct Context {
     as_of: Option<i32>,
     first_day: Option<i32>,
     holdout: bool,
     time_unit: String,
+}
+
+/// The calibration split the job was given, set again after the CLV as of the report date.
+fn set_split(job: &Job, calibration_end: Option<i32>, holdout_end: Option<i32>) -> Result<()> {
+    let state = job.ctx.state_ref();
+    let mut state = state.write();
+    let o = state
+        .config_mut()
+        .options_mut()
+        .extensions
+        .get_mut::<clv::config::ClvOptions>()
+        .ok_or_else(|| CliError::internal("clv options are not registered"))?;
+    o.btyd_calibration_end = calibration_end;
+    o.btyd_holdout_end = holdout_end;
+    Ok(())
+}
+
+/// The input's name for the title: its file name, not its path.
+fn input_name(args: &ReportArgs) -> String {
+    match &args.input.path {
+        None => "CDNOW sample".to_string(),
+        Some(p) => std::path::Path::new(p)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| p.clone()),
+    }
 }
 
 /// Runs `clv report`.
@@ -132,6 +181,7 @@ pub async fn run(global: &GlobalArgs, args: ReportArgs) -> Result<()> {
         ));
     }
     let mut options = args.rfm.options();
+    options.extend(args.value.options());
     options.extend([
         ("btyd.calibration_end", calibration),
         ("btyd.holdout_end", holdout),
@@ -142,35 +192,39 @@ pub async fn run(global: &GlobalArgs, args: ReportArgs) -> Result<()> {
     super::rfm::register_schemes(&job.ctx, &args.rfm.scheme_file)?;
     crate::files::check_output(&args.out, "--out")?;
     let (overview, ctx) = overview::overview(&job).await?;
-    let mut sections = vec![overview];
-    sections.push(rfm::rfm(&job).await?);
+    let mut facts = summary::Facts::default();
+    let mut sections = vec![];
+    sections.push(rfm::rfm(&job, &mut facts).await?);
     if global.cluster.is_none() {
-        sections.push(segments::concentration(&job).await?);
+        sections.push(segments::concentration(&job, &mut facts).await?);
         sections.push(segments::evaluation(&job, &ctx).await?);
         sections.push(segments::migration(&job, &ctx, args.from.as_deref(), args.to.as_deref()).await?);
         sections.push(segments::clusters(&job).await?);
     } else {
         sections.push(segments::not_on_a_cluster());
     }
-    sections.push(cohorts::cohorts(&job).await?);
+    sections.push(cohorts::cohorts(&job, &ctx).await?);
     sections.push(lifecycle::lifecycle(&job, &ctx, args.from.as_deref(), args.to.as_deref()).await?);
-    let (model_section, model) = model::model(&job, &ctx).await?;
-    sections.push(model_section);
-    sections.push(value::clv(&job, model.as_ref(), args.top).await?);
-    sections.push(churn::churn(&job, &ctx).await?);
-    let title = args.title.clone().unwrap_or_else(|| {
-        format!(
-            "Customer value report: {}",
-            if sample {
-                "CDNOW sample".to_string()
-            } else {
-                job.input.label.trim_matches('\'').to_string()
-            }
-        )
-    });
+    // CLV as of the report date: the models fitted on all history up to it.
+    let o = crate::session::options(&job.ctx);
+    let split = (o.btyd_calibration_end, o.btyd_holdout_end);
+    set_split(&job, None, None)?;
+    let value = value::clv(&job, &ctx, &mut facts, args.top).await;
+    set_split(&job, split.0, split.1)?;
+    sections.push(value?);
+    sections.push(churn::churn(&job, &ctx, &mut facts).await?);
+    sections.push(model::model(&job, &ctx).await?);
+    let mut overview = overview;
+    overview.title = "Appendix: data and policies".into();
+    sections.push(overview);
+    sections.insert(0, summary::summary(&job, &ctx, &facts).await?);
+    let title = args
+        .title
+        .clone()
+        .unwrap_or_else(|| format!("Customer value report: {}", input_name(&args)));
     let subtitle = format!(
         "{} · as of {}",
-        job.input.label,
+        input_name(&args),
         ctx.as_of.map(format_date).unwrap_or_else(|| "–".into())
     );
     let page = job.progress.step("rendering the report", || {
@@ -184,4 +238,31 @@ pub async fn run(global: &GlobalArgs, args: ReportArgs) -> Result<()> {
     crate::files::write_atomically(&args.out, "--out", page.as_bytes())?;
     job.note(format!("Wrote the report to {}", args.out.display()));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_and_partial_last_periods() {
+        let d = |s: &str| parse_date(s, "date").unwrap();
+        assert!(!last_period_partial(d("1998-07-01"), "month"));
+        assert!(last_period_partial(d("1998-06-30"), "month"));
+        assert!(!last_period_partial(d("1998-07-01"), "quarter"));
+        assert!(last_period_partial(d("1998-08-01"), "quarter"));
+        assert!(!last_period_partial(d("1999-01-01"), "year"));
+        // 1998-07-06 was a Monday.
+        assert!(!last_period_partial(d("1998-07-06"), "week"));
+        assert!(last_period_partial(d("1998-07-07"), "week"));
+        assert!(!last_period_partial(d("1998-07-07"), "day"));
+        assert_eq!(
+            period_index(d("1998-06-30"), "month") - period_index(d("1997-01-01"), "month"),
+            17
+        );
+        assert_eq!(
+            period_index(d("1969-12-29"), "week"),
+            period_index(d("1970-01-04"), "week")
+        );
+    }
 }

@@ -2,7 +2,7 @@
 
 use super::*;
 
-pub(super) async fn rfm(job: &Job) -> Result<Section> {
+pub(super) async fn rfm(job: &Job, facts: &mut summary::Facts) -> Result<Section> {
     let src = job.source();
     let result = job
         .sql_registered("RFM scores", &format!("SELECT * FROM rfm({src})"), "rfm_result")
@@ -13,8 +13,14 @@ pub(super) async fn rfm(job: &Job) -> Result<Section> {
         return Ok(s);
     }
     let options = crate::session::options(&job.ctx);
+    let registry = clv::plan::rfm::RfmFunctions::from_session(&job.ctx.state()).schemes();
+    let scheme = registry.get(&options.rfm_scheme).ok();
+    let levels = options
+        .rfm_bins
+        .or(scheme.as_ref().map(|s| s.definition().levels))
+        .unwrap_or(5);
     s.para(&format!(
-        "Scores 1 (worst) to 5 (best) for recency, frequency and monetary value as of the report date; segments by the {} scheme.",
+        "Scores 1 (worst) to {levels} (best) for recency, frequency and monetary value as of the report date; segments by the {} scheme.",
         options.rfm_scheme
     ));
     let segments = job
@@ -32,6 +38,14 @@ pub(super) async fn rfm(job: &Job) -> Result<Section> {
         let customers = f64s(&segments, "customers")?;
         let revenue = f64s(&segments, "revenue")?;
         let (tc, tr) = (customers.iter().sum::<f64>(), revenue.iter().sum::<f64>());
+        facts.segments = (0..names.len())
+            .map(|i| summary::SegmentFacts {
+                name: names[i].clone(),
+                customers: customers[i],
+                revenue: revenue[i],
+                action: scheme.as_ref().and_then(|s| s.action(&names[i])).map(str::to_string),
+            })
+            .collect();
         let share = |v: &[f64], t: f64| v.iter().map(|x| if t != 0.0 { x / t } else { 0.0 }).collect::<Vec<_>>();
         s.figure(
             svg::hbars(
@@ -64,7 +78,7 @@ pub(super) async fn rfm(job: &Job) -> Result<Section> {
         }
     }
     s.figure(
-        svg::heatmap("R × F heat map", &rows, &cols, &values, &labels, "frequency score", "recency score"),
+        svg::heatmap("R × F heat map", &rows, &cols, &values, &labels, "frequency score", "recency score", &svg::HeatmapStyle::default()),
         "Customers in each recency × frequency score cell (colour and first number) with their average monetary value (second number); the top-right cell holds the recent, frequent buyers.",
     );
     let values = job

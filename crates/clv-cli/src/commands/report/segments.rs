@@ -37,7 +37,7 @@ pub fn not_on_a_cluster() -> Section {
 }
 
 /// The share of revenue from the top customers: the Lorenz curve and Gini coefficient.
-pub async fn concentration(job: &Job) -> Result<Section> {
+pub async fn concentration(job: &Job, facts: &mut super::summary::Facts) -> Result<Section> {
     let mut s = Section::new("concentration", "Value concentration");
     let curve = job
         .sql(
@@ -52,6 +52,7 @@ pub async fn concentration(job: &Job) -> Result<Section> {
         return Ok(s);
     }
     let gini = f64s(&curve, "gini")?.first().copied().unwrap_or(f64::NAN);
+    facts.top_shares = Some((top[10], top[20]));
     let reach = |share: f64| {
         top.iter()
             .position(|t| *t >= share - 1e-12)
@@ -280,6 +281,7 @@ pub async fn migration(job: &Job, ctx: &Context, from: Option<&str>, to: Option<
             &labels,
             &format!("segment on {tt}"),
             &format!("segment on {ft}"),
+            &svg::HeatmapStyle::default(),
         ),
         &format!("Customers by their segment on {ft} (rows; (new): first purchase after it) and on {tt} (columns)."),
     );

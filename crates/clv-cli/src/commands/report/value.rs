@@ -2,13 +2,20 @@
 
 use super::*;
 
-pub(super) async fn clv(job: &Job, model: Option<&ModelFile>, top: usize) -> Result<Section> {
+/// CLV as of the report date: BG/NBD and Gamma-Gamma fitted on all history up to it (the
+/// caller clears the calibration split), scored over the horizon with the margin and discount.
+pub(super) async fn clv(job: &Job, ctx: &Context, facts: &mut summary::Facts, top: usize) -> Result<Section> {
     let mut s = Section::new("clv", "Customer lifetime value");
-    let Some(model) = model else {
-        s.note("No CLV without a fitted BG/NBD model (see above).");
-        return Ok(s);
+    let model = match fit_model(job, crate::commands::models::spec_of(ModelKind::BgNbd)?).await {
+        Ok(m) => m,
+        Err(e) => {
+            s.note(&format!("No CLV: the BG/NBD model could not be fitted: {}", e.line()));
+            return Ok(s);
+        }
     };
+    let model = &model;
     let o = crate::session::options(&job.ctx);
+    let as_of = ctx.as_of.map(format_date);
     let spend = match fit_model(job, crate::commands::models::spec_of(ModelKind::GammaGamma)?).await {
         Ok(m) => m,
         Err(e) => {
@@ -35,12 +42,30 @@ pub(super) async fn clv(job: &Job, model: Option<&ModelFile>, top: usize) -> Res
         )
         .await?;
     s.para(&format!(
+        "CLV here is the expected {} over the next {} {}s after the report date{}: BG/NBD expected purchases × Gamma-Gamma expected spend{}{}. Both models are fitted on all the history up to the report date{}; the validation section below checks the same models on an earlier cut. Set --horizon, --margin and --discount-rate to change it.",
+        if o.ltv_margin == 1.0 { "revenue (margin 1: no costs deducted)".to_string() } else { format!("margin ({} of revenue)", o.ltv_margin) },
+        o.ltv_horizon,
+        o.btyd_time_unit,
+        as_of.as_deref().map(|d| format!(" ({d})")).unwrap_or_default(),
+        if o.ltv_margin == 1.0 { String::new() } else { format!(" × margin {}", o.ltv_margin) },
+        if o.ltv_discount_rate > 0.0 { format!(", discounted at {} per {}", o.ltv_discount_rate, o.btyd_time_unit) } else { ", undiscounted (discount rate 0)".to_string() },
+        as_of.as_deref().map(|d| format!(" ({d})")).unwrap_or_default(),
+    ));
+    s.para(&format!(
         "{}. The spend model is Gamma-Gamma, fitted on the customers with repeat purchases and a positive mean repeat spend; customers whose repeat purchases were all free are scored with the model's posterior mean spend for a zero average.",
         describe(&spend.json).lines().next().unwrap_or_default()
     ));
     let clv = f64s(&result, "clv")?;
     let scored = clv.iter().filter(|v| v.is_finite()).count();
     let total: f64 = clv.iter().filter(|v| v.is_finite()).sum();
+    facts.clv = Some(summary::ClvFacts {
+        total,
+        customers: scored,
+        horizon: o.ltv_horizon,
+        unit: o.btyd_time_unit.to_string(),
+        margin: o.ltv_margin,
+        discount_rate: o.ltv_discount_rate,
+    });
     s.body.push_str(&kpis(&[
         ("customers with a CLV", int(scored as u64)),
         ("total predicted CLV", money(total)),
@@ -53,9 +78,14 @@ pub(super) async fn clv(job: &Job, model: Option<&ModelFile>, top: usize) -> Res
         &clv,
         "predicted CLV",
         &format!(
-            "Predicted value of each customer over the next {} {}s (BG/NBD purchases × Gamma-Gamma spend{})",
+            "Predicted value of each customer over the next {} {}s after the report date (BG/NBD purchases × Gamma-Gamma spend{}{})",
             o.ltv_horizon,
             o.btyd_time_unit,
+            if o.ltv_margin == 1.0 {
+                String::new()
+            } else {
+                format!(" × margin {}", o.ltv_margin)
+            },
             if o.ltv_discount_rate > 0.0 { ", discounted" } else { "" },
         ),
     );
@@ -81,7 +111,10 @@ pub(super) async fn clv(job: &Job, model: Option<&ModelFile>, top: usize) -> Res
         })
         .collect();
     s.table(
-        &format!("The {} customers with the highest predicted CLV.", rows.len()),
+        &format!(
+            "The {} customers with the highest predicted CLV as of the report date (repeat purchases over all their history).",
+            rows.len()
+        ),
         &[
             "customer",
             "repeat purchases",
