@@ -52,10 +52,11 @@ use datafusion::prelude::SessionContext;
 
 pub use api::{
     BtydSummary, ChurnLabels, ChurnRisk, ClvCompare, ClvPredict, ClvTracking, CohortRetention, Lifecycle, Rfm,
-    SegmentEvaluation, SegmentGrid,
+    RfmState, SegmentEvaluation, SegmentGrid,
 };
 pub use config::{ClvOptions, Collapse, IdType, InvalidAmounts, Monetary, NegativeAmounts, TimeUnit};
 pub use error::{ClvError, ErrorKind};
+pub use exec::customer_state::CustomerState;
 pub use plan::report::PolicyReport;
 pub use plan::source::TransactionSource;
 pub use registry::{ClvFunction, FunctionKind};

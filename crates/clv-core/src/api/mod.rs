@@ -24,6 +24,7 @@
 //! | `segment_metrics(source [, cutoffs [, window_days]])` | [`SegmentEvaluation::metrics`] |
 //! | `segment_outcomes(source [, cutoffs [, window_days]])` | [`SegmentEvaluation::outcomes`] |
 //! | `segment_tune(source [, cutoffs [, window_days]], 'schemes=..', ...)` | [`SegmentEvaluation::tune`] with a [`SegmentGrid`] |
+//! | (no SQL function yet: the customer state of `rfm()`) | [`RfmState::build`], [`RfmState::refresh`], [`RfmState::rfm`] |
 //! | `rfm_transitions(source, from_date, to_date)` | [`SegmentEvaluation::transitions`] |
 //! | `segment_series(source [, cutoffs])` | [`SegmentEvaluation::series`] |
 //!
@@ -43,6 +44,7 @@ mod lifecycle;
 mod ltv;
 mod rfm;
 mod segment;
+mod state;
 
 pub use btyd::BtydSummary;
 pub use churn::{ChurnLabels, ChurnRisk};
@@ -51,6 +53,7 @@ pub use lifecycle::Lifecycle;
 pub use ltv::{ClvCompare, ClvPredict, ClvTracking};
 pub use rfm::Rfm;
 pub use segment::{SegmentEvaluation, SegmentGrid};
+pub use state::RfmState;
 
 /// The plan `build` makes of `source` under `options`, as a DataFrame of the context's session.
 async fn frame(

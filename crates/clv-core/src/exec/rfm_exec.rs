@@ -55,6 +55,7 @@ use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Par
 use futures::future::{BoxFuture, Shared};
 use futures::{FutureExt, StreamExt, TryFutureExt, TryStreamExt};
 
+use super::customer_state::{STATE_COLUMNS, StateShape, fold_state_rows};
 use super::rfm_rows::{Fingerprints, PartitionRows, RowPolicies, add_row_counts};
 use crate::common::dates::{DayNumbers, format_date};
 use crate::config::{ClvOptions, Collapse, Monetary};
@@ -104,6 +105,8 @@ struct FusedRfm {
     id_type: DataType,
     time_type: DataType,
     amount_type: DataType,
+    /// The input is a customer state's rows ([`super::customer_state`]), not transactions.
+    state_rows: bool,
 }
 
 /// `rfm()` as a table whose scan is an [`RfmExec`] over the source's columns.
@@ -157,6 +160,49 @@ impl FusedRfmTable {
                 id_type: types.customer,
                 time_type: types.time,
                 amount_type,
+                state_rows: false,
+            }),
+        })
+    }
+
+    /// The fused `rfm()` of a customer state: `rows` reads the state's rows (shape `shape`);
+    /// the scores are those of the transactions the state was built from, under the scoring
+    /// options of `o` (its as-of date must not be before the state's last day).
+    pub fn from_state(rows: LogicalPlan, shape: &StateShape, o: &ClvOptions, fns: &RfmFunctions) -> Result<Self> {
+        use datafusion::common::ScalarValue;
+        use datafusion::logical_expr::lit;
+        // The schema `rfm()` has over a source of the state's types.
+        let typed = |t: &DataType, name: &str| -> Result<Expr> { Ok(lit(ScalarValue::try_from(t)?).alias(name)) };
+        let source = LogicalPlanBuilder::empty(false)
+            .project(vec![
+                typed(&shape.id_type, &o.customer_column)?,
+                typed(&shape.time_type, &o.time_column)?,
+                typed(&shape.amount_type, &o.amount_column)?,
+            ])?
+            .build()?;
+        let schema = Arc::new(rfm_plan(source, o, fns)?.schema().as_arrow().clone());
+        Ok(Self {
+            input: rows,
+            fused: Arc::new(FusedRfm {
+                specs: resolve_specs(o, &fns.schemes())?,
+                rows: RowPolicies {
+                    customer: STATE_COLUMNS[0].to_string(),
+                    time: STATE_COLUMNS[1].to_string(),
+                    amount: STATE_COLUMNS[3].to_string(),
+                    time_type: shape.time_type.clone(),
+                    exact_amount: shape.amount_type.clone(),
+                    as_of: o.as_of,
+                    invalid_amounts: shape.invalid_amounts,
+                    negative_amounts: shape.negative_amounts,
+                    fingerprints: false,
+                },
+                monetary: o.rfm_monetary,
+                report: false,
+                schema,
+                id_type: shape.id_type.clone(),
+                time_type: shape.time_type.clone(),
+                amount_type: shape.amount_type.clone(),
+                state_rows: true,
             }),
         })
     }
@@ -392,7 +438,11 @@ async fn aggregate(
 ) -> Result<(PartitionRows, MemoryReservation)> {
     let mut rows = PartitionRows::new(&fused.rows, &fused.id_type)?;
     while let Some(batch) = input.next().await {
-        rows.add(&batch?, &fused.rows)?;
+        if fused.state_rows {
+            fold_state_rows(&mut rows.agg, &batch?, fused.rows.as_of)?;
+        } else {
+            rows.add(&batch?, &fused.rows)?;
+        }
         reservation.try_resize(rows.memory_size())?;
     }
     Ok((rows, reservation))

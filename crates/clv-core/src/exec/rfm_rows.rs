@@ -259,7 +259,7 @@ fn signs(amounts: &dyn Array, exact: &[i128], out: &mut Vec<i8>) -> Result<()> {
 
 /// The physical `i64` values of a time column (dates as days, timestamps in their unit) into
 /// `out`.
-fn time_values(times: &ArrayRef, out: &mut Vec<i64>) -> Result<()> {
+pub(super) fn time_values(times: &ArrayRef, out: &mut Vec<i64>) -> Result<()> {
     use datafusion::arrow::datatypes::{
         Date32Type, Date64Type, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
         TimestampSecondType,

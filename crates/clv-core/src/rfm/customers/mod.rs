@@ -122,15 +122,45 @@ impl CustomerAggregator {
             self.totals.resize(self.keys.len(), CustomerTotals::default());
         }
         for (from, (slot, t)) in self.slots.iter().zip(&other.totals).enumerate() {
-            let c = &mut self.totals[*slot as usize];
-            c.add_purchases(t.purchases)?;
-            c.first = c.first.min(t.first);
-            c.last = c.last.max(t.last);
-            c.last_day = c.last_day.max(t.last_day);
-            add_amount(c, &mut self.wide, *slot, other.sum(from as u32))?;
+            fold(
+                &mut self.totals[*slot as usize],
+                &mut self.wide,
+                *slot,
+                t,
+                other.sum(from as u32),
+            )?;
         }
         Ok(())
     }
+
+    /// Folds one row of totals per entry of `ids` (another aggregation's customers, e.g. a
+    /// stored customer state) into these, exactly as [`Self::merge`] folds an aggregator:
+    /// `totals[i]`'s `sum` is ignored, `sums[i]` is the exact amount sum. Time is linear in
+    /// the rows given plus the customers they add.
+    pub fn add_totals(&mut self, ids: &ArrayRef, totals: &[CustomerTotals], sums: &[i128]) -> Result<()> {
+        if totals.len() != ids.len() || sums.len() != ids.len() {
+            return internal_err!("customer totals: columns of different lengths");
+        }
+        self.keys.slots(ids, &mut self.slots)?;
+        if self.totals.len() < self.keys.len() {
+            self.totals.resize(self.keys.len(), CustomerTotals::default());
+        }
+        for ((slot, t), sum) in self.slots.iter().zip(totals).zip(sums) {
+            fold(&mut self.totals[*slot as usize], &mut self.wide, *slot, t, *sum)?;
+        }
+        Ok(())
+    }
+}
+
+/// Folds the totals `t` with exact sum `sum` into `c` (at `slot`): counts and sums add, the
+/// first purchase is the minimum, the last purchase and last day the maximum, so the result
+/// does not depend on the order totals are folded in.
+fn fold(c: &mut CustomerTotals, wide: &mut WideSums, slot: u32, t: &CustomerTotals, sum: i128) -> Result<()> {
+    c.add_purchases(t.purchases)?;
+    c.first = c.first.min(t.first);
+    c.last = c.last.max(t.last);
+    c.last_day = c.last_day.max(t.last_day);
+    add_amount(c, wide, slot, sum)
 }
 
 #[cfg(test)]

@@ -36,6 +36,17 @@ impl Default for CustomerTotals {
 }
 
 impl CustomerTotals {
+    /// Totals without an amount (sums are passed beside them, exactly, as `i128`).
+    pub fn new(first: i64, last: i64, purchases: u32, last_day: i32) -> Self {
+        Self {
+            first,
+            last,
+            sum: 0,
+            purchases,
+            last_day,
+        }
+    }
+
     #[inline(always)]
     pub(super) fn add_purchases(&mut self, n: u32) -> Result<()> {
         match self.purchases.checked_add(n) {
