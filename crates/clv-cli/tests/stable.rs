@@ -68,6 +68,7 @@ macro_rules! stable_tests {
 }
 
 stable_tests! {
+    report_html: ["report", SAMPLE, "--out", "{out}.html"],
     rfm_csv: ["rfm", SAMPLE, "--out", "{out}.csv"],
     rfm_json: ["rfm", SAMPLE, "--out", "{out}.json"],
     rfm_parquet: ["rfm", SAMPLE, "--out", "{out}.parquet"],

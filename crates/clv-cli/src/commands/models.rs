@@ -382,7 +382,7 @@ pub async fn predict(global: &GlobalArgs, args: PredictArgs) -> Result<()> {
         model.time_unit()
     ));
     let spend_cols = if spend.is_some() {
-        ", round(avg(expected_spend), 2) AS mean_expected_spend, round(sum(clv), 2) AS total_clv"
+        ", round(CAST(avg(CAST(expected_spend AS DECIMAL(38, 10))) AS DOUBLE), 2) AS mean_expected_spend, round(CAST(sum(CAST(clv AS DECIMAL(38, 10))) AS DOUBLE), 2) AS total_clv"
     } else {
         ""
     };
@@ -391,8 +391,8 @@ pub async fn predict(global: &GlobalArgs, args: PredictArgs) -> Result<()> {
         .sql_results(
             "overview",
             &format!(
-                "SELECT count(*) AS customers, round(avg(p_alive), 4) AS mean_p_alive,
-                        round(sum(expected_purchases), 2) AS expected_purchases{spend_cols} FROM predictions"
+                "SELECT count(*) AS customers, round(CAST(avg(CAST(p_alive AS DECIMAL(38, 10))) AS DOUBLE), 4) AS mean_p_alive,
+                        round(CAST(sum(CAST(expected_purchases AS DECIMAL(38, 10))) AS DOUBLE), 2) AS expected_purchases{spend_cols} FROM predictions"
             ),
         )
         .await?;

@@ -148,8 +148,8 @@ pub async fn run(global: &GlobalArgs, args: RfmArgs) -> Result<()> {
             "segments",
             "SELECT segment, count(*) AS customers,
                     round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS customer_pct,
-                    round(sum(monetary), 2) AS revenue,
-                    round(100.0 * sum(monetary) / sum(sum(monetary)) OVER (), 1) AS revenue_pct,
+                    round(CAST(sum(CAST(monetary AS DECIMAL(38, 10))) AS DOUBLE), 2) AS revenue,
+                    round(100.0 * CAST(sum(CAST(monetary AS DECIMAL(38, 10))) AS DOUBLE) / sum(CAST(sum(CAST(monetary AS DECIMAL(38, 10))) AS DOUBLE)) OVER (), 1) AS revenue_pct,
                     round(avg(recency_days), 1) AS avg_recency_days,
                     round(avg(frequency), 2) AS avg_frequency
              FROM rfm_result GROUP BY segment ORDER BY customers DESC, segment",

@@ -23,7 +23,7 @@ pub async fn run(global: &GlobalArgs, args: SummaryArgs) -> Result<()> {
     let options = crate::session::options(&job.ctx);
     let holdout = args.btyd.holdout_end.is_some() || options.btyd_holdout_end.is_some();
     let holdout_cols = if holdout {
-        ", round(avg(x_holdout), 4) AS mean_x_holdout, max(t_holdout) AS t_holdout"
+        ", round(CAST(avg(CAST(x_holdout AS DECIMAL(38, 10))) AS DOUBLE), 4) AS mean_x_holdout, max(t_holdout) AS t_holdout"
     } else {
         ""
     };
@@ -32,8 +32,8 @@ pub async fn run(global: &GlobalArgs, args: SummaryArgs) -> Result<()> {
             "overview",
             &format!(
                 "SELECT count(*) AS customers, sum(CASE WHEN x > 0 THEN 1 ELSE 0 END) AS repeat_customers,
-                        round(avg(x), 4) AS mean_x, max(x) AS max_x, round(avg(t), 2) AS mean_t,
-                        round(avg(CASE WHEN x > 0 THEN monetary END), 2) AS mean_repeat_spend{holdout_cols}
+                        round(CAST(avg(CAST(x AS DECIMAL(38, 10))) AS DOUBLE), 4) AS mean_x, max(x) AS max_x, round(CAST(avg(CAST(t AS DECIMAL(38, 10))) AS DOUBLE), 2) AS mean_t,
+                        round(CAST(avg(CASE WHEN x > 0 THEN CAST(monetary AS DECIMAL(38, 10)) END) AS DOUBLE), 2) AS mean_repeat_spend{holdout_cols}
                  FROM btyd_summary({src})"
             ),
         )

@@ -26,7 +26,7 @@ pub(super) async fn rfm(job: &Job, facts: &mut summary::Facts) -> Result<Section
     let segments = job
         .sql_results(
             "RFM segments",
-            "SELECT segment, count(*) AS customers, sum(monetary) AS revenue FROM rfm_result
+            "SELECT segment, count(*) AS customers, CAST(sum(CAST(monetary AS DECIMAL(38, 10))) AS DOUBLE) AS revenue FROM rfm_result
              WHERE segment IS NOT NULL GROUP BY segment ORDER BY customers DESC, segment",
         )
         .await?;
@@ -60,7 +60,7 @@ pub(super) async fn rfm(job: &Job, facts: &mut summary::Facts) -> Result<Section
     let grid = job
         .sql_results(
             "R × F grid",
-            "SELECT r, f, count(*) AS customers, avg(monetary) AS avg_monetary FROM rfm_result GROUP BY r, f",
+            "SELECT r, f, count(*) AS customers, CAST(avg(CAST(monetary AS DECIMAL(38, 10))) AS DOUBLE) AS avg_monetary FROM rfm_result GROUP BY r, f",
         )
         .await?;
     let (r, f) = (i64s(&grid, "r")?, i64s(&grid, "f")?);
