@@ -663,10 +663,10 @@ pub struct ReportArgs {
     /// The HTML file to write.
     #[arg(long, value_name = "FILE", default_value = "clv-report.html")]
     pub out: PathBuf,
-    /// End of the calibration period for the BG/NBD fit YYYY-MM-DD [default: 1997-09-30 for the bundled sample, else the last transaction].
+    /// End of the calibration period for the BG/NBD fit YYYY-MM-DD [default: 1997-09-30 for the bundled sample, else the start of the last half of the history in whole weeks, at most 52].
     #[arg(long, value_name = "DATE")]
     pub calibration_end: Option<String>,
-    /// End of the holdout period YYYY-MM-DD: adds calibration-vs-holdout and churn AUC [default: 1998-06-30 for the bundled sample, else none].
+    /// End of the holdout period YYYY-MM-DD: adds calibration-vs-holdout and churn AUC [default: 1998-06-30 for the bundled sample, else the last day of the data].
     #[arg(long, value_name = "DATE")]
     pub holdout_end: Option<String>,
     /// Time unit of the BG/NBD fit: day, week or month [default: week].

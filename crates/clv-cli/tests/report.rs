@@ -897,19 +897,28 @@ fn no_text_leaves_its_chart_in_chromium_with_chinese_and_long_labels() {
         ),
     ] {
         let out = dir.join(format!("{name}.html"));
-        let holdout_end = if name == "cn8" { "1998-06-30" } else { "1998-06-14" };
-        let mut args = vec![
-            "report",
-            SAMPLE,
-            "--calibration-end",
-            "1997-09-30",
-            "--holdout-end",
-            holdout_end,
-            "--out",
-            out.to_str().unwrap(),
-        ];
+        // cn8: a file given no split gets the default validation cut (the last 38 whole weeks).
+        let mut args = vec!["report", SAMPLE, "--out", out.to_str().unwrap()];
+        if name != "cn8" {
+            args.extend(["--calibration-end", "1997-09-30", "--holdout-end", "1998-06-14"]);
+        }
         args.extend(extra);
-        clv(&args).ok();
+        let run = clv(&args);
+        run.ok();
+        if name == "cn8" {
+            assert!(
+                run.stderr
+                    .contains("Validation cut: calibration to 1997-10-07, holdout to 1998-06-30"),
+                "{}",
+                run.stderr
+            );
+            let html = std::fs::read_to_string(&out).unwrap();
+            assert!(
+                html.contains("Fitted on the purchases up to 1997-10-07")
+                    && html.contains("judged on the holdout to 1998-06-30"),
+                "the validation section of a file given no split"
+            );
+        }
         reports.push((name.to_string(), out));
     }
     let html = std::fs::read_to_string(&reports[2].1).unwrap();

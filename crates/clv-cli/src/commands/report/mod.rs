@@ -157,6 +157,16 @@ fn set_split(job: &Job, calibration_end: Option<i32>, holdout_end: Option<i32>) 
     Ok(())
 }
 
+/// The validation cut of an input given no split: the holdout is the last half of the history,
+/// at most 52 weeks, in whole weeks, ending on the last day before `as_of`; `None` when that
+/// leaves less than 4 weeks of holdout.
+fn default_split(first_day: Option<i32>, as_of: Option<i32>) -> Option<(i32, i32)> {
+    let (first, as_of) = (first_day?, as_of?);
+    let holdout_end = as_of - 1;
+    let weeks = ((holdout_end - first) / 2 / 7).min(52);
+    (weeks >= 4).then(|| (holdout_end - 7 * weeks, holdout_end))
+}
+
 /// The input's name for the title: its file name, not its path.
 fn input_name(args: &ReportArgs) -> String {
     match &args.input.path {
@@ -180,6 +190,7 @@ pub async fn run(global: &GlobalArgs, args: ReportArgs) -> Result<()> {
             "--holdout-end needs --calibration-end: the holdout is the period after the calibration end",
         ));
     }
+    let split_given = calibration.is_some() || holdout.is_some();
     let mut options = args.rfm.options();
     options.extend(args.value.options());
     options.extend([
@@ -192,6 +203,17 @@ pub async fn run(global: &GlobalArgs, args: ReportArgs) -> Result<()> {
     super::rfm::register_schemes(&job.ctx, &args.rfm.scheme_file)?;
     crate::files::check_output(&args.out, "--out")?;
     let (overview, ctx) = overview::overview(&job).await?;
+    if let (false, Some((calibration_end, holdout_end))) = (split_given, default_split(ctx.first_day, ctx.as_of)) {
+        // No split given: the validation section still judges the models on data they did not
+        // see, on the latest stretch of the history.
+        set_split(&job, Some(calibration_end), Some(holdout_end))?;
+        job.note(format!(
+            "Validation cut: calibration to {}, holdout to {} (the last {} days; set --calibration-end and --holdout-end to choose)",
+            format_date(calibration_end),
+            format_date(holdout_end),
+            holdout_end - calibration_end
+        ));
+    }
     let mut facts = summary::Facts::default();
     let mut sections = vec![];
     sections.push(rfm::rfm(&job, &mut facts).await?);
@@ -243,6 +265,23 @@ pub async fn run(global: &GlobalArgs, args: ReportArgs) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_validation_cut() {
+        let d = |s: &str| parse_date(s, "date").unwrap();
+        // CDNOW: 1997-01-01 .. 1998-06-30, 545 days: the holdout is the last 38 whole weeks.
+        let (c, h) = default_split(Some(d("1997-01-01")), Some(d("1998-07-01"))).unwrap();
+        assert_eq!(
+            (format_date(c), format_date(h)),
+            ("1997-10-07".into(), "1998-06-30".into())
+        );
+        // Four years: at most 52 weeks of holdout.
+        let (c, h) = default_split(Some(d("2020-01-01")), Some(d("2024-01-01"))).unwrap();
+        assert_eq!(h - c, 364);
+        // Under 8 weeks of history: no cut.
+        assert_eq!(default_split(Some(d("2024-01-01")), Some(d("2024-02-20"))), None);
+        assert_eq!(default_split(None, Some(d("2024-02-20"))), None);
+    }
 
     #[test]
     fn periods_and_partial_last_periods() {
