@@ -149,7 +149,7 @@ pub async fn run(global: &GlobalArgs, args: RfmArgs) -> Result<()> {
             "SELECT segment, count(*) AS customers,
                     round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS customer_pct,
                     round(CAST(sum(CAST(monetary AS DECIMAL(38, 10))) AS DOUBLE), 2) AS revenue,
-                    round(100.0 * CAST(sum(CAST(monetary AS DECIMAL(38, 10))) AS DOUBLE) / sum(CAST(sum(CAST(monetary AS DECIMAL(38, 10))) AS DOUBLE)) OVER (), 1) AS revenue_pct,
+                    round(100.0 * CAST(sum(CAST(monetary AS DECIMAL(38, 10))) AS DOUBLE) / CAST(sum(sum(CAST(monetary AS DECIMAL(38, 10)))) OVER () AS DOUBLE), 1) AS revenue_pct,
                     round(avg(recency_days), 1) AS avg_recency_days,
                     round(avg(frequency), 2) AS avg_frequency
              FROM rfm_result GROUP BY segment ORDER BY customers DESC, segment",
