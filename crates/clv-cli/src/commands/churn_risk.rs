@@ -4,7 +4,7 @@
 
 use datafusion::arrow::array::{Array, AsArray};
 
-use super::{Job, literal};
+use super::{Job, exact, literal};
 use crate::cli::{ContactsArgs, GlobalArgs, InputArgs, ModelArgs, RiskArgs};
 use crate::error::{CliError, Result};
 use crate::output::{self, Emitted};
@@ -66,10 +66,13 @@ async fn tier_summary(job: &Job, table: &str) -> Result<(String, Vec<datafusion:
         .sql_results(
             "risk tiers",
             &format!(
-                "SELECT risk_tier, count(*) AS customers, round(CAST(avg(CAST(churn_probability AS DECIMAL(38, 10))) AS DOUBLE), 4) AS mean_churn_probability,
-                        round(CAST(sum(CAST(expected_value AS DECIMAL(38, 10))) AS DOUBLE), 2) AS expected_value, round(CAST(sum(CAST(value_at_risk AS DECIMAL(38, 10))) AS DOUBLE), 2) AS value_at_risk
+                "SELECT risk_tier, count(*) AS customers, round({}, 4) AS mean_churn_probability,
+                        round({}, 2) AS expected_value, round({}, 2) AS value_at_risk
                  FROM {table} GROUP BY risk_tier
-                 ORDER BY CASE risk_tier WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END"
+                 ORDER BY CASE risk_tier WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END",
+                exact("avg", "churn_probability"),
+                exact("sum", "expected_value"),
+                exact("sum", "value_at_risk")
             ),
         )
         .await?;

@@ -183,6 +183,19 @@ async fn plan(ctx: &SessionContext, query: &str) -> Result<datafusion::dataframe
     ctx.sql(query).await.map_err(from_datafusion)
 }
 
+/// `expr` as an exact decimal, `CAST(expr AS DECIMAL(38, 10))`: sums and means of it do not
+/// depend on the order of the rows (a float SUM or AVG adds in partition order, so its last
+/// digits change with the partitioning; the printed figures must not).
+pub fn exact_decimal(expr: &str) -> String {
+    format!("CAST({expr} AS DECIMAL(38, 10))")
+}
+
+/// `agg(expr)` over a float column, computed exactly ([`exact_decimal`]) and cast back to DOUBLE:
+/// `exact("sum", "monetary")`.
+pub fn exact(agg: &str, expr: &str) -> String {
+    format!("CAST({agg}({}) AS DOUBLE)", exact_decimal(expr))
+}
+
 /// Quotes a date or option value as a SQL string literal.
 pub fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))

@@ -12,7 +12,7 @@ use clv::ltv::{KindTag, ModelKind, ModelSpec, Role};
 use datafusion::arrow::array::{Array, AsArray};
 use serde_json::Value;
 
-use super::{Job, literal};
+use super::{Job, exact, literal};
 use crate::cli::{FitArgs, GlobalArgs, PredictArgs};
 use crate::error::{CliError, Result};
 use crate::output::{self, Emitted};
@@ -382,17 +382,23 @@ pub async fn predict(global: &GlobalArgs, args: PredictArgs) -> Result<()> {
         model.time_unit()
     ));
     let spend_cols = if spend.is_some() {
-        ", round(CAST(avg(CAST(expected_spend AS DECIMAL(38, 10))) AS DOUBLE), 2) AS mean_expected_spend, round(CAST(sum(CAST(clv AS DECIMAL(38, 10))) AS DOUBLE), 2) AS total_clv"
+        format!(
+            ", round({}, 2) AS mean_expected_spend, round({}, 2) AS total_clv",
+            exact("avg", "expected_spend"),
+            exact("sum", "clv")
+        )
     } else {
-        ""
+        String::new()
     };
     // Every query runs before anything is printed: a failure leaves stdout empty.
     let overview = job
         .sql_results(
             "overview",
             &format!(
-                "SELECT count(*) AS customers, round(CAST(avg(CAST(p_alive AS DECIMAL(38, 10))) AS DOUBLE), 4) AS mean_p_alive,
-                        round(CAST(sum(CAST(expected_purchases AS DECIMAL(38, 10))) AS DOUBLE), 2) AS expected_purchases{spend_cols} FROM predictions"
+                "SELECT count(*) AS customers, round({}, 4) AS mean_p_alive,
+                        round({}, 2) AS expected_purchases{spend_cols} FROM predictions",
+                exact("avg", "p_alive"),
+                exact("sum", "expected_purchases")
             ),
         )
         .await?;

@@ -2,7 +2,7 @@
 
 use clv::prelude::*;
 
-use super::Job;
+use super::{Job, exact, exact_decimal};
 use crate::cli::{GlobalArgs, RfmArgs};
 use crate::error::Result;
 use crate::output::{self, Emitted};
@@ -146,13 +146,17 @@ pub async fn run(global: &GlobalArgs, args: RfmArgs) -> Result<()> {
     let mut segments = job
         .sql_results(
             "segments",
-            "SELECT segment, count(*) AS customers,
+            &format!(
+                "SELECT segment, count(*) AS customers,
                     round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS customer_pct,
-                    round(CAST(sum(CAST(monetary AS DECIMAL(38, 10))) AS DOUBLE), 2) AS revenue,
-                    round(100.0 * CAST(sum(CAST(monetary AS DECIMAL(38, 10))) AS DOUBLE) / CAST(sum(sum(CAST(monetary AS DECIMAL(38, 10)))) OVER () AS DOUBLE), 1) AS revenue_pct,
+                    round({revenue}, 2) AS revenue,
+                    round(100.0 * {revenue} / CAST(sum(sum({amount})) OVER () AS DOUBLE), 1) AS revenue_pct,
                     round(avg(recency_days), 1) AS avg_recency_days,
                     round(avg(frequency), 2) AS avg_frequency
              FROM rfm_result GROUP BY segment ORDER BY customers DESC, segment",
+                revenue = exact("sum", "monetary"),
+                amount = exact_decimal("monetary")
+            ),
         )
         .await?;
     if let Some(with_actions) = super::segments::with_actions(&job, &segments, &options.rfm_scheme).await? {

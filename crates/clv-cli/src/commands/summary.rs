@@ -1,6 +1,6 @@
 //! `clv summary`: the BTYD summary per customer.
 
-use super::Job;
+use super::{Job, exact};
 use crate::cli::{GlobalArgs, SummaryArgs};
 use crate::error::Result;
 use crate::output::{self, Emitted};
@@ -23,18 +23,24 @@ pub async fn run(global: &GlobalArgs, args: SummaryArgs) -> Result<()> {
     let options = crate::session::options(&job.ctx);
     let holdout = args.btyd.holdout_end.is_some() || options.btyd_holdout_end.is_some();
     let holdout_cols = if holdout {
-        ", round(CAST(avg(CAST(x_holdout AS DECIMAL(38, 10))) AS DOUBLE), 4) AS mean_x_holdout, max(t_holdout) AS t_holdout"
+        format!(
+            ", round({}, 4) AS mean_x_holdout, max(t_holdout) AS t_holdout",
+            exact("avg", "x_holdout")
+        )
     } else {
-        ""
+        String::new()
     };
     let overview = job
         .sql(
             "overview",
             &format!(
                 "SELECT count(*) AS customers, sum(CASE WHEN x > 0 THEN 1 ELSE 0 END) AS repeat_customers,
-                        round(CAST(avg(CAST(x AS DECIMAL(38, 10))) AS DOUBLE), 4) AS mean_x, max(x) AS max_x, round(CAST(avg(CAST(t AS DECIMAL(38, 10))) AS DOUBLE), 2) AS mean_t,
-                        round(CAST(avg(CASE WHEN x > 0 THEN CAST(monetary AS DECIMAL(38, 10)) END) AS DOUBLE), 2) AS mean_repeat_spend{holdout_cols}
-                 FROM btyd_summary({src})"
+                        round({mean_x}, 4) AS mean_x, max(x) AS max_x, round({mean_t}, 2) AS mean_t,
+                        round({mean_repeat_spend}, 2) AS mean_repeat_spend{holdout_cols}
+                 FROM btyd_summary({src})",
+                mean_x = exact("avg", "x"),
+                mean_t = exact("avg", "t"),
+                mean_repeat_spend = exact("avg", "CASE WHEN x > 0 THEN monetary END")
             ),
         )
         .await?;

@@ -1,6 +1,7 @@
 //! The report section: RFM segments and the R × F heat map.
 
 use super::*;
+use crate::commands::exact;
 
 pub(super) async fn rfm(job: &Job, facts: &mut summary::Facts) -> Result<Section> {
     let src = job.source();
@@ -26,8 +27,11 @@ pub(super) async fn rfm(job: &Job, facts: &mut summary::Facts) -> Result<Section
     let segments = job
         .sql_results(
             "RFM segments",
-            "SELECT segment, count(*) AS customers, CAST(sum(CAST(monetary AS DECIMAL(38, 10))) AS DOUBLE) AS revenue FROM rfm_result
-             WHERE segment IS NOT NULL GROUP BY segment ORDER BY customers DESC, segment",
+            &format!(
+                "SELECT segment, count(*) AS customers, {} AS revenue FROM rfm_result
+                 WHERE segment IS NOT NULL GROUP BY segment ORDER BY customers DESC, segment",
+                exact("sum", "monetary")
+            ),
         )
         .await?;
     let names: Vec<String> = strings(&segments, "segment")?
@@ -60,7 +64,10 @@ pub(super) async fn rfm(job: &Job, facts: &mut summary::Facts) -> Result<Section
     let grid = job
         .sql_results(
             "R × F grid",
-            "SELECT r, f, count(*) AS customers, CAST(avg(CAST(monetary AS DECIMAL(38, 10))) AS DOUBLE) AS avg_monetary FROM rfm_result GROUP BY r, f",
+            &format!(
+                "SELECT r, f, count(*) AS customers, {} AS avg_monetary FROM rfm_result GROUP BY r, f",
+                exact("avg", "monetary")
+            ),
         )
         .await?;
     let (r, f) = (i64s(&grid, "r")?, i64s(&grid, "f")?);
