@@ -113,12 +113,13 @@ pub enum Command {
   clv churn stages --help"
     )]
     Churn(ChurnCommand),
-    /// Fits an LTV model (BG/NBD, Pareto/NBD, MBG/NBD or Gamma-Gamma) and writes it as JSON.
+    /// Fits an LTV model (BG/NBD, Pareto/NBD, MBG/NBD or Gamma-Gamma, or the best transaction model: auto) and writes it as JSON.
     #[command(help_template = EXAMPLES_FIRST, after_help = "Examples:
   clv fit --out bgnbd.json                                  # BG/NBD on CDNOW, in weeks
   clv fit orders.parquet --calibration-end 1997-09-30 --out bgnbd.json
   clv fit orders.parquet --model gamma_gamma --out spend.json
-  clv fit orders.parquet --model pareto_nbd --time-unit day > pnbd.json")]
+  clv fit orders.parquet --model pareto_nbd --time-unit day > pnbd.json
+  clv fit --model auto --calibration-end 1997-09-30 --holdout-end 1998-06-30 --out best.json   # chosen by holdout error")]
     Fit(FitArgs),
     /// Per-customer predictions from a fitted model: P(alive), expected purchases, expected spend and CLV.
     #[command(help_template = EXAMPLES_FIRST, after_help = "Examples:
@@ -128,6 +129,14 @@ pub enum Command {
   clv predict orders.parquet --model bgnbd.json --discount-rate 0.002 --margin 0.3 --format json
   clv predict --model bgnbd.json --spend-model spend.json --intervals 0.9   # bootstrap bounds")]
     Predict(PredictArgs),
+    /// Holdout accuracy and model choice: BG/NBD, Pareto/NBD and MBG/NBD (times a penalizer grid) fitted on the calibration period and judged on the holdout beside the naive baseline, with AIC and BIC; the chosen model is marked.
+    #[command(help_template = EXAMPLES_FIRST, after_help = "Examples:
+  clv compare --calibration-end 1997-09-30 --holdout-end 1998-06-30      # CDNOW
+  clv compare orders.parquet --calibration-end 2024-03-31 --holdout-end 2024-06-30 --penalizers 0,0.001,0.01
+  clv compare orders.parquet --calibration-end 2024-06-30 --models bg_nbd,mbg_nbd   # no holdout: BIC decides
+  clv compare --calibration-end 1997-09-30 --holdout-end 1998-06-30 --out compare.csv
+  clv fit --model auto --calibration-end 1997-09-30 --holdout-end 1998-06-30 --out best.json   # writes the chosen model")]
+    Compare(CompareArgs),
     /// Writes a self-contained HTML report with charts: overview, RFM, cohorts, lifecycle, BG/NBD, CLV and churn.
     #[command(help_template = EXAMPLES_FIRST, after_help = "Examples:
   clv report --out cdnow-report.html               # CDNOW with its 1997-09-30 calibration split
@@ -592,8 +601,22 @@ pub struct TransitionsArgs {
 /// registry.
 fn fittable_models() -> clap::builder::PossibleValuesParser {
     clap::builder::PossibleValuesParser::new(
-        crate::commands::models::fittable().map(|m| clap::builder::PossibleValue::new(m.name()).help(m.description)),
+        crate::commands::models::fittable()
+            .map(|m| clap::builder::PossibleValue::new(m.name()).help(m.description))
+            .chain([clap::builder::PossibleValue::new(clv::config::AUTO_MODEL).help(
+                "The transaction model SQL 'model=auto' chooses among --models (clv compare shows the comparison): the lowest holdout RMSE with --holdout-end, else the lowest BIC",
+            )]),
     )
+}
+
+option_flags! {
+    /// The candidates of a model comparison (`clv compare`, `clv fit --model auto`).
+    CandidateFlags {
+        /// Candidate transaction models, comma-separated [default: bg_nbd,pareto_nbd,mbg_nbd].
+        models: "LIST",
+        /// Penalizer grid: each candidate is fitted with each L2 penalizer, comma-separated, e.g. 0,0.001,0.01 [default: 0].
+        penalizers: "LIST",
+    }
 }
 
 #[derive(Args)]
@@ -609,9 +632,33 @@ pub struct FitArgs {
     /// Time unit of the model: day, week or month [default: week].
     #[arg(long, value_name = "UNIT")]
     pub time_unit: Option<String>,
+    /// With --model auto: inclusive end of the holdout YYYY-MM-DD; the candidates fitted up to --calibration-end are judged on the purchases after it [default: no holdout, BIC decides].
+    #[arg(long, value_name = "DATE")]
+    pub holdout_end: Option<String>,
+    #[command(flatten)]
+    pub candidates: CandidateFlags,
     /// Write the model JSON to this file [default: standard output].
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct CompareArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Inclusive end of the calibration period YYYY-MM-DD: the candidates are fitted on the purchases up to it.
+    #[arg(long, value_name = "DATE")]
+    pub calibration_end: String,
+    /// Inclusive end of the holdout YYYY-MM-DD: each candidate is judged on the purchases after the calibration end up to it [default: no holdout, BIC decides].
+    #[arg(long, value_name = "DATE")]
+    pub holdout_end: Option<String>,
+    /// Time unit of the models: day, week or month [default: week].
+    #[arg(long, value_name = "UNIT")]
+    pub time_unit: Option<String>,
+    #[command(flatten)]
+    pub candidates: CandidateFlags,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Args)]
@@ -757,8 +804,6 @@ mod tests {
                 "rfm.policy_counts",
                 "fit.penalizer",
                 "ltv.model",
-                "ltv.models",
-                "ltv.penalizers",
                 "ltv.tracking_period"
             ]
         );
@@ -768,7 +813,8 @@ mod tests {
         mapped.extend(LifecycleArgs::default().options());
         mapped.extend(ChurnLabelArgs::default().options());
         mapped.extend(IntervalFlags::default().options());
-        assert_eq!(mapped.len(), 31);
+        mapped.extend(CandidateFlags::default().options());
+        assert_eq!(mapped.len(), 33);
         for (key, _) in mapped {
             assert!(clv::config::ClvOption::find(key).is_some(), "{key}");
         }

@@ -32,6 +32,7 @@ async fn run(cli: Cli) -> error::Result<()> {
         Command::Churn(c) => commands::churn::run(&global, c).await,
         Command::Fit(a) => commands::models::fit(&global, a).await,
         Command::Predict(a) => commands::models::predict(&global, a).await,
+        Command::Compare(a) => commands::compare::run(&global, a).await,
         Command::Report(a) => commands::report::run(&global, a).await,
         Command::Sql(a) => commands::sql::run(&global, a).await,
         Command::Tune(a) => commands::tune::run(&global, a).await,

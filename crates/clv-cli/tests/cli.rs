@@ -665,6 +665,174 @@ async fn predict_intervals_equal_clv_predict_intervals() {
     assert!(inside as f64 >= 0.9 * p.len() as f64, "{inside} of {}", p.len());
 }
 
+/// `clv fit --model auto` writes the model SQL `clv_model(..., 'model=auto')` chooses (the
+/// library's `ltv_compare`): by holdout RMSE with --holdout-end, else by BIC; the file is the
+/// chosen fit's own serialization plus a `selection` field, and `clv predict` reads it.
+#[tokio::test(flavor = "multi_thread")]
+async fn fit_auto_writes_the_model_sql_model_auto_chooses() {
+    use clv::ltv::KindTag;
+    let dir = temp_dir("fit_auto");
+    let ctx = library();
+    for holdout in [Some("1998-06-30"), None] {
+        let out = dir.join(format!("auto-{}.json", holdout.is_some()));
+        let mut args = vec![
+            "fit",
+            CDNOW,
+            "--model",
+            "auto",
+            "--calibration-end",
+            "1997-09-30",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        let mut options = "".to_string();
+        if let Some(end) = holdout {
+            args.extend(["--holdout-end", end]);
+            options = format!(", 'holdout_end={end}'");
+        }
+        let run = clv(&args);
+        run.ok();
+        let lib = sql(
+            &ctx,
+            &format!(
+                "SELECT comparison.json AS json, comparison.rule AS rule, comparison.reason AS reason, model.model AS kind \
+                 FROM clv_model('{CDNOW}', '1997-09-30', 'model=auto'{options})"
+            ),
+        )
+        .await;
+        let (json, rule, reason, kind) = (
+            strings(&lib, "json")[0].clone(),
+            strings(&lib, "rule")[0].clone(),
+            strings(&lib, "reason")[0].clone(),
+            strings(&lib, "kind")[0].clone(),
+        );
+        assert_eq!(rule, if holdout.is_some() { "holdout_rmse" } else { "bic" });
+        let text = std::fs::read_to_string(&out).unwrap();
+        let file: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let want: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(file["kind"], serde_json::Value::from(kind.as_str()));
+        // Every field of the chosen fit, number for number, and the reason.
+        for field in ["kind", "format_version", "params", "time_unit", "fit"] {
+            assert_eq!(file[field], want[field], "{field}");
+        }
+        assert_eq!(file["selection"]["rule"], serde_json::Value::from(rule.as_str()));
+        assert_eq!(file["selection"]["reason"], serde_json::Value::from(reason.as_str()));
+        let tag: KindTag = serde_json::from_str(&text).unwrap();
+        assert_eq!(tag.kind.name(), kind);
+        assert!(run.stderr.contains("--model auto chose"), "{}", run.stderr);
+        assert!(run.stderr.contains(&reason), "{}", run.stderr);
+        // The file is a model file like any other.
+        let run = clv(&[
+            "predict",
+            CDNOW,
+            "--model",
+            out.to_str().unwrap(),
+            "--calibration-end",
+            "1997-09-30",
+            "--format",
+            "csv",
+            "-q",
+        ]);
+        assert_eq!(csv_column(run.ok(), "p_alive").len(), 23_570);
+    }
+    // --quiet: the JSON on stdout and nothing on stderr.
+    let run = clv(&["fit", "--model", "auto", "--calibration-end", "1997-09-30", "-q"]);
+    assert!(run.ok().contains("\"selection\""));
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+    // The holdout and the candidates belong to a choice.
+    let run = clv(&["fit", "--holdout-end", "1998-06-30"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--model auto"), "{}", run.stderr);
+}
+
+/// `clv compare` prints and writes the SQL `clv_compare` table.
+#[tokio::test(flavor = "multi_thread")]
+async fn compare_equals_clv_compare() {
+    let lib = sql(
+        &library(),
+        &format!(
+            "SELECT * FROM clv_compare('{CDNOW}', '1997-09-30', '1998-06-30', 'models=bg_nbd,pareto_nbd', 'penalizers=0,0.01')"
+        ),
+    )
+    .await;
+    let run = clv(&[
+        "compare",
+        CDNOW,
+        "--calibration-end",
+        "1997-09-30",
+        "--holdout-end",
+        "1998-06-30",
+        "--models",
+        "bg_nbd,pareto_nbd",
+        "--penalizers",
+        "0,0.01",
+        "--format",
+        "csv",
+    ]);
+    let text = run.ok();
+    // Two models x two penalizers and the naive baseline, every column as in SQL.
+    assert_eq!(strings(&lib, "model").len(), 5);
+    let (header, rows) = parse_csv(text);
+    let lib_schema = lib[0].schema();
+    let lib_header: Vec<&str> = lib_schema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(header, lib_header);
+    assert_eq!(rows.len(), 5);
+    for column in ["model", "chosen", "converged", "rule", "reason", "error"] {
+        let cli: Vec<String> = rows
+            .iter()
+            .map(|r| {
+                r[header.iter().position(|h| h == column).unwrap()]
+                    .trim_matches('"')
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(cli, strings(&lib, column), "{column}");
+    }
+    for column in [
+        "penalizer",
+        "log_likelihood",
+        "aic",
+        "bic",
+        "mae",
+        "rmse",
+        "bias",
+        "correlation",
+        "total_predicted",
+        "total_actual",
+        "total_error",
+    ] {
+        let (a, b) = (f64s(&lib, column), csv_column(text, column));
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(&b) {
+            assert!(close(*x, *y, 1e-12), "{column}: {x} vs {y}");
+        }
+    }
+    // The terminal view marks the chosen candidate and gives the reason.
+    let chosen = strings(&lib, "chosen").iter().position(|c| c == "true").unwrap();
+    let (model, reason) = (&strings(&lib, "model")[chosen], &strings(&lib, "reason")[0]);
+    let run = clv(&[
+        "compare",
+        "--calibration-end",
+        "1997-09-30",
+        "--holdout-end",
+        "1998-06-30",
+        "--models",
+        "bg_nbd,pareto_nbd",
+        "--penalizers",
+        "0,0.01",
+    ]);
+    let view = run.ok();
+    assert!(view.contains(&format!("Chosen (*): {reason}")), "{view}");
+    let marked: Vec<&str> = view.lines().filter(|l| l.trim_start().starts_with("| *")).collect();
+    assert_eq!(marked.len(), 1, "{view}");
+    assert!(marked[0].contains(model.as_str()), "{view}");
+    // Without a holdout, BIC decides; a calibration end is required.
+    let run = clv(&["compare", "--calibration-end", "1997-09-30", "--format", "csv"]);
+    assert!(run.ok().contains("bic"), "{}", run.stdout);
+    let run = clv(&["compare"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+}
+
 #[test]
 fn every_input_format_folder_and_glob_gives_the_same_rfm() {
     let dir = temp_dir("inputs");
@@ -923,6 +1091,7 @@ fn help_snapshots() {
         &["churn", "model"],
         &["fit"],
         &["predict"],
+        &["compare"],
         &["report"],
         &["tune"],
         &["segments"],

@@ -91,6 +91,8 @@ stable_tests! {
     churn_model: ["churn", "model", SAMPLE, "--train-periods", "2", "--out", "{out}.json"],
     fit: ["fit", SAMPLE, "--model", "pareto_nbd", "--out", "{out}.json"],
     predict: ["predict", SAMPLE, "--model", "bg.json", "--spend-model", "gg.json", "--out", "{out}.csv"],
+    fit_auto: ["fit", SAMPLE, "--model", "auto", "--calibration-end", "1997-09-30", "--holdout-end", "1998-06-30", "--out", "{out}.json"],
+    compare: ["compare", SAMPLE, "--calibration-end", "1997-09-30", "--holdout-end", "1998-06-30", "--penalizers", "0,0.01", "--out", "{out}.csv"],
     tune: ["tune", SAMPLE, "--cutoffs", "1997-09-30", "--window-days", "180", "--out", "{out}.csv"],
     segments_evaluate: ["segments", "evaluate", SAMPLE, "--cutoffs", "1997-09-30", "--window-days", "180", "--out", "{out}.csv"],
     segments_transitions: ["segments", "transitions", SAMPLE, "--from", "1997-09-30", "--to", "1998-03-31", "--out", "{out}.csv"],

@@ -176,6 +176,12 @@ impl ClvOption {
     pub fn find(key: &str) -> Option<&'static ClvOption> {
         OPTIONS.iter().find(|o| o.is(key))
     }
+
+    /// Parses `value` into `options` as this option does; errors name it `shown_as` (e.g. the
+    /// argument name a function gives it).
+    pub fn parse_into(&self, options: &mut ClvOptions, value: &str, shown_as: &str) -> Result<()> {
+        (self.set)(options, value, shown_as)
+    }
 }
 
 /// Declares every session option once: the [`ClvOptions`] field (its documentation is the
@@ -377,12 +383,12 @@ clv_options! {
     /// The candidates of `clv_compare` and `model=auto`: transaction models, comma-separated;
     /// unset, every transaction model.
     ltv_models: Option<Vec<String>> = None,
-        key "ltv.models" | "models", default "`bg_nbd,pareto_nbd,mbg_nbd`", flag None,
+        key "ltv.models" | "models", default "`bg_nbd,pareto_nbd,mbg_nbd`", flag Some("models"),
         parse parse_models, show |v: &Option<Vec<String>>| v.as_ref().map(|v| v.join(","));
     /// The penalizer grid of `clv_compare`: each candidate is fitted with each λ ≥ 0,
     /// comma-separated; unset, `fit.penalizer` alone.
     ltv_penalizers: Option<Vec<f64>> = None,
-        key "ltv.penalizers" | "penalizers", default "`fit.penalizer`", flag None,
+        key "ltv.penalizers" | "penalizers", default "`fit.penalizer`", flag Some("penalizers"),
         parse parse_penalizers, show thresholds;
     /// The period of `clv_tracking` in days: `week` (7), `day` (1) or a number of days 1..366.
     ltv_tracking_period: i64 = 7,

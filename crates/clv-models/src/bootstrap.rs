@@ -59,7 +59,7 @@
 //!
 //! `examples/bootstrap_coverage.rs` measures how often the nominal intervals cover the true
 //! parameters of simulated data; `examples/bootstrap_speed.rs` times 200 replicates on a
-//! million customers (figures in `examples/README.md`).
+//! million customers (figures in docs/benchmarks.md).
 
 use serde::Serialize;
 

@@ -135,6 +135,67 @@ const CASES: &[Case] = &[
         sql: "SELECT * FROM clv_predict('orders', '1997-09-30', 39) ORDER BY customer_id",
     },
     Case { name: "clv_model", setup: &[], sql: "SELECT * FROM clv_model('orders', '1997-09-30', 'model=pareto_nbd')" },
+    // Issue 21: intervals, comparison, tracking, DERT, covariates. The bootstrap's replicate
+    // weights come from a hash of the customer ids, so the cluster (its partial aggregates on two
+    // executors, merged after a shuffle) refits the same replicates as one local process.
+    Case {
+        name: "clv_parameters (customer bootstrap and delta-method intervals)",
+        setup: &[],
+        sql: "SELECT * FROM clv_parameters('orders', '1997-09-30', 'replicates=20', 'seed=7') ORDER BY model, parameter",
+    },
+    Case {
+        name: "ltv_bootstrap (parameters, totals, both models)",
+        setup: &[SUMMARY],
+        sql: "SELECT b.replicates AS replicates, b.failed AS failed, b.expected_transactions_lower AS tx_lower, b.expected_transactions_upper AS tx_upper,
+                     b.expected_revenue_lower AS revenue_lower, b.expected_revenue_upper AS revenue_upper, unnest(b.parameters) AS p
+              FROM (SELECT ltv_bootstrap(customer_id, x, t_x, t, monetary, 'replicates=20', 'seed=3', 'level=0.9') AS b FROM s)
+              ORDER BY p.model, p.parameter",
+    },
+    Case {
+        name: "ltv_intervals and clv_predict with intervals",
+        setup: &[SUMMARY],
+        sql: "WITH w AS (SELECT customer_id, ltv_intervals(customer_id, x, t_x, t, monetary, 'replicates=20', 'seed=5', 'method=bca') OVER () AS i FROM s)
+              SELECT p.*, w.i FROM clv_predict('orders', '1997-09-30', 39, 'intervals=0.9', 'replicates=20') p
+              JOIN w USING (customer_id) ORDER BY customer_id",
+    },
+    Case {
+        name: "clv_compare (holdout accuracy, penalizer grid) and clv_predict with model=auto",
+        setup: &[],
+        sql: "SELECT c.*, p.chosen_by_predict FROM clv_compare('orders', '1997-09-30', '1998-06-30', 'penalizers=0,0.01') c
+              CROSS JOIN (SELECT min(model) AS chosen_by_predict FROM clv_predict('orders', '1997-09-30', 'holdout_end=1998-06-30', 'model=auto')) p
+              ORDER BY c.model, c.penalizer",
+    },
+    Case {
+        name: "ltv_compare without a holdout (BIC)",
+        setup: &[SUMMARY],
+        sql: "SELECT c.chosen AS chosen, c.rule AS rule, c.reason AS reason, unnest(c.candidates) AS candidate
+              FROM (SELECT ltv_compare(x, t_x, t, 'models=bg_nbd,mbg_nbd') AS c FROM s)",
+    },
+    Case {
+        name: "clv_tracking",
+        setup: &[],
+        sql: "SELECT * FROM clv_tracking('orders', '1997-09-30', '1998-06-30', 14) ORDER BY period",
+    },
+    Case {
+        name: "tracking_expected over the customers' ages",
+        setup: &[SUMMARY],
+        sql: "SELECT unnest(e) AS p FROM (SELECT tracking_expected(named_struct('model', 'bg_nbd', 'r', 0.243, 'alpha', 4.414, 'a', 0.793, 'b', 2.426, 'time_unit', 'week'),
+                                                   t, 10134, 10407, 7) AS e FROM s)",
+    },
+    Case {
+        name: "covariate fits, customer_model, likelihood_ratio_test and DERT",
+        setup: &[SUMMARY, "CREATE VIEW c AS SELECT *, CASE WHEN customer_id % 2 = 0 THEN 1.0 ELSE 0.0 END AS even FROM s"],
+        sql: "WITH f AS (SELECT bgnbd_covariates_fit(x, t_x, t, named_struct('even', even), NULL) AS bg,
+                            pareto_nbd_covariates_fit(x, t_x, t, named_struct('even', even), named_struct('even', even)) AS pn,
+                            bgnbd_fit(x, t_x, t) AS m
+                     FROM c)
+              SELECT customer_id, p_alive(customer_model(f.bg, named_struct('even', even), NULL), x, t_x, t) AS bg_p_alive,
+                     expected_purchases(customer_model(f.pn, named_struct('even', even), named_struct('even', even)), 39, x, t_x, t) AS pn_expected,
+                     dert(f.m, 0.01, x, t_x, t) AS dert, dert(customer_model(f.pn, named_struct('even', even), named_struct('even', even)), 0.01, x, t_x, t, 'day') AS pn_dert,
+                     likelihood_ratio_test(f.bg.log_likelihood_without, f.bg.log_likelihood, 1) AS lr,
+                     f.bg.model AS bg_model, f.pn.model AS pn_model, f.bg.log_likelihood AS bg_ll, f.pn.log_likelihood AS pn_ll
+              FROM c CROSS JOIN f ORDER BY customer_id",
+    },
     // Churn and cohorts
     Case {
         name: "cohort_retention",
@@ -223,9 +284,8 @@ fn calls(sql: &str, name: &str) -> bool {
 
 /// Functions without a distributed case yet, each named in docs/distributed.md's known limits:
 /// the segmentation table functions run their purchase panel in one process (its tables cannot
-/// be shipped to executors), and the LTV interval, comparison, tracking and covariate functions
-/// arrived without cluster cases (issues 18 and 21 keep them open). A function added to the
-/// registry is not on this list, so it needs a case.
+/// be shipped to executors), and the k-means functions arrived without cluster cases (issue 18
+/// keeps them open). A function added to the registry is not on this list, so it needs a case.
 const NOT_YET_DISTRIBUTED: &[&str] = &[
     "segment_evaluate",
     "segment_metrics",
@@ -240,18 +300,6 @@ const NOT_YET_DISTRIBUTED: &[&str] = &[
     "kmeans_fit",
     "kmeans_assign",
     "segmentation_score",
-    "clv_parameters",
-    "clv_compare",
-    "clv_tracking",
-    "ltv_intervals",
-    "ltv_bootstrap",
-    "ltv_compare",
-    "tracking_expected",
-    "bgnbd_covariates_fit",
-    "pareto_nbd_covariates_fit",
-    "dert",
-    "customer_model",
-    "likelihood_ratio_test",
 ];
 
 #[test]

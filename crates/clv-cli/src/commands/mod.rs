@@ -4,6 +4,7 @@
 pub mod churn;
 pub mod churn_risk;
 pub mod cohorts;
+pub mod compare;
 pub mod models;
 pub mod report;
 pub mod rfm;

@@ -190,20 +190,108 @@ pub async fn fit_model(job: &Job, model: &ModelSpec) -> Result<ModelFile> {
         .map_err(|e| CliError::internal(e.message))
 }
 
+/// Why `clv fit --model auto` chose its model: the rule and reason of the SQL comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Choice {
+    /// `holdout_rmse` or `bic`.
+    pub rule: String,
+    /// One sentence: the chosen value and the runner-up's.
+    pub reason: String,
+}
+
+/// The model SQL `'model=auto'` chooses over the job's BTYD summary: the `comparison` of
+/// `clv_model(source, 'model=auto')` (the library's `ltv_compare` over the candidates and
+/// penalizers of the session, by holdout RMSE when the summary has a holdout, else by BIC),
+/// with the chosen model's serialized form.
+pub async fn choose_model(job: &Job) -> Result<(ModelFile, Choice)> {
+    let query = format!(
+        "SELECT comparison.json AS json, comparison.rule AS rule, comparison.reason AS reason \
+         FROM clv_model({}, 'model={}')",
+        job.source(),
+        clv::config::AUTO_MODEL
+    );
+    let batches = job.sql("model comparison", &query).await?;
+    let field = |name: &str| -> Result<String> {
+        crate::columns::strings(&batches, name)?
+            .into_iter()
+            .flatten()
+            .next()
+            .ok_or_else(|| CliError::internal(format!("the model comparison returned no {name}")))
+    };
+    let model = ModelFile::parse(
+        &field("json")?,
+        Path::new("the chosen model"),
+        &kinds(Role::Transactions),
+        "--model auto",
+    )
+    .map_err(|e| CliError::internal(e.message))?;
+    Ok((
+        model,
+        Choice {
+            rule: field("rule")?,
+            reason: field("reason")?,
+        },
+    ))
+}
+
+/// The model file's text: the library's serialization, and for `--model auto` a `selection`
+/// field with the rule and reason of the choice (the library's reader ignores it).
+pub fn model_text(model: &ModelFile, choice: Option<&Choice>) -> String {
+    let Some(choice) = choice else {
+        return model.pretty.clone() + "\n";
+    };
+    let quoted = |text: &str| serde_json::Value::from(text).to_string();
+    let body = model.pretty.trim_end();
+    let body = body.strip_suffix('}').unwrap_or(body).trim_end();
+    format!(
+        "{body},\n  \"selection\": {{\n    \"rule\": {},\n    \"reason\": {}\n  }}\n}}\n",
+        quoted(&choice.rule),
+        quoted(&choice.reason)
+    )
+}
+
 /// Runs `clv fit`.
 pub async fn fit(global: &GlobalArgs, args: FitArgs) -> Result<()> {
-    let options = [
+    let auto = args.model == clv::config::AUTO_MODEL;
+    let candidates = args.candidates.options();
+    if !auto {
+        let given = candidates.iter().any(|(_, v)| v.is_some());
+        if args.holdout_end.is_some() || given {
+            return Err(CliError::usage(
+                "--holdout-end, --models and --penalizers choose among candidates: use them with --model auto (or see clv compare)",
+            ));
+        }
+    }
+    let mut options = vec![
         ("btyd.calibration_end", args.calibration_end.clone()),
         ("btyd.time_unit", args.time_unit.clone()),
+        ("btyd.holdout_end", args.holdout_end.clone()),
     ];
+    options.extend(candidates);
     let job = Job::new(global, &args.input, &options).await?;
     if let Some(out) = &args.out {
         crate::files::check_output(out, "--out")?;
     }
-    let spec = registry::model(&args.model)
-        .ok_or_else(|| CliError::usage(format!("--model: unknown model '{}'", args.model)))?;
-    let model = fit_model(&job, spec).await?;
-    let (json, text) = (&model.json, model.pretty.clone() + "\n");
+    let (spec, model, choice) = if auto {
+        let (model, choice) = choose_model(&job).await?;
+        (spec_of(model.kind)?, model, Some(choice))
+    } else {
+        let spec = registry::model(&args.model)
+            .ok_or_else(|| CliError::usage(format!("--model: unknown model '{}'", args.model)))?;
+        (spec, fit_model(&job, spec).await?, None)
+    };
+    if let Some(c) = &choice {
+        job.note(format!(
+            "--model auto chose {} ({}): {}",
+            spec.display_name,
+            match c.rule.as_str() {
+                "holdout_rmse" => "by holdout error",
+                _ => "by BIC, no holdout",
+            },
+            c.reason
+        ));
+    }
+    let (json, text) = (&model.json, model_text(&model, choice.as_ref()));
     match &args.out {
         Some(out) => {
             crate::files::write_atomically(out, "--out", text.as_bytes())?;

@@ -116,16 +116,29 @@ pub fn transaction_model(name: &str) -> Result<ModelKind> {
     }
 }
 
-fn number(name: &str, v: &str, ok: impl Fn(f64) -> bool, want: &str) -> Result<f64> {
-    match v.trim().parse::<f64>() {
-        Ok(x) if ok(x) => Ok(x),
-        _ => plan_err!("{name} must be {want}, got '{v}'"),
-    }
-}
+/// The session option each argument is read as, by its one declaration in
+/// [`crate::config::OPTIONS`] (parser, range, error text): `level` is `ltv.intervals`, `method`
+/// is `ltv.interval_method`, `penalizer` is `fit.penalizer`, `time_unit` is `btyd.time_unit`,
+/// the others the `ltv.` option (or `seed`) of their name.
+const OPTION_OF: &[(&str, &str)] = &[
+    ("model", "ltv.model"),
+    ("replicates", "ltv.replicates"),
+    ("seed", "seed"),
+    ("level", "ltv.intervals"),
+    ("method", "ltv.interval_method"),
+    ("horizon", "ltv.horizon"),
+    ("discount_rate", "ltv.discount_rate"),
+    ("margin", "ltv.margin"),
+    ("time_unit", "btyd.time_unit"),
+    ("penalizer", "fit.penalizer"),
+    ("models", "ltv.models"),
+    ("penalizers", "ltv.penalizers"),
+];
 
 impl LtvArgs {
     /// Sets `name` to `value`, when `name` is one of `accepted` (a `session.` prefix marks a
-    /// session default, which an explicit argument overrides).
+    /// session default, which an explicit argument overrides). The value is parsed and checked
+    /// by the session option the argument is ([`OPTION_OF`]).
     pub fn set(&mut self, function: &str, accepted: &[&str], name: &str, value: &str) -> Result<()> {
         let name = name.trim().to_ascii_lowercase();
         let (name, from_session) = match name.strip_prefix("session.") {
@@ -142,72 +155,48 @@ impl LtvArgs {
                     .join(", ")
             );
         }
+        let Some(option) = OPTION_OF
+            .iter()
+            .find(|(argument, _)| *argument == name)
+            .and_then(|(_, key)| crate::config::ClvOption::find(key))
+        else {
+            return plan_err!("{function}: argument '{name}' is not implemented");
+        };
         let e = |err: datafusion::error::DataFusionError| plan_datafusion_err!("{function}: {}", message(&err));
-        let positive_rate = |x: f64| x.is_finite() && x >= 0.0;
+        let mut o = ClvOptions::default();
+        option.parse_into(&mut o, value, &name).map_err(e)?;
         match name.as_str() {
-            "model" if value.trim().eq_ignore_ascii_case("auto") => self.model = None,
-            "model" => self.model = Some(transaction_model(value).map_err(e)?),
-            "replicates" => {
-                self.replicates = number(
-                    &name,
-                    value,
-                    |x| (2.0..=100_000.0).contains(&x) && x.fract() == 0.0,
-                    "a whole number from 2 to 100000",
-                )
-                .map_err(e)? as usize
-            }
-            "seed" => {
-                self.seed = value
-                    .trim()
-                    .parse::<u64>()
-                    .map_err(|_| plan_datafusion_err!("{function}: seed must be a whole number >= 0, got '{value}'"))?
-            }
+            "model" if o.ltv_model == crate::config::AUTO_MODEL => self.model = None,
+            "model" => self.model = Some(transaction_model(&o.ltv_model).map_err(e)?),
+            "replicates" => self.replicates = o.ltv_replicates,
+            "seed" => self.seed = o.seed,
             "level" => {
-                self.level = number(&name, value, |x| x > 0.0 && x < 1.0, "strictly between 0 and 1").map_err(e)?
+                self.level = o.ltv_intervals.ok_or_else(|| {
+                    plan_datafusion_err!("{function}: level must be strictly between 0 and 1, got '{value}'")
+                })?
             }
-            "method" => {
-                self.method = match value.trim().to_ascii_lowercase().as_str() {
-                    "percentile" => IntervalMethod::Percentile,
-                    "bias_corrected" | "bc" => IntervalMethod::BiasCorrected,
-                    "bca" => IntervalMethod::Bca,
-                    other => {
-                        return plan_err!(
-                            "{function}: method must be percentile, bias_corrected or bca, got '{other}'"
-                        );
-                    }
-                }
-            }
-            "horizon" => self.horizon = number(&name, value, positive_rate, "a finite number >= 0").map_err(e)?,
-            "discount_rate" => {
-                self.discount_rate = number(&name, value, positive_rate, "a finite number >= 0").map_err(e)?
-            }
-            "margin" => self.margin = number(&name, value, f64::is_finite, "a finite number").map_err(e)?,
-            "time_unit" if from_session => self.session_time_unit = parse_time_unit(value).map_err(e)?,
-            "time_unit" => self.time_unit = Some(parse_time_unit(value).map_err(e)?),
+            "method" => self.method = o.ltv_interval_method,
+            "horizon" => self.horizon = o.ltv_horizon,
+            "discount_rate" => self.discount_rate = o.ltv_discount_rate,
+            "margin" => self.margin = o.ltv_margin,
+            "time_unit" if from_session => self.session_time_unit = o.btyd_time_unit,
+            "time_unit" => self.time_unit = Some(o.btyd_time_unit),
             // Session defaults are applied first (see `from_physical`): an explicit value wins.
-            "penalizer" => self.penalizer = number(&name, value, positive_rate, "a finite number >= 0").map_err(e)?,
+            "penalizer" => self.penalizer = o.fit_penalizer,
             "models" => {
-                let models = value
-                    .split(',')
-                    .filter(|m| !m.trim().is_empty())
-                    .map(transaction_model)
+                let Some(models) = o.ltv_models.filter(|m| !m.is_empty()) else {
+                    return plan_err!("{function}: models needs at least one transaction model");
+                };
+                self.models = models
+                    .iter()
+                    .map(|m| transaction_model(m))
                     .collect::<Result<Vec<_>>>()
                     .map_err(e)?;
-                if models.is_empty() {
-                    return plan_err!("{function}: models needs at least one transaction model");
-                }
-                self.models = models;
             }
             "penalizers" => {
-                let grid = value
-                    .split(',')
-                    .filter(|m| !m.trim().is_empty())
-                    .map(|p| number("penalizers", p, positive_rate, "finite numbers >= 0"))
-                    .collect::<Result<Vec<_>>>()
-                    .map_err(e)?;
-                if grid.is_empty() {
+                let Some(grid) = o.ltv_penalizers else {
                     return plan_err!("{function}: penalizers needs at least one number");
-                }
+                };
                 self.penalizers = Some(grid);
             }
             _ => return plan_err!("{function}: argument '{name}' is not implemented"),

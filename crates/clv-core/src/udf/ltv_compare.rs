@@ -11,7 +11,8 @@
 //! * `chosen` — the chosen model as the prediction functions read it (`model`, its parameters,
 //!   `time_unit`): the lowest holdout RMSE per customer when there is a holdout, else the lowest
 //!   BIC; `rule` (`holdout_rmse` or `bic`) and `reason` (one sentence: the chosen value and the
-//!   runner-up's) say why;
+//!   runner-up's) say why; `json` is the chosen model's serialized form (as the `*_fit`
+//!   aggregates' `json` field: the file `clv fit --model auto` writes);
 //! * `candidates` — one row per fit: `model`, `penalizer`, `converged`, `log_likelihood`,
 //!   `parameters` (k), `aic`, `bic`, the holdout measures `mae`, `rmse`, `bias` (mean of predicted
 //!   − actual), `correlation`, `total_predicted`, `total_actual`, `total_error`, `chosen`,
@@ -97,6 +98,7 @@ pub fn result_fields() -> Fields {
         Field::new("rule", DataType::Utf8, false),
         Field::new("reason", DataType::Utf8, false),
         Field::new("candidates", list_type(&candidate_fields()), false),
+        Field::new("json", DataType::Utf8, false),
     ]
     .into()
 }
@@ -378,6 +380,8 @@ pub fn comparison_struct(c: &Comparison) -> Result<ScalarValue> {
         &m.parameter_values(),
         m.time_unit()
     ))?;
+    let json = with_candidate!(&chosen.model, m => crate::ltv::FittedModel::to_json(m))
+        .map_err(|e| datafusion::error::DataFusionError::Execution(format!("{NAME}: {e}")))?;
     struct_row(
         &result_fields(),
         vec![
@@ -388,6 +392,7 @@ pub fn comparison_struct(c: &Comparison) -> Result<ScalarValue> {
             }),
             ScalarValue::from(selection.reason.clone()),
             list_of_rows(&candidate_fields(), rows)?,
+            ScalarValue::from(json),
         ],
     )
 }
