@@ -10,7 +10,9 @@ cd "$(dirname "$0")/.."
 rows="${1:-10000000}"
 runs="${2:-3}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/clv-target}"
-cargo build --release -q -p clv-benches --bins
+# The same packages as run.sh: one feature set for the shared dependencies (clv-cli's
+# rustyline turns on libc's extra_traits), so the scripts do not rebuild each other's graph.
+cargo build --release -q -p clv-benches -p clv-cli --bins
 cargo build --release -q -p clv-models --example kmeans_speed
 bin="$CARGO_TARGET_DIR/release"
 mkdir -p benches/data
