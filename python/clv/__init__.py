@@ -11,7 +11,8 @@ stays in Arrow, no copy between Python and Rust.
 >>> clv.rfm(ctx, "orders").to_pandas()
 
 ``clv.register(ctx)`` adds every clv function to an existing context; ``SET clv.*`` options need
-the context's configuration to carry clv's options (``clv.context()`` or ``clv.session_config()``).
+the context's configuration to carry clv's options (``clv.context()`` or ``clv.session_config()``)
+and reach every clv function through ``clv.Context.sql`` or ``clv.set_option``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ _check_datafusion(_datafusion.__version__)
 
 from clv import _clv  # noqa: E402  (after the version check, on purpose)
 from clv._api import (  # noqa: E402
+    Context,
     btyd_summary,
     churn_labels,
     cohorts,
@@ -56,6 +58,7 @@ from clv._api import (  # noqa: E402
 __version__: str = _clv.__version__
 
 __all__ = [
+    "Context",
     "btyd_summary",
     "churn_labels",
     "cohorts",

@@ -36,7 +36,14 @@ def register(ctx: SessionContext, *, memory_limit: int | None = None) -> list[st
     """Register every clv function on ``ctx`` (a ``datafusion.SessionContext``).
 
     The list comes from clv's one function registry, so nothing is missed or listed twice.
-    Table functions are bound to ``ctx`` (its logical codec encodes their arguments).
+    Table functions are bound to ``ctx`` (its logical codec encodes their arguments); the
+    aggregate and window functions that read session options (the fits' ``clv.fit.penalizer``
+    and ``clv.btyd.time_unit``, ``rfm_score``'s ``clv.rfm.method``, ``kmeans_fit``'s
+    ``clv.seed``, the LTV functions' ``clv.ltv.model``) take ``ctx``'s current ``clv.`` options.
+
+    A plain ``datafusion.SessionContext`` becomes a :class:`Context` (the same object): its
+    ``sql()`` then makes ``SET clv.*`` reach those functions too. For a context of another
+    class, set options with :func:`set_option` (or call ``register`` again after a ``SET``).
 
     Args:
         ctx: the session to register on.
@@ -50,21 +57,64 @@ def register(ctx: SessionContext, *, memory_limit: int | None = None) -> list[st
     ``SET clv.*`` needs clv's options in the context's configuration: build the context with
     :func:`context` or :func:`session_config`.
     """
-    names = []
-    for f in _clv.functions(memory_limit):
-        if f.kind == "scalar":
-            ctx.register_udf(datafusion.udf(f))
-        elif f.kind == "aggregate":
-            ctx.register_udaf(datafusion.udaf(f))
-        elif f.kind == "window":
-            ctx.register_udwf(datafusion.udwf(f))
-        elif f.kind == "table":
-            ctx.register_udtf(datafusion.TableFunction(f.name, f, ctx))
-        else:  # pragma: no cover - the registry has four kinds
-            msg = f"clv function {f.name} has an unknown kind {f.kind!r}"
-            raise TypeError(msg)
-        names.append(f.name)
+    names = [_register_function(ctx, f) for f in _clv.functions(memory_limit, ctx)]
+    if type(ctx) is SessionContext:
+        ctx.__class__ = Context
     return names
+
+
+def _register_function(ctx: SessionContext, f: Any) -> str:
+    if f.kind == "scalar":
+        ctx.register_udf(datafusion.udf(f))
+    elif f.kind == "aggregate":
+        ctx.register_udaf(datafusion.udaf(f))
+    elif f.kind == "window":
+        ctx.register_udwf(datafusion.udwf(f))
+    elif f.kind == "table":
+        ctx.register_udtf(datafusion.TableFunction(f.name, f, ctx))
+    else:  # pragma: no cover - the registry has four kinds
+        msg = f"clv function {f.name} has an unknown kind {f.kind!r}"
+        raise TypeError(msg)
+    return f.name
+
+
+def _refresh(ctx: SessionContext) -> None:
+    """Register again, with ``ctx``'s current ``clv.`` options, the functions that read them.
+
+    DataFusion's FFI runs neither an aggregate's nor a window function's ``simplify`` step (where
+    clv reads the session's options) nor hands them the session: each carries the options it
+    was registered with. DataFusion re-registers its own configuration-dependent scalar functions
+    after a ``SET`` the same way. DataFrames made before keep the functions (and options) of
+    their session state.
+    """
+    for f in _clv.functions(None, ctx):
+        if f.reads_session_options:
+            _register_function(ctx, f)
+
+
+class Context(SessionContext):
+    """A ``datafusion.SessionContext`` with clv (what :func:`context` returns).
+
+    It is a real ``SessionContext``; its :meth:`sql` also sees ``SET clv.<key> = <value>``
+    (and ``RESET clv.<key>``): clv checks the value first (an unknown key or a bad value raises
+    ``RuntimeError`` with clv's message and the session is left unchanged), the session stores
+    it, and the aggregate and window functions that read clv's options are registered again
+    with the new values, so the next query sees it everywhere.
+    """
+
+    def sql(
+        self,
+        query: str,
+        options: Any = None,
+        param_values: dict[str, Any] | None = None,
+        **named_params: Any,
+    ) -> DataFrame:
+        """``SessionContext.sql``, with ``SET clv.*`` reaching every clv function."""
+        key = _clv.clv_option_statement(query)
+        df = super().sql(query, options, param_values, **named_params)
+        if key is not None:
+            _refresh(self)
+        return df
 
 
 def session_config(config: SessionConfig | None = None) -> SessionConfig:
@@ -78,8 +128,9 @@ def context(
     *,
     memory_limit: int | None = None,
     options: Mapping[str, OptionValue] | None = None,
-) -> SessionContext:
-    """A ``datafusion.SessionContext`` with every clv function and the ``clv.`` options.
+) -> Context:
+    """A :class:`Context` (a ``datafusion.SessionContext``) with every clv function and the
+    ``clv.`` options; ``SET clv.*`` in its ``sql()`` reaches every clv function.
 
     Args:
         config: a base configuration (clv's options are added to it).
@@ -91,7 +142,7 @@ def context(
     runtime = None
     if memory_limit is not None:
         runtime = RuntimeEnvBuilder().with_fair_spill_pool(memory_limit)
-    ctx = SessionContext(session_config(config), runtime)
+    ctx = Context(session_config(config), runtime)
     register(ctx, memory_limit=memory_limit)
     for key, value in (options or {}).items():
         set_option(ctx, key, value)
@@ -99,9 +150,19 @@ def context(
 
 
 def set_option(ctx: SessionContext, key: str, value: OptionValue) -> None:
-    """``SET clv.<key> = <value>`` on ``ctx`` (checked by clv when a clv function reads it)."""
+    """``SET clv.<key> = <value>`` on ``ctx``, reaching every clv function (any context).
+
+    The value is checked first: an unknown key or a bad value raises ``RuntimeError`` with
+    clv's message, and the session is left unchanged.
+    """
     key = key.removeprefix("clv.")
-    ctx.sql(f"SET clv.{key} = {_quote(_text(value))}").collect()
+    statement = f"SET clv.{key} = {_quote(_text(value))}"
+    if isinstance(ctx, Context):
+        ctx.sql(statement)
+        return
+    _clv.clv_option_statement(statement)
+    ctx.sql(statement)
+    _refresh(ctx)
 
 
 def from_frame(ctx: SessionContext, name: str, data: Any) -> DataFrame:

@@ -48,15 +48,32 @@ def test_context_options(tmp_path):
 
 
 def test_a_bad_option_value_raises_with_clvs_message(cdnow):
-    cdnow.sql("SET clv.rfm.bins = 11").collect()
+    # clv's context checks the value at SET (test_session_options.py covers every case).
+    with pytest.raises(RuntimeError, match=r"clv\.rfm\.bins.*between 2 and 10"):
+        cdnow.sql("SET clv.rfm.bins = 11")
+    # A value the host stores without clv seeing it (a raw SET on a context of another class)
+    # fails the first query that reads it, naming the key.
+    ctx = _OwnContext(clv.session_config())
+    clv.register(ctx)
+    ctx.register_parquet("orders", str(CDNOW))
+    ctx.sql("SET clv.rfm.bins = 11").collect()
     with pytest.raises(Exception, match=r"clv\.rfm\.bins.*between 2 and 10"):
-        cdnow.sql("SELECT * FROM rfm('orders')").collect()
+        ctx.sql("SELECT * FROM rfm('orders')").collect()
 
 
 def test_an_unknown_option_raises(cdnow):
-    cdnow.sql("SET clv.colour = 'red'").collect()
+    with pytest.raises(RuntimeError, match="unknown clv option 'colour'"):
+        cdnow.sql("SET clv.colour = 'red'")
+    ctx = _OwnContext(clv.session_config())
+    clv.register(ctx)
+    ctx.register_parquet("orders", str(CDNOW))
+    ctx.sql("SET clv.colour = 'red'").collect()
     with pytest.raises(Exception, match="unknown clv option 'colour'"):
-        cdnow.sql("SELECT * FROM rfm('orders')").collect()
+        ctx.sql("SELECT * FROM rfm('orders')").collect()
+
+
+class _OwnContext(SessionContext):
+    """A user's own context class (clv leaves its class, and its SQL, alone)."""
 
 
 def test_set_needs_clvs_options_in_the_config():

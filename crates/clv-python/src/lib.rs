@@ -18,15 +18,22 @@
 pub mod constants;
 pub mod hosted;
 pub mod runtime;
+pub mod session_defaults;
 
 use std::collections::HashMap;
 use std::ptr::NonNull;
 use std::sync::Arc;
 
+use datafusion::common::config::{ConfigOptions, ExtensionOptions};
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::ScalarUDF;
+use datafusion::logical_expr::{LogicalPlan, Statement};
+use datafusion::prelude::SessionConfig;
+use datafusion::sql::parser::DFParser;
 use datafusion_ffi::config::extension_options::FFI_ExtensionOptions;
+use datafusion_ffi::execution::{FFI_TaskContext, FFI_TaskContextProvider};
 use datafusion_ffi::proto::logical_extension_codec::FFI_LogicalExtensionCodec;
 use datafusion_ffi::udaf::FFI_AggregateUDF;
 use datafusion_ffi::udf::FFI_ScalarUDF;
@@ -39,6 +46,7 @@ use pyo3::types::PyCapsule;
 use clv_core::ClvFunction;
 
 use crate::hosted::{HostedTableFunction, Hosting};
+use crate::session_defaults::Defaults;
 
 /// A clv error as a Python exception (`RuntimeError` with clv's message).
 fn py_err(e: impl std::fmt::Display) -> PyErr {
@@ -51,6 +59,9 @@ fn py_err(e: impl std::fmt::Display) -> PyErr {
 struct PyFunction {
     function: ClvFunction,
     hosting: Hosting,
+    /// The session options an aggregate or window function completes its calls with (the
+    /// host does not run its `simplify`: see [`session_defaults`]).
+    defaults: Defaults,
 }
 
 impl PyFunction {
@@ -75,6 +86,18 @@ impl PyFunction {
     #[getter]
     fn kind(&self) -> &'static str {
         self.function.kind().as_str()
+    }
+
+    /// Whether the function reads session options (`SET clv.*`) when a query is planned: an
+    /// aggregate or window function with a `simplify` step, which the host does not run, so
+    /// it carries the options it was made with and is registered again after a `SET`.
+    #[getter]
+    fn reads_session_options(&self) -> bool {
+        match &self.function {
+            ClvFunction::Aggregate(f) => f.inner().simplify().is_some(),
+            ClvFunction::Window(f) => f.inner().simplify().is_some(),
+            ClvFunction::Scalar(_) | ClvFunction::Table(..) => false,
+        }
     }
 
     /// The reference entry's description.
@@ -111,14 +134,16 @@ impl PyFunction {
         let ClvFunction::Aggregate(f) = &self.function else {
             return Err(self.wrong_kind("aggregate"));
         };
-        PyCapsule::new_with_value(py, FFI_AggregateUDF::from(Arc::clone(f)), c"datafusion_aggregate_udf")
+        let f = session_defaults::aggregate(f, &self.defaults);
+        PyCapsule::new_with_value(py, FFI_AggregateUDF::from(f), c"datafusion_aggregate_udf")
     }
 
     fn __datafusion_window_udf__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyCapsule>> {
         let ClvFunction::Window(f) = &self.function else {
             return Err(self.wrong_kind("window"));
         };
-        PyCapsule::new_with_value(py, FFI_WindowUDF::from(Arc::clone(f)), c"datafusion_window_udf")
+        let f = session_defaults::window(f, &self.defaults);
+        PyCapsule::new_with_value(py, FFI_WindowUDF::from(f), c"datafusion_window_udf")
     }
 
     /// The table function for the calling `session` (a `datafusion.SessionContext`), whose
@@ -166,10 +191,17 @@ fn logical_codec(session: &Bound<'_, PyAny>) -> PyResult<FFI_LogicalExtensionCod
 ///
 /// `memory_limit` (bytes): the memory pool of clv's runtime environment, which bounds clv's
 /// operators inside table functions (the host's pool does not cross the FFI boundary); `None`
-/// is unbounded.
+/// is unbounded. `session` (a `datafusion.SessionContext`): the aggregate and window functions
+/// that read session options complete their calls with its current `clv.` options (a bad value
+/// there raises, naming the key); `None` = clv's defaults.
 #[pyfunction]
-#[pyo3(signature = (memory_limit=None))]
-fn functions(memory_limit: Option<usize>) -> PyResult<Vec<PyFunction>> {
+#[pyo3(signature = (memory_limit=None, session=None))]
+fn functions(memory_limit: Option<usize>, session: Option<Bound<'_, PyAny>>) -> PyResult<Vec<PyFunction>> {
+    let options = match &session {
+        Some(session) => session_options(session)?,
+        None => clv_core::ClvOptions::default(),
+    };
+    let defaults = Defaults::new(options);
     let runtime = runtime::handle().map_err(py_err)?;
     let mut env = RuntimeEnvBuilder::new();
     if let Some(limit) = memory_limit {
@@ -185,8 +217,84 @@ fn functions(memory_limit: Option<usize>) -> PyResult<Vec<PyFunction>> {
         .map(|function| PyFunction {
             function,
             hosting: hosting.clone(),
+            defaults: defaults.clone(),
         })
         .collect())
+}
+
+/// The `clv.` options of a datafusion-python `SessionContext` as it holds them now (its
+/// `SET clv.*` values over clv's defaults), read through its task context provider.
+#[allow(unsafe_code)]
+fn session_options(session: &Bound<'_, PyAny>) -> PyResult<clv_core::ClvOptions> {
+    let capsule = session
+        .call_method0("__datafusion_task_context_provider__")
+        .map_err(|_| {
+            pyo3::exceptions::PyTypeError::new_err(
+                "expected a datafusion.SessionContext (for its task context provider)",
+            )
+        })?;
+    let capsule = capsule
+        .cast::<PyCapsule>()
+        .map_err(|_| pyo3::exceptions::PyTypeError::new_err("__datafusion_task_context_provider__ is not a capsule"))?;
+    let pointer: NonNull<FFI_TaskContextProvider> = capsule
+        .pointer_checked(Some(c"datafusion_task_context_provider"))?
+        .cast();
+    // SAFETY: the capsule's name was checked, so it holds an FFI_TaskContextProvider, alive as
+    // long as the capsule (borrowed here). Its functions are the host's, called as
+    // datafusion-ffi's own foreign wrappers call them; the returned structs own their data.
+    let config = unsafe {
+        let provider = pointer.as_ref();
+        let task: Result<FFI_TaskContext, _> = (provider.task_ctx)(provider).into();
+        let task = task.map_err(|e| py_err(format!("the session's task context: {e}")))?;
+        let config = (task.session_config)(&task);
+        SessionConfig::try_from(&config).map_err(py_err)?
+    };
+    clv_core::ClvOptions::from_session_config(config.options()).map_err(py_err)
+}
+
+/// When `statement` sets or resets a `clv.` option (`SET clv.<key> = <value>`, `RESET
+/// clv.<key>`), its key, after checking the value as clv will read it (an unknown key or a bad
+/// value raises with clv's message); `None` for any other statement, which is left to the host.
+#[pyfunction]
+fn clv_option_statement(statement: &str) -> PyResult<Option<String>> {
+    let Ok(mut statements) = DFParser::parse_sql(statement) else {
+        return Ok(None);
+    };
+    let (Some(parsed), None) = (statements.pop_front(), statements.pop_front()) else {
+        return Ok(None);
+    };
+    let text = parsed.to_string().to_ascii_uppercase();
+    if !(text.starts_with("SET ") || text.starts_with("RESET ")) {
+        return Ok(None);
+    }
+    // Planned as the host plans it (same DataFusion), so the value is the text the host stores.
+    let state = SessionStateBuilder::new().build();
+    let Ok(plan) = futures::executor::block_on(state.statement_to_plan(parsed)) else {
+        return Ok(None);
+    };
+    let (variable, value) = match plan {
+        LogicalPlan::Statement(Statement::SetVariable(s)) => (s.variable, Some(s.value)),
+        LogicalPlan::Statement(Statement::ResetVariable(r)) => (r.variable, None),
+        _ => return Ok(None),
+    };
+    let Some(key) = variable.to_ascii_lowercase().strip_prefix("clv.").map(str::to_string) else {
+        return Ok(None);
+    };
+    match value {
+        // Checked by the lookup clv's functions use on the host's options (the same message).
+        Some(value) => {
+            let mut foreign = FFI_ExtensionOptions::default();
+            foreign.set(&format!("clv.{key}"), &value).map_err(py_err)?;
+            let mut config = ConfigOptions::new();
+            config.extensions.insert(foreign);
+            clv_core::ClvOptions::from_session_config(&config).map_err(py_err)?;
+        }
+        None if clv_core::config::ClvOption::find(&key).is_none() => {
+            return Err(py_err(format!("RESET clv.{key}: unknown clv option '{key}'")));
+        }
+        None => {}
+    }
+    Ok(Some(key))
 }
 
 /// The `clv.` session options as a datafusion-python config extension
@@ -237,6 +345,7 @@ fn _clv(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyOptions>()?;
     m.add_function(wrap_pyfunction!(functions, m)?)?;
     m.add_function(wrap_pyfunction!(option_keys, m)?)?;
+    m.add_function(wrap_pyfunction!(clv_option_statement, m)?)?;
     m.add_function(wrap_pyfunction!(datafusion_major, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("DATAFUSION_VERSION", datafusion::DATAFUSION_VERSION)?;
