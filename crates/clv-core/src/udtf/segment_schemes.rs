@@ -150,7 +150,13 @@ impl TableFunctionImpl for SegmentSchemesTableFunction {
             })
             .collect::<Result<Vec<_>>>()?;
         let schema = Arc::new(DFSchema::try_from(batch.schema())?);
-        let plan = LogicalPlanBuilder::values_with_schema(rows, &schema)?.build()?;
+        let values = LogicalPlanBuilder::values_with_schema(rows, &schema)?;
+        // VALUES names its columns column1, column2, ...: give them the table's names.
+        let named: Vec<Expr> = (values.schema().columns().into_iter())
+            .zip(batch.schema().fields())
+            .map(|(c, f)| Expr::Column(c).alias(f.name()))
+            .collect();
+        let plan = values.project(named)?.build()?;
         Ok(Arc::new(ViewTable::new(plan, None)))
     }
 }
