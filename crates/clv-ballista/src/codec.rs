@@ -9,15 +9,23 @@
 //!   codecs): the added scheme definitions travel with the call, so executors label with the
 //!   same schemes as the client. With the built-in schemes only, it travels by name.
 //!
+//! * The purchase-panel tables and their operator ([`PanelTable`], [`PanelExec`]: the
+//!   segmentation table functions `segment_evaluate`, `segment_tune`, `rfm_clusters`, ...;
+//!   logical and physical codecs): their [`PanelCall`] (function, options, arguments, added
+//!   schemes) and the source plan. Scheduler and executors rebuild them with
+//!   [`PanelTable::from_call`]; the operator runs in one task that reads every partition of its
+//!   input.
+//!
 //! Everything else is forwarded to Ballista's own codecs.
 
 use std::sync::Arc;
 
 use ballista_core::serde::{BallistaLogicalExtensionCodec, BallistaPhysicalExtensionCodec};
+use clv_core::exec::panel_exec::{PanelCall, PanelExec, PanelTable};
 use clv_core::plan::rfm::{RfmFunctions, rfm_plan};
 use clv_core::rfm::SchemeDefinition;
 use clv_core::udf::rfm_segment::RfmSegment;
-use clv_core::{ClvOptions, RfmTable, SchemeRegistry, SegmentScheme};
+use clv_core::{ClvOptions, RfmTable, SchemeRegistry};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::TableProvider;
 use datafusion::common::{DataFusionError, Result, TableReference, exec_datafusion_err, exec_err};
@@ -37,6 +45,10 @@ use serde::{Deserialize, Serialize};
 /// Marks an encoded [`RfmTable`]; the version changes with the layout.
 const RFM_TABLE_MAGIC: &[u8] = b"clv.RfmTable/1\n";
 
+/// Marks an encoded [`PanelTable`] / [`PanelExec`]; the version changes with the layout.
+const PANEL_TABLE_MAGIC: &[u8] = b"clv.PanelTable/1\n";
+const PANEL_EXEC_MAGIC: &[u8] = b"clv.PanelExec/1\n";
+
 /// The scalar function whose instances carry state (the segment schemes).
 const RFM_SEGMENT: &str = "rfm_segment";
 
@@ -52,29 +64,9 @@ pub struct ClvPhysicalCodec {
     inner: BallistaPhysicalExtensionCodec,
 }
 
-/// The schemes beyond the built-in ones.
-fn added_schemes(schemes: &SchemeRegistry) -> Vec<SchemeDefinition> {
-    let builtin = SchemeRegistry::default();
-    schemes
-        .names()
-        .filter(|name| builtin.get(name).is_err())
-        .filter_map(|name| schemes.get(name).ok())
-        .map(|s| s.definition().clone())
-        .collect()
-}
-
-/// The built-in schemes plus `added`.
-fn scheme_registry(added: Vec<SchemeDefinition>) -> Result<SchemeRegistry> {
-    let mut schemes = SchemeRegistry::default();
-    for definition in added {
-        schemes.register(SegmentScheme::new(definition)?)?;
-    }
-    Ok(schemes)
-}
-
 fn encode_segment(node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
     if let Some(segment) = node.inner().downcast_ref::<RfmSegment>() {
-        let added = added_schemes(segment.schemes());
+        let added = segment.schemes().added();
         if !added.is_empty() {
             serde_json::to_writer(buf, &added).map_err(|e| DataFusionError::External(Box::new(e)))?;
         }
@@ -87,8 +79,38 @@ fn decode_segment(name: &str, buf: &[u8]) -> Option<Result<Arc<ScalarUDF>>> {
     (name == RFM_SEGMENT && !buf.is_empty()).then(|| {
         let added: Vec<SchemeDefinition> = serde_json::from_slice(buf)
             .map_err(|e| exec_datafusion_err!("cannot decode the segment schemes of rfm_segment: {e}"))?;
-        Ok(Arc::new(ScalarUDF::from(RfmSegment::new(scheme_registry(added)?))))
+        Ok(Arc::new(ScalarUDF::from(RfmSegment::new(SchemeRegistry::with_added(
+            added,
+        )?))))
     })
+}
+
+/// `header` (JSON) and `source` (an encoded logical plan), each after its length.
+fn frame(header: &impl Serialize, source: &[u8], buf: &mut Vec<u8>) -> Result<()> {
+    let header = serde_json::to_vec(header).map_err(|e| DataFusionError::External(Box::new(e)))?;
+    let len = |n: usize| u32::try_from(n).map_err(|e| DataFusionError::External(Box::new(e)));
+    buf.extend_from_slice(&len(header.len())?.to_le_bytes());
+    buf.extend_from_slice(&header);
+    buf.extend_from_slice(source);
+    Ok(())
+}
+
+/// The header and the source bytes of a [`frame`].
+fn unframe<'a, H: serde::de::DeserializeOwned>(buf: &'a [u8], what: &str) -> Result<(H, &'a [u8])> {
+    let corrupt = || exec_datafusion_err!("corrupt {what} encoding");
+    let (len, rest) = buf.split_first_chunk::<4>().ok_or_else(corrupt)?;
+    let (header, source) = rest
+        .split_at_checked(u32::from_le_bytes(*len) as usize)
+        .ok_or_else(corrupt)?;
+    let header = serde_json::from_slice(header).map_err(|e| exec_datafusion_err!("corrupt {what} encoding: {e}"))?;
+    Ok((header, source))
+}
+
+/// A [`PanelExec`] without its input: the call and the projection (the source follows).
+#[derive(Serialize, Deserialize)]
+struct PanelExecHeader {
+    call: PanelCall,
+    projection: Option<Vec<usize>>,
 }
 
 /// An [`RfmTable`] without its data: options and schemes (JSON), then the transaction plan.
@@ -104,36 +126,24 @@ impl ClvLogicalCodec {
             options: (table.options().entries().into_iter())
                 .filter_map(|e| Some((e.key, e.value?)))
                 .collect(),
-            schemes: added_schemes(&table.functions().schemes()),
+            schemes: table.functions().schemes().added(),
         };
-        let header = serde_json::to_vec(&header).map_err(|e| DataFusionError::External(Box::new(e)))?;
         let source = logical_plan_to_bytes_with_extension_codec(table.source(), self)?;
         buf.extend_from_slice(RFM_TABLE_MAGIC);
-        buf.extend_from_slice(
-            &u32::try_from(header.len())
-                .map_err(|e| DataFusionError::External(Box::new(e)))?
-                .to_le_bytes(),
-        );
-        buf.extend_from_slice(&header);
-        buf.extend_from_slice(&source);
-        Ok(())
+        frame(&header, &source, buf)
     }
 
     /// The scheduler's view of an [`RfmTable`]: the full `rfm()` plan over its source.
     fn decode_rfm_table(&self, buf: &[u8], schema: &SchemaRef, ctx: &TaskContext) -> Result<Arc<dyn TableProvider>> {
-        let corrupt = || exec_datafusion_err!("corrupt RfmTable encoding");
-        let (len, rest) = buf.split_first_chunk::<4>().ok_or_else(corrupt)?;
-        let (header, source) = rest
-            .split_at_checked(u32::from_le_bytes(*len) as usize)
-            .ok_or_else(corrupt)?;
-        let header: RfmTableHeader =
-            serde_json::from_slice(header).map_err(|e| exec_datafusion_err!("corrupt RfmTable encoding: {e}"))?;
+        let (header, source): (RfmTableHeader, _) = unframe(buf, "RfmTable")?;
         let mut options = ClvOptions::default();
         for (key, value) in &header.options {
             options.set_option(key, value)?;
         }
         let functions = RfmFunctions {
-            segment: Arc::new(ScalarUDF::from(RfmSegment::new(scheme_registry(header.schemes)?))),
+            segment: Arc::new(ScalarUDF::from(RfmSegment::new(SchemeRegistry::with_added(
+                header.schemes,
+            )?))),
             ..RfmFunctions::default()
         };
         let source = logical_plan_from_bytes_with_extension_codec(source, ctx, self)?;
@@ -146,6 +156,28 @@ impl ClvLogicalCodec {
             );
         }
         Ok(Arc::new(ViewTable::new(plan, None)))
+    }
+
+    /// A [`PanelTable`]: its call, then its source plan.
+    fn encode_panel_table(&self, table: &PanelTable, buf: &mut Vec<u8>) -> Result<()> {
+        let source = logical_plan_to_bytes_with_extension_codec(table.source(), self)?;
+        buf.extend_from_slice(PANEL_TABLE_MAGIC);
+        frame(table.call(), &source, buf)
+    }
+
+    fn decode_panel_table(&self, buf: &[u8], schema: &SchemaRef, ctx: &TaskContext) -> Result<Arc<dyn TableProvider>> {
+        let (call, source): (PanelCall, _) = unframe(buf, "PanelTable")?;
+        let source = logical_plan_from_bytes_with_extension_codec(source, ctx, self)?;
+        let table = PanelTable::from_call(source, &call)?;
+        if table.schema().fields() != schema.fields() {
+            return exec_err!(
+                "{} decodes to columns {:?}, but the client planned {:?}: client and cluster run different clv versions",
+                call.function,
+                table.schema().fields().iter().map(|f| f.name()).collect::<Vec<_>>(),
+                schema.fields().iter().map(|f| f.name()).collect::<Vec<_>>()
+            );
+        }
+        Ok(Arc::new(table))
     }
 }
 
@@ -165,8 +197,11 @@ impl LogicalExtensionCodec for ClvLogicalCodec {
         schema: SchemaRef,
         ctx: &TaskContext,
     ) -> Result<Arc<dyn TableProvider>> {
-        match buf.strip_prefix(RFM_TABLE_MAGIC) {
-            Some(rest) => self.decode_rfm_table(rest, &schema, ctx),
+        if let Some(rest) = buf.strip_prefix(RFM_TABLE_MAGIC) {
+            return self.decode_rfm_table(rest, &schema, ctx);
+        }
+        match buf.strip_prefix(PANEL_TABLE_MAGIC) {
+            Some(rest) => self.decode_panel_table(rest, &schema, ctx),
             None => self.inner.try_decode_table_provider(buf, table_ref, schema, ctx),
         }
     }
@@ -177,8 +212,11 @@ impl LogicalExtensionCodec for ClvLogicalCodec {
         node: Arc<dyn TableProvider>,
         buf: &mut Vec<u8>,
     ) -> Result<()> {
-        match node.downcast_ref::<RfmTable>() {
-            Some(table) => self.encode_rfm_table(table, buf),
+        if let Some(table) = node.downcast_ref::<RfmTable>() {
+            return self.encode_rfm_table(table, buf);
+        }
+        match node.downcast_ref::<PanelTable>() {
+            Some(table) => self.encode_panel_table(table, buf),
             None => self.inner.try_encode_table_provider(table_ref, node, buf),
         }
     }
@@ -208,7 +246,16 @@ impl PhysicalExtensionCodec for ClvPhysicalCodec {
         ctx: &TaskContext,
         proto_converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        self.inner.try_decode(buf, inputs, ctx, proto_converter)
+        let Some(rest) = buf.strip_prefix(PANEL_EXEC_MAGIC) else {
+            return self.inner.try_decode(buf, inputs, ctx, proto_converter);
+        };
+        let (header, source): (PanelExecHeader, _) = unframe(rest, "PanelExec")?;
+        let [input] = inputs else {
+            return exec_err!("PanelExec has one input, got {}", inputs.len());
+        };
+        let source = logical_plan_from_bytes_with_extension_codec(source, ctx, &ClvLogicalCodec::default())?;
+        let table = PanelTable::from_call(source, &header.call)?;
+        Ok(Arc::new(table.exec(Arc::clone(input), header.projection)?))
     }
 
     fn try_encode(
@@ -217,7 +264,17 @@ impl PhysicalExtensionCodec for ClvPhysicalCodec {
         buf: &mut Vec<u8>,
         proto_converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<()> {
-        self.inner.try_encode(node, buf, proto_converter)
+        let Some(exec) = node.downcast_ref::<PanelExec>() else {
+            return self.inner.try_encode(node, buf, proto_converter);
+        };
+        let table = exec.table();
+        let source = logical_plan_to_bytes_with_extension_codec(table.source(), &ClvLogicalCodec::default())?;
+        let header = PanelExecHeader {
+            call: table.call().clone(),
+            projection: exec.projection().map(<[usize]>::to_vec),
+        };
+        buf.extend_from_slice(PANEL_EXEC_MAGIC);
+        frame(&header, &source, buf)
     }
 
     fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {

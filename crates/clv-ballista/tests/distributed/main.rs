@@ -74,6 +74,76 @@ const CASES: &[Case] = &[
         setup: &[],
         sql: "SELECT count(*) AS n FROM orders WHERE clv_check(amount < 0, 'negative amount', customer_id, amount)",
     },
+    // Segmentation (the purchase-panel table functions travel as their call, see codec.rs)
+    Case {
+        name: "segment_evaluate at two cutoffs",
+        setup: &[],
+        sql: "SELECT * FROM segment_evaluate('orders', '1997-06-30,1997-09-30', 90, 'scheme=rfm11') ORDER BY cutoff, segment",
+    },
+    Case {
+        name: "segment_metrics of k-means clusters over a lookback window",
+        setup: &[],
+        sql: "SELECT * FROM segment_metrics('orders', '1997-06-30,1997-09-30', 90, 'scheme=kmeans', 'k=4', 'lookback_days=180') ORDER BY cutoff",
+    },
+    Case {
+        name: "segment_outcomes",
+        setup: &[],
+        sql: "SELECT * FROM segment_outcomes('orders', '1997-09-30', 273, 'collapse=day') ORDER BY cutoff, customer_id",
+    },
+    Case {
+        name: "segmentation_score over segment_outcomes",
+        setup: &[],
+        sql: "SELECT segmentation_score(CASE WHEN frequency >= 2 THEN 'repeat' ELSE 'one-off' END, future_revenue) AS revenue,
+                     segmentation_score(CAST(least(recency_days / 60, 4) AS VARCHAR), CAST(repurchased AS DOUBLE)) AS repurchase
+              FROM segment_outcomes('orders', '1997-06-30,1997-12-31', 90)",
+    },
+    Case {
+        name: "segment_tune over a grid (schemes x bins x lookbacks x k)",
+        setup: &[],
+        sql: "SELECT * FROM segment_tune('orders', '1997-06-30,1997-09-30', 90, 'schemes=rf_grid,tiers,cell,kmeans', 'bins=4,5', 'k=4', 'lookback_days=all,365') ORDER BY rank",
+    },
+    Case {
+        name: "rfm_transitions",
+        setup: &[],
+        sql: "SELECT * FROM rfm_transitions('orders', '1997-06-30', '1997-12-31', 'scheme=rf_grid') ORDER BY from_segment NULLS LAST, to_segment",
+    },
+    Case {
+        name: "segment_series",
+        setup: &[],
+        sql: "SELECT * FROM segment_series('orders', 'scheme=cn8_en') ORDER BY cutoff, segment",
+    },
+    Case {
+        name: "value_concentration",
+        setup: &[],
+        sql: "SELECT * FROM value_concentration('orders', '1997-12-31') ORDER BY percent",
+    },
+    Case {
+        name: "rfm_clusters",
+        setup: &[],
+        sql: "SELECT * FROM rfm_clusters('orders', '1997-12-31', 4) ORDER BY customer_id",
+    },
+    Case {
+        name: "rfm(scheme=kmeans)",
+        setup: &[],
+        sql: "SELECT * FROM rfm('orders', '1997-12-31', 'scheme=kmeans', 'k=4') ORDER BY customer_id",
+    },
+    Case {
+        name: "rfm_cluster_profiles",
+        setup: &[],
+        sql: "SELECT * FROM rfm_cluster_profiles('orders', '1997-12-31', 5, 'lookback_days=365') ORDER BY cluster_id",
+    },
+    Case {
+        name: "segment_schemes",
+        setup: &[],
+        sql: "SELECT * FROM segment_schemes() ORDER BY scheme, rule NULLS LAST",
+    },
+    Case {
+        name: "kmeans_fit (partial states merged) and kmeans_assign",
+        setup: &["CREATE VIEW c AS SELECT * FROM rfm('orders', '1997-12-31')"],
+        sql: "WITH m AS (SELECT kmeans_fit(4, recency_days, frequency, monetary) AS model FROM c)
+              SELECT customer_id, kmeans_assign(m.model, recency_days, frequency, monetary) AS cluster_id, m.model
+              FROM c CROSS JOIN m ORDER BY customer_id",
+    },
     // LTV
     Case {
         name: "btyd_summary with holdout",
@@ -283,23 +353,10 @@ fn calls(sql: &str, name: &str) -> bool {
 }
 
 /// Functions without a distributed case yet, each named in docs/distributed.md's known limits:
-/// the segmentation table functions run their purchase panel in one process (its tables cannot
-/// be shipped to executors), and the k-means functions arrived without cluster cases (issue 18
-/// keeps them open). A function added to the registry is not on this list, so it needs a case.
+/// every registered function has a case now (issues 18 and 21 added the segmentation, k-means and
+/// LTV interval, comparison, tracking and covariate functions). A function added to the registry
+/// is not on this list, so it needs a case.
 const NOT_YET_DISTRIBUTED: &[&str] = &[
-    "segment_evaluate",
-    "segment_metrics",
-    "segment_outcomes",
-    "segment_tune",
-    "rfm_transitions",
-    "segment_series",
-    "value_concentration",
-    "rfm_clusters",
-    "rfm_cluster_profiles",
-    "segment_schemes",
-    "kmeans_fit",
-    "kmeans_assign",
-    "segmentation_score",
 ];
 
 #[test]
@@ -394,6 +451,7 @@ async fn registered_schemes_and_rfm_tables_travel() -> Result<()> {
                     "SELECT customer_id, rfm_segment(r, f, m, 'vip3') AS segment FROM rfm('orders', 'scheme=vip3') ORDER BY customer_id",
                     "SELECT * FROM customer_rfm ORDER BY customer_id",
                     "SELECT * FROM customer_rfm WHERE customer_id <= 1000 ORDER BY customer_id",
+                    "SELECT * FROM segment_evaluate('orders', '1997-09-30', 90, 'scheme=vip3') ORDER BY segment",
                 ]
                 .map(|sql| run(ctx, &[], sql)),
             )

@@ -8,6 +8,11 @@
 //! that copies every row). Each input partition is folded into a [`PanelBuilder`] by its own
 //! task; the builders merge, the panel is laid out in customer-id order, and the job runs on a
 //! blocking thread. The operator has one output partition.
+//!
+//! On a Ballista cluster the table and the operator travel as their [`PanelCall`] (the table
+//! function, its options, arguments and registered schemes) next to the source plan: a
+//! scheduler or executor rebuilds them with [`PanelTable::from_call`], so the job runs with
+//! exactly the client's settings.
 
 use std::fmt;
 use std::sync::Arc;
@@ -28,12 +33,15 @@ use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties};
 use futures::StreamExt;
+use serde::{Deserialize, Serialize};
 
 use super::rfm_rows::{checked_exact_amounts, valid_amount_rows};
 use crate::config::{ClvOptions, Collapse, IdType, InvalidAmounts};
+use crate::plan::rfm::RfmFunctions;
 use crate::plan::transactions::columns::{AMOUNT, CUSTOMER, DAY, PURCHASE};
 use crate::plan::transactions::{Amounts, check_contract, exact_amount_type, prepare_amounts};
 use crate::rfm::customers::is_supported_id_type;
+use crate::rfm::{SchemeDefinition, SchemeRegistry};
 use crate::segment::panel::{OrderCount, PanelBuilder, PurchasePanel};
 
 /// What a panel table computes from the panel.
@@ -83,6 +91,64 @@ pub(crate) fn panel_id_type(source: &LogicalPlan, o: &ClvOptions, function: &str
     }
 }
 
+/// A panel table function's call as data: what rebuilds its table and operator on another node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PanelCall {
+    /// The table function (`segment_evaluate`, `segment_tune`, `rfm_clusters`, ...).
+    pub function: String,
+    /// Every `clv.` option as text (`None`: unset).
+    pub options: Vec<(String, Option<String>)>,
+    /// The function's own arguments (`rfm_transitions`' dates, `segment_tune`'s grid lists).
+    pub args: Vec<(String, String)>,
+    /// The segment schemes registered beyond the built-in ones.
+    pub schemes: Vec<SchemeDefinition>,
+}
+
+impl PanelCall {
+    /// The call of `function` under `o`, with the schemes `fns` knows.
+    pub(crate) fn new(function: &str, o: &ClvOptions, fns: Option<&RfmFunctions>) -> Self {
+        Self {
+            function: function.to_string(),
+            options: o.values().into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            args: vec![],
+            schemes: fns.map(|f| f.schemes().added()).unwrap_or_default(),
+        }
+    }
+
+    /// With the argument `key` = `value`.
+    pub(crate) fn arg(mut self, key: &str, value: Option<impl ToString>) -> Self {
+        if let Some(v) = value {
+            self.args.push((key.to_string(), v.to_string()));
+        }
+        self
+    }
+
+    /// The argument `key`, if given.
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
+        self.args.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    fn clv_options(&self) -> Result<ClvOptions> {
+        let mut o = ClvOptions::default();
+        for (key, value) in &self.options {
+            if let Some(value) = value {
+                o.set_option(key, value)?;
+            }
+        }
+        Ok(o)
+    }
+
+    fn functions(&self) -> Result<RfmFunctions> {
+        let schemes = SchemeRegistry::with_added(self.schemes.clone())?;
+        Ok(RfmFunctions {
+            segment: Arc::new(datafusion::logical_expr::ScalarUDF::from(
+                crate::udf::rfm_segment::RfmSegment::new(schemes),
+            )),
+            ..RfmFunctions::default()
+        })
+    }
+}
+
 /// How the prepared rows reach the operator.
 #[derive(Debug)]
 struct PanelInput {
@@ -95,16 +161,65 @@ struct PanelInput {
 }
 
 /// A table whose scan is a [`PanelExec`] over the prepared transactions of a source.
-#[derive(Debug)]
-pub(crate) struct PanelTable {
+#[derive(Debug, Clone)]
+pub struct PanelTable {
+    source: LogicalPlan,
+    call: Arc<PanelCall>,
     prepared: LogicalPlan,
     input: Arc<PanelInput>,
     job: Arc<dyn PanelJob>,
 }
 
 impl PanelTable {
-    /// The panel table of `source` under the data policies of `o`.
-    pub(crate) fn try_new(source: LogicalPlan, o: &ClvOptions, job: Arc<dyn PanelJob>) -> Result<Self> {
+    /// Rebuilds the table of `call` over `source` (the transactions the client's call read).
+    pub fn from_call(source: LogicalPlan, call: &PanelCall) -> Result<Self> {
+        use super::{rfm_clusters, segment_eval, segment_moves, value_concentration};
+        let o = &call.clv_options()?;
+        let fns = &call.functions()?;
+        let day = |key: &str| -> Result<i32> {
+            match call.get(key).map(str::parse::<i32>) {
+                Some(Ok(d)) => Ok(d),
+                _ => plan_err!("{}: the call has no day '{key}'", call.function),
+            }
+        };
+        match call.function.as_str() {
+            "segment_evaluate" => {
+                segment_eval::evaluate_table(source, o, fns, segment_eval::EvaluationOutput::Segments)
+            }
+            "segment_metrics" => segment_eval::evaluate_table(source, o, fns, segment_eval::EvaluationOutput::Metrics),
+            "segment_outcomes" => segment_eval::outcomes_table(source, o),
+            "segment_tune" => segment_eval::tune_table(source, o, fns, &segment_eval::GridArgs::from_call(call)),
+            "rfm_transitions" => segment_moves::transitions_table(source, o, fns, day("from")?, day("to")?),
+            "segment_series" => segment_moves::series_table(source, o, fns),
+            "rfm_clusters" => rfm_clusters::clusters_table(source, o, rfm_clusters::ClustersOutput::Customers),
+            "rfm_cluster_profiles" => rfm_clusters::clusters_table(source, o, rfm_clusters::ClustersOutput::Profiles),
+            "value_concentration" => value_concentration::concentration_table(source, o),
+            other => plan_err!("'{other}' is not a purchase-panel table function"),
+        }
+    }
+
+    /// The call that made this table.
+    pub fn call(&self) -> &PanelCall {
+        &self.call
+    }
+
+    /// The transactions it reads, before the data policies.
+    pub fn source(&self) -> &LogicalPlan {
+        &self.source
+    }
+
+    /// The operator of this table over `input` (the prepared transactions' physical plan).
+    pub fn exec(&self, input: Arc<dyn ExecutionPlan>, projection: Option<Vec<usize>>) -> Result<PanelExec> {
+        PanelExec::try_new(input, self.clone(), projection)
+    }
+
+    /// The panel table of `source` under the data policies of `o`, made by `call`.
+    pub(crate) fn try_new(
+        source: LogicalPlan,
+        call: PanelCall,
+        o: &ClvOptions,
+        job: Arc<dyn PanelJob>,
+    ) -> Result<Self> {
         order_count(o, job.name())?;
         let types = check_contract(source.schema(), o)?;
         let drop_invalid_amounts = o.invalid_amounts == InvalidAmounts::Exclude
@@ -121,10 +236,12 @@ impl PanelTable {
         } else {
             cast(ident(CUSTOMER), id_type.clone()).alias(CUSTOMER)
         };
-        let prepared = LogicalPlanBuilder::from(prepare_amounts(source, o, amounts)?)
+        let prepared = LogicalPlanBuilder::from(prepare_amounts(source.clone(), o, amounts)?)
             .project(vec![customer, ident(DAY), ident(AMOUNT), ident(PURCHASE)])?
             .build()?;
         Ok(Self {
+            source,
+            call: Arc::new(call),
             prepared,
             input: Arc::new(PanelInput {
                 id_type,
@@ -155,35 +272,24 @@ impl TableProvider for PanelTable {
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let input = state.create_physical_plan(&self.prepared).await?;
-        Ok(Arc::new(PanelExec::try_new(
-            input,
-            Arc::clone(&self.input),
-            Arc::clone(&self.job),
-            projection.cloned(),
-        )?))
+        Ok(Arc::new(self.exec(input, projection.cloned())?))
     }
 }
 
 /// The panel operator; see the module documentation.
 #[derive(Debug)]
-pub(crate) struct PanelExec {
+pub struct PanelExec {
     input: Arc<dyn ExecutionPlan>,
-    panel_input: Arc<PanelInput>,
-    job: Arc<dyn PanelJob>,
+    table: PanelTable,
     projection: Option<Vec<usize>>,
     cache: Arc<PlanProperties>,
 }
 
 impl PanelExec {
-    fn try_new(
-        input: Arc<dyn ExecutionPlan>,
-        panel_input: Arc<PanelInput>,
-        job: Arc<dyn PanelJob>,
-        projection: Option<Vec<usize>>,
-    ) -> Result<Self> {
+    fn try_new(input: Arc<dyn ExecutionPlan>, table: PanelTable, projection: Option<Vec<usize>>) -> Result<Self> {
         let schema = match &projection {
-            Some(p) => Arc::new(job.schema().project(p)?),
-            None => job.schema(),
+            Some(p) => Arc::new(table.job.schema().project(p)?),
+            None => table.job.schema(),
         };
         let cache = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(schema),
@@ -193,17 +299,26 @@ impl PanelExec {
         ));
         Ok(Self {
             input,
-            panel_input,
-            job,
+            table,
             projection,
             cache,
         })
+    }
+
+    /// The table whose operator this is (its call and source).
+    pub fn table(&self) -> &PanelTable {
+        &self.table
+    }
+
+    /// The output columns of the job's result, if not all.
+    pub fn projection(&self) -> Option<&[usize]> {
+        self.projection.as_deref()
     }
 }
 
 impl DisplayAs for PanelExec {
     fn fmt_as(&self, _: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "PanelExec: {}", self.job.name())
+        write!(f, "PanelExec: {}", self.table.job.name())
     }
 }
 
@@ -231,8 +346,7 @@ impl ExecutionPlan for PanelExec {
         match <[_; 1]>::try_from(children) {
             Ok([input]) => Ok(Arc::new(Self::try_new(
                 input,
-                Arc::clone(&self.panel_input),
-                Arc::clone(&self.job),
+                self.table.clone(),
                 self.projection.clone(),
             )?)),
             Err(_) => internal_err!("PanelExec has one child"),
@@ -246,7 +360,7 @@ impl ExecutionPlan for PanelExec {
         let mut tasks = vec![];
         for p in 0..self.input.properties().output_partitioning().partition_count() {
             let stream = self.input.execute(p, Arc::clone(&context))?;
-            let input = Arc::clone(&self.panel_input);
+            let input = Arc::clone(&self.table.input);
             let reservation = MemoryConsumer::new(format!("PanelExec[{p}]")).register(context.memory_pool());
             tasks.push(SpawnedTask::spawn(async move {
                 let builder = fold(stream, &input).await?;
@@ -255,8 +369,8 @@ impl ExecutionPlan for PanelExec {
             }));
         }
         let (input, job, projection) = (
-            Arc::clone(&self.panel_input),
-            Arc::clone(&self.job),
+            Arc::clone(&self.table.input),
+            Arc::clone(&self.table.job),
             self.projection.clone(),
         );
         let schema = self.schema();

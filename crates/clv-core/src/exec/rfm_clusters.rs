@@ -15,7 +15,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::{DataFusionError, Result};
 use datafusion::logical_expr::LogicalPlan;
 
-use super::panel_exec::{PanelJob, PanelTable, order_count, panel_id_type};
+use super::panel_exec::{PanelCall, PanelJob, PanelTable, order_count, panel_id_type};
 use crate::config::{ClvOptions, Monetary};
 use crate::ltv::kmeans::FeatureMatrix;
 use crate::segment::panel::{CutoffQuery, OrderCount, PurchasePanel};
@@ -240,5 +240,5 @@ pub(crate) fn clusters_table(source: LogicalPlan, o: &ClvOptions, output: Cluste
         output,
         id_type: panel_id_type(&source, o, name)?,
     };
-    PanelTable::try_new(source, o, Arc::new(job))
+    PanelTable::try_new(source, PanelCall::new(name, o, None), o, Arc::new(job))
 }

@@ -12,7 +12,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::{Result, plan_err};
 use datafusion::logical_expr::LogicalPlan;
 
-use super::panel_exec::{PanelJob, PanelTable, order_count};
+use super::panel_exec::{PanelCall, PanelJob, PanelTable, order_count};
 use crate::churn::parse_cutoffs;
 use crate::config::ClvOptions;
 use crate::plan::rfm::{RfmFunctions, resolve_specs};
@@ -275,18 +275,16 @@ pub(crate) fn evaluate_table(
     fns: &RfmFunctions,
     output: EvaluationOutput,
 ) -> Result<PanelTable> {
+    let name = match output {
+        EvaluationOutput::Segments => "segment_evaluate",
+        EvaluationOutput::Metrics => "segment_metrics",
+    };
     let job = EvaluateJob {
         segmentation: segmentation(o, &fns.schemes())?,
-        window: evaluation_window(
-            o,
-            match output {
-                EvaluationOutput::Segments => "segment_evaluate",
-                EvaluationOutput::Metrics => "segment_metrics",
-            },
-        )?,
+        window: evaluation_window(o, name)?,
         output,
     };
-    PanelTable::try_new(source, o, Arc::new(job))
+    PanelTable::try_new(source, PanelCall::new(name, o, Some(fns)), o, Arc::new(job))
 }
 
 /// The columns of `segment_outcomes`.
@@ -381,7 +379,7 @@ pub(crate) fn outcomes_table(source: LogicalPlan, o: &ClvOptions) -> Result<Pane
         monetary: o.rfm_monetary,
         id_type: super::panel_exec::panel_id_type(&source, o, "segment_outcomes")?,
     };
-    PanelTable::try_new(source, o, Arc::new(job))
+    PanelTable::try_new(source, PanelCall::new("segment_outcomes", o, None), o, Arc::new(job))
 }
 
 /// The grid arguments of `segment_tune`, as text (`None`: from the session options).
@@ -415,6 +413,19 @@ fn list<T>(text: &str, what: &str, parse: impl Fn(&str) -> Result<T>) -> Result<
 }
 
 impl GridArgs {
+    /// The grid arguments of a `segment_tune` call.
+    pub(crate) fn from_call(call: &PanelCall) -> Self {
+        let get = |key: &str| call.get(key).map(str::to_string);
+        Self {
+            schemes: get("schemes"),
+            bins: get("bins"),
+            methods: get("methods"),
+            lookback_days: get("lookback_days"),
+            k: get("k"),
+            rank_by: get("rank_by"),
+        }
+    }
+
     /// The grid, with the session's (or the defaults') scheme, bins, method, lookback and k
     /// for the lists not given.
     pub fn grid(&self, o: &ClvOptions) -> Result<(Grid, RankMetric)> {
@@ -646,5 +657,12 @@ pub(crate) fn tune_table(
         window: evaluation_window(o, "segment_tune")?,
         metric,
     };
-    PanelTable::try_new(source, o, Arc::new(job))
+    let call = PanelCall::new("segment_tune", o, Some(fns))
+        .arg("schemes", args.schemes.as_ref())
+        .arg("bins", args.bins.as_ref())
+        .arg("methods", args.methods.as_ref())
+        .arg("lookback_days", args.lookback_days.as_ref())
+        .arg("k", args.k.as_ref())
+        .arg("rank_by", args.rank_by.as_ref());
+    PanelTable::try_new(source, call, o, Arc::new(job))
 }

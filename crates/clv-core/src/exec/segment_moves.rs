@@ -23,7 +23,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::{Result, plan_err};
 use datafusion::logical_expr::LogicalPlan;
 
-use super::panel_exec::{PanelJob, PanelTable, order_count};
+use super::panel_exec::{PanelCall, PanelJob, PanelTable, order_count};
 use super::segment_eval::segmentation;
 use crate::churn::{Period, parse_cutoffs};
 use crate::common::dates::format_date;
@@ -141,7 +141,10 @@ pub(crate) fn transitions_table(
         to,
         orders: order_count(o, "rfm_transitions")?,
     };
-    PanelTable::try_new(source, o, Arc::new(job))
+    let call = PanelCall::new("rfm_transitions", o, Some(fns))
+        .arg("from", Some(from))
+        .arg("to", Some(to));
+    PanelTable::try_new(source, call, o, Arc::new(job))
 }
 
 #[derive(Debug)]
@@ -254,5 +257,5 @@ pub(crate) fn series_table(source: LogicalPlan, o: &ClvOptions, fns: &RfmFunctio
         data_end: o.as_of,
         orders: order_count(o, "segment_series")?,
     };
-    PanelTable::try_new(source, o, Arc::new(job))
+    PanelTable::try_new(source, PanelCall::new("segment_series", o, Some(fns)), o, Arc::new(job))
 }

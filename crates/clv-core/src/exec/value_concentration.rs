@@ -9,7 +9,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::Result;
 use datafusion::logical_expr::LogicalPlan;
 
-use super::panel_exec::{PanelJob, PanelTable, order_count};
+use super::panel_exec::{PanelCall, PanelJob, PanelTable, order_count};
 use crate::config::{ClvOptions, Monetary};
 use crate::segment::concentration::Concentration;
 use crate::segment::panel::{CutoffQuery, OrderCount, PurchasePanel};
@@ -96,5 +96,5 @@ pub(crate) fn concentration_table(source: LogicalPlan, o: &ClvOptions) -> Result
         orders: order_count(o, "value_concentration")?,
         monetary: o.rfm_monetary,
     };
-    PanelTable::try_new(source, o, Arc::new(job))
+    PanelTable::try_new(source, PanelCall::new("value_concentration", o, None), o, Arc::new(job))
 }

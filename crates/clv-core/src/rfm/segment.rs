@@ -12,12 +12,13 @@
 //!
 //! Built-in schemes (see docs/guide.md for the full tables):
 //! * `rf_grid` — the 10-cell recency × frequency grid on 1..5 scores, a partition of the 25 (R, F) cells.
-//! * `rfm11` — the 11 segments on R against FM = (F + M) / 2, with the precedence fixed below.
+//! * `rfm11` — the 11 segments on R against FM = (F + M) / 2, with the precedence fixed below
+//!   and Champions at the top recency score only (R = 5, as in `rf_grid`).
 //! * `cn8` / `cn8_en` — the Chinese 8-class value scheme on two-level (high = 2, low = 1) scores.
 //! * `rfm3` / `rfm3_en` — three levels (high / medium / low) per dimension: the 27 cells, each
 //!   labelled by its levels (`R高F中M低` / `R high, F medium, M low`).
 //! * `tiers` / `tiers_en` — composite-score tiers on 1..5 scores (核心/流失风险/潜力/一般/沉睡
-//!   客户) from the weighted score `0.4·r + 0.3·f + 0.3·m`.
+//!   客户) from the weighted score `0.4·r + 0.3·f + 0.3·m` read as a score level (rounded half up).
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -430,9 +431,15 @@ pub fn rf_grid() -> SchemeDefinition {
 /// `rfm11`: 11 segments on R against FM = (F + M) / 2. The published ranges overlap, so the
 /// precedence is fixed here (most specific first), and `Lost`, whose published range
 /// (R ≤ 2, FM ≤ 2) equals Hibernating's, is narrowed to the bottom cell R = 1, FM = 1.
+///
+/// Champions take the top recency score only (R = 5, as `rf_grid`'s champions; published:
+/// R 4–5); R = 4 with FM 4–5 is Loyal. With R 4–5 the top segment pooled the most recent fifth
+/// of the customers with the next, which repurchase at less than half their rate (CDNOW, 90
+/// days after 1997-09-30: 46 % against 19 %), and the scheme separated future repurchase worse
+/// than the recency score alone (docs/guide.md, "The baselines").
 pub fn rfm11() -> SchemeDefinition {
     let rules = vec![
-        SegmentRule::r_fm("Champions", [4, 5], [4.0, 5.0]).with_action(CHAMPIONS),
+        SegmentRule::r_fm("Champions", [5, 5], [4.0, 5.0]).with_action(CHAMPIONS),
         SegmentRule::r_fm("Can't Lose Them", [1, 1], [4.0, 5.0]).with_action(CANT_LOSE),
         SegmentRule::r_fm("Loyal", [2, 5], [3.0, 5.0]).with_action(LOYAL),
         SegmentRule::r_fm("New", [4, 5], [1.0, 1.0]).with_action(NEW),
@@ -613,16 +620,21 @@ pub fn rfm3(english: bool) -> SchemeDefinition {
 /// The weights of the composite score of `tiers`: R 0.4, F 0.3, M 0.3.
 pub const TIER_WEIGHTS: [f64; 3] = [0.4, 0.3, 0.3];
 
-/// `tiers` / `tiers_en`: composite-score tiers (综合评分) on 1..5 quantile scores. With
-/// `S = 0.4·r + 0.3·f + 0.3·m`, first match: core (核心客户) `S ≥ 4`; at risk (流失风险客户)
-/// `r ≤ 2` and FM ≥ 3.5 (valuable but not recent); potential (潜力客户) `S ≥ 3`; regular
-/// (一般客户) `S ≥ 2`; else dormant (沉睡客户).
+/// `tiers` / `tiers_en`: composite-score tiers (综合评分) on 1..5 quantile scores. The
+/// composite `S = 0.4·r + 0.3·f + 0.3·m` is read as a score level, rounded half up: first
+/// match, core (核心客户) `S ≥ 4.5` (level 5); at risk (流失风险客户) `r ≤ 2` and FM ≥ 3.5
+/// (valuable but not recent); potential (潜力客户) `S ≥ 3.5` (level 4); regular (一般客户)
+/// `S ≥ 2.5` (level 3); else dormant (沉睡客户, levels 1–2).
+///
+/// The bounds were 4, 3 and 2 (S truncated to a level): core then took every customer from
+/// S = 4, a quarter of CDNOW's, recent and not so recent alike, and the tiers separated future
+/// revenue and repurchase worse than the recency score alone (docs/guide.md, "The baselines").
 pub fn tiers(english: bool) -> SchemeDefinition {
     let t = |zh: &'static str, en: &'static str| if english { en } else { zh };
     let rule = |label: &str, action: &str| SegmentRule::new(label).with_action(action);
     let rules = vec![
         SegmentRule {
-            weighted: Some([4.0, 5.0]),
+            weighted: Some([4.5, 5.0]),
             ..rule(
                 t("核心客户", "core"),
                 t(
@@ -643,7 +655,7 @@ pub fn tiers(english: bool) -> SchemeDefinition {
             )
         },
         SegmentRule {
-            weighted: Some([3.0, 5.0]),
+            weighted: Some([3.5, 5.0]),
             ..rule(
                 t("潜力客户", "potential"),
                 t(
@@ -653,7 +665,7 @@ pub fn tiers(english: bool) -> SchemeDefinition {
             )
         },
         SegmentRule {
-            weighted: Some([2.0, 5.0]),
+            weighted: Some([2.5, 5.0]),
             ..rule(
                 t("一般客户", "regular"),
                 t("常规维护：常规营销活动", "Maintain at low cost: routine campaigns"),
@@ -662,7 +674,7 @@ pub fn tiers(english: bool) -> SchemeDefinition {
     ];
     SchemeDefinition {
         name: if english { "tiers_en" } else { "tiers" }.into(),
-        description: "Composite-score tiers: S = 0.4 r + 0.3 f + 0.3 m on 1..5 scores".into(),
+        description: "Composite-score tiers: S = 0.4 r + 0.3 f + 0.3 m on 1..5 scores, rounded to a level".into(),
         levels: 5,
         method: ScoreMethod::Quantile,
         default: Some(t("沉睡客户", "dormant").into()),
@@ -744,6 +756,23 @@ impl SchemeRegistry {
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.schemes.keys().map(String::as_str)
     }
+
+    /// The definitions of the schemes registered beyond the built-in ones, in name order.
+    pub fn added(&self) -> Vec<SchemeDefinition> {
+        (self.schemes.iter())
+            .filter(|(name, _)| !BUILTINS.contains_key(*name))
+            .map(|(_, s)| s.definition().clone())
+            .collect()
+    }
+
+    /// The built-in schemes plus `added` (checked as [`SchemeRegistry::register`] does).
+    pub fn with_added(added: Vec<SchemeDefinition>) -> Result<Self> {
+        let mut schemes = Self::default();
+        for definition in added {
+            schemes.register(SegmentScheme::new(definition)?)?;
+        }
+        Ok(schemes)
+    }
 }
 
 impl std::hash::Hash for SchemeRegistry {
@@ -821,6 +850,9 @@ mod tests {
         assert_eq!(s.assign(1, 1, 1).unwrap(), "Lost");
         assert_eq!(s.assign(1, 1, 2).unwrap(), "Hibernating");
         assert_eq!(s.assign(2, 5, 5).unwrap(), "Loyal");
+        // Champions are the most recent only; R = 4 with FM 4..5 is Loyal.
+        assert_eq!(s.assign(4, 5, 5).unwrap(), "Loyal");
+        assert_eq!(s.assign(5, 4, 4).unwrap(), "Champions");
     }
 
     #[test]
@@ -915,16 +947,24 @@ mod tests {
 
         let tiers = reg.get("tiers").unwrap();
         let tiers_en = reg.get("tiers_en").unwrap();
-        // S = 0.4 r + 0.3 f + 0.3 m, rounded: (4, 4, 4) is exactly 4.
+        // S = 0.4 r + 0.3 f + 0.3 m, rounded: (4, 4, 4) is exactly 4, and S is read as a
+        // level rounded half up (core 5, potential 4, regular 3, dormant 1-2).
         assert_eq!(weighted_score(TIER_WEIGHTS, 4, 4, 4), 4.0);
-        assert_eq!(tiers.assign(4, 4, 4).unwrap(), "核心客户");
+        assert_eq!(tiers.assign(4, 4, 4).unwrap(), "潜力客户"); // S = 4: level 4
+        assert_eq!(tiers.assign(5, 5, 4).unwrap(), "核心客户"); // S = 4.7
+        assert_eq!(tiers.assign(4, 5, 5).unwrap(), "核心客户"); // S = 4.6
+        assert_eq!(tiers.assign(5, 4, 4).unwrap(), "潜力客户"); // S = 4.4
         assert_eq!(tiers.assign(5, 3, 3).unwrap(), "潜力客户"); // S = 3.8
         assert_eq!(tiers.assign(2, 5, 5).unwrap(), "流失风险客户"); // S = 3.8, but R <= 2, FM = 5
-        assert_eq!(tiers.assign(1, 1, 5).unwrap(), "一般客户"); // S = 2.2, FM = 3
+        assert_eq!(tiers.assign(1, 1, 5).unwrap(), "沉睡客户"); // S = 2.2, FM = 3
+        assert_eq!(tiers.assign(4, 1, 2).unwrap(), "一般客户"); // S = 2.5: level 3
         assert_eq!(tiers.assign(1, 1, 1).unwrap(), "沉睡客户");
-        assert_eq!(tiers_en.assign(3, 2, 2).unwrap(), "regular"); // S = 2.4
+        assert_eq!(tiers_en.assign(3, 2, 2).unwrap(), "dormant"); // S = 2.4
+        assert_eq!(tiers_en.assign(4, 1, 2).unwrap(), "regular"); // S = 2.5: level 3
         assert_eq!(tiers_en.assign(4, 2, 2).unwrap(), "regular"); // S = 2.8
-        assert_eq!(tiers_en.assign(4, 3, 2).unwrap(), "potential"); // S = 3.1
+        assert_eq!(tiers_en.assign(4, 3, 2).unwrap(), "regular"); // S = 3.1
+        assert_eq!(tiers_en.assign(4, 3, 3).unwrap(), "regular"); // S = 3.4
+        assert_eq!(tiers_en.assign(5, 3, 2).unwrap(), "potential"); // S = 3.5: level 4
         assert_eq!(
             tiers_en.action("dormant"),
             Some("Reactivate cheaply (automated reminders) or let go")

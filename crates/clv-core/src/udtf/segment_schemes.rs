@@ -11,9 +11,9 @@ use std::sync::{Arc, LazyLock};
 use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::{Result, ScalarValue, plan_err};
-use datafusion::datasource::MemTable;
-use datafusion::logical_expr::{Documentation, Expr};
+use datafusion::common::{DFSchema, Result, ScalarValue, plan_err};
+use datafusion::datasource::ViewTable;
+use datafusion::logical_expr::{Documentation, Expr, LogicalPlanBuilder, lit};
 
 use super::ClvTableFunction;
 use crate::common::doc::{SEGMENTATION, doc};
@@ -140,7 +140,23 @@ impl TableFunctionImpl for SegmentSchemesTableFunction {
             [Expr::Literal(ScalarValue::Utf8(Some(name)), _)] => vec![registry.get(name)?],
             _ => return plan_err!("segment_schemes([name]): name must be a constant text, e.g. 'rf_grid'"),
         };
+        // A VALUES plan (not a MemTable) so that the rows travel inside the plan to a cluster.
         let batch = scheme_rules(&schemes)?;
-        Ok(Arc::new(MemTable::try_new(batch.schema(), vec![vec![batch]])?))
+        let rows = (0..batch.num_rows())
+            .map(|i| {
+                (batch.columns().iter())
+                    .map(|c| Ok(lit(ScalarValue::try_from_array(c, i)?)))
+                    .collect::<Result<Vec<Expr>>>()
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let schema = Arc::new(DFSchema::try_from(batch.schema())?);
+        let values = LogicalPlanBuilder::values_with_schema(rows, &schema)?;
+        // VALUES names its columns column1, column2, ...: give them the table's names.
+        let named: Vec<Expr> = (values.schema().columns().into_iter())
+            .zip(batch.schema().fields())
+            .map(|(c, f)| Expr::Column(c).alias(f.name()))
+            .collect();
+        let plan = values.project(named)?.build()?;
+        Ok(Arc::new(ViewTable::new(plan, None)))
     }
 }
