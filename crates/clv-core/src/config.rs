@@ -301,6 +301,14 @@ clv_options! {
     rfm_policy_counts: bool = false,
         key "rfm.policy_counts" | "policy_counts", default "`false`", flag None,
         parse |v, _| parse_bool(v, "clv.rfm.policy_counts"), show display;
+    /// Lets the segmentation table functions (their purchase panel: `segment_evaluate`,
+    /// `segment_tune`, `rfm_clusters`, ...) run on a Ballista cluster. Off: on a cluster they fail
+    /// with an error naming this option, because a `GROUP BY` or a join over their rows returned
+    /// too few rows on the test cluster (a known bug, docs/distributed.md); reading the tables
+    /// whole matches local execution.
+    cluster_panel: bool = false,
+        key "cluster.panel" | "cluster_panel", default "`false`", flag None,
+        parse |v, _| parse_bool(v, "clv.cluster.panel"), show display;
     /// Method `fixed`: recency thresholds in days (lower is better), e.g. `30,90,180,365`.
     rfm_recency_thresholds: Option<Vec<f64>> = None,
         key "rfm.recency_thresholds" | "recency_thresholds", default "none", flag Some("recency-thresholds"),

@@ -128,6 +128,11 @@ impl PanelCall {
         self.args.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
+    /// Whether the call may run on a cluster (`clv.cluster.panel`, see its documentation).
+    pub fn allowed_on_cluster(&self) -> Result<bool> {
+        Ok(self.clv_options()?.cluster_panel)
+    }
+
     fn clv_options(&self) -> Result<ClvOptions> {
         let mut o = ClvOptions::default();
         for (key, value) in &self.options {
