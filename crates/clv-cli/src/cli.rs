@@ -802,6 +802,7 @@ mod tests {
             [
                 "rfm.fused",
                 "rfm.policy_counts",
+                "cluster.panel",
                 "fit.penalizer",
                 "ltv.model",
                 "ltv.tracking_period"
