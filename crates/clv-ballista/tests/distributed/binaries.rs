@@ -59,6 +59,9 @@ async fn scheduler_and_two_executor_processes_match_local() -> Result<()> {
         let [port, grpc, health_port] =
             [free_address().await?, free_address().await?, free_address().await?].map(|a| a.port());
         health.push(health_port);
+        // The executor writes its shuffle files there: the folder exists before it starts.
+        let dir = work_dir(&format!("executor-process-{port}"));
+        std::fs::create_dir_all(&dir)?;
         processes.push(spawn(
             env!("CARGO_BIN_EXE_clv-executor"),
             &[
@@ -78,7 +81,7 @@ async fn scheduler_and_two_executor_processes_match_local() -> Result<()> {
                 format!("--bind-health-port={health_port}"),
                 "--scheduler-connect-timeout-seconds=30".into(),
                 "--vcores=1".into(),
-                format!("--work-dir={}", work_dir(&format!("executor-process-{port}"))),
+                format!("--work-dir={dir}"),
             ])
             .collect::<Vec<_>>(),
         )?);
