@@ -48,3 +48,13 @@ pub fn strings(batches: &[RecordBatch], name: &str) -> Result<Vec<Option<String>
     }
     Ok(out)
 }
+
+/// The first non-null value of a column as text; an internal error naming `what` (the query
+/// that should have produced it) and the column when every row is null or there is no row.
+pub fn first_string(batches: &[RecordBatch], name: &str, what: &str) -> Result<String> {
+    strings(batches, name)?
+        .into_iter()
+        .flatten()
+        .next()
+        .ok_or_else(|| CliError::internal(format!("{what} returned no {name}")))
+}

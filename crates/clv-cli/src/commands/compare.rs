@@ -37,11 +37,7 @@ pub async fn run(global: &GlobalArgs, args: CompareArgs) -> Result<()> {
     if output::emit(&result, &args.output, job.quiet)? == Emitted::Done {
         return Ok(());
     }
-    let reason = crate::columns::strings(&result, "reason")?
-        .into_iter()
-        .flatten()
-        .next()
-        .ok_or_else(|| CliError::internal("clv_compare returned no reason"))?;
+    let reason = crate::columns::first_string(&result, "reason", "clv_compare")?;
     let o = crate::session::options(&job.ctx);
     let date = |d: Option<i32>| d.map(clv::common::dates::format_date);
     let holdout = date(o.btyd_holdout_end);

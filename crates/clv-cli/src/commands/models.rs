@@ -211,13 +211,7 @@ pub async fn choose_model(job: &Job) -> Result<(ModelFile, Choice)> {
         clv::config::AUTO_MODEL
     );
     let batches = job.sql("model comparison", &query).await?;
-    let field = |name: &str| -> Result<String> {
-        crate::columns::strings(&batches, name)?
-            .into_iter()
-            .flatten()
-            .next()
-            .ok_or_else(|| CliError::internal(format!("the model comparison returned no {name}")))
-    };
+    let field = |name: &str| crate::columns::first_string(&batches, name, "the model comparison");
     let model = ModelFile::parse(
         &field("json")?,
         Path::new("the chosen model"),
