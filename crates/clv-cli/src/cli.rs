@@ -698,7 +698,7 @@ option_flags! {
         replicates: "B",
         /// Seed of the replicate weights [default: 0].
         seed: "SEED",
-        /// percentile, bias_corrected or bca [default: percentile].
+        /// log_normal (normal on the log scale; logit for P(alive)), percentile, bias_corrected or bca [default: log_normal].
         interval_method: "METHOD",
     }
 }

@@ -384,9 +384,12 @@ clv_options! {
     ltv_replicates: usize = crate::ltv::bootstrap::DEFAULT_REPLICATES,
         key "ltv.replicates" | "replicates", default "`200`", flag Some("replicates"),
         parse parse_replicates, show display;
-    /// How bootstrap intervals are read: `percentile`, `bias_corrected` or `bca`.
-    ltv_interval_method: crate::ltv::bootstrap::IntervalMethod = crate::ltv::bootstrap::IntervalMethod::Percentile,
-        key "ltv.interval_method" | "interval_method", default "`percentile`", flag Some("interval-method"),
+    /// How bootstrap intervals are read off the replicates: `log_normal` (normal on the log
+    /// scale of a positive quantity, the logit scale of a probability such as P(alive); the
+    /// percentile interval where a value sits on a bound), `percentile`, `bias_corrected` or
+    /// `bca`.
+    ltv_interval_method: crate::ltv::bootstrap::IntervalMethod = crate::ltv::bootstrap::IntervalMethod::LogNormal,
+        key "ltv.interval_method" | "interval_method", default "`log_normal`", flag Some("interval-method"),
         parse parse_interval_method, show display;
     /// The candidates of `clv_compare` and `model=auto`: transaction models, comma-separated;
     /// unset, every transaction model.
@@ -656,8 +659,13 @@ fn parse_replicates(v: &str, key: &str) -> Result<usize> {
 }
 
 fn parse_interval_method(v: &str, key: &str) -> Result<crate::ltv::bootstrap::IntervalMethod> {
-    crate::ltv::bootstrap::IntervalMethod::from_name(v)
-        .ok_or_else(|| plan_datafusion_err!("{key} must be percentile, bias_corrected or bca, got '{}'", v.trim()))
+    crate::ltv::bootstrap::IntervalMethod::from_name(v).ok_or_else(|| {
+        plan_datafusion_err!(
+            "{key} must be one of {}, got '{}'",
+            crate::ltv::bootstrap::IntervalMethod::names(),
+            v.trim()
+        )
+    })
 }
 
 fn text(v: &str) -> Option<String> {

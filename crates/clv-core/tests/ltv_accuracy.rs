@@ -181,6 +181,95 @@ async fn sql_intervals_are_the_kernel_bootstrap_keyed_by_customer_id() -> Result
     Ok(())
 }
 
+/// `clv.ltv.interval_method` reaches the SQL functions that read bootstrap intervals: the
+/// `ltv_intervals` window and the `ltv_bootstrap` aggregate called directly take the session's
+/// method (default `log_normal`), an explicit `'method=...'` wins; the bounds are the kernel's
+/// for that method, P(alive)'s inside [0, 1] (exactly 1 for a customer without repeat
+/// purchases).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_session_interval_method_reaches_ltv_intervals_and_ltv_bootstrap() -> Result<()> {
+    use clv_core::ltv::bootstrap::{Bootstrap, CustomerKeys, IntervalMethod};
+    use clv_core::ltv::{BgNbd, TimeUnit, TransactionSummary};
+    let ctx = sample(2).await?;
+    let summary = "CREATE VIEW s AS SELECT * FROM btyd_summary('sample', '1997-09-30', 'week',
+                   'customer_column=master_customer_id')";
+    ctx.sql(summary).await?.collect().await?;
+    let windowed = |extra: &str| {
+        format!(
+            "SELECT customer_id, x, t_x, t, i.p_alive_lower AS pl, i.p_alive_upper AS pu,
+                    i.expected_purchases_lower AS el, i.expected_purchases_upper AS eu
+             FROM (SELECT customer_id, x, t_x, t,
+                          ltv_intervals(customer_id, x, t_x, t, 'replicates=30', 'seed=5', 'level=0.9'{extra}) OVER () AS i
+                   FROM s) ORDER BY customer_id"
+        )
+    };
+    let method = |extra: &str| {
+        format!(
+            "SELECT b.method AS method FROM (SELECT ltv_bootstrap(customer_id, x, t_x, t, 'replicates=10'{extra}) AS b FROM s)"
+        )
+    };
+    let kernel = |rows: &[RecordBatch], m: IntervalMethod| {
+        let ids: Vec<i64> = f64s(rows, "customer_id").iter().map(|&v| v as i64).collect();
+        let (x, t_x, t) = (f64s(rows, "x"), f64s(rows, "t_x"), f64s(rows, "t"));
+        let data = TransactionSummary::new(x.clone(), t_x.clone(), t.clone(), TimeUnit::Week).unwrap();
+        let model = BgNbd::new().fit(&data).unwrap();
+        let boot = Bootstrap::new()
+            .replicates(30)
+            .seed(5)
+            .interval_method(m)
+            .run(&model, &data, &CustomerKeys::from_i64(&ids))
+            .unwrap();
+        let p = boot.p_alive(0.9, &x, &t_x, &t).unwrap();
+        let e = boot.expected_purchases(0.9, 52.0, &x, &t_x, &t).unwrap();
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1e-12);
+        let (pl, pu, el, eu) = (f64s(rows, "pl"), f64s(rows, "pu"), f64s(rows, "el"), f64s(rows, "eu"));
+        for i in 0..ids.len() {
+            assert!(
+                close(pl[i], p[i].lower) && close(pu[i], p[i].upper),
+                "{m}: customer {}",
+                ids[i]
+            );
+            assert!(
+                close(el[i], e[i].lower) && close(eu[i], e[i].upper),
+                "{m}: customer {}",
+                ids[i]
+            );
+            assert!((0.0..=pu[i]).contains(&pl[i]) && pu[i] <= 1.0 && el[i] > 0.0 && el[i] <= eu[i]);
+            if x[i] == 0.0 {
+                assert_eq!((pl[i], pu[i]), (1.0, 1.0), "{m}: customer {}", ids[i]);
+            }
+        }
+        (pl, el)
+    };
+    // The default.
+    let rows = common::query(&ctx, &windowed("")).await?;
+    let (log_normal_p, log_normal_e) = kernel(&rows, IntervalMethod::LogNormal);
+    assert_eq!(
+        strings(&common::query(&ctx, &method("")).await?, "method"),
+        ["log_normal"]
+    );
+    // The session's method, and an explicit argument over it.
+    ctx.sql("SET clv.ltv.interval_method = 'percentile'")
+        .await?
+        .collect()
+        .await?;
+    let rows = common::query(&ctx, &windowed("")).await?;
+    let (percentile_p, percentile_e) = kernel(&rows, IntervalMethod::Percentile);
+    assert_ne!(log_normal_e, percentile_e);
+    assert_ne!(log_normal_p, percentile_p);
+    assert_eq!(
+        strings(&common::query(&ctx, &method("")).await?, "method"),
+        ["percentile"]
+    );
+    let rows = common::query(&ctx, &windowed(", 'method=log_normal'")).await?;
+    assert_eq!(kernel(&rows, IntervalMethod::LogNormal).1, log_normal_e);
+    assert_eq!(
+        strings(&common::query(&ctx, &method(", 'method=bca'")).await?, "method"),
+        ["bca"]
+    );
+    Ok(())
+}
+
 /// Degenerate data (every customer with the same history): the Hessian is singular, so the
 /// delta-method bounds are null and `delta_method` says why; the bootstrap still answers.
 #[tokio::test(flavor = "multi_thread")]

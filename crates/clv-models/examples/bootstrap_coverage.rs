@@ -6,9 +6,10 @@
 //! parameters (r, α, a, b) = (0.243, 4.414, 0.793, 2.426), observation periods T uniform on
 //! [26, 78] weeks, continuous times; fit; bootstrap with `replicates` replicates; and record
 //! whether each nominal `level` interval covers the true value: the four parameters (bootstrap
-//! percentile, bias-corrected percentile and BCa, observed-information delta method on the
-//! natural and on the log scale), and the population's expected repeat transactions over the next 52
-//! weeks under the true parameters (both bootstrap intervals).
+//! `log_normal` — the default —, percentile, bias-corrected percentile and BCa, basic on the
+//! natural and the log scale; observed-information delta method on the natural and on the log
+//! scale), and the population's expected repeat transactions over the next 52 weeks under the
+//! true parameters (the bootstrap's log_normal, percentile and bias-corrected intervals).
 //!
 //! `cargo run --release -p clv-models --example bootstrap_coverage -- [datasets] [customers] [replicates] [level]`
 //! (defaults 200 5000 200 0.95).
@@ -40,11 +41,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sim = BgNbdSimulator::new(truth, Observation::Uniform { min: 26.0, max: 78.0 }, TimeUnit::Week)?;
     let ids: Vec<u64> = (0..customers as u64).collect();
     let keys = CustomerKeys::from_u64(&ids);
-    // covered[method][parameter], method 0 bootstrap percentile, 1 bias-corrected, 2 BCa,
-    // 3 delta natural, 4 delta log.
+    // covered[method][parameter], methods in the order of `names` below.
     let mut covered = [[0usize; 4]; 8];
     let mut all_four = [0usize; 8];
-    let mut totals_covered = [0usize; 2];
+    let mut totals_covered = [0usize; 3];
     // Sums of the BCa accelerations, to report their mean.
     let mut acceleration = [0.0f64; 4];
     let (mut fitted, mut failed_fits, mut failed_replicates, mut no_se) = (0usize, 0usize, 0usize, 0usize);
@@ -61,6 +61,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .seed(d as u64)
             .run(&model, &data, &keys)?;
         failed_replicates += boot.failed().len();
+        let log_normal = boot.clone().with_interval_method(IntervalMethod::LogNormal);
+        let pc = boot.clone().with_interval_method(IntervalMethod::Percentile);
         let bc = boot.clone().with_interval_method(IntervalMethod::BiasCorrected);
         let bca = boot.clone().with_interval_method(IntervalMethod::Bca);
         if let Some(a) = boot.acceleration() {
@@ -69,17 +71,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         let mut intervals = vec![
-            boot.parameter_intervals(level)?,
+            log_normal.parameter_intervals(level)?,
+            pc.parameter_intervals(level)?,
             bc.parameter_intervals(level)?,
             bca.parameter_intervals(level)?,
         ];
-        // Basic (reflected) intervals on the natural and the log scale, and the normal interval
-        // of ln θ with the replicates' standard deviation, read off the same replicates.
+        // Basic (reflected) intervals on the natural and the log scale, read off the same
+        // replicates.
         let est = model.parameter_values();
         let mut basic = intervals[0].clone();
         let mut basic_log = intervals[0].clone();
-        let mut normal_log = intervals[0].clone();
-        let z = clv_models::probability::normal_quantile(0.5 * (1.0 + level)).unwrap();
         for j in 0..4 {
             let mut v: Vec<f64> = boot
                 .replicates()
@@ -98,11 +99,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             basic[j].upper = 2.0 * est[j] - lo;
             basic_log[j].lower = est[j] * est[j] / hi;
             basic_log[j].upper = est[j] * est[j] / lo;
-            let logs: Vec<f64> = v.iter().map(|x| x.ln()).collect();
-            let m = logs.iter().sum::<f64>() / logs.len() as f64;
-            let sd = (logs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (logs.len() - 1) as f64).sqrt();
-            normal_log[j].lower = est[j] * (-z * sd).exp();
-            normal_log[j].upper = est[j] * (z * sd).exp();
         }
         match (
             delta_method_intervals(&model, level, DeltaScale::Natural),
@@ -113,7 +109,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 intervals.push(l);
                 intervals.push(basic);
                 intervals.push(basic_log);
-                intervals.push(normal_log);
             }
             _ => no_se += 1,
         }
@@ -131,7 +126,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .expected_purchases_many(&horizon, data.frequency(), data.recency(), data.t())?
             .iter()
             .sum();
-        for (m, b) in [&boot, &bc].into_iter().enumerate() {
+        for (m, b) in [&log_normal, &pc, &bc].into_iter().enumerate() {
             let tot = b.totals(level, 52.0, &data, None)?;
             totals_covered[m] +=
                 usize::from(tot.transactions.lower <= truth_total && truth_total <= tot.transactions.upper);
@@ -148,22 +143,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("| interval | r | α | a | b | all four |");
     println!("|---|---|---|---|---|---|");
-    let names = [
-        "bootstrap percentile",
-        "bootstrap bias-corrected percentile",
-        "bootstrap BCa",
+    let bootstrap_methods = [
+        IntervalMethod::LogNormal,
+        IntervalMethod::Percentile,
+        IntervalMethod::BiasCorrected,
+        IntervalMethod::Bca,
+    ];
+    let others = [
         "delta method (natural scale)",
         "delta method (log scale)",
         "bootstrap basic",
         "bootstrap basic, log scale",
-        "bootstrap normal, log scale",
     ];
     for m in 0..8 {
-        let n = if m < 3 { fitted } else { fitted - no_se } as f64;
+        let n = if m < 4 { fitted } else { fitted - no_se } as f64;
+        let name = match bootstrap_methods.get(m) {
+            Some(&b) if b == IntervalMethod::default() => format!("bootstrap `{b}` (the default)"),
+            Some(b) => format!("bootstrap `{b}`"),
+            None => others[m - 4].to_string(),
+        };
         let pct = |c: usize| format!("{:.1} %", 100.0 * c as f64 / n);
         println!(
             "| {} | {} | {} | {} | {} | {} |",
-            names[m],
+            name,
             pct(covered[m][0]),
             pct(covered[m][1]),
             pct(covered[m][2]),
@@ -172,9 +174,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     println!(
-        "expected repeat transactions of the population over 52 weeks: bootstrap percentile {:.1} %, bias-corrected {:.1} %",
+        "expected repeat transactions of the population over 52 weeks: bootstrap log_normal {:.1} %, percentile {:.1} %, bias-corrected {:.1} %",
         100.0 * totals_covered[0] as f64 / fitted as f64,
-        100.0 * totals_covered[1] as f64 / fitted as f64
+        100.0 * totals_covered[1] as f64 / fitted as f64,
+        100.0 * totals_covered[2] as f64 / fitted as f64
     );
     println!(
         "mean BCa acceleration: r {:.4}, α {:.4}, a {:.4}, b {:.4}",

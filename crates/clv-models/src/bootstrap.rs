@@ -33,9 +33,12 @@
 //! does not converge is left out and counted in [`BootstrapFit::failed`]. Any
 //! [`IntervalMethod`] reads the same replicates.
 //!
-//! Percentile intervals (Efron & Tibshirani 1993, §13.3): the `(1 ∓ level)/2` quantiles of the
+//! Intervals, by default [`IntervalMethod::LogNormal`] — the normal interval on the log scale of
+//! a positive quantity and on the logit scale of a probability, `g⁻¹(g(θ̂) ± z·sd(g(θ_b)))`
+//! (Efron & Tibshirani 1993, §13.2 on a transformed scale, §13.6), falling back to the percentile interval at the
+//! bounds — or the percentile intervals (§13.3): the `(1 ∓ level)/2` quantiles of the
 //! replicate values (linear interpolation between order statistics, Hyndman & Fan 1996
-//! definition 7), or bias-corrected ones ([`IntervalMethod::BiasCorrected`]), for the
+//! definition 7), bias-corrected ([`IntervalMethod::BiasCorrected`]) or BCa ones, for the
 //! parameters ([`BootstrapFit::parameter_intervals`]), each customer's P(alive), expected
 //! purchases and CLV ([`BootstrapFit::p_alive`], [`BootstrapFit::expected_purchases`],
 //! [`BootstrapFit::clv`]: each distinct `(x, t_x, T)` evaluated once per replicate), and
@@ -450,19 +453,77 @@ fn beta_geo_acceleration(obj: &mut BetaGeoObjective, theta: [f64; 4], penalizer:
     a.iter().all(|v| v.is_finite()).then_some(a)
 }
 
-/// The quantile at probability `p` of sorted `v` (Hyndman & Fan definition 7).
+/// The quantile at probability `p` of sorted `v` (Hyndman & Fan definition 7). An order
+/// statistic hit exactly, or two equal neighbours, is returned as it is, so an infinite
+/// replicate never turns into NaN (`∞ − ∞`, `0·∞`); between a finite and an infinite
+/// neighbour the nearer one is taken.
 fn quantile_sorted(v: &[f64], p: f64) -> f64 {
     let h = (v.len() - 1) as f64 * p;
     let lo = h.floor() as usize;
     let hi = (lo + 1).min(v.len() - 1);
-    v[lo] + (h - lo as f64) * (v[hi] - v[lo])
+    let frac = h - lo as f64;
+    if frac == 0.0 || v[lo] == v[hi] {
+        return v[lo];
+    }
+    let step = v[hi] - v[lo];
+    if !step.is_finite() {
+        return if frac < 0.5 { v[lo] } else { v[hi] };
+    }
+    v[lo] + frac * step
+}
+
+/// The range of values a bootstrapped quantity can take, which sets the scale of an
+/// [`IntervalMethod::LogNormal`] interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Support {
+    /// A positive quantity (parameters, expected purchases, CLV, totals): the log scale.
+    Positive,
+    /// A probability in (0, 1) (P(alive)): the logit scale.
+    Probability,
+}
+
+impl Support {
+    /// The quantity on its normal scale: `ln v`, or `logit v = ln v − ln(1 − v)`; infinite at
+    /// the bounds of the range, NaN outside it.
+    pub fn to_scale(self, v: f64) -> f64 {
+        match self {
+            Support::Positive => v.ln(),
+            Support::Probability => v.ln() - (-v).ln_1p(),
+        }
+    }
+
+    /// The inverse of [`Support::to_scale`]: `e^u`, or the logistic `1/(1 + e^{−u})` (both
+    /// stay within the range, 0 and 1 included, however large `|u|`).
+    pub fn from_scale(self, u: f64) -> f64 {
+        match self {
+            Support::Positive => u.exp(),
+            Support::Probability => 1.0 / (1.0 + (-u).exp()),
+        }
+    }
 }
 
 /// How a bootstrap interval is read off the replicates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub enum IntervalMethod {
-    /// The `(1 ∓ level)/2` quantiles of the replicates (Efron & Tibshirani 1993, §13.3).
+    /// The default. The normal interval on the scale where the quantity is unbounded, mapped
+    /// back (Efron & Tibshirani 1993, §13.2 and §13.6: the standard normal interval of a transformed
+    /// parameter): with `g = ln` for a positive quantity (parameters, expected purchases, CLV,
+    /// totals) and `g = logit` for a probability (P(alive)), `g⁻¹(g(θ̂) ± z_{(1+level)/2}·ŝe)`,
+    /// `ŝe` the standard deviation (divisor `B − 1`) of `g` of the replicates, around the
+    /// full-data estimate `θ̂`. A positive quantity's bounds are `θ̂·e^{∓z·ŝe}`; a
+    /// probability's stay in (0, 1).
+    ///
+    /// **At the bounds** (the estimate or a replicate exactly 0 for a positive quantity, 0 or
+    /// 1 for a probability — e.g. P(alive) = 1 of a BG/NBD customer without repeat purchases,
+    /// in every replicate — or infinite) `g` has no finite value, and the interval falls back
+    /// to [`IntervalMethod::Percentile`] of the same replicates, which stays within the range.
+    ///
+    /// On data simulated from BG/NBD (1000 data sets, `examples/bootstrap_coverage.rs`) its
+    /// 95 % parameter intervals cover the truth in 93–97 % of the data sets, where the
+    /// percentile interval covers r in 92.5 % (docs/benchmarks.md).
     #[default]
+    LogNormal,
+    /// The `(1 ∓ level)/2` quantiles of the replicates (Efron & Tibshirani 1993, §13.3).
     Percentile,
     /// Bias-corrected percentile (Efron & Tibshirani 1993, §14.3 with the acceleration 0): the
     /// quantiles at `Φ(2 z₀ ± z_{(1+level)/2})`, `z₀ = Φ⁻¹(share of replicates below the
@@ -482,12 +543,13 @@ pub enum IntervalMethod {
 }
 
 impl IntervalMethod {
-    /// Every method, in documentation order.
-    pub const ALL: [IntervalMethod; 3] = [Self::Percentile, Self::BiasCorrected, Self::Bca];
+    /// Every method, in documentation order (the default first).
+    pub const ALL: [IntervalMethod; 4] = [Self::LogNormal, Self::Percentile, Self::BiasCorrected, Self::Bca];
 
-    /// The method's name (`percentile`, `bias_corrected`, `bca`).
+    /// The method's name (`log_normal`, `percentile`, `bias_corrected`, `bca`).
     pub const fn name(self) -> &'static str {
         match self {
+            Self::LogNormal => "log_normal",
             Self::Percentile => "percentile",
             Self::BiasCorrected => "bias_corrected",
             Self::Bca => "bca",
@@ -502,6 +564,11 @@ impl IntervalMethod {
         }
         Self::ALL.into_iter().find(|m| m.name() == name)
     }
+
+    /// The names, comma-separated, for messages and references.
+    pub fn names() -> String {
+        Self::ALL.map(Self::name).join(", ")
+    }
 }
 
 impl std::fmt::Display for IntervalMethod {
@@ -510,13 +577,64 @@ impl std::fmt::Display for IntervalMethod {
     }
 }
 
-/// The interval of `values` at `level` by `method` (`values` sorted in place); `acceleration`
-/// is BCa's `â` (0 for the other methods and where it is not known).
-fn percentile(estimate: f64, values: &mut [f64], level: f64, method: IntervalMethod, acceleration: f64) -> Interval {
+/// [`IntervalMethod::LogNormal`]'s interval, `None` where the estimate or a replicate has no
+/// finite value on the scale (see the fallback there).
+fn log_normal(estimate: f64, values: &[f64], z: f64, support: Support) -> Option<Interval> {
+    let g = support.to_scale(estimate);
+    if !g.is_finite() || values.len() < 2 {
+        return None;
+    }
+    let mut scaled = Vec::with_capacity(values.len());
+    for &v in values {
+        let u = support.to_scale(v);
+        if !u.is_finite() {
+            return None;
+        }
+        scaled.push(u);
+    }
+    let b = scaled.len() as f64;
+    let mean = scaled.iter().sum::<f64>() / b;
+    let sd = (scaled.iter().map(|u| (u - mean) * (u - mean)).sum::<f64>() / (b - 1.0)).sqrt();
+    Some(Interval {
+        estimate,
+        lower: support.from_scale(g - z * sd),
+        upper: support.from_scale(g + z * sd),
+    })
+}
+
+/// The interval of `values` at `level` by `method` (`values` sorted in place; NaN replicates
+/// left out); `acceleration` is BCa's `â` (0 for the other methods and where it is not known),
+/// `support` the quantity's range ([`IntervalMethod::LogNormal`]'s scale).
+///
+/// # Errors
+/// [`ModelError::NumericalFailure`] when no replicate value is a number.
+fn read_interval(
+    estimate: f64,
+    values: &mut [f64],
+    level: f64,
+    method: IntervalMethod,
+    acceleration: f64,
+    support: Support,
+) -> Result<Interval, ModelError> {
     values.sort_unstable_by(f64::total_cmp);
+    // total_cmp puts a NaN with the sign bit first and one without it last.
+    let start = values.partition_point(|v| v.is_nan() && v.is_sign_negative());
+    let end = start + values[start..].partition_point(|v| !v.is_nan());
+    let values = &values[start..end];
+    if values.is_empty() {
+        return Err(ModelError::NumericalFailure {
+            context: "bootstrap interval: no replicate value is a number",
+        });
+    }
     let tail = 0.5 * (1.0 - level);
+    if method == IntervalMethod::LogNormal
+        && let Some(z) = normal_quantile(1.0 - tail)
+        && let Some(interval) = log_normal(estimate, values, z, support)
+    {
+        return Ok(interval);
+    }
     let (lo, hi) = match method {
-        IntervalMethod::Percentile => (tail, 1.0 - tail),
+        IntervalMethod::Percentile | IntervalMethod::LogNormal => (tail, 1.0 - tail),
         IntervalMethod::BiasCorrected | IntervalMethod::Bca => {
             let a = if method == IntervalMethod::Bca && acceleration.is_finite() {
                 acceleration
@@ -546,11 +664,11 @@ fn percentile(estimate: f64, values: &mut [f64], level: f64, method: IntervalMet
             }
         }
     };
-    Interval {
+    Ok(Interval {
         estimate,
         lower: quantile_sorted(values, lo),
         upper: quantile_sorted(values, hi),
-    }
+    })
 }
 
 fn check_level(level: f64) -> Result<(), ModelError> {
@@ -926,7 +1044,7 @@ impl Default for Bootstrap {
         Bootstrap {
             replicates: DEFAULT_REPLICATES,
             seed: 0,
-            method: IntervalMethod::Percentile,
+            method: IntervalMethod::LogNormal,
         }
     }
 }
@@ -946,7 +1064,7 @@ impl Bootstrap {
         self.seed = seed;
         self
     }
-    /// How intervals are read off the replicates (default [`IntervalMethod::Percentile`]).
+    /// How intervals are read off the replicates (default [`IntervalMethod::LogNormal`]).
     pub fn interval_method(mut self, method: IntervalMethod) -> Self {
         self.method = method;
         self
@@ -1131,22 +1249,23 @@ impl<M: BootstrapModel> BootstrapFit<M> {
         self
     }
 
-    /// Percentile intervals of `values` (one per replicate, per item) around `estimate`.
+    /// Intervals of `values` (one per replicate, per item, each in `support`) around
+    /// `estimate`, read by the bootstrap's [`IntervalMethod`].
     fn intervals_of(
         &self,
         level: f64,
-        items: usize,
+        (items, support): (usize, Support),
         estimate: &[f64],
         per_replicate: impl FnMut(&Replicate<M>) -> Result<Vec<f64>, ModelError>,
     ) -> Result<Vec<Interval>, ModelError> {
-        self.accelerated_intervals_of(level, items, estimate, None, per_replicate)
+        self.accelerated_intervals_of(level, (items, support), estimate, None, per_replicate)
     }
 
     /// [`Self::intervals_of`] with BCa's acceleration of each item, when known.
     fn accelerated_intervals_of(
         &self,
         level: f64,
-        items: usize,
+        (items, support): (usize, Support),
         estimate: &[f64],
         acceleration: Option<&[f64]>,
         mut per_replicate: impl FnMut(&Replicate<M>) -> Result<Vec<f64>, ModelError>,
@@ -1160,18 +1279,18 @@ impl<M: BootstrapModel> BootstrapFit<M> {
                 table[i * b + k] = x;
             }
         }
-        Ok(table
+        table
             .chunks_mut(b)
             .zip(estimate)
             .enumerate()
             .map(|(i, (vals, &e))| {
                 let a = acceleration.and_then(|a| a.get(i)).copied().unwrap_or(0.0);
-                percentile(e, vals, level, self.settings.method, a)
+                read_interval(e, vals, level, self.settings.method, a, support)
             })
-            .collect())
+            .collect()
     }
 
-    /// Percentile intervals of the transaction model's parameters, with the bootstrap
+    /// Intervals of the transaction model's parameters, with the bootstrap
     /// standard deviation as `std_error`.
     pub fn parameter_intervals(&self, level: f64) -> Result<Vec<ParameterInterval>, ModelError> {
         self.parameters_of(level, &self.estimate, self.acceleration.as_deref(), |r| {
@@ -1190,7 +1309,7 @@ impl<M: BootstrapModel> BootstrapFit<M> {
         self.settings.method
     }
 
-    /// Percentile intervals of the spend model's parameters (empty without spend).
+    /// Intervals of the spend model's parameters (empty without spend).
     pub fn spend_parameter_intervals(&self, level: f64) -> Result<Vec<ParameterInterval>, ModelError> {
         match &self.spend {
             Some(s) => self.parameters_of(level, s, None, |r| r.spend.as_ref().map(|s| s.parameter_values())),
@@ -1207,7 +1326,7 @@ impl<M: BootstrapModel> BootstrapFit<M> {
     ) -> Result<Vec<ParameterInterval>, ModelError> {
         let est = estimate.parameter_values();
         let names = estimate.parameter_names();
-        let iv = self.accelerated_intervals_of(level, est.len(), &est, acceleration, |r| {
+        let iv = self.accelerated_intervals_of(level, (est.len(), Support::Positive), &est, acceleration, |r| {
             values(r).ok_or(ModelError::NumericalFailure {
                 context: "bootstrap replicate without a spend model",
             })
@@ -1239,7 +1358,7 @@ impl<M: BootstrapModel> BootstrapFit<M> {
     /// distinct rows are evaluated once per replicate, in blocks.
     fn row_intervals(
         &self,
-        level: f64,
+        (level, support): (f64, Support),
         x: &[f64],
         t_x: &[f64],
         T: &[f64],
@@ -1255,7 +1374,7 @@ impl<M: BootstrapModel> BootstrapFit<M> {
             let to = c.len().min(from + BLOCK);
             let (bx, btx, bt) = (&c.k0[from..to], &c.k1[from..to], &c.k2[from..to]);
             let est = f(&self.estimate, bx, btx, bt)?;
-            distinct.extend(self.intervals_of(level, to - from, &est, |r| f(&r.model, bx, btx, bt))?);
+            distinct.extend(self.intervals_of(level, (to - from, support), &est, |r| f(&r.model, bx, btx, bt))?);
         }
         (0..x.len())
             .map(|i| {
@@ -1268,12 +1387,15 @@ impl<M: BootstrapModel> BootstrapFit<M> {
             .collect()
     }
 
-    /// Percentile intervals of each customer's P(alive) (`x`, `t_x`, `T` in the model's unit).
+    /// Intervals of each customer's P(alive) (`x`, `t_x`, `T` in the model's unit; the logit
+    /// scale for [`IntervalMethod::LogNormal`]).
     pub fn p_alive(&self, level: f64, x: &[f64], t_x: &[f64], T: &[f64]) -> Result<Vec<Interval>, ModelError> {
-        self.row_intervals(level, x, t_x, T, |m, x, t_x, T| m.p_alive_many(x, t_x, T))
+        self.row_intervals((level, Support::Probability), x, t_x, T, |m, x, t_x, T| {
+            m.p_alive_many(x, t_x, T)
+        })
     }
 
-    /// Percentile intervals of each customer's expected purchases in `(T, T + horizon]`.
+    /// Intervals of each customer's expected purchases in `(T, T + horizon]`.
     pub fn expected_purchases(
         &self,
         level: f64,
@@ -1282,12 +1404,12 @@ impl<M: BootstrapModel> BootstrapFit<M> {
         t_x: &[f64],
         T: &[f64],
     ) -> Result<Vec<Interval>, ModelError> {
-        self.row_intervals(level, x, t_x, T, |m, x, t_x, T| {
+        self.row_intervals((level, Support::Positive), x, t_x, T, |m, x, t_x, T| {
             m.expected_purchases_many(&vec![horizon; x.len()], x, t_x, T)
         })
     }
 
-    /// Percentile intervals of each customer's CLV ([`ClvSpec::clv`] with the replicate's
+    /// Intervals of each customer's CLV ([`ClvSpec::clv`] with the replicate's
     /// transaction and spend models; `mean_spend` is the mean repeat-transaction value). The
     /// discounted purchases are computed once per distinct `(x, t_x, T)` and replicate
     /// ([`ClvSpec::discounted_purchases_many`]), the spend once per customer and replicate;
@@ -1345,12 +1467,14 @@ impl<M: BootstrapModel> BootstrapFit<M> {
                 })?;
                 values(&rep.model, g, &mut |j, v| table[j * b + k] = v)?;
             }
-            Ok(table
+            table
                 .chunks_mut(b)
                 .zip(customers)
                 .zip(&est)
-                .map(|((vals, &i), &e)| (i, percentile(e, vals, level, self.settings.method, 0.0)))
-                .collect())
+                .map(|((vals, &i), &e)| {
+                    read_interval(e, vals, level, self.settings.method, 0.0, Support::Positive).map(|iv| (i, iv))
+                })
+                .collect()
         };
         const BLOCK: usize = 4096;
         let blocks: Vec<&[usize]> = order.chunks(BLOCK).collect();
@@ -1428,12 +1552,14 @@ impl<M: BootstrapModel> BootstrapFit<M> {
             rr.total(&e, g)
         };
         let est_t = transactions(&self.estimate)?;
-        let t = self.intervals_of(level, 1, &[est_t], |r| Ok(vec![transactions(&r.model)?]))?[0];
+        let t = self.intervals_of(level, (1, Support::Positive), &[est_t], |r| {
+            Ok(vec![transactions(&r.model)?])
+        })?[0];
         let rev = match (&revenue_rows, &self.spend) {
             (Some(_), Some(g)) => {
                 let est = revenue(&self.estimate, g)?;
                 Some(
-                    self.intervals_of(level, 1, &[est], |r| match &r.spend {
+                    self.intervals_of(level, (1, Support::Positive), &[est], |r| match &r.spend {
                         Some(s) => Ok(vec![revenue(&r.model, s)?]),
                         None => Err(ModelError::NumericalFailure {
                             context: "bootstrap replicate without a spend model",
@@ -1547,22 +1673,138 @@ mod tests {
         assert_eq!(string_key(b"a"), 0xaf63_dc4c_8601_ec8c);
     }
 
+    /// [`read_interval`] of a positive quantity without acceleration.
+    fn pct(estimate: f64, values: &mut [f64], level: f64, method: IntervalMethod) -> Interval {
+        read_interval(estimate, values, level, method, 0.0, Support::Positive).unwrap()
+    }
+
+    #[test]
+    fn log_normal_intervals_match_the_reference() {
+        let z: f64 = 1.959_963_984_540_054; // Φ⁻¹(0.975)
+        let e = std::f64::consts::E;
+        // By hand: ln of {1/e, 1, e} is {−1, 0, 1}, mean 0, sd 1 (divisor B − 1 = 2), so the
+        // 95 % interval of an estimate 1 is [e^{−z}, e^{z}]; the replicates' order does not
+        // matter.
+        let mut v = [e, 1.0 / e, 1.0];
+        let i = read_interval(1.0, &mut v, 0.95, IntervalMethod::LogNormal, 0.0, Support::Positive).unwrap();
+        assert!(
+            (i.lower - (-z).exp()).abs() < 1e-14 && (i.upper - z.exp()).abs() < 1e-13,
+            "{i:?}"
+        );
+        // Logit of {σ(−1), 1/2, σ(1)} is {−1, 0, 1}: the interval of 1/2 is [σ(−z), σ(z)].
+        let sigma = |u: f64| 1.0 / (1.0 + (-u).exp());
+        let mut v = [sigma(1.0), 0.5, sigma(-1.0)];
+        let i = read_interval(0.5, &mut v, 0.95, IntervalMethod::LogNormal, 0.0, Support::Probability).unwrap();
+        assert!(
+            (i.lower - sigma(-z)).abs() < 1e-15 && (i.upper - sigma(z)).abs() < 1e-15,
+            "{i:?}"
+        );
+        assert!((i.lower - 1.0 / (1.0 + 7.099_071)).abs() < 1e-6, "{i:?}"); // e^z = 7.099071
+        // tests/reference/bootstrap_log_normal.py (numpy, scipy).
+        let mut v = [1.5, 1.8, 2.0, 2.2, 2.9, 2.4, 1.7, 2.1];
+        let i = read_interval(2.0, &mut v, 0.95, IntervalMethod::LogNormal, 0.0, Support::Positive).unwrap();
+        assert!((i.lower - 1.332_498_229_274_470_7).abs() < 1e-13, "{i:?}");
+        assert!((i.upper - 3.001_880_161_730_459_6).abs() < 1e-13, "{i:?}");
+        assert_eq!(i.estimate, 2.0);
+        let mut v = [0.7, 0.75, 0.82, 0.9, 0.85, 0.78];
+        let i = read_interval(0.8, &mut v, 0.9, IntervalMethod::LogNormal, 0.0, Support::Probability).unwrap();
+        assert!((i.lower - 0.643_962_174_297_680_5).abs() < 1e-13, "{i:?}");
+        assert!((i.upper - 0.898_437_768_240_3).abs() < 1e-13, "{i:?}");
+        // The same replicates read as positive quantities give another (log-scale) interval.
+        let mut v = [0.7, 0.75, 0.82, 0.9, 0.85, 0.78];
+        let p = read_interval(0.8, &mut v, 0.9, IntervalMethod::LogNormal, 0.0, Support::Positive).unwrap();
+        assert!(p.lower != i.lower && p.upper != i.upper);
+        // A very wide logit interval stays in (0, 1]; a wide log interval stays positive.
+        let mut v = [1e-12, 0.5, 1.0 - 1e-12];
+        let i = read_interval(0.5, &mut v, 0.999, IntervalMethod::LogNormal, 0.0, Support::Probability).unwrap();
+        assert!(
+            i.lower >= 0.0 && i.lower < 1e-12 && i.upper <= 1.0 && i.upper > 1.0 - 1e-12,
+            "{i:?}"
+        );
+        let mut v = [1e-300, 1.0, 1e300];
+        let i = read_interval(1.0, &mut v, 0.95, IntervalMethod::LogNormal, 0.0, Support::Positive).unwrap();
+        assert!(i.lower >= 0.0 && i.upper > 1e300 && !i.upper.is_nan(), "{i:?}");
+    }
+
+    #[test]
+    fn log_normal_falls_back_to_the_percentile_interval_at_the_bounds() {
+        let same = |a: Interval, b: Interval| {
+            assert_eq!((a.estimate, a.lower, a.upper), (b.estimate, b.lower, b.upper));
+            assert!(!a.lower.is_nan() && !a.upper.is_nan());
+        };
+        let read = |e: f64, v: &[f64], m: IntervalMethod, s: Support| {
+            read_interval(e, &mut v.to_vec(), 0.8, m, 0.0, s).unwrap()
+        };
+        let (ln, pc) = (IntervalMethod::LogNormal, IntervalMethod::Percentile);
+        // P(alive) exactly 1 in the estimate and every replicate (BG/NBD, no repeat purchase).
+        let ones = [1.0; 5];
+        let i = read(1.0, &ones, ln, Support::Probability);
+        assert_eq!((i.lower, i.upper), (1.0, 1.0));
+        // A replicate at a bound of a probability (0 or 1), the estimate inside: percentile.
+        for v in [[0.9, 0.95, 1.0, 0.97, 0.93], [0.0, 0.1, 0.2, 0.15, 0.05]] {
+            same(
+                read(v[1], &v, ln, Support::Probability),
+                read(v[1], &v, pc, Support::Probability),
+            );
+        }
+        // A positive quantity with a replicate at 0 or infinite, or an estimate at 0.
+        let v = [0.0, 1.0, 2.0, 3.0, 4.0];
+        same(
+            read(2.0, &v, ln, Support::Positive),
+            read(2.0, &v, pc, Support::Positive),
+        );
+        assert!((read(2.0, &v, ln, Support::Positive).lower - 0.4).abs() < 1e-12);
+        let v = [1.0, 2.0, 3.0, 4.0, f64::INFINITY];
+        let i = read(2.0, &v, ln, Support::Positive);
+        same(i, read(2.0, &v, pc, Support::Positive));
+        assert_eq!(i.upper, f64::INFINITY); // the 80 % interval's upper tail reaches it
+        let v = [1.0, 2.0, 3.0, 4.0, 5.0];
+        same(
+            read(0.0, &v, ln, Support::Positive),
+            read(0.0, &v, pc, Support::Positive),
+        );
+        // A NaN replicate is left out (of every method); none left is an error, not a NaN.
+        let v = [1.0, f64::NAN, 2.0, 3.0, -f64::NAN];
+        let i = read(2.0, &v, ln, Support::Positive);
+        let j = read(2.0, &[1.0, 2.0, 3.0], ln, Support::Positive);
+        same(i, j);
+        let p = read(2.0, &v, pc, Support::Positive);
+        assert!((p.lower - 1.2).abs() < 1e-12 && (p.upper - 2.8).abs() < 1e-12, "{p:?}");
+        assert!(read_interval(1.0, &mut [f64::NAN, f64::NAN], 0.9, ln, 0.0, Support::Positive).is_err());
+        // Interpolation next to an infinite replicate does not make a NaN.
+        assert_eq!(quantile_sorted(&[1.0, f64::INFINITY], 0.2), 1.0);
+        assert_eq!(quantile_sorted(&[1.0, f64::INFINITY], 0.8), f64::INFINITY);
+        assert_eq!(quantile_sorted(&[f64::INFINITY, f64::INFINITY], 0.5), f64::INFINITY);
+    }
+
+    #[test]
+    fn interval_methods_by_name() {
+        assert_eq!(IntervalMethod::default(), IntervalMethod::LogNormal);
+        assert_eq!(Bootstrap::default().method, IntervalMethod::LogNormal);
+        for m in IntervalMethod::ALL {
+            assert_eq!(IntervalMethod::from_name(&m.name().to_uppercase()), Some(m));
+        }
+        assert_eq!(IntervalMethod::from_name("bc"), Some(IntervalMethod::BiasCorrected));
+        assert_eq!(IntervalMethod::from_name("normal"), None);
+        assert_eq!(IntervalMethod::names(), "log_normal, percentile, bias_corrected, bca");
+    }
+
     #[test]
     fn percentiles_interpolate() {
         let mut v = vec![5.0, 1.0, 4.0, 2.0, 3.0];
-        let i = percentile(3.0, &mut v, 0.5, IntervalMethod::Percentile, 0.0);
+        let i = pct(3.0, &mut v, 0.5, IntervalMethod::Percentile);
         assert_eq!((i.lower, i.upper), (2.0, 4.0));
         let mut v: Vec<f64> = (0..101).map(f64::from).rev().collect();
-        let i = percentile(50.0, &mut v, 0.9, IntervalMethod::Percentile, 0.0);
+        let i = pct(50.0, &mut v, 0.9, IntervalMethod::Percentile);
         assert!((i.lower - 5.0).abs() < 1e-12 && (i.upper - 95.0).abs() < 1e-12);
         // Bias-corrected: an estimate at the replicates' median changes nothing; one below it
         // shifts the interval down.
-        let bc = percentile(50.0, &mut v, 0.9, IntervalMethod::BiasCorrected, 0.0);
+        let bc = pct(50.0, &mut v, 0.9, IntervalMethod::BiasCorrected);
         assert!(
             (bc.lower - 5.0).abs() < 1e-9 && (bc.upper - 95.0).abs() < 1e-9,
             "{bc:?}"
         );
-        let low = percentile(30.0, &mut v, 0.9, IntervalMethod::BiasCorrected, 0.0);
+        let low = pct(30.0, &mut v, 0.9, IntervalMethod::BiasCorrected);
         // z0 = Φ⁻¹(30.5/101); quantiles at Φ(2 z0 ∓ 1.645).
         let z0 = normal_quantile(30.5 / 101.0).unwrap();
         let z = normal_quantile(0.05).unwrap();

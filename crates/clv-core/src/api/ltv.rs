@@ -66,7 +66,7 @@ impl ClvPredict {
         self.set("seed", seed)
     }
 
-    /// How the bootstrap intervals are read (default percentile).
+    /// How the bootstrap intervals are read (default [`IntervalMethod::LogNormal`]).
     pub fn interval_method(self, method: IntervalMethod) -> Self {
         self.set("interval_method", method)
     }

@@ -31,7 +31,7 @@ pub const ARGS: &[(&str, &str)] = &[
     ("level", "interval level, strictly between 0 and 1 (default 0.95)"),
     (
         "method",
-        "how bootstrap intervals are read: percentile (default), bias_corrected or bca",
+        "how bootstrap intervals are read: log_normal (default: normal on the log scale, logit for P(alive)), percentile, bias_corrected or bca (default clv.ltv.interval_method)",
     ),
     ("horizon", "prediction horizon in the time unit (default 52)"),
     ("discount_rate", "discount rate per time unit for clv (default 0)"),
@@ -86,7 +86,7 @@ impl Default for LtvArgs {
             replicates: DEFAULT_REPLICATES,
             seed: 0,
             level: 0.95,
-            method: IntervalMethod::Percentile,
+            method: IntervalMethod::LogNormal,
             horizon: 52.0,
             discount_rate: 0.0,
             margin: 1.0,
@@ -271,6 +271,7 @@ pub fn session_defaults(options: &ClvOptions, names: &[&str]) -> Vec<Expr> {
             "time_unit" => options.btyd_time_unit.name().to_string(),
             "penalizer" => options.fit_penalizer.to_string(),
             "model" => options.ltv_model.clone(),
+            "method" => options.ltv_interval_method.name().to_string(),
             _ => continue,
         };
         out.push(lit(format!("session.{name}={value}")));

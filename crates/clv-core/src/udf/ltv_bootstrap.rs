@@ -13,7 +13,9 @@
 //!   (null without `monetary`); `selection` says why `'model=auto'` chose it (the lowest
 //!   BIC of BG/NBD, Pareto/NBD and MBG/NBD), null for a named model;
 //! * `log_likelihood`, `converged`, `customers`, `skipped_rows` of the full-data fit;
-//! * `level`, `method`, `replicates` (converged), `failed` (replicates left out), `seed`;
+//! * `level`, `method` (how the intervals are read, `'method=...'`, default the session's
+//!   `clv.ltv.interval_method`, `log_normal`), `replicates` (converged), `failed` (replicates
+//!   left out), `seed`;
 //! * `parameters` — one row per parameter (transaction model, then spend model): `estimate`,
 //!   the bootstrap interval `lower`/`upper` and standard deviation `bootstrap_se`, the
 //!   observed-information `std_error` and the delta-method interval on the log scale
@@ -236,7 +238,8 @@ impl AggregateUDFImpl for LtvBootstrap {
         }))
     }
 
-    /// Fills the session's time unit, penalizer and model when the call does not give them.
+    /// Fills the session's time unit, penalizer, model and interval method when the call does
+    /// not give them.
     fn simplify(&self) -> Option<AggregateFunctionSimplification> {
         Some(Box::new(|f: AggregateFunction, info| {
             let options = ClvOptions::from_session_config(info.config_options())?;
@@ -247,9 +250,10 @@ impl AggregateUDFImpl for LtvBootstrap {
                 .iter()
                 .any(|a| matches!(a, Expr::Literal(v, _) if v.to_string().starts_with("session.")))
             {
-                f.params
-                    .args
-                    .extend(session_defaults(&options, &["time_unit", "penalizer", "model"]));
+                f.params.args.extend(session_defaults(
+                    &options,
+                    &["time_unit", "penalizer", "model", "method"],
+                ));
             }
             Ok(Expr::AggregateFunction(f))
         }))
@@ -271,7 +275,7 @@ impl AggregateUDFImpl for LtvBootstrap {
             args.extend(documented(ACCEPTED));
             doc(
                 AGGREGATE,
-                "Fits a transaction model (and a Gamma-Gamma spend model) with customer-bootstrap percentile intervals and delta-method intervals of every parameter, and bootstrap intervals of the population's expected transactions and revenue over the horizon.",
+                "Fits a transaction model (and a Gamma-Gamma spend model) with customer-bootstrap intervals (log_normal by default, see method) and delta-method intervals of every parameter, and bootstrap intervals of the population's expected transactions and revenue over the horizon.",
                 &usage(),
                 &args,
             )
@@ -521,11 +525,7 @@ impl Run<'_> {
                 ScalarValue::from(report.2),
                 ScalarValue::Int64(Some(self.skipped)),
                 ScalarValue::from(level),
-                ScalarValue::from(match o.method {
-                    crate::ltv::bootstrap::IntervalMethod::Percentile => "percentile",
-                    crate::ltv::bootstrap::IntervalMethod::BiasCorrected => "bias_corrected",
-                    crate::ltv::bootstrap::IntervalMethod::Bca => "bca",
-                }),
+                ScalarValue::from(o.method.name()),
                 ScalarValue::Int64(Some(boot.replicates().len() as i64)),
                 ScalarValue::Int64(Some(boot.failed().len() as i64)),
                 ScalarValue::UInt64(Some(o.seed)),

@@ -1,6 +1,5 @@
 //! `ltv_intervals(customer_id, x, t_x, t [, monetary] [, 'name=value' ...]) OVER ([PARTITION BY ...])`:
-//! each customer's P(alive), expected purchases and CLV with customer-bootstrap percentile
-//! intervals.
+//! each customer's P(alive), expected purchases and CLV with customer-bootstrap intervals.
 //!
 //! A window function: each window partition is one population. It fits the transaction model
 //! (`'model=bg_nbd'` default) and, given `monetary`, the Gamma-Gamma spend model on the
@@ -8,8 +7,12 @@
 //! (`replicates`, `seed`: weights from a seeded hash of `customer_id`, so the same whatever the
 //! row order, partitioning or threads), and returns per row a struct `p_alive, p_alive_lower,
 //! p_alive_upper, expected_purchases, expected_purchases_lower, expected_purchases_upper, clv,
-//! clv_lower, clv_upper` at `level` (default 0.95): the full-data estimate and the percentile
-//! interval over the replicates. Expected purchases and CLV are over `horizon` time units
+//! clv_lower, clv_upper` at `level` (default 0.95): the full-data estimate and the interval
+//! read off the replicates by `method` (default the session's `clv.ltv.interval_method`,
+//! `log_normal`: normal on the logit scale for P(alive), on the log scale for expected
+//! purchases and CLV, so the bounds stay in (0, 1) and above 0; the percentile interval where
+//! a replicate sits on a bound, e.g. P(alive) = 1 of a BG/NBD customer without repeat
+//! purchases). Expected purchases and CLV are over `horizon` time units
 //! (default 52); CLV as `clv(...)` with discrete discounting at `discount_rate` per time unit and
 //! `margin` (null without `monetary`). A row with a null input gets a null struct.
 //!
@@ -149,7 +152,8 @@ impl WindowUDFImpl for LtvIntervals {
         )))
     }
 
-    /// Fills the session's time unit, penalizer and model when the call does not give them.
+    /// Fills the session's time unit, penalizer, model and interval method when the call does
+    /// not give them.
     fn simplify(&self) -> Option<WindowFunctionSimplification> {
         Some(Box::new(|f: WindowFunction, info| {
             let options = ClvOptions::from_session_config(info.config_options())?;
@@ -160,9 +164,10 @@ impl WindowUDFImpl for LtvIntervals {
                 .iter()
                 .any(|a| matches!(a, Expr::Literal(v, _) if v.to_string().starts_with("session.")))
             {
-                f.params
-                    .args
-                    .extend(session_defaults(&options, &["time_unit", "penalizer", "model"]));
+                f.params.args.extend(session_defaults(
+                    &options,
+                    &["time_unit", "penalizer", "model", "method"],
+                ));
             }
             Ok(Expr::from(f))
         }))
@@ -181,7 +186,7 @@ impl WindowUDFImpl for LtvIntervals {
             args.extend(documented(ACCEPTED));
             doc(
                 WINDOW,
-                "Each customer's P(alive), expected purchases over the horizon and CLV with customer-bootstrap percentile intervals; each window partition is one population, fitted and bootstrapped on its own.",
+                "Each customer's P(alive), expected purchases over the horizon and CLV with customer-bootstrap intervals (log_normal by default: logit scale for P(alive), log scale for the others); each window partition is one population, fitted and bootstrapped on its own.",
                 &usage(),
                 &args,
             )

@@ -26,7 +26,7 @@ impl ClvTableFunction for ClvParametersTableFunction {
         static DOC: LazyLock<Documentation> = LazyLock::new(|| {
             doc(
                 TABLE,
-                "The parameters of the transaction and spend models clv_model fits, one row each, with customer-bootstrap percentile intervals and delta-method intervals (log scale; null, with the reason in delta_method, when the Hessian is singular).",
+                "The parameters of the transaction and spend models clv_model fits, one row each, with customer-bootstrap intervals (clv.ltv.interval_method, log_normal by default) and delta-method intervals (log scale; null, with the reason in delta_method, when the Hessian is singular).",
                 "clv_parameters(source [, calibration_end] [, 'name=value' ...])",
                 &[
                     SOURCE,
