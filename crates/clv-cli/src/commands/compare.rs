@@ -11,7 +11,7 @@
 
 use super::Job;
 use crate::cli::{CompareArgs, GlobalArgs};
-use crate::error::{CliError, Result};
+use crate::error::Result;
 use crate::output::{self, Emitted};
 
 /// The marker of the chosen candidate in the terminal table.
