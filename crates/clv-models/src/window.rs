@@ -310,11 +310,11 @@ impl BetaGeoWindow {
         finite(p.clamp(0.0, 1.0), "P(n purchases in the window)")
     }
 
-    /// [`Self::prob_no_purchase`] for rows checked by [`check_horizons`]: per row the dead odds
-    /// (one `ln` and one `exp`, as P(alive); none for BG/NBD at x = 0), a lookup of
-    /// [`Self::ln_ratio`] and of `w` at x = 0 by `(τ, T)` (a day grid with one window has a few
-    /// hundred pairs), and for x > 0 one `exp`; the `ln` of the odds denominator once per small
-    /// whole x. The values are those of [`Self::prob_no_purchase`], bit for bit.
+    /// [`Self::prob_no_purchase`] for rows checked by [`check_horizons`]: per row a lookup of
+    /// [`Self::ln_ratio`] and of the whole P(none) at x = 0 by `(τ, T)` (a day grid with one
+    /// window has a few hundred pairs), and for x > 0 the dead odds (one `ln` and one `exp`, as
+    /// P(alive)) and one `exp`; the `ln` of the odds denominator once per small whole x. The
+    /// values are those of [`Self::prob_no_purchase`], bit for bit.
     fn prob_no_purchase_rows(
         &self,
         tau: &[f64],
@@ -342,22 +342,24 @@ impl BetaGeoWindow {
                 }
             });
             // (Continuous times repeat nothing: past 4,096 pairs the memo stops growing.)
-            let (ln_ratio, w0) = if ratios.len() < MEMO_CAP {
+            let (ln_ratio, none0) = if ratios.len() < MEMO_CAP {
                 ratios.get_or_insert([tau[i].to_bits(), T[i].to_bits()], || {
                     let l = self.ln_ratio(tau[i], T[i]);
-                    (l, self.none_if_alive_from(l, 0.0))
+                    // P(none) of a customer with x = 0 (so t_x = 0): a function of (τ, T).
+                    let odds0 = self.dead_odds(self.odds_denominator(0.0).map(f64::ln), 0.0, 0.0, T[i]);
+                    (l, Self::none_from(odds0, self.none_if_alive_from(l, 0.0)))
                 })
             } else {
                 let l = self.ln_ratio(tau[i], T[i]);
                 (l, f64::NAN)
             };
-            let w = if xi == 0.0 && !w0.is_nan() {
-                w0
+            let p = if xi == 0.0 && !none0.is_nan() {
+                none0
             } else {
-                self.none_if_alive_from(ln_ratio, xi)
+                let odds = self.dead_odds(ln_den, xi, t_x[i], T[i]);
+                Self::none_from(odds, self.none_if_alive_from(ln_ratio, xi))
             };
-            let odds = self.dead_odds(ln_den, xi, t_x[i], T[i]);
-            *o = finite(Self::none_from(odds, w), "P(no purchase in the window)")?;
+            *o = finite(p, "P(no purchase in the window)")?;
         }
         Ok(())
     }
