@@ -730,6 +730,8 @@ thread_local! {
     /// The [`WindowTerms`] by `(τ, x, T)`, likewise, and their `none_new` by `(τ, T)`.
     static WINDOW_TERMS: super::memo::ThreadMemo<3, WindowTerms> = const { std::cell::RefCell::new(None) };
     static NEW_CUSTOMER_NONE: super::memo::ThreadMemo<2, f64> = const { std::cell::RefCell::new(None) };
+    /// `ln F` of [`AliveTerms`] alone by `(x, t_x)`: a third the size, so more stays in cache.
+    static LN_F: super::memo::ThreadMemo<2, f64> = const { std::cell::RefCell::new(None) };
     /// The terms at T and [`FittedParetoNbd::horizon_factor`] by `(t, x, T)`, likewise.
     static EXPECTED_TERMS: super::memo::ThreadMemo<3, (Option<AliveTerms>, f64)> =
         const { std::cell::RefCell::new(None) };
@@ -820,8 +822,8 @@ impl FittedParetoNbd {
     }
 
     /// [`Self::prob_no_purchase_closed`] for rows checked by the caller, into `out`: per row one
-    /// lookup of the [`WindowTerms`] by `(τ, x, T)` and, for x > 0 and t_x < T, one of the
-    /// [`AliveTerms`] by `(x, t_x)` and one `exp`; the hypergeometric terms of each distinct
+    /// lookup of the [`WindowTerms`] by `(τ, x, T)` (for x = 0 of their `none_new` by `(τ, T)`)
+    /// and, for x > 0 and t_x < T, one of `ln F` by `(x, t_x)` and one `exp`; the hypergeometric terms of each distinct
     /// `(x, time)` are computed once (kept by the thread between calls, as for P(alive)).
     pub(crate) fn prob_no_purchase_rows(
         &self,
@@ -835,22 +837,27 @@ impl FittedParetoNbd {
         super::memo::with_thread_memo(&ALIVE_TERMS, model, |alive| {
             super::memo::with_thread_memo(&WINDOW_TERMS, model, |window| {
                 super::memo::with_thread_memo(&NEW_CUSTOMER_NONE, model, |new_none| {
-                    for (i, o) in out.iter_mut().enumerate() {
-                        let (tau, x, t_x, T) = (tau[i], x[i], t_x[i], T[i]);
-                        // Most customers have x = 0: a small table by (τ, T) that stays in cache.
-                        let p = if x == 0.0 {
-                            new_none.get_or_try_insert([tau.to_bits(), T.to_bits()], || {
-                                Ok(self.window_terms(alive, window, tau, x, T)?.none_new)
-                            })?
-                        } else if t_x == T {
-                            self.window_terms(alive, window, tau, x, T)?.h
-                        } else {
-                            let w = self.window_terms(alive, window, tau, x, T)?;
-                            w.prob_no_purchase(self.alive_terms(alive, x, t_x)?.ln_f)
-                        };
-                        *o = finite(p, "Pareto/NBD P(no purchase in the window)")?;
-                    }
-                    Ok(())
+                    super::memo::with_thread_memo(&LN_F, model, |ln_f| {
+                        for (i, o) in out.iter_mut().enumerate() {
+                            let (tau, x, t_x, T) = (tau[i], x[i], t_x[i], T[i]);
+                            // Most customers have x = 0: a small table by (τ, T) that stays in cache.
+                            let p = if x == 0.0 {
+                                new_none.get_or_try_insert([tau.to_bits(), T.to_bits()], || {
+                                    Ok(self.window_terms(alive, window, tau, x, T)?.none_new)
+                                })?
+                            } else if t_x == T {
+                                self.window_terms(alive, window, tau, x, T)?.h
+                            } else {
+                                let w = self.window_terms(alive, window, tau, x, T)?;
+                                let ln_f_tx = ln_f.get_or_try_insert([x.to_bits(), t_x.to_bits()], || {
+                                    Ok(self.alive_terms(alive, x, t_x)?.ln_f)
+                                })?;
+                                w.prob_no_purchase(ln_f_tx)
+                            };
+                            *o = finite(p, "Pareto/NBD P(no purchase in the window)")?;
+                        }
+                        Ok(())
+                    })
                 })
             })
         })
