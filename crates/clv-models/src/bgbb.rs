@@ -356,6 +356,13 @@ impl Model for FittedBgBb {
             _ => Err(unsupported(Self::KIND, prediction)),
         }
     }
+    /// The window probability for many customers ([`FittedBgBb::prob_no_transaction_many`]).
+    fn predict_many(&self, prediction: &Prediction, a: &[&[f64]]) -> Option<Result<Vec<f64>, ModelError>> {
+        match prediction.name {
+            "churn_probability" => Some(self.prob_no_transaction_many(a[0], a[1], a[2], a[3])),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]

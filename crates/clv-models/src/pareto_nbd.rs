@@ -106,16 +106,19 @@ const SERIES_TERMS: usize = 1_000;
 /// to 1) the same quantity is obtained by quadrature, see [`ln_f_quad`].
 #[inline]
 fn ln_f<R: Real>(r: R, alpha: R, s: R, beta: R, x: f64, y: f64, la: R, lb: R) -> Option<R> {
+    ln_f_series(r, alpha, s, beta, x, y, la, lb).or_else(|| ln_f_quad(r, alpha, s, beta, x, y, la))
+}
+
+/// [`ln_f`] by the series only (`None` past [`SERIES_TERMS`] terms).
+#[inline]
+fn ln_f_series<R: Real>(r: R, alpha: R, s: R, beta: R, x: f64, y: f64, la: R, lb: R) -> Option<R> {
     let n = r + s + x;
     let (lm, lmn, big_b, bpp, z) = if alpha.val() >= beta.val() {
         (la, lb, s + 1.0, r + x, (alpha - beta) / (alpha + y))
     } else {
         (lb, la, r + x, s + 1.0, (beta - alpha) / (beta + y))
     };
-    match ln_g_series(bpp, n + 1.0, z) {
-        Some(ln_g) => Some((-(big_b - 1.0)) * (lmn - lm) + ln_g - n * lm),
-        None => ln_f_quad(r, alpha, s, beta, x, y, la),
-    }
+    ln_g_series(bpp, n + 1.0, z).map(|ln_g| (-(big_b - 1.0)) * (lmn - lm) + ln_g - n * lm)
 }
 
 /// `ln ₂F₁(1, b; c; z)` as a [`Real`]: the value and partials come from the
@@ -189,15 +192,23 @@ struct AliveTerms {
     ln_f: f64,
     ln_first: f64,
     ln_s_n: f64,
+    /// `ln_f` came from the series (accurate to a few ulps), not the quadrature fallback
+    /// (relative tolerance 1e-12).
+    by_series: bool,
 }
 
 impl AliveTerms {
     fn new(p: ParetoNbdParams, x: f64, y: f64) -> Option<Self> {
         let (la, lb) = ((p.alpha + y).ln(), (p.beta + y).ln());
+        let series = ln_f_series(p.r, p.alpha, p.s, p.beta, x, y, la, lb);
         Some(AliveTerms {
-            ln_f: ln_f(p.r, p.alpha, p.s, p.beta, x, y, la, lb)?,
+            ln_f: match series {
+                Some(v) => v,
+                None => ln_f_quad(p.r, p.alpha, p.s, p.beta, x, y, la)?,
+            },
             ln_first: -((p.r + x) * la) - p.s * lb,
             ln_s_n: p.s.ln() - (p.r + p.s + x).ln(),
+            by_series: series.is_some(),
         })
     }
 
@@ -238,6 +249,119 @@ impl AliveTerms {
             (ln_scale + share.ln()).exp()
         };
         (1.0 / (1.0 + odds)).min(1.0)
+    }
+}
+
+/// `(H, G)` of (W3) (window.rs): P(no purchase | alive at T) and P(some purchase | alive at T), for the
+/// posterior `r' = r+x`, `α' = α+T`, `β' = β+T`; the smaller one by quadrature.
+pub(crate) fn none_any_if_alive(p: ParetoNbdParams, tau: f64, x: f64, T: f64) -> Result<(f64, f64), ModelError> {
+    if tau == 0.0 {
+        return Ok((1.0, 0.0));
+    }
+    let (r1, a1, s, b1) = (p.r + x, p.alpha + T, p.s, p.beta + T);
+    let failure = ModelError::NumericalFailure {
+        context: "Pareto/NBD P(no purchase in the window) (quadrature)",
+    };
+    // ln of (1+y/α')^{−r'} (1+y/β')^{−s}
+    let ln_surv = |y: f64| -r1 * (y / a1).ln_1p() - s * (y / b1).ln_1p();
+    let end = ln_surv(tau).exp();
+    // The integrands of G and of H's integral. In H, s/β'·(1+y/β')^{-1}·S(y); in G likewise
+    // with r'/α'. Their sum is −S'(y), and 1 − S(τ) = ∫ −S' splits the mass between G and
+    // the integral part of H in proportions that a cheap midpoint estimate tells apart.
+    let g_rate = |y: f64| r1 / (a1 + y);
+    let h_rate = |y: f64| s / (b1 + y);
+    let mid = 0.5 * tau;
+    let g_share = g_rate(mid) / (g_rate(mid) + h_rate(mid));
+    // Rough G ≈ g_share·(1 − S(τ)): integrate whichever of G and H looks smaller.
+    let rough_g = g_share * -ln_surv(tau).exp_m1();
+    let integral =
+        |rate: &dyn Fn(f64) -> f64| integrate(|y| rate(y) * ln_surv(y).exp(), 0.0, tau, 0.0).ok_or(failure.clone());
+    let (h, g) = if rough_g <= 0.5 {
+        let g = integral(&g_rate)?;
+        (1.0 - g, g)
+    } else {
+        let h = end + integral(&h_rate)?;
+        (h, 1.0 - h)
+    };
+    Ok((h.clamp(0.0, 1.0), g.clamp(0.0, 1.0)))
+}
+
+/// The parts of the window probability `P(X(T, T+τ) = 0 | x, t_x, T)` that customers with
+/// equal `(τ, x, T)` share (window.rs, (W4)): with `F` of [`ln_f`], `first(y) = (α+y)^{−(r+x)}
+/// (β+y)^{−s}` and `B = s/(r+s+x) · F(T)/first(T)` (≤ 1),
+///
+/// * `h = P(none | alive at T) = first(T+τ)/first(T) + B (1 − F(T+τ)/F(T))`, (W3) in closed
+///   form (the integral of (W3) is `(F(T) − F(T+τ))/(r+s+x)` after `y → T + y`);
+/// * the dead odds of a customer last seen at t_x, `(1 − π)/π = B (F(t_x)/F(T) − 1)`;
+/// * `P(none) = (h + odds)/(1 + odds)`, i.e. `(1 − π) + π h`, (W1).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WindowTerms {
+    /// `ln F(T)`.
+    ln_f_t: f64,
+    /// `ln B` and `B`.
+    ln_b: f64,
+    b: f64,
+    /// `P(none | alive at T)`.
+    h: f64,
+    /// `P(none)` of a customer with no repeat purchase (x = 0, so t_x = 0); NaN when x > 0.
+    none_new: f64,
+}
+
+impl WindowTerms {
+    /// From the [`AliveTerms`] of `(x, T)` and of `(x, T+τ)`; `at_zero` = those of `(0, 0)`
+    /// when x = 0.
+    fn new(
+        p: ParetoNbdParams,
+        tau: f64,
+        x: f64,
+        T: f64,
+        at_t: AliveTerms,
+        at_end: AliveTerms,
+        at_zero: Option<AliveTerms>,
+    ) -> Result<Self, ModelError> {
+        let ln_b = (at_t.ln_s_n + at_t.ln_f - at_t.ln_first).min(0.0);
+        let b = ln_b.exp();
+        let h = if at_t.by_series && at_end.by_series {
+            // first(T+τ)/first(T), from ln1p of the relative steps (no difference of large logs).
+            let w = (-(p.r + x) * (tau / (p.alpha + T)).ln_1p() - p.s * (tau / (p.beta + T)).ln_1p()).exp();
+            let decay = (at_end.ln_f - at_t.ln_f).min(0.0);
+            (w - b * decay.exp_m1()).min(1.0)
+        } else {
+            // F by its quadrature fallback (z near 1) is good to about 1e-10 only: (W3) by
+            // quadrature of the smaller part instead.
+            none_any_if_alive(p, tau, x, T)?.0
+        };
+        let mut terms = WindowTerms {
+            ln_f_t: at_t.ln_f,
+            ln_b,
+            b,
+            h,
+            none_new: f64::NAN,
+        };
+        if let Some(at_zero) = at_zero {
+            terms.none_new = terms.prob_no_purchase(at_zero.ln_f);
+        }
+        Ok(terms)
+    }
+
+    /// `P(none)` of a customer with `ln F(t_x)` = `ln_f_tx` (t_x ≤ T): `(h + odds)/(1 + odds)`,
+    /// the odds as `B · expm1(d)`, `d = ln F(t_x) − ln F(T) ≥ 0` (in log space past e^700; a
+    /// customer whose odds overflow is surely dead: 1).
+    #[inline]
+    fn prob_no_purchase(&self, ln_f_tx: f64) -> f64 {
+        let d = (ln_f_tx - self.ln_f_t).max(0.0);
+        let odds = if d < std::f64::consts::LN_2 {
+            self.b * d.exp_m1()
+        } else if d < 700.0 {
+            self.b * (d.exp() - 1.0)
+        } else {
+            (self.ln_b + d).exp()
+        };
+        if odds.is_finite() {
+            ((self.h + odds) / (1.0 + odds)).min(1.0)
+        } else {
+            1.0
+        }
     }
 }
 
@@ -603,6 +727,11 @@ impl TransactionModel for FittedParetoNbd {
 thread_local! {
     /// [`AliveTerms`] by `(x, time)`, kept between a thread's calls (SQL batches).
     static ALIVE_TERMS: super::memo::ThreadMemo<2, AliveTerms> = const { std::cell::RefCell::new(None) };
+    /// The [`WindowTerms`] by `(τ, x, T)`, likewise, and their `none_new` by `(τ, T)`.
+    static WINDOW_TERMS: super::memo::ThreadMemo<3, WindowTerms> = const { std::cell::RefCell::new(None) };
+    static NEW_CUSTOMER_NONE: super::memo::ThreadMemo<2, f64> = const { std::cell::RefCell::new(None) };
+    /// `ln F` of [`AliveTerms`] alone by `(x, t_x)`: a third the size, so more stays in cache.
+    static LN_F: super::memo::ThreadMemo<2, f64> = const { std::cell::RefCell::new(None) };
     /// The terms at T and [`FittedParetoNbd::horizon_factor`] by `(t, x, T)`, likewise.
     static EXPECTED_TERMS: super::memo::ThreadMemo<3, (Option<AliveTerms>, f64)> =
         const { std::cell::RefCell::new(None) };
@@ -673,6 +802,86 @@ impl FittedParetoNbd {
                 }
                 Ok(())
             })
+        })
+    }
+
+    /// `P(X(T, T+τ) = 0 | x, t_x, T)` of a checked row by the closed form of [`WindowTerms`]
+    /// (window.rs, (W4)); the value [`Self::prob_no_purchase_rows`] gives, bit for bit.
+    pub(crate) fn prob_no_purchase_closed(&self, tau: f64, x: f64, t_x: f64, T: f64) -> Result<f64, ModelError> {
+        let terms = |y: f64| AliveTerms::new(self.params, x, y).ok_or(P_ALIVE_FAILURE);
+        let at_zero = if x == 0.0 { Some(terms(0.0)?) } else { None };
+        let w = WindowTerms::new(self.params, tau, x, T, terms(T)?, terms(T + tau)?, at_zero)?;
+        let p = if x == 0.0 {
+            w.none_new
+        } else if t_x == T {
+            w.h
+        } else {
+            w.prob_no_purchase(terms(t_x)?.ln_f)
+        };
+        finite(p, "Pareto/NBD P(no purchase in the window)")
+    }
+
+    /// [`Self::prob_no_purchase_closed`] for rows checked by the caller, into `out`: per row one
+    /// lookup of the [`WindowTerms`] by `(τ, x, T)` (for x = 0 of their `none_new` by `(τ, T)`)
+    /// and, for x > 0 and t_x < T, one of `ln F` by `(x, t_x)` and one `exp`; the hypergeometric terms of each distinct
+    /// `(x, time)` are computed once (kept by the thread between calls, as for P(alive)).
+    pub(crate) fn prob_no_purchase_rows(
+        &self,
+        tau: &[f64],
+        x: &[f64],
+        t_x: &[f64],
+        T: &[f64],
+        out: &mut [f64],
+    ) -> Result<(), ModelError> {
+        let model = self.model_key();
+        super::memo::with_thread_memo(&ALIVE_TERMS, model, |alive| {
+            super::memo::with_thread_memo(&WINDOW_TERMS, model, |window| {
+                super::memo::with_thread_memo(&NEW_CUSTOMER_NONE, model, |new_none| {
+                    super::memo::with_thread_memo(&LN_F, model, |ln_f| {
+                        for (i, o) in out.iter_mut().enumerate() {
+                            let (tau, x, t_x, T) = (tau[i], x[i], t_x[i], T[i]);
+                            // Most customers have x = 0: a small table by (τ, T) that stays in cache.
+                            let p = if x == 0.0 {
+                                new_none.get_or_try_insert([tau.to_bits(), T.to_bits()], || {
+                                    Ok(self.window_terms(alive, window, tau, x, T)?.none_new)
+                                })?
+                            } else if t_x == T {
+                                self.window_terms(alive, window, tau, x, T)?.h
+                            } else {
+                                let w = self.window_terms(alive, window, tau, x, T)?;
+                                let ln_f_tx = ln_f.get_or_try_insert([x.to_bits(), t_x.to_bits()], || {
+                                    Ok(self.alive_terms(alive, x, t_x)?.ln_f)
+                                })?;
+                                w.prob_no_purchase(ln_f_tx)
+                            };
+                            *o = finite(p, "Pareto/NBD P(no purchase in the window)")?;
+                        }
+                        Ok(())
+                    })
+                })
+            })
+        })
+    }
+
+    /// The [`WindowTerms`] of `(τ, x, T)`, from `window` or computed into it.
+    #[inline]
+    fn window_terms(
+        &self,
+        alive: &mut super::memo::Memo<2, AliveTerms>,
+        window: &mut super::memo::Memo<3, WindowTerms>,
+        tau: f64,
+        x: f64,
+        T: f64,
+    ) -> Result<WindowTerms, ModelError> {
+        window.get_or_try_insert([tau.to_bits(), x.to_bits(), T.to_bits()], || {
+            let at_t = self.alive_terms(alive, x, T)?;
+            let at_end = self.alive_terms(alive, x, T + tau)?;
+            let at_zero = if x == 0.0 {
+                Some(self.alive_terms(alive, 0.0, 0.0)?)
+            } else {
+                None
+            };
+            WindowTerms::new(self.params, tau, x, T, at_t, at_end, at_zero)
         })
     }
 

@@ -280,16 +280,18 @@ fn the_batch_gives_the_values_of_one_call_per_customer() {
         ts.push(T);
     }
     for (name, m) in models() {
+        // Every row for P(none) (Pareto/NBD's closed form too); P(any) of Pareto/NBD is a
+        // quadrature per row: fewer rows.
+        let got = m.prob_no_purchase_many(&tau, &xs, &txs, &ts).unwrap();
+        for i in 0..n {
+            let one = m.prob_no_purchase(tau[i], xs[i], txs[i], ts[i]).unwrap();
+            assert_eq!(got[i].to_bits(), one.to_bits(), "{name} row {i}");
+        }
         let rows = if name == "pareto_nbd" { 3000 } else { n };
-        let got = m
-            .prob_no_purchase_many(&tau[..rows], &xs[..rows], &txs[..rows], &ts[..rows])
-            .unwrap();
         let any = m
             .prob_any_purchase_many(&tau[..rows], &xs[..rows], &txs[..rows], &ts[..rows])
             .unwrap();
         for i in 0..rows {
-            let one = m.prob_no_purchase(tau[i], xs[i], txs[i], ts[i]).unwrap();
-            assert_eq!(got[i].to_bits(), one.to_bits(), "{name} row {i}");
             let one = m.prob_any_purchase(tau[i], xs[i], txs[i], ts[i]).unwrap();
             assert_eq!(any[i].to_bits(), one.to_bits(), "{name} row {i}");
         }
@@ -530,4 +532,48 @@ fn bgbb_window_is_calibrated_on_simulated_data() {
     check_calibration("bg_bb", &sim, |k, x, t_x, n| {
         m.prob_transactions_in_window(k, n_star, x, t_x, n).unwrap()
     });
+}
+
+#[test]
+fn bgbb_batch_gives_the_values_of_one_call_per_customer() {
+    let m = donations();
+    let mut rng = StdRng::seed_from_u64(17);
+    let rows = 70_000; // above the parallel threshold
+    let (mut w, mut xs, mut txs, mut ns) = (vec![], vec![], vec![], vec![]);
+    for i in 0..rows {
+        // Mostly short panels (the packed memo key); now and then one past 2^16 periods.
+        let n = if i % 5000 == 0 {
+            70_000.0
+        } else {
+            f64::from(rng.gen_range(0..60u32))
+        };
+        let t_x = (n * rng.gen_range(0.0..=1.0f64)).floor();
+        let x = if t_x == 0.0 {
+            0.0
+        } else {
+            f64::from(rng.gen_range(1..=(t_x as u32).min(40)))
+        };
+        w.push([0.0, 1.0, 13.0, 52.0][rng.gen_range(0..4)]);
+        xs.push(x);
+        txs.push(t_x);
+        ns.push(n);
+    }
+    let got = m.prob_no_transaction_many(&w, &xs, &txs, &ns).unwrap();
+    for i in 0..rows {
+        let one = m.prob_no_transaction(w[i] as u32, xs[i], txs[i], ns[i]).unwrap();
+        assert_eq!(got[i].to_bits(), one.to_bits(), "row {i}");
+    }
+    // Bad rows are errors naming their row; a fractional window is an error.
+    let e = m
+        .prob_no_transaction_many(&[1.0; 3], &[0.0, 2.0, 0.0], &[0.0, 1.0, 0.0], &[3.0; 3])
+        .unwrap_err();
+    assert!(matches!(e, ModelError::InconsistentRow { row: 1, .. }), "{e:?}");
+    let e = m
+        .prob_no_transaction_many(&[1.0, 2.5], &[0.0; 2], &[0.0; 2], &[3.0; 2])
+        .unwrap_err();
+    assert!(matches!(e, ModelError::InvalidArgument { name: "window", .. }), "{e:?}");
+    assert!(
+        m.prob_no_transaction_many(&[1.0], &[0.0; 2], &[0.0; 2], &[3.0; 2])
+            .is_err()
+    );
 }
