@@ -283,9 +283,14 @@ pub struct EvaluationWindow {
     pub orders: OrderCount,
 }
 
+/// Cutoffs whose panel data one walk computes (and that are then evaluated side by side):
+/// more walk the panel fewer times but hold more cutoffs' data at once.
+const CUTOFFS_PER_WALK: usize = 4;
+
 /// Evaluates every segmentation of `entries` at every cutoff: one walk of the panel per
-/// cutoff and lookback window, the scores of equal specifications computed once, the
-/// segmentations of a cutoff on every core. The result is indexed `[entry][cutoff]`.
+/// lookback window for several cutoffs at once, the scores of equal specifications computed
+/// once, the cutoffs of a walk on every core; stability follows in cutoff order. The result
+/// is indexed `[entry][cutoff]`.
 pub fn evaluate_grid(
     panel: &PurchasePanel,
     entries: &[Segmentation],
@@ -300,86 +305,127 @@ pub fn evaluate_grid(
             lookbacks.push(e.lookback_days);
         }
     }
-    for &cutoff in &w.cutoffs {
-        let mut values = vec![];
-        let mut outcomes = None;
-        for &lookback in &lookbacks {
-            let data = panel.at_cutoff(CutoffQuery {
-                cutoff,
-                lookback_days: lookback,
-                window_days: Some(w.window_days),
-                orders: w.orders,
-            });
-            if outcomes.is_none() {
-                outcomes = Some(Outcomes::new(&data, w.window_days, data_end, panel.scale())?);
-            }
-            let monetary = panel.to_f64(&data.monetary_sum)?;
-            let by_monetary: Vec<(Monetary, RfmValues)> = [Monetary::Sum, Monetary::Mean]
-                .into_iter()
-                .filter(|m| entries.iter().any(|e| e.lookback_days == lookback && e.monetary == *m))
-                .map(|m| (m, RfmValues::new(&data, &monetary, m)))
-                .collect();
-            values.push((lookback, data, by_monetary));
-        }
-        let Some(outcomes) = outcomes else {
-            continue;
-        };
-        let inputs = |e: &Segmentation| -> Result<(&CutoffData, &RfmValues)> {
-            let (_, data, by) = values
-                .iter()
-                .find(|v| v.0 == e.lookback_days)
-                .ok_or_else(|| DataFusionError::Internal("segment grid: lookback".into()))?;
-            let (_, v) = by
-                .iter()
-                .find(|(m, _)| *m == e.monetary)
-                .ok_or_else(|| DataFusionError::Internal("segment grid: monetary".into()))?;
-            Ok((data, v))
-        };
-        // The distinct score specifications of the rule-based entries, scored once each.
-        let mut keys: Vec<(Option<i64>, Monetary, [&ScoreSpec; 3])> = vec![];
-        for e in entries
+    for cutoffs in w.cutoffs.chunks(CUTOFFS_PER_WALK) {
+        // [lookback][cutoff]
+        let mut data: Vec<std::vec::IntoIter<CutoffData>> = lookbacks
             .iter()
-            .filter(|e| !matches!(e.labeller, Labeller::KMeans { .. }))
-        {
-            let key = (e.lookback_days, e.monetary, [&e.r, &e.f, &e.m]);
-            if !keys.contains(&key) {
-                keys.push(key);
-            }
-        }
-        let score_sets: Vec<Result<Scores>> = parallel(&keys, |(lookback, monetary, [r, f, m])| {
-            let probe = Segmentation {
-                labeller: Labeller::Cell,
-                r: (*r).clone(),
-                f: (*f).clone(),
-                m: (*m).clone(),
-                lookback_days: *lookback,
-                monetary: *monetary,
+            .map(|&lookback| {
+                panel
+                    .at_cutoffs(
+                        cutoffs,
+                        CutoffQuery {
+                            cutoff: cutoffs[0],
+                            lookback_days: lookback,
+                            window_days: Some(w.window_days),
+                            orders: w.orders,
+                        },
+                    )
+                    .into_iter()
+            })
+            .collect();
+        let at_cutoff: Vec<Vec<CutoffData>> = cutoffs
+            .iter()
+            .map(|_| data.iter_mut().filter_map(|d| d.next()).collect())
+            .collect();
+        drop(data);
+        let results = parallel(&at_cutoff, |data| {
+            evaluate_cutoff(panel, entries, &lookbacks, data, w.window_days, data_end)
+        });
+        for r in results {
+            let Some((customers, evaluations)) = r? else {
+                continue;
             };
-            probe.scores(inputs(&probe)?.1)
-        });
-        let score_sets: Vec<Scores> = score_sets.into_iter().collect::<Result<_>>()?;
-        let labels: Vec<Result<Labels>> = parallel(&entries.iter().collect::<Vec<_>>(), |e| {
-            let (data, v) = inputs(e)?;
-            if data.is_empty() {
-                return Ok(Labels::default());
+            for (i, (labels, mut e)) in evaluations.into_iter().enumerate() {
+                e.stability = stability[i].next(panel.customers(), &customers, &labels);
+                out[i].push(e);
             }
-            match e.labeller {
-                Labeller::KMeans { .. } => Ok(e.labels(data, v)?.0),
-                _ => {
-                    let key = (e.lookback_days, e.monetary, [&e.r, &e.f, &e.m]);
-                    let at = keys.iter().position(|k| *k == key).unwrap_or_default();
-                    e.labels_from_scores(&score_sets[at])
-                }
-            }
-        });
-        for (i, l) in labels.into_iter().enumerate() {
-            let l = l?;
-            let customers = &values[0].1.customers;
-            let stable = stability[i].next(panel.customers(), customers, &l);
-            out[i].push(evaluate(&outcomes, &l, stable)?);
         }
     }
     Ok(out)
+}
+
+/// Every segmentation of `entries` at one cutoff, whose data under each of `lookbacks` is
+/// `data`: the customers present and, per entry, its labels and evaluation (stability not yet
+/// set). `None` without entries.
+#[allow(clippy::type_complexity)]
+fn evaluate_cutoff(
+    panel: &PurchasePanel,
+    entries: &[Segmentation],
+    lookbacks: &[Option<i64>],
+    data: &[CutoffData],
+    window_days: i64,
+    data_end: i32,
+) -> Result<Option<(Vec<u32>, Vec<(Labels, CutoffEvaluation)>)>> {
+    let mut values = vec![];
+    let mut outcomes = None;
+    for (&lookback, data) in lookbacks.iter().zip(data) {
+        if outcomes.is_none() {
+            outcomes = Some(Outcomes::new(data, window_days, data_end, panel.scale())?);
+        }
+        let monetary = panel.to_f64(&data.monetary_sum)?;
+        let by_monetary: Vec<(Monetary, RfmValues)> = [Monetary::Sum, Monetary::Mean]
+            .into_iter()
+            .filter(|m| entries.iter().any(|e| e.lookback_days == lookback && e.monetary == *m))
+            .map(|m| (m, RfmValues::new(data, &monetary, m)))
+            .collect();
+        values.push((lookback, data, by_monetary));
+    }
+    let Some(outcomes) = outcomes else {
+        return Ok(None);
+    };
+    let inputs = |e: &Segmentation| -> Result<(&CutoffData, &RfmValues)> {
+        let (_, data, by) = values
+            .iter()
+            .find(|v| v.0 == e.lookback_days)
+            .ok_or_else(|| DataFusionError::Internal("segment grid: lookback".into()))?;
+        let (_, v) = by
+            .iter()
+            .find(|(m, _)| *m == e.monetary)
+            .ok_or_else(|| DataFusionError::Internal("segment grid: monetary".into()))?;
+        Ok((*data, v))
+    };
+    // The distinct score specifications of the rule-based entries, scored once each.
+    let mut keys: Vec<(Option<i64>, Monetary, [&ScoreSpec; 3])> = vec![];
+    for e in entries
+        .iter()
+        .filter(|e| !matches!(e.labeller, Labeller::KMeans { .. }))
+    {
+        let key = (e.lookback_days, e.monetary, [&e.r, &e.f, &e.m]);
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    let score_sets: Vec<Result<Scores>> = parallel(&keys, |(lookback, monetary, [r, f, m])| {
+        let probe = Segmentation {
+            labeller: Labeller::Cell,
+            r: (*r).clone(),
+            f: (*f).clone(),
+            m: (*m).clone(),
+            lookback_days: *lookback,
+            monetary: *monetary,
+        };
+        probe.scores(inputs(&probe)?.1)
+    });
+    let score_sets: Vec<Scores> = score_sets.into_iter().collect::<Result<_>>()?;
+    let labels: Vec<Result<(Labels, CutoffEvaluation)>> = parallel(&entries.iter().collect::<Vec<_>>(), |e| {
+        let (data, v) = inputs(e)?;
+        let labels = if data.is_empty() {
+            Labels::default()
+        } else {
+            match e.labeller {
+                Labeller::KMeans { .. } => e.labels(data, v)?.0,
+                _ => {
+                    let key = (e.lookback_days, e.monetary, [&e.r, &e.f, &e.m]);
+                    let at = keys.iter().position(|k| *k == key).unwrap_or_default();
+                    e.labels_from_scores(&score_sets[at])?
+                }
+            }
+        };
+        let evaluation = evaluate(&outcomes, &labels, None)?;
+        Ok((labels, evaluation))
+    });
+    let evaluations = labels.into_iter().collect::<Result<Vec<_>>>()?;
+    Ok(Some((values[0].1.customers.clone(), evaluations)))
 }
 
 /// `f` of every item, on every core (each thread takes every `cores`-th item; results in item

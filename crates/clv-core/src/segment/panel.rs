@@ -60,6 +60,9 @@ pub struct PanelBuilder {
     wide: Vec<(usize, i128)>,
     last_day: Option<i32>,
     scratch: Vec<u32>,
+    /// Merged partitions, their rows left where they are: each with its slots' slots in
+    /// `keys` (laid out by [`Self::finish`], which copies every row once).
+    absorbed: Vec<(Vec<u32>, PanelBuilder)>,
 }
 
 impl PanelBuilder {
@@ -73,12 +76,25 @@ impl PanelBuilder {
             wide: vec![],
             last_day: None,
             scratch: vec![],
+            absorbed: vec![],
         })
     }
 
     /// Bytes held.
     pub fn memory_size(&self) -> usize {
-        self.keys.memory_size() + self.slots.capacity() * 16 + self.wide.capacity() * 32
+        self.keys.memory_size()
+            + self.slots.capacity() * 16
+            + self.wide.capacity() * 32
+            + self
+                .absorbed
+                .iter()
+                .map(|(map, b)| map.capacity() * 4 + b.memory_size())
+                .sum::<usize>()
+    }
+
+    /// Rows held (this partition's and the absorbed ones').
+    fn rows(&self) -> usize {
+        self.amounts.len() + self.absorbed.iter().map(|(_, b)| b.rows()).sum::<usize>()
     }
 
     /// Adds one batch of prepared rows: customer ids (no nulls), days, exact amounts at the
@@ -124,21 +140,22 @@ impl PanelBuilder {
         Ok(())
     }
 
-    /// Folds another partition's rows into these.
+    /// Folds another partition's rows into these: its customers join the index; its rows stay
+    /// where they are until [`Self::finish`] lays every row out.
     pub fn merge(&mut self, mut other: PanelBuilder) -> Result<()> {
         other.keys.seal();
-        self.keys.absorb(&other.keys, &mut self.scratch)?;
-        let offset = self.amounts.len();
-        for s in other.slots.iter() {
-            self.slots.push(self.scratch[*s as usize]);
-        }
-        self.days.extend_from_slice(&other.days);
-        self.amounts.extend_from_slice(&other.amounts);
-        self.wide.extend(other.wide.iter().map(|(row, a)| (row + offset, *a)));
+        let mut map = vec![];
+        self.keys.absorb(&other.keys, &mut map)?;
         self.last_day = match (self.last_day, other.last_day) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
+        for (inner, b) in std::mem::take(&mut other.absorbed) {
+            let composed = inner.iter().map(|s| map[*s as usize]).collect();
+            self.absorbed.push((composed, b));
+        }
+        other.keys = CustomerKeys::new(&DataType::Int64)?;
+        self.absorbed.push((map, other));
         Ok(())
     }
 
@@ -152,68 +169,47 @@ impl PanelBuilder {
         for (i, s) in order.iter().enumerate() {
             rank[*s as usize] = i as u32;
         }
+        let rows = self.rows();
+        // Each partition's rows with the slot of its customers in the index.
+        let absorbed = std::mem::take(&mut self.absorbed);
+        let parts: Vec<(Option<&[u32]>, &PanelBuilder)> = std::iter::once((None, &self))
+            .chain(absorbed.iter().map(|(map, b)| (Some(map.as_slice()), b)))
+            .collect();
+        let slot = |map: Option<&[u32]>, s: u32| map.map_or(s, |m| m[s as usize]);
         let mut offsets = vec![0usize; n + 1];
-        for s in self.slots.iter() {
-            offsets[rank[*s as usize] as usize + 1] += 1;
+        for (map, b) in &parts {
+            for s in b.slots.iter() {
+                offsets[rank[slot(*map, *s) as usize] as usize + 1] += 1;
+            }
         }
         for i in 0..n {
             offsets[i + 1] += offsets[i];
         }
-        let rows = self.amounts.len();
         let mut days = MappedVec::filled(rows, 0i32);
         let mut amounts = MappedVec::filled(rows, 0i64);
-        let mut next: Vec<usize> = offsets[..n].to_vec();
-        let wide_rows: BTreeMap<usize, i128> = self.wide.iter().copied().collect();
+        // The next free place of each customer, by index slot.
+        let mut next: Vec<usize> = rank.iter().map(|r| offsets[*r as usize]).collect();
         let mut wide = BTreeMap::new();
-        for (row, s) in self.slots.iter().enumerate() {
-            let at = &mut next[rank[*s as usize] as usize];
-            days[*at] = self.days[row];
-            amounts[*at] = self.amounts[row];
-            if self.amounts[row] == WIDE {
-                wide.insert(*at, wide_rows[&row]);
-            }
-            *at += 1;
-        }
-        drop((self.slots, self.days, self.amounts));
-        // Each customer's rows in (day, amount) order.
-        let mut scratch: Vec<(i32, i128)> = vec![];
-        for c in 0..n {
-            let (from, to) = (offsets[c], offsets[c + 1]);
-            if days[from..to].is_sorted() && wide.range(from..to).next().is_none() {
-                // Sorted by day already; order the amounts within each day.
-                let mut i = from;
-                while i < to {
-                    let mut j = i + 1;
-                    while j < to && days[j] == days[i] {
-                        j += 1;
-                    }
-                    amounts[i..j].sort_unstable();
-                    i = j;
+        for (map, b) in &parts {
+            let wide_rows: BTreeMap<usize, i128> = b.wide.iter().copied().collect();
+            for (row, s) in b.slots.iter().enumerate() {
+                let at = &mut next[slot(*map, *s) as usize];
+                days[*at] = b.days[row];
+                amounts[*at] = b.amounts[row];
+                if b.amounts[row] == WIDE {
+                    wide.insert(*at, wide_rows[&row]);
                 }
-                continue;
+                *at += 1;
             }
-            scratch.clear();
-            for at in from..to {
-                let a = if amounts[at] == WIDE {
-                    wide[&at]
-                } else {
-                    i128::from(amounts[at])
-                };
-                scratch.push((days[at], a));
-            }
-            scratch.sort_unstable();
-            for (k, (d, a)) in scratch.iter().enumerate() {
-                let at = from + k;
-                days[at] = *d;
-                wide.remove(&at);
-                amounts[at] = match i64::try_from(*a) {
-                    Ok(v) if v != WIDE => v,
-                    _ => {
-                        wide.insert(at, *a);
-                        WIDE
-                    }
-                };
-            }
+        }
+        drop(next);
+        drop(parts);
+        drop(absorbed);
+        drop((self.slots, self.days, self.amounts));
+        if wide.is_empty() {
+            sort_rows(&offsets, &mut days, &mut amounts);
+        } else {
+            sort_rows_wide(&offsets, &mut days, &mut amounts, &mut wide);
         }
         Ok(PurchasePanel {
             keys: self.keys,
@@ -225,6 +221,87 @@ impl PanelBuilder {
             scale,
             last_day: self.last_day,
         })
+    }
+}
+
+/// Orders each customer's rows by (day, amount), no amount being wide; on every core for
+/// large panels (customers split into contiguous ranges).
+fn sort_rows(offsets: &[usize], days: &mut [i32], amounts: &mut [i64]) {
+    let n = offsets.len() - 1;
+    let threads = if days.len() >= 1 << 20 { crate::ltv::cores() } else { 1 };
+    let share = n.div_ceil(threads.max(1)).max(1);
+    std::thread::scope(|scope| {
+        let (mut days, mut amounts) = (days, amounts);
+        let mut done = 0;
+        for from in (0..n).step_by(share) {
+            let to = (from + share).min(n);
+            let rows = offsets[to] - offsets[done];
+            let (d, rest_d) = std::mem::take(&mut days).split_at_mut(rows);
+            let (a, rest_a) = std::mem::take(&mut amounts).split_at_mut(rows);
+            (days, amounts) = (rest_d, rest_a);
+            let base = offsets[done];
+            let offsets = &offsets[from..=to];
+            done = to;
+            scope.spawn(move || {
+                let mut scratch: Vec<(i32, i64)> = vec![];
+                for c in offsets.windows(2) {
+                    let (from, to) = (c[0] - base, c[1] - base);
+                    let (d, a) = (&mut d[from..to], &mut a[from..to]);
+                    if d.len() <= 16 {
+                        // Insertion sort of the pairs in place.
+                        for i in 1..d.len() {
+                            let (x, y) = (d[i], a[i]);
+                            let mut j = i;
+                            while j > 0 && (d[j - 1], a[j - 1]) > (x, y) {
+                                d[j] = d[j - 1];
+                                a[j] = a[j - 1];
+                                j -= 1;
+                            }
+                            d[j] = x;
+                            a[j] = y;
+                        }
+                    } else {
+                        scratch.clear();
+                        scratch.extend(d.iter().copied().zip(a.iter().copied()));
+                        scratch.sort_unstable();
+                        for (k, (x, y)) in scratch.iter().enumerate() {
+                            d[k] = *x;
+                            a[k] = *y;
+                        }
+                    }
+                }
+            });
+        }
+    });
+}
+
+/// Orders each customer's rows by (day, amount) when some amounts are wide.
+fn sort_rows_wide(offsets: &[usize], days: &mut [i32], amounts: &mut [i64], wide: &mut BTreeMap<usize, i128>) {
+    let mut scratch: Vec<(i32, i128)> = vec![];
+    for c in offsets.windows(2) {
+        let (from, to) = (c[0], c[1]);
+        scratch.clear();
+        for at in from..to {
+            let a = if amounts[at] == WIDE {
+                wide[&at]
+            } else {
+                i128::from(amounts[at])
+            };
+            scratch.push((days[at], a));
+        }
+        scratch.sort_unstable();
+        for (k, (d, a)) in scratch.iter().enumerate() {
+            let at = from + k;
+            days[at] = *d;
+            wide.remove(&at);
+            amounts[at] = match i64::try_from(*a) {
+                Ok(v) if v != WIDE => v,
+                _ => {
+                    wide.insert(at, *a);
+                    WIDE
+                }
+            };
+        }
     }
 }
 
@@ -241,6 +318,39 @@ pub struct PurchasePanel {
     wide: BTreeMap<usize, i128>,
     scale: i8,
     last_day: Option<i32>,
+}
+
+/// Running totals of one customer's first rows (in day order): how far they reach, the
+/// exact amount sum, the orders, and the first and last purchase days.
+#[derive(Debug, Default)]
+struct Totals {
+    rows: usize,
+    sum: i128,
+    orders: i64,
+    first_purchase: Option<i32>,
+    last_purchase: Option<i32>,
+}
+
+impl Totals {
+    /// Takes in the rows dated on or before `day` (`days`: the customer's, starting at panel
+    /// row `from`). With orders counted as days, a purchase counts when its day has no earlier
+    /// purchase, so the orders between two totals are the purchase days between them.
+    #[inline]
+    fn advance(&mut self, panel: &PurchasePanel, from: usize, days: &[i32], day: i64, orders: OrderCount) {
+        while self.rows < days.len() && i64::from(days[self.rows]) <= day {
+            let d = days[self.rows];
+            let a = panel.amount(from + self.rows);
+            self.sum += a;
+            if a >= 0 {
+                if orders == OrderCount::Rows || self.last_purchase != Some(d) {
+                    self.orders += 1;
+                }
+                self.first_purchase.get_or_insert(d);
+                self.last_purchase = Some(d);
+            }
+            self.rows += 1;
+        }
+    }
 }
 
 /// The RFM features of the customers present at one cutoff, and their outcomes in the window
@@ -436,6 +546,104 @@ impl PurchasePanel {
         out
     }
 
+    /// [`Self::at_cutoff`] at each of `cutoffs` (any order) with the same lookback, window
+    /// and order count, in one walk of each customer's rows: running totals up to the
+    /// lookback's start, the cutoff and the window's end, advanced cutoff by cutoff; the
+    /// figures of a range are differences of exact totals. On every core for large panels.
+    pub fn at_cutoffs(&self, cutoffs: &[i32], q: CutoffQuery) -> Vec<CutoffData> {
+        let n = self.customers();
+        let threads = if n >= 1 << 17 { crate::ltv::cores() } else { 1 };
+        let share = n.div_ceil(threads.max(1)).max(1);
+        let mut sorted: Vec<usize> = (0..cutoffs.len()).collect();
+        sorted.sort_by_key(|k| cutoffs[*k]);
+        let ascending: Vec<i32> = sorted.iter().map(|k| cutoffs[*k]).collect();
+        let parts: Vec<Vec<CutoffData>> = if threads <= 1 {
+            vec![self.range_at_cutoffs(0..n, &ascending, q)]
+        } else {
+            std::thread::scope(|scope| {
+                let ascending = &ascending;
+                let handles: Vec<_> = (0..n)
+                    .step_by(share)
+                    .map(|from| scope.spawn(move || self.range_at_cutoffs(from..(from + share).min(n), ascending, q)))
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+            })
+        };
+        let mut out: Vec<CutoffData> = vec![CutoffData::default(); cutoffs.len()];
+        for (k, &at) in sorted.iter().enumerate() {
+            let o = &mut out[at];
+            o.cutoff = ascending[k];
+            let len: usize = parts.iter().map(|p| p[k].len()).sum();
+            o.customers.reserve(len);
+            o.recency_days.reserve(len);
+            o.frequency.reserve(len);
+            o.monetary_sum.reserve(len);
+            o.first_day.reserve(len);
+            o.last_day.reserve(len);
+            for p in &parts {
+                let p = &p[k];
+                o.customers.extend_from_slice(&p.customers);
+                o.recency_days.extend_from_slice(&p.recency_days);
+                o.frequency.extend_from_slice(&p.frequency);
+                o.monetary_sum.extend_from_slice(&p.monetary_sum);
+                o.first_day.extend_from_slice(&p.first_day);
+                o.last_day.extend_from_slice(&p.last_day);
+                o.future_orders.extend_from_slice(&p.future_orders);
+                o.future_revenue.extend_from_slice(&p.future_revenue);
+            }
+        }
+        out
+    }
+
+    /// [`Self::at_cutoffs`] of the customers `customers`, at ascending `cutoffs`.
+    fn range_at_cutoffs(&self, customers: std::ops::Range<usize>, cutoffs: &[i32], q: CutoffQuery) -> Vec<CutoffData> {
+        let mut out: Vec<CutoffData> = cutoffs
+            .iter()
+            .map(|c| CutoffData {
+                cutoff: *c,
+                ..Default::default()
+            })
+            .collect();
+        for customer in customers {
+            let (from, to) = (self.offsets[customer], self.offsets[customer + 1]);
+            let days = &self.days[from..to];
+            // Running totals of the rows up to the lookback's start, the cutoff and the window's
+            // end (each only moves forward as the cutoffs ascend).
+            let (mut start, mut upto, mut end) = (Totals::default(), Totals::default(), Totals::default());
+            for (k, &c) in cutoffs.iter().enumerate() {
+                upto.advance(self, from, days, i64::from(c), q.orders);
+                // Present: a purchase on or before the cutoff.
+                let (Some(first), Some(last)) = (upto.first_purchase, upto.last_purchase) else {
+                    continue;
+                };
+                let (mut frequency, mut sum) = (upto.orders, upto.sum);
+                if let Some(n) = q.lookback_days {
+                    start.advance(self, from, days, i64::from(c) - n.max(0), q.orders);
+                    frequency -= start.orders;
+                    sum -= start.sum;
+                    // A dormant customer (no purchase in the lookback) has monetary 0, whatever
+                    // refunds the window holds.
+                    if frequency == 0 {
+                        sum = 0;
+                    }
+                }
+                let o = &mut out[k];
+                o.customers.push(customer as u32);
+                o.recency_days.push(i64::from(c) - i64::from(last));
+                o.frequency.push(frequency);
+                o.monetary_sum.push(sum);
+                o.first_day.push(first);
+                o.last_day.push(last);
+                if let Some(w) = q.window_days {
+                    end.advance(self, from, days, i64::from(c) + w.max(0), q.orders);
+                    o.future_orders.push((end.orders - upto.orders) as u32);
+                    o.future_revenue.push(end.sum - upto.sum);
+                }
+            }
+        }
+        out
+    }
+
     /// The exact sum of the kept amounts of each of `customers` dated in `(from, to]`.
     pub fn revenue_between(&self, customers: &[u32], from: i32, to: i32) -> Vec<i128> {
         customers
@@ -557,6 +765,56 @@ mod tests {
                 orders: OrderCount::Rows,
             });
             assert_eq!((d.frequency.clone(), d.monetary_sum.clone()), (vec![2], vec![750]));
+        }
+    }
+
+    /// Every figure of the walk over several cutoffs equals the walk at each cutoff alone,
+    /// for any cutoff order, lookback, window and order count, and any partitioning.
+    #[test]
+    fn cutoffs_in_one_walk_equal_one_walk_each() {
+        // Customer 9 has two purchases and a refund on day 20 and a wide amount on day 33.
+        let mut rows = ROWS.to_vec();
+        rows.extend([
+            (9, 20, 10),
+            (9, 20, 30),
+            (9, 20, -5),
+            (9, 33, i128::from(i64::MAX) * 3),
+            (9, 5, 1),
+        ]);
+        let cutoffs = [25, 10, 4, 33, 40, 20, 25];
+        for parts in [1, 2, 3] {
+            let p = panel(&rows, parts);
+            for lookback_days in [None, Some(0), Some(5), Some(13), Some(-1)] {
+                for window_days in [None, Some(0), Some(7), Some(100), Some(-3)] {
+                    for orders in [OrderCount::Rows, OrderCount::Days] {
+                        let q = CutoffQuery {
+                            cutoff: 0,
+                            lookback_days,
+                            window_days,
+                            orders,
+                        };
+                        let all = p.at_cutoffs(&cutoffs, q);
+                        for (c, d) in cutoffs.iter().zip(&all) {
+                            let one = p.at_cutoff(CutoffQuery { cutoff: *c, ..q });
+                            let key = |d: &CutoffData| {
+                                format!(
+                                    "{} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+                                    d.cutoff,
+                                    d.customers,
+                                    d.recency_days,
+                                    d.frequency,
+                                    d.monetary_sum,
+                                    d.first_day,
+                                    d.last_day,
+                                    d.future_orders,
+                                    d.future_revenue
+                                )
+                            };
+                            assert_eq!(key(d), key(&one), "cutoff {c}, {q:?}, {parts} parts");
+                        }
+                    }
+                }
+            }
         }
     }
 
