@@ -5,8 +5,10 @@
 //! for recency in days. `method` is `quantile` (default, or the session's `clv.rfm.method`),
 //! `ntile`, `fixed` (then `thresholds` is a text list such as `'30,90,180,365'`), `mean` or
 //! `median`. Null values get a null score; NaN or infinite values are an error. Under `ntile`,
-//! equal values are split in the window's `ORDER BY` order, so write
-//! `OVER (ORDER BY customer_id)` for a deterministic result. See [`crate::rfm::score`].
+//! equal values are split in the window's `ORDER BY` order, so `ntile` needs an `ORDER BY` that
+//! makes the order unique (`OVER (ORDER BY customer_id)`): without one the split of ties would
+//! depend on the row order and partitioning of the input, and the call is refused at planning.
+//! See [`crate::rfm::score`].
 
 use std::sync::{Arc, LazyLock};
 
@@ -102,7 +104,7 @@ pub fn spec_from_args(bins: &ScalarValue, rest: &[ScalarValue]) -> Result<ScoreS
 static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     doc(
         WINDOW,
-        "Scores each window partition as its own population, 1..bins, higher is better: quantile (default, or clv.rfm.method) cut points, ntile buckets, fixed thresholds, or a mean or median split (bins = 2). Null values get null scores.",
+        "Scores each window partition as its own population, 1..bins, higher is better: quantile (default, or clv.rfm.method) cut points, ntile buckets, fixed thresholds, or a mean or median split (bins = 2). Null values get null scores. ntile splits equal values in the window's ORDER BY order and needs an ORDER BY that makes it unique (e.g. ORDER BY customer_id); without ORDER BY it is refused.",
         "rfm_score(value, bins [, direction [, method [, thresholds]]]) OVER ([PARTITION BY ...] [ORDER BY ...])",
         &[
             ("value", "the numeric value to score"),
@@ -173,7 +175,8 @@ impl WindowUDFImpl for RfmScore {
         Ok(Arc::new(Field::new(field_args.name(), DataType::Int32, true)))
     }
 
-    /// Fills a missing method from the session option `clv.rfm.method`.
+    /// Fills a missing method from the session option `clv.rfm.method`, and refuses `ntile`
+    /// in a window without `ORDER BY` (ties would be split in whatever order the rows arrive).
     fn simplify(&self) -> Option<WindowFunctionSimplification> {
         Some(Box::new(|f: WindowFunction, info| {
             let options = ClvOptions::from_session_config(info.config_options())?;
@@ -183,6 +186,22 @@ impl WindowUDFImpl for RfmScore {
                     f.params.args.push(lit("higher"));
                 }
                 f.params.args.push(lit(method.as_str()));
+            }
+            let method = match f.params.args.get(3) {
+                Some(Expr::Literal(v, _)) => text(v),
+                _ => None,
+            };
+            let is_ntile = matches!(
+                method.as_deref().map(str::parse::<ScoreMethod>),
+                Some(Ok(ScoreMethod::Ntile))
+            );
+            if is_ntile && f.params.order_by.is_empty() {
+                return plan_err!(
+                    "rfm_score: method 'ntile' splits equal values in the window's ORDER BY order, and this \
+                     window has none, so the result would depend on the input's row order; write \
+                     OVER ([PARTITION BY ...] ORDER BY customer_id) (a unique order), or use method \
+                     'quantile', which gives equal values equal scores"
+                );
             }
             Ok(Expr::from(f))
         }))
