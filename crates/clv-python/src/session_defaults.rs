@@ -410,7 +410,11 @@ impl WindowUDFImpl for WindowDefaults {
             return self.inner.partition_evaluator_factory(args);
         };
         let given = logical_arguments(args.input_exprs());
-        let call = WindowFunction::new(Arc::clone(&self.inner), given.clone());
+        let mut call = WindowFunction::new(Arc::clone(&self.inner), given.clone());
+        // The host has planned this window; its ORDER BY does not cross the FFI. The replay only
+        // completes arguments, so it gets a stand-in order and does not judge the window's own
+        // (a native session refuses `rfm_score(..., 'ntile') OVER ()`; a foreign host cannot).
+        call.params.order_by = vec![datafusion::logical_expr::lit(1).sort(true, false)];
         let completed = match simplify(call, &self.defaults.context())? {
             Expr::WindowFunction(f) => f.params.args,
             other => {

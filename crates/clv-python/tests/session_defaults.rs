@@ -81,7 +81,7 @@ fn cases() -> Vec<(&'static str, &'static str, String)> {
         (
             "rfm.method",
             "ntile",
-            "SELECT customer_id, rfm_score(frequency, 4) OVER () AS score FROM rfm('sample', \
+            "SELECT customer_id, rfm_score(frequency, 4) OVER (ORDER BY customer_id) AS score FROM rfm('sample', \
              'customer_column=master_customer_id') ORDER BY customer_id"
                 .to_string(),
         ),
