@@ -562,15 +562,6 @@ impl FittedBgBb {
         t_x: &[f64],
         n: &[f64],
     ) -> Result<Vec<f64>, ModelError> {
-        for (field, c) in [("window", n_star), ("recency", t_x), ("periods", n)] {
-            if c.len() != x.len() {
-                return Err(ModelError::LengthMismatch {
-                    field,
-                    expected: x.len(),
-                    found: c.len(),
-                });
-            }
-        }
         check_bgbb_rows(n_star, x, t_x, n)?;
         let p = self.params();
         let model = crate::memo::model_key(3, [p.alpha, p.beta, p.gamma, p.delta]);

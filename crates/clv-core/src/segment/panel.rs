@@ -446,108 +446,14 @@ impl PurchasePanel {
         }
     }
 
-    /// The features (and outcomes) of every customer present at `q.cutoff`, computed on every
-    /// core for large panels.
+    /// The features (and outcomes) of every customer present at `q.cutoff`: the walk of
+    /// [`Self::at_cutoffs`] at that one cutoff (on every core for large panels).
     pub fn at_cutoff(&self, q: CutoffQuery) -> CutoffData {
-        let n = self.customers();
-        let threads = if n >= 1 << 17 { crate::ltv::cores() } else { 1 };
-        let share = n.div_ceil(threads.max(1)).max(1);
-        let parts: Vec<CutoffData> = if threads <= 1 {
-            vec![self.range_at_cutoff(0..n, q)]
-        } else {
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = (0..n)
-                    .step_by(share)
-                    .map(|from| scope.spawn(move || self.range_at_cutoff(from..(from + share).min(n), q)))
-                    .collect();
-                handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
-            })
-        };
-        let mut out = CutoffData {
-            cutoff: q.cutoff,
-            ..Default::default()
-        };
-        for p in parts {
-            out.customers.extend(p.customers);
-            out.recency_days.extend(p.recency_days);
-            out.frequency.extend(p.frequency);
-            out.monetary_sum.extend(p.monetary_sum);
-            out.first_day.extend(p.first_day);
-            out.last_day.extend(p.last_day);
-            out.future_orders.extend(p.future_orders);
-            out.future_revenue.extend(p.future_revenue);
-        }
-        out
+        self.at_cutoffs(&[q.cutoff], q).pop().unwrap_or_default()
     }
 
-    fn range_at_cutoff(&self, customers: std::ops::Range<usize>, q: CutoffQuery) -> CutoffData {
-        let c = q.cutoff;
-        let since = q.lookback_days.map(|n| i64::from(c) - n);
-        let until = q.window_days.map(|w| i64::from(c) + w);
-        let mut out = CutoffData {
-            cutoff: c,
-            ..Default::default()
-        };
-        for customer in customers {
-            let (from, to) = (self.offsets[customer], self.offsets[customer + 1]);
-            let days = &self.days[from..to];
-            // Rows on or before the cutoff.
-            let end = days.partition_point(|d| *d <= c);
-            let (mut first, mut last) = (None, None);
-            let (mut frequency, mut sum) = (0i64, 0i128);
-            let mut last_order_day = None;
-            for (k, &d) in days[..end].iter().enumerate() {
-                let a = self.amount(from + k);
-                let within = since.is_none_or(|s| i64::from(d) > s);
-                if within {
-                    sum += a;
-                }
-                if a >= 0 {
-                    first.get_or_insert(d);
-                    last = Some(d);
-                    if within && (q.orders == OrderCount::Rows || last_order_day != Some(d)) {
-                        frequency += 1;
-                        last_order_day = Some(d);
-                    }
-                }
-            }
-            let (Some(first), Some(last)) = (first, last) else {
-                continue;
-            };
-            // A dormant customer (no purchase in the lookback) has monetary 0, whatever refunds
-            // the window holds.
-            if since.is_some() && frequency == 0 {
-                sum = 0;
-            }
-            out.customers.push(customer as u32);
-            out.recency_days.push(i64::from(c) - i64::from(last));
-            out.frequency.push(frequency);
-            out.monetary_sum.push(sum);
-            out.first_day.push(first);
-            out.last_day.push(last);
-            if let Some(until) = until {
-                let (mut orders, mut revenue) = (0u32, 0i128);
-                let mut last_order_day = None;
-                for (k, &d) in days[end..].iter().enumerate() {
-                    if i64::from(d) > until {
-                        break;
-                    }
-                    let a = self.amount(from + end + k);
-                    revenue += a;
-                    if a >= 0 && (q.orders == OrderCount::Rows || last_order_day != Some(d)) {
-                        orders += 1;
-                        last_order_day = Some(d);
-                    }
-                }
-                out.future_orders.push(orders);
-                out.future_revenue.push(revenue);
-            }
-        }
-        out
-    }
-
-    /// [`Self::at_cutoff`] at each of `cutoffs` (any order) with the same lookback, window
-    /// and order count, in one walk of each customer's rows: running totals up to the
+    /// The features (and outcomes) of the customers present at each of `cutoffs` (any order)
+    /// with the same lookback, window and order count, in one walk of each customer's rows: running totals up to the
     /// lookback's start, the cutoff and the window's end, advanced cutoff by cutoff; the
     /// figures of a range are differences of exact totals. On every core for large panels.
     pub fn at_cutoffs(&self, cutoffs: &[i32], q: CutoffQuery) -> Vec<CutoffData> {
@@ -768,8 +674,78 @@ mod tests {
         }
     }
 
-    /// Every figure of the walk over several cutoffs equals the walk at each cutoff alone,
-    /// for any cutoff order, lookback, window and order count, and any partitioning.
+    /// The straightforward walk at one cutoff (every row of each customer compared with the
+    /// cutoff, the lookback and the window): the reference of the running-total walk.
+    fn reference_at_cutoff(p: &PurchasePanel, q: CutoffQuery) -> CutoffData {
+        let customers = 0..p.customers();
+        let c = q.cutoff;
+        let since = q.lookback_days.map(|n| i64::from(c) - n);
+        let until = q.window_days.map(|w| i64::from(c) + w);
+        let mut out = CutoffData {
+            cutoff: c,
+            ..Default::default()
+        };
+        for customer in customers {
+            let (from, to) = (p.offsets[customer], p.offsets[customer + 1]);
+            let days = &p.days[from..to];
+            // Rows on or before the cutoff.
+            let end = days.partition_point(|d| *d <= c);
+            let (mut first, mut last) = (None, None);
+            let (mut frequency, mut sum) = (0i64, 0i128);
+            let mut last_order_day = None;
+            for (k, &d) in days[..end].iter().enumerate() {
+                let a = p.amount(from + k);
+                let within = since.is_none_or(|s| i64::from(d) > s);
+                if within {
+                    sum += a;
+                }
+                if a >= 0 {
+                    first.get_or_insert(d);
+                    last = Some(d);
+                    if within && (q.orders == OrderCount::Rows || last_order_day != Some(d)) {
+                        frequency += 1;
+                        last_order_day = Some(d);
+                    }
+                }
+            }
+            let (Some(first), Some(last)) = (first, last) else {
+                continue;
+            };
+            // A dormant customer (no purchase in the lookback) has monetary 0, whatever refunds
+            // the window holds.
+            if since.is_some() && frequency == 0 {
+                sum = 0;
+            }
+            out.customers.push(customer as u32);
+            out.recency_days.push(i64::from(c) - i64::from(last));
+            out.frequency.push(frequency);
+            out.monetary_sum.push(sum);
+            out.first_day.push(first);
+            out.last_day.push(last);
+            if let Some(until) = until {
+                let (mut orders, mut revenue) = (0u32, 0i128);
+                let mut last_order_day = None;
+                for (k, &d) in days[end..].iter().enumerate() {
+                    if i64::from(d) > until {
+                        break;
+                    }
+                    let a = p.amount(from + end + k);
+                    revenue += a;
+                    if a >= 0 && (q.orders == OrderCount::Rows || last_order_day != Some(d)) {
+                        orders += 1;
+                        last_order_day = Some(d);
+                    }
+                }
+                out.future_orders.push(orders);
+                out.future_revenue.push(revenue);
+            }
+        }
+        out
+    }
+
+    /// Every figure of the walk over several cutoffs equals the straightforward walk at each
+    /// cutoff alone, for any cutoff order, lookback, window and order count, and any
+    /// partitioning.
     #[test]
     fn cutoffs_in_one_walk_equal_one_walk_each() {
         // Customer 9 has two purchases and a refund on day 20 and a wide amount on day 33.
@@ -795,7 +771,7 @@ mod tests {
                         };
                         let all = p.at_cutoffs(&cutoffs, q);
                         for (c, d) in cutoffs.iter().zip(&all) {
-                            let one = p.at_cutoff(CutoffQuery { cutoff: *c, ..q });
+                            let one = reference_at_cutoff(&p, CutoffQuery { cutoff: *c, ..q });
                             let key = |d: &CutoffData| {
                                 format!(
                                     "{} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
